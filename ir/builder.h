@@ -1,0 +1,79 @@
+/* Builder API: small functions that add one node and return its (first) output value id.
+ * All of them propagate failure: an input id of -1 or a shape error yields -1 and latches
+ * g->err, so callers check g->failed once after building. */
+#ifndef SSLC_BUILDER_H
+#define SSLC_BUILDER_H
+#include "ir.h"
+
+/* node `op` on inputs with default attributes; returns output 0 or -1 */
+int ir_simple(ir_graph *g, int op, const int *in, int nin);
+
+/* leaves */
+int ir_input(ir_graph *g, const char *name, ir_dtype dt, ir_shape s);
+/* Parameter named scope + leaf, trainable unless VF_FROZEN is in flags. */
+int ir_param(ir_graph *g, const char *leaf, ir_shape s, ir_init init, unsigned flags);
+int ir_state(ir_graph *g, const char *leaf, ir_dtype dt, ir_shape s, ir_init init);
+int ir_const(ir_graph *g, ir_dtype dt, ir_shape s, const void *data); /* copies data */
+int ir_scalar(ir_graph *g, double v);                                  /* f32 [] */
+ir_init ir_init_const(double v);
+ir_init ir_init_normal(double mean, double std);
+ir_init ir_init_uniform(double lo, double hi);
+ir_init ir_init_copy(int src);
+
+/* elementwise, numpy broadcasting */
+int ir_add(ir_graph *g, int a, int b);
+int ir_sub(ir_graph *g, int a, int b);
+int ir_mul(ir_graph *g, int a, int b);
+int ir_div(ir_graph *g, int a, int b);
+int ir_pow(ir_graph *g, int a, int b);
+int ir_max(ir_graph *g, int a, int b);
+int ir_neg(ir_graph *g, int x);
+int ir_exp(ir_graph *g, int x);
+int ir_log(ir_graph *g, int x);
+int ir_sqrt(ir_graph *g, int x);
+int ir_relu(ir_graph *g, int x); /* gradient: Where0(y, gy) */
+int ir_gelu(ir_graph *g, int x); /* exact (erf) GELU, as torch.nn.GELU() */
+int ir_identity(ir_graph *g, int x);
+int ir_stop_gradient(ir_graph *g, int x);
+int ir_add_scalar(ir_graph *g, int x, double s);
+int ir_mul_scalar(ir_graph *g, int x, double s);
+/* Where0(cond, x): x where cond > 0 else 0 (mask for ReLU/Max gradients) */
+int ir_where0(ir_graph *g, int cond, int x);
+
+/* reductions (axes may be negative; n == 0 means all axes) */
+int ir_reduce_sum(ir_graph *g, int x, const int64_t *axes, int n, int keepdims);
+int ir_reduce_mean(ir_graph *g, int x, const int64_t *axes, int n, int keepdims);
+int ir_reduce_max(ir_graph *g, int x, const int64_t *axes, int n, int keepdims);
+int ir_expand(ir_graph *g, int x, ir_shape to);
+/* Sums x down to shape `to` (inverse of broadcasting): used by gradient rules. */
+int ir_sum_to(ir_graph *g, int x, ir_shape to);
+
+/* shape */
+int ir_concat(ir_graph *g, const int *xs, int n, int axis);
+int ir_slice(ir_graph *g, int x, int axis, int64_t start, int64_t end); /* step 1 */
+int ir_pad(ir_graph *g, int x, const int64_t *pads_begin, const int64_t *pads_end); /* zeros */
+int ir_transpose(ir_graph *g, int x, const int64_t *perm, int n);
+int ir_reshape(ir_graph *g, int x, ir_shape to);
+int ir_flatten(ir_graph *g, int x, int axis);
+
+/* linear algebra */
+int ir_matmul(ir_graph *g, int a, int b); /* numpy matmul, batched */
+/* alpha * op(A) op(B) + beta * C; C may be -1; C broadcast to [M,N] */
+int ir_gemm(ir_graph *g, int a, int b, int c, int trans_a, int trans_b, double alpha, double beta);
+
+/* nn */
+int ir_softmax(ir_graph *g, int x, int axis);
+int ir_log_softmax(ir_graph *g, int x, int axis);
+/* mean over rows of -log_softmax(logits)[i, labels[i]]; labels i64 [N] */
+int ir_softmax_ce(ir_graph *g, int logits, int labels);
+int ir_conv(ir_graph *g, int x, int w, int b, int stride, int pad, int groups);
+int ir_maxpool(ir_graph *g, int x, int kernel, int stride, int pad);
+int ir_global_avg_pool(ir_graph *g, int x); /* [N,C,H,W] -> [N,C,1,1] */
+/* Training mode: batch statistics; *new_mean / *new_var receive the running-stat outputs
+ * (momentum 0.1 by default, unbiased variance) when non-NULL. scale/bias may be -1 (no affine).
+ * Eval mode (training = 0): running statistics, no new stats. Works for [N,C] and [N,C,H,W]. */
+int ir_batchnorm(ir_graph *g, int x, int scale, int bias, int mean, int var, double eps, double momentum,
+                 int training, int *new_mean, int *new_var);
+int ir_increment(ir_graph *g, int x); /* integer +1 (num_batches_tracked) */
+
+#endif

@@ -1,0 +1,68 @@
+/* Parameter and state initialization from the recipes recorded in the graph. */
+#include "init.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "rng.h"
+
+static uint64_t name_hash(const char *s) {
+    uint64_t h = 1469598103934665603ULL; /* FNV-1a */
+    for (; s && *s; s++) h = (h ^ (unsigned char)*s) * 1099511628211ULL;
+    return h;
+}
+
+int init_value_f32(const ir_graph *g, int v, uint64_t seed, float *dst, char *err) {
+    const ir_value *val = &g->vals[v];
+    int64_t n = ir_numel(&val->shape);
+    sslc_rng r;
+    rng_seed(&r, seed, name_hash(val->name));
+    const ir_init *in = &val->init;
+    for (int64_t i = 0; i < n; i++) {
+        double x = 0;
+        switch (in->kind) {
+        case INIT_NONE: x = 0; break;
+        case INIT_CONST: x = in->a; break;
+        case INIT_NORMAL: x = in->a + in->b * rng_normal(&r); break;
+        case INIT_UNIFORM: x = in->a + (in->b - in->a) * rng_uniform(&r); break;
+        case INIT_TRUNC_NORMAL: /* truncated at 2 std, as timm's trunc_normal_(std=...) */
+            do x = rng_normal(&r);
+            while (x < -2.0 || x > 2.0);
+            x = in->a + in->b * x;
+            break;
+        case INIT_COPY:
+            if (in->src < 0 || in->src >= g->nvals || ir_numel(&g->vals[in->src].shape) != n) {
+                snprintf(err, IR_ERRLEN, "'%s': copy-initialized from an incompatible value", val->name);
+                return -1;
+            }
+            return init_value_f32(g, in->src, seed, dst, err);
+        }
+        dst[i] = (float)x;
+    }
+    return 0;
+}
+
+int init_persistent(interp *it, uint64_t seed, char *err) {
+    const ir_graph *g = it->g;
+    for (int v = 0; v < g->nvals; v++) {
+        const ir_value *val = &g->vals[v];
+        if (val->kind != VK_PARAM && val->kind != VK_STATE) continue;
+        int64_t n = ir_numel(&val->shape);
+        if (val->dtype == DT_I64) { /* counters start at the recipe's constant */
+            int64_t *d = interp_data(it, v);
+            for (int64_t i = 0; i < n; i++) d[i] = (int64_t)val->init.a;
+            continue;
+        }
+        float *buf = malloc((size_t)(n ? n : 1) * sizeof(float));
+        if (!buf) {
+            snprintf(err, IR_ERRLEN, "out of memory initializing '%s'", val->name);
+            return -1;
+        }
+        int rc = init_value_f32(g, v, seed, buf, err);
+        if (!rc) rc = interp_set_f32(it, v, buf, err);
+        free(buf);
+        if (rc) return -1;
+    }
+    return 0;
+}
