@@ -7,7 +7,7 @@
 
 #define IR_MAX_DIMS 6
 #define IR_MAX_IN 16
-#define IR_MAX_OUT 4
+#define IR_MAX_OUT 5
 #define IR_MAX_ATTRS 8
 #define IR_MAX_INTS 8
 #define IR_ERRLEN 512
