@@ -216,7 +216,11 @@ static int reshape_infer(ir_graph *g, ir_node *n, ir_shape *os, ir_dtype *od) {
     const ir_value *x = &g->vals[n->in[0]];
     const ir_attrval *sh = ir_get(n, "shape");
     ir_shape to = ir_shape_make(sh->n, sh->v);
-    if (sh->n > IR_MAX_DIMS || ir_numel(&to) != ir_numel(&x->shape)) {
+    int64_t numel = 1; /* checked: shapes read from files are untrusted */
+    int bad = sh->n > IR_MAX_DIMS;
+    for (int d = 0; d < to.ndim; d++)
+        if (to.d[d] < 0 || __builtin_mul_overflow(numel, to.d[d], &numel)) bad = 1;
+    if (bad || numel != ir_numel(&x->shape)) {
         char a[96], b[96];
         ir_shape_str(&x->shape, a, sizeof a);
         ir_shape_str(&to, b, sizeof b);

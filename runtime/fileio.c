@@ -1,0 +1,143 @@
+/* Atomic writes and bounded whole-file reads. */
+#include "fileio.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "ir/ir.h"
+
+static int write_all(int fd, const unsigned char *p, size_t n) {
+    while (n > 0) {
+        ssize_t w = write(fd, p, n);
+        if (w < 0) {
+            if (errno == EINTR) continue;
+            return -1;
+        }
+        p += w;
+        n -= (size_t)w;
+    }
+    return 0;
+}
+
+/* fsync of the directory holding `path`, so the rename itself is durable (best effort). */
+static void sync_dir(const char *path) {
+    const char *slash = strrchr(path, '/');
+    char dir[4096];
+    if (!slash)
+        snprintf(dir, sizeof dir, ".");
+    else if (slash == path)
+        snprintf(dir, sizeof dir, "/");
+    else
+        snprintf(dir, sizeof dir, "%.*s", (int)(slash - path), path);
+    int fd = open(dir, O_RDONLY | O_DIRECTORY);
+    if (fd >= 0) {
+        (void)fsync(fd);
+        close(fd);
+    }
+}
+
+int sslc_write_atomic(const char *path, const void *const *parts, const size_t *lens, int nparts, char *err) {
+    static unsigned counter;
+    size_t plen = strlen(path);
+    char *tmp = malloc(plen + 64);
+    if (!tmp) {
+        snprintf(err, IR_ERRLEN, "%s: out of memory", path);
+        return -1;
+    }
+    int fd = -1;
+    for (int attempt = 0; attempt < 100 && fd < 0; attempt++) {
+        snprintf(tmp, plen + 64, "%s.tmp.%ld.%u", path, (long)getpid(),
+                 __atomic_fetch_add(&counter, 1, __ATOMIC_RELAXED));
+        /* 0666 so the caller's umask decides the final permissions */
+        fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
+        if (fd < 0 && errno != EEXIST) break;
+    }
+    if (fd < 0) {
+        snprintf(err, IR_ERRLEN, "%s: cannot create a temporary file beside it: %s", path, strerror(errno));
+        free(tmp);
+        return -1;
+    }
+    for (int i = 0; i < nparts; i++) {
+        if (write_all(fd, parts[i], lens[i]) != 0) {
+            snprintf(err, IR_ERRLEN, "%s: write failed: %s", path, strerror(errno));
+            goto fail;
+        }
+    }
+    if (fsync(fd) != 0) {
+        snprintf(err, IR_ERRLEN, "%s: fsync failed: %s", path, strerror(errno));
+        goto fail;
+    }
+    if (close(fd) != 0) {
+        fd = -1;
+        snprintf(err, IR_ERRLEN, "%s: close failed: %s", path, strerror(errno));
+        goto fail;
+    }
+    fd = -1;
+    if (rename(tmp, path) != 0) {
+        snprintf(err, IR_ERRLEN, "%s: cannot rename the temporary file into place: %s", path, strerror(errno));
+        goto fail;
+    }
+    sync_dir(path);
+    free(tmp);
+    return 0;
+fail:
+    if (fd >= 0) close(fd);
+    unlink(tmp);
+    free(tmp);
+    return -1;
+}
+
+int sslc_read_file(const char *path, size_t max, unsigned char **buf, size_t *len, char *err) {
+    *buf = NULL;
+    *len = 0;
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        snprintf(err, IR_ERRLEN, "%s: cannot open: %s", path, strerror(errno));
+        return -1;
+    }
+    struct stat st;
+    if (fstat(fd, &st) != 0) {
+        snprintf(err, IR_ERRLEN, "%s: cannot stat: %s", path, strerror(errno));
+        close(fd);
+        return -1;
+    }
+    if (!S_ISREG(st.st_mode)) {
+        snprintf(err, IR_ERRLEN, "%s: not a regular file", path);
+        close(fd);
+        return -1;
+    }
+    if ((unsigned long long)st.st_size > (unsigned long long)max) {
+        snprintf(err, IR_ERRLEN, "%s: file is too large (%lld bytes, at most %zu)", path, (long long)st.st_size, max);
+        close(fd);
+        return -1;
+    }
+    size_t n = (size_t)st.st_size, got = 0;
+    unsigned char *b = malloc(n + 1);
+    if (!b) {
+        snprintf(err, IR_ERRLEN, "%s: out of memory reading %zu bytes", path, n);
+        close(fd);
+        return -1;
+    }
+    while (got < n) {
+        ssize_t r = read(fd, b + got, n - got);
+        if (r < 0 && errno == EINTR) continue;
+        if (r < 0) {
+            snprintf(err, IR_ERRLEN, "%s: read failed: %s", path, strerror(errno));
+            free(b);
+            close(fd);
+            return -1;
+        }
+        if (r == 0) break; /* shrank while reading */
+        got += (size_t)r;
+    }
+    close(fd);
+    b[got] = 0;
+    *buf = b;
+    *len = got;
+    return 0;
+}

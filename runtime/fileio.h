@@ -1,0 +1,15 @@
+/* Small file helpers shared by the plan and checkpoint (safetensors) writers and readers. */
+#ifndef SSLC_FILEIO_H
+#define SSLC_FILEIO_H
+#include <stddef.h>
+
+/* Writes the concatenation of parts[0..nparts) to `path` atomically: a temporary file in the same
+ * directory, fsync, rename over `path`, fsync of the directory. Readers see the old file or the
+ * new one, never a torn one. Returns 0, or -1 with one line in err (IR_ERRLEN bytes). */
+int sslc_write_atomic(const char *path, const void *const *parts, const size_t *lens, int nparts, char *err);
+
+/* Reads a whole regular file of at most `max` bytes into a malloc'd buffer (*buf, *len; the
+ * buffer has one extra NUL byte). Returns 0, or -1 with one line in err. */
+int sslc_read_file(const char *path, size_t max, unsigned char **buf, size_t *len, char *err);
+
+#endif
