@@ -77,7 +77,20 @@ static int load_params(interp *it, const char *path, char *err) {
     return rc;
 }
 
-static int is_host_input(const char *name) { return strncmp(name, "opt.", 4) == 0; }
+/* inputs the host computes each step: optimizer scalars and method schedules */
+static int is_host_input(const char *name) { return !strncmp(name, "opt.", 4) || !strncmp(name, "sched.", 6); }
+
+/* method schedules: without a schedule option the base value recorded in the graph */
+static int feed_sched(interp *it, char *err) {
+    const ir_graph *g = it->g;
+    for (int v = 0; v < g->nvals; v++) {
+        const ir_value *val = &g->vals[v];
+        if (val->kind != VK_INPUT || strncmp(val->name, "sched.", 6)) continue;
+        float x = (float)val->init.a;
+        if (interp_set_f32(it, v, &x, err)) return -1;
+    }
+    return 0;
+}
 
 static int load_inputs(interp *it, const char *path, char *err) {
     st_table tab;
@@ -140,7 +153,7 @@ static int run_steps(sslc_plan *p, const char *params, const char *inputs, int64
             int v = ir_find_value(g, sc[k].name);
             if (v >= 0) rc = interp_set_f32(&it, v, &sc[k].value, err);
         }
-        if (rc || (rc = interp_run(&it, err))) break;
+        if (rc || (rc = feed_sched(&it, err)) || (rc = interp_run(&it, err))) break;
         char name[64];
         snprintf(name, sizeof name, "loss.%lld", (long long)(s - 1));
         rc = add_value(&out, &it, loss, name, err);
