@@ -80,19 +80,62 @@ static int load_params(interp *it, const char *path, char *err) {
 /* inputs the host computes each step: optimizer scalars and method schedules */
 static int is_host_input(const char *name) { return !strncmp(name, "opt.", 4) || !strncmp(name, "sched.", 6); }
 
-/* method schedules: without a schedule option the base value recorded in the graph */
-static int feed_sched(interp *it, char *err) {
+/* Per-step values of method schedules ("sched.*"): tensors of that name in the inputs file, f32
+ * of shape [] (every step) or [N] with N >= steps (step s reads element s-1); otherwise the base
+ * value recorded in the graph. */
+typedef struct {
+    int v;
+    int64_t n; /* 0: shape [] */
+    float *vals;
+} sched_override;
+
+typedef struct {
+    sched_override *o;
+    int n;
+} sched_overrides;
+
+static void free_overrides(sched_overrides *so) {
+    for (int i = 0; i < so->n; i++) free(so->o[i].vals);
+    free(so->o);
+    so->o = NULL;
+    so->n = 0;
+}
+
+static int feed_sched(interp *it, const sched_overrides *so, int64_t step, char *err) {
     const ir_graph *g = it->g;
     for (int v = 0; v < g->nvals; v++) {
         const ir_value *val = &g->vals[v];
         if (val->kind != VK_INPUT || strncmp(val->name, "sched.", 6)) continue;
         float x = (float)val->init.a;
+        for (int i = 0; i < so->n; i++)
+            if (so->o[i].v == v) x = so->o[i].vals[so->o[i].n ? step - 1 : 0];
         if (interp_set_f32(it, v, &x, err)) return -1;
     }
     return 0;
 }
 
-static int load_inputs(interp *it, const char *path, char *err) {
+static int add_override(sched_overrides *so, const ir_graph *g, int v, const st_tensor *t, int64_t steps,
+                        const char *path, char *err) {
+    if (t->dtype != ST_F32 || t->ndim > 1 || (t->ndim == 1 && t->shape[0] < steps)) {
+        snprintf(err, IR_ERRLEN, "%s: schedule input '%s' must be F32 of shape [] or [N] with N >= %lld steps", path,
+                 g->vals[v].name, (long long)steps);
+        return -1;
+    }
+    int64_t n = t->ndim ? t->shape[0] : 0;
+    sched_override *o = realloc(so->o, (size_t)(so->n + 1) * sizeof *o);
+    float *vals = malloc((size_t)(n ? n : 1) * sizeof(float));
+    if (o) so->o = o;
+    if (!o || !vals) {
+        free(vals);
+        snprintf(err, IR_ERRLEN, "out of memory");
+        return -1;
+    }
+    memcpy(vals, t->data, (size_t)(n ? n : 1) * sizeof(float));
+    so->o[so->n++] = (sched_override){v, n, vals};
+    return 0;
+}
+
+static int load_inputs(interp *it, const char *path, int64_t steps, sched_overrides *so, char *err) {
     st_table tab;
     if (st_read(&tab, path, err)) return -1;
     const ir_graph *g = it->g;
@@ -112,7 +155,8 @@ static int load_inputs(interp *it, const char *path, char *err) {
         if (v < 0 || g->vals[v].kind != VK_INPUT) {
             snprintf(err, IR_ERRLEN, "%s: '%s' is not an input of this plan", path, tab.t[i].name);
             rc = -1;
-        }
+        } else if (!strncmp(tab.t[i].name, "sched.", 6))
+            rc = add_override(so, g, v, &tab.t[i], steps, path, err);
     }
     st_free(&tab);
     return rc;
@@ -144,8 +188,9 @@ static int run_steps(sslc_plan *p, const char *params, const char *inputs, int64
     if (interp_init(&it, g, f64, err)) return -1;
     st_table out;
     st_init(&out);
+    sched_overrides so = {NULL, 0};
     int rc = init_persistent(&it, p->seed, err) || (params && load_params(&it, params, err)) ||
-             load_inputs(&it, inputs, err);
+             load_inputs(&it, inputs, steps, &so, err);
     for (int64_t s = 1; s <= steps && !rc; s++) {
         opt_scalar sc[OPT_MAX_SCALARS];
         int ns = optimizer_step_inputs(&cfg, s, lr, wd, sc);
@@ -153,7 +198,7 @@ static int run_steps(sslc_plan *p, const char *params, const char *inputs, int64
             int v = ir_find_value(g, sc[k].name);
             if (v >= 0) rc = interp_set_f32(&it, v, &sc[k].value, err);
         }
-        if (rc || (rc = feed_sched(&it, err)) || (rc = interp_run(&it, err))) break;
+        if (rc || (rc = feed_sched(&it, &so, s, err)) || (rc = interp_run(&it, err))) break;
         char name[64];
         snprintf(name, sizeof name, "loss.%lld", (long long)(s - 1));
         rc = add_value(&out, &it, loss, name, err);
@@ -167,6 +212,7 @@ static int run_steps(sslc_plan *p, const char *params, const char *inputs, int64
         if (g->vals[v].kind == VK_PARAM || g->vals[v].kind == VK_STATE) rc = add_value(&out, &it, v, g->vals[v].name, err);
     if (!rc) rc = st_write(&out, dump, err);
     st_free(&out);
+    free_overrides(&so);
     interp_free(&it);
     return rc ? -1 : 0;
 }
@@ -192,7 +238,10 @@ int cmd_step(int argc, char **argv) {
         case 'h':
             printf("usage: sslc step FILE [--params P.safetensors] --inputs X.safetensors [--steps N] "
                    "--dump OUT.safetensors [--f64]\n"
-                   "  --f64  run the reference interpreter in float64 (oracle diagnostics)\n");
+                   "  --f64  run the reference interpreter in float64 (oracle diagnostics)\n"
+                   "  method schedule inputs (sched.NAME, see sslc inspect) take the base value recorded in\n"
+                   "  the plan unless the inputs file holds an F32 tensor sched.NAME of shape [] (every step)\n"
+                   "  or [N], N >= steps (step s uses element s-1)\n");
             return 0;
         case ':': return cli_error("option %s needs a value", argv[optind - 1]);
         default: return cli_error("step: unknown option '%s' (options: --params, --inputs, --steps, --dump)", argv[optind - 1]);

@@ -33,3 +33,10 @@ int nt_xent_loss(ir_graph *g, int z1, int z2, double temperature) {
     free(mask), free(labels);
     return ir_softmax_ce(g, logits, lab);
 }
+
+/* -mean_rows sum_k q * log_softmax(logits)_k, as -(q * F.log_softmax(x, dim=1)).sum(dim=1).mean() */
+int soft_cross_entropy(ir_graph *g, int q, int logits) {
+    int64_t ax = 1;
+    int s = ir_reduce_sum(g, ir_mul(g, q, ir_log_softmax(g, logits, 1)), &ax, 1, 0);
+    return ir_neg(g, ir_reduce_mean(g, s, NULL, 0, 0));
+}
