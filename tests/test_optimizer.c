@@ -330,7 +330,7 @@ static int test_current_value(opt_config c, const char *label) {
     int grad = -1;
     CHECK(!g.failed && autodiff(&g, loss, &w, 1, &grad) == 0 && grad >= 0, "%s: build: %s", label, g.err);
     ir_add_output(&g, grad);
-    int bad = x; /* wrong shape */
+    int bad = loss; /* wrong shape */
     CHECK(optimizer_append_cur(&g, &c, &w, &bad, &grad, 1) == -1 && strstr(g.err, "current value"),
           "%s: bad current value accepted", label);
     g.failed = 0;
