@@ -1,11 +1,47 @@
+/* sslc: the command-line entry point. */
 #include <stdio.h>
 #include <string.h>
 
+#include "cli.h"
+
+typedef struct {
+    const char *name;
+    int (*run)(int argc, char **argv);
+    const char *help;
+} command;
+
+static const command commands[] = {
+    {"methods", cmd_methods, "list the SSL methods with their options and defaults"},
+    {"compile", cmd_compile, "compile a method into a train plan file"},
+    {"inspect", cmd_inspect, "describe a plan: nodes, parameters, FLOPs per step"},
+    {"step", cmd_step, "run optimizer steps on given parameters and inputs, dump loss/grads/state"},
+};
+#define NCOMMANDS (int)(sizeof commands / sizeof commands[0])
+
+static void usage(FILE *f) {
+    fprintf(f, "usage: sslc <command> [options]\n\ncommands:\n");
+    for (int i = 0; i < NCOMMANDS; i++) fprintf(f, "  %-9s %s\n", commands[i].name, commands[i].help);
+    fprintf(f, "\n  sslc <command> --help   options of one command\n  sslc --version\n");
+}
+
 int main(int argc, char **argv) {
-    if (argc > 1 && strcmp(argv[1], "--version") == 0) {
+    if (argc < 2) {
+        usage(stderr);
+        return CLI_USAGE_ERROR;
+    }
+    if (!strcmp(argv[1], "--version") || !strcmp(argv[1], "version")) {
         printf("sslc %s\n", SSLC_VERSION);
         return 0;
     }
-    fprintf(stderr, "sslc: usage: sslc --version\n");
-    return 2;
+    if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {
+        usage(stdout);
+        return 0;
+    }
+    for (int i = 0; i < NCOMMANDS; i++)
+        if (!strcmp(argv[1], commands[i].name)) return commands[i].run(argc - 1, argv + 1);
+    char list[256];
+    size_t k = 0;
+    for (int i = 0; i < NCOMMANDS; i++)
+        k += (size_t)snprintf(list + k, sizeof list - k, "%s%s", i ? ", " : "", commands[i].name);
+    return cli_error("unknown command '%s' (commands: %s)", argv[1], list);
 }

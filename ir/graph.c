@@ -282,3 +282,17 @@ void ir_dump(const ir_graph *g, FILE *f) {
     for (int i = 0; i < g->noutputs; i++)
         fprintf(f, "output %%%d %s\n", g->outputs[i], g->vals[g->outputs[i]].name ? g->vals[g->outputs[i]].name : "");
 }
+
+int64_t ir_node_flops(const ir_graph *g, const ir_node *n) {
+    const ir_opdef *def = ir_optable[n->op];
+    if (def->flops) return def->flops(g, n);
+    int64_t f = 0;
+    for (int k = 0; k < n->nout; k++) f += ir_numel(&g->vals[n->out[k]].shape);
+    return f;
+}
+
+int64_t ir_graph_flops(const ir_graph *g) {
+    int64_t f = 0;
+    for (int i = 0; i < g->nnodes; i++) f += ir_node_flops(g, &g->nodes[i]);
+    return f;
+}

@@ -7,7 +7,7 @@
 
 #define IR_MAX_DIMS 6
 #define IR_MAX_IN 16
-#define IR_MAX_OUT 4
+#define IR_MAX_OUT 5
 #define IR_MAX_ATTRS 8
 #define IR_MAX_INTS 8
 #define IR_ERRLEN 512
@@ -125,6 +125,8 @@ typedef struct ir_opdef {
     /* Builds gradient nodes. gy[k]: gradient of output k or -1. want[i]: input i needs a gradient.
      * Writes gx[i] (value id or -1). Returns 0 or -1. */
     int (*grad)(ir_graph *g, int node, const int *gy, const int *want, int *gx);
+    /* floating-point operations of one execution; NULL means one per output element */
+    int64_t (*flops)(const ir_graph *g, const ir_node *n);
 } ir_opdef;
 
 #define OP(name) OP_##name,
@@ -173,6 +175,10 @@ int ir_node_finish(ir_graph *g, int node); /* shape inference; returns first out
 int64_t ir_get_i(const ir_node *n, const char *attr);
 double ir_get_f(const ir_node *n, const char *attr);
 const ir_attrval *ir_get(const ir_node *n, const char *attr);
+
+/* FLOPs of one node / the whole graph (multiply-add = 2) */
+int64_t ir_node_flops(const ir_graph *g, const ir_node *n);
+int64_t ir_graph_flops(const ir_graph *g);
 
 /* Text dump (one line per value and node), for tests and `sslc inspect`. */
 #include <stdio.h>

@@ -23,7 +23,7 @@ static int KN(reduce)(const ref_call *c, int kind /*0 sum,1 mean,2 max*/) {
     int64_t oy = 0;
     for (int64_t i = 0; i < nx; i++) {
         if (kind == 2) {
-            if (x[i] > y[oy]) y[oy] = x[i];
+            if (x[i] > y[oy] || x[i] != x[i]) y[oy] = x[i]; /* NaN propagates, as torch.amax */
         } else
             y[oy] += x[i];
         for (int d = xs->ndim - 1; d >= 0; d--) {
@@ -42,14 +42,17 @@ int KN(ref_reduce_sum)(const ref_call *c) { return KN(reduce)(c, 0); }
 int KN(ref_reduce_mean)(const ref_call *c) { return KN(reduce)(c, 1); }
 int KN(ref_reduce_max)(const ref_call *c) { return KN(reduce)(c, 2); }
 
+/* copies elements of the storage dtype's size, so integer tensors expand too */
 int KN(ref_expand)(const ref_call *c) {
     const ir_shape *os = &c->out[0].shape;
     int64_t sx[IR_MAX_DIMS], idx[IR_MAX_DIMS] = {0}, ox = 0;
     ir_bcast_strides(&c->in[0].shape, os, sx);
-    const real *x = IN(0);
-    real *y = OUT(0);
+    size_t es = ir_dtype_size(c->out[0].dtype);
+    const char *x = c->in[0].data;
+    char *y = c->out[0].data;
+    if (c->in[0].dtype != c->out[0].dtype) return -1;
     for (int64_t i = 0; i < c->out[0].numel; i++) {
-        y[i] = x[ox];
+        memcpy(y + (size_t)i * es, x + (size_t)ox * es, es);
         for (int d = os->ndim - 1; d >= 0; d--) {
             idx[d]++;
             ox += sx[d];
@@ -113,6 +116,7 @@ static int expand_infer(ir_graph *g, ir_node *n, ir_shape *os, ir_dtype *od) {
     const ir_value *x = &g->vals[n->in[0]];
     const ir_attrval *sh = ir_get(n, "shape");
     ir_shape to = ir_shape_make(sh->n, sh->v), b;
+    if (sh->n > IR_MAX_DIMS) return ir_fail(g, "Expand: target has %d dims, at most %d", sh->n, IR_MAX_DIMS);
     if (ir_broadcast_shape(&x->shape, &to, &b) != 0 || !ir_shape_eq(&b, &to)) {
         char a[96], t[96];
         ir_shape_str(&x->shape, a, sizeof a);
@@ -152,15 +156,22 @@ static int reduce_mean_grad(ir_graph *g, int node, const int *gy, const int *wan
 }
 static int reduce_max_grad(ir_graph *g, int node, const int *gy, const int *want, int *gx) {
     (void)want;
-    /* gradient flows to every element equal to the max (ties are measure-zero for real data) */
+    /* The gradient is shared evenly by the elements equal to the max (torch.amax): ties are
+     * common in practice (rows of ReLU zeros), and giving each tied element the whole gradient
+     * would multiply it by the number of ties. */
     int x = g->nodes[node].in[0], y = g->nodes[node].out[0];
-    ir_shape ks, xs = g->vals[x].shape;
+    ir_shape ks;
     keepdims_shape(g, node, &ks);
     int ymax = ir_reshape(g, y, ks);
-    int node_m = ir_node_new(g, OP_Where0, (int[]){ir_sub(g, x, ymax), ir_expand(g, ir_reshape(g, gy[0], ks), xs)}, 2);
+    int node_m = ir_node_new(g, OP_Where0, (int[]){ir_sub(g, x, ymax), ir_scalar(g, 1.0)}, 2);
     ir_set_i(g, node_m, "ge", 1); /* x - max >= 0 exactly at the maxima */
-    int ge = ir_node_finish(g, node_m);
-    gx[0] = ge;
+    int mask = ir_node_finish(g, node_m);
+    const ir_attrval *ax = ir_get(&g->nodes[node], "axes");
+    int64_t axes[IR_MAX_INTS];
+    int n = ax->n;
+    for (int j = 0; j < n; j++) axes[j] = ax->v[j];
+    int cnt = ir_reduce_sum(g, mask, axes, n, 1); /* >= 1: the max itself */
+    gx[0] = ir_mul(g, mask, ir_div(g, ir_reshape(g, gy[0], ks), cnt));
     return 0;
 }
 static int expand_grad(ir_graph *g, int node, const int *gy, const int *want, int *gx) {

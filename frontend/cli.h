@@ -1,0 +1,19 @@
+/* Command-line helpers shared by the sslc subcommands. Every user error is reported once, as
+ * one line on stderr starting with "sslc: ", and the command returns exit status 2. */
+#ifndef SSLC_CLI_H
+#define SSLC_CLI_H
+#include <stdint.h>
+
+#define CLI_USAGE_ERROR 2
+#define CLI_RUN_ERROR 1
+
+int cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2))); /* prints, returns 2 */
+int cli_parse_double(const char *opt, const char *s, double *out);
+int cli_parse_int(const char *opt, const char *s, int64_t lo, int64_t hi, int64_t *out);
+
+int cmd_methods(int argc, char **argv);
+int cmd_compile(int argc, char **argv);
+int cmd_inspect(int argc, char **argv);
+int cmd_step(int argc, char **argv);
+
+#endif

@@ -1,0 +1,125 @@
+/* sslc inspect FILE [--params] [--json]: what a plan contains. */
+#include <stdio.h>
+#include <string.h>
+
+#include "../runtime/planfile.h"
+#include "cli.h"
+
+typedef struct {
+    int nodes, params, states, inputs;
+    int64_t param_elems, state_elems, flops;
+} plan_stats;
+
+static plan_stats stats_of(const ir_graph *g) {
+    plan_stats s;
+    memset(&s, 0, sizeof s);
+    s.nodes = g->nnodes;
+    for (int v = 0; v < g->nvals; v++) {
+        const ir_value *x = &g->vals[v];
+        if (x->kind == VK_PARAM) s.params++, s.param_elems += ir_numel(&x->shape);
+        if (x->kind == VK_STATE) s.states++, s.state_elems += ir_numel(&x->shape);
+        if (x->kind == VK_INPUT) s.inputs++;
+    }
+    s.flops = ir_graph_flops(g);
+    return s;
+}
+
+static void json_str(FILE *f, const char *s) {
+    fputc('"', f);
+    for (; *s; s++) {
+        if (*s == '"' || *s == '\\')
+            fprintf(f, "\\%c", *s);
+        else if ((unsigned char)*s < 0x20)
+            fprintf(f, "\\u%04x", *s);
+        else
+            fputc(*s, f);
+    }
+    fputc('"', f);
+}
+
+static void print_json(const sslc_plan *p, const plan_stats *s, int with_params) {
+    const ir_graph *g = &p->train;
+    printf("{\"method\":");
+    json_str(stdout, p->method);
+    printf(",\"nodes\":%d,\"parameters\":%d,\"parameter_elements\":%lld,\"state_tensors\":%d,"
+           "\"state_elements\":%lld,\"inputs\":%d,\"flops_per_step\":%lld,\"options\":{",
+           s->nodes, s->params, (long long)s->param_elems, s->states, (long long)s->state_elems, s->inputs,
+           (long long)s->flops);
+    for (int i = 0; i < p->nopts; i++) {
+        if (i) printf(",");
+        json_str(stdout, p->keys[i]);
+        printf(":");
+        json_str(stdout, p->vals[i]);
+    }
+    printf("}");
+    if (with_params) {
+        printf(",\"tensors\":[");
+        int first = 1;
+        for (int v = 0; v < g->nvals; v++) {
+            const ir_value *x = &g->vals[v];
+            if (x->kind != VK_PARAM && x->kind != VK_STATE) continue;
+            printf("%s{\"name\":", first ? "" : ",");
+            json_str(stdout, x->name);
+            printf(",\"kind\":\"%s\",\"dtype\":\"%s\",\"shape\":[", ir_kind_name(x->kind), ir_dtype_name(x->dtype));
+            for (int d = 0; d < x->shape.ndim; d++) printf("%s%lld", d ? "," : "", (long long)x->shape.d[d]);
+            printf("]}");
+            first = 0;
+        }
+        printf("]");
+    }
+    printf("}\n");
+}
+
+int cmd_inspect(int argc, char **argv) {
+    const char *path = NULL;
+    int with_params = 0, json = 0, dump = 0;
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--params"))
+            with_params = 1;
+        else if (!strcmp(argv[i], "--json"))
+            json = 1;
+        else if (!strcmp(argv[i], "--graph"))
+            dump = 1;
+        else if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+            printf("usage: sslc inspect FILE [--params] [--json] [--graph]\n");
+            return 0;
+        } else if (argv[i][0] == '-')
+            return cli_error("inspect: unknown option '%s' (options: --params, --json, --graph)", argv[i]);
+        else if (path)
+            return cli_error("inspect: unexpected argument '%s'", argv[i]);
+        else
+            path = argv[i];
+    }
+    if (!path) return cli_error("inspect: which plan file?");
+    sslc_plan p;
+    char err[IR_ERRLEN];
+    plan_init(&p);
+    if (plan_read(&p, path, err)) {
+        plan_free(&p);
+        fprintf(stderr, "sslc: %s\n", err);
+        return CLI_RUN_ERROR;
+    }
+    plan_stats s = stats_of(&p.train);
+    if (json) {
+        print_json(&p, &s, with_params);
+    } else {
+        printf("plan %s: method %s, written by sslc %s\n", path, p.method, p.sslc_version);
+        for (int i = 0; i < p.nopts; i++) printf("  %-24s %s\n", p.keys[i], p.vals[i]);
+        printf("train step: %d nodes, %d inputs, %d parameters (%lld elements), %d state tensors (%lld elements)\n",
+               s.nodes, s.inputs, s.params, (long long)s.param_elems, s.states, (long long)s.state_elems);
+        printf("FLOPs per step: %.3f GFLOP\n", (double)s.flops / 1e9);
+        if (with_params) {
+            const ir_graph *g = &p.train;
+            for (int v = 0; v < g->nvals; v++) {
+                const ir_value *x = &g->vals[v];
+                if (x->kind != VK_PARAM && x->kind != VK_STATE) continue;
+                char sh[96];
+                ir_shape_str(&x->shape, sh, sizeof sh);
+                printf("  %-5s %-60s %-4s %s\n", ir_kind_name(x->kind), x->name, ir_dtype_name(x->dtype), sh);
+            }
+        }
+        if (dump) ir_dump(&p.train, stdout);
+    }
+    plan_free(&p);
+    return 0;
+}

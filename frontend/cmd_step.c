@@ -1,0 +1,199 @@
+/* sslc step FILE --params P --inputs X [--steps N] --dump OUT: N optimizer steps on fixed
+ * inputs through the reference interpreter; dumps loss.i, grad.<param> of the first step and
+ * every parameter and state tensor after the last. This is what the PyTorch oracles drive. */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../passes/optimizer.h"
+#include "../runtime/init.h"
+#include "../runtime/interp.h"
+#include "../runtime/planfile.h"
+#include "../runtime/safetensors.h"
+#include "cli.h"
+
+static int opt_double(const sslc_plan *p, const char *key, double *out, char *err) {
+    const char *s = plan_get_option(p, key);
+    char *end;
+    if (!s || (*out = strtod(s, &end), end == s || *end)) {
+        snprintf(err, IR_ERRLEN, "plan has no valid option '%s'", key);
+        return -1;
+    }
+    return 0;
+}
+
+/* the optimizer hyperparameters the host needs to feed the per-step scalars */
+static int plan_opt_config(const sslc_plan *p, opt_config *cfg, double *lr, double *wd, char *err) {
+    const char *name = plan_get_option(p, "optimizer");
+    opt_kind kind;
+    if (!name) {
+        snprintf(err, IR_ERRLEN, "plan has no optimizer option");
+        return -1;
+    }
+    if (opt_kind_parse(name, &kind, err, IR_ERRLEN)) return -1;
+    *cfg = opt_defaults(kind);
+    return opt_double(p, "beta1", &cfg->beta1, err) || opt_double(p, "beta2", &cfg->beta2, err) ||
+                   opt_double(p, "lr", lr, err) || opt_double(p, "weight_decay", wd, err)
+               ? -1
+               : 0;
+}
+
+static int load_tensor_into(interp *it, int v, const st_tensor *t, const char *what, char *err) {
+    const ir_value *val = &it->g->vals[v];
+    ir_dtype dt;
+    if (st_dtype_to_ir(t->dtype, &dt) || dt != val->dtype) {
+        snprintf(err, IR_ERRLEN, "%s '%s' is %s, the plan expects %s", what, t->name, st_dtype_name(t->dtype),
+                 ir_dtype_name(val->dtype));
+        return -1;
+    }
+    ir_shape s = ir_shape_make(t->ndim, t->shape);
+    if (t->ndim > IR_MAX_DIMS || !ir_shape_eq(&s, &val->shape)) {
+        char a[96], b[96];
+        ir_shape_str(&s, a, sizeof a);
+        ir_shape_str(&val->shape, b, sizeof b);
+        snprintf(err, IR_ERRLEN, "%s '%s' has shape %s, the plan expects %s", what, t->name, a, b);
+        return -1;
+    }
+    if (dt == DT_F32) return interp_set_f32(it, v, t->data, err);
+    memcpy(interp_data(it, v), t->data, t->nbytes);
+    return 0;
+}
+
+static int load_params(interp *it, const char *path, char *err) {
+    st_table tab;
+    if (st_read(&tab, path, err)) return -1;
+    int rc = 0;
+    for (int i = 0; i < tab.n && !rc; i++) {
+        int v = ir_find_value(it->g, tab.t[i].name);
+        if (v < 0 || (it->g->vals[v].kind != VK_PARAM && it->g->vals[v].kind != VK_STATE)) {
+            snprintf(err, IR_ERRLEN, "%s: '%s' is not a parameter or state tensor of this plan (see sslc inspect --params)",
+                     path, tab.t[i].name);
+            rc = -1;
+        } else
+            rc = load_tensor_into(it, v, &tab.t[i], "parameter", err);
+    }
+    st_free(&tab);
+    return rc;
+}
+
+static int is_host_input(const char *name) { return strncmp(name, "opt.", 4) == 0; }
+
+static int load_inputs(interp *it, const char *path, char *err) {
+    st_table tab;
+    if (st_read(&tab, path, err)) return -1;
+    const ir_graph *g = it->g;
+    int rc = 0;
+    for (int v = 0; v < g->nvals && !rc; v++) {
+        const ir_value *val = &g->vals[v];
+        if (val->kind != VK_INPUT || is_host_input(val->name)) continue;
+        const st_tensor *t = st_find(&tab, val->name);
+        if (!t) {
+            snprintf(err, IR_ERRLEN, "%s: missing input '%s'", path, val->name);
+            rc = -1;
+        } else
+            rc = load_tensor_into(it, v, t, "input", err);
+    }
+    for (int i = 0; i < tab.n && !rc; i++) {
+        int v = ir_find_value(g, tab.t[i].name);
+        if (v < 0 || g->vals[v].kind != VK_INPUT) {
+            snprintf(err, IR_ERRLEN, "%s: '%s' is not an input of this plan", path, tab.t[i].name);
+            rc = -1;
+        }
+    }
+    st_free(&tab);
+    return rc;
+}
+
+static int add_value(st_table *out, const interp *it, int v, const char *name, char *err) {
+    const ref_tensor *t = &it->t[v];
+    st_dtype sd;
+    if (!t->data || st_dtype_from_ir(t->dtype, &sd)) {
+        snprintf(err, IR_ERRLEN, "cannot dump '%s'", name);
+        return -1;
+    }
+    return st_add(out, name, sd, t->shape.ndim, t->shape.d, t->data, err);
+}
+
+static int run_steps(sslc_plan *p, const char *params, const char *inputs, int64_t steps, const char *dump,
+                     char *err) {
+    ir_graph *g = &p->train;
+    opt_config cfg;
+    double lr, wd;
+    if (plan_opt_config(p, &cfg, &lr, &wd, err)) return -1;
+    int loss = ir_find_value(g, "loss");
+    if (loss < 0) {
+        snprintf(err, IR_ERRLEN, "plan has no value named 'loss'");
+        return -1;
+    }
+    interp it;
+    if (interp_init(&it, g, 0, err)) return -1;
+    st_table out;
+    st_init(&out);
+    int rc = init_persistent(&it, p->seed, err) || (params && load_params(&it, params, err)) ||
+             load_inputs(&it, inputs, err);
+    for (int64_t s = 1; s <= steps && !rc; s++) {
+        opt_scalar sc[OPT_MAX_SCALARS];
+        int ns = optimizer_step_inputs(&cfg, s, lr, wd, sc);
+        for (int k = 0; k < ns && !rc; k++) {
+            int v = ir_find_value(g, sc[k].name);
+            if (v >= 0) rc = interp_set_f32(&it, v, &sc[k].value, err);
+        }
+        if (rc || (rc = interp_run(&it, err))) break;
+        char name[64];
+        snprintf(name, sizeof name, "loss.%lld", (long long)(s - 1));
+        rc = add_value(&out, &it, loss, name, err);
+        if (s == 1)
+            for (int k = 0; k < g->noutputs && !rc; k++) {
+                const char *n = g->vals[g->outputs[k]].name;
+                if (n && !strncmp(n, "grad.", 5)) rc = add_value(&out, &it, g->outputs[k], n, err);
+            }
+    }
+    for (int v = 0; v < g->nvals && !rc; v++)
+        if (g->vals[v].kind == VK_PARAM || g->vals[v].kind == VK_STATE) rc = add_value(&out, &it, v, g->vals[v].name, err);
+    if (!rc) rc = st_write(&out, dump, err);
+    st_free(&out);
+    interp_free(&it);
+    return rc ? -1 : 0;
+}
+
+int cmd_step(int argc, char **argv) {
+    static const struct option longopts[] = {{"params", required_argument, 0, 'p'}, {"inputs", required_argument, 0, 'x'},
+                                             {"steps", required_argument, 0, 'n'},  {"dump", required_argument, 0, 'd'},
+                                             {"help", no_argument, 0, 'h'},         {0, 0, 0, 0}};
+    const char *params = NULL, *inputs = NULL, *dump = NULL;
+    int64_t steps = 1;
+    int c;
+    optind = 1;
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, ":h", longopts, NULL)) != -1) {
+        switch (c) {
+        case 'p': params = optarg; break;
+        case 'x': inputs = optarg; break;
+        case 'd': dump = optarg; break;
+        case 'n':
+            if (cli_parse_int("--steps", optarg, 1, 100000, &steps)) return CLI_USAGE_ERROR;
+            break;
+        case 'h':
+            printf("usage: sslc step FILE [--params P.safetensors] --inputs X.safetensors [--steps N] "
+                   "--dump OUT.safetensors\n");
+            return 0;
+        case ':': return cli_error("option %s needs a value", argv[optind - 1]);
+        default: return cli_error("step: unknown option '%s' (options: --params, --inputs, --steps, --dump)", argv[optind - 1]);
+        }
+    }
+    if (optind >= argc) return cli_error("step: which plan file?");
+    if (optind + 1 < argc) return cli_error("step: unexpected argument '%s'", argv[optind + 1]);
+    if (!inputs) return cli_error("step: missing --inputs X.safetensors");
+    if (!dump) return cli_error("step: missing --dump OUT.safetensors");
+    sslc_plan p;
+    char err[IR_ERRLEN];
+    plan_init(&p);
+    int rc = plan_read(&p, argv[optind], err) || run_steps(&p, params, inputs, steps, dump, err);
+    plan_free(&p);
+    if (rc) {
+        fprintf(stderr, "sslc: %s\n", err);
+        return CLI_RUN_ERROR;
+    }
+    return 0;
+}

@@ -1,0 +1,22 @@
+/* The compiler driver: method graph -> autodiff -> optimizer and state updates -> train graph. */
+#ifndef SSLC_DRIVER_H
+#define SSLC_DRIVER_H
+#include <stdint.h>
+
+#include "../methods/method.h"
+#include "../passes/optimizer.h"
+
+typedef struct {
+    const method_def *method;
+    method_spec spec;
+    opt_config opt;
+    double lr, weight_decay;
+    char augment[16]; /* "none": views are graph inputs */
+    uint64_t seed;
+} compile_args;
+
+/* Builds the full training step: forward + loss, gradients named grad.<param>, optimizer
+ * updates, method state updates. Graph outputs: loss, then every gradient. */
+int driver_build_train(const compile_args *a, ir_graph *g, char *err);
+
+#endif

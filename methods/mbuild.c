@@ -1,0 +1,111 @@
+#include "mbuild.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+void mb_init(mbuild *mb, ir_graph *g, int training) {
+    memset(mb, 0, sizeof *mb);
+    mb->g = g;
+    mb->training = training;
+}
+
+void mb_free(mbuild *mb) {
+    free(mb->cur);
+    mb->cur = NULL;
+    mb->cap = 0;
+}
+
+int mb_param(mbuild *mb, const char *leaf, ir_shape s, ir_init init, unsigned flags) {
+    ir_graph *g = mb->g;
+    if (g->failed) return -1;
+    char name[320];
+    ir_scoped_name(g, leaf, name, sizeof name);
+    int v = ir_find_value(g, name);
+    if (v >= 0) {
+        if (!ir_shape_eq(&g->vals[v].shape, &s)) return ir_fail(g, "parameter '%s' reused with another shape", name);
+        return v;
+    }
+    return ir_param(g, leaf, s, init, flags);
+}
+
+static void ensure(mbuild *mb, int v) {
+    if (v < mb->cap) return;
+    int nc = mb->cap ? mb->cap : 256;
+    while (nc <= v) nc *= 2;
+    int *p = realloc(mb->cur, (size_t)nc * sizeof(int));
+    if (!p) {
+        fprintf(stderr, "sslc: out of memory\n");
+        abort();
+    }
+    for (int i = mb->cap; i < nc; i++) p[i] = -1;
+    mb->cur = p;
+    mb->cap = nc;
+}
+
+int mb_state(mbuild *mb, const char *leaf, ir_dtype dt, ir_shape s, ir_init init) {
+    ir_graph *g = mb->g;
+    if (g->failed) return -1;
+    char name[320];
+    ir_scoped_name(g, leaf, name, sizeof name);
+    int v = ir_find_value(g, name);
+    if (v >= 0) return v;
+    return ir_state(g, leaf, dt, s, init);
+}
+
+int mb_cur(mbuild *mb, int state) {
+    if (state < 0) return -1;
+    ensure(mb, state);
+    return mb->cur[state] >= 0 ? mb->cur[state] : state;
+}
+
+void mb_advance(mbuild *mb, int state, int v) {
+    if (state < 0 || v < 0) return;
+    ensure(mb, state);
+    mb->cur[state] = v;
+}
+
+void mb_finish(mbuild *mb) {
+    for (int s = 0; s < mb->cap; s++)
+        if (mb->cur[s] >= 0 && mb->cur[s] != s) ir_add_update(mb->g, s, mb->cur[s]);
+}
+
+int mb_linear(mbuild *mb, const char *name, int x, int64_t in, int64_t out, int bias) {
+    ir_graph *g = mb->g;
+    double bound = 1.0 / sqrt((double)in);
+    ir_scope_push(g, name);
+    int w = mb_param(mb, "weight", IR_SHAPE(out, in), ir_init_uniform(-bound, bound), 0);
+    int b = bias ? mb_param(mb, "bias", IR_SHAPE(out), ir_init_uniform(-bound, bound), VF_NO_DECAY) : -1;
+    ir_scope_pop(g);
+    return ir_gemm(g, x, w, b, 0, 1, 1.0, 1.0);
+}
+
+int mb_conv(mbuild *mb, const char *name, int x, int64_t cin, int64_t cout, int k, int stride, int pad) {
+    ir_graph *g = mb->g;
+    double std = sqrt(2.0 / (double)(cout * k * k));
+    ir_scope_push(g, name);
+    int w = mb_param(mb, "weight", IR_SHAPE(cout, cin, k, k), ir_init_normal(0, std), 0);
+    ir_scope_pop(g);
+    return ir_conv(g, x, w, -1, stride, pad, 1);
+}
+
+int mb_batchnorm(mbuild *mb, const char *name, int x, int64_t c, int affine) {
+    ir_graph *g = mb->g;
+    ir_scope_push(g, name);
+    int scale = affine ? mb_param(mb, "weight", IR_SHAPE(c), ir_init_const(1), VF_NO_DECAY) : -1;
+    int bias = affine ? mb_param(mb, "bias", IR_SHAPE(c), ir_init_const(0), VF_NO_DECAY) : -1;
+    int rm = mb_state(mb, "running_mean", DT_F32, IR_SHAPE(c), ir_init_const(0));
+    int rv = mb_state(mb, "running_var", DT_F32, IR_SHAPE(c), ir_init_const(1));
+    ir_shape scalar = {0};
+    int nbt = mb_state(mb, "num_batches_tracked", DT_I64, scalar, ir_init_const(0));
+    ir_scope_pop(g);
+    int nm = -1, nv = -1;
+    int y = ir_batchnorm(g, x, scale, bias, mb_cur(mb, rm), mb_cur(mb, rv), 1e-5, 0.1, mb->training, &nm, &nv);
+    if (mb->training) {
+        mb_advance(mb, rm, nm);
+        mb_advance(mb, rv, nv);
+        mb_advance(mb, nbt, ir_increment(g, mb_cur(mb, nbt)));
+    }
+    return y;
+}

@@ -1,0 +1,36 @@
+/* Method-building context: parameter sharing between calls of the same module (two views
+ * through one encoder), state threading (each BatchNorm call updates the running statistics
+ * that the next call reads, as sequential PyTorch forwards do), and layer helpers that name
+ * parameters like torch.nn modules. */
+#ifndef SSLC_MBUILD_H
+#define SSLC_MBUILD_H
+#include "../ir/builder.h"
+
+typedef struct {
+    ir_graph *g;
+    int *cur; /* cur[state id] = value holding its latest content in this step, or -1 */
+    int cap;
+    int training;
+} mbuild;
+
+void mb_init(mbuild *mb, ir_graph *g, int training);
+void mb_free(mbuild *mb);
+/* Parameter with the scoped name; returns the existing one when already created (shared
+ * weights), failing if its shape differs. */
+int mb_param(mbuild *mb, const char *leaf, ir_shape s, ir_init init, unsigned flags);
+/* State tensor (get-or-create); returns the state value id. */
+int mb_state(mbuild *mb, const char *leaf, ir_dtype dt, ir_shape s, ir_init init);
+int mb_cur(mbuild *mb, int state);             /* latest value of a state */
+void mb_advance(mbuild *mb, int state, int v); /* v becomes its latest value */
+/* Adds graph updates state <- latest value for every state that changed. */
+void mb_finish(mbuild *mb);
+
+/* torch.nn.Linear(in, out, bias): weight [out,in], U(-1/sqrt(in), 1/sqrt(in)) init. */
+int mb_linear(mbuild *mb, const char *name, int x, int64_t in, int64_t out, int bias);
+/* torch.nn.Conv2d without bias, kaiming_normal_(mode='fan_out', relu) as torchvision ResNet. */
+int mb_conv(mbuild *mb, const char *name, int x, int64_t cin, int64_t cout, int k, int stride, int pad);
+/* torch.nn.BatchNorm1d/2d(C, affine): batch statistics when training (running stats and
+ * num_batches_tracked updated), running statistics otherwise. */
+int mb_batchnorm(mbuild *mb, const char *name, int x, int64_t c, int affine);
+
+#endif

@@ -1,0 +1,75 @@
+/* SSL methods: a registry of builders with PySSL's option names and defaults. A builder turns
+ * (backbone, batch, options) into a forward graph ending in the scalar loss. */
+#ifndef SSLC_METHOD_H
+#define SSLC_METHOD_H
+#include "backbones/backbone.h"
+#include "mbuild.h"
+
+#define METHOD_MAX_OPTS 24
+#define METHOD_MAX_VIEWS 16
+
+typedef enum { MO_FLOAT, MO_INT, MO_BOOL } mopt_type;
+
+typedef struct {
+    const char *name;
+    mopt_type type;
+    double def;
+    const char *help;
+} method_opt;
+
+struct method_ctx;
+typedef struct {
+    const char *name;
+    const char *summary;
+    const char *notes; /* where sslc departs from PySSL, or NULL */
+    const method_opt *opts;
+    int nopts;
+    /* checks option values; -1 with one line in err */
+    int (*validate)(const struct method_ctx *ctx, char *err);
+    /* builds the forward graph from ctx->views to the loss; returns the loss value */
+    int (*build)(struct method_ctx *ctx);
+} method_def;
+
+/* What the user asked for, before building. */
+typedef struct {
+    backbone_cfg backbone;
+    int64_t batch;
+    int nset;
+    const char *set[64]; /* "name=value" overrides */
+} method_spec;
+
+typedef struct method_ctx {
+    const method_def *def;
+    ir_graph *g;
+    mbuild mb;
+    backbone_cfg backbone;
+    int64_t batch;
+    double val[METHOD_MAX_OPTS]; /* option values, indexed like def->opts */
+    int nviews;
+    int views[METHOD_MAX_VIEWS]; /* graph inputs views.0 ... (float32 NCHW, normalized) */
+} method_ctx;
+
+const method_def *method_find(const char *name);
+int method_count(void);
+const method_def *method_at(int i);
+const char *method_choices(void); /* "barlow_twins, byol, ..." of the registered methods */
+
+/* option value by name (aborts on a name the method does not declare: a programming error) */
+double mopt(const method_ctx *ctx, const char *name);
+int64_t mopt_int(const method_ctx *ctx, const char *name);
+
+/* Resolves options (defaults + spec->set), validates, builds the forward graph into g with
+ * inputs views.0..; returns the loss value (named "loss") or -1 with err set. */
+int method_build(const method_def *def, const method_spec *spec, ir_graph *g, char *err);
+
+/* Option resolution alone (used by `sslc methods` and build). */
+int method_resolve_options(const method_def *def, const method_spec *spec, double *val, char *err);
+void method_format_value(const method_opt *o, double v, char *buf, size_t n);
+
+/* shared pieces */
+int l2_normalize(ir_graph *g, int x); /* rows of [N,D], as F.normalize(dim=1) */
+int nt_xent_loss(ir_graph *g, int z1, int z2, double temperature);
+
+int simclr_build(method_ctx *ctx);
+
+#endif

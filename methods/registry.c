@@ -1,0 +1,126 @@
+/* The method registry and option handling. */
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "method.h"
+
+extern const method_def method_simclr;
+
+static const method_def *const methods[] = {&method_simclr};
+#define NMETHODS (int)(sizeof methods / sizeof methods[0])
+
+int method_count(void) { return NMETHODS; }
+const method_def *method_at(int i) { return (i >= 0 && i < NMETHODS) ? methods[i] : NULL; }
+
+const method_def *method_find(const char *name) {
+    for (int i = 0; i < NMETHODS; i++)
+        if (strcmp(methods[i]->name, name) == 0) return methods[i];
+    return NULL;
+}
+
+const char *method_choices(void) {
+    static char buf[512];
+    size_t k = 0;
+    buf[0] = 0;
+    for (int i = 0; i < NMETHODS; i++)
+        k += (size_t)snprintf(buf + k, sizeof buf - k, "%s%s", i ? ", " : "", methods[i]->name);
+    return buf;
+}
+
+static int opt_index(const method_def *def, const char *name, size_t len) {
+    for (int i = 0; i < def->nopts; i++)
+        if (strlen(def->opts[i].name) == len && strncmp(def->opts[i].name, name, len) == 0) return i;
+    return -1;
+}
+
+double mopt(const method_ctx *ctx, const char *name) {
+    int i = opt_index(ctx->def, name, strlen(name));
+    if (i < 0) {
+        fprintf(stderr, "sslc: internal error: method %s has no option %s\n", ctx->def->name, name);
+        abort();
+    }
+    return ctx->val[i];
+}
+
+int64_t mopt_int(const method_ctx *ctx, const char *name) { return (int64_t)llround(mopt(ctx, name)); }
+
+void method_format_value(const method_opt *o, double v, char *buf, size_t n) {
+    if (o->type == MO_BOOL)
+        snprintf(buf, n, "%s", v != 0 ? "true" : "false");
+    else if (o->type == MO_INT)
+        snprintf(buf, n, "%lld", (long long)llround(v));
+    else
+        snprintf(buf, n, "%g", v);
+}
+
+static int parse_value(const method_opt *o, const char *s, double *out) {
+    if (o->type == MO_BOOL) {
+        if (!strcmp(s, "true") || !strcmp(s, "1") || !strcmp(s, "True")) return *out = 1, 0;
+        if (!strcmp(s, "false") || !strcmp(s, "0") || !strcmp(s, "False")) return *out = 0, 0;
+        return -1;
+    }
+    char *end;
+    errno = 0;
+    double v = strtod(s, &end);
+    if (errno || end == s || *end || !isfinite(v)) return -1;
+    if (o->type == MO_INT && v != floor(v)) return -1;
+    *out = v;
+    return 0;
+}
+
+int method_resolve_options(const method_def *def, const method_spec *spec, double *val, char *err) {
+    for (int i = 0; i < def->nopts; i++) val[i] = def->opts[i].def;
+    for (int k = 0; k < spec->nset; k++) {
+        const char *s = spec->set[k], *eq = strchr(s, '=');
+        if (!eq) {
+            snprintf(err, IR_ERRLEN, "--set expects name=value, got '%s'", s);
+            return -1;
+        }
+        int i = opt_index(def, s, (size_t)(eq - s));
+        if (i < 0) {
+            char list[400];
+            size_t n = 0;
+            list[0] = 0;
+            for (int j = 0; j < def->nopts; j++)
+                n += (size_t)snprintf(list + n, sizeof list - n, "%s%s", j ? ", " : "", def->opts[j].name);
+            snprintf(err, IR_ERRLEN, "%s has no option '%.*s' (options: %s)", def->name, (int)(eq - s), s, list);
+            return -1;
+        }
+        const method_opt *o = &def->opts[i];
+        if (parse_value(o, eq + 1, &val[i])) {
+            snprintf(err, IR_ERRLEN, "option %s: '%s' is not a valid %s", o->name, eq + 1,
+                     o->type == MO_BOOL ? "boolean (true/false)" : o->type == MO_INT ? "integer" : "number");
+            return -1;
+        }
+    }
+    return 0;
+}
+
+int method_build(const method_def *def, const method_spec *spec, ir_graph *g, char *err) {
+    method_ctx ctx;
+    memset(&ctx, 0, sizeof ctx);
+    ctx.def = def;
+    ctx.g = g;
+    ctx.backbone = spec->backbone;
+    ctx.batch = spec->batch;
+    if (spec->batch < 2 || spec->batch > 65536) {
+        snprintf(err, IR_ERRLEN, "--batch must be in [2, 65536], got %lld", (long long)spec->batch);
+        return -1;
+    }
+    if (backbone_check(&spec->backbone, err)) return -1;
+    if (method_resolve_options(def, spec, ctx.val, err)) return -1;
+    if (def->validate && def->validate(&ctx, err)) return -1;
+    mb_init(&ctx.mb, g, 1);
+    int loss = def->build(&ctx);
+    mb_finish(&ctx.mb);
+    mb_free(&ctx.mb);
+    if (g->failed || loss < 0) {
+        snprintf(err, IR_ERRLEN, "building %s: %.400s", def->name, g->failed ? g->err : "no loss");
+        return -1;
+    }
+    ir_set_name(g, loss, "loss");
+    return loss;
+}

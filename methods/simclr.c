@@ -1,0 +1,60 @@
+/* SimCLR (Chen et al. 2020) as PySSL: shared encoder backbone + projector
+ * Linear(f,f)-ReLU-Linear(f,projection_dim), NT-Xent at `temperature`. */
+#include <stdio.h>
+
+#include "method.h"
+
+static const method_opt simclr_opts[] = {
+    {"projection_dim", MO_INT, 128, "output size of the projector"},
+    {"temperature", MO_FLOAT, 0.5, "NT-Xent temperature"},
+};
+
+static int simclr_validate(const method_ctx *ctx, char *err) {
+    if (mopt(ctx, "temperature") <= 0) {
+        snprintf(err, IR_ERRLEN, "temperature must be > 0, got %g", mopt(ctx, "temperature"));
+        return -1;
+    }
+    if (mopt_int(ctx, "projection_dim") < 1) {
+        snprintf(err, IR_ERRLEN, "projection_dim must be >= 1, got %lld", (long long)mopt_int(ctx, "projection_dim"));
+        return -1;
+    }
+    return 0;
+}
+
+/* projector.layer1 = Sequential(Linear(f,f), ReLU, Linear(f,p)) */
+static int simclr_encoder(method_ctx *ctx, int x) {
+    ir_graph *g = ctx->g;
+    int64_t f = backbone_feat_dim(&ctx->backbone), p = mopt_int(ctx, "projection_dim");
+    ir_scope_push(g, "backbone");
+    int h = backbone_build(&ctx->mb, &ctx->backbone, x);
+    ir_scope_pop(g);
+    ir_scope_push(g, "projector");
+    ir_scope_push(g, "layer1");
+    h = ir_relu(g, mb_linear(&ctx->mb, "0", h, f, f, 1));
+    h = mb_linear(&ctx->mb, "2", h, f, p, 1);
+    ir_scope_pop(g);
+    ir_scope_pop(g);
+    return h;
+}
+
+int simclr_build(method_ctx *ctx) {
+    ir_graph *g = ctx->g;
+    ir_shape vs = IR_SHAPE(ctx->batch, ctx->backbone.channels, ctx->backbone.image_size, ctx->backbone.image_size);
+    ctx->nviews = 2;
+    ctx->views[0] = ir_input(g, "views.0", DT_F32, vs);
+    ctx->views[1] = ir_input(g, "views.1", DT_F32, vs);
+    /* each view through the encoder separately: BatchNorm statistics are per view */
+    int z1 = simclr_encoder(ctx, ctx->views[0]);
+    int z2 = simclr_encoder(ctx, ctx->views[1]);
+    return nt_xent_loss(g, z1, z2, mopt(ctx, "temperature"));
+}
+
+const method_def method_simclr = {
+    .name = "simclr",
+    .summary = "SimCLR: contrastive NT-Xent between two views through one encoder and projector",
+    .notes = NULL,
+    .opts = simclr_opts,
+    .nopts = (int)(sizeof simclr_opts / sizeof simclr_opts[0]),
+    .validate = simclr_validate,
+    .build = simclr_build,
+};

@@ -1,0 +1,150 @@
+"""PyTorch oracle for SimCLR: the same model (torchvision resnet18 with the CIFAR stem and
+PySSL's projector and NT-Xent), the same parameters and views, compared with `sslc step` on
+the loss at every step, every gradient of the first step, and every parameter and BatchNorm
+buffer after the last step.
+
+usage: simclr_oracle.py SSLC WORKDIR [--optimizer sgd|adamw] [--steps 3]"""
+import argparse
+import os
+import subprocess
+import sys
+
+import numpy as np
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+import torchvision
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import st  # noqa: E402
+
+
+def nt_xent_loss(z1, z2, temperature=0.5):
+    """PySSL's nt_xent_loss, verbatim in behaviour."""
+    z1 = F.normalize(z1, dim=1)
+    z2 = F.normalize(z2, dim=1)
+    N, Z = z1.shape
+    representations = torch.cat([z1, z2], dim=0)
+    sim = F.cosine_similarity(representations.unsqueeze(1), representations.unsqueeze(0), dim=-1)
+    l_pos = torch.diag(sim, N)
+    r_pos = torch.diag(sim, -N)
+    positives = torch.cat([l_pos, r_pos]).view(2 * N, 1)
+    diag = torch.eye(2 * N, dtype=torch.bool)
+    diag[N:, :N] = diag[:N, N:] = diag[:N, :N]
+    negatives = sim[~diag].view(2 * N, -1)
+    logits = torch.cat([positives, negatives], dim=1) / temperature
+    labels = torch.zeros(2 * N, dtype=torch.int64)
+    return F.cross_entropy(logits, labels, reduction="sum") / (2 * N)
+
+
+class SimCLR(nn.Module):
+    def __init__(self, projection_dim, temperature):
+        super().__init__()
+        bb = torchvision.models.resnet18()
+        bb.conv1 = nn.Conv2d(3, 64, 3, 1, 1, bias=False)  # CIFAR stem
+        bb.maxpool = nn.Identity()
+        bb.fc = nn.Identity()
+        self.backbone = bb
+        f = 512
+        self.projector = nn.Module()
+        self.projector.layer1 = nn.Sequential(nn.Linear(f, f), nn.ReLU(inplace=True), nn.Linear(f, projection_dim))
+        self.temperature = temperature
+
+    def forward(self, v0, v1):
+        z1 = self.projector.layer1(self.backbone(v0))
+        z2 = self.projector.layer1(self.backbone(v1))
+        return nt_xent_loss(z1, z2, self.temperature)
+
+
+def rel(a, b):
+    a = np.asarray(a, np.float64)
+    b = np.asarray(b, np.float64)
+    return float(np.max(np.abs(a - b)) / max(np.max(np.abs(b)), 1e-12))
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("sslc")
+    ap.add_argument("workdir")
+    ap.add_argument("--optimizer", default="sgd")
+    ap.add_argument("--steps", type=int, default=3)
+    ap.add_argument("--batch", type=int, default=8)
+    ap.add_argument("--image-size", type=int, default=16)
+    ap.add_argument("--tol", type=float, default=1e-4)
+    a = ap.parse_args()
+    torch.manual_seed(0)
+    torch.set_num_threads(2)
+    os.makedirs(a.workdir, exist_ok=True)
+    lr, momentum, wd = (0.05, 0.9, 1e-4) if a.optimizer == "sgd" else (1e-3, 0.0, 0.05)
+
+    model = SimCLR(128, 0.5)
+    with torch.no_grad():  # non-trivial BN buffers so their update is really checked
+        for m in model.modules():
+            if isinstance(m, nn.BatchNorm2d):
+                m.running_mean.uniform_(-0.5, 0.5)
+                m.running_var.uniform_(0.5, 1.5)
+                m.weight.uniform_(0.5, 1.5)
+                m.bias.uniform_(-0.2, 0.2)
+    sd = {k: v.detach().numpy().copy() for k, v in model.state_dict().items()}
+    v0 = torch.randn(a.batch, 3, a.image_size, a.image_size)
+    v1 = torch.randn(a.batch, 3, a.image_size, a.image_size)
+    pfile, xfile, dfile = (os.path.join(a.workdir, n) for n in ("params.safetensors", "inputs.safetensors", "dump.safetensors"))
+    plan = os.path.join(a.workdir, "simclr.plan")
+    st.save(pfile, sd)
+    st.save(xfile, {"views.0": v0.numpy(), "views.1": v1.numpy()})
+    cmd = [a.sslc, "compile", "simclr", "--backbone", "resnet18", "--image-size", str(a.image_size), "--channels", "3",
+           "--batch", str(a.batch), "--augment", "none", "--optimizer", a.optimizer, "--lr", str(lr),
+           "--weight-decay", str(wd), "-o", plan]
+    if a.optimizer == "sgd":
+        cmd += ["--momentum", str(momentum)]
+    subprocess.run(cmd, check=True)
+    subprocess.run([a.sslc, "step", plan, "--params", pfile, "--inputs", xfile, "--steps", str(a.steps),
+                    "--dump", dfile], check=True)
+    got = st.load(dfile)
+
+    if a.optimizer == "sgd":
+        opt = torch.optim.SGD(model.parameters(), lr=lr, momentum=momentum, weight_decay=wd)
+    else:
+        opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=wd)
+    model.train()
+    losses, grads = [], {}
+    for s in range(a.steps):
+        opt.zero_grad()
+        loss = model(v0, v1)
+        loss.backward()
+        losses.append(loss.item())
+        if s == 0:
+            grads = {n: p.grad.detach().numpy().copy() for n, p in model.named_parameters()}
+        opt.step()
+
+    worst, failures, checked = 0.0, [], 0
+
+    def check(name, ref):
+        nonlocal worst, checked
+        if name not in got:
+            failures.append(f"{name}: missing from sslc's dump")
+            return
+        if got[name].shape != ref.shape:
+            failures.append(f"{name}: shape {got[name].shape} vs {ref.shape}")
+            return
+        e = rel(got[name], ref)
+        checked += 1
+        worst = max(worst, e)
+        if not e <= a.tol:
+            failures.append(f"{name}: rel err {e:.3g}")
+
+    for s, l in enumerate(losses):
+        check(f"loss.{s}", np.array(l, np.float32))
+    for n, g in grads.items():
+        check(f"grad.{n}", g)
+    for n, v in model.state_dict().items():
+        check(n, v.detach().numpy())
+    print(f"simclr oracle ({a.optimizer}, {a.steps} steps): {checked} tensors, losses "
+          f"{[round(x, 6) for x in losses]}, max rel err {worst:.2e}")
+    for f in failures[:20]:
+        print("  MISMATCH", f)
+    sys.exit(1 if failures or checked == 0 else 0)
+
+
+if __name__ == "__main__":
+    main()
