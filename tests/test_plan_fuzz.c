@@ -63,14 +63,44 @@ static void seti(void *f, int64_t v) {
     memcpy(f, &x, sizeof x);
 }
 
-/* Changes one field of an unpacked plan in place (no reallocation, so free_unpacked is safe). */
+static void set_name(char **slot, const char *s) {
+    if (*slot && *slot != protobuf_c_empty_string) free(*slot);
+    *slot = strdup(s);
+}
+
+/* After an op swap: give the node the new op's attribute names with random values of the right
+ * kinds (dropping extra attributes), so inference runs instead of an unknown-attribute error. */
+static void retarget_attrs(Sslc__Node *n, const ir_opdef *def) {
+    while (n->n_attrs > (size_t)def->nattrs) sslc__attr__free_unpacked(n->attrs[--n->n_attrs], NULL);
+    for (size_t j = 0; j < n->n_attrs; j++) {
+        Sslc__Attr *a = n->attrs[j];
+        set_name(&a->name, def->attrs[j].name);
+        a->i = 0;
+        a->f = 0;
+        a->n_ints = 0;
+        switch (def->attrs[j].type) {
+        case AT_INT: a->i = below(3) ? (int64_t)below(4) - 1 : pick_int(1); break;
+        case AT_FLOAT: a->f = (double)below(100) / 64.0; break;
+        case AT_INTS: {
+            size_t k = below(4) ? below(5) : below(IR_MAX_INTS + 2); /* also past the largest rank */
+            a->ints = realloc(a->ints, (k + 1) * sizeof *a->ints);
+            for (size_t t = 0; t < k; t++) a->ints[t] = below(3) ? (int64_t)below(5) - 1 : pick_int(2);
+            a->n_ints = k;
+            break;
+        }
+        default: break;
+        }
+    }
+}
+
+/* Changes one field of an unpacked plan; anything reallocated uses malloc, as free_unpacked expects. */
 static void mutate_struct(Sslc__Plan *pp) {
     Sslc__Graph *g = pp->train;
     if (!g || !g->n_values) return;
     size_t nv = g->n_values;
     Sslc__Value *v = g->values[below(nv)];
     Sslc__Node *n = g->n_nodes ? g->nodes[below(g->n_nodes)] : NULL;
-    switch (below(16)) {
+    switch (below(18)) {
     case 0: seti(&v->dtype, pick_int(geti(&v->dtype))); break;
     case 1: seti(&v->kind, pick_int(geti(&v->kind))); break;
     case 2:
@@ -98,7 +128,13 @@ static void mutate_struct(Sslc__Plan *pp) {
     case 9:
         if (n) { /* another op's name: exercises every op's shape inference on odd inputs */
             if (n->op != protobuf_c_empty_string) free(n->op);
-            n->op = strdup(below(8) ? ir_optable[below(OP__COUNT)]->name : "NoSuchOp");
+            if (!below(8)) {
+                n->op = strdup("NoSuchOp");
+                break;
+            }
+            const ir_opdef *def = ir_optable[below(OP__COUNT)];
+            n->op = strdup(def->name);
+            if (below(4)) retarget_attrs(n, def);
         }
         break;
     case 10:
@@ -111,7 +147,14 @@ static void mutate_struct(Sslc__Plan *pp) {
     case 11:
         if (n && n->n_attrs) {
             Sslc__Attr *a = n->attrs[below(n->n_attrs)];
-            if (a->n_ints) a->n_ints = below(a->n_ints + 1);
+            if (a->n_ints && below(2)) { /* grow an integer list, up to one past the limit */
+                size_t k = a->n_ints + 1 + below(IR_MAX_INTS);
+                if (k > IR_MAX_INTS + 1) k = IR_MAX_INTS + 1;
+                a->ints = realloc(a->ints, k * sizeof *a->ints);
+                for (size_t t = a->n_ints; t < k; t++) a->ints[t] = below(4) ? 1 : pick_int(1);
+                a->n_ints = k;
+            } else if (a->n_ints)
+                a->n_ints = below(a->n_ints + 1);
             else if (below(2)) a->f = (double)pick_int(0) * 0.37;
         }
         break;
@@ -127,6 +170,18 @@ static void mutate_struct(Sslc__Plan *pp) {
         break;
     case 14:
         if (g->n_outputs) g->outputs[below(g->n_outputs)] = (int32_t)pick_int(g->outputs[0]);
+        break;
+    case 15:
+        if (n && n->n_inputs < IR_MAX_IN + 1) { /* one more input */
+            n->inputs = realloc(n->inputs, (n->n_inputs + 1) * sizeof *n->inputs);
+            n->inputs[n->n_inputs++] = (int32_t)below(nv);
+        }
+        break;
+    case 16:
+        if (v->n_dims <= IR_MAX_DIMS) { /* one more dimension */
+            v->dims = realloc(v->dims, (v->n_dims + 1) * sizeof *v->dims);
+            v->dims[v->n_dims++] = below(4) ? (int64_t)below(5) : pick_int(2);
+        }
         break;
     default:
         if (g->n_nodes > 1) { /* reorder nodes */
