@@ -23,6 +23,8 @@ static void compile_usage(FILE *f) {
             "  --momentum X         SGD/LARS momentum (default 0.9)\n"
             "  --nesterov           Nesterov momentum (SGD)\n"
             "  --weight-decay X     (default: sgd 0, adamw 0.01, lars 1e-6)\n"
+            "  --adam-eps X         AdamW epsilon (default 1e-8)\n"
+            "  --lars-eta X         LARS trust coefficient (default 0.001)\n"
             "  --augment none       views are graph inputs views.0, views.1, ... (float32 NCHW)\n"
             "  --seed S             parameter initialization seed (default 0)\n"
             "  -o, --output FILE    plan file to write\n",
@@ -38,11 +40,13 @@ static int parse_compile_args(int argc, char **argv, compile_args *a, const char
         {"set", required_argument, 0, 's'},       {"optimizer", required_argument, 0, 'O'},
         {"lr", required_argument, 0, 'l'},        {"momentum", required_argument, 0, 'm'},
         {"nesterov", no_argument, 0, 'n'},        {"weight-decay", required_argument, 0, 'd'},
+        {"adam-eps", required_argument, 0, 'e'},  {"lars-eta", required_argument, 0, 'E'},
         {"augment", required_argument, 0, 'a'},   {"seed", required_argument, 0, 'S'},
         {"output", required_argument, 0, 'o'},    {"help", no_argument, 0, 'h'},
         {0, 0, 0, 0}};
     double lr = -1, wd = 0, mom = 0, width = 1;
-    int have_wd = 0, have_mom = 0;
+    double eps = 0, eta = 0;
+    int have_wd = 0, have_mom = 0, have_eps = 0, have_eta = 0;
     int64_t v;
     int nesterov = 0;
     char err[IR_ERRLEN];
@@ -110,6 +114,14 @@ static int parse_compile_args(int argc, char **argv, compile_args *a, const char
             if (cli_parse_double("--weight-decay", optarg, &wd)) return CLI_USAGE_ERROR;
             have_wd = 1;
             break;
+        case 'e':
+            if (cli_parse_double("--adam-eps", optarg, &eps)) return CLI_USAGE_ERROR;
+            have_eps = 1;
+            break;
+        case 'E':
+            if (cli_parse_double("--lars-eta", optarg, &eta)) return CLI_USAGE_ERROR;
+            have_eta = 1;
+            break;
         case 'a':
             if (strcmp(optarg, "none"))
                 return cli_error("--augment: only 'none' is available in this build (views are graph inputs)");
@@ -134,6 +146,8 @@ static int parse_compile_args(int argc, char **argv, compile_args *a, const char
     if (have_mom) a->opt.momentum = mom;
     a->opt.nesterov = nesterov;
     if (have_wd) a->opt.weight_decay = wd;
+    if (have_eps) a->opt.eps = eps;
+    if (have_eta) a->opt.eta = eta;
     a->lr = lr >= 0 ? lr : kind == OPT_ADAMW ? 1e-3 : kind == OPT_LARS ? 0.3 : 0.05;
     a->weight_decay = a->opt.weight_decay;
     if (opt_config_check(&a->opt, err, sizeof err)) return cli_error("%s", err);
@@ -142,7 +156,7 @@ static int parse_compile_args(int argc, char **argv, compile_args *a, const char
 
 static int set_optf(sslc_plan *p, const char *k, double v, char *err) {
     char buf[64];
-    snprintf(buf, sizeof buf, "%.17g", v);
+    snprintf(buf, sizeof buf, "%.15g", v);
     return plan_set_option(p, k, buf, err);
 }
 

@@ -77,7 +77,20 @@ static int load_params(interp *it, const char *path, char *err) {
     return rc;
 }
 
-static int is_host_input(const char *name) { return strncmp(name, "opt.", 4) == 0; }
+/* inputs the host computes each step: optimizer scalars and method schedules */
+static int is_host_input(const char *name) { return !strncmp(name, "opt.", 4) || !strncmp(name, "sched.", 6); }
+
+/* method schedules: without a schedule option the base value recorded in the graph */
+static int feed_sched(interp *it, char *err) {
+    const ir_graph *g = it->g;
+    for (int v = 0; v < g->nvals; v++) {
+        const ir_value *val = &g->vals[v];
+        if (val->kind != VK_INPUT || strncmp(val->name, "sched.", 6)) continue;
+        float x = (float)val->init.a;
+        if (interp_set_f32(it, v, &x, err)) return -1;
+    }
+    return 0;
+}
 
 static int load_inputs(interp *it, const char *path, char *err) {
     st_table tab;
@@ -112,10 +125,11 @@ static int add_value(st_table *out, const interp *it, int v, const char *name, c
         snprintf(err, IR_ERRLEN, "cannot dump '%s'", name);
         return -1;
     }
+    if (t->dtype == DT_F64 && it->g->vals[v].dtype == DT_F32) sd = ST_F64; /* --f64: keep full precision */
     return st_add(out, name, sd, t->shape.ndim, t->shape.d, t->data, err);
 }
 
-static int run_steps(sslc_plan *p, const char *params, const char *inputs, int64_t steps, const char *dump,
+static int run_steps(sslc_plan *p, const char *params, const char *inputs, int64_t steps, const char *dump, int f64,
                      char *err) {
     ir_graph *g = &p->train;
     opt_config cfg;
@@ -127,7 +141,7 @@ static int run_steps(sslc_plan *p, const char *params, const char *inputs, int64
         return -1;
     }
     interp it;
-    if (interp_init(&it, g, 0, err)) return -1;
+    if (interp_init(&it, g, f64, err)) return -1;
     st_table out;
     st_init(&out);
     int rc = init_persistent(&it, p->seed, err) || (params && load_params(&it, params, err)) ||
@@ -139,7 +153,7 @@ static int run_steps(sslc_plan *p, const char *params, const char *inputs, int64
             int v = ir_find_value(g, sc[k].name);
             if (v >= 0) rc = interp_set_f32(&it, v, &sc[k].value, err);
         }
-        if (rc || (rc = interp_run(&it, err))) break;
+        if (rc || (rc = feed_sched(&it, err)) || (rc = interp_run(&it, err))) break;
         char name[64];
         snprintf(name, sizeof name, "loss.%lld", (long long)(s - 1));
         rc = add_value(&out, &it, loss, name, err);
@@ -160,10 +174,10 @@ static int run_steps(sslc_plan *p, const char *params, const char *inputs, int64
 int cmd_step(int argc, char **argv) {
     static const struct option longopts[] = {{"params", required_argument, 0, 'p'}, {"inputs", required_argument, 0, 'x'},
                                              {"steps", required_argument, 0, 'n'},  {"dump", required_argument, 0, 'd'},
-                                             {"help", no_argument, 0, 'h'},         {0, 0, 0, 0}};
+                                             {"f64", no_argument, 0, 'F'},          {"help", no_argument, 0, 'h'},         {0, 0, 0, 0}};
     const char *params = NULL, *inputs = NULL, *dump = NULL;
     int64_t steps = 1;
-    int c;
+    int c, f64 = 0;
     optind = 1;
     opterr = 0;
     while ((c = getopt_long(argc, argv, ":h", longopts, NULL)) != -1) {
@@ -171,12 +185,14 @@ int cmd_step(int argc, char **argv) {
         case 'p': params = optarg; break;
         case 'x': inputs = optarg; break;
         case 'd': dump = optarg; break;
+        case 'F': f64 = 1; break;
         case 'n':
             if (cli_parse_int("--steps", optarg, 1, 100000, &steps)) return CLI_USAGE_ERROR;
             break;
         case 'h':
             printf("usage: sslc step FILE [--params P.safetensors] --inputs X.safetensors [--steps N] "
-                   "--dump OUT.safetensors\n");
+                   "--dump OUT.safetensors [--f64]\n"
+                   "  --f64  run the reference interpreter in float64 (oracle diagnostics)\n");
             return 0;
         case ':': return cli_error("option %s needs a value", argv[optind - 1]);
         default: return cli_error("step: unknown option '%s' (options: --params, --inputs, --steps, --dump)", argv[optind - 1]);
@@ -189,7 +205,7 @@ int cmd_step(int argc, char **argv) {
     sslc_plan p;
     char err[IR_ERRLEN];
     plan_init(&p);
-    int rc = plan_read(&p, argv[optind], err) || run_steps(&p, params, inputs, steps, dump, err);
+    int rc = plan_read(&p, argv[optind], err) || run_steps(&p, params, inputs, steps, dump, f64, err);
     plan_free(&p);
     if (rc) {
         fprintf(stderr, "sslc: %s\n", err);

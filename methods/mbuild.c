@@ -9,6 +9,26 @@ void mb_init(mbuild *mb, ir_graph *g, int training) {
     memset(mb, 0, sizeof *mb);
     mb->g = g;
     mb->training = training;
+    mb->ema_momentum = -1;
+}
+
+void mb_ema_begin(mbuild *mb, const char *target_prefix, const char *online_prefix, int momentum) {
+    snprintf(mb->ema_target, sizeof mb->ema_target, "%s", target_prefix);
+    snprintf(mb->ema_online, sizeof mb->ema_online, "%s", online_prefix);
+    mb->ema_momentum = momentum;
+}
+
+void mb_ema_end(mbuild *mb) { mb->ema_momentum = -1; }
+
+/* In EMA mode: the online value whose name corresponds to the scoped `name`, or -1. */
+static int ema_source(mbuild *mb, const char *name) {
+    size_t k = strlen(mb->ema_target);
+    if (mb->ema_momentum < 0 || strncmp(name, mb->ema_target, k) != 0 || (name[k] != '.' && name[k] != 0)) return -1;
+    char online[400];
+    snprintf(online, sizeof online, "%s%s", mb->ema_online, name + k);
+    int v = ir_find_value(mb->g, online);
+    if (v < 0) ir_fail(mb->g, "EMA copy '%s': no online tensor '%s' (build the online encoder first)", name, online);
+    return v;
 }
 
 void mb_free(mbuild *mb) {
@@ -25,7 +45,17 @@ int mb_param(mbuild *mb, const char *leaf, ir_shape s, ir_init init, unsigned fl
     int v = ir_find_value(g, name);
     if (v >= 0) {
         if (!ir_shape_eq(&g->vals[v].shape, &s)) return ir_fail(g, "parameter '%s' reused with another shape", name);
-        return v;
+        return g->vals[v].kind == VK_STATE ? mb_cur(mb, v) : v;
+    }
+    int src = ema_source(mb, name);
+    if (mb->ema_momentum >= 0) {
+        if (src < 0) return -1;
+        int t = ir_state(g, leaf, DT_F32, s, ir_init_copy(src));
+        int m = mb->ema_momentum;
+        /* t <- m*t + (1-m)*online, once per step, before the teacher's first use */
+        int upd = ir_add(g, ir_mul(g, m, t), ir_mul(g, ir_sub(g, ir_scalar(g, 1.0), m), ir_stop_gradient(g, src)));
+        mb_advance(mb, t, upd);
+        return upd;
     }
     return ir_param(g, leaf, s, init, flags);
 }
@@ -51,6 +81,11 @@ int mb_state(mbuild *mb, const char *leaf, ir_dtype dt, ir_shape s, ir_init init
     ir_scoped_name(g, leaf, name, sizeof name);
     int v = ir_find_value(g, name);
     if (v >= 0) return v;
+    if (mb->ema_momentum >= 0) { /* teacher buffers start as copies of the online ones */
+        int src = ema_source(mb, name);
+        if (src < 0) return -1;
+        init = ir_init_copy(src);
+    }
     return ir_state(g, leaf, dt, s, init);
 }
 

@@ -11,6 +11,9 @@ typedef struct {
     int *cur; /* cur[state id] = value holding its latest content in this step, or -1 */
     int cap;
     int training;
+    /* EMA mode (teacher / momentum encoders), see mb_ema_begin */
+    char ema_target[128], ema_online[128];
+    int ema_momentum; /* value id of the momentum scalar, -1 when inactive */
 } mbuild;
 
 void mb_init(mbuild *mb, ir_graph *g, int training);
@@ -24,6 +27,15 @@ int mb_cur(mbuild *mb, int state);             /* latest value of a state */
 void mb_advance(mbuild *mb, int state, int v); /* v becomes its latest value */
 /* Adds graph updates state <- latest value for every state that changed. */
 void mb_finish(mbuild *mb);
+
+/* EMA mode: while active, mb_param (and mb_state) under the scope prefix `target_prefix`
+ * create the teacher copy of the online tensor whose name has `online_prefix` instead: a
+ * state initialized as a copy of it. For parameters the value used is the EMA update
+ * m*t + (1-m)*online (online behind StopGradient), taken once per step before the first use and
+ * written back as a state update; BatchNorm buffers follow the teacher's own forward passes.
+ * Example (BYOL): mb_ema_begin(mb, "target_encoder.0", "backbone", tau_input). */
+void mb_ema_begin(mbuild *mb, const char *target_prefix, const char *online_prefix, int momentum);
+void mb_ema_end(mbuild *mb);
 
 /* torch.nn.Linear(in, out, bias): weight [out,in], U(-1/sqrt(in), 1/sqrt(in)) init. */
 int mb_linear(mbuild *mb, const char *name, int x, int64_t in, int64_t out, int bias);

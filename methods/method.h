@@ -66,6 +66,11 @@ int method_build(const method_def *def, const method_spec *spec, ir_graph *g, ch
 int method_resolve_options(const method_def *def, const method_spec *spec, double *val, char *err);
 void method_format_value(const method_opt *o, double v, char *buf, size_t n);
 
+/* A per-step scalar the host feeds (EMA momentum, teacher temperature...): graph input
+ * "sched.<name>" (f32 []), whose init recipe records the base value the host feeds when no
+ * schedule overrides it. */
+int method_sched_input(method_ctx *ctx, const char *name, double base);
+
 /* shared pieces */
 int l2_normalize(ir_graph *g, int x); /* rows of [N,D], as F.normalize(dim=1) */
 int nt_xent_loss(ir_graph *g, int z1, int z2, double temperature);

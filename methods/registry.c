@@ -7,17 +7,30 @@
 
 #include "method.h"
 
-extern const method_def method_simclr;
+/* Weak references: a method whose file is not linked in is simply absent from the list. */
+#define METHODS(X)                                                                                                 \
+    X(barlow_twins) X(byol) X(dino) X(moco) X(mocov2) X(mocov3) X(simclr) X(simclrv2) X(simsiam) X(supcon) X(swav)
+#define DECL(m) extern const method_def method_##m __attribute__((weak));
+METHODS(DECL)
+#define ADDR(m) &method_##m,
+static const method_def *const all_methods[] = {METHODS(ADDR)};
+#define NALL (int)(sizeof all_methods / sizeof all_methods[0])
 
-static const method_def *const methods[] = {&method_simclr};
-#define NMETHODS (int)(sizeof methods / sizeof methods[0])
+int method_count(void) {
+    int n = 0;
+    for (int i = 0; i < NALL; i++) n += all_methods[i] != NULL;
+    return n;
+}
 
-int method_count(void) { return NMETHODS; }
-const method_def *method_at(int i) { return (i >= 0 && i < NMETHODS) ? methods[i] : NULL; }
+const method_def *method_at(int i) {
+    for (int k = 0; k < NALL; k++)
+        if (all_methods[k] && i-- == 0) return all_methods[k];
+    return NULL;
+}
 
 const method_def *method_find(const char *name) {
-    for (int i = 0; i < NMETHODS; i++)
-        if (strcmp(methods[i]->name, name) == 0) return methods[i];
+    for (int i = 0; i < NALL; i++)
+        if (all_methods[i] && strcmp(all_methods[i]->name, name) == 0) return all_methods[i];
     return NULL;
 }
 
@@ -25,9 +38,17 @@ const char *method_choices(void) {
     static char buf[512];
     size_t k = 0;
     buf[0] = 0;
-    for (int i = 0; i < NMETHODS; i++)
-        k += (size_t)snprintf(buf + k, sizeof buf - k, "%s%s", i ? ", " : "", methods[i]->name);
+    for (int i = 0; i < method_count(); i++)
+        k += (size_t)snprintf(buf + k, sizeof buf - k, "%s%s", i ? ", " : "", method_at(i)->name);
     return buf;
+}
+
+int method_sched_input(method_ctx *ctx, const char *name, double base) {
+    char full[96];
+    snprintf(full, sizeof full, "sched.%s", name);
+    int v = ir_input(ctx->g, full, DT_F32, (ir_shape){0});
+    if (v >= 0) ctx->g->vals[v].init = ir_init_const(base);
+    return v;
 }
 
 static int opt_index(const method_def *def, const char *name, size_t len) {

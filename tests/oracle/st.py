@@ -12,7 +12,7 @@ _NAME = {np.dtype(v): k for k, v in _DT.items()}
 def save(path, tensors):
     header, blobs, off = {}, [], 0
     for name, arr in tensors.items():
-        a = np.ascontiguousarray(arr)
+        a = np.array(arr, order="C", copy=True)  # keeps 0-d shapes (ascontiguousarray does not)
         b = a.tobytes()
         header[name] = {"dtype": _NAME[a.dtype], "shape": list(a.shape), "data_offsets": [off, off + len(b)]}
         blobs.append(b)
