@@ -3,7 +3,8 @@
  * never a crash, a sanitizer report or a leak.
  *
  * SSLC_FUZZ_SECONDS (default 20) is the total time, 60% plan files, 40% safetensors.
- * SSLC_FUZZ_SEED (default 1) seeds the mutations; the run prints it with the outcome counts. */
+ * SSLC_FUZZ_SEED (default 1) seeds the mutations; the run prints it with the outcome counts.
+ * SSLC_FUZZ_PLAN=FILE adds a plan file (e.g. one `sslc compile` wrote) to the plan corpus. */
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -299,21 +300,37 @@ static const char *const plan_classes[] = {"not an sslc plan", "truncated", "tra
 static int fuzz_plans(double seconds) {
     sslc_plan p;
     char err[IR_ERRLEN];
-    unsigned char *good[2];
-    size_t glen[2];
+    unsigned char *good[3];
+    size_t glen[3];
+    int ngood = 2;
     CHECK(sample_plan(&p, 1) == 0, "sample");
     CHECK(plan_encode(&p, &good[0], &glen[0], err) == 0, "%s", err);
     p.has_eval = 1;
     CHECK(sample_graph(&p.eval, 0) == 0, "eval");
     CHECK(plan_encode(&p, &good[1], &glen[1], err) == 0, "%s", err);
     plan_free(&p);
+    const char *extra = getenv("SSLC_FUZZ_PLAN");
+    if (extra && extra[0]) {
+        FILE *f = fopen(extra, "rb");
+        CHECK(f, "cannot open SSLC_FUZZ_PLAN=%s", extra);
+        fseek(f, 0, SEEK_END);
+        glen[2] = (size_t)ftell(f);
+        fseek(f, 0, SEEK_SET);
+        good[2] = malloc(glen[2] + 1);
+        CHECK(fread(good[2], 1, glen[2], f) == glen[2], "read %s", extra);
+        fclose(f);
+        CHECK(plan_decode(&p, good[2], glen[2], extra, err) == 0, "%s", err);
+        printf("corpus: %s (%d nodes)\n", extra, p.train.nnodes);
+        plan_free(&p);
+        ngood = 3;
+    }
     long iters = 0, accepted = 0, by_kind[8] = {0}, by_class[16] = {0}, other = 0;
     char path[512];
     snprintf(path, sizeof path, "%s/f.plan", tmpdir);
     double end = now() + seconds;
     while (now() < end) {
         for (int rep = 0; rep < 32; rep++, iters++) {
-            int which = (int)below(2), kind;
+            int which = (int)below((size_t)ngood), kind;
             size_t len;
             unsigned char *b = mutate_plan(good[which], glen[which], &len, &kind);
             by_kind[kind]++;
@@ -351,8 +368,7 @@ static int fuzz_plans(double seconds) {
     for (int c = 0; plan_classes[c]; c++) printf(" [%s] %ld", plan_classes[c], by_class[c]);
     printf(" [other] %ld\n", other);
     CHECK(by_class[6] > 0 && by_class[5] > 0 && by_class[4] > 0, "semantic/protobuf/CRC checks never reached");
-    free(good[0]);
-    free(good[1]);
+    for (int i = 0; i < ngood; i++) free(good[i]);
     return 0;
 }
 
