@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "codegen/jit.h"
+#include "codegen/nvrtc.h"
 #include "frontend/driver.h"
 #include "optest.h"
 #include "passes/fusion.h"
@@ -212,6 +213,22 @@ static int run_config(const char *backbone, double width, int size, int64_t batc
     for (int s = 0; s < fp.nsteps; s++) fp.steps[s].kind == STEP_KERNEL ? nk++ : nlib++;
     printf("     %s w%.3g %dpx b%lld %s: %d nodes, %d lowered, %d launches (%d fused kernels, %d library)\n", backbone,
            width, size, (long long)batch, opt_kind_name(kind), g.nnodes, lg.nnodes, fp.nsteps, nk, nlib);
+    /* every CUDA kernel of the plan compiles with NVRTC for sm_80 and sm_90 (no GPU needed) */
+    int maj, min;
+    if (nvrtc_available(&maj, &min, err) == 0) {
+        char *cu = cuda_source(&fp);
+        for (int arch = 80; arch <= 90; arch += 10) {
+            void *bin = NULL;
+            size_t sz = 0;
+            CHECK(nvrtc_compile(cu, arch, &bin, &sz, err) == 0, "%s", err);
+            printf("ok   NVRTC %d.%d compiled %d kernels for sm_%d (%zu bytes of CUBIN)\n", maj, min, fp.nkernels, arch, sz);
+            free(bin);
+        }
+        free(cu);
+    } else {
+        fprintf(stderr, "FAIL %s\n", err); /* the toolkit is a dependency of the build machines */
+        return 1;
+    }
     jit_module jm;
     CHECK(jit_c_load(&fp, &jm, err) == 0, "%s", err);
     int rc = check_lowering(&g, &lg) || check_kernels(&lg, &fp, &jm) || check_training(&lg, &fp, &jm, 5);
