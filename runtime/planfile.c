@@ -104,6 +104,7 @@ static const struct {
     {INIT_NONE, SSLC__INIT_KIND__INIT_NONE},       {INIT_CONST, SSLC__INIT_KIND__INIT_CONST},
     {INIT_NORMAL, SSLC__INIT_KIND__INIT_NORMAL},   {INIT_UNIFORM, SSLC__INIT_KIND__INIT_UNIFORM},
     {INIT_TRUNC_NORMAL, SSLC__INIT_KIND__INIT_TRUNC_NORMAL}, {INIT_COPY, SSLC__INIT_KIND__INIT_COPY},
+    {INIT_NORMAL_L2, SSLC__INIT_KIND__INIT_NORMAL_L2},
 };
 #define NELEM(a) (int)(sizeof(a) / sizeof((a)[0]))
 _Static_assert(NELEM(dtype_map) == DT__COUNT, "every IR dtype needs a plan file number");
