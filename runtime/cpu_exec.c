@@ -76,9 +76,15 @@ static ref_tensor view_of(const cpu_exec *x, int v) {
 int cpu_exec_step(cpu_exec *x, int si, char *err) {
     const exec_step *s = &x->fp->steps[si];
     if (s->kind == STEP_KERNEL) {
+        /* per segment: its loads' then its stores' storage */
         void *args[2 * EXEC_MAX_ARGS];
-        for (int k = 0; k < s->nin; k++) args[k] = x->t[s->in[k]].data;
-        for (int k = 0; k < s->nout; k++) args[s->nin + k] = x->t[s->out[k]].data;
+        const fkernel *fk = &x->fp->kernels[s->kernel];
+        int na = 0;
+        for (int g = 0; g < fk->nseg; g++) {
+            const kir *k = &fk->seg[g];
+            for (int l = 0; l < k->nloads; l++) args[na++] = x->t[k->loads[l].value].data;
+            for (int o = 0; o < k->nstores; o++) args[na++] = x->t[k->stores[o].value].data;
+        }
         x->jit->fn[s->kernel](args);
         return 0;
     }
