@@ -331,6 +331,7 @@ static int test_checker(void) {
     /* a step list that reads before writing cannot be planned or scheduled into a cycle */
     exec_step t = st[0];
     st[0] = st[1], st[1] = t;
+    memplan_free(&mp);
     CHECK(memplan_build(&g, st, n, &mp, err) != 0 && strstr(err, "before"), "read-before-write planned");
     schedule_stats ss;
     CHECK(schedule_steps(&g, st, n, &ss, err) == 0 && st[0].node == 0, "schedule did not repair the order");
