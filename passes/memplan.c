@@ -18,7 +18,8 @@ void memplan_free(memplan *mp) {
 
 /* def[v]: writing step (-1); last[v]: last reader, nsteps for outputs/update sources, def if
  * never read. Fails on a read before the write and on unwritten outputs. */
-static int liveness(const ir_graph *g, const exec_step *steps, int n, int *def, int *last, char *err) {
+static int liveness(const ir_graph *g, const exec_step *steps, int n, const int *root, int *def, int *last,
+                    char *err) {
     for (int v = 0; v < g->nvals; v++) def[v] = last[v] = -1;
     for (int s = 0; s < n; s++) {
         const exec_step *st = &steps[s];
@@ -31,7 +32,14 @@ static int liveness(const ir_graph *g, const exec_step *steps, int n, int *def, 
             }
             last[v] = s;
         }
-        for (int k = 0; k < st->nout; k++) def[st->out[k]] = last[st->out[k]] = s;
+        for (int k = 0; k < st->nout; k++) {
+            int v = st->out[k];
+            if (def[v] >= 0) {
+                snprintf(err, IR_ERRLEN, "steps %d and %d both write the storage of %%%d %s", def[v], s, v, vname(g, v));
+                return -1;
+            }
+            def[v] = last[v] = s;
+        }
     }
     for (int i = 0; i < g->noutputs + g->nupdates; i++) {
         int v = i < g->noutputs ? g->outputs[i] : g->updates[i - g->noutputs].src;
@@ -40,12 +48,13 @@ static int liveness(const ir_graph *g, const exec_step *steps, int n, int *def, 
             return -1;
         }
         if (g->vals[v].kind != VK_INTER) continue;
-        if (def[v] < 0) {
+        int r = exec_root(root, v);
+        if (r < 0 || def[r] < 0) {
             snprintf(err, IR_ERRLEN, "%s %%%d %s is written by no step", i < g->noutputs ? "graph output" : "update source",
                      v, vname(g, v));
             return -1;
         }
-        last[v] = n;
+        last[r] = n;
     }
     for (int u = 0; u < g->nupdates; u++) {
         int d = g->updates[u].dst;
@@ -84,8 +93,13 @@ static int cmp_span(const void *a, const void *b) {
 }
 
 int memplan_build(const ir_graph *g, const exec_step *steps, int n, memplan *mp, char *err) {
+    return memplan_build_ex(g, steps, n, NULL, mp, err);
+}
+
+int memplan_build_ex(const ir_graph *g, const exec_step *raw, int n, const int *root, memplan *mp, char *err) {
     memset(mp, 0, sizeof *mp);
-    if (exec_steps_validate(g, steps, n, err)) return -1;
+    exec_step *steps = NULL;
+    if (exec_steps_validate(g, raw, n, err) || exec_steps_resolve(g, raw, n, root, &steps, err)) return -1;
     int nv = g->nvals, rc = -1, ng = 0;
     int *def = malloc(((size_t)nv + 1) * sizeof(int)), *last = malloc(((size_t)nv + 1) * sizeof(int));
     int *grp = malloc(((size_t)nv + 1) * sizeof(int)), *placed = NULL;
@@ -97,7 +111,7 @@ int memplan_build(const ir_graph *g, const exec_step *steps, int n, memplan *mp,
     mp->loc = calloc((size_t)nv + 1, sizeof(exec_loc));
     mp->nvals = nv;
     if (!def || !last || !grp || !taken || !G || !diff || !mp->loc) goto oom;
-    if (liveness(g, steps, n, def, last, err)) goto out;
+    if (liveness(g, steps, n, root, def, last, err)) goto out;
     /* persistent region */
     for (int v = 0; v < nv; v++) {
         grp[v] = -1;
@@ -159,6 +173,10 @@ int memplan_build(const ir_graph *g, const exec_step *steps, int n, memplan *mp,
     }
     for (int v = 0; v < nv; v++)
         if (grp[v] >= 0) mp->loc[v] = (exec_loc){LOC_ARENA, G[grp[v]].offset, exec_value_bytes(g, v)};
+    for (int v = 0; v < nv; v++) { /* views: their root's storage */
+        int r = exec_root(root, v);
+        if (r >= 0 && r != v && mp->loc[r].kind != LOC_NONE) mp->loc[v] = (exec_loc){mp->loc[r].kind, mp->loc[r].offset, exec_value_bytes(g, v)};
+    }
     /* peak of simultaneously live bytes */
     for (int i = 0; i < ng; i++) {
         diff[G[i].start] += G[i].size;
@@ -176,6 +194,7 @@ oom:
 out:
     if (rc) memplan_free(mp);
     free(def), free(last), free(grp), free(order), free(placed), free(taken), free(G), free(sp), free(diff);
+    free(steps);
     return rc;
 }
 
@@ -202,11 +221,16 @@ static int inplace_pair(const exec_step *steps, const int *def, const int *last,
 }
 
 int memplan_check(const ir_graph *g, const exec_step *steps, int n, const memplan *mp, char *err) {
+    return memplan_check_ex(g, steps, n, NULL, mp, err);
+}
+
+int memplan_check_ex(const ir_graph *g, const exec_step *raw, int n, const int *root, const memplan *mp, char *err) {
     if (mp->nvals != g->nvals || !mp->loc) {
         snprintf(err, IR_ERRLEN, "memplan: plan is for %d values, graph has %d", mp->nvals, g->nvals);
         return -1;
     }
-    if (exec_steps_validate(g, steps, n, err)) return -1;
+    exec_step *steps = NULL;
+    if (exec_steps_validate(g, raw, n, err) || exec_steps_resolve(g, raw, n, root, &steps, err)) return -1;
     int nv = g->nvals, rc = -1;
     int *def = malloc(((size_t)nv + 1) * sizeof(int)), *last = malloc(((size_t)nv + 1) * sizeof(int));
     cspan *cs = malloc(((size_t)nv + 1) * sizeof(cspan));
@@ -214,12 +238,23 @@ int memplan_check(const ir_graph *g, const exec_step *steps, int n, const mempla
         snprintf(err, IR_ERRLEN, "out of memory checking the plan");
         goto out;
     }
-    if (liveness(g, steps, n, def, last, err)) goto out;
+    if (liveness(g, steps, n, root, def, last, err)) goto out;
+    /* views: exactly their root's storage */
+    for (int v = 0; v < nv; v++) {
+        int r = exec_root(root, v);
+        if (r < 0 || r == v) continue;
+        if (r >= nv || exec_root(root, r) != r || mp->loc[v].kind != mp->loc[r].kind ||
+            mp->loc[v].offset != mp->loc[r].offset || exec_value_bytes(g, v) > exec_value_bytes(g, r)) {
+            snprintf(err, IR_ERRLEN, "view %%%d %s is not located at its root %%%d", v, vname(g, v), r);
+            goto out;
+        }
+    }
     /* persistent values: own region, all live at once */
     int nc = 0;
     for (int v = 0; v < nv; v++) {
         const exec_loc *l = &mp->loc[v];
         int64_t need = exec_value_bytes(g, v);
+        if (exec_root(root, v) != v) continue; /* views checked above; -1: never materialized */
         if (g->vals[v].kind != VK_INTER) {
             if (l->kind != LOC_PERSISTENT || l->offset < 0 || l->offset % MEMPLAN_ALIGN || l->bytes < need ||
                 l->offset + need > mp->persistent_bytes) {
@@ -267,6 +302,6 @@ int memplan_check(const ir_graph *g, const exec_step *steps, int n, const mempla
     }
     rc = 0;
 out:
-    free(def), free(last), free(cs);
+    free(def), free(last), free(cs), free(steps);
     return rc;
 }

@@ -42,4 +42,10 @@ void memplan_free(memplan *mp);
  * Returns 0, or -1 with the first violation in err. */
 int memplan_check(const ir_graph *g, const exec_step *steps, int nsteps, const memplan *mp, char *err);
 
+/* The same for fused step lists with views (root map: see exec_steps_resolve in steps.h):
+ * liveness and placement work on storage roots; a view gets its root's location. */
+int memplan_build_ex(const ir_graph *g, const exec_step *steps, int nsteps, const int *root, memplan *mp, char *err);
+int memplan_check_ex(const ir_graph *g, const exec_step *steps, int nsteps, const int *root, const memplan *mp,
+                     char *err);
+
 #endif

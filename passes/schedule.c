@@ -5,11 +5,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "memplan.h"
 #include "steps.h"
 
 typedef struct {
     const ir_graph *g;
-    const exec_step *st;
+    exec_step *st;       /* the steps with values resolved to their storage roots (owned) */
     int n, nv;
     int *prod;           /* value -> writing step, -1 */
     unsigned char *keep; /* value lives to the end (graph output, update source) */
@@ -27,14 +28,16 @@ static int64_t align_up(int64_t b) { return (b + MEMPLAN_ALIGN - 1) / MEMPLAN_AL
 
 static void sg_free(sgraph *sg) {
     free(sg->prod), free(sg->keep), free(sg->sz), free(sg->in_off), free(sg->ins);
-    free(sg->succ_off), free(sg->succ), free(sg->npred), free(sg->nreaders);
+    free(sg->succ_off), free(sg->succ), free(sg->npred), free(sg->nreaders), free(sg->st);
     memset(sg, 0, sizeof *sg);
 }
 
 /* Builds the dependency graph. Returns 0, -1 (err set). */
-static int sg_build(sgraph *sg, const ir_graph *g, const exec_step *st, int n, char *err) {
+static int sg_build(sgraph *sg, const ir_graph *g, const exec_step *steps, int n, const int *root, char *err) {
     memset(sg, 0, sizeof *sg);
-    sg->g = g, sg->st = st, sg->n = n, sg->nv = g->nvals;
+    if (exec_steps_validate(g, steps, n, err) || exec_steps_resolve(g, steps, n, root, &sg->st, err)) return -1;
+    const exec_step *st = sg->st;
+    sg->g = g, sg->n = n, sg->nv = g->nvals;
     int nv = g->nvals;
     size_t nargs = 0;
     for (int s = 0; s < n; s++) nargs += (size_t)st[s].nin;
@@ -63,8 +66,10 @@ static int sg_build(sgraph *sg, const ir_graph *g, const exec_step *st, int n, c
             sg->prod[v] = s;
             sg->sz[v] = align_up(exec_value_bytes(g, v));
         }
-    for (int i = 0; i < g->noutputs; i++) sg->keep[g->outputs[i]] = 1;
-    for (int u = 0; u < g->nupdates; u++) sg->keep[g->updates[u].src] = 1;
+    for (int i = 0; i < g->noutputs + g->nupdates; i++) {
+        int v = i < g->noutputs ? g->outputs[i] : g->updates[i - g->noutputs].src;
+        if (v >= 0 && v < nv && exec_root(root, v) >= 0) sg->keep[exec_root(root, v)] = 1;
+    }
     int m = 0;
     for (int s = 0; s < n; s++) {
         sg->in_off[s] = m;
@@ -279,9 +284,13 @@ static int sg_rpo(const sgraph *sg, int rev, int *perm) {
 }
 
 int64_t schedule_peak_bytes(const ir_graph *g, const exec_step *steps, int nsteps) {
+    return schedule_peak_bytes_ex(g, steps, nsteps, NULL);
+}
+
+int64_t schedule_peak_bytes_ex(const ir_graph *g, const exec_step *steps, int nsteps, const int *root) {
     char err[IR_ERRLEN];
     sgraph sg;
-    if (exec_steps_validate(g, steps, nsteps, err) || sg_build(&sg, g, steps, nsteps, err)) return -1;
+    if (sg_build(&sg, g, steps, nsteps, root, err)) return -1;
     int *perm = malloc(((size_t)nsteps + 1) * sizeof(int));
     int64_t p = -1;
     if (perm) {
@@ -294,13 +303,17 @@ int64_t schedule_peak_bytes(const ir_graph *g, const exec_step *steps, int nstep
 }
 
 int schedule_steps(const ir_graph *g, exec_step *steps, int nsteps, schedule_stats *st, char *err) {
+    return schedule_steps_ex(g, steps, nsteps, NULL, st, err);
+}
+
+int schedule_steps_ex(const ir_graph *g, exec_step *steps, int nsteps, const int *root, schedule_stats *st,
+                      char *err) {
     schedule_stats local;
     if (!st) st = &local;
     memset(st, 0, sizeof *st);
-    for (int c = 0; c < SCHED_NCAND; c++) st->peak_cand[c] = -1;
-    if (exec_steps_validate(g, steps, nsteps, err)) return -1;
+    for (int c = 0; c < SCHED_NCAND; c++) st->peak_cand[c] = st->arena_cand[c] = -1;
     sgraph sg;
-    if (sg_build(&sg, g, steps, nsteps, err)) return -1;
+    if (sg_build(&sg, g, steps, nsteps, root, err)) return -1;
     int rc = -1, n = nsteps;
     int *perm[SCHED_NCAND] = {0};
     exec_step *copy = NULL;
@@ -321,18 +334,28 @@ int schedule_steps(const ir_graph *g, exec_step *steps, int nsteps, schedule_sta
         snprintf(err, IR_ERRLEN, "schedule: the steps have a dependency cycle");
         goto out;
     }
+    if (!(copy = malloc(((size_t)n + 1) * sizeof(exec_step)))) goto oom;
     int best = -1;
     for (int c = 0; c < SCHED_NCAND; c++) {
         if (!ok[c]) continue;
         if (c > 0) st->peak_cand[c] = sg_peak(&sg, perm[c]);
         if (st->peak_cand[c] < 0) continue;
-        if (best < 0 || st->peak_cand[c] < st->peak_cand[best]) best = c;
+        /* the cost is the arena the memory planner makes of this order (fragmentation included) */
+        for (int t = 0; t < n; t++) copy[t] = steps[perm[c][t]];
+        memplan mp;
+        char perr[IR_ERRLEN];
+        st->arena_cand[c] = memplan_build_ex(g, copy, n, root, &mp, perr) == 0 ? mp.arena_bytes : st->peak_cand[c];
+        memplan_free(&mp);
+        if (best < 0 || st->arena_cand[c] < st->arena_cand[best] ||
+            (st->arena_cand[c] == st->arena_cand[best] && st->peak_cand[c] < st->peak_cand[best]))
+            best = c;
     }
     if (best < 0) goto oom;
     st->peak_input = st->peak_cand[0];
+    st->arena_input = st->arena_cand[0];
     st->peak = st->peak_cand[best];
+    st->arena = st->arena_cand[best];
     st->chosen = best;
-    if (!(copy = malloc(((size_t)n + 1) * sizeof(exec_step)))) goto oom;
     memcpy(copy, steps, (size_t)n * sizeof(exec_step));
     for (int t = 0; t < n; t++) steps[t] = copy[perm[best][t]];
     rc = 0;

@@ -121,3 +121,30 @@ out:
     free(writer);
     return rc;
 }
+
+int exec_steps_resolve(const ir_graph *g, const exec_step *steps, int nsteps, const int *root, exec_step **out,
+                       char *err) {
+    *out = malloc(((size_t)nsteps + 1) * sizeof(exec_step));
+    if (!*out) {
+        snprintf(err, IR_ERRLEN, "out of memory");
+        return -1;
+    }
+    if (nsteps) memcpy(*out, steps, (size_t)nsteps * sizeof(exec_step));
+    if (!root) return 0;
+    for (int s = 0; s < nsteps; s++) {
+        exec_step *st = &(*out)[s];
+        for (int k = 0; k < st->nin + st->nout; k++) {
+            int *v = k < st->nin ? &st->in[k] : &st->out[k - st->nin];
+            int r = root[*v];
+            if (r < 0 || r >= g->nvals) {
+                snprintf(err, IR_ERRLEN, "step %d %s %%%d, which has no storage (root %d)", s,
+                         k < st->nin ? "reads" : "writes", *v, r);
+                free(*out);
+                *out = NULL;
+                return -1;
+            }
+            *v = r;
+        }
+    }
+    return 0;
+}

@@ -155,17 +155,22 @@ static method_spec gc_spec(const char *backbone, double width, int size, int cha
 }
 
 /* SimCLR training graph (forward, gradients, SGD) */
-__attribute__((unused)) static int gc_simclr_train(ir_graph *g, double width, int size, int64_t batch, char *err) {
+__attribute__((unused)) static int gc_train(ir_graph *g, const char *backbone, double width, int size, int64_t batch,
+                                            char *err) {
     compile_args a;
     memset(&a, 0, sizeof a);
     a.method = method_find("simclr");
-    a.spec = gc_spec("resnet18", width, size, 3, batch);
+    a.spec = gc_spec(backbone, width, size, 3, batch);
     a.opt = opt_defaults(OPT_SGD);
     a.lr = 0.1;
     snprintf(a.augment, sizeof a.augment, "none");
     a.seed = 1;
     ir_graph_init(g);
     return driver_build_train(&a, g, err);
+}
+
+__attribute__((unused)) static int gc_simclr_train(ir_graph *g, double width, int size, int64_t batch, char *err) {
+    return gc_train(g, "resnet18", width, size, batch, err);
 }
 
 #endif

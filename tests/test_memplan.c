@@ -6,7 +6,11 @@
 #include <string.h>
 
 #include "graphcheck.h"
+#include "codegen/jit.h"
+#include "passes/fusion.h"
+#include "passes/lower.h"
 #include "passes/schedule.h"
+#include "runtime/cpu_exec.h"
 #include "passes/simplify.h"
 #include "passes/steps.h"
 
@@ -214,15 +218,20 @@ static int fuzz_checker(const ir_graph *g, const exec_step *st, int n, memplan *
     return 0;
 }
 
-static int plan_and_check(const ir_graph *g, exec_step *st, int n, memplan *mp, const char *label) {
+static int plan_and_check_ex(const ir_graph *g, exec_step *st, int n, const int *root, memplan *mp,
+                             const char *label) {
     char err[IR_ERRLEN];
-    CHECK(memplan_build(g, st, n, mp, err) == 0, "%s: memplan: %s", label, err);
-    CHECK(memplan_check(g, st, n, mp, err) == 0, "%s: checker rejects the plan: %s", label, err);
-    CHECK(oracle_ok(g, st, n, mp), "%s: oracle rejects the plan", label);
+    CHECK(memplan_build_ex(g, st, n, root, mp, err) == 0, "%s: memplan: %s", label, err);
+    CHECK(memplan_check_ex(g, st, n, root, mp, err) == 0, "%s: checker rejects the plan: %s", label, err);
+    CHECK(root || oracle_ok(g, st, n, mp), "%s: oracle rejects the plan", label);
     CHECK(mp->arena_bytes >= mp->peak_bytes && mp->peak_bytes <= mp->sum_bytes + 64 * (int64_t)mp->nbuffers,
           "%s: arena %lld, peak %lld, sum %lld", label, (long long)mp->arena_bytes, (long long)mp->peak_bytes,
           (long long)mp->sum_bytes);
     return 0;
+}
+
+static int plan_and_check(const ir_graph *g, exec_step *st, int n, memplan *mp, const char *label) {
+    return plan_and_check_ex(g, st, n, NULL, mp, label);
 }
 
 static int test_random(void) {
@@ -266,9 +275,11 @@ static int test_random(void) {
             memplan_free(&mp);
             schedule_stats ss;
             CHECK(schedule_steps(G, st, n, &ss, err) == 0, "%s: schedule: %s", label, err);
-            CHECK(ss.peak <= ss.peak_input, "%s: schedule made the peak worse", label);
+            CHECK(ss.arena <= ss.arena_input, "%s: schedule made the arena larger", label);
             CHECK(schedule_peak_bytes(G, st, n) == ss.peak, "%s: peak of the returned order differs", label);
             if (plan_and_check(G, st, n, &mp, label)) return 1;
+            CHECK(mp.arena_bytes == ss.arena, "%s: arena %lld, schedule predicted %lld", label, (long long)mp.arena_bytes,
+                  (long long)ss.arena);
             sum_in += a_in;
             sum_sched += mp.arena_bytes;
             better += mp.arena_bytes < a_in;
@@ -346,7 +357,12 @@ static int test_checker(void) {
     return 0;
 }
 
-static void mb(int64_t b, char *buf, size_t n) { snprintf(buf, n, "%.1f MiB", (double)b / (1024.0 * 1024.0)); }
+static void mb(int64_t b, char *buf, size_t n) {
+    if (b < 1024 * 1024)
+        snprintf(buf, n, "%.1f KiB", (double)b / 1024.0);
+    else
+        snprintf(buf, n, "%.1f MiB", (double)b / (1024.0 * 1024.0));
+}
 
 /* small SimCLR: simplify, schedule, plan, then 2 steps in the arena == interpreter */
 static int test_simclr_arena(void) {
@@ -376,6 +392,82 @@ static int test_simclr_arena(void) {
     if (gc_arena_vs_interp(&g0, st, n, &mp, 1, 5, "simclr unsimplified")) return 1;
     memplan_free(&mp);
     free(st);
+    ir_graph_free(&g);
+    ir_graph_free(&g0);
+    return 0;
+}
+
+/* a fused plan (lowering + fusion, views, JIT kernels) scheduled and planned: the arena executor
+ * with the JIT kernels equals the cpu backend (own buffer per value) bit for bit */
+static int jit_step(void *ctx, const ir_graph *g, const exec_step *st, const ref_tensor *in, const ref_tensor *out,
+                    char *err) {
+    (void)g, (void)err;
+    const jit_module *jm = ctx;
+    void *args[2 * EXEC_MAX_ARGS];
+    for (int k = 0; k < st->nin; k++) args[k] = in[k].data;
+    for (int k = 0; k < st->nout; k++) args[st->nin + k] = out[k].data;
+    jm->fn[st->kernel](args);
+    return 0;
+}
+
+static int test_fused(void) {
+    ir_graph g0, g, lg;
+    char err[IR_ERRLEN];
+    CHECK(gc_train(&g0, "convnet", 0.25, 16, 4, err) == 0, "%s", err);
+    CHECK(simplify(&g0, &g, NULL, err) == 0, "%s", err);
+    CHECK(lower_graph(&g, &lg, err) == 0, "%s", err);
+    fused_plan fp;
+    CHECK(fuse(&lg, &fp, err) == 0, "%s", err);
+    memplan m0, mp;
+    schedule_stats ss;
+    if (plan_and_check_ex(&lg, fp.steps, fp.nsteps, fp.root, &m0, "fused input order")) return 1;
+    CHECK(schedule_steps_ex(&lg, fp.steps, fp.nsteps, fp.root, &ss, err) == 0, "%s", err);
+    if (plan_and_check_ex(&lg, fp.steps, fp.nsteps, fp.root, &mp, "fused scheduled")) return 1;
+    jit_module jm;
+    CHECK(jit_c_load(&fp, &jm, err) == 0, "%s", err);
+    interp it;
+    cpu_exec x;
+    arena_exec ax;
+    CHECK(interp_init(&it, &lg, 0, err) == 0 && init_persistent(&it, 9, err) == 0, "%s", err);
+    CHECK(cpu_exec_init(&x, &lg, &fp, &jm, err) == 0, "%s", err);
+    CHECK(arena_exec_init(&ax, &lg, fp.steps, fp.nsteps, &mp, err) == 0, "%s", err);
+    ax.kernel = jit_step;
+    ax.kernel_ctx = &jm;
+    ax.poison = 1;
+    int64_t bad = 0;
+    for (int s = 0; s < 2; s++) {
+        CHECK(gc_fill_inputs(&it, s, err) == 0, "inputs");
+        for (int v = 0; v < lg.nvals; v++) {
+            ir_kind k = lg.vals[v].kind;
+            if (k == VK_INTER || (k != VK_INPUT && s > 0) || !cpu_exec_data(&x, v)) continue;
+            memcpy(cpu_exec_data(&x, v), interp_data(&it, v), (size_t)gc_bytes(&lg, v));
+            memcpy(arena_exec_data(&ax, v), interp_data(&it, v), (size_t)gc_bytes(&lg, v));
+        }
+        CHECK(cpu_exec_run(&x, err) == 0, "cpu backend: %s", err);
+        CHECK(arena_exec_run(&ax, err) == 0, "arena executor: %s", err);
+        for (int i = 0; i < lg.noutputs; i++)
+            bad += gc_compare(&lg, lg.outputs[i], arena_exec_data(&ax, lg.outputs[i]), cpu_exec_data(&x, lg.outputs[i]), 1,
+                              "fused output");
+        for (int v = 0; v < lg.nvals; v++)
+            if (lg.vals[v].kind == VK_PARAM || lg.vals[v].kind == VK_STATE)
+                bad += gc_compare(&lg, v, arena_exec_data(&ax, v), cpu_exec_data(&x, v), 1, "fused persistent");
+    }
+    CHECK(bad == 0, "fused plan: %lld elements differ between the arena and the cpu backend", (long long)bad);
+    char a0[32], a1[32], sm[32];
+    mb(m0.arena_bytes, a0, sizeof a0);
+    mb(mp.arena_bytes, a1, sizeof a1);
+    mb(mp.sum_bytes, sm, sizeof sm);
+    printf("ok   fused simclr convnet w0.25 16px b4: %d steps (%d kernels), sum %s, arena %s -> %s scheduled [%s]; "
+           "2 steps in the arena == cpu backend bit for bit\n",
+           fp.nsteps, fp.nkernels, sm, a0, a1, schedule_candidate_name(ss.chosen));
+    arena_exec_free(&ax);
+    cpu_exec_free(&x);
+    interp_free(&it);
+    jit_c_unload(&jm);
+    memplan_free(&m0);
+    memplan_free(&mp);
+    fused_plan_free(&fp);
+    ir_graph_free(&lg);
     ir_graph_free(&g);
     ir_graph_free(&g0);
     return 0;
@@ -417,6 +509,28 @@ static int test_cifar_numbers(void) {
     CHECK(m_s.arena_bytes * 2 <= m_s.sum_bytes, "arena %lld > half the sum %lld", (long long)m_s.arena_bytes,
           (long long)m_s.sum_bytes);
     CHECK(m_s.arena_bytes <= m_in.arena_bytes, "scheduling made the arena larger");
+    /* the same graph lowered and fused (views, kernels): what the backends will run */
+    ir_graph lg;
+    fused_plan fp;
+    memplan f_in, f_s;
+    CHECK(lower_graph(&g, &lg, err) == 0 && fuse(&lg, &fp, err) == 0, "%s", err);
+    if (plan_and_check_ex(&lg, fp.steps, fp.nsteps, fp.root, &f_in, "cifar fused")) return 1;
+    CHECK(schedule_steps_ex(&lg, fp.steps, fp.nsteps, fp.root, &ss, err) == 0, "%s", err);
+    if (plan_and_check_ex(&lg, fp.steps, fp.nsteps, fp.root, &f_s, "cifar fused scheduled")) return 1;
+    mb(f_s.sum_bytes, s, sizeof s);
+    mb(f_in.arena_bytes, a0, sizeof a0);
+    mb(f_s.arena_bytes, a1, sizeof a1);
+    mb(f_s.peak_bytes, p1, sizeof p1);
+    printf("     fused (%d lowered nodes, %d steps): %d stored intermediates, sum %s; arena %s in input order, %s "
+           "(peak live %s) scheduled [%s]; arena/sum %.3f\n",
+           lg.nnodes, fp.nsteps, f_s.nbuffers, s, a0, a1, p1, schedule_candidate_name(ss.chosen),
+           (double)f_s.arena_bytes / (double)f_s.sum_bytes);
+    CHECK(f_s.arena_bytes * 2 <= f_s.sum_bytes && f_s.arena_bytes <= f_in.arena_bytes, "fused arena %lld, sum %lld",
+          (long long)f_s.arena_bytes, (long long)f_s.sum_bytes);
+    memplan_free(&f_in);
+    memplan_free(&f_s);
+    fused_plan_free(&fp);
+    ir_graph_free(&lg);
     memplan_free(&m_in);
     memplan_free(&m_s);
     free(st);
@@ -427,7 +541,7 @@ static int test_cifar_numbers(void) {
 
 int main(void) {
     int failed = 0, passed = 0;
-    int (*tests[])(void) = {test_checker, test_random, test_simclr_arena, test_cifar_numbers};
+    int (*tests[])(void) = {test_checker, test_random, test_simclr_arena, test_fused, test_cifar_numbers};
     for (size_t i = 0; i < sizeof tests / sizeof tests[0]; i++) tests[i]() ? failed++ : passed++;
     printf("%d passed, %d failed\n", passed, failed);
     return failed != 0;
