@@ -397,16 +397,32 @@ static int test_simclr_arena(void) {
     return 0;
 }
 
-/* a fused plan (lowering + fusion, views, JIT kernels) scheduled and planned: the arena executor
+/* a fused plan (lowering + fusion + horizontal fusion, views, JIT kernels) scheduled and planned: the arena executor
  * with the JIT kernels equals the cpu backend (own buffer per value) bit for bit */
+typedef struct {
+    const fused_plan *fp;
+    const jit_module *jm;
+} jit_ctx;
+
+/* a launch's arguments are, per segment, its loads then its stores; the step's in/out lists are
+ * the segments' loads/stores concatenated in segment order */
 static int jit_step(void *ctx, const ir_graph *g, const exec_step *st, const ref_tensor *in, const ref_tensor *out,
                     char *err) {
-    (void)g, (void)err;
-    const jit_module *jm = ctx;
+    (void)g;
+    const jit_ctx *c = ctx;
+    const fkernel *fk = &c->fp->kernels[st->kernel];
     void *args[2 * EXEC_MAX_ARGS];
-    for (int k = 0; k < st->nin; k++) args[k] = in[k].data;
-    for (int k = 0; k < st->nout; k++) args[st->nin + k] = out[k].data;
-    jm->fn[st->kernel](args);
+    int na = 0, ni = 0, no = 0;
+    for (int sg = 0; sg < fk->nseg; sg++) {
+        for (int l = 0; l < fk->seg[sg].nloads; l++) args[na++] = in[ni++].data;
+        for (int o = 0; o < fk->seg[sg].nstores; o++) args[na++] = out[no++].data;
+    }
+    if (ni != st->nin || no != st->nout) {
+        snprintf(err, IR_ERRLEN, "kernel %d: step lists %d/%d values, segments %d/%d", st->kernel, st->nin, st->nout,
+                 ni, no);
+        return -1;
+    }
+    c->jm->fn[st->kernel](args);
     return 0;
 }
 
@@ -418,6 +434,7 @@ static int test_fused(void) {
     CHECK(lower_graph(&g, &lg, err) == 0, "%s", err);
     fused_plan fp;
     CHECK(fuse(&lg, &fp, err) == 0, "%s", err);
+    fuse_horizontal(&fp);
     memplan m0, mp;
     schedule_stats ss;
     if (plan_and_check_ex(&lg, fp.steps, fp.nsteps, fp.root, &m0, "fused input order")) return 1;
@@ -431,8 +448,9 @@ static int test_fused(void) {
     CHECK(interp_init(&it, &lg, 0, err) == 0 && init_persistent(&it, 9, err) == 0, "%s", err);
     CHECK(cpu_exec_init(&x, &lg, &fp, &jm, err) == 0, "%s", err);
     CHECK(arena_exec_init(&ax, &lg, fp.steps, fp.nsteps, &mp, err) == 0, "%s", err);
+    jit_ctx jc = {&fp, &jm};
     ax.kernel = jit_step;
-    ax.kernel_ctx = &jm;
+    ax.kernel_ctx = &jc;
     ax.poison = 1;
     int64_t bad = 0;
     for (int s = 0; s < 2; s++) {
@@ -514,6 +532,7 @@ static int test_cifar_numbers(void) {
     fused_plan fp;
     memplan f_in, f_s;
     CHECK(lower_graph(&g, &lg, err) == 0 && fuse(&lg, &fp, err) == 0, "%s", err);
+    fuse_horizontal(&fp);
     if (plan_and_check_ex(&lg, fp.steps, fp.nsteps, fp.root, &f_in, "cifar fused")) return 1;
     CHECK(schedule_steps_ex(&lg, fp.steps, fp.nsteps, fp.root, &ss, err) == 0, "%s", err);
     if (plan_and_check_ex(&lg, fp.steps, fp.nsteps, fp.root, &f_s, "cifar fused scheduled")) return 1;
