@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "graphcheck.h"
+#include "passes/lower.h"
 #include "passes/simplify.h"
 
 /* x [3,4] input, p [3,4] param, s [3,4] state; builders return the output value */
@@ -196,6 +197,15 @@ static int test_simclr(void) {
            "identities %d, consts merged %d, name keepers %d)\n",
            st.nodes_in, st.nodes_out, st.vals_in, st.vals_out, st.dead, st.cse, st.folded, st.identities,
            st.consts_merged, st.name_keepers);
+    /* after lowering (BatchNorm, softmax... as elementwise ops and reductions) there is more to find */
+    ir_graph lg, ls;
+    CHECK(lower_graph(&h, &lg, err) == 0, "%s", err);
+    CHECK(simplify(&lg, &ls, &st, err) == 0, "%s", err);
+    if (gc_equiv(&lg, &ls, 2, 7, "simclr lowered")) return 1;
+    printf("ok   simclr lowered: %d -> %d nodes (dead %d, cse %d, folded %d, identities %d)\n", st.nodes_in,
+           st.nodes_out, st.dead, st.cse, st.folded, st.identities);
+    ir_graph_free(&ls);
+    ir_graph_free(&lg);
     ir_graph_free(&h);
     ir_graph_free(&g);
     return 0;
