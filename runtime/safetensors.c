@@ -898,7 +898,7 @@ static int read_prefix(const unsigned char *b8, uint64_t file_len, uint64_t *hle
 
 int st_decode(st_table *t, const unsigned char *buf, size_t len, const char *what, char *err) {
     st_init(t);
-    uint64_t n = 0, *beg = NULL;
+    uint64_t n = 0, *beg;
     if (read_prefix(buf, len, &n, what, err) != 0) return -1;
     const unsigned char *data = buf + 8 + n;
     if (parse_header(t, buf + 8, (size_t)n, len - 8 - n, what, &beg, err) != 0) {
