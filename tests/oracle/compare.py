@@ -16,7 +16,7 @@ def rel(a, b):
     return float(np.max(np.abs(a - b)) / max(np.max(np.abs(b)), 1e-12))
 
 
-def run_sslc(sslc, workdir, compile_args, params, inputs, steps, f64):
+def run_sslc(sslc, workdir, compile_args, params, inputs, steps, f64, device="ref"):
     """Writes params/inputs (name -> numpy array), compiles and steps; returns the dump."""
     pfile, xfile, dfile, plan = (os.path.join(workdir, n) for n in
                                  ("params.safetensors", "inputs.safetensors", "dump.safetensors", "m.plan"))
@@ -25,7 +25,7 @@ def run_sslc(sslc, workdir, compile_args, params, inputs, steps, f64):
     subprocess.run([sslc, "compile"] + compile_args + ["--augment", "none", "-o", plan], check=True,
                    stdout=subprocess.DEVNULL)
     subprocess.run([sslc, "step", plan, "--params", pfile, "--inputs", xfile, "--steps", str(steps), "--dump", dfile]
-                   + (["--f64"] if f64 else []), check=True)
+                   + (["--f64"] if f64 else []) + ["--device", device], check=True)
     return st.load(dfile)
 
 

@@ -100,6 +100,7 @@ def main():
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--lr", type=float, default=0.01)
     ap.add_argument("--f64", action="store_true", help="both sides in float64")
+    ap.add_argument("--device", default="ref", help="sslc step --device: ref (interpreter) or cpu (fused kernels)")
     ap.add_argument("--freeze", action="store_true", help="freeze_last_layer: no last-layer gradient on step 1")
     a = ap.parse_args()
     torch.manual_seed(a.seed)
@@ -137,7 +138,7 @@ def main():
              str(momentum), "--weight-decay", str(wd)]
     for s in sets:
         cargs += ["--set", s]
-    got = compare.run_sslc(a.sslc, a.workdir, cargs, params, inputs, a.steps, a.f64)
+    got = compare.run_sslc(a.sslc, a.workdir, cargs, params, inputs, a.steps, a.f64, a.device)
 
     if a.f64:
         model.double()
