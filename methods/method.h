@@ -72,7 +72,8 @@ void method_format_value(const method_opt *o, double v, char *buf, size_t n);
 int method_sched_input(method_ctx *ctx, const char *name, double base);
 
 /* Multi-crop (DINO, SwAV): `num_crops` is validated with method_check_num_crops (0 ..
- * METHOD_MAX_VIEWS - 2, and local crops of at least 4x4); method_multicrop_views creates the
+ * METHOD_MAX_VIEWS - 2, local crops of at least 4x4, none with a ViT backbone: its position
+ * embedding would need interpolation to the local size); method_multicrop_views creates the
  * graph inputs views.0 and views.1 at the image size (global views) and views.2 .. views.
  * (1+num_crops) at the local size (local crops), and sets ctx->nviews/views. The local size is
  * round(3/7 * image_size), rounding halves up (method_local_size): 224 -> 96, 32 -> 14,

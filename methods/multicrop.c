@@ -2,6 +2,7 @@
  * step (SwAV's normalized prototypes). See method.h. */
 #include <math.h>
 #include <stdio.h>
+#include <string.h>
 
 #include "method.h"
 
@@ -19,6 +20,15 @@ int method_check_num_crops(const method_ctx *ctx, char *err) {
                  "num_crops = %g needs local crops of at least 4x4, but --image-size %d gives %dx%d "
                  "(round(3/7 * image size)); use a larger image or num_crops=0",
                  v, ctx->backbone.image_size, local, local);
+        return -1;
+    }
+    if (v > 0 && !strncmp(ctx->backbone.name, "vit", 3)) {
+        /* the ViT's position embedding is sized for the global views; the reference DINO
+         * interpolates it (bicubic) for local crops, which sslc does not do yet */
+        snprintf(err, IR_ERRLEN,
+                 "num_crops = %g: local crops through a ViT backbone need position-embedding interpolation, "
+                 "which sslc does not have yet; use num_crops=0 with %s",
+                 v, ctx->backbone.name);
         return -1;
     }
     return 0;
