@@ -76,4 +76,10 @@ int ir_batchnorm(ir_graph *g, int x, int scale, int bias, int mean, int var, dou
                  int training, int *new_mean, int *new_var);
 int ir_increment(ir_graph *g, int x); /* integer +1 (num_batches_tracked) */
 
+/* comparison and conversion */
+int ir_equal(ir_graph *g, int a, int b); /* a == b -> bool, numpy broadcasting, one dtype */
+/* Cast to f32, f64, i32, i64, u8 or bool (ONNX Cast; float -> integer truncates, saturating);
+ * differentiable between float types */
+int ir_cast(ir_graph *g, int x, ir_dtype to);
+
 #endif
