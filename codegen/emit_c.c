@@ -136,8 +136,13 @@ char *kir_emit_c(const kir *k, const char *name) {
     kir_contig_strides(k, contig);
     int64_t O = kir_outer(k), I = kir_inner(k);
     sb_printf(&b, "void %s(void **args) {\n", name);
-    for (int l = 0; l < k->nloads; l++) sb_printf(&b, "    const float *restrict L%d = args[%d];\n", l, l);
-    for (int s = 0; s < k->nstores; s++) sb_printf(&b, "    float *restrict S%d = args[%d];\n", s, k->nloads + s);
+    for (int l = 0; l < k->nloads && !k->counter_by; l++) sb_printf(&b, "    const float *restrict L%d = args[%d];\n", l, l);
+    for (int s = 0; s < k->nstores && !k->counter_by; s++) sb_printf(&b, "    float *restrict S%d = args[%d];\n", s, k->nloads + s);
+    if (k->counter_by) {
+        sb_printf(&b, "    for (int64_t i = 0; i < %lldLL; i++) ((int64_t *)args[1])[i] = ((const int64_t *)args[0])[i] + %lldLL;\n}\n",
+                  (long long)ir_numel(&k->dom), (long long)k->counter_by);
+        return b.s;
+    }
     unsigned char *mark = calloc((size_t)k->nexprs + 1, 1);
     if (!k->redmask) {
         /* flat: one loop over the domain */

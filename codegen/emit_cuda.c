@@ -40,6 +40,10 @@ static void value(strbuf *b, const kir *k, int x, const char *pre) {
 }
 
 static void params(strbuf *b, const kir *k) {
+    if (k->counter_by) {
+        sb_printf(b, "const int64_t* __restrict__ L0, int64_t* __restrict__ S0");
+        return;
+    }
     for (int l = 0; l < k->nloads; l++) sb_printf(b, "%sconst float* __restrict__ L%d", l ? ", " : "", l);
     for (int s = 0; s < k->nstores; s++) sb_printf(b, "%sfloat* __restrict__ S%d", (k->nloads || s) ? ", " : "", s);
 }
@@ -75,6 +79,12 @@ char *kir_emit_cuda(const kir *k, const char *name) {
     sb_printf(&b, "extern \"C\" __global__ void __launch_bounds__(%d) %s(", CUDA_BLOCK, name);
     params(&b, k);
     sb_printf(&b, ") {\n");
+    if (k->counter_by) {
+        sb_printf(&b, "    for (int64_t i = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; i < %lldLL; i += (int64_t)gridDim.x * blockDim.x) "
+                      "S0[i] = L0[i] + %lldLL;\n}\n", (long long)ir_numel(&k->dom), (long long)k->counter_by);
+        free(mark);
+        return b.s;
+    }
     if (!k->redmask) {
         int64_t N = ir_numel(&k->dom);
         sb_printf(&b, "    for (int64_t i = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; i < %lldLL; "

@@ -51,6 +51,7 @@ typedef struct {
 
 typedef struct {
     ir_shape dom;
+    int64_t counter_by; /* nonzero: an int64 counter kernel, S0 = L0 + counter_by */
     unsigned redmask;
     int nloads, nexprs, nreds, nstores, nphases;
     k_load loads[KIR_MAX_LOADS];

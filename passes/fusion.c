@@ -7,7 +7,7 @@
 #include "../ir/opkit.h"
 
 /* ---- node classes ---- */
-enum { C_LIB, C_ELEM, C_RED, C_VIEW };
+enum { C_LIB, C_ELEM, C_RED, C_VIEW, C_COUNTER };
 
 static int all_f32(const ir_graph *g, const ir_node *n) {
     for (int k = 0; k < n->nin; k++)
@@ -19,6 +19,7 @@ static int all_f32(const ir_graph *g, const ir_node *n) {
 
 static int node_class(const ir_graph *g, const ir_node *n) {
     if (n->op == OP_Reshape || n->op == OP_Flatten) return C_VIEW;
+    if (n->op == OP_Increment && g->vals[n->in[0]].dtype == DT_I64) return C_COUNTER;
     if (!all_f32(g, n)) return C_LIB;
     if (n->op == OP_ReduceSum || n->op == OP_ReduceMax) return C_RED;
     if ((ir_optable[n->op]->flags & OPF_ELEMENTWISE) || n->op == OP_Expand) return C_ELEM;
@@ -31,6 +32,8 @@ typedef struct {
     unsigned redmask;
     int nred, nloads_est;
     int first_node;
+    int dead;    /* merged into another group */
+    int counter; /* an int64 counter increment, scheduled after everything else */
 } group;
 
 typedef struct {
@@ -40,12 +43,44 @@ typedef struct {
     int *owner;         /* owner[v]: group (or singleton) producing v; -1 for leaves */
     int *level;         /* level[v] inside its group */
     int *node_group;    /* node -> group */
-    unsigned char **deps; /* deps[G]: bitset of groups G depends on */
-    int nwords;
+    /* group graph: edge P -> G when a node of G reads a value of P; kept exact under joins and
+     * unions so cycle checks are exact (a join or union that closes a path is refused) */
+    int *ehead, *enext, *eto, nedges, cap_edges;
+    int *mark, stamp, *stack;
+    unsigned char *live; /* node is needed by an output or update */
 } fstate;
 
-static int bit(unsigned char *s, int i) { return (s[i >> 3] >> (i & 7)) & 1; }
-static void setbit(unsigned char *s, int i) { s[i >> 3] |= (unsigned char)(1 << (i & 7)); }
+static void add_edge(fstate *st, int P, int G) {
+    if (st->nedges == st->cap_edges) {
+        int nc = st->cap_edges ? 2 * st->cap_edges : 4096;
+        int *a = realloc(st->enext, (size_t)nc * sizeof(int)), *b = a ? realloc(st->eto, (size_t)nc * sizeof(int)) : NULL;
+        if (!a || !b) abort();
+        st->enext = a, st->eto = b, st->cap_edges = nc;
+    }
+    st->eto[st->nedges] = G;
+    st->enext[st->nedges] = st->ehead[P];
+    st->ehead[P] = st->nedges++;
+}
+
+/* is there a path A -> ... -> B in the group graph? */
+static int reach(fstate *st, int A, int B) {
+    int sp = 0;
+    st->stamp++;
+    st->stack[sp++] = A;
+    st->mark[A] = st->stamp;
+    while (sp) {
+        int x = st->stack[--sp];
+        for (int e = st->ehead[x]; e >= 0; e = st->enext[e]) {
+            int y = st->eto[e];
+            if (y == B) return 1;
+            if (st->mark[y] != st->stamp) {
+                st->mark[y] = st->stamp;
+                st->stack[sp++] = y;
+            }
+        }
+    }
+    return 0;
+}
 
 static int new_group(fstate *st, ir_shape dom, unsigned redmask, int node) {
     if (st->ngroups == st->cap) {
@@ -58,17 +93,14 @@ static int new_group(fstate *st, ir_shape dom, unsigned redmask, int node) {
     gp->dom = dom;
     gp->redmask = redmask;
     gp->first_node = node;
-    st->deps[G] = calloc((size_t)st->nwords, 1);
-    if (!st->deps[G]) abort();
+    st->ehead[G] = -1;
     return G;
 }
 
 static void add_deps(fstate *st, int G, const ir_node *n) {
     for (int k = 0; k < n->nin; k++) {
         int P = st->owner[n->in[k]];
-        if (P < 0 || P == G) continue;
-        setbit(st->deps[G], P);
-        for (int w = 0; w < st->nwords; w++) st->deps[G][w] |= st->deps[P][w];
+        if (P >= 0 && P != G) add_edge(st, P, G);
     }
 }
 
@@ -112,7 +144,7 @@ static int elem_level_in(fstate *st, int G, const ir_node *n) {
             if (st->level[u] == LV_OUTER && lvl == LV_FULL && !is_keepdims_outer(gp, us) && ir_numel(us) != 1)
                 return -1;
         } else {
-            if (P >= 0 && bit(st->deps[P], G)) return -1; /* would create a cycle */
+            if (P >= 0 && reach(st, G, P)) return -1; /* would create a cycle */
             if (scalar_const(g, u)) continue;
             if (lvl == LV_OUTER && ir_numel(us) != O && ir_numel(us) != 1) return -1;
         }
@@ -138,21 +170,102 @@ static void assign(fstate *st, int G, const ir_node *n, int lvl) {
     add_deps(st, G, n);
 }
 
+/* a path B -> X -> ... -> G through some other group X (a direct edge B -> G is fine) */
+static int reach_indirect(fstate *st, int B, int G) {
+    for (int e = st->ehead[B]; e >= 0; e = st->enext[e]) {
+        int X = st->eto[e];
+        if (X != G && X != B && reach(st, X, G)) return 1;
+    }
+    return 0;
+}
+
+/* merges flat group B into G (same domain, independent of each other) */
+static void union_into(fstate *st, int G, int B) {
+    const ir_graph *g = st->g;
+    for (int i = 0; i < g->nnodes; i++)
+        if (st->node_group[i] == B) st->node_group[i] = G;
+    for (int v = 0; v < g->nvals; v++)
+        if (st->owner[v] == B) st->owner[v] = G;
+    for (int e = 0; e < st->nedges; e++)
+        if (st->eto[e] == B) st->eto[e] = G;
+    int e = st->ehead[B];
+    while (e >= 0) { /* move B's out-edges to G */
+        int nx = st->enext[e];
+        st->enext[e] = st->ehead[G];
+        st->ehead[G] = e;
+        e = nx;
+    }
+    st->ehead[B] = -1;
+    if (st->gr[B].first_node < st->gr[G].first_node) st->gr[G].first_node = st->gr[B].first_node;
+    st->gr[G].nloads_est += st->gr[B].nloads_est;
+    st->gr[B].dead = 1;
+}
+
+static void liveness(fstate *st) {
+    const ir_graph *g = st->g;
+    unsigned char *need = calloc((size_t)g->nvals + 1, 1);
+    if (!need) abort();
+    for (int i = 0; i < g->noutputs; i++) need[g->outputs[i]] = 1;
+    for (int i = 0; i < g->nupdates; i++) need[g->updates[i].src] = 1;
+    for (int i = g->nnodes - 1; i >= 0; i--) {
+        const ir_node *n = &g->nodes[i];
+        int any = 0;
+        for (int k = 0; k < n->nout; k++) any |= need[n->out[k]];
+        st->live[i] = (unsigned char)any;
+        if (any)
+            for (int k = 0; k < n->nin; k++) need[n->in[k]] = 1;
+    }
+    free(need);
+}
+
+/* inputs of n that group G would have to load (approximate: repeats count again) */
+static int ext_inputs(const fstate *st, int G, const ir_node *n) {
+    int c = 0;
+    for (int k = 0; k < n->nin; k++)
+        c += st->owner[n->in[k]] != G && !scalar_const(st->g, n->in[k]);
+    return c;
+}
+
 static void partition(fstate *st) {
     const ir_graph *g = st->g;
     for (int i = 0; i < g->nnodes; i++) {
         const ir_node *n = &g->nodes[i];
         int cls = node_class(g, n), G = -1, lvl = LV_FULL;
+        if (!st->live[i]) {
+            st->node_group[i] = -1;
+            continue;
+        }
+        if (cls == C_COUNTER) {
+            G = new_group(st, g->vals[n->out[0]].shape, 0, i);
+            st->gr[G].counter = 1;
+            st->node_group[i] = G;
+            assign(st, G, n, LV_FULL);
+            continue;
+        }
         if (cls == C_ELEM) {
             for (int k = n->nin - 1; k >= 0 && G < 0; k--) {
                 int P = st->owner[n->in[k]];
-                if (P < 0 || st->gr[P].first_node < 0) continue; /* leaf or singleton */
-                if (st->gr[P].nloads_est + n->nin > 40) continue;
+                if (P < 0 || st->gr[P].first_node < 0 || st->gr[P].counter) continue; /* leaf or singleton */
+                if (st->gr[P].nloads_est + ext_inputs(st, P, n) > 40) continue;
                 int l = elem_level_in(st, P, n);
                 if (l >= 0) G = P, lvl = l;
             }
             if (G < 0) G = new_group(st, g->vals[n->out[0]].shape, 0, i), lvl = LV_FULL;
-            st->gr[G].nloads_est += n->nin;
+            st->gr[G].nloads_est += ext_inputs(st, G, n);
+            /* n's edges first, so the union checks below see paths through n's inputs */
+            st->node_group[i] = G;
+            assign(st, G, n, lvl);
+            /* other flat groups feeding n with the same domain join too (e.g. the gradient sum of
+             * two views and the optimizer update of that parameter) */
+            for (int k = 0; k < n->nin && lvl == LV_FULL && st->gr[G].nred == 0; k++) {
+                int B = st->owner[n->in[k]];
+                if (B < 0 || B == G || st->gr[B].first_node < 0 || st->gr[B].dead || st->gr[B].counter ||
+                    st->gr[B].nred || !ir_shape_eq(&st->gr[B].dom, &st->gr[G].dom) || reach(st, G, B) ||
+                    reach_indirect(st, B, G) || st->gr[G].nloads_est + st->gr[B].nloads_est > 40)
+                    continue;
+                union_into(st, G, B);
+            }
+            continue;
         } else if (cls == C_RED) {
             int x = n->in[0], P = st->owner[x];
             unsigned m = (unsigned)red_mask(g, n);
@@ -191,6 +304,7 @@ static void mark_materialized(mstate *ms) {
     for (int i = 0; i < g->nnodes; i++) {
         const ir_node *n = &g->nodes[i];
         int G = ms->st->node_group[i];
+        if (G < 0) continue;
         for (int k = 0; k < n->nin; k++) {
             int u = n->in[k], P = ms->st->owner[u];
             if (P >= 0 && P != G) ms->stored[u] = 1;
@@ -201,6 +315,7 @@ static void mark_materialized(mstate *ms) {
     for (int i = 0; i < g->nnodes; i++) {
         const ir_node *n = &g->nodes[i];
         int G = ms->st->node_group[i];
+        if (G < 0) continue;
         int in_group = ms->st->gr[G].first_node >= 0;
         if (node_class(g, n) == C_VIEW && !in_group) {
             int src = n->in[0];
@@ -283,6 +398,18 @@ static int build_kernel(kbuild *kb, fstate *st, int G, const unsigned char *stor
     kir *k = kb->k;
     memset(k, 0, sizeof *k);
     k->dom = st->gr[G].dom;
+    if (st->gr[G].counter) { /* S0 = L0 + by on int64 */
+        for (int i = 0; i < g->nnodes; i++)
+            if (st->node_group[i] == G) {
+                const ir_node *n = &g->nodes[i];
+                k->counter_by = ir_get_i(n, "by");
+                k->nloads = k->nstores = 1;
+                k->loads[0].value = kb->root[n->in[0]] >= 0 ? kb->root[n->in[0]] : n->in[0];
+                k->stores[0].value = n->out[0];
+            }
+        (void)stored;
+        return 0;
+    }
     k->redmask = st->gr[G].nred ? st->gr[G].redmask : 0;
     for (int i = 0; i < g->nnodes; i++) {
         if (st->node_group[i] != G) continue;
@@ -343,7 +470,9 @@ static int build_kernel(kbuild *kb, fstate *st, int G, const unsigned char *stor
 
 static int group_key(const fstate *st, int G) {
     int f = st->gr[G].first_node;
-    return f >= 0 ? f : -1 - f;
+    f = f >= 0 ? f : -1 - f;
+    /* counters feed only updates: run them together at the end, where they fuse into one launch */
+    return st->gr[G].counter ? st->g->nnodes + f : f;
 }
 
 static void heap_push(int *h, int *n, int G, const fstate *st) {
@@ -384,6 +513,7 @@ static int topo_order(const fstate *st, int *order) {
     for (int i = 0; i < g->nnodes; i++) {
         const ir_node *nd = &g->nodes[i];
         int G = st->node_group[i];
+        if (G < 0) continue;
         for (int k = 0; k < nd->nin; k++) {
             int P = st->owner[nd->in[k]];
             if (P < 0 || P == G) continue;
@@ -391,8 +521,12 @@ static int topo_order(const fstate *st, int *order) {
             indeg[G]++;
         }
     }
-    for (int G = 0; G < NG; G++)
+    int nlive = 0;
+    for (int G = 0; G < NG; G++) {
+        if (st->gr[G].dead) continue;
+        nlive++;
         if (!indeg[G]) heap_push(heap, &nh, G, st);
+    }
     while (nh > 0) {
         int G = heap_pop(heap, &nh, st);
         order[n++] = G;
@@ -400,8 +534,22 @@ static int topo_order(const fstate *st, int *order) {
             if (--indeg[to[e]] == 0) heap_push(heap, &nh, to[e], st);
     }
 done:
+    if (n != nlive && getenv("SSLC_FUSION_DEBUG"))
+        for (int G = 0, shown = 0; G < NG && shown < 400; G++)
+            if (!st->gr[G].dead && indeg[G] > 0) {
+                fprintf(stderr, "stuck group %d first node %d (%s) nred %d counter %d indeg %d preds:", G, group_key(st, G),
+                        ir_optable[g->nodes[group_key(st, G) % g->nnodes].op]->name, st->gr[G].nred, st->gr[G].counter, indeg[G]);
+                for (int i = 0; i < g->nnodes; i++)
+                    if (st->node_group[i] == G)
+                        for (int k = 0; k < g->nodes[i].nin; k++) {
+                            int P = st->owner[g->nodes[i].in[k]];
+                            if (P >= 0 && P != G) fprintf(stderr, " %d(n%d %s)", P, i, ir_optable[g->nodes[i].op]->name);
+                        }
+                fprintf(stderr, "\n");
+                shown++;
+            }
     free(indeg), free(head), free(nxt), free(to), free(heap);
-    return n;
+    return n == nlive ? n : -1;
 }
 
 int fuse(const ir_graph *g, fused_plan *fp, char *err) {
@@ -411,20 +559,27 @@ int fuse(const ir_graph *g, fused_plan *fp, char *err) {
     memset(&st, 0, sizeof st);
     st.g = g;
     st.cap = g->nnodes + 1;
-    st.nwords = (st.cap + 7) / 8;
     st.gr = calloc((size_t)st.cap, sizeof *st.gr);
     st.owner = malloc(((size_t)g->nvals + 1) * sizeof(int));
     st.level = calloc((size_t)g->nvals + 1, sizeof(int));
     st.node_group = malloc(((size_t)g->nnodes + 1) * sizeof(int));
-    st.deps = calloc((size_t)st.cap, sizeof *st.deps);
+    st.ehead = malloc(((size_t)st.cap + 1) * sizeof(int));
+    st.mark = calloc((size_t)st.cap + 1, sizeof(int));
+    st.stack = malloc(((size_t)st.cap + 1) * sizeof(int));
     mstate ms = {&st, calloc((size_t)g->nvals + 1, 1), malloc(((size_t)g->nvals + 1) * sizeof(int))};
     int *expr_of = malloc(((size_t)g->nvals + 1) * sizeof(int));
     int rc = -1;
-    if (!st.gr || !st.owner || !st.level || !st.node_group || !st.deps || !ms.stored || !ms.root || !expr_of) {
+    if (!st.gr || !st.owner || !st.level || !st.node_group || !st.ehead || !st.mark || !st.stack || !ms.stored || !ms.root || !expr_of) {
         snprintf(err, IR_ERRLEN, "fusion: out of memory");
         goto out;
     }
     for (int v = 0; v < g->nvals; v++) st.owner[v] = -1;
+    st.live = calloc((size_t)g->nnodes + 1, 1);
+    if (!st.live) {
+        snprintf(err, IR_ERRLEN, "fusion: out of memory");
+        goto out;
+    }
+    liveness(&st);
     partition(&st);
     mark_materialized(&ms);
     fp->steps = calloc((size_t)st.ngroups + 1, sizeof *fp->steps);
@@ -439,7 +594,7 @@ int fuse(const ir_graph *g, fused_plan *fp, char *err) {
      * stays close to the graph's */
     int *order = malloc(((size_t)st.ngroups + 1) * sizeof(int));
     int no = topo_order(&st, order);
-    if (no < st.ngroups) {
+    if (no < 0) {
         free(order);
         snprintf(err, IR_ERRLEN, "fusion: cyclic group dependencies");
         goto out;
@@ -487,8 +642,8 @@ int fuse(const ir_graph *g, fused_plan *fp, char *err) {
     free(order);
     rc = 0;
 out:
-    for (int G = 0; G < st.ngroups; G++) free(st.deps[G]);
-    free(st.deps), free(st.gr), free(st.owner), free(st.level), free(st.node_group);
+    free(st.ehead), free(st.enext), free(st.eto), free(st.mark), free(st.stack);
+    free(st.gr), free(st.owner), free(st.level), free(st.node_group), free(st.live);
     free(ms.stored), free(ms.root), free(expr_of);
     if (rc) fused_plan_free(fp);
     return rc;
@@ -514,4 +669,56 @@ int64_t kir_inner(const kir *k) {
     for (int d = 0; d < k->dom.ndim; d++)
         if (k->redmask >> d & 1) i *= k->dom.d[d];
     return i;
+}
+
+/* ---- horizontal fusion ---- */
+
+static int reads_any(const exec_step *s, const exec_step *run) {
+    for (int i = 0; i < s->nin; i++)
+        for (int j = 0; j < run->nout; j++)
+            if (s->in[i] == run->out[j]) return 1;
+    return 0;
+}
+
+int fuse_horizontal(fused_plan *fp) {
+    int run = -1, saved = 0, nsteps = 0;
+    for (int s = 0; s < fp->nsteps; s++) {
+        exec_step *st = &fp->steps[s];
+        int flat = st->kind == STEP_KERNEL && fp->kernels[st->kernel].nseg == 1 && !fp->kernels[st->kernel].seg[0].redmask;
+        if (flat && run >= 0) {
+            exec_step *r = &fp->steps[run];
+            fkernel *rk = &fp->kernels[r->kernel], *sk = &fp->kernels[st->kernel];
+            if (!reads_any(st, r) && r->nin + st->nin <= EXEC_MAX_ARGS && r->nout + st->nout <= EXEC_MAX_ARGS &&
+                rk->nseg < 64) {
+                kir *ns = realloc(rk->seg, (size_t)(rk->nseg + 1) * sizeof(kir));
+                if (ns) {
+                    rk->seg = ns;
+                    rk->seg[rk->nseg++] = sk->seg[0];
+                    free(sk->seg);
+                    sk->seg = NULL;
+                    sk->nseg = 0;
+                    /* the launch's argument list is every segment's loads then stores, in order;
+                     * keep in/out as the union for scheduling and memory planning */
+                    for (int i = 0; i < st->nin; i++) r->in[r->nin++] = st->in[i];
+                    for (int i = 0; i < st->nout; i++) r->out[r->nout++] = st->out[i];
+                    saved++;
+                    continue;
+                }
+            }
+        }
+        fp->steps[nsteps] = *st;
+        run = flat ? nsteps : -1;
+        nsteps++;
+    }
+    fp->nsteps = nsteps;
+    /* compact the kernel table */
+    int nk = 0;
+    for (int k = 0; k < fp->nkernels; k++) {
+        if (!fp->kernels[k].nseg) continue;
+        for (int s = 0; s < fp->nsteps; s++)
+            if (fp->steps[s].kind == STEP_KERNEL && fp->steps[s].kernel == k) fp->steps[s].kernel = nk;
+        fp->kernels[nk++] = fp->kernels[k];
+    }
+    fp->nkernels = nk;
+    return saved;
 }

@@ -54,9 +54,11 @@ static int lower_bn(const ir_node *n, int *map, ir_graph *g) {
     int inv = ir_div(g, ir_scalar(g, 1.0), ir_sqrt(g, ir_add_scalar(g, var, eps)));
     int y = ir_add(g, ir_mul(g, d, ir_mul(g, inv, per_channel(g, scale, nd))), per_channel(g, bias, nd));
     int mean_c = ir_reshape(g, mean, cs), var_c = ir_reshape(g, var, cs);
-    int nm = ir_add(g, ir_mul_scalar(g, rm, 1.0 - mom), ir_mul_scalar(g, mean_c, mom));
+    /* running stats as r + m*(batch - r): every op reads a value of the statistics kernel, so the
+     * update fuses into it instead of starting a kernel of its own */
+    int nm = ir_add(g, rm, ir_mul_scalar(g, ir_sub(g, mean_c, rm), mom));
     double unbias = cnt > 1 ? cnt / (cnt - 1) : 1.0;
-    int nvr = ir_add(g, ir_mul_scalar(g, rv, 1.0 - mom), ir_mul_scalar(g, var_c, mom * unbias));
+    int nvr = ir_add(g, rv, ir_mul_scalar(g, ir_sub(g, ir_mul_scalar(g, var_c, unbias), rv), mom));
     int outs[5] = {y, nm, nvr, mean_c, ir_reshape(g, inv, cs)};
     set_outs(n, map, outs, 5);
     return 0;
@@ -121,6 +123,23 @@ int lower_graph(const ir_graph *in, ir_graph *out, char *err) {
         case OP_LogSoftmax: lower_softmax(n, map, out, 1); break;
         case OP_SoftmaxGrad: lower_softmax_grad(n, map, out, 0); break;
         case OP_LogSoftmaxGrad: lower_softmax_grad(n, map, out, 1); break;
+        case OP_Increment: {
+            /* Increment(Increment(x)) -> Increment(x, by=2): one step per counter instead of one
+             * per forward pass (num_batches_tracked of a BatchNorm used by two views) */
+            int src = map[n->in[0]], p = out->vals[src].producer;
+            int uses = 0;
+            for (int j = 0; j < in->nnodes; j++)
+                for (int k = 0; k < in->nodes[j].nin; k++) uses += in->nodes[j].in[k] == n->in[0];
+            for (int u = 0; u < in->noutputs; u++) uses += in->outputs[u] == n->in[0];
+            for (int u = 0; u < in->nupdates; u++) uses += in->updates[u].src == n->in[0];
+            if (p >= 0 && out->nodes[p].op == OP_Increment && uses == 1 && !out->vals[src].name) {
+                int nn = ir_node_new(out, OP_Increment, &out->nodes[p].in[0], 1);
+                ir_set_i(out, nn, "by", ir_get_i(&out->nodes[p], "by") + ir_get_i(n, "by"));
+                map[n->out[0]] = ir_node_finish(out, nn);
+            } else
+                rw_copy_node(in, n, map, out);
+            break;
+        }
         case OP_GlobalAveragePool: {
             const ir_shape *s = &in->vals[n->in[0]].shape;
             int64_t axes[2] = {2, 3};

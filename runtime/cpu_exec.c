@@ -76,9 +76,15 @@ static ref_tensor view_of(const cpu_exec *x, int v) {
 int cpu_exec_step(cpu_exec *x, int si, char *err) {
     const exec_step *s = &x->fp->steps[si];
     if (s->kind == STEP_KERNEL) {
+        /* per segment: its loads' then its stores' storage */
         void *args[2 * EXEC_MAX_ARGS];
-        for (int k = 0; k < s->nin; k++) args[k] = x->t[s->in[k]].data;
-        for (int k = 0; k < s->nout; k++) args[s->nin + k] = x->t[s->out[k]].data;
+        const fkernel *fk = &x->fp->kernels[s->kernel];
+        int na = 0;
+        for (int g = 0; g < fk->nseg; g++) {
+            const kir *k = &fk->seg[g];
+            for (int l = 0; l < k->nloads; l++) args[na++] = x->t[k->loads[l].value].data;
+            for (int o = 0; o < k->nstores; o++) args[na++] = x->t[k->stores[o].value].data;
+        }
         x->jit->fn[s->kernel](args);
         return 0;
     }
@@ -96,9 +102,37 @@ int cpu_exec_step(cpu_exec *x, int si, char *err) {
     return 0;
 }
 
+#include <time.h>
+static double tnow(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+/* SSLC_PROFILE=1: seconds per op type (library steps) and for fused kernels, on stderr */
+static void profile_step(const cpu_exec *x, int s, double dt) {
+    static double acc[OP__COUNT + 1];
+    static int runs;
+    const exec_step *st = &x->fp->steps[s];
+    acc[st->kind == STEP_KERNEL ? OP__COUNT : x->g->nodes[st->node].op] += dt;
+    if (s == x->fp->nsteps - 1 && ++runs % 2 == 0) {
+        double tot = 0;
+        for (int i = 0; i <= OP__COUNT; i++) tot += acc[i];
+        fprintf(stderr, "profile over %d steps, %.3f s/step:", runs, tot / runs);
+        for (int i = 0; i <= OP__COUNT; i++)
+            if (acc[i] > 0.02 * tot)
+                fprintf(stderr, " %s %.0f%%", i == OP__COUNT ? "fused" : ir_optable[i]->name, 100 * acc[i] / tot);
+        fprintf(stderr, "\n");
+    }
+}
+
 int cpu_exec_run(cpu_exec *x, char *err) {
-    for (int s = 0; s < x->fp->nsteps; s++)
+    int prof = getenv("SSLC_PROFILE") != NULL;
+    for (int s = 0; s < x->fp->nsteps; s++) {
+        double t = prof ? tnow() : 0;
         if (cpu_exec_step(x, s, err)) return -1;
+        if (prof) profile_step(x, s, tnow() - t);
+    }
     const ir_graph *g = x->g;
     /* updates read pre-step values: stage persistent sources first */
     for (int u = 0; u < g->nupdates; u++) {
