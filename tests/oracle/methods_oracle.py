@@ -410,6 +410,7 @@ def main():
     # see simclr_oracle.py: AdamW's default eps turns fp32 gradient noise into full steps
     ap.add_argument("--adam-eps", type=float, default=1e-3)
     ap.add_argument("--f64", action="store_true", help="both sides in float64")
+    ap.add_argument("--device", default=None, help="sslc step --device (ref: interpreter, cpu: fused JIT kernels)")
     ap.add_argument("--torch-only", action="store_true", help="PyTorch fp32 against PyTorch fp64, no sslc")
     a = ap.parse_args()
     torch.set_num_threads(1)
@@ -460,7 +461,8 @@ def main():
         cmd += ["--lars-eta", str(a.eta)]
     subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
     subprocess.run([a.sslc, "step", plan, "--params", pfile, "--inputs", xfile, "--steps", str(a.steps),
-                    "--dump", dfile] + (["--f64"] if a.f64 else []), check=True)
+                    "--dump", dfile] + (["--f64"] if a.f64 else []) + (["--device", a.device] if a.device else []),
+                   check=True)
     got = st.load(dfile)
 
     losses, grads, final, slots = train_torch(model, a, v0, v1, y, a.f64)

@@ -8,6 +8,7 @@
 # scalars as f32, so with these the float64 run compares arithmetic only (it agrees to 3e-10;
 # with tau 0.9, lr 0.002, momentum 0.9 the f32 rounding of those constants alone gives 8e-7).
 # PyTorch fp32 agrees with PyTorch fp64 to 3e-5 on this configuration.
+# The fp32 run is repeated on the cpu backend (sslc step --device cpu: fused JIT kernels).
 # Args: SSLC_BINARY SOURCE_DIR
 set -e
 sslc=$1; src=$2
@@ -18,3 +19,4 @@ args=(--backbone resnet18 --width 0.125 --set projection_dim=16 --set hidden_dim
 py() { /usr/bin/python3 "$src/tests/oracle/methods_oracle.py" byol "$sslc" "$@"; }
 py "$work/f32" "${args[@]}"
 py "$work/f64" "${args[@]}" --f64 --tol 1e-6
+py "$work/cpu" "${args[@]}" --device cpu
