@@ -1,5 +1,7 @@
-/* Shared MLP heads (see heads.h). */
+/* Shared MLP heads (see heads.h), and the MoCo v3 heads (moco.h) built from them. */
 #include "heads.h"
+
+#include "moco.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -93,4 +95,16 @@ int head_linear_bn_stack(mbuild *mb, const char *scope, int x, int64_t in, int64
         L[i] = (head_layer){lin[i], last ? out : hidden, bias, (!last || last_bn) ? bn[i] : NULL, 1, !last};
     }
     return head_mlp(mb, scope, x, in, L, n_layers);
+}
+
+/* ---- MoCo v3 (PySSL's Projector / Predictor in builders/mocov3.py) ---- */
+
+/* layer1..3 = Sequential(Linear, BatchNorm1d[, ReLU]): the SimCLRv2 projector shape */
+int mocov3_projector(mbuild *mb, const char *name, int x, int64_t in, int64_t hidden, int64_t out) {
+    return head_linear_bn_stack(mb, name, x, in, hidden, out, 3, 1, 1);
+}
+
+/* layer1 = Sequential(Linear, BatchNorm1d, ReLU), layer2 = Sequential(Linear): BYOL's MLP */
+int mocov3_predictor(mbuild *mb, const char *name, int x, int64_t in, int64_t hidden, int64_t out) {
+    return head_linear_bn_relu_linear(mb, name, x, in, hidden, out, "layer2.0");
 }
