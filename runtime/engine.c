@@ -7,6 +7,8 @@
 #include "../codegen/jit.h"
 #include "../passes/fusion.h"
 #include "../passes/lower.h"
+#include "../passes/memplan.h"
+#include "../passes/schedule.h"
 #include "cpu_exec.h"
 #include "init.h"
 #include "interp.h"
@@ -17,6 +19,7 @@ struct engine {
     interp it;         /* ENGINE_REF */
     ir_graph lowered;  /* ENGINE_CPU */
     fused_plan fp;
+    memplan mp;
     jit_module jm;
     cpu_exec cx;
 };
@@ -65,17 +68,27 @@ engine *engine_new(engine_kind kind, const ir_graph *g, char *info, size_t info_
     e->g = &e->lowered;
     if (fuse(&e->lowered, &e->fp, err)) goto fail_lowered;
     int merged = fuse_horizontal(&e->fp);
-    if (jit_c_load(&e->fp, &e->jm, err)) goto fail_fp;
-    if (cpu_exec_init(&e->cx, &e->lowered, &e->fp, &e->jm, err)) goto fail_jit;
+    schedule_stats ss;
+    if (schedule_steps_ex(&e->lowered, e->fp.steps, e->fp.nsteps, e->fp.root, &ss, err) ||
+        memplan_build_ex(&e->lowered, e->fp.steps, e->fp.nsteps, e->fp.root, &e->mp, err))
+        goto fail_fp;
+    if (memplan_check_ex(&e->lowered, e->fp.steps, e->fp.nsteps, e->fp.root, &e->mp, err)) goto fail_mp;
+    if (jit_c_load(&e->fp, &e->jm, err)) goto fail_mp;
+    if (cpu_exec_init(&e->cx, &e->lowered, &e->fp, &e->jm, &e->mp, err)) goto fail_jit;
     if (info) {
         int nk = 0;
         for (int s = 0; s < e->fp.nsteps; s++) nk += e->fp.steps[s].kind == STEP_KERNEL;
-        snprintf(info, info_len, "cpu: %d graph nodes -> %d launches (%d fused kernels, %d merged horizontally), kernels %s",
-                 g->nnodes, e->fp.nsteps, nk, merged, e->jm.cached ? "from cache" : "compiled");
+        snprintf(info, info_len,
+                 "cpu: %d graph nodes -> %d launches (%d fused kernels, %d merged horizontally), arena %.1f MiB "
+                 "(intermediates %.1f MiB), kernels %s",
+                 g->nnodes, e->fp.nsteps, nk, merged, (double)e->mp.arena_bytes / 1048576.0,
+                 (double)e->mp.sum_bytes / 1048576.0, e->jm.cached ? "from cache" : "compiled");
     }
     return e;
 fail_jit:
     jit_c_unload(&e->jm);
+fail_mp:
+    memplan_free(&e->mp);
 fail_fp:
     fused_plan_free(&e->fp);
 fail_lowered:
@@ -91,6 +104,7 @@ void engine_free(engine *e) {
     else {
         cpu_exec_free(&e->cx);
         jit_c_unload(&e->jm);
+        memplan_free(&e->mp);
         fused_plan_free(&e->fp);
         ir_graph_free(&e->lowered);
     }
