@@ -41,12 +41,6 @@ int KN(ref_to_float)(const ref_call *c) {
     return 0;
 }
 
-/* PyTorch's area_pixel_compute_scale / area_pixel_compute_source_index (align_corners=False) */
-static inline real KN(src_index)(real scale, int64_t dst, int cubic) {
-    real s = scale * ((real)dst + (real)0.5) - (real)0.5;
-    return (!cubic && s < 0) ? (real)0 : s;
-}
-
 /* PyTorch's cubic convolution coefficients, A = -0.75 */
 static inline void KN(cubic_coeffs)(real t, real w[4]) {
     const real A = (real)-0.75;
@@ -59,24 +53,28 @@ static inline void KN(cubic_coeffs)(real t, real w[4]) {
     w[3] = ((A * x3 - (real)5 * A) * x3 + (real)8 * A) * x3 - (real)4 * A;
 }
 
-/* indices (into the crop, 0..in-1) and weights of the taps of output positions 0..out-1 */
+/* Indices (into the crop, 0..in-1) and weights of the taps of output positions 0..out-1, as
+ * PyTorch's CPU upsampling computes them: the scale in the tensor's type, the source index
+ * scale * (o + 0.5) - 0.5 in double (at::acc_type), the fraction rounded to the tensor's type. */
 static void KN(interp_taps)(int64_t in, int64_t out, int cubic, int64_t *idx, real *wt) {
     real scale = (real)in / (real)out;
     for (int64_t o = 0; o < out; o++) {
-        real s = KN(src_index)(scale, o, cubic);
+        double s = (double)scale * ((double)o + 0.5) - 0.5;
         if (cubic) {
             int64_t i0 = (int64_t)floor(s);
-            KN(cubic_coeffs)(s - (real)i0, wt + 4 * o);
+            KN(cubic_coeffs)((real)(s - (double)i0), wt + 4 * o);
             for (int k = 0; k < 4; k++) {
                 int64_t j = i0 - 1 + k;
                 idx[4 * o + k] = j < 0 ? 0 : j > in - 1 ? in - 1 : j;
             }
+        } else if (in == out) { /* PyTorch copies */
+            idx[2 * o] = idx[2 * o + 1] = o;
+            wt[2 * o] = 1;
+            wt[2 * o + 1] = 0;
         } else {
+            if (s < 0) s = 0;
             int64_t i0 = (int64_t)s;
-            if (i0 > in - 1) i0 = in - 1;
-            real l1 = s - (real)i0;
-            if (l1 < 0) l1 = 0;
-            if (l1 > 1) l1 = 1;
+            real l1 = (real)(s - (double)i0);
             idx[2 * o] = i0;
             idx[2 * o + 1] = i0 < in - 1 ? i0 + 1 : i0;
             wt[2 * o] = (real)1 - l1;
