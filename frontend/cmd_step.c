@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "../passes/optimizer.h"
+#include "../runtime/augment.h"
 #include "../runtime/init.h"
 #include "../runtime/interp.h"
 #include "../runtime/planfile.h"
@@ -77,8 +78,11 @@ static int load_params(interp *it, const char *path, char *err) {
     return rc;
 }
 
-/* inputs the host computes each step: optimizer scalars and method schedules */
-static int is_host_input(const char *name) { return !strncmp(name, "opt.", 4) || !strncmp(name, "sched.", 6); }
+/* inputs the host computes each step: optimizer scalars, method schedules and (unless the
+ * inputs file gives them) augmentation parameters */
+static int is_host_input(const char *name) {
+    return !strncmp(name, "opt.", 4) || !strncmp(name, "sched.", 6) || !strncmp(name, "aug.", 4);
+}
 
 /* method schedules: without a schedule option the base value recorded in the graph */
 static int feed_sched(interp *it, char *err) {
@@ -92,14 +96,22 @@ static int feed_sched(interp *it, char *err) {
     return 0;
 }
 
-static int load_inputs(interp *it, const char *path, char *err) {
+/* *aug_given: how many aug.* inputs the file provides (they then stay fixed) */
+static int load_inputs(interp *it, const char *path, int *aug_given, char *err) {
     st_table tab;
     if (st_read(&tab, path, err)) return -1;
     const ir_graph *g = it->g;
     int rc = 0;
+    *aug_given = 0;
     for (int v = 0; v < g->nvals && !rc; v++) {
         const ir_value *val = &g->vals[v];
-        if (val->kind != VK_INPUT || is_host_input(val->name)) continue;
+        if (val->kind != VK_INPUT) continue;
+        if (!strncmp(val->name, "aug.", 4) && st_find(&tab, val->name)) {
+            (*aug_given)++;
+            rc = load_tensor_into(it, v, st_find(&tab, val->name), "input", err);
+            continue;
+        }
+        if (is_host_input(val->name)) continue;
         const st_tensor *t = st_find(&tab, val->name);
         if (!t) {
             snprintf(err, IR_ERRLEN, "%s: missing input '%s'", path, val->name);
@@ -140,12 +152,23 @@ static int run_steps(sslc_plan *p, const char *params, const char *inputs, int64
         snprintf(err, IR_ERRLEN, "plan has no value named 'loss'");
         return -1;
     }
+    aug_binding ab;
+    if (aug_bind_plan(&ab, p, err)) return -1;
     interp it;
-    if (interp_init(&it, g, f64, err)) return -1;
+    if (interp_init(&it, g, f64, err)) {
+        aug_unbind(&ab);
+        return -1;
+    }
     st_table out;
     st_init(&out);
+    int aug_given = 0;
     int rc = init_persistent(&it, p->seed, err) || (params && load_params(&it, params, err)) ||
-             load_inputs(&it, inputs, err);
+             load_inputs(&it, inputs, &aug_given, err);
+    if (!rc && aug_given && aug_given != ab.ninputs) {
+        snprintf(err, IR_ERRLEN, "%s: gives %d of the plan's %d aug.* inputs: give all (fixed) or none (drawn per step)",
+                 inputs, aug_given, ab.ninputs);
+        rc = -1;
+    }
     for (int64_t s = 1; s <= steps && !rc; s++) {
         opt_scalar sc[OPT_MAX_SCALARS];
         int ns = optimizer_step_inputs(&cfg, s, lr, wd, sc);
@@ -153,6 +176,8 @@ static int run_steps(sslc_plan *p, const char *params, const char *inputs, int64
             int v = ir_find_value(g, sc[k].name);
             if (v >= 0) rc = interp_set_f32(&it, v, &sc[k].value, err);
         }
+        if (!rc && ab.ninputs && !aug_given) /* augmentation drawn from the plan's seed and the step */
+            rc = aug_draw(&ab, p->seed, s - 1, err) || aug_feed_interp(&ab, &it, err);
         if (rc || (rc = feed_sched(&it, err)) || (rc = interp_run(&it, err))) break;
         char name[64];
         snprintf(name, sizeof name, "loss.%lld", (long long)(s - 1));
@@ -168,6 +193,7 @@ static int run_steps(sslc_plan *p, const char *params, const char *inputs, int64
     if (!rc) rc = st_write(&out, dump, err);
     st_free(&out);
     interp_free(&it);
+    aug_unbind(&ab);
     return rc ? -1 : 0;
 }
 
@@ -192,6 +218,8 @@ int cmd_step(int argc, char **argv) {
         case 'h':
             printf("usage: sslc step FILE [--params P.safetensors] --inputs X.safetensors [--steps N] "
                    "--dump OUT.safetensors [--f64]\n"
+                   "  inputs: the plan's graph inputs by name (views.0, ... or, with augmentation, images);\n"
+                   "  aug.* inputs are drawn each step from the plan's seed unless the file gives all of them\n"
                    "  --f64  run the reference interpreter in float64 (oracle diagnostics)\n");
             return 0;
         case ':': return cli_error("option %s needs a value", argv[optind - 1]);

@@ -31,6 +31,7 @@ int ir_graph_append(ir_graph *dst, const ir_graph *src, int *map) {
 static int append_values(ir_graph *dst, const ir_graph *src, int *map, unsigned char *copied) {
     for (int v = 0; v < src->nvals; v++) {
         const ir_value *s = &src->vals[v];
+        if (copied[v]) continue; /* a later output of a node already appended */
         if (map[v] >= 0) { /* provided by dst */
             if (map[v] >= dst->nvals) return ir_fail(dst, "append: value %d mapped out of range", v);
             const ir_value *d = &dst->vals[map[v]];
@@ -75,7 +76,10 @@ static int append_values(ir_graph *dst, const ir_graph *src, int *map, unsigned 
                 const ir_value *so = &src->vals[n->out[k]];
                 if (so->name) ir_set_name(dst, o, so->name);
                 dst->vals[o].kind = so->kind;
+                dst->vals[o].flags = so->flags;
+                dst->vals[o].init = so->init;
                 map[n->out[k]] = o;
+                copied[n->out[k]] = 1;
             }
             nv = map[v];
         }

@@ -41,7 +41,8 @@ import st  # noqa: E402
 PROBE = sys.argv[1]
 WORK = tempfile.mkdtemp()
 rng = np.random.default_rng(1234)
-torch.set_num_threads(2)
+torch.set_num_threads(1)  # tiny tensors: threads only add synchronisation
+ENV = dict(os.environ, OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1")
 failures = []
 report = []
 
@@ -49,7 +50,7 @@ report = []
 def probe_node(op, inputs, attrs=()):
     fin, fout = os.path.join(WORK, "in.st"), os.path.join(WORK, "out.st")
     st.save(fin, {f"in{i}": a for i, a in enumerate(inputs)})
-    subprocess.run([PROBE, "node", op, fin, fout, *attrs], check=True)
+    subprocess.run([PROBE, "node", op, fin, fout, *attrs], check=True, env=ENV)
     return st.load(fout)["y"]
 
 
@@ -194,11 +195,11 @@ def replay(recipe, view, imgs, p, size, C):
 
 for recipe, views in RECIPES.items():
     for C, size in ((3, 32), (1, 28)):
-        imgs = rng.integers(0, 256, (16, C, size, size)).astype(np.uint8)
+        imgs = rng.integers(0, 256, (8, C, size, size)).astype(np.uint8)
         fin, fout = os.path.join(WORK, "img.st"), os.path.join(WORK, "view.st")
         st.save(fin, {"images": imgs})
         for view in range(len(views)):
-            subprocess.run([PROBE, "view", recipe, str(view), "7", "3", fin, fout], check=True)
+            subprocess.run([PROBE, "view", recipe, str(view), "7", "3", fin, fout], check=True, env=ENV)
             p = st.load(fout)
             check(f"view {recipe}.{view} C={C}", p["y"], replay(recipe, view, imgs, p, size, C), 5e-5)
 

@@ -5,7 +5,7 @@
 set -e
 sslc=$1; src=$2
 probe=$(dirname "$sslc")/tests/aug_probe
-export OMP_NUM_THREADS=2 OPENBLAS_NUM_THREADS=2
+export OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1
 if ! /usr/bin/python3 -c 'import torch, torchvision' 2>/dev/null; then
   echo "SKIP: python3-torch / python3-torchvision not installed"; exit 0
 fi
