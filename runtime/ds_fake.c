@@ -12,9 +12,12 @@
 
 #define FAKE_CLASSES 10
 
+#define FAKE_TABLE 4096
+
 typedef struct {
     uint64_t seed;
     int split;
+    float sine[FAKE_TABLE]; /* sin(2 pi k / FAKE_TABLE) */
 } fake_impl;
 
 static int fake_read(const sslc_dataset *ds, int64_t i, uint8_t *chw, int32_t *label, char *err) {
@@ -24,12 +27,15 @@ static int fake_read(const sslc_dataset *ds, int64_t i, uint8_t *chw, int32_t *l
     rng_seed(&r, f->seed ^ 0x66616B6500000000ULL, ((uint64_t)f->split << 48) ^ (uint64_t)i); /* "fake" */
     int cls = (int)(rng_u32(&r) % FAKE_CLASSES);
     int C = ds->native_c, H = ds->info.h, W = ds->info.w;
-    double fx = 1 + cls % 4, fy = 1 + (cls * 7) % 3, phase = rng_uniform(&r) * 6.283185307179586;
+    /* pattern: sin(2 pi (fx x / W + fy y / H) + phase), in table steps */
+    double fx = 1 + cls % 4, fy = 1 + (cls * 7) % 3, phase = rng_uniform(&r);
     for (int c = 0; c < C; c++) {
-        double cp = phase + c * (1.0 + 0.7 * cls);
+        double cp = phase + c * (1.0 + 0.7 * cls) / 6.283185307179586;
         for (int y = 0; y < H; y++)
             for (int x = 0; x < W; x++) {
-                double v = 128 + 70 * sin(6.283185307179586 * (fx * x / W + fy * y / H) + cp) + 100 * (rng_uniform(&r) - 0.5);
+                double turns = fx * x / W + fy * y / H + cp;
+                int k = (int)((turns - floor(turns)) * FAKE_TABLE) & (FAKE_TABLE - 1);
+                int v = 128 + (int)(70 * f->sine[k]) + (int)(rng_u32(&r) % 101) - 50;
                 chw[((int64_t)c * H + y) * W + x] = (uint8_t)(v < 0 ? 0 : v > 255 ? 255 : v);
             }
     }
@@ -62,6 +68,7 @@ int ds_open_fake(sslc_dataset *ds, const char *arg, ds_split split, const ds_opt
     if (!f) return ds_fail(err, "out of memory");
     f->seed = opt->seed;
     f->split = split == DS_TEST;
+    for (int k = 0; k < FAKE_TABLE; k++) f->sine[k] = (float)sin(6.283185307179586 * k / FAKE_TABLE);
     ds->impl = f;
     ds->read = fake_read;
     ds->close = fake_close;

@@ -172,6 +172,9 @@ static inline real KN(luma)(real r, real g, real b) {
 
 static inline real KN(clamp01)(real v) { return v < 0 ? (real)0 : v > 1 ? (real)1 : v; }
 
+/* fmod(x, 1): x - trunc(x) is exact (Sterbenz) and much cheaper than the libm call */
+static inline real KN(fmod1)(real x) { return x - (real)trunc(x); }
+
 /* adjust_hue on one pixel: _rgb2hsv, (h + factor) % 1.0, _hsv2rgb */
 static inline void KN(hue_pixel)(real *pr, real *pg, real *pb, real factor) {
     real r = *pr, g = *pg, b = *pb;
@@ -187,10 +190,10 @@ static inline void KN(hue_pixel)(real *pr, real *pg, real *pb, real factor) {
     real hg = (maxc == g && maxc != r) ? ((real)2 + rc) - bc : (real)0;
     real hb = (maxc != g && maxc != r) ? ((real)4 + gc) - rc : (real)0;
     real h = (hr + hg) + hb;
-    h = (real)fmod(h / (real)6 + (real)1, (real)1);
+    h = KN(fmod1)(h / (real)6 + (real)1);
     /* torch.remainder(h + factor, 1.0) */
     h = h + factor;
-    real m = (real)fmod(h, (real)1);
+    real m = KN(fmod1)(h);
     if (m != 0 && m < 0) m += (real)1;
     h = m;
     /* _hsv2rgb */
