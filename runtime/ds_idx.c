@@ -126,8 +126,9 @@ int ds_open_idx(sslc_dataset *ds, const char *dir, ds_split split, char *err) {
     }
     for (uint32_t i = 0; i < idim[0]; i++) {
         if (lab[i] > 9) {
+            ds_fail(err, "%s: label %u of sample %u is not a class 0..9", what, lab[i], i);
             free(img), free(lab);
-            return ds_fail(err, "%s: label %u of sample %u is not a class 0..9", what, lab[i], i);
+            return -1;
         }
         ds->labels[i] = lab[i];
     }

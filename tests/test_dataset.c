@@ -216,7 +216,7 @@ static int test_idx(void) {
     unsigned char lab[9] = {0, 1, 2, 3, 4, 5, 6, 7, 12};
     n = idx_bytes(buf, 1, d1, lab, 9);
     write_gz(P("fmbad/train-labels-idx1-ubyte.gz"), buf, n);
-    r = r || expect_open_error(spec, DS_TRAIN, NULL, "not a class");
+    r = r || expect_open_error(spec, DS_TRAIN, NULL, "label 12 of sample 8 is not a class");
     snprintf(spec, sizeof spec, "fashion-mnist:%s", P("nowhere"));
     r = r || expect_open_error(spec, DS_TRAIN, NULL, "No such file");
     return r;
