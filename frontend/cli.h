@@ -15,5 +15,6 @@ int cmd_methods(int argc, char **argv);
 int cmd_compile(int argc, char **argv);
 int cmd_inspect(int argc, char **argv);
 int cmd_step(int argc, char **argv);
+int cmd_run(int argc, char **argv);
 
 #endif
