@@ -15,10 +15,11 @@
 #include <time.h>
 
 #include "ir/builder.h"
+#include "frontend/plan_opts.h"
 #include "passes/optimizer.h"
+#include "runtime/engine.h"
 #include "runtime/augment.h"
 #include "runtime/dataset.h"
-#include "runtime/init.h"
 #include "runtime/interp.h"
 #include "runtime/loader.h"
 #include "runtime/planfile.h"
@@ -45,23 +46,23 @@ static int build_aug_graph(ir_graph *g, const char *recipe, int64_t B, const ds_
     return 0;
 }
 
-static int feed_step_scalars(const sslc_plan *p, interp *it, int64_t step, char *err) {
-    const char *name = plan_get_option(p, "optimizer"), *lr = plan_get_option(p, "lr"), *wd = plan_get_option(p, "weight_decay");
-    opt_kind kind;
-    if (!name || !lr || !wd || opt_kind_parse(name, &kind, err, IR_ERRLEN)) return snprintf(err, IR_ERRLEN, "plan lacks optimizer options"), -1;
-    opt_config cfg = opt_defaults(kind);
+static int feed_step(const sslc_plan *p, engine *e, sslc_loader *l, aug_binding *ab, int64_t step, char *err) {
+    opt_config cfg;
+    double lr, wd;
+    if (plan_opt_config(p, &cfg, &lr, &wd, err)) return -1;
     opt_scalar sc[OPT_MAX_SCALARS];
-    int ns = optimizer_step_inputs(&cfg, step, atof(lr), atof(wd), sc);
+    int ns = optimizer_step_inputs(&cfg, step + 1, lr, wd, sc);
     for (int k = 0; k < ns; k++) {
-        int v = ir_find_value(it->g, sc[k].name);
-        if (v >= 0 && interp_set_f32(it, v, &sc[k].value, err)) return -1;
+        int v = engine_find(e, sc[k].name);
+        if (v >= 0 && engine_set_f32(e, v, &sc[k].value, err)) return -1;
     }
-    for (int v = 0; v < it->g->nvals; v++) {
-        const ir_value *val = &it->g->vals[v];
-        if (val->kind == VK_INPUT && val->name && !strncmp(val->name, "sched.", 6)) {
-            float x = (float)val->init.a;
-            if (interp_set_f32(it, v, &x, err)) return -1;
-        }
+    loader_batch b;
+    if (feed_sched_inputs(e, err) || loader_next(l, &b, err) || aug_draw(ab, p->seed, step, err)) return -1;
+    int v = engine_find(e, "images");
+    memcpy(engine_data(e, v), b.images, (size_t)ir_numel(&engine_graph(e)->vals[v].shape));
+    for (int i = 0; i < ab->ninputs; i++) {
+        int a = engine_find(e, ab->in[i].name);
+        if (a >= 0) memcpy(engine_data(e, a), ab->in[i].data, (size_t)ab->in[i].numel * 4);
     }
     return 0;
 }
@@ -70,7 +71,9 @@ int main(int argc, char **argv) {
     static const struct option longopts[] = {{"data", required_argument, 0, 'd'},    {"batch", required_argument, 0, 'b'},
                                              {"threads", required_argument, 0, 't'}, {"batches", required_argument, 0, 'n'},
                                              {"recipe", required_argument, 0, 'r'},  {"image-size", required_argument, 0, 's'},
-                                             {"plan", required_argument, 0, 'p'},    {0, 0, 0, 0}};
+                                             {"plan", required_argument, 0, 'p'},    {"device", required_argument, 0, 'D'},
+                                             {0, 0, 0, 0}};
+    const char *device = "cpu";
     const char *spec = "fake:20000", *recipe = "simclr", *plan_path = NULL;
     int batch = 256, threads = 2, nb = 20, size = 0, c;
     while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
@@ -82,8 +85,9 @@ int main(int argc, char **argv) {
         case 'r': recipe = optarg; break;
         case 's': size = atoi(optarg); break;
         case 'p': plan_path = optarg; break;
+        case 'D': device = optarg; break;
         default: return die("usage: loader_bench [--data SPEC] [--batch B] [--threads T] [--batches N] [--recipe R] "
-                            "[--image-size S] [--plan FILE]");
+                            "[--image-size S] [--plan FILE [--device cpu|ref]]");
         }
     }
     char err[IR_ERRLEN];
@@ -153,38 +157,44 @@ int main(int argc, char **argv) {
     if (loader_open(&l, ds, &lc, err)) return die(err);
     if (loader_next(l, &b, err)) return die(err);
     t0 = now();
+    double t_wait = 0;
     for (int k = 0; k < na; k++) {
+        double tw = now();
         if (loader_next(l, &b, err)) return die(err);
+        t_wait += now() - tw;
         memcpy(interp_data(&it, images), b.images, (size_t)batch * in->c * in->h * in->w);
         if (aug_draw(&ab, 1, k, err) || aug_feed_interp(&ab, &it, err) || interp_run(&it, err)) return die(err);
     }
     double t_both = now() - t0;
-    printf("  loader + augmentation        %10.0f images/s\n", na * (double)batch / t_both);
+
+    printf("  loader + augmentation        %10.0f images/s   (waiting for the loader %.0f%% of it)\n",
+           na * (double)batch / t_both, 100 * t_wait / t_both);
     interp_free(&it);
     aug_unbind(&ab);
     ir_graph_free(&g);
 
-    /* 4. the plan's train step (reference interpreter), fed by the loader */
+    /* 4. the plan's train step on an engine (cpu: fused JIT kernels), fed by the loader */
     if (plan_path) {
-        if (aug_bind_plan(&ab, &plan, err) || interp_init(&it, &plan.train, 0, err) || init_persistent(&it, plan.seed, err))
-            return die(err);
+        engine_kind kind;
+        char info[256] = "";
+        if (engine_kind_parse(device, &kind, err) || aug_bind_plan(&ab, &plan, err)) return die(err);
         const ir_shape *s = &plan.train.vals[pimages].shape;
         if (s->d[1] != in->c || s->d[2] != in->h || s->d[3] != in->w)
             return die("the dataset's images do not have the plan's `images` shape");
+        engine *e = engine_new(kind, &plan.train, info, sizeof info, err);
+        if (!e || engine_init_persistent(e, plan.seed, err)) return die(err);
         int ns = nb < 3 ? nb : 3;
-        double t_step = 0;
+        double t_step = 0, t_feed = 0;
         for (int k = 0; k <= ns; k++) {
-            if (loader_next(l, &b, err)) return die(err);
             double ts = now();
-            memcpy(interp_data(&it, pimages), b.images, (size_t)batch * in->c * in->h * in->w);
-            if (aug_draw(&ab, plan.seed, k, err) || aug_feed_interp(&ab, &it, err) || feed_step_scalars(&plan, &it, k + 1, err) ||
-                interp_run(&it, err))
-                return die(err);
-            if (k) t_step += now() - ts; /* the first step warms up */
+            if (feed_step(&plan, e, l, &ab, k, err)) return die(err);
+            double tf = now();
+            if (engine_run(e, err)) return die(err);
+            if (k) t_step += now() - ts, t_feed += tf - ts; /* the first step warms up */
         }
-        printf("  train step %-17s %10.0f images/s   (reference interpreter, augmentation included)\n", plan.method,
-               ns * (double)batch / t_step);
-        interp_free(&it);
+        printf("  train step %-17s %10.0f images/s   (%s engine, augmentation included; feeding %.0f%% of it)\n",
+               plan.method, ns * (double)batch / t_step, device, 100 * t_feed / t_step);
+        engine_free(e);
         aug_unbind(&ab);
     }
     loader_close(l);

@@ -8,7 +8,7 @@
 
 /* the method graph, with the augmentation in front of it unless augment is "none" */
 static int build_forward(const compile_args *a, ir_graph *g, char *err) {
-    if (!strcmp(a->augment, "none")) return method_build(a->method, &a->spec, g, err);
+    if (!a->augment[0] || !strcmp(a->augment, "none")) return method_build(a->method, &a->spec, g, err);
     const aug_recipe *r = aug_recipe_find(a->augment);
     if (!r) {
         snprintf(err, IR_ERRLEN, "unknown augmentation recipe '%s' (choose one of: %s, or none)", a->augment,

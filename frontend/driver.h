@@ -12,7 +12,7 @@ typedef struct {
     method_spec spec;
     opt_config opt;
     double lr, weight_decay;
-    char augment[32]; /* recipe name (a method's); "none": views are graph inputs */
+    char augment[32]; /* recipe name (a method's); "none" or "": views are graph inputs */
     int64_t source_h, source_w; /* augment: size of the u8 `images` input (0: the image size) */
     aug_norm norm;              /* augment: Normalize's mean and std */
     uint64_t seed;

@@ -60,4 +60,12 @@ err=$("$sslc" compile simclr --source-size 0 -o "$work/z.plan" 2>&1) && fail "--
 "$sslc" compile simclr --augment none --backbone convnet --batch 2 -o "$work/n.plan" >/dev/null
 "$sslc" inspect "$work/n.plan" | grep -q "augment *none" || fail "augment none"
 "$sslc" compile simclr --augment dino --backbone convnet --batch 2 -o "$work/d.plan" >/dev/null
+# sslc run feeds augmented plans from the loader: the cpu backend and the reference agree
+"$sslc" run "$work/a.plan" --data fake:64 --steps 2 --device ref --seed 3 | grep "^step" | sed 's/  [0-9.]* img.*//' > "$work/ref.txt"
+"$sslc" run "$work/a.plan" --data fake:64 --steps 2 --device cpu --seed 3 | grep "^step" | sed 's/  [0-9.]* img.*//' > "$work/cpu.txt"
+[ "$(wc -l < "$work/ref.txt")" = 2 ] && cmp -s "$work/ref.txt" "$work/cpu.txt" || fail "run: cpu and ref differ: $(cat "$work/ref.txt" "$work/cpu.txt")"
+err=$("$sslc" run "$work/a.plan" --data fake:64:1x28x28 --steps 1 2>&1) && fail "28x28 data for a 20x20 plan accepted"
+echo "$err" | grep -q "compile with --source-size 28x28" || fail "$err"
+err=$("$sslc" run "$work/n.plan" --data fashion-mnist --steps 1 2>&1) && fail "real data for a plan without augmentation accepted"
+echo "$err" | grep -q "only fake:N" || fail "$err"
 echo "ok"
