@@ -30,6 +30,11 @@ static int feed_images(engine *e, sslc_loader *l, aug_binding *ab, int64_t step,
     int v = engine_find(e, "images");
     const ir_shape *s = &engine_graph(e)->vals[v].shape;
     memcpy(engine_data(e, v), b.images, (size_t)ir_numel(s));
+    int lab = engine_find(e, "labels"); /* SupCon */
+    if (lab >= 0 && engine_graph(e)->vals[lab].dtype == DT_I64) {
+        int64_t *d = engine_data(e, lab);
+        for (int i = 0; i < b.n && i < s->d[0]; i++) d[i] = b.labels[i];
+    }
     if (aug_draw(ab, seed, step, err)) return -1;
     for (int i = 0; i < ab->ninputs; i++) {
         int a = engine_find(e, ab->in[i].name);
@@ -56,15 +61,17 @@ static int open_data(const char *spec, const ir_graph *g, uint64_t seed, int64_t
     return loader_open(l, *ds, &c, err);
 }
 
-/* fake:N for plans whose views are inputs: per-step normal views and uniform labels, seeded */
+/* fake:N for plans whose views are inputs: per-step normal views and uniform labels, seeded
+ * (plans with `images` get both from the loader) */
 static int feed_fake(engine *e, int64_t step, uint64_t seed, int64_t nclasses, char *err) {
+    int from_loader = engine_find(e, "images") >= 0;
     const ir_graph *g = engine_graph(e);
     sslc_rng r;
     rng_seed(&r, seed, 1000 + (uint64_t)step);
     for (int v = 0; v < g->nvals; v++) {
         const ir_value *val = &g->vals[v];
         if (val->kind != VK_INPUT || !strncmp(val->name, "opt.", 4) || !strncmp(val->name, "sched.", 6) ||
-            !strncmp(val->name, "aug.", 4) || !strcmp(val->name, "images"))
+            !strncmp(val->name, "aug.", 4) || !strcmp(val->name, "images") || (from_loader && !strcmp(val->name, "labels")))
             continue;
         int64_t n = ir_numel(&val->shape);
         void *d = engine_data(e, v);

@@ -68,4 +68,11 @@ err=$("$sslc" run "$work/a.plan" --data fake:64:1x28x28 --steps 1 2>&1) && fail 
 echo "$err" | grep -q "compile with --source-size 28x28" || fail "$err"
 err=$("$sslc" run "$work/n.plan" --data fashion-mnist --steps 1 2>&1) && fail "real data for a plan without augmentation accepted"
 echo "$err" | grep -q "only fake:N" || fail "$err"
+# every registered method compiles with its own recipe and trains a step from images
+for m in $("$sslc" methods | grep -o '^[a-z_0-9]*$'); do
+  "$sslc" compile "$m" --backbone convnet --width 0.25 --image-size 16 --batch 8 -o "$work/$m.plan" >/dev/null ||
+    fail "compile $m with its recipe"
+  "$sslc" run "$work/$m.plan" --data fake:32 --steps 1 --device ref >/dev/null || fail "run $m (ref)"
+done
+"$sslc" run "$work/byol.plan" --data fake:32 --steps 1 --device cpu >/dev/null || fail "run byol (cpu)"
 echo "ok"
