@@ -58,8 +58,56 @@ static int is_host_input(const char *name) {
     return !strncmp(name, "opt.", 4) || !strncmp(name, "sched.", 6) || !strncmp(name, "aug.", 4);
 }
 
+/* Per-step values of method schedules ("sched.*"): tensors of that name in the inputs file, f32
+ * of shape [] (every step) or [N] with N >= steps (step s reads element s-1); the others keep
+ * the base value recorded in the graph (feed_sched_inputs). */
+typedef struct {
+    int v;
+    int64_t n; /* 0: shape [] */
+    float *vals;
+} sched_override;
+
+typedef struct {
+    sched_override *o;
+    int n;
+} sched_overrides;
+
+static void free_overrides(sched_overrides *so) {
+    for (int i = 0; i < so->n; i++) free(so->o[i].vals);
+    free(so->o);
+    so->o = NULL;
+    so->n = 0;
+}
+
+static int feed_overrides(engine *it, const sched_overrides *so, int64_t step, char *err) {
+    for (int i = 0; i < so->n; i++)
+        if (engine_set_f32(it, so->o[i].v, &so->o[i].vals[so->o[i].n ? step - 1 : 0], err)) return -1;
+    return 0;
+}
+
+static int add_override(sched_overrides *so, const ir_graph *g, int v, const st_tensor *t, int64_t steps,
+                        const char *path, char *err) {
+    if (t->dtype != ST_F32 || t->ndim > 1 || (t->ndim == 1 && t->shape[0] < steps)) {
+        snprintf(err, IR_ERRLEN, "%s: schedule input '%s' must be F32 of shape [] or [N] with N >= %lld steps", path,
+                 g->vals[v].name, (long long)steps);
+        return -1;
+    }
+    int64_t n = t->ndim ? t->shape[0] : 0;
+    sched_override *o = realloc(so->o, (size_t)(so->n + 1) * sizeof *o);
+    float *vals = malloc((size_t)(n ? n : 1) * sizeof(float));
+    if (o) so->o = o;
+    if (!o || !vals) {
+        free(vals);
+        snprintf(err, IR_ERRLEN, "out of memory");
+        return -1;
+    }
+    memcpy(vals, t->data, (size_t)(n ? n : 1) * sizeof(float));
+    so->o[so->n++] = (sched_override){v, n, vals};
+    return 0;
+}
+
 /* *aug_given: how many aug.* inputs the file provides (they then stay fixed) */
-static int load_inputs(engine *it, const char *path, int *aug_given, char *err) {
+static int load_inputs(engine *it, const char *path, int64_t steps, sched_overrides *so, int *aug_given, char *err) {
     st_table tab;
     if (st_read(&tab, path, err)) return -1;
     const ir_graph *g = engine_graph(it);
@@ -86,7 +134,8 @@ static int load_inputs(engine *it, const char *path, int *aug_given, char *err) 
         if (v < 0 || g->vals[v].kind != VK_INPUT) {
             snprintf(err, IR_ERRLEN, "%s: '%s' is not an input of this plan", path, tab.t[i].name);
             rc = -1;
-        }
+        } else if (!strncmp(tab.t[i].name, "sched.", 6))
+            rc = add_override(so, g, v, &tab.t[i], steps, path, err);
     }
     st_free(&tab);
     return rc;
@@ -142,8 +191,9 @@ static int run_steps(sslc_plan *p, const char *params, const char *inputs, int64
     st_table out;
     st_init(&out);
     int aug_given = 0;
+    sched_overrides so = {NULL, 0};
     int rc = engine_init_persistent(it, p->seed, err) || (params && load_params(it, params, err)) ||
-             load_inputs(it, inputs, &aug_given, err);
+             load_inputs(it, inputs, steps, &so, &aug_given, err);
     if (!rc && aug_given && aug_given != ab.ninputs) {
         snprintf(err, IR_ERRLEN, "%s: gives %d of the plan's %d aug.* inputs: give all (fixed) or none (drawn per step)",
                  inputs, aug_given, ab.ninputs);
@@ -158,7 +208,9 @@ static int run_steps(sslc_plan *p, const char *params, const char *inputs, int64
         }
         if (!rc && ab.ninputs && !aug_given) /* augmentation drawn from the plan's seed and the step */
             rc = feed_aug(it, &ab, p->seed, s - 1, err);
-        if (rc || (rc = feed_sched_inputs(it, err)) || (rc = engine_run(it, err))) break;
+        if (rc || (rc = feed_sched_inputs(it, err)) || (rc = feed_overrides(it, &so, s, err)) ||
+            (rc = engine_run(it, err)))
+            break;
         char name[64];
         snprintf(name, sizeof name, "loss.%lld", (long long)(s - 1));
         rc = add_value(&out, it, loss, name, err);
@@ -172,6 +224,7 @@ static int run_steps(sslc_plan *p, const char *params, const char *inputs, int64
         if (g->vals[v].kind == VK_PARAM || g->vals[v].kind == VK_STATE) rc = add_value(&out, it, v, g->vals[v].name, err);
     if (!rc) rc = st_write(&out, dump, err);
     st_free(&out);
+    free_overrides(&so);
     engine_free(it);
     aug_unbind(&ab);
     return rc ? -1 : 0;
@@ -204,7 +257,10 @@ int cmd_step(int argc, char **argv) {
                    "  inputs: the plan's graph inputs by name (views.0, ... or, with augmentation, images);\n"
                    "  aug.* inputs are drawn each step from the plan's seed unless the file gives all of them\n"
                    "  --device  ref: the reference interpreter (default); cpu: fused JIT kernels\n"
-                   "  --f64     run the reference interpreter in float64 (oracle diagnostics)\n");
+                   "  --f64     run the reference interpreter in float64 (oracle diagnostics)\n"
+                   "  method schedule inputs (sched.NAME, see sslc inspect) take the base value recorded in\n"
+                   "  the plan unless the inputs file holds an F32 tensor sched.NAME of shape [] (every step)\n"
+                   "  or [N], N >= steps (step s uses element s-1)\n");
             return 0;
         case ':': return cli_error("option %s needs a value", argv[optind - 1]);
         default: return cli_error("step: unknown option '%s' (options: --params, --inputs, --steps, --dump)", argv[optind - 1]);
