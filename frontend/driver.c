@@ -6,8 +6,33 @@
 
 #include "../passes/autodiff.h"
 
+/* the method graph, with the augmentation in front of it unless augment is "none" */
+static int build_forward(const compile_args *a, ir_graph *g, char *err) {
+    if (!a->augment[0] || !strcmp(a->augment, "none")) return method_build(a->method, &a->spec, g, err);
+    const aug_recipe *r = aug_recipe_find(a->augment);
+    if (!r) {
+        snprintf(err, IR_ERRLEN, "unknown augmentation recipe '%s' (choose one of: %s, or none)", a->augment,
+                 aug_recipe_choices());
+        return -1;
+    }
+    ir_graph m;
+    ir_graph_init(&m);
+    int loss = method_build(a->method, &a->spec, &m, err);
+    int *map = loss >= 0 ? malloc((size_t)m.nvals * sizeof *map) : NULL;
+    if (loss >= 0 && !map) snprintf(err, IR_ERRLEN, "out of memory");
+    int64_t size = a->spec.backbone.image_size;
+    int64_t sh = a->source_h ? a->source_h : size, sw = a->source_w ? a->source_w : size;
+    if (map && aug_attach(g, &m, r, sh, sw, size, &a->norm, map, err) == 0)
+        loss = map[loss];
+    else
+        loss = -1;
+    free(map);
+    ir_graph_free(&m);
+    return loss;
+}
+
 int driver_build_train(const compile_args *a, ir_graph *g, char *err) {
-    int loss = method_build(a->method, &a->spec, g, err);
+    int loss = build_forward(a, g, err);
     if (loss < 0) return -1;
     int *params = NULL;
     int np = ir_trainable_params(g, &params);
