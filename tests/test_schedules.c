@@ -6,13 +6,14 @@ int main(void) {
     sslc_plan p;
     char err[IR_ERRLEN];
     plan_init(&p);
-    /* BYOL cosine EMA: tau at the start, (1+tau)/2 half way, 1 at the end */
+    /* BYOL cosine EMA: tau at the start, (1+tau)/2 half way, towards 1 at the end */
     plan_set_option(&p, "method.cosine_tau", "true", err);
-    CHECK(fabs(sched_value(&p, "sched.tau", 0.996, 1, 101, 10) - 0.996) < 1e-12, "cosine tau at step 1");
-    CHECK(fabs(sched_value(&p, "sched.tau", 0.996, 51, 101, 10) - 0.998) < 1e-12, "cosine tau half way");
-    CHECK(fabs(sched_value(&p, "sched.tau", 0.996, 101, 101, 10) - 1.0) < 1e-12, "cosine tau at the end");
+    /* k = step - 1 of K = 100 steps */
+    CHECK(fabs(sched_value(&p, "sched.tau", 0.996, 1, 100, 10) - 0.996) < 1e-12, "cosine tau at step 1");
+    CHECK(fabs(sched_value(&p, "sched.tau", 0.996, 51, 100, 10) - 0.998) < 1e-12, "cosine tau half way");
+    CHECK(fabs(sched_value(&p, "sched.tau", 0.996, 100, 100, 10) - 1.0) < 1e-5, "cosine tau at the end");
     plan_set_option(&p, "method.cosine_tau", "false", err);
-    CHECK(sched_value(&p, "sched.tau", 0.996, 51, 101, 10) == 0.996, "no schedule without cosine_tau");
+    CHECK(sched_value(&p, "sched.tau", 0.996, 51, 100, 10) == 0.996, "no schedule without cosine_tau");
     /* DINO: teacher temperature linspace(0.04, 0.07, 3) over epochs 0..2, then 0.07 */
     plan_set_option(&p, "method.warmup_teacher_temp", "0.04", err);
     plan_set_option(&p, "method.warmup_teacher_temp_epochs", "3", err);
