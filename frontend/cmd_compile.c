@@ -4,14 +4,20 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <limits.h>
+
 #include "../runtime/planfile.h"
 #include "cli.h"
 #include "driver.h"
+#include "onnx.h"
 
 static void compile_usage(FILE *f) {
     fprintf(f,
             "usage: sslc compile METHOD [options] -o FILE\n"
-            "  --backbone NAME      %s (default resnet18)\n"
+            "  --backbone NAME      %s (default resnet18),\n"
+            "                       or FILE.onnx: a backbone exported by torch.onnx.export (see README)\n"
+            "  --backbone-output NAME  the ONNX value that is the feature vector [N, F]\n"
+            "                       (default: the model's only output)\n"
             "  --width W            width multiplier of the backbone (default 1)\n"
             "  --image-size N       input height = width (default 32)\n"
             "  --channels C         input channels, 1 or 3 (default 3)\n"
@@ -35,6 +41,7 @@ static void compile_usage(FILE *f) {
 static int parse_compile_args(int argc, char **argv, compile_args *a, const char **out) {
     static const struct option longopts[] = {
         {"backbone", required_argument, 0, 'b'},  {"width", required_argument, 0, 'w'},
+        {"backbone-output", required_argument, 0, 'X'},
         {"image-size", required_argument, 0, 'i'}, {"channels", required_argument, 0, 'c'},
         {"cifar-stem", required_argument, 0, 'C'}, {"batch", required_argument, 0, 'B'},
         {"set", required_argument, 0, 's'},       {"optimizer", required_argument, 0, 'O'},
@@ -64,20 +71,29 @@ static int parse_compile_args(int argc, char **argv, compile_args *a, const char
     while ((c = getopt_long(argc, argv, ":o:h", longopts, NULL)) != -1) {
         switch (c) {
         case 'b':
+            if (strlen(optarg) > 5 && !strcmp(optarg + strlen(optarg) - 5, ".onnx")) {
+                a->backbone_file = optarg;
+                snprintf(a->spec.backbone.name, sizeof a->spec.backbone.name, "onnx");
+                break;
+            }
+            a->backbone_file = NULL;
             if (strlen(optarg) >= sizeof a->spec.backbone.name)
                 return cli_error("unknown backbone '%s' (choose one of: %s)", optarg, backbone_choices());
             snprintf(a->spec.backbone.name, sizeof a->spec.backbone.name, "%s", optarg);
             break;
+        case 'X': a->backbone_output = optarg; break;
         case 'w':
             if (cli_parse_double("--width", optarg, &width)) return CLI_USAGE_ERROR;
             break;
         case 'i':
             if (cli_parse_int("--image-size", optarg, 8, 1024, &v)) return CLI_USAGE_ERROR;
             a->spec.backbone.image_size = (int)v;
+            a->image_size_set = 1;
             break;
         case 'c':
             if (cli_parse_int("--channels", optarg, 1, 3, &v)) return CLI_USAGE_ERROR;
             a->spec.backbone.channels = (int)v;
+            a->channels_set = 1;
             break;
         case 'C':
             if (!strcmp(optarg, "auto"))
@@ -141,7 +157,9 @@ static int parse_compile_args(int argc, char **argv, compile_args *a, const char
     if (optind + 1 < argc) return cli_error("compile: unexpected argument '%s'", argv[optind + 1]);
     a->method = method_find(argv[optind]);
     if (!a->method) return cli_error("unknown method '%s' (choose one of: %s)", argv[optind], method_choices());
-    a->spec.backbone.width = width;
+    if (a->backbone_output && !a->backbone_file)
+        return cli_error("--backbone-output applies to an imported backbone (--backbone FILE.onnx)");
+    a->spec.backbone.width = a->backbone_file ? 1 : width;
     a->opt = opt_defaults(kind);
     if (have_mom) a->opt.momentum = mom;
     a->opt.nesterov = nesterov;
@@ -174,6 +192,12 @@ static int record_options(sslc_plan *p, const compile_args *a, char *err) {
              set_optf(p, "nesterov", a->opt.nesterov, err) || set_optf(p, "beta1", a->opt.beta1, err) ||
              set_optf(p, "beta2", a->opt.beta2, err) || set_optf(p, "eps", a->opt.eps, err) ||
              set_optf(p, "eta", a->opt.eta, err);
+    if (!rc && a->backbone_file) {
+        char path[PATH_MAX];
+        if (!realpath(a->backbone_file, path)) snprintf(path, sizeof path, "%s", a->backbone_file);
+        rc = plan_set_option(p, "backbone_file", path, err) ||
+             plan_set_option(p, "backbone_output", a->backbone_output ? a->backbone_output : "", err);
+    }
     for (int i = 0; i < a->method->nopts && !rc; i++) {
         char key[PLAN_KEYLEN], v[64];
         snprintf(key, sizeof key, "method.%s", a->method->opts[i].name);
@@ -181,6 +205,21 @@ static int record_options(sslc_plan *p, const compile_args *a, char *err) {
         rc = plan_set_option(p, key, v, err);
     }
     return rc ? -1 : 0;
+}
+
+/* --backbone FILE.onnx: load and check the model; the input's channels and (square) size are the
+ * defaults for --channels and --image-size. */
+static int import_backbone(compile_args *a, onnx_model **m, backbone_ext *ext, char *err) {
+    if (!a->backbone_file) return 0;
+    if (onnx_model_load(m, a->backbone_file, a->backbone_output, err)) return -1;
+    onnx_input_info in = onnx_model_input(*m);
+    backbone_cfg *bb = &a->spec.backbone;
+    if (!a->channels_set && in.channels >= 1 && in.channels <= 3) bb->channels = (int)in.channels;
+    if (!a->image_size_set && in.height >= 8 && in.height <= 1024 && in.height == in.width) bb->image_size = (int)in.height;
+    if (onnx_model_backbone(*m, bb->channels, bb->image_size, ext, err)) return -1;
+    bb->ext = ext;
+    a->backbone_output = onnx_model_output(*m);
+    return 0;
 }
 
 int cmd_compile(int argc, char **argv) {
@@ -191,13 +230,18 @@ int cmd_compile(int argc, char **argv) {
     if (!out) return cli_error("compile: missing -o FILE");
     char err[IR_ERRLEN];
     sslc_plan plan;
+    onnx_model *model = NULL;
+    backbone_ext ext;
     plan_init(&plan);
     plan.seed = a.seed;
-    if (driver_build_train(&a, &plan.train, err) || record_options(&plan, &a, err) || plan_write(&plan, out, err)) {
+    if (import_backbone(&a, &model, &ext, err) || driver_build_train(&a, &plan.train, err) ||
+        record_options(&plan, &a, err) || plan_write(&plan, out, err)) {
         plan_free(&plan);
+        onnx_model_free(model);
         fprintf(stderr, "sslc: %s\n", err);
         return CLI_RUN_ERROR;
     }
+    onnx_model_free(model);
     printf("compiled %s (%s, batch %lld, %d nodes) -> %s\n", a.method->name, a.spec.backbone.name,
            (long long)a.spec.batch, plan.train.nnodes, out);
     plan_free(&plan);

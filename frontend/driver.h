@@ -13,6 +13,9 @@ typedef struct {
     double lr, weight_decay;
     char augment[16]; /* "none": views are graph inputs */
     uint64_t seed;
+    /* --backbone FILE.onnx: an imported backbone (spec.backbone.name "onnx", ext set by the caller) */
+    const char *backbone_file, *backbone_output;
+    int image_size_set, channels_set; /* given on the command line (else the ONNX input's) */
 } compile_args;
 
 /* Builds the full training step: forward + loss, gradients named grad.<param>, optimizer

@@ -15,6 +15,8 @@ static const command commands[] = {
     {"compile", cmd_compile, "compile a method into a train plan file"},
     {"inspect", cmd_inspect, "describe a plan: nodes, parameters, FLOPs per step"},
     {"step", cmd_step, "run optimizer steps on given parameters and inputs, dump loss/grads/state"},
+    {"export", cmd_export, "write the trained encoder (eval mode) as an ONNX model"},
+    {"features", cmd_features, "run the eval-mode encoder on given images (reference interpreter)"},
 };
 #define NCOMMANDS (int)(sizeof commands / sizeof commands[0])
 

@@ -22,12 +22,9 @@ static int simclr_validate(const method_ctx *ctx, char *err) {
 }
 
 /* projector.layer1 = Sequential(Linear(f,f), ReLU, Linear(f,p)) */
-static int simclr_encoder(method_ctx *ctx, int x) {
+static int simclr_projector(method_ctx *ctx, int h) {
     ir_graph *g = ctx->g;
     int64_t f = backbone_feat_dim(&ctx->backbone), p = mopt_int(ctx, "projection_dim");
-    ir_scope_push(g, "backbone");
-    int h = backbone_build(&ctx->mb, &ctx->backbone, x);
-    ir_scope_pop(g);
     ir_scope_push(g, "projector");
     ir_scope_push(g, "layer1");
     h = ir_relu(g, mb_linear(&ctx->mb, "0", h, f, f, 1));
@@ -35,6 +32,13 @@ static int simclr_encoder(method_ctx *ctx, int x) {
     ir_scope_pop(g);
     ir_scope_pop(g);
     return h;
+}
+
+static int simclr_encoder(method_ctx *ctx, int x) {
+    ir_scope_push(ctx->g, "backbone");
+    int h = backbone_build(&ctx->mb, &ctx->backbone, x);
+    ir_scope_pop(ctx->g);
+    return simclr_projector(ctx, h);
 }
 
 int simclr_build(method_ctx *ctx) {
@@ -57,4 +61,5 @@ const method_def method_simclr = {
     .nopts = (int)(sizeof simclr_opts / sizeof simclr_opts[0]),
     .validate = simclr_validate,
     .build = simclr_build,
+    .projector = simclr_projector,
 };

@@ -896,7 +896,7 @@ static int read_prefix(const unsigned char *b8, uint64_t file_len, uint64_t *hle
 
 int st_decode(st_table *t, const unsigned char *buf, size_t len, const char *what, char *err) {
     st_init(t);
-    uint64_t n, *beg;
+    uint64_t n = 0, *beg;
     if (read_prefix(buf, len, &n, what, err) != 0) return -1;
     const unsigned char *data = buf + 8 + n;
     if (parse_header(t, buf + 8, (size_t)n, len - 8 - n, what, &beg, err) != 0) {
@@ -937,7 +937,7 @@ int st_read(st_table *t, const char *path, char *err) {
     if (fd < 0) return fail(err, "%s: cannot open: %s", path, strerror(errno));
     struct stat st;
     unsigned char b8[8], *hdr = NULL;
-    uint64_t n, *beg = NULL;
+    uint64_t n = 0, *beg = NULL;
     int rc = -1;
     if (fstat(fd, &st) != 0) {
         fail(err, "%s: cannot stat: %s", path, strerror(errno));
