@@ -12,6 +12,7 @@
  * in err (IR_ERRLEN bytes), never a crash. */
 #ifndef SSLC_ONNX_H
 #define SSLC_ONNX_H
+#include <stddef.h>
 #include <stdint.h>
 
 #include "../ir/ir.h"
@@ -45,6 +46,9 @@ typedef struct {
 /* Reads and checks a model file: one float image input [N, C, H, W], the output `output` (NULL:
  * the graph's only output), every node needed for it supported. */
 int onnx_model_load(onnx_model **m, const char *path, const char *output, char *err);
+/* Same from a file image in memory; `what` names it in messages. */
+int onnx_model_decode(onnx_model **m, const unsigned char *buf, size_t len, const char *what, const char *output,
+                      char *err);
 void onnx_model_free(onnx_model *m);
 onnx_input_info onnx_model_input(const onnx_model *m);
 const char *onnx_model_output(const onnx_model *m); /* the chosen output's name */

@@ -99,6 +99,12 @@ static const char *node_label(const onnx_model *m, int idx, char *buf, size_t n)
     return buf;
 }
 
+/* names in a model are arbitrary bytes: control characters become '?' so a message stays one line */
+static void oneline(char *s) {
+    for (; *s; s++)
+        if ((unsigned char)*s < 0x20 || *s == 0x7f) *s = '?';
+}
+
 /* one line into err (IR_ERRLEN bytes), truncated where it must be */
 static void errf(char *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void errf(char *err, const char *fmt, ...) {
@@ -106,6 +112,7 @@ static void errf(char *err, const char *fmt, ...) {
     va_start(ap, fmt);
     vsnprintf(err, IR_ERRLEN, fmt, ap);
     va_end(ap);
+    oneline(err);
 }
 
 static int lfail(char *err, const onnx_model *m, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
@@ -260,8 +267,9 @@ static int bfail(bctx *b, const char *fmt, ...) {
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
-    return ir_fail(b->g, "%.200s: node %s (%s): %s", b->m->path, node_label(b->m, b->idx, lab, sizeof lab),
-                   b->n->op_type, msg);
+    ir_fail(b->g, "%.200s: node %s (%s): %s", b->m->path, node_label(b->m, b->idx, lab, sizeof lab), b->n->op_type, msg);
+    oneline(b->g->err);
+    return -1;
 }
 
 static int64_t attr_i(bctx *b, const char *name, int64_t def) {
@@ -1304,18 +1312,22 @@ static int load_graph(onnx_model *m, const char *output, char *err) {
 
 int onnx_model_load(onnx_model **out, const char *path, const char *output, char *err) {
     *out = NULL;
-    onnx_model *m = calloc(1, sizeof *m);
-    if (!m) return errf(err, "out of memory"), -1;
-    snprintf(m->path, sizeof m->path, "%s", path);
     unsigned char *buf = NULL;
     size_t len = 0;
-    if (sslc_read_file(path, IMPORT_MAX_BYTES, &buf, &len, err)) {
-        free(m);
-        return -1;
-    }
+    if (sslc_read_file(path, IMPORT_MAX_BYTES, &buf, &len, err)) return -1;
+    int rc = onnx_model_decode(out, buf, len, path, output, err);
+    free(buf);
+    return rc;
+}
+
+int onnx_model_decode(onnx_model **out, const unsigned char *buf, size_t len, const char *what, const char *output,
+                      char *err) {
+    *out = NULL;
+    onnx_model *m = calloc(1, sizeof *m);
+    if (!m) return errf(err, "out of memory"), -1;
+    snprintf(m->path, sizeof m->path, "%s", what);
     int rc = -1;
     m->pb = len ? onnx__model_proto__unpack(NULL, len, buf) : NULL;
-    free(buf);
     if (!m->pb) {
         lfail(err, m, "not an ONNX model (%s)", len ? "truncated or malformed protobuf" : "empty file");
         goto out;
@@ -1392,6 +1404,7 @@ static int model_build(void *ctx, mbuild *mb, int x) {
     }
     free(b.owned);
     free(b.ents);
+    if (g->failed) oneline(g->err);
     return g->failed ? -1 : y;
 }
 
