@@ -15,6 +15,7 @@ int cmd_methods(int argc, char **argv);
 int cmd_compile(int argc, char **argv);
 int cmd_inspect(int argc, char **argv);
 int cmd_step(int argc, char **argv);
+int cmd_run(int argc, char **argv);
 int cmd_export(int argc, char **argv);
 int cmd_features(int argc, char **argv);
 

@@ -20,6 +20,8 @@ static int fail(char *err, const char *fmt, ...) {
     va_start(ap, fmt);
     vsnprintf(err, IR_ERRLEN, fmt, ap);
     va_end(ap);
+    for (char *q = err; *q; q++) /* names from a file may hold control characters: keep one line */
+        if ((unsigned char)*q < 0x20 || *q == 0x7f) *q = '?';
     return -1;
 }
 
@@ -107,6 +109,18 @@ static const struct {
     {INIT_DATA, SSLC__INIT_KIND__INIT_DATA},
 };
 #define NELEM(a) (int)(sizeof(a) / sizeof((a)[0]))
+
+/* Enum fields of unpacked messages hold whatever number the file had (proto3 enums are open).
+ * Loading an out-of-range value through the enum type is undefined (UBSan: -fsanitize=enum),
+ * so they are read as plain ints. */
+_Static_assert(sizeof(Sslc__DType) == sizeof(int) && sizeof(Sslc__ValueKind) == sizeof(int) &&
+                   sizeof(Sslc__InitKind) == sizeof(int),
+               "protobuf-c enums are int-sized");
+static int enum_int(const void *field) {
+    int v;
+    memcpy(&v, field, sizeof v);
+    return v;
+}
 _Static_assert(NELEM(dtype_map) == DT__COUNT, "every IR dtype needs a plan file number");
 _Static_assert(NELEM(kind_map) == VK__COUNT, "every value kind needs a plan file number");
 
@@ -409,8 +423,8 @@ static int dfail(const dctx *c, const char *fmt, ...) {
 /* Checks a stored value's own fields; fills dtype, kind, shape. */
 static int check_value(const dctx *c, const Sslc__Value *pv, size_t i, size_t nv, ir_dtype *dt, ir_kind *kind,
                        ir_shape *shape) {
-    if (dtype_from_pb((int)pv->dtype, dt) != 0) return dfail(c, "value %zu has an unknown dtype %d", i, (int)pv->dtype);
-    if (kind_from_pb((int)pv->kind, kind) != 0) return dfail(c, "value %zu has an unknown kind %d", i, (int)pv->kind);
+    if (dtype_from_pb(enum_int(&pv->dtype), dt) != 0) return dfail(c, "value %zu has an unknown dtype %d", i, enum_int(&pv->dtype));
+    if (kind_from_pb(enum_int(&pv->kind), kind) != 0) return dfail(c, "value %zu has an unknown kind %d", i, enum_int(&pv->kind));
     if (pv->name && strlen(pv->name) > PLAN_MAX_NAME)
         return dfail(c, "value %zu has a name longer than %d bytes", i, PLAN_MAX_NAME);
     if (pv->n_dims > IR_MAX_DIMS) return dfail(c, "value %zu has %zu dims (at most %d)", i, pv->n_dims, IR_MAX_DIMS);
@@ -437,8 +451,8 @@ static int check_value(const dctx *c, const Sslc__Value *pv, size_t i, size_t nv
     }
     if (pv->init) {
         ir_init_kind ik;
-        if (init_from_pb((int)pv->init->kind, &ik) != 0)
-            return dfail(c, "value %zu has an unknown init kind %d", i, (int)pv->init->kind);
+        if (init_from_pb(enum_int(&pv->init->kind), &ik) != 0)
+            return dfail(c, "value %zu has an unknown init kind %d", i, enum_int(&pv->init->kind));
         if (!isfinite(pv->init->a) || !isfinite(pv->init->b))
             return dfail(c, "value %zu has a non-finite init parameter", i);
         int32_t src = pv->init->src;
@@ -459,7 +473,7 @@ static int apply_value(const dctx *c, ir_graph *g, int v, const Sslc__Value *pv)
     x->init.a = x->init.b = 0;
     x->init.src = -1;
     if (pv->init) {
-        init_from_pb((int)pv->init->kind, &x->init.kind);
+        init_from_pb(enum_int(&pv->init->kind), &x->init.kind);
         x->init.a = pv->init->a;
         x->init.b = pv->init->b;
         x->init.src = pv->init->src;

@@ -19,6 +19,8 @@ static int fail(char *err, const char *fmt, ...) {
     va_start(ap, fmt);
     vsnprintf(err, IR_ERRLEN, fmt, ap);
     va_end(ap);
+    for (char *q = err; *q; q++) /* names from a file may hold control characters: keep one line */
+        if ((unsigned char)*q < 0x20 || *q == 0x7f) *q = '?';
     return -1;
 }
 

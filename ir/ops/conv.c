@@ -54,8 +54,14 @@ static int conv_geom_of(const ir_node *n, const ir_shape *xs, const ir_shape *ws
         BAD("weight has %lld input channels, input has %lld channels in %lld group(s)", (long long)q->Cg,
             (long long)q->C, (long long)q->G);
     q->Mg = q->M / q->G;
-    int64_t eh = q->H + q->phb + q->phe - q->dh * (q->KH - 1) - 1;
-    int64_t ew = q->W + q->pwb + q->pwe - q->dw * (q->KW - 1) - 1;
+    /* eh = H + pads - dilation * (K - 1) - 1, checked: attributes read from files are untrusted */
+    int64_t eh, ew, sph, spw;
+    if (__builtin_mul_overflow(q->dh, q->KH - 1, &sph) || __builtin_mul_overflow(q->dw, q->KW - 1, &spw) ||
+        __builtin_add_overflow(q->H, q->phb, &eh) || __builtin_add_overflow(eh, q->phe, &eh) ||
+        __builtin_sub_overflow(eh, sph, &eh) || __builtin_sub_overflow(eh, 1, &eh) ||
+        __builtin_add_overflow(q->W, q->pwb, &ew) || __builtin_add_overflow(ew, q->pwe, &ew) ||
+        __builtin_sub_overflow(ew, spw, &ew) || __builtin_sub_overflow(ew, 1, &ew))
+        BAD("sizes, pads or dilations are too large");
     if (eh < 0 || ew < 0) BAD("kernel %lldx%lld is larger than the padded input", (long long)q->KH, (long long)q->KW);
     q->OH = eh / q->sh + 1;
     q->OW = ew / q->sw + 1;

@@ -28,7 +28,11 @@ static int pool_geom_of(const ir_node *n, const ir_shape *xs, pool_geom *q, char
     if (q->phb < 0 || q->pwb < 0 || q->phe < 0 || q->pwe < 0) BAD("pads must be >= 0");
     if (q->phb >= q->KH || q->phe >= q->KH || q->pwb >= q->KW || q->pwe >= q->KW)
         BAD("pads must be smaller than the kernel (a window of padding only has no maximum)");
-    int64_t eh = q->H + q->phb + q->phe - q->KH, ew = q->W + q->pwb + q->pwe - q->KW;
+    int64_t eh, ew; /* H + pads - K, checked: attributes read from files are untrusted */
+    if (__builtin_add_overflow(q->H, q->phb, &eh) || __builtin_add_overflow(eh, q->phe, &eh) ||
+        __builtin_sub_overflow(eh, q->KH, &eh) || __builtin_add_overflow(q->W, q->pwb, &ew) ||
+        __builtin_add_overflow(ew, q->pwe, &ew) || __builtin_sub_overflow(ew, q->KW, &ew))
+        BAD("sizes or pads are too large");
     if (eh < 0 || ew < 0) BAD("kernel %lldx%lld is larger than the padded input", (long long)q->KH, (long long)q->KW);
     q->OH = eh / q->sh + 1;
     q->OW = ew / q->sw + 1;

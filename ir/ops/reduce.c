@@ -19,13 +19,19 @@ static int KN(reduce)(const ref_call *c, int kind /*0 sum,1 mean,2 max*/) {
     int64_t ystr[IR_MAX_DIMS], idx[IR_MAX_DIMS] = {0};
     ir_bcast_strides(&ks, xs, ystr);
     int64_t cnt = ny ? nx / ny : 0;
+    /* sums accumulate in double in both widths, as the fused kernels do */
+    double *acc = kind == 2 ? NULL : calloc((size_t)ny + 1, sizeof(double));
+    if (kind != 2 && !acc) {
+        snprintf(c->err, IR_ERRLEN, "out of memory in a reduction");
+        return -1;
+    }
     for (int64_t i = 0; i < ny; i++) y[i] = kind == 2 ? -INFINITY : 0;
     int64_t oy = 0;
     for (int64_t i = 0; i < nx; i++) {
         if (kind == 2) {
             if (x[i] > y[oy] || x[i] != x[i]) y[oy] = x[i]; /* NaN propagates, as torch.amax */
         } else
-            y[oy] += x[i];
+            acc[oy] += (double)x[i];
         for (int d = xs->ndim - 1; d >= 0; d--) {
             idx[d]++;
             oy += ystr[d];
@@ -34,8 +40,10 @@ static int KN(reduce)(const ref_call *c, int kind /*0 sum,1 mean,2 max*/) {
             idx[d] = 0;
         }
     }
-    if (kind == 1 && cnt > 0)
-        for (int64_t i = 0; i < ny; i++) y[i] /= (real)cnt;
+    if (acc) {
+        for (int64_t i = 0; i < ny; i++) y[i] = (real)(kind == 1 && cnt > 0 ? acc[i] / (double)cnt : acc[i]);
+        free(acc);
+    }
     return 0;
 }
 int KN(ref_reduce_sum)(const ref_call *c) { return KN(reduce)(c, 0); }

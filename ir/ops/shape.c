@@ -215,9 +215,10 @@ int ir_transpose(ir_graph *g, int x, const int64_t *perm, int n) {
 static int reshape_infer(ir_graph *g, ir_node *n, ir_shape *os, ir_dtype *od) {
     const ir_value *x = &g->vals[n->in[0]];
     const ir_attrval *sh = ir_get(n, "shape");
+    if (sh->n > IR_MAX_DIMS) return ir_fail(g, "Reshape: target shape has %d dims (at most %d)", sh->n, IR_MAX_DIMS);
     ir_shape to = ir_shape_make(sh->n, sh->v);
     int64_t numel = 1; /* checked: shapes read from files are untrusted */
-    int bad = sh->n > IR_MAX_DIMS;
+    int bad = 0;
     for (int d = 0; d < to.ndim; d++)
         if (to.d[d] < 0 || __builtin_mul_overflow(numel, to.d[d], &numel)) bad = 1;
     if (bad || numel != ir_numel(&x->shape)) {
@@ -292,7 +293,10 @@ static int pad_infer(ir_graph *g, ir_node *n, ir_shape *os, ir_dtype *od) {
                        pe->n);
     ir_shape s = x->shape;
     for (int d = 0; d < nd; d++) {
-        s.d[d] += (pb->n ? pb->v[d] : 0) + (pe->n ? pe->v[d] : 0);
+        /* checked: pads read from files are untrusted */
+        if (__builtin_add_overflow(s.d[d], pb->n ? pb->v[d] : 0, &s.d[d]) ||
+            __builtin_add_overflow(s.d[d], pe->n ? pe->v[d] : 0, &s.d[d]))
+            return ir_fail(g, "Pad: pads of dim %d are too large", d);
         if (s.d[d] < 0) return ir_fail(g, "Pad: dim %d would have negative size %lld", d, (long long)s.d[d]);
     }
     os[0] = s;

@@ -273,6 +273,8 @@ def cmd_import():
 
     # SimCLR trains on imported backbones: BatchNorm folded (opset 13) and kept (state updated)
     simclr_steps(p13, "resnet18 opset 13 import")
+    r = sslc("run", p13, "--data", "fake:8", "--steps", "1", "--device", "cpu")
+    log(f"resnet18 opset 13 import: `sslc run` (fused CPU kernels): {r.stdout.strip().splitlines()[-1]}")
     d, _ = simclr_steps(pt, "resnet18 training-mode BN import")
     info = json.loads(sslc("inspect", pt, "--params", "--json").stdout)
     state = [t["name"] for t in info["tensors"] if t["kind"] == "state" and t["name"].endswith("running_mean")]

@@ -1,0 +1,21 @@
+/* Internals shared by the C and CUDA emitters. */
+#ifndef SSLC_EMIT_H
+#define SSLC_EMIT_H
+#include <stddef.h>
+
+#include "../ir/opkit.h"
+#include "kir.h"
+
+typedef struct {
+    char *s;
+    size_t len, cap;
+} strbuf;
+void sb_printf(strbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+void kir_pitches(const kir *k, int64_t *opitch, int64_t *ipitch);
+void kir_offset_expr(strbuf *b, const kir *k, const int64_t *stride, int reduced, const char *var, const int64_t *pitch);
+void kir_contig_strides(const kir *k, int64_t *st);
+/* right-hand side of an elementwise expression over e<a>, e<b> */
+void kir_expr_c(strbuf *b, const kir *k, int x, const char *unused);
+
+#endif

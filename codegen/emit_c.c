@@ -1,0 +1,273 @@
+/* Kernel IR -> C with OpenMP. One function per kernel: `void NAME(void **args)`, args = load
+ * base pointers then store base pointers. Reductions accumulate in double. */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "emit.h"
+
+void sb_printf(strbuf *b, const char *fmt, ...) {
+    va_list ap;
+    for (;;) {
+        size_t room = b->cap - b->len;
+        va_start(ap, fmt);
+        int n = b->cap ? vsnprintf(b->s + b->len, room, fmt, ap) : -1;
+        va_end(ap);
+        if (n >= 0 && (size_t)n < room) {
+            b->len += (size_t)n;
+            return;
+        }
+        size_t nc = b->cap ? b->cap * 2 : 4096;
+        while (n >= 0 && nc < b->len + (size_t)n + 1) nc *= 2;
+        char *q = realloc(b->s, nc);
+        if (!q) {
+            fprintf(stderr, "sslc: out of memory in codegen\n");
+            abort();
+        }
+        b->s = q, b->cap = nc;
+    }
+}
+
+/* Per-axis pitches of the outer (non-reduced) and inner (reduced) index spaces. */
+void kir_pitches(const kir *k, int64_t *opitch, int64_t *ipitch) {
+    int64_t op = 1, ip = 1;
+    for (int d = k->dom.ndim - 1; d >= 0; d--) {
+        if (k->redmask >> d & 1) {
+            ipitch[d] = ip;
+            ip *= k->dom.d[d];
+        } else {
+            opitch[d] = op;
+            op *= k->dom.d[d];
+        }
+    }
+}
+
+/* offset expression of `stride` over the axes selected by `reduced` (0: outer, 1: inner) */
+void kir_offset_expr(strbuf *b, const kir *k, const int64_t *stride, int reduced, const char *var,
+                     const int64_t *pitch) {
+    int any = 0;
+    for (int d = 0; d < k->dom.ndim; d++) {
+        if (((k->redmask >> d) & 1) != (unsigned)reduced || stride[d] == 0) continue;
+        int64_t span = 1; /* elements of var spanned by axes inside d */
+        span = pitch[d] * k->dom.d[d];
+        int outermost = 1;
+        for (int e = 0; e < d; e++)
+            if (((k->redmask >> e) & 1) == (unsigned)reduced && k->dom.d[e] > 1) outermost = 0;
+        sb_printf(b, "%s", any ? " + " : "");
+        if (outermost)
+            sb_printf(b, "(%s / %lldLL)", var, (long long)pitch[d]);
+        else if (pitch[d] == 1)
+            sb_printf(b, "(%s %% %lldLL)", var, (long long)span);
+        else
+            sb_printf(b, "((%s / %lldLL) %% %lldLL)", var, (long long)pitch[d], (long long)k->dom.d[d]);
+        if (stride[d] != 1) sb_printf(b, " * %lldLL", (long long)stride[d]);
+        any = 1;
+    }
+    if (!any) sb_printf(b, "0");
+}
+
+void kir_contig_strides(const kir *k, int64_t *st) { ir_strides(&k->dom, st); }
+
+/* which expressions a set of roots needs, restricted to one level */
+static void need(const kir *k, int x, unsigned char *mark) {
+    if (mark[x]) return;
+    mark[x] = 1;
+    const kx_expr *e = &k->exprs[x];
+    if (e->kind == KX_UNARY) need(k, e->a, mark);
+    if (e->kind == KX_BINARY) need(k, e->a, mark), need(k, e->b, mark);
+}
+
+void kir_expr_c(strbuf *b, const kir *k, int x, const char *outer_fmt_unused) {
+    (void)outer_fmt_unused;
+    const kx_expr *e = &k->exprs[x];
+    const char *A = "a", *B = "b";
+    (void)A, (void)B;
+    char a[24], bb[24];
+    snprintf(a, sizeof a, "e%d", e->a);
+    snprintf(bb, sizeof bb, "e%d", e->b);
+    switch (e->op) {
+    case OP_Add: sb_printf(b, "%s + %s", a, bb); break;
+    case OP_Sub: sb_printf(b, "%s - %s", a, bb); break;
+    case OP_Mul: sb_printf(b, "%s * %s", a, bb); break;
+    case OP_Div: sb_printf(b, "%s / %s", a, bb); break;
+    case OP_Pow: sb_printf(b, "powf(%s, %s)", a, bb); break;
+    case OP_Max: sb_printf(b, "(%s > %s ? %s : %s)", a, bb, a, bb); break;
+    case OP_Where0: sb_printf(b, "(%s %s 0.0f ? %s : 0.0f)", a, e->ge ? ">=" : ">", bb); break;
+    case OP_GeluGrad:
+        sb_printf(b, "%s * (0.5f * (1.0f + erff(%s * 0.70710678118654752f)) + %s * expf(-0.5f * %s * %s) * 0.39894228040143268f)",
+                  a, bb, bb, bb, bb);
+        break;
+    case OP_Neg: sb_printf(b, "-%s", a); break;
+    case OP_Exp: sb_printf(b, "expf(%s)", a); break;
+    case OP_Log: sb_printf(b, "logf(%s)", a); break;
+    case OP_Sqrt: sb_printf(b, "sqrtf(%s)", a); break;
+    case OP_Relu: sb_printf(b, "(%s > 0.0f ? %s : 0.0f)", a, a); break;
+    case OP_Gelu: sb_printf(b, "0.5f * %s * (1.0f + erff(%s * 0.70710678118654752f))", a, a); break;
+    default: sb_printf(b, "%s", a); break; /* Identity-like */
+    }
+}
+
+static void emit_value(strbuf *b, const kir *k, int x, const char *ofs_prefix) {
+    const kx_expr *e = &k->exprs[x];
+    sb_printf(b, "        const float e%d = ", x);
+    if (e->kind == KX_LOAD) {
+        const k_load *ld = &k->loads[e->load];
+        if (ld->scalar)
+            sb_printf(b, "L%d[0]", e->load);
+        else if (ld->level == LV_OUTER)
+            sb_printf(b, "L%d[o]", e->load);
+        else
+            sb_printf(b, "L%d[%s%d]", e->load, ofs_prefix, e->load);
+    } else if (e->kind == KX_CONST) {
+        sb_printf(b, "(float)%.17g", e->c);
+    } else if (e->kind == KX_RED) {
+        sb_printf(b, "(float)r%d", e->red);
+    } else {
+        kir_expr_c(b, k, x, NULL);
+    }
+    sb_printf(b, ";\n");
+}
+
+char *kir_emit_c(const kir *k, const char *name) {
+    strbuf b = {0};
+    int64_t opitch[IR_MAX_DIMS] = {0}, ipitch[IR_MAX_DIMS] = {0}, contig[IR_MAX_DIMS];
+    kir_pitches(k, opitch, ipitch);
+    kir_contig_strides(k, contig);
+    int64_t O = kir_outer(k), I = kir_inner(k);
+    sb_printf(&b, "void %s(void **args) {\n", name);
+    for (int l = 0; l < k->nloads && !k->counter_by; l++) sb_printf(&b, "    const float *restrict L%d = args[%d];\n", l, l);
+    for (int s = 0; s < k->nstores && !k->counter_by; s++) sb_printf(&b, "    float *restrict S%d = args[%d];\n", s, k->nloads + s);
+    if (k->counter_by) {
+        sb_printf(&b, "    for (int64_t i = 0; i < %lldLL; i++) ((int64_t *)args[1])[i] = ((const int64_t *)args[0])[i] + %lldLL;\n}\n",
+                  (long long)ir_numel(&k->dom), (long long)k->counter_by);
+        return b.s;
+    }
+    unsigned char *mark = calloc((size_t)k->nexprs + 1, 1);
+    if (!k->redmask) {
+        /* flat: one loop over the domain */
+        int64_t N = ir_numel(&k->dom);
+        sb_printf(&b, "#pragma omp parallel for schedule(static) if (%lldLL > 32768)\n", (long long)N);
+        sb_printf(&b, "    for (int64_t i = 0; i < %lldLL; i++) {\n", (long long)N);
+        for (int s = 0; s < k->nstores; s++) need(k, k->stores[s].expr, mark);
+        for (int l = 0; l < k->nloads; l++) {
+            int used = 0;
+            for (int x = 0; x < k->nexprs; x++) used |= mark[x] && k->exprs[x].kind == KX_LOAD && k->exprs[x].load == l;
+            if (!used || k->loads[l].level == LV_OUTER) continue;
+            int same = 1;
+            for (int d = 0; d < k->dom.ndim; d++) same &= k->loads[l].stride[d] == contig[d] || k->dom.d[d] == 1;
+            sb_printf(&b, "        const int64_t f%d = ", l);
+            if (same)
+                sb_printf(&b, "i");
+            else
+                kir_offset_expr(&b, k, k->loads[l].stride, 0, "i", opitch);
+            sb_printf(&b, ";\n");
+        }
+        for (int x = 0; x < k->nexprs; x++)
+            if (mark[x] && k->exprs[x].kind != KX_RED) emit_value(&b, k, x, "f");
+        for (int s = 0; s < k->nstores; s++) sb_printf(&b, "        S%d[i] = e%d;\n", s, k->stores[s].expr);
+        sb_printf(&b, "    }\n}\n");
+        free(mark);
+        return b.s;
+    }
+    /* reductions: outer loop; phases over the inner index; outer expressions; apply loop */
+    int par_inner = O < 4;
+    int *ready = calloc((size_t)k->nexprs + 1, sizeof(int));
+    for (int x = 0; x < k->nexprs; x++) {
+        const kx_expr *e = &k->exprs[x];
+        int r = 0;
+        if (e->kind == KX_RED) r = k->reds[e->red].phase + 1;
+        if (e->kind == KX_UNARY) r = ready[e->a];
+        if (e->kind == KX_BINARY) r = ready[e->a] > ready[e->b] ? ready[e->a] : ready[e->b];
+        ready[x] = r;
+    }
+    if (!par_inner) sb_printf(&b, "#pragma omp parallel for schedule(static) if (%lldLL > 16384)\n", (long long)(O * I));
+    sb_printf(&b, "    for (int64_t o = 0; o < %lldLL; o++) {\n", (long long)O);
+    /* outer part of every full-level load offset, and of the full-level store offset */
+    for (int l = 0; l < k->nloads; l++) {
+        if (k->loads[l].level != LV_FULL) continue;
+        sb_printf(&b, "        const int64_t ob%d = ", l);
+        kir_offset_expr(&b, k, k->loads[l].stride, 0, "o", opitch);
+        sb_printf(&b, ";\n");
+    }
+    sb_printf(&b, "        const int64_t obS = ");
+    kir_offset_expr(&b, k, contig, 0, "o", opitch);
+    sb_printf(&b, ";\n");
+    for (int p = 0; p <= k->nphases; p++) {
+        /* outer-level expressions that become ready before phase p */
+        for (int x = 0; x < k->nexprs; x++) {
+            const kx_expr *e = &k->exprs[x];
+            if (e->level == LV_OUTER && ready[x] == p) emit_value(&b, k, x, "");
+        }
+        if (p == k->nphases) break;
+        int any = 0;
+        memset(mark, 0, (size_t)k->nexprs);
+        for (int r = 0; r < k->nreds; r++)
+            if (k->reds[r].phase == p) {
+                sb_printf(&b, "        double r%d = %s;\n", r, k->reds[r].is_max ? "-INFINITY" : "0.0");
+                need(k, k->reds[r].expr, mark);
+                any = 1;
+            }
+        if (!any) continue;
+        if (par_inner) {
+            sb_printf(&b, "#pragma omp parallel for schedule(static) if (%lldLL > 16384)", (long long)I);
+            for (int r = 0; r < k->nreds; r++)
+                if (k->reds[r].phase == p) sb_printf(&b, " reduction(%s:r%d)", k->reds[r].is_max ? "max" : "+", r);
+            sb_printf(&b, "\n");
+        }
+        sb_printf(&b, "        for (int64_t i = 0; i < %lldLL; i++) {\n", (long long)I);
+        for (int l = 0; l < k->nloads; l++) {
+            int used = 0;
+            for (int x = 0; x < k->nexprs; x++) used |= mark[x] && k->exprs[x].kind == KX_LOAD && k->exprs[x].load == l;
+            if (!used || k->loads[l].level != LV_FULL) continue;
+            sb_printf(&b, "        const int64_t f%d = ob%d + ", l, l);
+            kir_offset_expr(&b, k, k->loads[l].stride, 1, "i", ipitch);
+            sb_printf(&b, ";\n");
+        }
+        for (int x = 0; x < k->nexprs; x++)
+            if (mark[x] && k->exprs[x].level == LV_FULL) emit_value(&b, k, x, "f");
+        for (int r = 0; r < k->nreds; r++)
+            if (k->reds[r].phase == p) {
+                int ex = k->reds[r].expr;
+                if (k->reds[r].is_max)
+                    sb_printf(&b, "        if (e%d > r%d || e%d != e%d) r%d = e%d;\n", ex, r, ex, ex, r, ex);
+                else
+                    sb_printf(&b, "        r%d += (double)e%d;\n", r, ex);
+            }
+        sb_printf(&b, "        }\n");
+    }
+    int full_stores = 0;
+    for (int s = 0; s < k->nstores; s++) {
+        if (k->exprs[k->stores[s].expr].level == LV_OUTER)
+            sb_printf(&b, "        S%d[o] = e%d;\n", s, k->stores[s].expr);
+        else
+            full_stores = 1;
+    }
+    if (full_stores) {
+        memset(mark, 0, (size_t)k->nexprs);
+        for (int s = 0; s < k->nstores; s++)
+            if (k->exprs[k->stores[s].expr].level == LV_FULL) need(k, k->stores[s].expr, mark);
+        if (par_inner) sb_printf(&b, "#pragma omp parallel for schedule(static) if (%lldLL > 16384)\n", (long long)I);
+        sb_printf(&b, "        for (int64_t i = 0; i < %lldLL; i++) {\n", (long long)I);
+        for (int l = 0; l < k->nloads; l++) {
+            int used = 0;
+            for (int x = 0; x < k->nexprs; x++) used |= mark[x] && k->exprs[x].kind == KX_LOAD && k->exprs[x].load == l;
+            if (!used || k->loads[l].level != LV_FULL) continue;
+            sb_printf(&b, "        const int64_t f%d = ob%d + ", l, l);
+            kir_offset_expr(&b, k, k->loads[l].stride, 1, "i", ipitch);
+            sb_printf(&b, ";\n");
+        }
+        sb_printf(&b, "        const int64_t fS = obS + ");
+        kir_offset_expr(&b, k, contig, 1, "i", ipitch);
+        sb_printf(&b, ";\n");
+        for (int x = 0; x < k->nexprs; x++)
+            if (mark[x] && k->exprs[x].level == LV_FULL) emit_value(&b, k, x, "f");
+        for (int s = 0; s < k->nstores; s++)
+            if (k->exprs[k->stores[s].expr].level == LV_FULL) sb_printf(&b, "        S%d[fS] = e%d;\n", s, k->stores[s].expr);
+        sb_printf(&b, "        }\n");
+    }
+    sb_printf(&b, "    }\n}\n");
+    free(ready);
+    free(mark);
+    return b.s;
+}

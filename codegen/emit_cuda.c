@@ -1,0 +1,189 @@
+/* Kernel IR -> CUDA C for NVRTC. Flat kernels: a grid-stride loop over the domain. Reduction
+ * kernels: one block per outer index (grid-stride over outer indices); each phase reduces over
+ * the inner index across the block's threads in shared memory (double accumulators, as the C
+ * emitter), then the threads apply over the inner index. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "emit.h"
+
+#define CUDA_BLOCK 256
+
+static void need(const kir *k, int x, unsigned char *mark) {
+    if (mark[x]) return;
+    mark[x] = 1;
+    const kx_expr *e = &k->exprs[x];
+    if (e->kind == KX_UNARY) need(k, e->a, mark);
+    if (e->kind == KX_BINARY) need(k, e->a, mark), need(k, e->b, mark);
+}
+
+static void value(strbuf *b, const kir *k, int x, const char *pre) {
+    const kx_expr *e = &k->exprs[x];
+    sb_printf(b, "%sconst float e%d = ", pre, x);
+    if (e->kind == KX_LOAD) {
+        const k_load *ld = &k->loads[e->load];
+        if (ld->scalar)
+            sb_printf(b, "L%d[0]", e->load);
+        else if (ld->level == LV_OUTER)
+            sb_printf(b, "L%d[o]", e->load);
+        else
+            sb_printf(b, "L%d[f%d]", e->load, e->load);
+    } else if (e->kind == KX_CONST) {
+        sb_printf(b, "(float)%.17g", e->c);
+    } else if (e->kind == KX_RED) {
+        sb_printf(b, "(float)r%d", e->red);
+    } else {
+        kir_expr_c(b, k, x, NULL);
+    }
+    sb_printf(b, ";\n");
+}
+
+static void params(strbuf *b, const kir *k) {
+    if (k->counter_by) {
+        sb_printf(b, "const int64_t* __restrict__ L0, int64_t* __restrict__ S0");
+        return;
+    }
+    for (int l = 0; l < k->nloads; l++) sb_printf(b, "%sconst float* __restrict__ L%d", l ? ", " : "", l);
+    for (int s = 0; s < k->nstores; s++) sb_printf(b, "%sfloat* __restrict__ S%d", (k->nloads || s) ? ", " : "", s);
+}
+
+static void full_offsets(strbuf *b, const kir *k, const unsigned char *mark, int reduced, const int64_t *pitch,
+                         const char *pre) {
+    for (int l = 0; l < k->nloads; l++) {
+        int used = 0;
+        for (int x = 0; x < k->nexprs; x++) used |= mark[x] && k->exprs[x].kind == KX_LOAD && k->exprs[x].load == l;
+        if (!used || k->loads[l].level != LV_FULL) continue;
+        if (reduced)
+            sb_printf(b, "%sconst int64_t f%d = ob%d + ", pre, l, l);
+        else
+            sb_printf(b, "%sconst int64_t f%d = ", pre, l);
+        kir_offset_expr(b, k, k->loads[l].stride, reduced, "i", pitch);
+        sb_printf(b, ";\n");
+    }
+}
+
+void kir_cuda_launch(const kir *k, int64_t *grid, int *block) {
+    *block = CUDA_BLOCK;
+    int64_t n = k->redmask ? kir_outer(k) : (ir_numel(&k->dom) + CUDA_BLOCK - 1) / CUDA_BLOCK;
+    if (n < 1) n = 1;
+    *grid = n > 65535 * 16 ? 65535 * 16 : n;
+}
+
+char *kir_emit_cuda(const kir *k, const char *name) {
+    strbuf b = {0};
+    int64_t opitch[IR_MAX_DIMS] = {0}, ipitch[IR_MAX_DIMS] = {0}, contig[IR_MAX_DIMS];
+    kir_pitches(k, opitch, ipitch);
+    kir_contig_strides(k, contig);
+    unsigned char *mark = calloc((size_t)k->nexprs + 1, 1);
+    sb_printf(&b, "extern \"C\" __global__ void __launch_bounds__(%d) %s(", CUDA_BLOCK, name);
+    params(&b, k);
+    sb_printf(&b, ") {\n");
+    if (k->counter_by) {
+        sb_printf(&b, "    for (int64_t i = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; i < %lldLL; i += (int64_t)gridDim.x * blockDim.x) "
+                      "S0[i] = L0[i] + %lldLL;\n}\n", (long long)ir_numel(&k->dom), (long long)k->counter_by);
+        free(mark);
+        return b.s;
+    }
+    if (!k->redmask) {
+        int64_t N = ir_numel(&k->dom);
+        sb_printf(&b, "    for (int64_t i = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; i < %lldLL; "
+                      "i += (int64_t)gridDim.x * blockDim.x) {\n", (long long)N);
+        for (int s = 0; s < k->nstores; s++) need(k, k->stores[s].expr, mark);
+        full_offsets(&b, k, mark, 0, opitch, "        ");
+        for (int x = 0; x < k->nexprs; x++)
+            if (mark[x]) value(&b, k, x, "        ");
+        for (int s = 0; s < k->nstores; s++) sb_printf(&b, "        S%d[i] = e%d;\n", s, k->stores[s].expr);
+        sb_printf(&b, "    }\n}\n");
+        free(mark);
+        return b.s;
+    }
+    int64_t O = kir_outer(k), I = kir_inner(k);
+    int *ready = calloc((size_t)k->nexprs + 1, sizeof(int));
+    for (int x = 0; x < k->nexprs; x++) {
+        const kx_expr *e = &k->exprs[x];
+        int r = 0;
+        if (e->kind == KX_RED) r = k->reds[e->red].phase + 1;
+        if (e->kind == KX_UNARY) r = ready[e->a];
+        if (e->kind == KX_BINARY) r = ready[e->a] > ready[e->b] ? ready[e->a] : ready[e->b];
+        ready[x] = r;
+    }
+    sb_printf(&b, "    __shared__ double sh[%d];\n", CUDA_BLOCK);
+    sb_printf(&b, "    for (int64_t o = blockIdx.x; o < %lldLL; o += gridDim.x) {\n", (long long)O);
+    for (int l = 0; l < k->nloads; l++) {
+        if (k->loads[l].level != LV_FULL) continue;
+        sb_printf(&b, "        const int64_t ob%d = ", l);
+        kir_offset_expr(&b, k, k->loads[l].stride, 0, "o", opitch);
+        sb_printf(&b, ";\n");
+    }
+    sb_printf(&b, "        const int64_t obS = ");
+    kir_offset_expr(&b, k, contig, 0, "o", opitch);
+    sb_printf(&b, ";\n");
+    for (int p = 0; p <= k->nphases; p++) {
+        for (int x = 0; x < k->nexprs; x++)
+            if (k->exprs[x].level == LV_OUTER && ready[x] == p) value(&b, k, x, "        ");
+        if (p == k->nphases) break;
+        memset(mark, 0, (size_t)k->nexprs);
+        int any = 0;
+        for (int r = 0; r < k->nreds; r++)
+            if (k->reds[r].phase == p) {
+                sb_printf(&b, "        double r%d = %s;\n", r, k->reds[r].is_max ? "-INFINITY" : "0.0");
+                need(k, k->reds[r].expr, mark);
+                any = 1;
+            }
+        if (!any) continue;
+        sb_printf(&b, "        for (int64_t i = threadIdx.x; i < %lldLL; i += blockDim.x) {\n", (long long)I);
+        full_offsets(&b, k, mark, 1, ipitch, "            ");
+        for (int x = 0; x < k->nexprs; x++)
+            if (mark[x] && k->exprs[x].level == LV_FULL) value(&b, k, x, "            ");
+        for (int r = 0; r < k->nreds; r++)
+            if (k->reds[r].phase == p) {
+                int ex = k->reds[r].expr;
+                if (k->reds[r].is_max)
+                    sb_printf(&b, "            if (e%d > r%d || e%d != e%d) r%d = e%d;\n", ex, r, ex, ex, r, ex);
+                else
+                    sb_printf(&b, "            r%d += (double)e%d;\n", r, ex);
+            }
+        sb_printf(&b, "        }\n");
+        /* block reductions, one after another through the shared buffer */
+        for (int r = 0; r < k->nreds; r++) {
+            if (k->reds[r].phase != p) continue;
+            sb_printf(&b, "        sh[threadIdx.x] = r%d;\n        __syncthreads();\n", r);
+            sb_printf(&b, "        for (int s = blockDim.x / 2; s > 0; s >>= 1) {\n");
+            sb_printf(&b, "            if (threadIdx.x < s) { double a = sh[threadIdx.x], c = sh[threadIdx.x + s]; ");
+            if (k->reds[r].is_max)
+                sb_printf(&b, "sh[threadIdx.x] = (c > a || c != c) ? c : a; }\n");
+            else
+                sb_printf(&b, "sh[threadIdx.x] = a + c; }\n");
+            sb_printf(&b, "            __syncthreads();\n        }\n");
+            sb_printf(&b, "        r%d = sh[0];\n        __syncthreads();\n", r);
+        }
+    }
+    int full_stores = 0;
+    for (int s = 0; s < k->nstores; s++) {
+        if (k->exprs[k->stores[s].expr].level == LV_OUTER)
+            sb_printf(&b, "        if (threadIdx.x == 0) S%d[o] = e%d;\n", s, k->stores[s].expr);
+        else
+            full_stores = 1;
+    }
+    if (full_stores) {
+        memset(mark, 0, (size_t)k->nexprs);
+        for (int s = 0; s < k->nstores; s++)
+            if (k->exprs[k->stores[s].expr].level == LV_FULL) need(k, k->stores[s].expr, mark);
+        sb_printf(&b, "        for (int64_t i = threadIdx.x; i < %lldLL; i += blockDim.x) {\n", (long long)I);
+        full_offsets(&b, k, mark, 1, ipitch, "            ");
+        sb_printf(&b, "            const int64_t fS = obS + ");
+        kir_offset_expr(&b, k, contig, 1, "i", ipitch);
+        sb_printf(&b, ";\n");
+        for (int x = 0; x < k->nexprs; x++)
+            if (mark[x] && k->exprs[x].level == LV_FULL) value(&b, k, x, "            ");
+        for (int s = 0; s < k->nstores; s++)
+            if (k->exprs[k->stores[s].expr].level == LV_FULL)
+                sb_printf(&b, "            S%d[fS] = e%d;\n", s, k->stores[s].expr);
+        sb_printf(&b, "        }\n");
+    }
+    sb_printf(&b, "        __syncthreads();\n    }\n}\n");
+    free(ready);
+    free(mark);
+    return b.s;
+}

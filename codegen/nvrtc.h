@@ -1,0 +1,16 @@
+/* NVRTC, loaded with dlopen so one sslc binary runs with or without the CUDA toolkit: compiles
+ * the CUDA source of a plan's kernels to CUBIN for a given architecture (no GPU needed). */
+#ifndef SSLC_NVRTC_H
+#define SSLC_NVRTC_H
+#include <stddef.h>
+
+#include "../passes/fusion.h"
+
+/* CUDA source of every kernel segment of fp: `k<i>_s<j>`; malloc'd */
+char *cuda_source(const fused_plan *fp);
+/* 0 if NVRTC could be loaded; its version goes to major and minor. err: IR_ERRLEN */
+int nvrtc_available(int *major, int *minor, char *err);
+/* Compiles src for sm_<arch> (e.g. 80, 90) into a malloc'd CUBIN. */
+int nvrtc_compile(const char *src, int arch, void **cubin, size_t *size, char *err);
+
+#endif

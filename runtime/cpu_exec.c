@@ -1,0 +1,155 @@
+#include "cpu_exec.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static int root_of(const cpu_exec *x, int v) {
+    int r = x->fp->root[v];
+    return r >= 0 ? r : v;
+}
+
+int cpu_exec_init(cpu_exec *x, const ir_graph *g, const fused_plan *fp, const jit_module *jit, char *err) {
+    memset(x, 0, sizeof *x);
+    x->g = g, x->fp = fp, x->jit = jit;
+    x->t = calloc((size_t)g->nvals + 1, sizeof *x->t);
+    if (!x->t) goto oom;
+    for (int v = 0; v < g->nvals; v++) {
+        const ir_value *val = &g->vals[v];
+        if (fp->root[v] != v) continue; /* views share their source's storage */
+        ref_tensor *t = &x->t[v];
+        t->dtype = val->dtype;
+        t->shape = val->shape;
+        t->numel = ir_numel(&val->shape);
+        size_t bytes = (size_t)t->numel * ir_dtype_size(val->dtype);
+        t->data = calloc(1, bytes ? bytes : 1);
+        if (!t->data) goto oom;
+        if (val->kind == VK_CONST && val->data) memcpy(t->data, val->data, bytes);
+    }
+    return 0;
+oom:
+    snprintf(err, IR_ERRLEN, "out of memory setting up the cpu backend");
+    cpu_exec_free(x);
+    return -1;
+}
+
+void cpu_exec_free(cpu_exec *x) {
+    if (x->t)
+        for (int v = 0; v < x->g->nvals; v++) free(x->t[v].data);
+    free(x->t);
+    memset(x, 0, sizeof *x);
+}
+
+void *cpu_exec_data(const cpu_exec *x, int v) {
+    if (v < 0 || v >= x->g->nvals) return NULL;
+    return x->t[root_of(x, v)].data;
+}
+
+int cpu_exec_set_f32(cpu_exec *x, int v, const float *src, char *err) {
+    void *d = cpu_exec_data(x, v);
+    if (!d || x->g->vals[v].dtype != DT_F32) {
+        snprintf(err, IR_ERRLEN, "value %%%d has no float32 storage", v);
+        return -1;
+    }
+    memcpy(d, src, (size_t)ir_numel(&x->g->vals[v].shape) * 4);
+    return 0;
+}
+
+int cpu_exec_get_f32(const cpu_exec *x, int v, float *dst, char *err) {
+    void *d = cpu_exec_data(x, v);
+    if (!d || x->g->vals[v].dtype != DT_F32) {
+        snprintf(err, IR_ERRLEN, "value %%%d has no float32 storage", v);
+        return -1;
+    }
+    memcpy(dst, d, (size_t)ir_numel(&x->g->vals[v].shape) * 4);
+    return 0;
+}
+
+static ref_tensor view_of(const cpu_exec *x, int v) {
+    ref_tensor t = x->t[root_of(x, v)];
+    t.shape = x->g->vals[v].shape;
+    t.numel = ir_numel(&t.shape);
+    t.dtype = x->g->vals[v].dtype;
+    return t;
+}
+
+int cpu_exec_step(cpu_exec *x, int si, char *err) {
+    const exec_step *s = &x->fp->steps[si];
+    if (s->kind == STEP_KERNEL) {
+        /* per segment: its loads' then its stores' storage */
+        void *args[2 * EXEC_MAX_ARGS];
+        const fkernel *fk = &x->fp->kernels[s->kernel];
+        int na = 0;
+        for (int g = 0; g < fk->nseg; g++) {
+            const kir *k = &fk->seg[g];
+            for (int l = 0; l < k->nloads; l++) args[na++] = x->t[k->loads[l].value].data;
+            for (int o = 0; o < k->nstores; o++) args[na++] = x->t[k->stores[o].value].data;
+        }
+        x->jit->fn[s->kernel](args);
+        return 0;
+    }
+    const ir_node *n = &x->g->nodes[s->node];
+    ref_call c;
+    memset(&c, 0, sizeof c);
+    c.node = n, c.nin = n->nin, c.nout = n->nout, c.err = err;
+    for (int k = 0; k < n->nin; k++) c.in[k] = view_of(x, n->in[k]);
+    for (int k = 0; k < n->nout; k++) c.out[k] = view_of(x, n->out[k]);
+    err[0] = 0;
+    if (ir_optable[n->op]->ref_f32(&c)) {
+        if (!err[0]) snprintf(err, IR_ERRLEN, "%s failed", ir_optable[n->op]->name);
+        return -1;
+    }
+    return 0;
+}
+
+#include <time.h>
+static double tnow(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+/* SSLC_PROFILE=1: seconds per op type (library steps) and for fused kernels, on stderr */
+static void profile_step(const cpu_exec *x, int s, double dt) {
+    static double acc[OP__COUNT + 1];
+    static int runs;
+    const exec_step *st = &x->fp->steps[s];
+    acc[st->kind == STEP_KERNEL ? OP__COUNT : x->g->nodes[st->node].op] += dt;
+    if (s == x->fp->nsteps - 1 && ++runs % 2 == 0) {
+        double tot = 0;
+        for (int i = 0; i <= OP__COUNT; i++) tot += acc[i];
+        fprintf(stderr, "profile over %d steps, %.3f s/step:", runs, tot / runs);
+        for (int i = 0; i <= OP__COUNT; i++)
+            if (acc[i] > 0.02 * tot)
+                fprintf(stderr, " %s %.0f%%", i == OP__COUNT ? "fused" : ir_optable[i]->name, 100 * acc[i] / tot);
+        fprintf(stderr, "\n");
+    }
+}
+
+int cpu_exec_run(cpu_exec *x, char *err) {
+    int prof = getenv("SSLC_PROFILE") != NULL;
+    for (int s = 0; s < x->fp->nsteps; s++) {
+        double t = prof ? tnow() : 0;
+        if (cpu_exec_step(x, s, err)) return -1;
+        if (prof) profile_step(x, s, tnow() - t);
+    }
+    const ir_graph *g = x->g;
+    /* updates read pre-step values: stage persistent sources first */
+    for (int u = 0; u < g->nupdates; u++) {
+        int src = g->updates[u].src, dst = g->updates[u].dst;
+        size_t bytes = (size_t)ir_numel(&g->vals[dst].shape) * ir_dtype_size(g->vals[dst].dtype);
+        if (g->vals[src].kind != VK_INTER) {
+            void *tmp = malloc(bytes ? bytes : 1);
+            if (!tmp) {
+                snprintf(err, IR_ERRLEN, "out of memory");
+                return -1;
+            }
+            memcpy(tmp, cpu_exec_data(x, src), bytes);
+            memcpy(cpu_exec_data(x, dst), tmp, bytes);
+            free(tmp);
+        } else {
+            memcpy(cpu_exec_data(x, dst), cpu_exec_data(x, src), bytes);
+        }
+    }
+    return 0;
+}

@@ -1,0 +1,25 @@
+/* The cpu backend: runs a fused plan step by step — library steps through the op table's
+ * kernels (OpenBLAS GEMM/convolution), fused steps through JIT-compiled C — on float32
+ * storage, then applies the graph's updates. Same value-level API as the interpreter. */
+#ifndef SSLC_CPU_EXEC_H
+#define SSLC_CPU_EXEC_H
+#include "../codegen/jit.h"
+#include "../passes/fusion.h"
+
+typedef struct {
+    const ir_graph *g;
+    const fused_plan *fp;
+    const jit_module *jit;
+    ref_tensor *t; /* storage per value (roots only; views and kernel-internal values: NULL) */
+} cpu_exec;
+
+int cpu_exec_init(cpu_exec *x, const ir_graph *g, const fused_plan *fp, const jit_module *jit, char *err);
+void cpu_exec_free(cpu_exec *x);
+void *cpu_exec_data(const cpu_exec *x, int v); /* storage of v (through views); NULL if none */
+int cpu_exec_set_f32(cpu_exec *x, int v, const float *src, char *err);
+int cpu_exec_get_f32(const cpu_exec *x, int v, float *dst, char *err);
+int cpu_exec_run(cpu_exec *x, char *err);
+/* runs only step s (for kernel-by-kernel tests) */
+int cpu_exec_step(cpu_exec *x, int s, char *err);
+
+#endif

@@ -1,0 +1,141 @@
+#include "engine.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../codegen/jit.h"
+#include "../passes/fusion.h"
+#include "../passes/lower.h"
+#include "cpu_exec.h"
+#include "init.h"
+#include "interp.h"
+
+struct engine {
+    engine_kind kind;
+    const ir_graph *g; /* the graph values are addressed in */
+    interp it;         /* ENGINE_REF */
+    ir_graph lowered;  /* ENGINE_CPU */
+    fused_plan fp;
+    jit_module jm;
+    cpu_exec cx;
+};
+
+int engine_kind_parse(const char *s, engine_kind *k, char *err) {
+    if (!strcmp(s, "ref") || !strcmp(s, "reference"))
+        *k = ENGINE_REF;
+    else if (!strcmp(s, "cpu"))
+        *k = ENGINE_CPU;
+    else if (!strcmp(s, "cuda"))
+        *k = ENGINE_CUDA;
+    else {
+        snprintf(err, IR_ERRLEN, "unknown device '%s' (choose one of: cpu, cuda, ref)", s);
+        return -1;
+    }
+    return 0;
+}
+
+const char *engine_kind_name(engine_kind k) { return k == ENGINE_REF ? "ref" : k == ENGINE_CPU ? "cpu" : "cuda"; }
+
+engine *engine_new(engine_kind kind, const ir_graph *g, char *info, size_t info_len, char *err) {
+    if (kind == ENGINE_CUDA) {
+        snprintf(err, IR_ERRLEN, "no CUDA device available to this build's runtime (see `sslc devices`); use --device cpu");
+        return NULL;
+    }
+    engine *e = calloc(1, sizeof *e);
+    if (!e) {
+        snprintf(err, IR_ERRLEN, "out of memory");
+        return NULL;
+    }
+    e->kind = kind;
+    if (kind == ENGINE_REF) {
+        e->g = g;
+        if (interp_init(&e->it, g, 0, err)) {
+            free(e);
+            return NULL;
+        }
+        if (info) snprintf(info, info_len, "reference interpreter: %d nodes", g->nnodes);
+        return e;
+    }
+    if (lower_graph(g, &e->lowered, err)) {
+        ir_graph_free(&e->lowered);
+        free(e);
+        return NULL;
+    }
+    e->g = &e->lowered;
+    if (fuse(&e->lowered, &e->fp, err)) goto fail_lowered;
+    int merged = fuse_horizontal(&e->fp);
+    if (jit_c_load(&e->fp, &e->jm, err)) goto fail_fp;
+    if (cpu_exec_init(&e->cx, &e->lowered, &e->fp, &e->jm, err)) goto fail_jit;
+    if (info) {
+        int nk = 0;
+        for (int s = 0; s < e->fp.nsteps; s++) nk += e->fp.steps[s].kind == STEP_KERNEL;
+        snprintf(info, info_len, "cpu: %d graph nodes -> %d launches (%d fused kernels, %d merged horizontally), kernels %s",
+                 g->nnodes, e->fp.nsteps, nk, merged, e->jm.cached ? "from cache" : "compiled");
+    }
+    return e;
+fail_jit:
+    jit_c_unload(&e->jm);
+fail_fp:
+    fused_plan_free(&e->fp);
+fail_lowered:
+    ir_graph_free(&e->lowered);
+    free(e);
+    return NULL;
+}
+
+void engine_free(engine *e) {
+    if (!e) return;
+    if (e->kind == ENGINE_REF)
+        interp_free(&e->it);
+    else {
+        cpu_exec_free(&e->cx);
+        jit_c_unload(&e->jm);
+        fused_plan_free(&e->fp);
+        ir_graph_free(&e->lowered);
+    }
+    free(e);
+}
+
+const ir_graph *engine_graph(const engine *e) { return e->g; }
+int engine_find(const engine *e, const char *name) { return ir_find_value(e->g, name); }
+
+void *engine_data(const engine *e, int v) {
+    return e->kind == ENGINE_REF ? interp_data(&e->it, v) : cpu_exec_data(&e->cx, v);
+}
+
+int engine_set_f32(engine *e, int v, const float *src, char *err) {
+    return e->kind == ENGINE_REF ? interp_set_f32(&e->it, v, src, err) : cpu_exec_set_f32(&e->cx, v, src, err);
+}
+
+int engine_get_f32(const engine *e, int v, float *dst, char *err) {
+    return e->kind == ENGINE_REF ? interp_get_f32(&e->it, v, dst, err) : cpu_exec_get_f32(&e->cx, v, dst, err);
+}
+
+int engine_init_persistent(engine *e, uint64_t seed, char *err) {
+    const ir_graph *g = e->g;
+    for (int v = 0; v < g->nvals; v++) {
+        const ir_value *val = &g->vals[v];
+        if (val->kind != VK_PARAM && val->kind != VK_STATE) continue;
+        int64_t n = ir_numel(&val->shape);
+        void *d = engine_data(e, v);
+        if (!d) continue;
+        if (val->dtype == DT_I64) {
+            for (int64_t i = 0; i < n; i++) ((int64_t *)d)[i] = (int64_t)val->init.a;
+            continue;
+        }
+        float *buf = malloc((size_t)(n ? n : 1) * sizeof(float));
+        if (!buf) {
+            snprintf(err, IR_ERRLEN, "out of memory");
+            return -1;
+        }
+        int rc = init_value_f32(g, v, seed, buf, err) || engine_set_f32(e, v, buf, err);
+        free(buf);
+        if (rc) return -1;
+    }
+    return 0;
+}
+
+int engine_run(engine *e, char *err) {
+    return e->kind == ENGINE_REF ? interp_run(&e->it, err) : cpu_exec_run(&e->cx, err);
+}

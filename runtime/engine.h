@@ -1,0 +1,32 @@
+/* One training-step engine over a graph, whichever backend runs it: the reference interpreter
+ * (node by node, the ground truth) or the cpu backend (lowered + fused + JIT-compiled C). Values
+ * are addressed by name-stable value ids of the graph the engine was built from. */
+#ifndef SSLC_ENGINE_H
+#define SSLC_ENGINE_H
+#include <stdint.h>
+
+#include "../ir/ir.h"
+
+typedef enum { ENGINE_REF, ENGINE_CPU, ENGINE_CUDA } engine_kind;
+
+typedef struct engine engine;
+
+/* "ref", "cpu", "cuda" */
+int engine_kind_parse(const char *s, engine_kind *k, char *err);
+const char *engine_kind_name(engine_kind k);
+
+/* Builds an engine for graph g (not owned; must outlive the engine). The cpu backend lowers,
+ * fuses and JIT-compiles here; `info` (optional) receives a one-line summary. */
+engine *engine_new(engine_kind kind, const ir_graph *g, char *info, size_t info_len, char *err);
+void engine_free(engine *e);
+/* the graph whose value ids the engine uses (the lowered one for cpu) */
+const ir_graph *engine_graph(const engine *e);
+/* value id by name in engine_graph, -1 if absent */
+int engine_find(const engine *e, const char *name);
+void *engine_data(const engine *e, int v); /* storage of v (f32 or its dtype) */
+int engine_set_f32(engine *e, int v, const float *src, char *err);
+int engine_get_f32(const engine *e, int v, float *dst, char *err);
+int engine_init_persistent(engine *e, uint64_t seed, char *err);
+int engine_run(engine *e, char *err);
+
+#endif
