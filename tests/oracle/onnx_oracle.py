@@ -3,7 +3,8 @@
 usage: onnx_oracle.py SSLC WORKDIR {export,import,resnet50,badfiles}
 
   export    sslc-built encoders (ConvNet, ResNet-18 at small width, CIFAR and ImageNet stems) with
-            random weights and BatchNorm statistics: every export passes
+            random weights and BatchNorm statistics, and a graph with every op of the exporter's
+            table (tests/test_onnx_opsexport): every export passes
             onnx.checker.check_model(full_check=True); ONNX Runtime on the model equals
             `sslc features` (same weights, same images, another batch size than the export's)
   import    torchvision ResNet-18 exported by torch.onnx.export (opset 13 and 17; BatchNorm
@@ -145,6 +146,14 @@ def cmd_export():
         worst = max(worst, compare(f"{name} run directory", run_ort(path("run.onnx"), x)["features"],
                                    sslc_features(run, x)["features"]))
         compare(f"{name} run directory = plan + params", run_ort(path("run.onnx"), x)["features"], y_default, tol=0)
+    # every op of the exporter's table (Pad, Expand, batch-dependent Reshape, reductions, Gelu...):
+    # tests/test_onnx_opsexport writes the model and the interpreter's output at batch 5
+    tool = os.path.join(os.path.dirname(SSLC), "tests", "test_onnx_opsexport")
+    subprocess.run([tool, "dump", WORK], check=True, capture_output=True)
+    check_model(path("ops.onnx"))
+    io = st.load(path("ops.safetensors"))
+    worst = max(worst, compare("every exported op (opset 17, batch 5)", run_ort(path("ops.onnx"), io["images"])["features"],
+                               io["features"]))
     print(f"export: ONNX Runtime vs sslc, worst max abs diff {worst:.3g}")
 
 
