@@ -5,6 +5,8 @@
 #include <string.h>
 
 #include <limits.h>
+#include <strings.h>
+#include <unistd.h>
 
 #include "../runtime/planfile.h"
 #include "cli.h"
@@ -71,7 +73,8 @@ static int parse_compile_args(int argc, char **argv, compile_args *a, const char
     while ((c = getopt_long(argc, argv, ":o:h", longopts, NULL)) != -1) {
         switch (c) {
         case 'b':
-            if (strlen(optarg) > 5 && !strcmp(optarg + strlen(optarg) - 5, ".onnx")) {
+            if ((strlen(optarg) > 5 && !strcasecmp(optarg + strlen(optarg) - 5, ".onnx")) ||
+                (strchr(optarg, '/') && access(optarg, F_OK) == 0)) {
                 a->backbone_file = optarg;
                 snprintf(a->spec.backbone.name, sizeof a->spec.backbone.name, "onnx");
                 break;

@@ -440,8 +440,8 @@ static int check_value(const dctx *c, const Sslc__Value *pv, size_t i, size_t nv
         }
         shape->d[d] = x;
     }
-    int has_data = *kind == VK_CONST ||
-                   ((*kind == VK_PARAM || *kind == VK_STATE) && pv->init && pv->init->kind == SSLC__INIT_KIND__INIT_DATA);
+    int has_data = *kind == VK_CONST || ((*kind == VK_PARAM || *kind == VK_STATE) && pv->init &&
+                                         enum_int(&pv->init->kind) == SSLC__INIT_KIND__INIT_DATA);
     size_t want = has_data ? (size_t)ir_numel(shape) * ir_dtype_size(*dt) : 0;
     if (pv->const_data.len != want) {
         if (has_data)
@@ -460,6 +460,8 @@ static int check_value(const dctx *c, const Sslc__Value *pv, size_t i, size_t nv
             return dfail(c, "value %zu is initialized as a copy of value %d, which is out of range", i, (int)src);
         if (src < -1 || (src >= 0 && (size_t)src >= nv))
             return dfail(c, "value %zu has an init source %d out of range", i, (int)src);
+        if (ik == INIT_DATA && *kind != VK_PARAM && *kind != VK_STATE)
+            return dfail(c, "value %zu is data-initialized but is not a parameter or state", i);
     }
     return 0;
 }
