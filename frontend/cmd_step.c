@@ -7,40 +7,14 @@
 #include <string.h>
 
 #include "../passes/optimizer.h"
-#include "../runtime/init.h"
-#include "../runtime/interp.h"
+#include "../runtime/engine.h"
 #include "../runtime/planfile.h"
 #include "../runtime/safetensors.h"
 #include "cli.h"
+#include "plan_opts.h"
 
-static int opt_double(const sslc_plan *p, const char *key, double *out, char *err) {
-    const char *s = plan_get_option(p, key);
-    char *end;
-    if (!s || (*out = strtod(s, &end), end == s || *end)) {
-        snprintf(err, IR_ERRLEN, "plan has no valid option '%s'", key);
-        return -1;
-    }
-    return 0;
-}
-
-/* the optimizer hyperparameters the host needs to feed the per-step scalars */
-static int plan_opt_config(const sslc_plan *p, opt_config *cfg, double *lr, double *wd, char *err) {
-    const char *name = plan_get_option(p, "optimizer");
-    opt_kind kind;
-    if (!name) {
-        snprintf(err, IR_ERRLEN, "plan has no optimizer option");
-        return -1;
-    }
-    if (opt_kind_parse(name, &kind, err, IR_ERRLEN)) return -1;
-    *cfg = opt_defaults(kind);
-    return opt_double(p, "beta1", &cfg->beta1, err) || opt_double(p, "beta2", &cfg->beta2, err) ||
-                   opt_double(p, "lr", lr, err) || opt_double(p, "weight_decay", wd, err)
-               ? -1
-               : 0;
-}
-
-static int load_tensor_into(interp *it, int v, const st_tensor *t, const char *what, char *err) {
-    const ir_value *val = &it->g->vals[v];
+static int load_tensor_into(engine *it, int v, const st_tensor *t, const char *what, char *err) {
+    const ir_value *val = &engine_graph(it)->vals[v];
     ir_dtype dt;
     if (st_dtype_to_ir(t->dtype, &dt) || dt != val->dtype) {
         snprintf(err, IR_ERRLEN, "%s '%s' is %s, the plan expects %s", what, t->name, st_dtype_name(t->dtype),
@@ -55,18 +29,18 @@ static int load_tensor_into(interp *it, int v, const st_tensor *t, const char *w
         snprintf(err, IR_ERRLEN, "%s '%s' has shape %s, the plan expects %s", what, t->name, a, b);
         return -1;
     }
-    if (dt == DT_F32) return interp_set_f32(it, v, t->data, err);
-    memcpy(interp_data(it, v), t->data, t->nbytes);
+    if (dt == DT_F32) return engine_set_f32(it, v, t->data, err);
+    memcpy(engine_data(it, v), t->data, t->nbytes);
     return 0;
 }
 
-static int load_params(interp *it, const char *path, char *err) {
+static int load_params(engine *it, const char *path, char *err) {
     st_table tab;
     if (st_read(&tab, path, err)) return -1;
     int rc = 0;
     for (int i = 0; i < tab.n && !rc; i++) {
-        int v = ir_find_value(it->g, tab.t[i].name);
-        if (v < 0 || (it->g->vals[v].kind != VK_PARAM && it->g->vals[v].kind != VK_STATE)) {
+        int v = engine_find(it, tab.t[i].name);
+        if (v < 0 || (engine_graph(it)->vals[v].kind != VK_PARAM && engine_graph(it)->vals[v].kind != VK_STATE)) {
             snprintf(err, IR_ERRLEN, "%s: '%s' is not a parameter or state tensor of this plan (see sslc inspect --params)",
                      path, tab.t[i].name);
             rc = -1;
@@ -80,22 +54,10 @@ static int load_params(interp *it, const char *path, char *err) {
 /* inputs the host computes each step: optimizer scalars and method schedules */
 static int is_host_input(const char *name) { return !strncmp(name, "opt.", 4) || !strncmp(name, "sched.", 6); }
 
-/* method schedules: without a schedule option the base value recorded in the graph */
-static int feed_sched(interp *it, char *err) {
-    const ir_graph *g = it->g;
-    for (int v = 0; v < g->nvals; v++) {
-        const ir_value *val = &g->vals[v];
-        if (val->kind != VK_INPUT || strncmp(val->name, "sched.", 6)) continue;
-        float x = (float)val->init.a;
-        if (interp_set_f32(it, v, &x, err)) return -1;
-    }
-    return 0;
-}
-
-static int load_inputs(interp *it, const char *path, char *err) {
+static int load_inputs(engine *it, const char *path, char *err) {
     st_table tab;
     if (st_read(&tab, path, err)) return -1;
-    const ir_graph *g = it->g;
+    const ir_graph *g = engine_graph(it);
     int rc = 0;
     for (int v = 0; v < g->nvals && !rc; v++) {
         const ir_value *val = &g->vals[v];
@@ -118,66 +80,70 @@ static int load_inputs(interp *it, const char *path, char *err) {
     return rc;
 }
 
-static int add_value(st_table *out, const interp *it, int v, const char *name, char *err) {
-    const ref_tensor *t = &it->t[v];
+static int add_value(st_table *out, const engine *it, int v, const char *name, char *err) {
+    const ir_value *val = &engine_graph(it)->vals[v];
+    void *d = engine_data(it, v);
     st_dtype sd;
-    if (!t->data || st_dtype_from_ir(t->dtype, &sd)) {
+    if (!d || st_dtype_from_ir(val->dtype, &sd)) {
         snprintf(err, IR_ERRLEN, "cannot dump '%s'", name);
         return -1;
     }
-    if (t->dtype == DT_F64 && it->g->vals[v].dtype == DT_F32) sd = ST_F64; /* --f64: keep full precision */
-    return st_add(out, name, sd, t->shape.ndim, t->shape.d, t->data, err);
+    if (engine_is_f64(it) && val->dtype == DT_F32) sd = ST_F64; /* --f64: keep full precision */
+    return st_add(out, name, sd, val->shape.ndim, val->shape.d, d, err);
 }
 
-static int run_steps(sslc_plan *p, const char *params, const char *inputs, int64_t steps, const char *dump, int f64,
-                     char *err) {
-    ir_graph *g = &p->train;
+static int run_steps(sslc_plan *p, const char *params, const char *inputs, int64_t steps, const char *dump,
+                     engine_kind kind, char *err) {
     opt_config cfg;
     double lr, wd;
     if (plan_opt_config(p, &cfg, &lr, &wd, err)) return -1;
+    engine *it = engine_new(kind, &p->train, NULL, 0, err);
+    if (!it) return -1;
+    const ir_graph *g = engine_graph(it);
     int loss = ir_find_value(g, "loss");
     if (loss < 0) {
         snprintf(err, IR_ERRLEN, "plan has no value named 'loss'");
+        engine_free(it);
         return -1;
     }
-    interp it;
-    if (interp_init(&it, g, f64, err)) return -1;
     st_table out;
     st_init(&out);
-    int rc = init_persistent(&it, p->seed, err) || (params && load_params(&it, params, err)) ||
-             load_inputs(&it, inputs, err);
+    int rc = engine_init_persistent(it, p->seed, err) || (params && load_params(it, params, err)) ||
+             load_inputs(it, inputs, err);
     for (int64_t s = 1; s <= steps && !rc; s++) {
         opt_scalar sc[OPT_MAX_SCALARS];
         int ns = optimizer_step_inputs(&cfg, s, lr, wd, sc);
         for (int k = 0; k < ns && !rc; k++) {
             int v = ir_find_value(g, sc[k].name);
-            if (v >= 0) rc = interp_set_f32(&it, v, &sc[k].value, err);
+            if (v >= 0) rc = engine_set_f32(it, v, &sc[k].value, err);
         }
-        if (rc || (rc = feed_sched(&it, err)) || (rc = interp_run(&it, err))) break;
+        if (rc || (rc = feed_sched_inputs(it, err)) || (rc = engine_run(it, err))) break;
         char name[64];
         snprintf(name, sizeof name, "loss.%lld", (long long)(s - 1));
-        rc = add_value(&out, &it, loss, name, err);
+        rc = add_value(&out, it, loss, name, err);
         if (s == 1)
             for (int k = 0; k < g->noutputs && !rc; k++) {
                 const char *n = g->vals[g->outputs[k]].name;
-                if (n && !strncmp(n, "grad.", 5)) rc = add_value(&out, &it, g->outputs[k], n, err);
+                if (n && !strncmp(n, "grad.", 5)) rc = add_value(&out, it, g->outputs[k], n, err);
             }
     }
     for (int v = 0; v < g->nvals && !rc; v++)
-        if (g->vals[v].kind == VK_PARAM || g->vals[v].kind == VK_STATE) rc = add_value(&out, &it, v, g->vals[v].name, err);
+        if (g->vals[v].kind == VK_PARAM || g->vals[v].kind == VK_STATE) rc = add_value(&out, it, v, g->vals[v].name, err);
     if (!rc) rc = st_write(&out, dump, err);
     st_free(&out);
-    interp_free(&it);
+    engine_free(it);
     return rc ? -1 : 0;
 }
 
 int cmd_step(int argc, char **argv) {
     static const struct option longopts[] = {{"params", required_argument, 0, 'p'}, {"inputs", required_argument, 0, 'x'},
                                              {"steps", required_argument, 0, 'n'},  {"dump", required_argument, 0, 'd'},
-                                             {"f64", no_argument, 0, 'F'},          {"help", no_argument, 0, 'h'},         {0, 0, 0, 0}};
+                                             {"f64", no_argument, 0, 'F'},          {"device", required_argument, 0, 'D'},
+                                             {"help", no_argument, 0, 'h'},         {0, 0, 0, 0}};
     const char *params = NULL, *inputs = NULL, *dump = NULL;
     int64_t steps = 1;
     int c, f64 = 0;
+    const char *device = "ref";
     optind = 1;
     opterr = 0;
     while ((c = getopt_long(argc, argv, ":h", longopts, NULL)) != -1) {
@@ -186,13 +152,15 @@ int cmd_step(int argc, char **argv) {
         case 'x': inputs = optarg; break;
         case 'd': dump = optarg; break;
         case 'F': f64 = 1; break;
+        case 'D': device = optarg; break;
         case 'n':
             if (cli_parse_int("--steps", optarg, 1, 100000, &steps)) return CLI_USAGE_ERROR;
             break;
         case 'h':
             printf("usage: sslc step FILE [--params P.safetensors] --inputs X.safetensors [--steps N] "
-                   "--dump OUT.safetensors [--f64]\n"
-                   "  --f64  run the reference interpreter in float64 (oracle diagnostics)\n");
+                   "--dump OUT.safetensors [--device ref|cpu] [--f64]\n"
+                   "  --device  ref: the reference interpreter (default); cpu: fused JIT kernels\n"
+                   "  --f64     run the reference interpreter in float64 (oracle diagnostics)\n");
             return 0;
         case ':': return cli_error("option %s needs a value", argv[optind - 1]);
         default: return cli_error("step: unknown option '%s' (options: --params, --inputs, --steps, --dump)", argv[optind - 1]);
@@ -204,8 +172,12 @@ int cmd_step(int argc, char **argv) {
     if (!dump) return cli_error("step: missing --dump OUT.safetensors");
     sslc_plan p;
     char err[IR_ERRLEN];
+    engine_kind kind;
+    if (engine_kind_parse(device, &kind, err)) return cli_error("%s", err);
+    if (f64 && kind != ENGINE_REF) return cli_error("--f64 runs the reference interpreter; drop --device");
+    if (f64) kind = ENGINE_REF64;
     plan_init(&p);
-    int rc = plan_read(&p, argv[optind], err) || run_steps(&p, params, inputs, steps, dump, f64, err);
+    int rc = plan_read(&p, argv[optind], err) || run_steps(&p, params, inputs, steps, dump, kind, err);
     plan_free(&p);
     if (rc) {
         fprintf(stderr, "sslc: %s\n", err);

@@ -19,6 +19,9 @@ ir_init ir_init_const(double v);
 ir_init ir_init_normal(double mean, double std);
 ir_init ir_init_uniform(double lo, double hi);
 ir_init ir_init_copy(int src);
+/* normal(mean, std) draws, then every vector along axis 0 scaled to unit L2 norm:
+ * F.normalize(torch.randn(D, K), dim=0) for mean 0, std 1 (MoCo's queue) */
+ir_init ir_init_normal_l2(double mean, double std);
 
 /* elementwise, numpy broadcasting */
 int ir_add(ir_graph *g, int a, int b);
@@ -75,5 +78,10 @@ int ir_global_avg_pool(ir_graph *g, int x); /* [N,C,H,W] -> [N,C,1,1] */
 int ir_batchnorm(ir_graph *g, int x, int scale, int bias, int mean, int var, double eps, double momentum,
                  int training, int *new_mean, int *new_var);
 int ir_increment(ir_graph *g, int x); /* integer +1 (num_batches_tracked) */
+
+/* queue state (MoCo): writes the N rows of keys [N,D] into queue at the pointer (one i64
+ * element p) and returns the new queue; *new_ptr receives (p + N) mod K. axis 1: queue [D,K]
+ * with entries as columns (PySSL's layout); axis 0: queue [K,D] with entries as rows. */
+int ir_queue_write(ir_graph *g, int queue, int keys, int ptr, int axis, int *new_ptr);
 
 #endif

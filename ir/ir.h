@@ -28,10 +28,12 @@ typedef struct {
 
 /* How a parameter or state tensor is initialized; the runtime draws it from a seeded RNG. */
 /* INIT_DATA: the value's `data` holds its initial contents (imported weights), dtype layout. */
-typedef enum { INIT_NONE, INIT_CONST, INIT_NORMAL, INIT_UNIFORM, INIT_TRUNC_NORMAL, INIT_COPY, INIT_DATA } ir_init_kind;
+typedef enum {
+    INIT_NONE, INIT_CONST, INIT_NORMAL, INIT_UNIFORM, INIT_TRUNC_NORMAL, INIT_COPY, INIT_NORMAL_L2, INIT_DATA
+} ir_init_kind;
 typedef struct {
     ir_init_kind kind;
-    double a, b; /* CONST: a; NORMAL/TRUNC_NORMAL: mean a, std b; UNIFORM: [a, b) */
+    double a, b; /* CONST: a; NORMAL/TRUNC_NORMAL/NORMAL_L2: mean a, std b; UNIFORM: [a, b) */
     int src;     /* COPY: value id to copy from after it is initialized */
 } ir_init;
 

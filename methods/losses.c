@@ -33,3 +33,33 @@ int nt_xent_loss(ir_graph *g, int z1, int z2, double temperature) {
     free(mask), free(labels);
     return ir_softmax_ce(g, logits, lab);
 }
+
+/* ---- MoCo family (declared in moco.h) ---- */
+#include "moco.h"
+
+int infonce_queue_loss(ir_graph *g, int q, int k, int queue, double temperature) {
+    if (g->failed) return -1;
+    int64_t n = g->vals[q].shape.d[0], ax = 1;
+    int l_pos = ir_reduce_sum(g, ir_mul(g, q, k), &ax, 1, 1);  /* [N, 1] */
+    int l_neg = ir_gemm(g, q, queue, -1, 0, 0, 1.0, 0.0);      /* [N, K] */
+    int logits = ir_div(g, ir_concat(g, (int[]){l_pos, l_neg}, 2, 1), ir_scalar(g, temperature));
+    int64_t *labels = calloc((size_t)n, sizeof(int64_t)); /* the positive is column 0 */
+    if (!labels) return ir_fail(g, "out of memory");
+    int lab = ir_const(g, DT_I64, IR_SHAPE(n), labels);
+    free(labels);
+    return ir_softmax_ce(g, logits, lab);
+}
+
+int infonce_inbatch_loss(ir_graph *g, int q, int k, double temperature) {
+    if (g->failed) return -1;
+    int64_t n = g->vals[q].shape.d[0];
+    q = l2_normalize(g, q);
+    k = l2_normalize(g, k);
+    int logits = ir_div(g, ir_gemm(g, q, k, -1, 0, 1, 1.0, 0.0), ir_scalar(g, temperature));
+    int64_t *labels = malloc((size_t)n * sizeof(int64_t));
+    if (!labels) return ir_fail(g, "out of memory");
+    for (int64_t i = 0; i < n; i++) labels[i] = i;
+    int lab = ir_const(g, DT_I64, IR_SHAPE(n), labels);
+    free(labels);
+    return ir_softmax_ce(g, logits, lab);
+}

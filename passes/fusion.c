@@ -507,7 +507,7 @@ static int topo_order(const fstate *st, int *order) {
     for (int i = 0; i < g->nnodes; i++) cap += g->nodes[i].nin;
     nxt = malloc((size_t)cap * sizeof(int));
     to = malloc((size_t)cap * sizeof(int));
-    int n = 0, nh = 0, nlive = -1; /* -1: out of memory, never equal to n */
+    int n = 0, nh = 0, nlive = 0; /* before the goto: `done` reads nlive */
     if (!indeg || !head || !nxt || !to || !heap) goto done;
     for (int G = 0; G < NG; G++) head[G] = -1;
     for (int i = 0; i < g->nnodes; i++) {
@@ -521,7 +521,6 @@ static int topo_order(const fstate *st, int *order) {
             indeg[G]++;
         }
     }
-    nlive = 0;
     for (int G = 0; G < NG; G++) {
         if (st->gr[G].dead) continue;
         nlive++;

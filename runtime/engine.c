@@ -47,10 +47,10 @@ engine *engine_new(engine_kind kind, const ir_graph *g, char *info, size_t info_
         snprintf(err, IR_ERRLEN, "out of memory");
         return NULL;
     }
-    e->kind = kind;
-    if (kind == ENGINE_REF) {
+    e->kind = kind == ENGINE_REF64 ? ENGINE_REF : kind;
+    if (kind == ENGINE_REF || kind == ENGINE_REF64) {
         e->g = g;
-        if (interp_init(&e->it, g, 0, err)) {
+        if (interp_init(&e->it, g, kind == ENGINE_REF64, err)) {
             free(e);
             return NULL;
         }
@@ -111,6 +111,8 @@ int engine_set_f32(engine *e, int v, const float *src, char *err) {
 int engine_get_f32(const engine *e, int v, float *dst, char *err) {
     return e->kind == ENGINE_REF ? interp_get_f32(&e->it, v, dst, err) : cpu_exec_get_f32(&e->cx, v, dst, err);
 }
+
+int engine_is_f64(const engine *e) { return e->kind == ENGINE_REF && e->it.f64; }
 
 int engine_init_persistent(engine *e, uint64_t seed, char *err) {
     const ir_graph *g = e->g;

@@ -7,7 +7,7 @@
 
 #include "../ir/ir.h"
 
-typedef enum { ENGINE_REF, ENGINE_CPU, ENGINE_CUDA } engine_kind;
+typedef enum { ENGINE_REF, ENGINE_CPU, ENGINE_CUDA, ENGINE_REF64 } engine_kind; /* REF64: float64 reference */
 
 typedef struct engine engine;
 
@@ -28,5 +28,6 @@ int engine_set_f32(engine *e, int v, const float *src, char *err);
 int engine_get_f32(const engine *e, int v, float *dst, char *err);
 int engine_init_persistent(engine *e, uint64_t seed, char *err);
 int engine_run(engine *e, char *err);
+int engine_is_f64(const engine *e); /* float values stored as double (REF64) */
 
 #endif

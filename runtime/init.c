@@ -7,10 +7,33 @@
 
 #include "rng.h"
 
+#include <math.h>
+
 static uint64_t name_hash(const char *s) {
     uint64_t h = 1469598103934665603ULL; /* FNV-1a */
     for (; s && *s; s++) h = (h ^ (unsigned char)*s) * 1099511628211ULL;
     return h;
+}
+
+/* normal draws, then each vector along axis 0 (x[:, j] of x viewed as [d0, rest]) scaled to
+ * unit L2 norm, as F.normalize(x, dim=0) with its 1e-12 floor */
+static int init_normal_l2(const ir_value *val, sslc_rng *r, float *dst, char *err) {
+    int64_t n = ir_numel(&val->shape);
+    int64_t d0 = val->shape.ndim ? val->shape.d[0] : 1, rest = d0 ? n / d0 : 0;
+    double *x = malloc((size_t)(n ? n : 1) * sizeof(double));
+    if (!x) {
+        snprintf(err, IR_ERRLEN, "out of memory initializing '%s'", val->name);
+        return -1;
+    }
+    for (int64_t i = 0; i < n; i++) x[i] = val->init.a + val->init.b * rng_normal(r);
+    for (int64_t j = 0; j < rest; j++) {
+        double ss = 0;
+        for (int64_t d = 0; d < d0; d++) ss += x[d * rest + j] * x[d * rest + j];
+        double norm = fmax(sqrt(ss), 1e-12);
+        for (int64_t d = 0; d < d0; d++) dst[d * rest + j] = (float)(x[d * rest + j] / norm);
+    }
+    free(x);
+    return 0;
 }
 
 int init_value_f32(const ir_graph *g, int v, uint64_t seed, float *dst, char *err) {
@@ -19,6 +42,7 @@ int init_value_f32(const ir_graph *g, int v, uint64_t seed, float *dst, char *er
     sslc_rng r;
     rng_seed(&r, seed, name_hash(val->name));
     const ir_init *in = &val->init;
+    if (in->kind == INIT_NORMAL_L2) return init_normal_l2(val, &r, dst, err);
     for (int64_t i = 0; i < n; i++) {
         double x = 0;
         switch (in->kind) {
@@ -31,6 +55,7 @@ int init_value_f32(const ir_graph *g, int v, uint64_t seed, float *dst, char *er
             while (x < -2.0 || x > 2.0);
             x = in->a + in->b * x;
             break;
+        case INIT_NORMAL_L2: break; /* handled above */
         case INIT_DATA:
             if (!val->data || val->dtype != DT_F32) {
                 snprintf(err, IR_ERRLEN, "'%s': data-initialized without f32 data", val->name);

@@ -8,6 +8,7 @@
 #include "passes/autodiff.h"
 #include "runtime/init.h"
 #include "runtime/interp.h"
+#include "runtime/planfile.h"
 #include "runtime/rng.h"
 
 static method_spec spec_of(const char *backbone, double width, int size, int channels, int64_t batch) {
@@ -179,9 +180,224 @@ static int test_simclr_fd(void) {
     return 0;
 }
 
+/* ---- MoCo family ---- */
+
+static int build_method(const char *name, ir_graph *g, method_spec *s, char *err) {
+    ir_graph_init(g);
+    return method_build(method_find(name), s, g, err);
+}
+
+static int has_state(const ir_graph *g, const char *name, ir_kind kind) {
+    int v = ir_find_value(g, name);
+    return v >= 0 && g->vals[v].kind == kind;
+}
+
+/* the value `name` is a state initialized as a copy of `src` */
+static int copy_of(const ir_graph *g, const char *name, const char *src) {
+    int v = ir_find_value(g, name), s = ir_find_value(g, src);
+    return v >= 0 && s >= 0 && g->vals[v].kind == VK_STATE && g->vals[v].init.kind == INIT_COPY && g->vals[v].init.src == s;
+}
+
+/* names, kinds and updates: query encoder trainable, key encoder = EMA states copied from it,
+ * every state updated each step, the queue and its pointer as PySSL names and lays them out */
+static int test_moco_graphs(void) {
+    static const char *methods[] = {"moco", "mocov2", "mocov3"};
+    static const char *proj_w[] = {"projector.weight", "projector.layer1.0.weight", "projector.layer1.0.weight"};
+    static const char *key_proj_w[] = {"encoder_k.1.weight", "encoder_k.1.layer1.0.weight", "encoder_k.1.layer1.0.weight"};
+    for (int m = 0; m < 3; m++) {
+        ir_graph g;
+        char err[IR_ERRLEN];
+        method_spec s = spec_of("convnet", 0.25, 8, 1, 4);
+        s.set[s.nset++] = "projection_dim=8";
+        s.set[s.nset++] = m == 2 ? "hidden_dim=16" : "K=12";
+        CHECK(build_method(methods[m], &g, &s, err) >= 0, "%s: %s", methods[m], err);
+        CHECK(has_state(&g, "backbone.features.0.weight", VK_PARAM) && has_state(&g, proj_w[m], VK_PARAM),
+              "%s: query encoder parameters", methods[m]);
+        CHECK(copy_of(&g, "encoder_k.0.features.0.weight", "backbone.features.0.weight") &&
+                  copy_of(&g, key_proj_w[m], proj_w[m]) &&
+                  copy_of(&g, "encoder_k.0.features.9.running_var", "backbone.features.9.running_var"),
+              "%s: key encoder is not a copy-initialized state of the query encoder", methods[m]);
+        int nparam = 0, nstate = 0, nkey = 0;
+        for (int v = 0; v < g.nvals; v++) {
+            const ir_value *x = &g.vals[v];
+            if (!x->name) continue;
+            int key = !strncmp(x->name, "encoder_k.", 10);
+            nkey += key;
+            nparam += x->kind == VK_PARAM;
+            nstate += x->kind == VK_STATE;
+            CHECK(!(key && x->kind == VK_PARAM), "%s: key encoder tensor %s is trainable", methods[m], x->name);
+        }
+        /* key encoder: convnet 3 conv + 3 BN (2 params + 3 buffers each), projector Linears (+ 3 BN for v3) */
+        static const int nkey_want[] = {3 + 15 + 2, 3 + 15 + 4, 3 + 15 + 6 + 15};
+        CHECK(nkey == nkey_want[m], "%s: %d key encoder tensors, want %d", methods[m], nkey, nkey_want[m]);
+        CHECK(g.nupdates == nstate, "%s: %d updates for %d state tensors (every state changes each step)", methods[m],
+              g.nupdates, nstate);
+        int sm = ir_find_value(&g, "sched.m");
+        CHECK(sm >= 0 && g.vals[sm].kind == VK_INPUT && g.vals[sm].init.a == 0.999, "%s: sched.m input", methods[m]);
+        int q = ir_find_value(&g, "queue"), p = ir_find_value(&g, "queue_ptr");
+        if (m < 2) {
+            ir_shape qs = IR_SHAPE(8, 12);
+            CHECK(q >= 0 && g.vals[q].kind == VK_STATE && ir_shape_eq(&g.vals[q].shape, &qs) &&
+                      g.vals[q].init.kind == INIT_NORMAL_L2,
+                  "%s: queue must be a [projection_dim, K] state, normal + L2 init", methods[m]);
+            CHECK(p >= 0 && g.vals[p].kind == VK_STATE && g.vals[p].dtype == DT_I64 && ir_numel(&g.vals[p].shape) == 1,
+                  "%s: queue_ptr must be an i64 [1] state", methods[m]);
+            CHECK(nparam == 3 + 6 + (m ? 4 : 2), "%s: %d trainable parameters", methods[m], nparam);
+        } else {
+            CHECK(q < 0 && p < 0, "mocov3 has no queue");
+            CHECK(has_state(&g, "predictor.layer1.1.running_mean", VK_STATE) && has_state(&g, "predictor.layer2.0.bias", VK_PARAM) &&
+                      ir_find_value(&g, "encoder_k.2.layer1.0.weight") < 0,
+                  "mocov3: predictor names (and no key predictor)");
+            CHECK(nparam == 3 + 6 + 12 + 6, "mocov3: %d trainable parameters", nparam);
+        }
+        /* the plan file keeps the queue's init recipe */
+        if (m == 0) {
+            sslc_plan a, b;
+            plan_init(&a);
+            plan_init(&b);
+            ir_graph_free(&a.train);
+            a.train = g;
+            unsigned char *buf = NULL;
+            size_t len = 0;
+            CHECK(plan_set_method(&a, "moco", err) == 0 && plan_encode(&a, &buf, &len, err) == 0 &&
+                      plan_decode(&b, buf, len, "moco plan", err) == 0,
+                  "plan round trip: %s", err);
+            free(buf);
+            int qb = ir_find_value(&b.train, "queue");
+            CHECK(qb >= 0 && b.train.vals[qb].init.kind == INIT_NORMAL_L2 && b.train.vals[qb].init.b == 1,
+                  "queue init recipe lost in the plan file");
+            plan_free(&b);
+            plan_free(&a); /* frees g */
+        } else
+            ir_graph_free(&g);
+    }
+    printf("ok   moco graphs (names, EMA key encoder, queue state)\n");
+    return 0;
+}
+
+static int64_t ival(const interp *it, const ir_graph *g, const char *name) {
+    return *(const int64_t *)interp_data(it, ir_find_value(g, name));
+}
+
+/* Forward steps through the interpreter: the queue starts with unit columns, takes the batch's
+ * (unit) keys at the pointer, the pointer wraps at K; the EMA of the key encoder uses sched.m. */
+static int test_moco_steps(void) {
+    ir_graph g;
+    char err[IR_ERRLEN];
+    method_spec s = spec_of("convnet", 0.25, 8, 1, 4);
+    s.set[s.nset++] = "projection_dim=6";
+    s.set[s.nset++] = "K=8";
+    int loss = build_method("mocov2", &g, &s, err);
+    CHECK(loss >= 0, "%s", err);
+    ir_add_output(&g, loss);
+    interp it;
+    CHECK(interp_init(&it, &g, 0, err) == 0 && init_persistent(&it, 3, err) == 0, "%s", err);
+    int q = ir_find_value(&g, "queue"), kw = ir_find_value(&g, "encoder_k.1.layer1.2.weight"),
+        ow = ir_find_value(&g, "projector.layer1.2.weight"), sm = ir_find_value(&g, "sched.m");
+    float qv[6 * 8], q0[6 * 8], kv[6 * 32], ov[6 * 32];
+    CHECK(interp_get_f32(&it, q, q0, err) == 0, "%s", err);
+    for (int c = 0; c < 8; c++) {
+        double n = 0;
+        for (int d = 0; d < 6; d++) n += (double)q0[d * 8 + c] * q0[d * 8 + c];
+        CHECK(fabs(n - 1) < 1e-5, "initial queue column %d has squared norm %g", c, n);
+    }
+    /* a key encoder that differs from the query encoder, momentum 0.75 */
+    float zero[6 * 32] = {0}, m = 0.75f;
+    interp_set_f32(&it, kw, zero, err);
+    interp_set_f32(&it, sm, &m, err);
+    interp_get_f32(&it, ow, ov, err);
+    for (int k = 0; k < 2; k++) {
+        int v = ir_find_value(&g, k ? "views.1" : "views.0");
+        float x[4 * 64];
+        test_fill_uniform(x, 4 * 64, -1, 1, 40 + (uint64_t)k);
+        interp_set_f32(&it, v, x, err);
+    }
+    static const int64_t ptr_want[] = {4, 0, 4};
+    for (int step = 0; step < 3; step++) {
+        CHECK(interp_run(&it, err) == 0, "%s", err);
+        CHECK(ival(&it, &g, "queue_ptr") == ptr_want[step], "step %d: queue_ptr %lld, want %lld", step,
+              (long long)ival(&it, &g, "queue_ptr"), (long long)ptr_want[step]);
+        CHECK(ival(&it, &g, "encoder_k.0.features.1.num_batches_tracked") == step + 1, "key BN counter");
+        interp_get_f32(&it, q, qv, err);
+        int lo = step % 2 ? 4 : 0; /* columns written this step */
+        for (int c = 0; c < 8; c++) {
+            double n = 0, diff = 0;
+            for (int d = 0; d < 6; d++) {
+                n += (double)qv[d * 8 + c] * qv[d * 8 + c];
+                diff += fabs(qv[d * 8 + c] - q0[d * 8 + c]);
+            }
+            CHECK(fabs(n - 1) < 1e-5, "step %d: queue column %d has squared norm %g", step, c, n);
+            int written = c >= lo && c < lo + 4;
+            if (step == 0) CHECK(written ? diff > 1e-3 : diff == 0, "step 0: column %d %s", c, written ? "not written" : "changed");
+        }
+        if (step == 0) { /* k = 0.75 * 0 + 0.25 * online (no optimizer here: online is fixed) */
+            interp_get_f32(&it, kw, kv, err);
+            for (int i = 0; i < 6 * 32; i++)
+                CHECK(fabs(kv[i] - 0.25f * ov[i]) <= 1e-6 * (1 + fabs(ov[i])), "EMA: %g, want %g", kv[i], 0.25f * ov[i]);
+        }
+    }
+    interp_free(&it);
+    ir_graph_free(&g);
+    printf("ok   moco queue and EMA steps\n");
+    return 0;
+}
+
+/* MoCo v3: two views through each encoder: every BatchNorm counter advances by 2 per step */
+static int test_mocov3_bn(void) {
+    ir_graph g;
+    char err[IR_ERRLEN];
+    method_spec s = spec_of("convnet", 0.25, 8, 1, 4);
+    s.set[s.nset++] = "projection_dim=6";
+    s.set[s.nset++] = "hidden_dim=10";
+    CHECK(build_method("mocov3", &g, &s, err) >= 0, "%s", err);
+    interp it;
+    CHECK(interp_init(&it, &g, 0, err) == 0 && init_persistent(&it, 3, err) == 0, "%s", err);
+    float x[4 * 64];
+    test_fill_uniform(x, 4 * 64, -1, 1, 5);
+    interp_set_f32(&it, ir_find_value(&g, "views.0"), x, err);
+    interp_set_f32(&it, ir_find_value(&g, "views.1"), x, err);
+    CHECK(interp_run(&it, err) == 0, "%s", err);
+    static const char *bns[] = {"backbone.features.5", "projector.layer3.1", "predictor.layer1.1", "encoder_k.0.features.5",
+                                "encoder_k.1.layer2.1"};
+    for (size_t i = 0; i < sizeof bns / sizeof bns[0]; i++) {
+        char name[96];
+        snprintf(name, sizeof name, "%s.num_batches_tracked", bns[i]);
+        CHECK(ival(&it, &g, name) == 2, "%s = %lld after one step", name, (long long)ival(&it, &g, name));
+    }
+    interp_free(&it);
+    ir_graph_free(&g);
+    printf("ok   mocov3 BN threading\n");
+    return 0;
+}
+
+static int test_moco_bad_options(void) {
+    struct {
+        const char *method, *set, *want;
+        int64_t batch;
+    } cases[] = {
+        {"moco", "K=100", "divisible", 8},     {"mocov2", "K=12", "divisible", 8},  {"moco", "temperature=0", "temperature", 8},
+        {"mocov3", "temperature=-1", "temperature", 8}, {"mocov2", "m=1.5", "m (EMA", 8},  {"moco", "K=0", "K (queue", 8},
+        {"mocov3", "hidden_dim=0", "hidden_dim", 8}, {"mocov3", "K=16", "no option 'K'", 8},
+        {"moco", "projection_dim=0", "projection_dim", 8},
+    };
+    for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+        ir_graph g;
+        char err[IR_ERRLEN] = {0};
+        method_spec s = spec_of("convnet", 0.25, 8, 1, cases[c].batch);
+        s.set[s.nset++] = cases[c].set;
+        CHECK(build_method(cases[c].method, &g, &s, err) < 0, "%s %s accepted", cases[c].method, cases[c].set);
+        CHECK(strstr(err, cases[c].want) && !strchr(err, '\n'), "%s %s: '%s' (want one line with '%s')", cases[c].method,
+              cases[c].set, err, cases[c].want);
+        ir_graph_free(&g);
+    }
+    printf("ok   moco bad options\n");
+    return 0;
+}
+
 int main(void) {
     int failed = 0, passed = 0;
-    int (*tests[])(void) = {test_resnet_names, test_bad_options, test_bn_threading, test_simclr_fd};
+    int (*tests[])(void) = {test_resnet_names, test_bad_options, test_bn_threading, test_simclr_fd,
+                            test_moco_graphs, test_moco_steps, test_mocov3_bn, test_moco_bad_options};
     for (size_t i = 0; i < sizeof tests / sizeof tests[0]; i++) tests[i]() ? failed++ : passed++;
     printf("%d passed, %d failed\n", passed, failed);
     return failed != 0;
