@@ -111,6 +111,12 @@ def cmd_export():
         ("resnet18-cifar", ["--backbone", "resnet18", "--width", "0.125", "--image-size", "32"]),
         ("resnet18-imagenet", ["--backbone", "resnet18", "--width", "0.125", "--image-size", "40", "--cifar-stem", "off"]),
     ]
+    # other methods' projectors (--with-projector): MoCo's Linear, MoCo v3's Linear+BatchNorm MLP
+    method_configs = [
+        ("moco", ["--set", "K=8"]),
+        ("mocov2", ["--set", "K=8"]),
+        ("mocov3", ["--set", "hidden_dim=32", "--set", "projection_dim=16"]),
+    ]
     variants = [[], ["--with-projector"], ["--fold-bn"], ["--opset", "13"], ["--with-projector", "--fold-bn", "--opset", "15"]]
     worst = 0.0
     for name, args in configs:
@@ -146,6 +152,24 @@ def cmd_export():
         worst = max(worst, compare(f"{name} run directory", run_ort(path("run.onnx"), x)["features"],
                                    sslc_features(run, x)["features"]))
         compare(f"{name} run directory = plan + params", run_ort(path("run.onnx"), x)["features"], y_default, tol=0)
+    for method, margs in method_configs:
+        available = method in sslc("methods").stdout
+        if not available:
+            log(f"{method}: not in this build, skipped")
+            continue
+        plan = path(f"{method}.plan")
+        sslc("compile", method, "--backbone", "convnet", "--width", "0.25", "--image-size", "16", "--batch", "4",
+             *margs, "-o", plan)
+        params, _ = random_params(plan, seed=3)
+        pf = path(f"{method}.params.safetensors")
+        st.save(pf, params)
+        x = np.random.default_rng(8).normal(0, 1, (3, 3, 16, 16)).astype(np.float32)
+        model = path(f"{method}.onnx")
+        sslc("export", plan, "--params", pf, "--with-projector", "-o", model)
+        check_model(model)
+        y, f = run_ort(model, x), sslc_features(plan, x, "--params", pf, "--with-projector")
+        for k in ("features", "projection"):
+            worst = max(worst, compare(f"{method} --with-projector {k}", y[k], f[k]))
     # every op of the exporter's table (Pad, Expand, batch-dependent Reshape, reductions, Gelu...):
     # tests/test_onnx_opsexport writes the model and the interpreter's output at batch 5
     tool = os.path.join(os.path.dirname(SSLC), "tests", "test_onnx_opsexport")
