@@ -198,8 +198,11 @@ static int record_options(sslc_plan *p, const compile_args *a, char *err) {
     if (!rc && a->backbone_file) {
         char path[PATH_MAX];
         if (!realpath(a->backbone_file, path)) snprintf(path, sizeof path, "%s", a->backbone_file);
+        char crc[16];
+        snprintf(crc, sizeof crc, "%08x", a->backbone_crc32);
         rc = plan_set_option(p, "backbone_file", path, err) ||
-             plan_set_option(p, "backbone_output", a->backbone_output ? a->backbone_output : "", err);
+             plan_set_option(p, "backbone_output", a->backbone_output ? a->backbone_output : "", err) ||
+             plan_set_option(p, "backbone_crc32", crc, err);
     }
     for (int i = 0; i < a->method->nopts && !rc; i++) {
         char key[PLAN_KEYLEN], v[64];
@@ -222,6 +225,7 @@ static int import_backbone(compile_args *a, onnx_model **m, backbone_ext *ext, c
     if (onnx_model_backbone(*m, bb->channels, bb->image_size, ext, err)) return -1;
     bb->ext = ext;
     a->backbone_output = onnx_model_output(*m);
+    a->backbone_crc32 = onnx_model_crc32(*m);
     return 0;
 }
 

@@ -15,6 +15,7 @@ typedef struct {
     uint64_t seed;
     /* --backbone FILE.onnx: an imported backbone (spec.backbone.name "onnx", ext set by the caller) */
     const char *backbone_file, *backbone_output;
+    uint32_t backbone_crc32;
     int image_size_set, channels_set; /* given on the command line (else the ONNX input's) */
 } compile_args;
 

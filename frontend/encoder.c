@@ -82,7 +82,17 @@ static int read_options(encoder_source *s, char *err) {
             return -1;
         }
         char e2[IR_ERRLEN];
-        if (onnx_model_load(&s->imported, file, out && *out ? out : NULL, e2) ||
+        const char *crc = plan_get_option(p, "backbone_crc32");
+        if (onnx_model_load(&s->imported, file, out && *out ? out : NULL, e2) == 0 && crc) {
+            char now[16];
+            snprintf(now, sizeof now, "%08x", onnx_model_crc32(s->imported));
+            if (strcmp(now, crc)) {
+                errf(err, "%.200s: its backbone was imported from %.200s, which has changed since (CRC-32 %s, was %.10s)",
+                     s->plan_path, file, now, crc);
+                return -1;
+            }
+        }
+        if (!s->imported ||
             onnx_model_backbone(s->imported, s->backbone.channels, s->backbone.image_size, &s->ext, e2)) {
             errf(err, "%.200s: its backbone was imported from %.200s: %.300s", s->plan_path, file, e2);
             return -1;

@@ -52,6 +52,7 @@ int onnx_model_decode(onnx_model **m, const unsigned char *buf, size_t len, cons
 void onnx_model_free(onnx_model *m);
 onnx_input_info onnx_model_input(const onnx_model *m);
 const char *onnx_model_output(const onnx_model *m); /* the chosen output's name */
+uint32_t onnx_model_crc32(const onnx_model *m);     /* CRC-32 (zlib) of the file's bytes */
 
 /* Builds the model once (eval mode, batch 2, channels x size x size input) to check shapes and
  * find the feature dimension; the output must be [N, F]. Fills ext (whose ctx is m). */

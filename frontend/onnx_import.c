@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <zlib.h>
 
 #include "../ir/builder.h"
 #include "../runtime/fileio.h"
@@ -60,6 +61,7 @@ struct onnx_model {
     const char *input_name;
     onnx_input_info info;
     int64_t input_batch; /* the declared input's static batch, or -1 */
+    uint32_t crc;        /* of the file image */
     /* hash map name -> slot */
     int *map;
     int mapcap;
@@ -1087,6 +1089,7 @@ void onnx_model_free(onnx_model *m) {
 
 onnx_input_info onnx_model_input(const onnx_model *m) { return m->info; }
 const char *onnx_model_output(const onnx_model *m) { return m->slot_name[m->out_slot]; }
+uint32_t onnx_model_crc32(const onnx_model *m) { return m->crc; }
 
 static int valid_name(const char *s) { return s && s[0] && strlen(s) <= IMPORT_MAX_NAME; }
 
@@ -1327,6 +1330,12 @@ int onnx_model_decode(onnx_model **out, const unsigned char *buf, size_t len, co
     if (!m) return errf(err, "out of memory"), -1;
     snprintf(m->path, sizeof m->path, "%s", what);
     int rc = -1;
+    m->crc = (uint32_t)crc32(0, buf, (uInt)0);
+    for (size_t at = 0; at < len;) { /* zlib takes uInt lengths */
+        size_t k = len - at > (1u << 30) ? (1u << 30) : len - at;
+        m->crc = (uint32_t)crc32(m->crc, buf + at, (uInt)k);
+        at += k;
+    }
     m->pb = len ? onnx__model_proto__unpack(NULL, len, buf) : NULL;
     if (!m->pb) {
         lfail(err, m, "not an ONNX model (%s)", len ? "truncated or malformed protobuf" : "empty file");

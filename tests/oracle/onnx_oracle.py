@@ -444,6 +444,11 @@ def cmd_badfiles():
     one_line_error(["export", path("good.plan"), "--params", path("p.safetensors"), "-o", path("x.onnx")],
                    "the encoder expects", "weights with a wrong shape")
     one_line_error(["export", path("good.plan"), "--opset", "9", "-o", path("x.onnx")], "--opset must be in [13, 17]", "bad opset")
+    sslc("export", path("good.plan"), "-o", path("x.onnx"))
+    changed = tiny_model([conv, gap, flat], ["N", 4], [helper.make_tensor("w", TensorProto.FLOAT, [4, 3, 3, 3],
+                                                                          np.ones(108, np.float32))])
+    onnx.save(changed, path("good.onnx"))
+    one_line_error(["export", path("good.plan"), "-o", path("x.onnx")], "has changed since", "imported file changed")
     os.rename(path("good.onnx"), path("moved.onnx"))
     one_line_error(["export", path("good.plan"), "-o", path("x.onnx")], "its backbone was imported from", "imported file gone")
     print("badfiles: every case ended in one line")
