@@ -54,6 +54,7 @@ static int parse_compile_args(int argc, char **argv, compile_args *a, const char
         {"output", required_argument, 0, 'o'},    {"help", no_argument, 0, 'h'},
         {0, 0, 0, 0}};
     double lr = -1, wd = 0, mom = 0, width = 1;
+    const char *shape_opt = NULL; /* --width / --cifar-stem: built-in backbones only */
     double eps = 0, eta = 0;
     int have_wd = 0, have_mom = 0, have_eps = 0, have_eta = 0;
     int64_t v;
@@ -87,6 +88,7 @@ static int parse_compile_args(int argc, char **argv, compile_args *a, const char
         case 'X': a->backbone_output = optarg; break;
         case 'w':
             if (cli_parse_double("--width", optarg, &width)) return CLI_USAGE_ERROR;
+            shape_opt = "--width";
             break;
         case 'i':
             if (cli_parse_int("--image-size", optarg, 8, 1024, &v)) return CLI_USAGE_ERROR;
@@ -107,6 +109,7 @@ static int parse_compile_args(int argc, char **argv, compile_args *a, const char
                 a->spec.backbone.cifar_stem = 0;
             else
                 return cli_error("--cifar-stem expects auto, on or off, got '%s'", optarg);
+            shape_opt = "--cifar-stem";
             break;
         case 'B':
             if (cli_parse_int("--batch", optarg, 2, 65536, &v)) return CLI_USAGE_ERROR;
@@ -160,6 +163,8 @@ static int parse_compile_args(int argc, char **argv, compile_args *a, const char
     if (optind + 1 < argc) return cli_error("compile: unexpected argument '%s'", argv[optind + 1]);
     a->method = method_find(argv[optind]);
     if (!a->method) return cli_error("unknown method '%s' (choose one of: %s)", argv[optind], method_choices());
+    if (shape_opt && a->backbone_file)
+        return cli_error("%s applies to the built-in backbones, not to an imported one (%s)", shape_opt, a->backbone_file);
     if (a->backbone_output && !a->backbone_file)
         return cli_error("--backbone-output applies to an imported backbone (--backbone FILE.onnx)");
     a->spec.backbone.width = a->backbone_file ? 1 : width;
