@@ -2,12 +2,16 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "../passes/pipeline.h"
 #include "../runtime/planfile.h"
 #include "cli.h"
 
 typedef struct {
     int nodes, params, states, inputs;
     int64_t param_elems, state_elems, flops;
+    /* the compiled step (lower + fuse + schedule + memory plan) */
+    int lowered_nodes, launches, kernels, library, merged;
+    int64_t arena_bytes, intermediate_bytes, persistent_bytes;
 } plan_stats;
 
 static plan_stats stats_of(const ir_graph *g) {
@@ -22,6 +26,21 @@ static plan_stats stats_of(const ir_graph *g) {
     }
     s.flops = ir_graph_flops(g);
     return s;
+}
+
+static int exec_stats(const ir_graph *g, plan_stats *s, char *err) {
+    exec_plan ep;
+    if (exec_plan_build(g, &ep, err)) return -1;
+    s->lowered_nodes = ep.lowered.nnodes;
+    s->launches = ep.fp.nsteps;
+    s->kernels = ep.nkernels;
+    s->library = ep.nlibrary;
+    s->merged = ep.merged;
+    s->arena_bytes = ep.mp.arena_bytes;
+    s->intermediate_bytes = ep.mp.sum_bytes;
+    s->persistent_bytes = ep.mp.persistent_bytes;
+    exec_plan_free(&ep);
+    return 0;
 }
 
 static void json_str(FILE *f, const char *s) {
@@ -42,9 +61,15 @@ static void print_json(const sslc_plan *p, const plan_stats *s, int with_params)
     printf("{\"method\":");
     json_str(stdout, p->method);
     printf(",\"nodes\":%d,\"parameters\":%d,\"parameter_elements\":%lld,\"state_tensors\":%d,"
-           "\"state_elements\":%lld,\"inputs\":%d,\"flops_per_step\":%lld,\"options\":{",
+           "\"state_elements\":%lld,\"inputs\":%d,\"flops_per_step\":%lld,\"lowered_nodes\":%d,"
+           "\"launches\":%d,\"fused_kernels\":%d,\"library_calls\":%d,\"launches_per_node\":%.4f,"
+           "\"arena_bytes\":%lld,\"intermediate_bytes\":%lld,\"arena_fraction\":%.4f,\"persistent_bytes\":%lld,"
+           "\"options\":{",
            s->nodes, s->params, (long long)s->param_elems, s->states, (long long)s->state_elems, s->inputs,
-           (long long)s->flops);
+           (long long)s->flops, s->lowered_nodes, s->launches, s->kernels, s->library,
+           (double)s->launches / (double)(s->nodes ? s->nodes : 1), (long long)s->arena_bytes,
+           (long long)s->intermediate_bytes, (double)s->arena_bytes / (double)(s->intermediate_bytes ? s->intermediate_bytes : 1),
+           (long long)s->persistent_bytes);
     for (int i = 0; i < p->nopts; i++) {
         if (i) printf(",");
         json_str(stdout, p->keys[i]);
@@ -100,6 +125,11 @@ int cmd_inspect(int argc, char **argv) {
         return CLI_RUN_ERROR;
     }
     plan_stats s = stats_of(&p.train);
+    if (exec_stats(&p.train, &s, err)) {
+        plan_free(&p);
+        fprintf(stderr, "sslc: compiling the step: %s\n", err);
+        return CLI_RUN_ERROR;
+    }
     if (json) {
         print_json(&p, &s, with_params);
     } else {
@@ -108,6 +138,12 @@ int cmd_inspect(int argc, char **argv) {
         printf("train step: %d nodes, %d inputs, %d parameters (%lld elements), %d state tensors (%lld elements)\n",
                s.nodes, s.inputs, s.params, (long long)s.param_elems, s.states, (long long)s.state_elems);
         printf("FLOPs per step: %.3f GFLOP\n", (double)s.flops / 1e9);
+        printf("compiled step: %d nodes before fusion (%d after lowering) -> %d launches (%d fused kernels, %d library "
+               "calls; %d merged horizontally), %.3f launches per node\n",
+               s.nodes, s.lowered_nodes, s.launches, s.kernels, s.library, s.merged, (double)s.launches / s.nodes);
+        printf("memory: arena %.1f MiB for %.1f MiB of intermediate buffers (%.2f), persistent %.1f MiB\n",
+               s.arena_bytes / 1048576.0, s.intermediate_bytes / 1048576.0,
+               (double)s.arena_bytes / (double)(s.intermediate_bytes ? s.intermediate_bytes : 1), s.persistent_bytes / 1048576.0);
         if (with_params) {
             const ir_graph *g = &p.train;
             for (int v = 0; v < g->nvals; v++) {

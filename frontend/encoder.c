@@ -55,6 +55,14 @@ static int read_options(encoder_source *s, char *err) {
     s->backbone.image_size = (int)size;
     s->backbone.channels = (int)ch;
     s->backbone.cifar_stem = (int)stem;
+    /* ViT options (0 = the backbone's default; absent from plans written before ViTs) */
+    double ps = 0, depth = 0;
+    if (plan_get_option(p, "patch_size") && opt_num(p, "patch_size", &ps, err)) return -1;
+    if (plan_get_option(p, "depth") && opt_num(p, "depth", &depth, err)) return -1;
+    if (strncmp(name, "vit", 3) == 0) {
+        s->backbone.patch_size = (int)ps;
+        s->backbone.depth = (int)depth;
+    }
     s->method = method_find(p->method);
     if (!s->method) {
         errf(err, "%.300s: method '%s' is not known to this sslc (methods: %s)", s->plan_path, p->method,

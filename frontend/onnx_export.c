@@ -394,6 +394,40 @@ static int ex_batchnorm(ex *e, const ir_node *n, int idx) {
     return p ? 0 : -1;
 }
 
+/* LayerNormalization: the ONNX op from opset 17, before it the same arithmetic in basic ops:
+ * d = X - mean(X), Y = d / sqrt(mean(d*d) + eps) * Scale + B over the axes from `axis` on */
+static int ex_layernorm(ex *e, const ir_node *n, int idx) {
+    (void)idx;
+    if (check_single_output(e, n)) return -1;
+    int r = e->g->vals[n->in[0]].shape.ndim;
+    int64_t axis = ir_get_i(n, "axis");
+    if (axis < 0) axis += r;
+    double eps = ir_get_f(n, "epsilon");
+    const char *x = in_name(e, n, 0), *scale = in_name(e, n, 1), *bias = n->nin > 2 ? in_name(e, n, 2) : NULL;
+    if (e->o->opset >= 17) {
+        const char *in[3] = {x, scale, bias};
+        Onnx__NodeProto *p = emit(e, "LayerNormalization", bias ? 3 : 2, in, 1, (const char *[]){out_name(e, n, 0)});
+        attr_i(e, p, "axis", axis);
+        attr_f(e, p, "epsilon", eps);
+        return p ? 0 : -1;
+    }
+    int64_t axes[IR_MAX_DIMS];
+    int na = 0;
+    for (int64_t d = axis; d < r; d++) axes[na++] = d;
+    Onnx__NodeProto *m = emit(e, "ReduceMean", 1, &x, 1, (const char *[]){tmp_name(e)});
+    attr_ints(e, m, "axes", axes, na);
+    const char *d = emit1(e, "Sub", 2, (const char *[]){x, m ? m->output[0] : NULL}, tmp_name(e));
+    const char *sq = emit1(e, "Mul", 2, (const char *[]){d, d}, tmp_name(e));
+    Onnx__NodeProto *v = emit(e, "ReduceMean", 1, &sq, 1, (const char *[]){tmp_name(e)});
+    attr_ints(e, v, "axes", axes, na);
+    const char *ve = emit1(e, "Add", 2, (const char *[]){v ? v->output[0] : NULL, const_f32(e, (float)eps)}, tmp_name(e));
+    const char *sd = emit1(e, "Sqrt", 1, &ve, tmp_name(e));
+    const char *y = emit1(e, "Div", 2, (const char *[]){d, sd}, tmp_name(e));
+    if (!bias) return emit1(e, "Mul", 2, (const char *[]){y, scale}, out_name(e, n, 0)) ? 0 : -1;
+    y = emit1(e, "Mul", 2, (const char *[]){y, scale}, tmp_name(e));
+    return emit1(e, "Add", 2, (const char *[]){y, bias}, out_name(e, n, 0)) ? 0 : -1;
+}
+
 /* Conv, with the eval-mode BatchNormalization after it folded in when fold_bn is set:
  * W' = W * s, b' = (b - mean) * s + beta with s = gamma / sqrt(var + eps) per output channel. */
 static int ex_conv(ex *e, const ir_node *n, int idx) {
@@ -451,7 +485,7 @@ static const struct {
     {OP_Concat, ex_same},      {OP_Slice, ex_slice},       {OP_Pad, ex_pad},           {OP_Transpose, ex_same},
     {OP_MatMul, ex_same},      {OP_Gemm, ex_same},         {OP_Softmax, ex_same},      {OP_LogSoftmax, ex_same},
     {OP_Conv, ex_conv},        {OP_MaxPool, ex_same},      {OP_GlobalAveragePool, ex_same},
-    {OP_BatchNormalization, ex_batchnorm},
+    {OP_BatchNormalization, ex_batchnorm}, {OP_LayerNormalization, ex_layernorm},
 };
 
 static export_fn exporter_of(int op) {

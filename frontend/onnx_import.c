@@ -603,6 +603,18 @@ static int h_batchnorm(bctx *b, const imp_op *op) {
     return set_out_v(b, 0, y);
 }
 
+static int h_layernorm(bctx *b, const imp_op *op) {
+    (void)op; /* Mean / InvStdDev outputs are not produced: a node reading them is refused */
+    int x = in_value(b, 0, ROLE_DATA), sc = in_value(b, 1, ROLE_PARAM);
+    int bi = has_in(b, 2) ? in_value(b, 2, ROLE_PARAM) : -1;
+    if (x < 0 || sc < 0 || (has_in(b, 2) && bi < 0)) return -1;
+    int64_t axis = 0;
+    if (norm_axis(b, attr_i(b, "axis", -1), vshape(b, x)->ndim, &axis)) return -1;
+    double eps = attr_f(b, "epsilon", 1e-5);
+    if (!(eps > 0 && eps < 1)) return bfail(b, "epsilon must be in (0, 1)");
+    return set_out_v(b, 0, ir_layernorm(b->g, x, sc, bi, (int)axis, eps));
+}
+
 static int h_maxpool(bctx *b, const imp_op *op) {
     (void)op;
     int x = in_value(b, 0, ROLE_DATA);
@@ -1024,6 +1036,7 @@ static const imp_op import_table[] = {
     {"Conv", h_conv, OP_Conv, "auto_pad dilations group kernel_shape pads strides"},
     {"BatchNormalization", h_batchnorm, OP_BatchNormalization, "epsilon momentum training_mode spatial"},
     {"MaxPool", h_maxpool, OP_MaxPool, "auto_pad ceil_mode dilations kernel_shape pads storage_order strides"},
+    {"LayerNormalization", h_layernorm, OP_LayerNormalization, "axis epsilon stash_type"},
     {"Flatten", h_flatten, OP_Flatten, "axis"},
     {"Gemm", h_gemm, OP_Gemm, "alpha beta transA transB"},
     {"Reshape", h_reshape, OP_Reshape, "allowzero"},

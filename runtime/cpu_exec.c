@@ -9,11 +9,19 @@ static int root_of(const cpu_exec *x, int v) {
     return r >= 0 ? r : v;
 }
 
-int cpu_exec_init(cpu_exec *x, const ir_graph *g, const fused_plan *fp, const jit_module *jit, char *err) {
+int cpu_exec_init(cpu_exec *x, const ir_graph *g, const fused_plan *fp, const jit_module *jit, const memplan *mp,
+                  char *err) {
     memset(x, 0, sizeof *x);
     x->g = g, x->fp = fp, x->jit = jit;
     x->t = calloc((size_t)g->nvals + 1, sizeof *x->t);
-    if (!x->t) goto oom;
+    x->owned = calloc((size_t)g->nvals + 1, 1);
+    if (!x->t || !x->owned) goto oom;
+    if (mp) {
+        x->arena = aligned_alloc(64, (size_t)((mp->arena_bytes + 63) / 64 * 64 + 64));
+        x->persistent = aligned_alloc(64, (size_t)((mp->persistent_bytes + 63) / 64 * 64 + 64));
+        if (!x->arena || !x->persistent) goto oom;
+        memset(x->persistent, 0, (size_t)mp->persistent_bytes);
+    }
     for (int v = 0; v < g->nvals; v++) {
         const ir_value *val = &g->vals[v];
         if (fp->root[v] != v) continue; /* views share their source's storage */
@@ -22,7 +30,15 @@ int cpu_exec_init(cpu_exec *x, const ir_graph *g, const fused_plan *fp, const ji
         t->shape = val->shape;
         t->numel = ir_numel(&val->shape);
         size_t bytes = (size_t)t->numel * ir_dtype_size(val->dtype);
-        t->data = calloc(1, bytes ? bytes : 1);
+        const exec_loc *loc = mp ? &mp->loc[v] : NULL;
+        if (loc && loc->kind == LOC_ARENA)
+            t->data = x->arena + loc->offset;
+        else if (loc && loc->kind == LOC_PERSISTENT)
+            t->data = x->persistent + loc->offset;
+        else {
+            t->data = calloc(1, bytes ? bytes : 1);
+            x->owned[v] = 1;
+        }
         if (!t->data) goto oom;
         if (val->kind == VK_CONST && val->data) memcpy(t->data, val->data, bytes);
     }
@@ -35,8 +51,12 @@ oom:
 
 void cpu_exec_free(cpu_exec *x) {
     if (x->t)
-        for (int v = 0; v < x->g->nvals; v++) free(x->t[v].data);
+        for (int v = 0; v < x->g->nvals; v++)
+            if (x->owned[v]) free(x->t[v].data);
     free(x->t);
+    free(x->owned);
+    free(x->arena);
+    free(x->persistent);
     memset(x, 0, sizeof *x);
 }
 

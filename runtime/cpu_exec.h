@@ -5,15 +5,21 @@
 #define SSLC_CPU_EXEC_H
 #include "../codegen/jit.h"
 #include "../passes/fusion.h"
+#include "../passes/memplan.h"
 
 typedef struct {
     const ir_graph *g;
     const fused_plan *fp;
     const jit_module *jit;
     ref_tensor *t; /* storage per value (roots only; views and kernel-internal values: NULL) */
+    unsigned char *arena, *persistent; /* with a memory plan: every value lives in one of these */
+    unsigned char *owned;              /* values with an allocation of their own */
 } cpu_exec;
 
-int cpu_exec_init(cpu_exec *x, const ir_graph *g, const fused_plan *fp, const jit_module *jit, char *err);
+/* With a memory plan (mp != NULL) intermediates share one arena at the planned offsets;
+ * without one each value gets its own allocation. */
+int cpu_exec_init(cpu_exec *x, const ir_graph *g, const fused_plan *fp, const jit_module *jit, const memplan *mp,
+                  char *err);
 void cpu_exec_free(cpu_exec *x);
 void *cpu_exec_data(const cpu_exec *x, int v); /* storage of v (through views); NULL if none */
 int cpu_exec_set_f32(cpu_exec *x, int v, const float *src, char *err);

@@ -6,7 +6,7 @@
 
 #include "../codegen/jit.h"
 #include "../passes/fusion.h"
-#include "../passes/lower.h"
+#include "../passes/pipeline.h"
 #include "cpu_exec.h"
 #include "init.h"
 #include "interp.h"
@@ -15,8 +15,7 @@ struct engine {
     engine_kind kind;
     const ir_graph *g; /* the graph values are addressed in */
     interp it;         /* ENGINE_REF */
-    ir_graph lowered;  /* ENGINE_CPU */
-    fused_plan fp;
+    exec_plan ep; /* ENGINE_CPU */
     jit_module jm;
     cpu_exec cx;
 };
@@ -57,29 +56,25 @@ engine *engine_new(engine_kind kind, const ir_graph *g, char *info, size_t info_
         if (info) snprintf(info, info_len, "reference interpreter: %d nodes", g->nnodes);
         return e;
     }
-    if (lower_graph(g, &e->lowered, err)) {
-        ir_graph_free(&e->lowered);
+    if (exec_plan_build(g, &e->ep, err)) {
         free(e);
         return NULL;
     }
-    e->g = &e->lowered;
-    if (fuse(&e->lowered, &e->fp, err)) goto fail_lowered;
-    int merged = fuse_horizontal(&e->fp);
-    if (jit_c_load(&e->fp, &e->jm, err)) goto fail_fp;
-    if (cpu_exec_init(&e->cx, &e->lowered, &e->fp, &e->jm, err)) goto fail_jit;
-    if (info) {
-        int nk = 0;
-        for (int s = 0; s < e->fp.nsteps; s++) nk += e->fp.steps[s].kind == STEP_KERNEL;
-        snprintf(info, info_len, "cpu: %d graph nodes -> %d launches (%d fused kernels, %d merged horizontally), kernels %s",
-                 g->nnodes, e->fp.nsteps, nk, merged, e->jm.cached ? "from cache" : "compiled");
-    }
+    e->g = &e->ep.lowered;
+    if (jit_c_load(&e->ep.fp, &e->jm, err)) goto fail_ep;
+    if (cpu_exec_init(&e->cx, &e->ep.lowered, &e->ep.fp, &e->jm, &e->ep.mp, err)) goto fail_jit;
+    if (info)
+        snprintf(info, info_len,
+                 "cpu: %d graph nodes -> %d launches (%d fused kernels, %d library, %d merged horizontally), arena "
+                 "%.1f MiB (intermediates %.1f MiB), kernels %s",
+                 g->nnodes, e->ep.fp.nsteps, e->ep.nkernels, e->ep.nlibrary, e->ep.merged,
+                 (double)e->ep.mp.arena_bytes / 1048576.0, (double)e->ep.mp.sum_bytes / 1048576.0,
+                 e->jm.cached ? "from cache" : "compiled");
     return e;
 fail_jit:
     jit_c_unload(&e->jm);
-fail_fp:
-    fused_plan_free(&e->fp);
-fail_lowered:
-    ir_graph_free(&e->lowered);
+fail_ep:
+    exec_plan_free(&e->ep);
     free(e);
     return NULL;
 }
@@ -91,8 +86,7 @@ void engine_free(engine *e) {
     else {
         cpu_exec_free(&e->cx);
         jit_c_unload(&e->jm);
-        fused_plan_free(&e->fp);
-        ir_graph_free(&e->lowered);
+        exec_plan_free(&e->ep);
     }
     free(e);
 }

@@ -10,6 +10,8 @@
 #include "optest.h"
 #include "passes/fusion.h"
 #include "passes/lower.h"
+#include "passes/memplan.h"
+#include "passes/schedule.h"
 #include "runtime/cpu_exec.h"
 #include "runtime/init.h"
 #include "runtime/interp.h"
@@ -23,6 +25,7 @@ static int build_train(ir_graph *g, const char *backbone, double width, int size
     a.spec.backbone.image_size = size;
     a.spec.backbone.channels = 3;
     a.spec.backbone.cifar_stem = -1;
+    if (!strncmp(backbone, "vit", 3)) a.spec.backbone.depth = 2;
     a.spec.batch = batch;
     a.spec.set[a.spec.nset++] = "projection_dim=16";
     a.opt = opt_defaults(kind);
@@ -125,7 +128,7 @@ static int check_kernels(const ir_graph *lg, const fused_plan *fp, const jit_mod
     CHECK(interp_init(&ref, lg, 0, err) == 0 && init_persistent(&ref, 5, err) == 0, "%s", err);
     ref.keep_all = 1;
     fill_inputs(lg, set_interp, &ref, 1);
-    CHECK(cpu_exec_init(&x, lg, fp, jm, err) == 0, "%s", err);
+    CHECK(cpu_exec_init(&x, lg, fp, jm, NULL, err) == 0, "%s", err);
     /* persistent values before the step (the reference applies its updates at the end) */
     for (int v = 0; v < lg->nvals; v++)
         if (lg->vals[v].kind != VK_INTER && cpu_exec_data(&x, v))
@@ -172,12 +175,12 @@ static int check_kernels(const ir_graph *lg, const fused_plan *fp, const jit_mod
 
 /* N training steps on the cpu backend against the reference interpreter running the same
  * (lowered, unfused) graph node by node */
-static int check_training(const ir_graph *lg, const fused_plan *fp, const jit_module *jm, int steps) {
+static int check_training(const ir_graph *lg, const fused_plan *fp, const jit_module *jm, const memplan *mp, int steps) {
     interp ref;
     cpu_exec x;
     char err[IR_ERRLEN];
     CHECK(interp_init(&ref, lg, 0, err) == 0 && init_persistent(&ref, 9, err) == 0, "%s", err);
-    CHECK(cpu_exec_init(&x, lg, fp, jm, err) == 0, "%s", err);
+    CHECK(cpu_exec_init(&x, lg, fp, jm, mp, err) == 0, "%s", err);
     for (int v = 0; v < lg->nvals; v++)
         if (lg->vals[v].kind != VK_INTER && cpu_exec_data(&x, v))
             memcpy(cpu_exec_data(&x, v), interp_data(&ref, v),
@@ -241,7 +244,17 @@ static int run_config(const char *backbone, double width, int size, int64_t batc
     }
     jit_module jm;
     CHECK(jit_c_load(&fp, &jm, err) == 0, "%s", err);
-    int rc = check_lowering(&g, &lg) || check_kernels(&lg, &fp, &jm) || check_training(&lg, &fp, &jm, 5);
+    int rc = check_lowering(&g, &lg) || check_kernels(&lg, &fp, &jm);
+    /* the real configuration: scheduled steps, one arena at the planned offsets (checked) */
+    schedule_stats ss;
+    memplan mp;
+    CHECK(schedule_steps_ex(&lg, fp.steps, fp.nsteps, fp.root, &ss, err) == 0, "%s", err);
+    CHECK(memplan_build_ex(&lg, fp.steps, fp.nsteps, fp.root, &mp, err) == 0, "%s", err);
+    CHECK(memplan_check_ex(&lg, fp.steps, fp.nsteps, fp.root, &mp, err) == 0, "%s", err);
+    printf("     arena %.2f MiB for %.2f MiB of intermediates (%.2f)\n", mp.arena_bytes / 1048576.0,
+           mp.sum_bytes / 1048576.0, (double)mp.arena_bytes / (double)mp.sum_bytes);
+    rc = rc || check_training(&lg, &fp, &jm, &mp, 5);
+    memplan_free(&mp);
     jit_c_unload(&jm);
     fused_plan_free(&fp);
     ir_graph_free(&lg);
@@ -253,6 +266,7 @@ int main(void) {
     int passed = 0, failed = 0;
     run_config("convnet", 0.25, 16, 4, OPT_SGD) ? failed++ : passed++;
     run_config("resnet18", 0.25, 16, 4, OPT_ADAMW) ? failed++ : passed++;
+    run_config("vit-tiny", 0.125, 8, 4, OPT_ADAMW) ? failed++ : passed++;
     printf("%d passed, %d failed\n", passed, failed);
     return failed != 0;
 }

@@ -382,15 +382,23 @@ REF_PROTO(ref_conv);
 REF_PROTO(ref_conv_grad_input);
 REF_PROTO(ref_conv_grad_weight);
 /* Conv(X [N,C,H,W], W [M,C/group,kH,kW] [, B [M]]) -> [N,M,OH,OW]; pads are (h_begin, w_begin, h_end, w_end) */
-const ir_opdef op_Conv = {.name = "Conv", .min_in = 2, .max_in = 3, .nout = 1, .nattrs = CONV_NATTRS,
+/* 2 x output elements x (input channels per group x kernel area); the weight (input 1 of Conv
+ * and ConvGradInput) or the produced weight gradient carries those three dims */
+static int64_t conv_flops(const ir_graph *g, const ir_node *n) {
+    const ir_shape *w = n->op == OP_ConvGradWeight ? &g->vals[n->out[0]].shape : &g->vals[n->in[1]].shape;
+    const ir_shape *y = n->op == OP_Conv ? &g->vals[n->out[0]].shape : &g->vals[n->in[0]].shape;
+    return 2 * ir_numel(y) * w->d[1] * w->d[2] * w->d[3];
+}
+
+const ir_opdef op_Conv = {.flops = conv_flops, .name = "Conv", .min_in = 2, .max_in = 3, .nout = 1, .nattrs = CONV_NATTRS,
                           .attrs = {CONV_ATTRS}, .infer = conv_infer, REF(ref_conv), .grad = conv_grad};
 /* ConvGradInput(gY, W) -> dX of shape input_shape */
-const ir_opdef op_ConvGradInput = {.name = "ConvGradInput", .min_in = 2, .max_in = 2, .nout = 1,
+const ir_opdef op_ConvGradInput = {.flops = conv_flops, .name = "ConvGradInput", .min_in = 2, .max_in = 2, .nout = 1,
                                    .flags = OPF_GRAD_ONLY, .nattrs = CONV_NATTRS + 1,
                                    .attrs = {CONV_ATTRS, {"input_shape", AT_INTS, 0}},
                                    .infer = conv_grad_input_infer, REF(ref_conv_grad_input)};
 /* ConvGradWeight(gY, X) -> dW of shape weight_shape */
-const ir_opdef op_ConvGradWeight = {.name = "ConvGradWeight", .min_in = 2, .max_in = 2, .nout = 1,
+const ir_opdef op_ConvGradWeight = {.flops = conv_flops, .name = "ConvGradWeight", .min_in = 2, .max_in = 2, .nout = 1,
                                     .flags = OPF_GRAD_ONLY, .nattrs = CONV_NATTRS + 1,
                                     .attrs = {CONV_ATTRS, {"weight_shape", AT_INTS, 0}},
                                     .infer = conv_grad_weight_infer, REF(ref_conv_grad_weight)};

@@ -168,9 +168,15 @@ static int gemm_grad(ir_graph *g, int node, const int *gy, const int *want, int 
 
 REF_PROTO(ref_matmul);
 REF_PROTO(ref_gemm_op);
-const ir_opdef op_MatMul = {.name = "MatMul", .min_in = 2, .max_in = 2, .nout = 1, .infer = matmul_infer,
+static int64_t matmul_flops(const ir_graph *g, const ir_node *n) {
+    const ir_shape *a = &g->vals[n->in[0]].shape;
+    int64_t k = n->op == OP_Gemm ? (ir_get_i(n, "transA") ? a->d[0] : a->d[1]) : a->d[a->ndim - 1];
+    return 2 * ir_numel(&g->vals[n->out[0]].shape) * k;
+}
+
+const ir_opdef op_MatMul = {.flops = matmul_flops, .name = "MatMul", .min_in = 2, .max_in = 2, .nout = 1, .infer = matmul_infer,
                             REF(ref_matmul), .grad = matmul_grad};
-const ir_opdef op_Gemm = {.name = "Gemm", .min_in = 2, .max_in = 3, .nout = 1, .nattrs = 4,
+const ir_opdef op_Gemm = {.flops = matmul_flops, .name = "Gemm", .min_in = 2, .max_in = 3, .nout = 1, .nattrs = 4,
                           .attrs = {{"transA", AT_INT, 0}, {"transB", AT_INT, 0}, {"alpha", AT_FLOAT, 1.0},
                                     {"beta", AT_FLOAT, 1.0}},
                           .infer = gemm_infer, REF(ref_gemm_op), .grad = gemm_grad};

@@ -69,7 +69,9 @@ def main():
     ap.add_argument("--optimizer", default="sgd")
     ap.add_argument("--steps", type=int, default=3)
     ap.add_argument("--batch", type=int, default=8)
-    ap.add_argument("--image-size", type=int, default=16)
+    # 8x8 keeps the number of ReLU inputs small: each one within rounding of 0 can flip between
+    # any two fp32 implementations and move a gradient by percents (PyTorch fp32 vs fp64 too)
+    ap.add_argument("--image-size", type=int, default=8)
     ap.add_argument("--tol", type=float, default=1e-4)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--lr", type=float, default=None)

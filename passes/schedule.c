@@ -1,0 +1,370 @@
+/* schedule: candidate orders of a step list, the lowest simulated peak wins (see schedule.h). */
+#include "schedule.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "memplan.h"
+#include "steps.h"
+
+typedef struct {
+    const ir_graph *g;
+    exec_step *st;       /* the steps with values resolved to their storage roots (owned) */
+    int n, nv;
+    int *prod;           /* value -> writing step, -1 */
+    unsigned char *keep; /* value lives to the end (graph output, update source) */
+    int64_t *sz;         /* aligned bytes of step-written values, 0 otherwise */
+    int *in_off, *ins;   /* per step: distinct step-written values it reads (CSR) */
+    int *succ_off, *succ; /* per step: distinct successor steps (CSR) */
+    int *npred;          /* distinct predecessor steps */
+    int *nreaders;       /* value -> distinct reading steps */
+} sgraph;
+
+static const char *const cand_names[SCHED_NCAND] = {"input", "greedy", "frees-first", "rpo", "rpo-rev"};
+const char *schedule_candidate_name(int i) { return i >= 0 && i < SCHED_NCAND ? cand_names[i] : "?"; }
+
+static int64_t align_up(int64_t b) { return (b + MEMPLAN_ALIGN - 1) / MEMPLAN_ALIGN * MEMPLAN_ALIGN; }
+
+static void sg_free(sgraph *sg) {
+    free(sg->prod), free(sg->keep), free(sg->sz), free(sg->in_off), free(sg->ins);
+    free(sg->succ_off), free(sg->succ), free(sg->npred), free(sg->nreaders), free(sg->st);
+    memset(sg, 0, sizeof *sg);
+}
+
+/* Builds the dependency graph. Returns 0, -1 (err set). */
+static int sg_build(sgraph *sg, const ir_graph *g, const exec_step *steps, int n, const int *root, char *err) {
+    memset(sg, 0, sizeof *sg);
+    if (exec_steps_validate(g, steps, n, err) || exec_steps_resolve(g, steps, n, root, &sg->st, err)) return -1;
+    const exec_step *st = sg->st;
+    sg->g = g, sg->n = n, sg->nv = g->nvals;
+    int nv = g->nvals;
+    size_t nargs = 0;
+    for (int s = 0; s < n; s++) nargs += (size_t)st[s].nin;
+    sg->prod = malloc(((size_t)nv + 1) * sizeof(int));
+    sg->keep = calloc((size_t)nv + 1, 1);
+    sg->sz = calloc((size_t)nv + 1, sizeof(int64_t));
+    sg->in_off = calloc((size_t)n + 1, sizeof(int));
+    sg->ins = malloc((nargs + 1) * sizeof(int));
+    sg->succ_off = calloc((size_t)n + 2, sizeof(int));
+    sg->succ = malloc((nargs + 1) * sizeof(int));
+    sg->npred = calloc((size_t)n + 1, sizeof(int));
+    sg->nreaders = calloc((size_t)nv + 1, sizeof(int));
+    int *stamp = malloc(((size_t)nv + (size_t)n + 1) * sizeof(int));
+    if (!sg->prod || !sg->keep || !sg->sz || !sg->in_off || !sg->ins || !sg->succ_off || !sg->succ || !sg->npred ||
+        !sg->nreaders || !stamp) {
+        free(stamp);
+        sg_free(sg);
+        snprintf(err, IR_ERRLEN, "out of memory scheduling");
+        return -1;
+    }
+    for (int v = 0; v < nv; v++) sg->prod[v] = -1;
+    for (int i = 0; i < nv + n; i++) stamp[i] = -1;
+    for (int s = 0; s < n; s++)
+        for (int k = 0; k < st[s].nout; k++) {
+            int v = st[s].out[k];
+            sg->prod[v] = s;
+            sg->sz[v] = align_up(exec_value_bytes(g, v));
+        }
+    for (int i = 0; i < g->noutputs + g->nupdates; i++) {
+        int v = i < g->noutputs ? g->outputs[i] : g->updates[i - g->noutputs].src;
+        if (v >= 0 && v < nv && exec_root(root, v) >= 0) sg->keep[exec_root(root, v)] = 1;
+    }
+    int m = 0;
+    for (int s = 0; s < n; s++) {
+        sg->in_off[s] = m;
+        for (int k = 0; k < st[s].nin; k++) {
+            int v = st[s].in[k];
+            if (g->vals[v].kind != VK_INTER) continue;
+            if (sg->prod[v] < 0) {
+                snprintf(err, IR_ERRLEN, "step %d reads intermediate %%%d%s%s that no step writes", s, v,
+                         g->vals[v].name ? " " : "", g->vals[v].name ? g->vals[v].name : "");
+                free(stamp);
+                sg_free(sg);
+                return -1;
+            }
+            if (stamp[v] == s) continue;
+            stamp[v] = s;
+            sg->ins[m++] = v;
+            sg->nreaders[v]++;
+        }
+    }
+    sg->in_off[n] = m;
+    /* successors: count distinct (pred, s) pairs */
+    for (int i = 0; i < nv + n; i++) stamp[i] = -1;
+    for (int s = 0; s < n; s++)
+        for (int j = sg->in_off[s]; j < sg->in_off[s + 1]; j++) {
+            int p = sg->prod[sg->ins[j]];
+            if (p == s || stamp[nv + p] == s) continue;
+            stamp[nv + p] = s;
+            sg->succ_off[p + 1]++;
+            sg->npred[s]++;
+        }
+    for (int s = 0; s < n; s++) sg->succ_off[s + 1] += sg->succ_off[s];
+    int *fill = malloc(((size_t)n + 1) * sizeof(int));
+    if (!fill) {
+        free(stamp);
+        sg_free(sg);
+        snprintf(err, IR_ERRLEN, "out of memory scheduling");
+        return -1;
+    }
+    memcpy(fill, sg->succ_off, (size_t)n * sizeof(int));
+    for (int i = 0; i < nv + n; i++) stamp[i] = -1;
+    for (int s = 0; s < n; s++)
+        for (int j = sg->in_off[s]; j < sg->in_off[s + 1]; j++) {
+            int p = sg->prod[sg->ins[j]];
+            if (p == s || stamp[nv + p] == s) continue;
+            stamp[nv + p] = s;
+            sg->succ[fill[p]++] = s;
+        }
+    free(fill);
+    free(stamp);
+    for (int s = 0; s < n; s++)
+        for (int j = sg->in_off[s]; j < sg->in_off[s + 1]; j++)
+            if (sg->prod[sg->ins[j]] == s) {
+                snprintf(err, IR_ERRLEN, "step %d reads a value it writes", s);
+                sg_free(sg);
+                return -1;
+            }
+    return 0;
+}
+
+/* Output k of step s reuses its in-place input's storage if that input dies here. `dies(v)`
+ * is given by last-reader information of the caller. */
+static int reuse_input(const sgraph *sg, int s, int k, const unsigned char *dies_here) {
+    const exec_step *st = &sg->st[s];
+    int j = st->inplace[k];
+    if (j < 0) return -1;
+    int i = st->in[j], o = st->out[k];
+    if (sg->sz[i] == 0 || sg->prod[i] < 0 || sg->keep[i] || !dies_here[i] || sg->sz[i] != sg->sz[o]) return -1;
+    return i;
+}
+
+/* Peak of an order (perm[t] = step), or -1 if it breaks a dependency. */
+static int64_t sg_peak(const sgraph *sg, const int *perm) {
+    int n = sg->n, nv = sg->nv;
+    int *pos = malloc(((size_t)n + 1) * sizeof(int)), *lastpos = malloc(((size_t)nv + 1) * sizeof(int));
+    unsigned char *dies = calloc((size_t)nv + 1, 1), *reused = calloc((size_t)nv + 1, 1);
+    int64_t live = 0, peak = 0;
+    if (!pos || !lastpos || !dies || !reused) {
+        peak = -1;
+        goto out;
+    }
+    for (int t = 0; t < n; t++) pos[perm[t]] = t;
+    for (int v = 0; v < nv; v++) lastpos[v] = -1;
+    for (int t = 0; t < n; t++) {
+        int s = perm[t];
+        for (int j = sg->in_off[s]; j < sg->in_off[s + 1]; j++) {
+            int v = sg->ins[j];
+            if (pos[sg->prod[v]] >= t) {
+                peak = -1;
+                goto out;
+            }
+            lastpos[v] = t;
+        }
+    }
+    for (int t = 0; t < n; t++) {
+        int s = perm[t];
+        const exec_step *st = &sg->st[s];
+        for (int j = sg->in_off[s]; j < sg->in_off[s + 1]; j++) dies[sg->ins[j]] = lastpos[sg->ins[j]] == t;
+        for (int k = 0; k < st->nout; k++) {
+            int i = reuse_input(sg, s, k, dies);
+            if (i >= 0 && !reused[i])
+                reused[i] = 1;
+            else
+                live += sg->sz[st->out[k]];
+        }
+        if (live > peak) peak = live;
+        for (int j = sg->in_off[s]; j < sg->in_off[s + 1]; j++) {
+            int v = sg->ins[j];
+            if (dies[v] && !sg->keep[v] && !reused[v]) live -= sg->sz[v];
+            dies[v] = 0;
+        }
+        for (int k = 0; k < st->nout; k++) {
+            int o = st->out[k];
+            if (lastpos[o] < 0 && !sg->keep[o]) live -= sg->sz[o];
+        }
+    }
+out:
+    free(pos), free(lastpos), free(dies), free(reused);
+    return peak;
+}
+
+/* List scheduling. policy 0: smallest (allocated - freed), then input position;
+ * policy 1: a step that frees at least what it allocates (input position), else input position. */
+static int sg_greedy(const sgraph *sg, int policy, int *perm) {
+    int n = sg->n, nv = sg->nv, nready = 0, rc = -1;
+    int *indeg = malloc(((size_t)n + 1) * sizeof(int)), *ready = malloc(((size_t)n + 1) * sizeof(int));
+    int *remaining = malloc(((size_t)nv + 1) * sizeof(int));
+    unsigned char *dies = calloc((size_t)nv + 1, 1), *taken = calloc((size_t)nv + 1, 1);
+    if (!indeg || !ready || !remaining || !dies || !taken) goto out;
+    memcpy(indeg, sg->npred, (size_t)n * sizeof(int));
+    memcpy(remaining, sg->nreaders, (size_t)nv * sizeof(int));
+    for (int s = 0; s < n; s++)
+        if (indeg[s] == 0) ready[nready++] = s;
+    for (int t = 0; t < n; t++) {
+        if (nready == 0) goto out; /* cycle */
+        int best = -1;
+        int64_t best_delta = 0;
+        for (int r = 0; r < nready; r++) {
+            int s = ready[r];
+            const exec_step *st = &sg->st[s];
+            int64_t alloc = 0, freed = 0;
+            for (int j = sg->in_off[s]; j < sg->in_off[s + 1]; j++) dies[sg->ins[j]] = remaining[sg->ins[j]] == 1;
+            for (int k = 0; k < st->nout; k++) {
+                int i = reuse_input(sg, s, k, dies);
+                if (i >= 0 && !taken[i])
+                    taken[i] = 1;
+                else if (sg->nreaders[st->out[k]] > 0 || sg->keep[st->out[k]])
+                    alloc += sg->sz[st->out[k]];
+            }
+            for (int j = sg->in_off[s]; j < sg->in_off[s + 1]; j++) {
+                int v = sg->ins[j];
+                if (dies[v] && !sg->keep[v] && !taken[v]) freed += sg->sz[v];
+                dies[v] = taken[v] = 0;
+            }
+            int64_t delta = alloc - freed;
+            int better;
+            if (best < 0)
+                better = 1;
+            else if (policy == 0)
+                better = delta < best_delta || (delta == best_delta && s < ready[best]);
+            else {
+                int a = delta <= 0, b = best_delta <= 0;
+                better = a != b ? a : s < ready[best];
+            }
+            if (better) best = r, best_delta = delta;
+        }
+        int s = ready[best];
+        ready[best] = ready[--nready];
+        perm[t] = s;
+        for (int j = sg->in_off[s]; j < sg->in_off[s + 1]; j++) remaining[sg->ins[j]]--;
+        for (int j = sg->succ_off[s]; j < sg->succ_off[s + 1]; j++)
+            if (--indeg[sg->succ[j]] == 0) ready[nready++] = sg->succ[j];
+    }
+    rc = 0;
+out:
+    free(indeg), free(ready), free(remaining), free(dies), free(taken);
+    return rc;
+}
+
+/* Reverse post-order of an iterative DFS along successors. rev: roots and successors in
+ * descending step order (else ascending). */
+static int sg_rpo(const sgraph *sg, int rev, int *perm) {
+    int n = sg->n, top = 0, cnt = 0;
+    int *stack = malloc(((size_t)n + 1) * sizeof(int)), *it = calloc((size_t)n + 1, sizeof(int));
+    unsigned char *seen = calloc((size_t)n + 1, 1);
+    if (!stack || !it || !seen) {
+        free(stack), free(it), free(seen);
+        return -1;
+    }
+    for (int r0 = 0; r0 < n; r0++) {
+        int root = rev ? n - 1 - r0 : r0;
+        if (seen[root] || sg->npred[root]) continue;
+        seen[root] = 1;
+        stack[top++] = root;
+        while (top) {
+            int s = stack[top - 1];
+            int deg = sg->succ_off[s + 1] - sg->succ_off[s];
+            if (it[s] < deg) {
+                int j = it[s]++;
+                int c = sg->succ[rev ? sg->succ_off[s + 1] - 1 - j : sg->succ_off[s] + j];
+                if (!seen[c]) {
+                    seen[c] = 1;
+                    stack[top++] = c;
+                }
+            } else {
+                perm[n - 1 - cnt++] = s;
+                top--;
+            }
+        }
+    }
+    free(stack), free(it), free(seen);
+    return cnt == n ? 0 : -1; /* unreachable steps only in a cycle */
+}
+
+int64_t schedule_peak_bytes(const ir_graph *g, const exec_step *steps, int nsteps) {
+    return schedule_peak_bytes_ex(g, steps, nsteps, NULL);
+}
+
+int64_t schedule_peak_bytes_ex(const ir_graph *g, const exec_step *steps, int nsteps, const int *root) {
+    char err[IR_ERRLEN];
+    sgraph sg;
+    if (sg_build(&sg, g, steps, nsteps, root, err)) return -1;
+    int *perm = malloc(((size_t)nsteps + 1) * sizeof(int));
+    int64_t p = -1;
+    if (perm) {
+        for (int s = 0; s < nsteps; s++) perm[s] = s;
+        p = sg_peak(&sg, perm);
+    }
+    free(perm);
+    sg_free(&sg);
+    return p;
+}
+
+int schedule_steps(const ir_graph *g, exec_step *steps, int nsteps, schedule_stats *st, char *err) {
+    return schedule_steps_ex(g, steps, nsteps, NULL, st, err);
+}
+
+int schedule_steps_ex(const ir_graph *g, exec_step *steps, int nsteps, const int *root, schedule_stats *st,
+                      char *err) {
+    schedule_stats local;
+    if (!st) st = &local;
+    memset(st, 0, sizeof *st);
+    for (int c = 0; c < SCHED_NCAND; c++) st->peak_cand[c] = st->arena_cand[c] = -1;
+    sgraph sg;
+    if (sg_build(&sg, g, steps, nsteps, root, err)) return -1;
+    int rc = -1, n = nsteps;
+    int *perm[SCHED_NCAND] = {0};
+    exec_step *copy = NULL;
+    for (int c = 0; c < SCHED_NCAND; c++)
+        if (!(perm[c] = malloc(((size_t)n + 1) * sizeof(int)))) goto oom;
+    for (int s = 0; s < n; s++) perm[0][s] = s;
+    st->peak_cand[0] = sg_peak(&sg, perm[0]);
+    if (st->peak_cand[0] < 0) {
+        /* the input order breaks a dependency: still schedulable if acyclic */
+        st->peak_cand[0] = -1;
+    }
+    int ok[SCHED_NCAND] = {st->peak_cand[0] >= 0, 0, 0, 0, 0};
+    ok[1] = sg_greedy(&sg, 0, perm[1]) == 0;
+    ok[2] = sg_greedy(&sg, 1, perm[2]) == 0;
+    ok[3] = sg_rpo(&sg, 0, perm[3]) == 0;
+    ok[4] = sg_rpo(&sg, 1, perm[4]) == 0;
+    if (!ok[1]) {
+        snprintf(err, IR_ERRLEN, "schedule: the steps have a dependency cycle");
+        goto out;
+    }
+    if (!(copy = malloc(((size_t)n + 1) * sizeof(exec_step)))) goto oom;
+    int best = -1;
+    for (int c = 0; c < SCHED_NCAND; c++) {
+        if (!ok[c]) continue;
+        if (c > 0) st->peak_cand[c] = sg_peak(&sg, perm[c]);
+        if (st->peak_cand[c] < 0) continue;
+        /* the cost is the arena the memory planner makes of this order (fragmentation included) */
+        for (int t = 0; t < n; t++) copy[t] = steps[perm[c][t]];
+        memplan mp;
+        char perr[IR_ERRLEN];
+        st->arena_cand[c] = memplan_build_ex(g, copy, n, root, &mp, perr) == 0 ? mp.arena_bytes : st->peak_cand[c];
+        memplan_free(&mp);
+        if (best < 0 || st->arena_cand[c] < st->arena_cand[best] ||
+            (st->arena_cand[c] == st->arena_cand[best] && st->peak_cand[c] < st->peak_cand[best]))
+            best = c;
+    }
+    if (best < 0) goto oom;
+    st->peak_input = st->peak_cand[0];
+    st->arena_input = st->arena_cand[0];
+    st->peak = st->peak_cand[best];
+    st->arena = st->arena_cand[best];
+    st->chosen = best;
+    memcpy(copy, steps, (size_t)n * sizeof(exec_step));
+    for (int t = 0; t < n; t++) steps[t] = copy[perm[best][t]];
+    rc = 0;
+    goto out;
+oom:
+    snprintf(err, IR_ERRLEN, "out of memory scheduling");
+out:
+    free(copy);
+    for (int c = 0; c < SCHED_NCAND; c++) free(perm[c]);
+    sg_free(&sg);
+    return rc;
+}
