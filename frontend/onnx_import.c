@@ -55,6 +55,7 @@ struct onnx_model {
     int **node_in;         /* per node: slot of each input, -1 for an absent optional input */
     int **node_out;        /* per node: slot of each output */
     const imp_op **node_op;
+    int *node_aux;         /* fused GELU: the slot of its input */
     ctensor *node_const;   /* Constant nodes' values, decoded at load */
     unsigned char *needed; /* per node */
     int out_slot;
@@ -722,6 +723,31 @@ static int h_reshape(bctx *b, const imp_op *op) {
     return set_out_v(b, 0, x < 0 ? -1 : ir_reshape(b->g, x, s));
 }
 
+/* Expand: numpy broadcast of the input and the target shape */
+static int h_expand(bctx *b, const imp_op *op) {
+    (void)op;
+    int64_t t[IR_MAX_DIMS], to[IR_MAX_DIMS];
+    int n = in_ints(b, 1, "the target shape", t, IR_MAX_DIMS);
+    int x = n < 0 ? -1 : in_value(b, 0, ROLE_DATA);
+    if (x < 0) return -1;
+    ir_shape xs = *vshape(b, x);
+    int r = xs.ndim > n ? xs.ndim : n;
+    for (int i = 0; i < r; i++) { /* right-aligned */
+        int64_t dx = i < r - xs.ndim ? 1 : xs.d[i - (r - xs.ndim)], dt = i < r - n ? 1 : t[i - (r - n)];
+        if (dt < 0) return bfail(b, "negative target dimension %lld", (long long)dt);
+        if (dx != dt && dx != 1 && dt != 1) return bfail(b, "cannot broadcast dimension %lld to %lld", (long long)dx, (long long)dt);
+        to[i] = dx == 1 ? dt : dx;
+    }
+    if (r > xs.ndim) { /* leading 1s first */
+        int64_t pad[IR_MAX_DIMS];
+        for (int i = 0; i < r; i++) pad[i] = i < r - xs.ndim ? 1 : xs.d[i - (r - xs.ndim)];
+        x = ir_reshape(b->g, x, ir_shape_make(r, pad));
+    }
+    ir_shape ts = ir_shape_make(r, to);
+    if (x >= 0 && ir_shape_eq(vshape(b, x), &ts)) return set_out_v(b, 0, x);
+    return set_out_v(b, 0, x < 0 ? -1 : ir_expand(b->g, x, ts));
+}
+
 static int h_transpose(bctx *b, const imp_op *op) {
     (void)op;
     int x = in_value(b, 0, ROLE_DATA);
@@ -1041,6 +1067,7 @@ static const imp_op import_table[] = {
     {"Gemm", h_gemm, OP_Gemm, "alpha beta transA transB"},
     {"Reshape", h_reshape, OP_Reshape, "allowzero"},
     {"Transpose", h_transpose, OP_Transpose, "perm"},
+    {"Expand", h_expand, OP_Expand, ""},
     {"Concat", h_concat, OP_Concat, "axis"},
     {"Softmax", h_softmax, OP_Softmax, "axis"},
     {"LogSoftmax", h_softmax, OP_LogSoftmax, "axis"},
@@ -1091,6 +1118,7 @@ void onnx_model_free(onnx_model *m) {
     free(m->node_in);
     free(m->node_out);
     free(m->node_op);
+    free(m->node_aux);
     free(m->node_const);
     free(m->needed);
     free(m->slot_name);
@@ -1165,6 +1193,91 @@ static int find_input(onnx_model *m, char *err) {
     return 0;
 }
 
+/* ---- exact GELU: x * (1 + Erf(x / sqrt(2))) * 0.5, as torch.onnx.export (and sslc) write it ---- */
+
+static int h_skip(bctx *b, const imp_op *op) { /* a node folded into a later one */
+    (void)b, (void)op;
+    return 0;
+}
+static int h_gelu(bctx *b, const imp_op *op) {
+    (void)op;
+    ent *e = &b->ents[b->m->node_aux[b->idx]];
+    if (e->v < 0) return bfail(b, "GELU of a constant is not supported");
+    return set_out_v(b, 0, ir_gelu(b->g, e->v));
+}
+static const imp_op op_skip = {"(fused)", h_skip, -1, ""}, op_gelu = {"Gelu", h_gelu, OP_Gelu, ""};
+
+/* value of a scalar float constant (initializer or Constant output) in slot s */
+static int scalar_const(const onnx_model *m, int s, double *v) {
+    const ctensor *c = NULL;
+    if (s >= 1 && s <= m->ninits)
+        c = &m->inits[s - 1];
+    else if (s > 0 && m->slot_producer[s] >= 0 && m->node_op[m->slot_producer[s]] &&
+             m->node_op[m->slot_producer[s]]->fn == h_constant)
+        c = &m->node_const[m->slot_producer[s]];
+    if (!c || !c->is_float || c->numel != 1) return 0;
+    *v = c->f[0];
+    return 1;
+}
+
+/* the one needed node reading slot s (which nothing else reads, and is not the output), or -1 */
+static int only_reader(const onnx_model *m, int s) {
+    if (s < 0 || s == m->out_slot) return -1;
+    int who = -1;
+    for (size_t i = 0; i < m->gp->n_node; i++) {
+        if (!m->needed[i]) continue;
+        for (size_t k = 0; k < m->gp->node[i]->n_input; k++)
+            if (m->node_in[i][k] == s) {
+                if (who >= 0) return -1;
+                who = (int)i;
+            }
+    }
+    return who;
+}
+
+/* node i is op with two inputs, one of them slot s; *other gets the other input's slot */
+static int binary_with(const onnx_model *m, int i, const char *op, int s, int *other) {
+    if (i < 0) return 0;
+    const Onnx__NodeProto *nd = m->gp->node[i];
+    if (strcmp(nd->op_type, op) || nd->n_input != 2 || !m->node_op[i]) return 0;
+    if (m->node_in[i][0] == s) return *other = m->node_in[i][1], 1;
+    if (m->node_in[i][1] == s) return *other = m->node_in[i][0], 1;
+    return 0;
+}
+
+static int near(double a, double b) { return fabs(a - b) < 1e-4 * fabs(b); }
+
+static int fuse_gelu(onnx_model *m, char *err) {
+    for (size_t e = 0; e < m->gp->n_node; e++) {
+        if (!m->needed[e] || m->node_op[e]) continue;
+        const Onnx__NodeProto *nd = m->gp->node[e];
+        char lab[160];
+        int ok = nd->n_input == 1 && m->node_in[e][0] >= 0;
+        int d = ok ? m->slot_producer[m->node_in[e][0]] : -1, x = -1, a = -1, m1 = -1, m2 = -1, c = -1;
+        double v;
+        ok = ok && d >= 0 && m->node_op[d] && m->gp->node[d]->n_input == 2 && only_reader(m, m->node_in[e][0]) == (int)e;
+        if (ok) { /* x / sqrt(2) or x * (1 / sqrt(2)) */
+            x = m->node_in[d][0];
+            ok = x >= 0 && scalar_const(m, m->node_in[d][1], &v) &&
+                 ((!strcmp(m->gp->node[d]->op_type, "Div") && near(v, M_SQRT2)) ||
+                  (!strcmp(m->gp->node[d]->op_type, "Mul") && near(v, M_SQRT1_2)));
+        }
+        ok = ok && (a = only_reader(m, m->node_out[e][0])) >= 0 && binary_with(m, a, "Add", m->node_out[e][0], &c) &&
+             scalar_const(m, c, &v) && near(v, 1.0);
+        ok = ok && (m1 = only_reader(m, m->node_out[a][0])) >= 0 && binary_with(m, m1, "Mul", m->node_out[a][0], &c) &&
+             c == x;
+        ok = ok && (m2 = only_reader(m, m->node_out[m1][0])) >= 0 &&
+             binary_with(m, m2, "Mul", m->node_out[m1][0], &c) && scalar_const(m, c, &v) && near(v, 0.5);
+        if (!ok)
+            return lfail(err, m, "unsupported op 'Erf' in node %s (only as part of an exact GELU "
+                                 "x * 0.5 * (1 + erf(x / sqrt(2))))", node_label(m, (int)e, lab, sizeof lab));
+        m->node_op[d] = m->node_op[e] = m->node_op[a] = m->node_op[m1] = &op_skip;
+        m->node_op[m2] = &op_gelu;
+        m->node_aux[m2] = x;
+    }
+    return 0;
+}
+
 static int load_graph(onnx_model *m, const char *output, char *err) {
     const Onnx__GraphProto *gp = m->gp;
     if (gp->n_sparse_initializer) return lfail(err, m, "sparse initializers are not supported");
@@ -1180,10 +1293,11 @@ static int load_graph(onnx_model *m, const char *output, char *err) {
     m->node_in = calloc(nn + 1, sizeof *m->node_in);
     m->node_out = calloc(nn + 1, sizeof *m->node_out);
     m->node_op = calloc(nn + 1, sizeof *m->node_op);
+    m->node_aux = calloc(nn + 1, sizeof *m->node_aux);
     m->node_const = calloc(nn + 1, sizeof *m->node_const);
     m->needed = calloc(nn + 1, 1);
     if (!m->slot_name || !m->slot_producer || !m->map || !m->inits || !m->node_in || !m->node_out || !m->node_op ||
-        !m->node_const || !m->needed)
+        !m->node_const || !m->needed || !m->node_aux)
         return lfail(err, m, "out of memory");
     for (int i = 0; i < m->mapcap; i++) m->map[i] = -1;
     if (find_input(m, err)) return -1;
@@ -1277,6 +1391,7 @@ static int load_graph(onnx_model *m, const char *output, char *err) {
         node_label(m, (int)i, lab, sizeof lab);
         int std_domain = !nd->domain || !nd->domain[0] || !strcmp(nd->domain, "ai.onnx");
         const imp_op *op = std_domain ? find_op(nd->op_type) : NULL;
+        if (!op && std_domain && !strcmp(nd->op_type, "Erf") && nd->n_attribute == 0) continue; /* GELU? below */
         if (!op)
             return lfail(err, m, "unsupported op '%s%s%.60s' in node %s (supported ops are listed in README.md)",
                          std_domain ? "" : nd->domain, std_domain ? "" : "::", nd->op_type, lab);
@@ -1323,7 +1438,7 @@ static int load_graph(onnx_model *m, const char *output, char *err) {
             return lfail(err, m, "initializer '%.120s' %s", gp->initializer[j]->name, why);
         m->inits[j].param_name = gp->initializer[j]->name;
     }
-    return 0;
+    return fuse_gelu(m, err);
 }
 
 int onnx_model_load(onnx_model **out, const char *path, const char *output, char *err) {

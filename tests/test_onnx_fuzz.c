@@ -3,8 +3,8 @@
  * refused with one line, or import into a graph that builds in both modes and, when small, runs
  * in the reference interpreter; never a crash, a sanitizer report or a leak.
  *
- * Seeds: sslc exports (a ConvNet, a ResNet-18 with the ImageNet stem, a graph of shape and
- * reduction ops with a batch-dependent Reshape) and a hand-made model with the shape-arithmetic
+ * Seeds: sslc exports (a ConvNet, a ResNet-18 with the ImageNet stem, a one-block ViT, a graph
+ * of shape and reduction ops with a batch-dependent Reshape) and a hand-made model with the shape-arithmetic
  * ops torch.onnx.export writes (Shape, Gather, Unsqueeze, Concat, Cast, Constant...).
  *
  * SSLC_FUZZ_SECONDS (default 20) bounds the time; SSLC_FUZZ_SEED (default 1) seeds the
@@ -66,6 +66,7 @@ static int build_backbone(ir_graph *g, int64_t batch, const char *name, double w
     memset(&cfg, 0, sizeof cfg);
     snprintf(cfg.name, sizeof cfg.name, "%s", name);
     cfg.width = width, cfg.image_size = size, cfg.channels = 3, cfg.cifar_stem = stem;
+    if (!strncmp(name, "vit", 3)) cfg.depth = 1, cfg.patch_size = 4;
     mbuild mb;
     mb_init(&mb, g, 0);
     int x = ir_input(g, "images", DT_F32, IR_SHAPE(batch, 3, size, size));
@@ -78,6 +79,7 @@ static int build_backbone(ir_graph *g, int64_t batch, const char *name, double w
 }
 static int g_convnet(ir_graph *g, int64_t b) { return build_backbone(g, b, "convnet", 0.125, 8, -1); }
 static int g_resnet(ir_graph *g, int64_t b) { return build_backbone(g, b, "resnet18", 1.0 / 16, 16, 0); }
+static int g_vit(ir_graph *g, int64_t b) { return build_backbone(g, b, "vit-tiny", 0.125, 8, -1); }
 
 /* shape and reduction ops around a batch-dependent Reshape */
 static int g_ops(ir_graph *g, int64_t B) {
@@ -399,7 +401,7 @@ static const char *const op_names[] = {
     "Add", "Sub", "Mul", "Div", "Pow", "Max", "MatMul", "Relu", "Neg", "Exp", "Log", "Sqrt", "GlobalAveragePool",
     "Identity", "Dropout", "Conv", "BatchNormalization", "MaxPool", "Flatten", "Gemm", "Reshape", "Transpose",
     "Concat", "Softmax", "LogSoftmax", "ReduceMean", "ReduceSum", "ReduceMax", "Constant", "Shape", "Gather",
-    "Unsqueeze", "Squeeze", "Slice", "Cast", "Erf", "LRN"};
+    "Unsqueeze", "Squeeze", "Slice", "Cast", "Erf", "LRN", "LayerNormalization", "Expand"};
 
 /* a random value name of the graph (node outputs, initializers, the input) or "" */
 static const char *any_name(const Onnx__GraphProto *gp) {
@@ -565,7 +567,7 @@ int main(void) {
     snprintf(tmpdir, sizeof tmpdir, "/tmp/sslc_onnx_fuzz_XXXXXX");
     CHECK(mkdtemp(tmpdir), "mkdtemp");
     if (export_seed(g_convnet, "convnet", 0) || export_seed(g_resnet, "resnet18", 1) || export_seed(g_ops, "ops", 0) ||
-        handmade_seed())
+        export_seed(g_vit, "vit", 0) || handmade_seed())
         return 1;
     counts k = {0};
     for (int s = 0; s < nseeds; s++) { /* every seed imports, builds and runs unchanged */

@@ -10,7 +10,7 @@ usage: onnx_oracle.py SSLC WORKDIR {export,import,resnet50,badfiles}
   import    torchvision ResNet-18 exported by torch.onnx.export (opset 13 and 17; BatchNorm
             folded, preserved, and in training mode; cut before fc with --backbone-output):
             imported by `sslc compile`, its forward equals ONNX Runtime's; SimCLR steps on it;
-            export -> import -> export gives the same outputs
+            export -> import -> export gives the same outputs (those, and sslc's ResNet-18 and ViT)
   resnet50  torchvision ResNet-50 (opset 17) imported, forward equals ONNX Runtime's
   badfiles  malformed files and sources: one line on stderr, non-zero exit, never a crash
 
@@ -110,6 +110,7 @@ def cmd_export():
         ("convnet-gray", ["--backbone", "convnet", "--width", "0.25", "--image-size", "16", "--channels", "1"]),
         ("resnet18-cifar", ["--backbone", "resnet18", "--width", "0.125", "--image-size", "32"]),
         ("resnet18-imagenet", ["--backbone", "resnet18", "--width", "0.125", "--image-size", "40", "--cifar-stem", "off"]),
+        ("vit-tiny", ["--backbone", "vit-tiny", "--width", "0.125", "--depth", "2", "--image-size", "16"]),
     ]
     # other methods' projectors (--with-projector): MoCo's Linear, MoCo v3's Linear+BatchNorm MLP
     method_configs = [
@@ -324,28 +325,31 @@ def cmd_import():
         check_model(e)
         worst = max(worst, compare(f"torchvision {tag} -> sslc import -> export", run_ort(e, x3)["features"],
                                    run_ort(src, x3)["y"]))
-    # sslc-native ResNet-18 -> export -> import -> export
-    nat = path("native.plan")
-    sslc("compile", "simclr", "--backbone", "resnet18", "--width", "0.125", "--image-size", "32", "--batch", "4", "-o", nat)
-    params, _ = random_params(nat, seed=5)
-    pf = path("native.safetensors")
-    st.save(pf, params)
-    e1, e2 = path("native1.onnx"), path("native2.onnx")
-    sslc("export", nat, "--params", pf, "-o", e1)
-    p2 = path("native1.plan")
-    sslc("compile", "simclr", "--backbone", e1, "--batch", "4", "-o", p2)
-    sslc("export", p2, "-o", e2)
-    check_model(e2)
-    y1 = run_ort(e1, x3)["features"]
-    worst = max(worst, compare("sslc resnet18 -> export -> import -> export (ONNX Runtime)", run_ort(e2, x3)["features"], y1))
-    worst = max(worst, compare("sslc resnet18 -> export -> import (sslc forward)", sslc_features(p2, x3)["features"],
-                               sslc_features(nat, x3, "--params", pf)["features"]))
-    n1 = {t["name"] for t in json.loads(sslc("inspect", nat, "--params", "--json").stdout)["tensors"]
-          if t["name"].startswith("backbone.") and t["dtype"] == "f32"}
-    n2 = {t["name"] for t in json.loads(sslc("inspect", p2, "--params", "--json").stdout)["tensors"]
-          if t["name"].startswith("backbone.") and t["dtype"] == "f32"}
-    assert n1 == n2, f"names differ after the round trip: {sorted(n1 ^ n2)[:6]}"
-    log(f"round trip keeps the {len(n1)} backbone parameter and state names")
+    # sslc-native ResNet-18 and ViT -> export -> import -> export
+    for tag, args, x in [("resnet18", ["--backbone", "resnet18", "--width", "0.125", "--image-size", "32"], x3),
+                         ("vit-tiny", ["--backbone", "vit-tiny", "--width", "0.125", "--depth", "2", "--image-size", "16"],
+                          rng.normal(0, 1, (3, 3, 16, 16)).astype(np.float32))]:
+        nat = path(f"native-{tag}.plan")
+        sslc("compile", "simclr", *args, "--batch", "4", "-o", nat)
+        params, _ = random_params(nat, seed=5)
+        pf = path(f"native-{tag}.safetensors")
+        st.save(pf, params)
+        e1, e2 = path(f"native-{tag}-1.onnx"), path(f"native-{tag}-2.onnx")
+        sslc("export", nat, "--params", pf, "-o", e1)
+        p2 = path(f"native-{tag}-1.plan")
+        sslc("compile", "simclr", "--backbone", e1, "--batch", "4", "-o", p2)
+        sslc("export", p2, "-o", e2)
+        check_model(e2)
+        y1 = run_ort(e1, x)["features"]
+        worst = max(worst, compare(f"sslc {tag} -> export -> import -> export (ONNX Runtime)", run_ort(e2, x)["features"], y1))
+        worst = max(worst, compare(f"sslc {tag} -> export -> import (sslc forward)", sslc_features(p2, x)["features"],
+                                   sslc_features(nat, x, "--params", pf)["features"]))
+        n1 = {t["name"] for t in json.loads(sslc("inspect", nat, "--params", "--json").stdout)["tensors"]
+              if t["name"].startswith("backbone.") and t["dtype"] == "f32"}
+        n2 = {t["name"] for t in json.loads(sslc("inspect", p2, "--params", "--json").stdout)["tensors"]
+              if t["name"].startswith("backbone.") and t["dtype"] == "f32"}
+        assert n1 == n2, f"names differ after the round trip: {sorted(n1 ^ n2)[:6]}"
+        log(f"{tag} round trip keeps the {len(n1)} backbone parameter and state names")
     print(f"import: worst max abs diff {worst:.3g}")
 
 
@@ -407,6 +411,9 @@ def cmd_badfiles():
         "unsupported op": (tiny_model([conv, helper.make_node("LRN", ["c"], ["l"], size=3, name="lrn1"),
                                        helper.make_node("GlobalAveragePool", ["l"], ["p"]), flat], ["N", 4], [w]),
                            "unsupported op 'LRN' in node 'lrn1'"),
+        "Erf outside a GELU": (tiny_model([conv, helper.make_node("Erf", ["c"], ["l"], name="erf1"),
+                                           helper.make_node("GlobalAveragePool", ["l"], ["p"]), flat], ["N", 4], [w]),
+                               "unsupported op 'Erf' in node 'erf1' (only as part of an exact GELU"),
         "unsupported attribute": (tiny_model([helper.make_node("Conv", ["x", "w"], ["c"], name="conv", foo=1), gap, flat],
                                              ["N", 4], [w]), "node 'conv' (Conv): unsupported attribute 'foo'"),
         "unsupported attribute value": (tiny_model([helper.make_node("Conv", ["x", "w"], ["c"], name="conv", auto_pad="WEIRD"),
