@@ -45,7 +45,7 @@ static void compile_usage(FILE *f) {
 }
 
 /* Parses the compile options shared by `compile` (and later `train`) into args. */
-static int parse_compile_args(int argc, char **argv, compile_args *a, const char **out) {
+int parse_compile_args(int argc, char **argv, compile_args *a, const char **out, char *perr) {
     static const struct option longopts[] = {
         {"backbone", required_argument, 0, 'b'},  {"width", required_argument, 0, 'w'},
         {"backbone-output", required_argument, 0, 'X'},
@@ -88,21 +88,21 @@ static int parse_compile_args(int argc, char **argv, compile_args *a, const char
             }
             a->backbone_file = NULL;
             if (strlen(optarg) >= sizeof a->spec.backbone.name)
-                return cli_error("unknown backbone '%s' (choose one of: %s)", optarg, backbone_choices());
+                return cli_fail(perr, "unknown backbone '%s' (choose one of: %s)", optarg, backbone_choices());
             snprintf(a->spec.backbone.name, sizeof a->spec.backbone.name, "%s", optarg);
             break;
         case 'X': a->backbone_output = optarg; break;
         case 'w':
-            if (cli_parse_double("--width", optarg, &width)) return CLI_USAGE_ERROR;
+            if (cli_parse_double_e("--width", optarg, &width, perr)) return CLI_USAGE_ERROR;
             shape_opt = "--width";
             break;
         case 'i':
-            if (cli_parse_int("--image-size", optarg, 8, 1024, &v)) return CLI_USAGE_ERROR;
+            if (cli_parse_int_e("--image-size", optarg, 8, 1024, &v, perr)) return CLI_USAGE_ERROR;
             a->spec.backbone.image_size = (int)v;
             a->image_size_set = 1;
             break;
         case 'c':
-            if (cli_parse_int("--channels", optarg, 1, 3, &v)) return CLI_USAGE_ERROR;
+            if (cli_parse_int_e("--channels", optarg, 1, 3, &v, perr)) return CLI_USAGE_ERROR;
             a->spec.backbone.channels = (int)v;
             a->channels_set = 1;
             break;
@@ -114,76 +114,76 @@ static int parse_compile_args(int argc, char **argv, compile_args *a, const char
             else if (!strcmp(optarg, "off"))
                 a->spec.backbone.cifar_stem = 0;
             else
-                return cli_error("--cifar-stem expects auto, on or off, got '%s'", optarg);
+                return cli_fail(perr, "--cifar-stem expects auto, on or off, got '%s'", optarg);
             shape_opt = "--cifar-stem";
             break;
         case 'P':
-            if (cli_parse_int("--patch-size", optarg, 1, 1024, &v)) return CLI_USAGE_ERROR;
+            if (cli_parse_int_e("--patch-size", optarg, 1, 1024, &v, perr)) return CLI_USAGE_ERROR;
             a->spec.backbone.patch_size = (int)v;
             shape_opt = "--patch-size";
             break;
         case 'D':
-            if (cli_parse_int("--depth", optarg, 1, 64, &v)) return CLI_USAGE_ERROR;
+            if (cli_parse_int_e("--depth", optarg, 1, 64, &v, perr)) return CLI_USAGE_ERROR;
             a->spec.backbone.depth = (int)v;
             shape_opt = "--depth";
             break;
         case 'B':
-            if (cli_parse_int("--batch", optarg, 2, 65536, &v)) return CLI_USAGE_ERROR;
+            if (cli_parse_int_e("--batch", optarg, 2, 65536, &v, perr)) return CLI_USAGE_ERROR;
             a->spec.batch = v;
             break;
         case 's':
             if (a->spec.nset >= (int)(sizeof a->spec.set / sizeof a->spec.set[0]))
-                return cli_error("too many --set options");
+                return cli_fail(perr, "too many --set options");
             a->spec.set[a->spec.nset++] = optarg;
             break;
         case 'O':
-            if (opt_kind_parse(optarg, &kind, err, sizeof err)) return cli_error("%s", err);
+            if (opt_kind_parse(optarg, &kind, err, sizeof err)) return cli_fail(perr, "%s", err);
             break;
         case 'l':
-            if (cli_parse_double("--lr", optarg, &lr)) return CLI_USAGE_ERROR;
-            if (lr < 0) return cli_error("--lr must be >= 0, got %s", optarg);
+            if (cli_parse_double_e("--lr", optarg, &lr, perr)) return CLI_USAGE_ERROR;
+            if (lr < 0) return cli_fail(perr, "--lr must be >= 0, got %s", optarg);
             break;
         case 'm':
-            if (cli_parse_double("--momentum", optarg, &mom)) return CLI_USAGE_ERROR;
+            if (cli_parse_double_e("--momentum", optarg, &mom, perr)) return CLI_USAGE_ERROR;
             have_mom = 1;
             break;
         case 'n': nesterov = 1; break;
         case 'd':
-            if (cli_parse_double("--weight-decay", optarg, &wd)) return CLI_USAGE_ERROR;
+            if (cli_parse_double_e("--weight-decay", optarg, &wd, perr)) return CLI_USAGE_ERROR;
             have_wd = 1;
             break;
         case 'e':
-            if (cli_parse_double("--adam-eps", optarg, &eps)) return CLI_USAGE_ERROR;
+            if (cli_parse_double_e("--adam-eps", optarg, &eps, perr)) return CLI_USAGE_ERROR;
             have_eps = 1;
             break;
         case 'E':
-            if (cli_parse_double("--lars-eta", optarg, &eta)) return CLI_USAGE_ERROR;
+            if (cli_parse_double_e("--lars-eta", optarg, &eta, perr)) return CLI_USAGE_ERROR;
             have_eta = 1;
             break;
         case 'a':
             if (strcmp(optarg, "none"))
-                return cli_error("--augment: only 'none' is available in this build (views are graph inputs)");
+                return cli_fail(perr, "--augment: only 'none' is available in this build (views are graph inputs)");
             snprintf(a->augment, sizeof a->augment, "%s", optarg);
             break;
         case 'S':
-            if (cli_parse_int("--seed", optarg, 0, INT64_MAX, &v)) return CLI_USAGE_ERROR;
+            if (cli_parse_int_e("--seed", optarg, 0, INT64_MAX, &v, perr)) return CLI_USAGE_ERROR;
             a->seed = (uint64_t)v;
             break;
         case 'o': *out = optarg; break;
-        case 'h': compile_usage(stdout); return -1;
-        case ':': return cli_error("option %s needs a value", argv[optind - 1]);
-        default: return cli_error("compile: unknown option '%s' (see sslc compile --help)", argv[optind - 1]);
+        case 'h': return -1;
+        case ':': return cli_fail(perr, "option %s needs a value", argv[optind - 1]);
+        default: return cli_fail(perr, "compile: unknown option '%s' (see sslc compile --help)", argv[optind - 1]);
         }
     }
-    if (optind >= argc) return cli_error("compile: which method? (choose one of: %s)", method_choices());
-    if (optind + 1 < argc) return cli_error("compile: unexpected argument '%s'", argv[optind + 1]);
+    if (optind >= argc) return cli_fail(perr, "compile: which method? (choose one of: %s)", method_choices());
+    if (optind + 1 < argc) return cli_fail(perr, "compile: unexpected argument '%s'", argv[optind + 1]);
     a->method = method_find(argv[optind]);
-    if (!a->method) return cli_error("unknown method '%s' (choose one of: %s)", argv[optind], method_choices());
+    if (!a->method) return cli_fail(perr, "unknown method '%s' (choose one of: %s)", argv[optind], method_choices());
+    a->spec.backbone.width = width;
     if (shape_opt && a->backbone_file)
-        return cli_error("%s applies to the built-in backbones, not to an imported one (%s)", shape_opt, a->backbone_file);
+        return cli_fail(perr, "%s applies to the built-in backbones, not to an imported one (%s)", shape_opt, a->backbone_file);
     if (a->backbone_output && !a->backbone_file)
-        return cli_error("--backbone-output applies to an imported backbone (--backbone FILE.onnx)");
-    a->spec.backbone.width = a->backbone_file ? 1 : width;
+        return cli_fail(perr, "--backbone-output applies to an imported backbone (--backbone FILE.onnx)");
     a->opt = opt_defaults(kind);
     if (have_mom) a->opt.momentum = mom;
     a->opt.nesterov = nesterov;
@@ -192,7 +192,7 @@ static int parse_compile_args(int argc, char **argv, compile_args *a, const char
     if (have_eta) a->opt.eta = eta;
     a->lr = lr >= 0 ? lr : kind == OPT_ADAMW ? 1e-3 : kind == OPT_LARS ? 0.3 : 0.05;
     a->weight_decay = a->opt.weight_decay;
-    if (opt_config_check(&a->opt, err, sizeof err)) return cli_error("%s", err);
+    if (opt_config_check(&a->opt, err, sizeof err)) return cli_fail(perr, "%s", err);
     return 0;
 }
 
@@ -236,7 +236,7 @@ static int record_options(sslc_plan *p, const compile_args *a, char *err) {
 }
 
 /* --backbone FILE.onnx: load and check the model; the input's channels and (square) size are the
- * defaults for --channels and --image-size. */
+ * defaults for --channels and --image-size. The model must outlive the build (ext->ctx). */
 static int import_backbone(compile_args *a, onnx_model **m, backbone_ext *ext, char *err) {
     if (!a->backbone_file) return 0;
     if (onnx_model_load(m, a->backbone_file, a->backbone_output, err)) return -1;
@@ -251,28 +251,38 @@ static int import_backbone(compile_args *a, onnx_model **m, backbone_ext *ext, c
     return 0;
 }
 
+int compile_to_file(const compile_args *args, const char *out, int *nnodes, char *err) {
+    compile_args a = *args; /* an imported backbone fills in its part */
+    onnx_model *model = NULL;
+    backbone_ext ext;
+    sslc_plan plan;
+    plan_init(&plan);
+    plan.seed = a.seed;
+    int rc = import_backbone(&a, &model, &ext, err) || driver_build_train(&a, &plan.train, err) ||
+             record_options(&plan, &a, err) || plan_write(&plan, out, err);
+    if (nnodes) *nnodes = plan.train.nnodes;
+    plan_free(&plan);
+    onnx_model_free(model);
+    return rc ? -1 : 0;
+}
+
 int cmd_compile(int argc, char **argv) {
     compile_args a;
     const char *out = NULL;
-    int rc = parse_compile_args(argc, argv, &a, &out);
-    if (rc) return rc < 0 ? 0 : rc;
-    if (!out) return cli_error("compile: missing -o FILE");
     char err[IR_ERRLEN];
-    sslc_plan plan;
-    onnx_model *model = NULL;
-    backbone_ext ext;
-    plan_init(&plan);
-    plan.seed = a.seed;
-    if (import_backbone(&a, &model, &ext, err) || driver_build_train(&a, &plan.train, err) ||
-        record_options(&plan, &a, err) || plan_write(&plan, out, err)) {
-        plan_free(&plan);
-        onnx_model_free(model);
+    int rc = parse_compile_args(argc, argv, &a, &out, err);
+    if (rc < 0) {
+        compile_usage(stdout);
+        return 0;
+    }
+    if (rc) return cli_error("%s", err);
+    if (!out) return cli_error("compile: missing -o FILE");
+    int nnodes = 0;
+    if (compile_to_file(&a, out, &nnodes, err)) {
         fprintf(stderr, "sslc: %s\n", err);
         return CLI_RUN_ERROR;
     }
-    onnx_model_free(model);
     printf("compiled %s (%s, batch %lld, %d nodes) -> %s\n", a.method->name, a.spec.backbone.name,
-           (long long)a.spec.batch, plan.train.nnodes, out);
-    plan_free(&plan);
+           (long long)a.spec.batch, nnodes, out);
     return 0;
 }

@@ -23,4 +23,10 @@ typedef struct {
  * updates, method state updates. Graph outputs: loss, then every gradient. */
 int driver_build_train(const compile_args *a, ir_graph *g, char *err);
 
+/* `sslc compile` options (argv[0] is ignored, argv[optind] the method) into a; -1 for --help,
+ * 2 with one line in perr for a usage error */
+int parse_compile_args(int argc, char **argv, compile_args *a, const char **out, char *perr);
+/* the whole compile: train graph, recorded options, plan written atomically */
+int compile_to_file(const compile_args *a, const char *out, int *nnodes, char *err);
+
 #endif

@@ -83,6 +83,12 @@ int ir_increment(ir_graph *g, int x); /* integer +1 (num_batches_tracked) */
  * scale -1: ones (no affine); bias -1: none. torch's default eps is 1e-5, timm's ViT uses 1e-6. */
 int ir_layernorm(ir_graph *g, int x, int scale, int bias, int axis, double eps);
 
+/* comparison and conversion */
+int ir_equal(ir_graph *g, int a, int b); /* a == b -> bool, numpy broadcasting, one dtype */
+/* Cast to f32, f64, i32, i64, u8 or bool (ONNX Cast; float -> integer truncates, saturating);
+ * differentiable between float types */
+int ir_cast(ir_graph *g, int x, ir_dtype to);
+
 /* queue state (MoCo): writes the N rows of keys [N,D] into queue at the pointer (one i64
  * element p) and returns the new queue; *new_ptr receives (p + N) mod K. axis 1: queue [D,K]
  * with entries as columns (PySSL's layout); axis 0: queue [K,D] with entries as rows. */

@@ -62,6 +62,12 @@ const char *method_choices(void); /* "barlow_twins, byol, ..." of the registered
 double mopt(const method_ctx *ctx, const char *name);
 int64_t mopt_int(const method_ctx *ctx, const char *name);
 
+/* One-line option checks for validate(): 0, or -1 with the message in err (IR_ERRLEN). */
+#define MOPT_MAX_DIM 1048576
+int mopt_check_dim(const method_ctx *ctx, const char *name, char *err);      /* integer in [1, MOPT_MAX_DIM] */
+int mopt_check_positive(const method_ctx *ctx, const char *name, char *err); /* > 0 */
+int mopt_check_range(const method_ctx *ctx, const char *name, double lo, double hi, char *err); /* lo <= v <= hi */
+
 /* Resolves options (defaults + spec->set), validates, builds the forward graph into g with
  * inputs views.0..; returns the loss value (named "loss") or -1 with err set. */
 int method_build(const method_def *def, const method_spec *spec, ir_graph *g, char *err);
@@ -78,6 +84,15 @@ int method_sched_input(method_ctx *ctx, const char *name, double base);
 /* shared pieces */
 int l2_normalize(ir_graph *g, int x); /* rows of [N,D], as F.normalize(dim=1) */
 int nt_xent_loss(ir_graph *g, int z1, int z2, double temperature);
+int cosine_rows(ir_graph *g, int p, int z); /* [N,D] x [N,D] -> [N] cosine similarities */
+/* BYOL's regression loss 2 − 2·mean cos(p, sg z) (PySSL's mean_squared_error) */
+int byol_regression_loss(ir_graph *g, int p, int z);
+/* SimSiam's −mean cos(p, sg z) */
+int negative_cosine_loss(ir_graph *g, int p, int z);
+/* Barlow Twins on batch-normalized projections: Σ(1−c_ii)² + λ Σ_{i≠j} c_ij², c = z1nᵀz2n/N */
+int barlow_twins_loss(ir_graph *g, int z1n, int z2n, double lamda);
+/* PySSL's sup_con_loss over the views [z1; z2] with i64 labels [N] */
+int supcon_loss(ir_graph *g, int z1, int z2, int labels, double temperature, double base_temperature);
 
 int simclr_build(method_ctx *ctx);
 

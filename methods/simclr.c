@@ -2,6 +2,7 @@
  * Linear(f,f)-ReLU-Linear(f,projection_dim), NT-Xent at `temperature`. */
 #include <stdio.h>
 
+#include "heads.h"
 #include "method.h"
 
 static const method_opt simclr_opts[] = {
@@ -23,15 +24,8 @@ static int simclr_validate(const method_ctx *ctx, char *err) {
 
 /* projector.layer1 = Sequential(Linear(f,f), ReLU, Linear(f,p)) */
 static int simclr_projector(method_ctx *ctx, int h) {
-    ir_graph *g = ctx->g;
     int64_t f = backbone_feat_dim(&ctx->backbone), p = mopt_int(ctx, "projection_dim");
-    ir_scope_push(g, "projector");
-    ir_scope_push(g, "layer1");
-    h = ir_relu(g, mb_linear(&ctx->mb, "0", h, f, f, 1));
-    h = mb_linear(&ctx->mb, "2", h, f, p, 1);
-    ir_scope_pop(g);
-    ir_scope_pop(g);
-    return h;
+    return head_linear_relu_linear(&ctx->mb, "projector", h, f, f, p);
 }
 
 static int simclr_encoder(method_ctx *ctx, int x) {
