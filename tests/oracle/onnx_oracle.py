@@ -117,6 +117,11 @@ def cmd_export():
         ("moco", ["--set", "K=8"]),
         ("mocov2", ["--set", "K=8"]),
         ("mocov3", ["--set", "hidden_dim=32", "--set", "projection_dim=16"]),
+        ("barlow_twins", ["--set", "hidden_dim=32", "--set", "projection_dim=16"]),
+        ("byol", ["--set", "hidden_dim=32", "--set", "projection_dim=16"]),
+        ("simclrv2", ["--set", "projection_dim=16"]),
+        ("simsiam", ["--set", "hidden_dim_proj=32", "--set", "projection_dim=16"]),
+        ("supcon", ["--set", "projection_dim=16"]),
     ]
     variants = [[], ["--with-projector"], ["--fold-bn"], ["--opset", "13"], ["--with-projector", "--fold-bn", "--opset", "15"]]
     worst = 0.0
@@ -154,7 +159,7 @@ def cmd_export():
                                    sslc_features(run, x)["features"]))
         compare(f"{name} run directory = plan + params", run_ort(path("run.onnx"), x)["features"], y_default, tol=0)
     for method, margs in method_configs:
-        available = method in sslc("methods").stdout
+        available = method in sslc("methods").stdout.split()
         if not available:
             log(f"{method}: not in this build, skipped")
             continue
