@@ -38,10 +38,16 @@ static void compile_usage(FILE *f) {
             "  --weight-decay X     (default: sgd 0, adamw 0.01, lars 1e-6)\n"
             "  --adam-eps X         AdamW epsilon (default 1e-8)\n"
             "  --lars-eta X         LARS trust coefficient (default 0.001)\n"
-            "  --augment none       views are graph inputs views.0, views.1, ... (float32 NCHW)\n"
+            "  --augment RECIPE     augmentation in the step graph: input `images` (u8 [B,C,H,W]) ->\n"
+            "                       views, random choices fed per step as aug.<view>.* inputs;\n"
+            "                       default: the method's own PySSL recipe; one of %s;\n"
+            "                       none: views are graph inputs views.0, views.1, ... (float32 NCHW)\n"
+            "  --source-size N|HxW  size of the `images` input (default: the image size)\n"
+            "  --mean M[,M,M]       Normalize mean (default PySSL's 0.5)\n"
+            "  --std S[,S,S]        Normalize std (default PySSL's 0.229,0.224,0.225; 1 channel: 0.226)\n"
             "  --seed S             parameter initialization seed (default 0)\n"
             "  -o, --output FILE    plan file to write\n",
-            backbone_choices());
+            backbone_choices(), aug_recipe_choices());
 }
 
 /* Parses the compile options shared by `compile` (and later `train`) into args. */
@@ -58,7 +64,11 @@ int parse_compile_args(int argc, char **argv, compile_args *a, const char **out,
         {"augment", required_argument, 0, 'a'},   {"seed", required_argument, 0, 'S'},
         {"output", required_argument, 0, 'o'},    {"help", no_argument, 0, 'h'},
         {"patch-size", required_argument, 0, 'P'}, {"depth", required_argument, 0, 'D'},
-        {0, 0, 0, 0}};
+        {"source-size", required_argument, 0, 'z'}, {"mean", required_argument, 0, 'M'},
+        {"std", required_argument, 0, 'T'},       {0, 0, 0, 0}};
+    int have_mean = 0, have_std = 0;
+    double mean[3], std[3];
+    int nmean = 0, nstd = 0;
     double lr = -1, wd = 0, mom = 0, width = 1;
     const char *shape_opt = NULL; /* --width / --cifar-stem: built-in backbones only */
     double eps = 0, eta = 0;
@@ -72,7 +82,7 @@ int parse_compile_args(int argc, char **argv, compile_args *a, const char **out,
     a->spec.backbone.channels = 3;
     a->spec.backbone.cifar_stem = -1;
     a->spec.batch = 256;
-    snprintf(a->augment, sizeof a->augment, "none");
+    snprintf(a->augment, sizeof a->augment, "default");
     opt_kind kind = OPT_SGD;
     optind = 1;
     opterr = 0;
@@ -161,9 +171,34 @@ int parse_compile_args(int argc, char **argv, compile_args *a, const char **out,
             have_eta = 1;
             break;
         case 'a':
-            if (strcmp(optarg, "none"))
-                return cli_fail(perr, "--augment: only 'none' is available in this build (views are graph inputs)");
+            if (strcmp(optarg, "none") && strcmp(optarg, "default") && !aug_recipe_find(optarg))
+                return cli_fail(perr, "unknown --augment '%s' (choose one of: default, none, %s)", optarg, aug_recipe_choices());
             snprintf(a->augment, sizeof a->augment, "%s", optarg);
+            break;
+        case 'z': {
+            int64_t h, w;
+            char *x = strchr(optarg, 'x');
+            if (x) {
+                *x = 0;
+                int bad = cli_parse_int_e("--source-size", optarg, 1, 65536, &h, perr);
+                *x = 'x';
+                if (bad || cli_parse_int_e("--source-size", x + 1, 1, 65536, &w, perr)) return CLI_USAGE_ERROR;
+            } else {
+                if (cli_parse_int_e("--source-size", optarg, 1, 65536, &h, perr)) return CLI_USAGE_ERROR;
+                w = h;
+            }
+            a->source_h = h, a->source_w = w;
+            break;
+        }
+        case 'M':
+            if (aug_parse_floats(optarg, mean, &nmean, "--mean", err)) return cli_fail(perr, "%s", err);
+            have_mean = 1;
+            break;
+        case 'T':
+            if (aug_parse_floats(optarg, std, &nstd, "--std", err)) return cli_fail(perr, "%s", err);
+            for (int k = 0; k < nstd; k++)
+                if (std[k] == 0) return cli_fail(perr, "--std: values must be nonzero, got '%s'", optarg);
+            have_std = 1;
             break;
         case 'S':
             if (cli_parse_int_e("--seed", optarg, 0, INT64_MAX, &v, perr)) return CLI_USAGE_ERROR;
@@ -184,6 +219,21 @@ int parse_compile_args(int argc, char **argv, compile_args *a, const char **out,
         return cli_fail(perr, "%s applies to the built-in backbones, not to an imported one (%s)", shape_opt, a->backbone_file);
     if (a->backbone_output && !a->backbone_file)
         return cli_fail(perr, "--backbone-output applies to an imported backbone (--backbone FILE.onnx)");
+    if (!strcmp(a->augment, "default")) snprintf(a->augment, sizeof a->augment, "%s", a->method->name);
+    a->norm = aug_default_norm(a->spec.backbone.channels);
+    if (have_mean) {
+        a->norm.nmean = nmean;
+        memcpy(a->norm.mean, mean, sizeof mean);
+    }
+    if (have_std) {
+        a->norm.nstd = nstd;
+        memcpy(a->norm.std, std, sizeof std);
+    }
+    int C = a->spec.backbone.channels;
+    if ((a->norm.nmean != 1 && a->norm.nmean != C) || (a->norm.nstd != 1 && a->norm.nstd != C))
+        return cli_fail(perr, "--mean/--std: give 1 value or %d (one per channel), got %d and %d", C, a->norm.nmean, a->norm.nstd);
+    if (!strcmp(a->augment, "none") && (a->source_h || have_mean || have_std))
+        return cli_fail(perr, "--source-size, --mean and --std need augmentation (not --augment none)");
     a->opt = opt_defaults(kind);
     if (have_mom) a->opt.momentum = mom;
     a->opt.nesterov = nesterov;
@@ -226,6 +276,15 @@ static int record_options(sslc_plan *p, const compile_args *a, char *err) {
              plan_set_option(p, "backbone_output", a->backbone_output ? a->backbone_output : "", err) ||
              plan_set_option(p, "backbone_crc32", crc, err);
     }
+    if (!rc && strcmp(a->augment, "none")) {
+        char m[64], sd[64];
+        size_t k = 0;
+        for (int i = 0; i < a->norm.nmean; i++) k += (size_t)snprintf(m + k, sizeof m - k, "%s%g", i ? "," : "", a->norm.mean[i]);
+        k = 0;
+        for (int i = 0; i < a->norm.nstd; i++) k += (size_t)snprintf(sd + k, sizeof sd - k, "%s%g", i ? "," : "", a->norm.std[i]);
+        rc = plan_set_option(p, "aug.mean", m, err) || plan_set_option(p, "aug.std", sd, err) ||
+             aug_plan_options(p, &p->train, aug_recipe_find(a->augment), err);
+    }
     for (int i = 0; i < a->method->nopts && !rc; i++) {
         char key[PLAN_KEYLEN], v[64];
         snprintf(key, sizeof key, "method.%s", a->method->opts[i].name);
@@ -242,7 +301,11 @@ static int import_backbone(compile_args *a, onnx_model **m, backbone_ext *ext, c
     if (onnx_model_load(m, a->backbone_file, a->backbone_output, err)) return -1;
     onnx_input_info in = onnx_model_input(*m);
     backbone_cfg *bb = &a->spec.backbone;
-    if (!a->channels_set && in.channels >= 1 && in.channels <= 3) bb->channels = (int)in.channels;
+    if (!a->channels_set && in.channels >= 1 && in.channels <= 3 && in.channels != bb->channels) {
+        aug_norm def = aug_default_norm(bb->channels);
+        bb->channels = (int)in.channels;
+        if (!memcmp(&def, &a->norm, sizeof def)) a->norm = aug_default_norm(bb->channels); /* not --mean/--std */
+    }
     if (!a->image_size_set && in.height >= 8 && in.height <= 1024 && in.height == in.width) bb->image_size = (int)in.height;
     if (onnx_model_backbone(*m, bb->channels, bb->image_size, ext, err)) return -1;
     bb->ext = ext;

@@ -25,10 +25,14 @@ void sslc_close(sslc_session *s);
 int64_t sslc_numel(const sslc_session *s, const char *name);
 /* Copies float32 data into / out of a named value (n must equal its element count). */
 int sslc_set(sslc_session *s, const char *name, const float *data, int64_t n, char *err, size_t errlen);
+/* Copies uint8 data into a named value: the `images` input (u8 [B,C,H,W]) of plans compiled
+ * with augmentation (the default). */
+int sslc_set_u8(sslc_session *s, const char *name, const uint8_t *data, int64_t n, char *err, size_t errlen);
 int sslc_get(const sslc_session *s, const char *name, float *data, int64_t n, char *err, size_t errlen);
-/* One training step on the inputs set (views.*, labels): feeds the optimizer scalars for step
- * number `step` (1-based) at the plan's learning rate, runs, applies updates; *loss receives the
- * step's loss. */
+/* One training step on the inputs set (images, or views.* with --augment none; labels): feeds
+ * the optimizer scalars for step number `step` (1-based) at the plan's learning rate and, with
+ * augmentation, the step's random augmentation parameters (aug.*, drawn from the plan's seed and
+ * the step), runs, applies updates; *loss receives the step's loss. */
 int sslc_step(sslc_session *s, int64_t step, float *loss, char *err, size_t errlen);
 
 #ifdef __cplusplus

@@ -34,6 +34,13 @@ int nt_xent_loss(ir_graph *g, int z1, int z2, double temperature) {
     return ir_softmax_ce(g, logits, lab);
 }
 
+/* -mean_rows sum_k q * log_softmax(logits)_k, as -(q * F.log_softmax(x, dim=1)).sum(dim=1).mean() */
+int soft_cross_entropy(ir_graph *g, int q, int logits) {
+    int64_t ax = 1;
+    int s = ir_reduce_sum(g, ir_mul(g, q, ir_log_softmax(g, logits, 1)), &ax, 1, 0);
+    return ir_neg(g, ir_reduce_mean(g, s, NULL, 0, 0));
+}
+
 /* cos(p_i, z_i) per row of [N,D] -> [N], both sides F.normalize'd */
 int cosine_rows(ir_graph *g, int p, int z) {
     int64_t ax = 1;

@@ -81,9 +81,38 @@ void method_format_value(const method_opt *o, double v, char *buf, size_t n);
  * schedule overrides it. */
 int method_sched_input(method_ctx *ctx, const char *name, double base);
 
+/* Multi-crop (DINO, SwAV): `num_crops` is validated with method_check_num_crops (0 ..
+ * METHOD_MAX_VIEWS - 2, local crops of at least 4x4, none with a ViT backbone: its position
+ * embedding would need interpolation to the local size); method_multicrop_views creates the
+ * graph inputs views.0 and views.1 at the image size (global views) and views.2 .. views.
+ * (1+num_crops) at the local size (local crops), and sets ctx->nviews/views. The local size is
+ * round(3/7 * image_size), rounding halves up (method_local_size): 224 -> 96, 32 -> 14,
+ * 16 -> 7. PySSL's int(image_size*3/7) truncates instead (32 -> 13); both agree whenever
+ * 3/7 * image_size is within 0.5 below an integer, e.g. for 224. The backbone built on both
+ * shapes shares its parameters by name (mb_param). */
+int method_local_size(int image_size);
+int method_check_num_crops(const method_ctx *ctx, char *err);
+int method_multicrop_views(method_ctx *ctx, int64_t num_crops);
+
+/* A parameter whose value the method replaces at the start of every step (SwAV's prototypes,
+ * L2-normalized before each step): `value` (computed from the parameter, without gradient) is
+ * what the step uses and what the optimizer updates. Recorded as the graph update
+ * param <- value; frontend/driver.c hands it to optimizer_append_cur as the parameter's current
+ * value (and keeps it as the update when the parameter gets no gradient). The forward pass
+ * should read method_param_use(ctx, param, value, mask): a value equal to `value` whose
+ * gradient goes to the parameter, multiplied by the f32 [] `mask` unless mask is -1 (a
+ * gradient mask such as SwAV's prototype freezing). */
+int method_param_current(method_ctx *ctx, int param, int value);
+int method_param_use(method_ctx *ctx, int param, int value, int mask);
+/* x with its gradient multiplied by the f32 [] mask (0 or 1): the forward value is exactly x. */
+int grad_mask(ir_graph *g, int x, int mask);
+
 /* shared pieces */
 int l2_normalize(ir_graph *g, int x); /* rows of [N,D], as F.normalize(dim=1) */
 int nt_xent_loss(ir_graph *g, int z1, int z2, double temperature);
+/* -mean over rows of sum(q * log_softmax(logits, 1), 1): cross-entropy against soft targets q
+ * (DINO, SwAV); q should carry no gradient */
+int soft_cross_entropy(ir_graph *g, int q, int logits);
 int cosine_rows(ir_graph *g, int p, int z); /* [N,D] x [N,D] -> [N] cosine similarities */
 /* BYOL's regression loss 2 − 2·mean cos(p, sg z) (PySSL's mean_squared_error) */
 int byol_regression_loss(ir_graph *g, int p, int z);

@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "frontend/driver.h"
 #include "methods/method.h"
 #include "optest.h"
 #include "passes/autodiff.h"
@@ -483,6 +484,261 @@ static int test_new_bad_options(void) {
     return 0;
 }
 
+static int count_prefix(const ir_graph *g, ir_kind k, const char *prefix) {
+    int n = 0;
+    for (int v = 0; v < g->nvals; v++)
+        n += g->vals[v].kind == k && g->vals[v].name && !strncmp(g->vals[v].name, prefix, strlen(prefix));
+    return n;
+}
+
+static int has_update(const ir_graph *g, int dst) {
+    int n = 0;
+    for (int u = 0; u < g->nupdates; u++) n += g->updates[u].dst == dst;
+    return n;
+}
+
+static int test_multicrop(void) {
+    static const int sizes[][2] = {{224, 96}, {32, 14}, {16, 7}, {14, 6}, {28, 12}, {96, 41}, {64, 27}};
+    for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++)
+        CHECK(method_local_size(sizes[i][0]) == sizes[i][1], "local size of %d: %d, want %d", sizes[i][0],
+              method_local_size(sizes[i][0]), sizes[i][1]);
+    const char *methods[] = {"dino", "swav"};
+    for (int m = 0; m < 2; m++) {
+        ir_graph g;
+        ir_graph_init(&g);
+        method_spec s = spec_of("convnet", 0.25, 16, 1, 4);
+        s.set[s.nset++] = "num_crops=3";
+        char err[IR_ERRLEN];
+        CHECK(method_build(method_find(methods[m]), &s, &g, err) >= 0, "%s: %s", methods[m], err);
+        for (int v = 0; v < 5; v++) {
+            char name[16];
+            snprintf(name, sizeof name, "views.%d", v);
+            int x = ir_find_value(&g, name);
+            int64_t hw = v < 2 ? 16 : 7;
+            CHECK(x >= 0 && g.vals[x].kind == VK_INPUT, "%s: no input %s", methods[m], name);
+            ir_shape want = IR_SHAPE(4, 1, hw, hw);
+            CHECK(ir_shape_eq(&g.vals[x].shape, &want), "%s: %s has the wrong shape", methods[m], name);
+        }
+        CHECK(ir_find_value(&g, "views.5") < 0, "%s: too many views", methods[m]);
+        /* one set of backbone parameters for both shapes; BN stats updated once per view */
+        CHECK(count_prefix(&g, VK_PARAM, "backbone.") == 9, "%s: %d backbone params", methods[m],
+              count_prefix(&g, VK_PARAM, "backbone."));
+        ir_graph_free(&g);
+        /* no crops: two views */
+        ir_graph_init(&g);
+        s.nset = 0;
+        s.set[s.nset++] = "num_crops=0";
+        CHECK(method_build(method_find(methods[m]), &s, &g, err) >= 0, "%s: %s", methods[m], err);
+        CHECK(ir_find_value(&g, "views.1") >= 0 && ir_find_value(&g, "views.2") < 0, "%s num_crops=0", methods[m]);
+        ir_graph_free(&g);
+    }
+    printf("ok   multi-crop views\n");
+    return 0;
+}
+
+static int test_dino_graph(void) {
+    ir_graph g;
+    ir_graph_init(&g);
+    method_spec s = spec_of("convnet", 0.25, 16, 3, 4);
+    s.set[s.nset++] = "num_crops=2";
+    s.set[s.nset++] = "projection_dim=10";
+    s.set[s.nset++] = "hidden_dim=12";
+    s.set[s.nset++] = "bottleneck_dim=6";
+    s.set[s.nset++] = "lamda=0.99";
+    char err[IR_ERRLEN];
+    CHECK(method_build(method_find("dino"), &s, &g, err) >= 0, "%s", err);
+    /* student: 9 backbone + 8 head tensors; teacher: the same as state, plus BN buffers, center */
+    CHECK(count_prefix(&g, VK_PARAM, "backbone.") == 9 && count_prefix(&g, VK_PARAM, "head_student.") == 8,
+          "student params");
+    CHECK(count_kind(&g, VK_PARAM) == 17, "%d params", count_kind(&g, VK_PARAM));
+    CHECK(count_prefix(&g, VK_STATE, "teacher.0.") == 9 + 9 && count_prefix(&g, VK_STATE, "head_teacher.") == 8,
+          "teacher state");
+    CHECK(count_kind(&g, VK_STATE) == 9 + 18 + 8 + 1, "%d state tensors", count_kind(&g, VK_STATE));
+    static const char *names[] = {"head_student.layer1.0.weight", "head_student.layer2.0.bias",
+                                  "head_student.layer3.0.weight", "head_student.last_layer.weight_v",
+                                  "head_teacher.last_layer.weight_g", "teacher.0.features.9.running_var", "center"};
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+        CHECK(ir_find_value(&g, names[i]) >= 0, "no value named %s", names[i]);
+    int wg = ir_find_value(&g, "head_student.last_layer.weight_g");
+    CHECK(g.vals[wg].kind == VK_PARAM && (g.vals[wg].flags & VF_FROZEN), "weight_g must be a frozen parameter");
+    ir_shape s10 = IR_SHAPE(10, 1), c10 = IR_SHAPE(1, 10);
+    CHECK(ir_shape_eq(&g.vals[wg].shape, &s10), "weight_g shape");
+    int c = ir_find_value(&g, "center");
+    CHECK(ir_shape_eq(&g.vals[c].shape, &c10) && has_update(&g, c) == 1, "center: shape or update");
+    int tw = ir_find_value(&g, "teacher.0.features.0.weight");
+    CHECK(g.vals[tw].init.kind == INIT_COPY && g.vals[tw].init.src == ir_find_value(&g, "backbone.features.0.weight"),
+          "teacher starts as a copy of the student");
+    /* every teacher tensor and BN buffer is updated once per step */
+    for (int v = 0; v < g.nvals; v++)
+        if (g.vals[v].kind == VK_STATE)
+            CHECK(has_update(&g, v) == 1, "state %s: %d updates", g.vals[v].name, has_update(&g, v));
+    static const char *sched[] = {"sched.lamda", "sched.temp_t", "sched.m"};
+    static const double base[] = {0.99, 0.5, 0.5};
+    for (int i = 0; i < 3; i++) {
+        int v = ir_find_value(&g, sched[i]);
+        CHECK(v >= 0 && g.vals[v].kind == VK_INPUT && g.vals[v].init.a == base[i], "%s", sched[i]);
+    }
+    CHECK(ir_find_value(&g, "sched.last_layer_grad") < 0, "last-layer mask without freeze_last_layer");
+    ir_graph_free(&g);
+    ir_graph_init(&g);
+    s.set[s.nset++] = "freeze_last_layer=1";
+    CHECK(method_build(method_find("dino"), &s, &g, err) >= 0, "%s", err);
+    CHECK(ir_find_value(&g, "sched.last_layer_grad") >= 0, "freeze_last_layer: no sched.last_layer_grad");
+    ir_graph_free(&g);
+    printf("ok   dino graph: names, teacher state, updates, schedule inputs\n");
+    return 0;
+}
+
+static int find_update(const ir_graph *g, int dst) {
+    for (int u = 0; u < g->nupdates; u++)
+        if (g->updates[u].dst == dst) return g->updates[u].src;
+    return -1;
+}
+
+static int test_swav_graph(void) {
+    char err[IR_ERRLEN];
+    struct {
+        const char *queue_length, *use;
+        int64_t rows;
+    } q[] = {{"queue_length=20", "use_the_queue=true", 16}, {"queue_length=4", "use_the_queue=true", 0},
+             {"queue_length=16", "use_the_queue=false", 0}, {"queue_length=8", "use_the_queue=true", 8}};
+    for (size_t k = 0; k < sizeof q / sizeof q[0]; k++) {
+        ir_graph g;
+        ir_graph_init(&g);
+        method_spec s = spec_of("convnet", 0.25, 16, 3, 8);
+        s.set[s.nset++] = "num_crops=1";
+        s.set[s.nset++] = "projection_dim=6";
+        s.set[s.nset++] = "hidden_dim=10";
+        s.set[s.nset++] = "num_prototypes=7";
+        s.set[s.nset++] = q[k].queue_length;
+        s.set[s.nset++] = q[k].use;
+        CHECK(method_build(method_find("swav"), &s, &g, err) >= 0, "%s", err);
+        int queue = ir_find_value(&g, "queue"), fill = ir_find_value(&g, "queue_fill");
+        if (q[k].rows) {
+            ir_shape want = IR_SHAPE(2, q[k].rows, 6);
+            CHECK(queue >= 0 && ir_shape_eq(&g.vals[queue].shape, &want) && fill >= 0 && has_update(&g, queue) == 1 &&
+                      has_update(&g, fill) == 1,
+                  "%s: queue state", q[k].queue_length);
+        } else
+            CHECK(queue < 0 && fill < 0, "%s %s: unexpected queue", q[k].queue_length, q[k].use);
+        int w = ir_find_value(&g, "prototypes.weight");
+        ir_shape ws = IR_SHAPE(7, 6);
+        CHECK(w >= 0 && g.vals[w].kind == VK_PARAM && ir_shape_eq(&g.vals[w].shape, &ws), "prototypes.weight");
+        CHECK(ir_find_value(&g, "projector.layer1.1.running_mean") >= 0 && ir_find_value(&g, "projector.layer1.3.bias") >= 0,
+              "projector names");
+        if (q[k].rows == 16) {
+            /* forward runs: the prototypes come back normalized, the queue fills by one batch per
+             * step up to its length */
+            CHECK(find_update(&g, w) >= 0, "prototypes have no start-of-step value");
+            interp it;
+            CHECK(interp_init(&it, &g, 0, err) == 0 && init_persistent(&it, 3, err) == 0, "%s", err);
+            for (int v = 0; v < 3; v++) {
+                char name[16];
+                snprintf(name, sizeof name, "views.%d", v);
+                int x = ir_find_value(&g, name);
+                int64_t n = ir_numel(&g.vals[x].shape);
+                float *buf = malloc((size_t)n * sizeof(float));
+                test_fill_uniform(buf, n, -1, 1, 40 + (uint64_t)v);
+                interp_set_f32(&it, x, buf, err);
+                free(buf);
+            }
+            static const float want_fill[] = {8, 16, 16};
+            for (int step = 0; step < 3; step++) {
+                CHECK(interp_run(&it, err) == 0, "%s", err);
+                float f, pw[42], qv[2 * 16 * 6];
+                interp_get_f32(&it, fill, &f, err);
+                CHECK(f == want_fill[step], "step %d: queue_fill %g, want %g", step + 1, f, want_fill[step]);
+                interp_get_f32(&it, w, pw, err);
+                for (int r = 0; r < 7; r++) {
+                    double n2 = 0;
+                    for (int j = 0; j < 6; j++) n2 += (double)pw[r * 6 + j] * pw[r * 6 + j];
+                    CHECK(fabs(n2 - 1) < 1e-5, "prototype %d has squared norm %g", r, n2);
+                }
+                interp_get_f32(&it, queue, qv, err);
+                for (int i = 0; i < 2; i++)
+                    for (int r = 0; r < 16; r++) {
+                        double n2 = 0;
+                        for (int j = 0; j < 6; j++) n2 += (double)qv[(i * 16 + r) * 6 + j] * qv[(i * 16 + r) * 6 + j];
+                        int filled = r < 8 * (step + 1);
+                        CHECK(filled ? fabs(n2 - 1) < 1e-5 : n2 == 0, "step %d queue %d row %d: squared norm %g",
+                              step + 1, i, r, n2);
+                    }
+            }
+            interp_free(&it);
+            /* the train step: the optimizer takes over the prototypes' update */
+            ir_graph t;
+            ir_graph_init(&t);
+            compile_args a;
+            memset(&a, 0, sizeof a);
+            a.method = method_find("swav");
+            a.spec = s;
+            a.opt = opt_defaults(OPT_SGD);
+            CHECK(driver_build_train(&a, &t, err) == 0, "%s", err);
+            int tw = ir_find_value(&t, "prototypes.weight");
+            CHECK(has_update(&t, tw) == 1 && ir_find_value(&t, "opt.momentum_buffer.prototypes.weight") >= 0 &&
+                      ir_find_value(&t, "grad.prototypes.weight") >= 0,
+                  "train step: prototypes update");
+            CHECK(count_prefix(&t, VK_STATE, "opt.momentum_buffer.backbone.") == 9, "backbone optimizer slots");
+            ir_graph_free(&t);
+        }
+        ir_graph_free(&g);
+    }
+    /* hidden_dim = 0: PySSL's hidden_dim=None, a single Linear */
+    ir_graph g;
+    ir_graph_init(&g);
+    method_spec s = spec_of("convnet", 0.25, 16, 3, 8);
+    s.set[s.nset++] = "hidden_dim=0";
+    s.set[s.nset++] = "freeze_prototypes_niters=5";
+    CHECK(method_build(method_find("swav"), &s, &g, err) >= 0, "%s", err);
+    CHECK(ir_find_value(&g, "projector.layer1.weight") >= 0 && ir_find_value(&g, "projector.layer1.0.weight") < 0,
+          "hidden_dim=0 projector");
+    int mask = ir_find_value(&g, "sched.prototypes_grad");
+    CHECK(mask >= 0 && g.vals[mask].init.a == 1.0, "freeze_prototypes_niters: sched.prototypes_grad");
+    ir_graph_free(&g);
+    printf("ok   swav graph: names, queue rounding and fill, normalized prototypes, optimizer hand-over\n");
+    return 0;
+}
+
+static int test_bad_multicrop_options(void) {
+    struct {
+        const char *method, *set, *want;
+        int size;
+    } cases[] = {
+        {"dino", "num_crops=-1", "num_crops", 16},
+        {"dino", "num_crops=15", "num_crops", 16},
+        {"swav", "num_crops=2.5", "integer", 16},
+        {"swav", "num_crops=2", "4x4", 8},
+        {"dino", "temp_t=0", "temp_t", 16},
+        {"dino", "temp_s=-1", "temp_s", 16},
+        {"dino", "m=1.5", "center momentum", 16},
+        {"dino", "lamda=-0.1", "lamda", 16},
+        {"dino", "bottleneck_dim=0", "bottleneck_dim", 16},
+        {"dino", "warmup_teacher_temp_epochs=-1", "warmup_teacher_temp_epochs", 16},
+        {"dino", "tau=0.1", "options: projection_dim", 16},
+        {"swav", "epsilon=0", "epsilon", 16},
+        {"swav", "sinkhorn_iterations=0", "sinkhorn_iterations", 16},
+        {"swav", "num_prototypes=0", "num_prototypes", 16},
+        {"swav", "queue_length=-8", "queue_length", 16},
+        {"swav", "hidden_dim=-1", "hidden_dim", 16},
+        {"swav", "temperature=0", "temperature", 16},
+        {"swav", "use_the_queue=maybe", "boolean", 16},
+        {"swav", "freeze_prototypes_niters=-1", "freeze_prototypes_niters", 16},
+    };
+    for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
+        ir_graph g;
+        ir_graph_init(&g);
+        method_spec s = spec_of("convnet", 0.25, cases[k].size, 3, 4);
+        s.set[s.nset++] = cases[k].set;
+        char err[IR_ERRLEN] = {0};
+        int r = method_build(method_find(cases[k].method), &s, &g, err);
+        CHECK(r < 0 && strstr(err, cases[k].want) && !strchr(err, '\n'), "%s %s: rc %d, err '%s' (want '%s')",
+              cases[k].method, cases[k].set, r, err, cases[k].want);
+        ir_graph_free(&g);
+    }
+    printf("ok   dino/swav bad options\n");
+    return 0;
+}
+
 /* ---- MoCo family ---- */
 
 static int build_method(const char *name, ir_graph *g, method_spec *s, char *err) {
@@ -702,7 +958,8 @@ int main(void) {
     int (*tests[])(void) = {test_resnet_names,   test_vit,           test_bad_options,     test_bn_threading,
                             test_simclr_fd,      test_method_names,  test_byol_ema_step,   test_new_bad_options,
                             test_new_methods_fd, test_moco_graphs,   test_moco_steps,      test_mocov3_bn,
-                            test_moco_bad_options};
+                            test_moco_bad_options, test_multicrop,   test_dino_graph,      test_swav_graph,
+                            test_bad_multicrop_options};
     for (size_t i = 0; i < sizeof tests / sizeof tests[0]; i++) tests[i]() ? failed++ : passed++;
     printf("%d passed, %d failed\n", passed, failed);
     return failed != 0;

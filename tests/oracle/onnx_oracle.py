@@ -250,7 +250,7 @@ def eval_mode_copy(model):
 
 def import_and_compare(model, x, ref, tag, *compile_args):
     plan = model.replace(".onnx", ".plan")
-    sslc("compile", "simclr", "--backbone", model, "--batch", "4", *compile_args, "-o", plan)
+    sslc("compile", "simclr", "--backbone", model, "--batch", "4", "--augment", "none", *compile_args, "-o", plan)
     f = sslc_features(plan, x)["features"]
     return plan, compare(f"{tag}: sslc forward of the imported model vs ONNX Runtime", f, ref)
 
@@ -312,8 +312,12 @@ def cmd_import():
 
     # SimCLR trains on imported backbones: BatchNorm folded (opset 13) and kept (state updated)
     simclr_steps(p13, "resnet18 opset 13 import")
-    r = sslc("run", p13, "--data", "fake:8", "--steps", "1", "--device", "cpu")
-    log(f"resnet18 opset 13 import: `sslc run` (fused CPU kernels): {r.stdout.strip().splitlines()[-1]}")
+    # with the method's augmentation in the step graph, trained by `sslc run` on the fused CPU kernels
+    paug = path("tv18_13_aug.plan")
+    sslc("compile", "simclr", "--backbone", f13, "--batch", "4", "-o", paug)
+    r = sslc("run", paug, "--data", "fake:8", "--steps", "1", "--device", "cpu")
+    log(f"resnet18 opset 13 import, SimCLR augmentation, `sslc run` (fused CPU kernels): "
+        f"{r.stdout.strip().splitlines()[-1]}")
     d, _ = simclr_steps(pt, "resnet18 training-mode BN import")
     info = json.loads(sslc("inspect", pt, "--params", "--json").stdout)
     state = [t["name"] for t in info["tensors"] if t["kind"] == "state" and t["name"].endswith("running_mean")]
