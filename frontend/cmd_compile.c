@@ -4,14 +4,22 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <limits.h>
+#include <strings.h>
+#include <unistd.h>
+
 #include "../runtime/planfile.h"
 #include "cli.h"
 #include "driver.h"
+#include "onnx.h"
 
 static void compile_usage(FILE *f) {
     fprintf(f,
             "usage: sslc compile METHOD [options] -o FILE\n"
-            "  --backbone NAME      %s (default resnet18)\n"
+            "  --backbone NAME      %s (default resnet18),\n"
+            "                       or FILE.onnx: a backbone exported by torch.onnx.export (see README)\n"
+            "  --backbone-output NAME  the ONNX value that is the feature vector [N, F]\n"
+            "                       (default: the model's only output)\n"
             "  --width W            width multiplier of the backbone (default 1); for vit-tiny/vit-small it\n"
             "                       scales the embedding dim (192/384 * W), which the heads (3/6) must divide\n"
             "                       (e.g. --width 0.125: embed 24/48, for quick CPU runs)\n"
@@ -46,6 +54,7 @@ static void compile_usage(FILE *f) {
 int parse_compile_args(int argc, char **argv, compile_args *a, const char **out, char *perr) {
     static const struct option longopts[] = {
         {"backbone", required_argument, 0, 'b'},  {"width", required_argument, 0, 'w'},
+        {"backbone-output", required_argument, 0, 'X'},
         {"image-size", required_argument, 0, 'i'}, {"channels", required_argument, 0, 'c'},
         {"cifar-stem", required_argument, 0, 'C'}, {"batch", required_argument, 0, 'B'},
         {"set", required_argument, 0, 's'},       {"optimizer", required_argument, 0, 'O'},
@@ -61,6 +70,7 @@ int parse_compile_args(int argc, char **argv, compile_args *a, const char **out,
     double mean[3], std[3];
     int nmean = 0, nstd = 0;
     double lr = -1, wd = 0, mom = 0, width = 1;
+    const char *shape_opt = NULL; /* --width / --cifar-stem: built-in backbones only */
     double eps = 0, eta = 0;
     int have_wd = 0, have_mom = 0, have_eps = 0, have_eta = 0;
     int64_t v;
@@ -80,20 +90,31 @@ int parse_compile_args(int argc, char **argv, compile_args *a, const char **out,
     while ((c = getopt_long(argc, argv, ":o:h", longopts, NULL)) != -1) {
         switch (c) {
         case 'b':
+            if ((strlen(optarg) > 5 && !strcasecmp(optarg + strlen(optarg) - 5, ".onnx")) ||
+                (strchr(optarg, '/') && access(optarg, F_OK) == 0)) {
+                a->backbone_file = optarg;
+                snprintf(a->spec.backbone.name, sizeof a->spec.backbone.name, "onnx");
+                break;
+            }
+            a->backbone_file = NULL;
             if (strlen(optarg) >= sizeof a->spec.backbone.name)
                 return cli_fail(perr, "unknown backbone '%s' (choose one of: %s)", optarg, backbone_choices());
             snprintf(a->spec.backbone.name, sizeof a->spec.backbone.name, "%s", optarg);
             break;
+        case 'X': a->backbone_output = optarg; break;
         case 'w':
             if (cli_parse_double_e("--width", optarg, &width, perr)) return CLI_USAGE_ERROR;
+            shape_opt = "--width";
             break;
         case 'i':
             if (cli_parse_int_e("--image-size", optarg, 8, 1024, &v, perr)) return CLI_USAGE_ERROR;
             a->spec.backbone.image_size = (int)v;
+            a->image_size_set = 1;
             break;
         case 'c':
             if (cli_parse_int_e("--channels", optarg, 1, 3, &v, perr)) return CLI_USAGE_ERROR;
             a->spec.backbone.channels = (int)v;
+            a->channels_set = 1;
             break;
         case 'C':
             if (!strcmp(optarg, "auto"))
@@ -104,14 +125,17 @@ int parse_compile_args(int argc, char **argv, compile_args *a, const char **out,
                 a->spec.backbone.cifar_stem = 0;
             else
                 return cli_fail(perr, "--cifar-stem expects auto, on or off, got '%s'", optarg);
+            shape_opt = "--cifar-stem";
             break;
         case 'P':
             if (cli_parse_int_e("--patch-size", optarg, 1, 1024, &v, perr)) return CLI_USAGE_ERROR;
             a->spec.backbone.patch_size = (int)v;
+            shape_opt = "--patch-size";
             break;
         case 'D':
             if (cli_parse_int_e("--depth", optarg, 1, 64, &v, perr)) return CLI_USAGE_ERROR;
             a->spec.backbone.depth = (int)v;
+            shape_opt = "--depth";
             break;
         case 'B':
             if (cli_parse_int_e("--batch", optarg, 2, 65536, &v, perr)) return CLI_USAGE_ERROR;
@@ -191,6 +215,10 @@ int parse_compile_args(int argc, char **argv, compile_args *a, const char **out,
     a->method = method_find(argv[optind]);
     if (!a->method) return cli_fail(perr, "unknown method '%s' (choose one of: %s)", argv[optind], method_choices());
     a->spec.backbone.width = width;
+    if (shape_opt && a->backbone_file)
+        return cli_fail(perr, "%s applies to the built-in backbones, not to an imported one (%s)", shape_opt, a->backbone_file);
+    if (a->backbone_output && !a->backbone_file)
+        return cli_fail(perr, "--backbone-output applies to an imported backbone (--backbone FILE.onnx)");
     if (!strcmp(a->augment, "default")) snprintf(a->augment, sizeof a->augment, "%s", a->method->name);
     a->norm = aug_default_norm(a->spec.backbone.channels);
     if (have_mean) {
@@ -239,6 +267,15 @@ static int record_options(sslc_plan *p, const compile_args *a, char *err) {
              set_optf(p, "nesterov", a->opt.nesterov, err) || set_optf(p, "beta1", a->opt.beta1, err) ||
              set_optf(p, "beta2", a->opt.beta2, err) || set_optf(p, "eps", a->opt.eps, err) ||
              set_optf(p, "eta", a->opt.eta, err);
+    if (!rc && a->backbone_file) {
+        char path[PATH_MAX];
+        if (!realpath(a->backbone_file, path)) snprintf(path, sizeof path, "%s", a->backbone_file);
+        char crc[16];
+        snprintf(crc, sizeof crc, "%08x", a->backbone_crc32);
+        rc = plan_set_option(p, "backbone_file", path, err) ||
+             plan_set_option(p, "backbone_output", a->backbone_output ? a->backbone_output : "", err) ||
+             plan_set_option(p, "backbone_crc32", crc, err);
+    }
     if (!rc && strcmp(a->augment, "none")) {
         char m[64], sd[64];
         size_t k = 0;
@@ -257,13 +294,38 @@ static int record_options(sslc_plan *p, const compile_args *a, char *err) {
     return rc ? -1 : 0;
 }
 
-int compile_to_file(const compile_args *a, const char *out, int *nnodes, char *err) {
+/* --backbone FILE.onnx: load and check the model; the input's channels and (square) size are the
+ * defaults for --channels and --image-size. The model must outlive the build (ext->ctx). */
+static int import_backbone(compile_args *a, onnx_model **m, backbone_ext *ext, char *err) {
+    if (!a->backbone_file) return 0;
+    if (onnx_model_load(m, a->backbone_file, a->backbone_output, err)) return -1;
+    onnx_input_info in = onnx_model_input(*m);
+    backbone_cfg *bb = &a->spec.backbone;
+    if (!a->channels_set && in.channels >= 1 && in.channels <= 3 && in.channels != bb->channels) {
+        aug_norm def = aug_default_norm(bb->channels);
+        bb->channels = (int)in.channels;
+        if (!memcmp(&def, &a->norm, sizeof def)) a->norm = aug_default_norm(bb->channels); /* not --mean/--std */
+    }
+    if (!a->image_size_set && in.height >= 8 && in.height <= 1024 && in.height == in.width) bb->image_size = (int)in.height;
+    if (onnx_model_backbone(*m, bb->channels, bb->image_size, ext, err)) return -1;
+    bb->ext = ext;
+    a->backbone_output = onnx_model_output(*m);
+    a->backbone_crc32 = onnx_model_crc32(*m);
+    return 0;
+}
+
+int compile_to_file(const compile_args *args, const char *out, int *nnodes, char *err) {
+    compile_args a = *args; /* an imported backbone fills in its part */
+    onnx_model *model = NULL;
+    backbone_ext ext;
     sslc_plan plan;
     plan_init(&plan);
-    plan.seed = a->seed;
-    int rc = driver_build_train(a, &plan.train, err) || record_options(&plan, a, err) || plan_write(&plan, out, err);
+    plan.seed = a.seed;
+    int rc = import_backbone(&a, &model, &ext, err) || driver_build_train(&a, &plan.train, err) ||
+             record_options(&plan, &a, err) || plan_write(&plan, out, err);
     if (nnodes) *nnodes = plan.train.nnodes;
     plan_free(&plan);
+    onnx_model_free(model);
     return rc ? -1 : 0;
 }
 

@@ -16,6 +16,10 @@ typedef struct {
     int64_t source_h, source_w; /* augment: size of the u8 `images` input (0: the image size) */
     aug_norm norm;              /* augment: Normalize's mean and std */
     uint64_t seed;
+    /* --backbone FILE.onnx: an imported backbone (spec.backbone.name "onnx", ext set by the caller) */
+    const char *backbone_file, *backbone_output;
+    uint32_t backbone_crc32;
+    int image_size_set, channels_set; /* given on the command line (else the ONNX input's) */
 } compile_args;
 
 /* Builds the full training step: forward + loss, gradients named grad.<param>, optimizer

@@ -23,14 +23,17 @@ static int bt_validate(const method_ctx *ctx, char *err) {
 
 /* projector.layer{1,2} = Sequential(Linear(bias=False), BatchNorm1d, ReLU),
  * projector.layer3 = Sequential(Linear(bias=False)) */
+static int bt_projector(method_ctx *ctx, int h) {
+    return head_linear_bn_stack(&ctx->mb, "projector", h, backbone_feat_dim(&ctx->backbone), mopt_int(ctx, "hidden_dim"),
+                                mopt_int(ctx, "projection_dim"), 3, 0, 0);
+}
+
 static int bt_encoder(method_ctx *ctx, int x) {
     ir_graph *g = ctx->g;
-    int64_t f = backbone_feat_dim(&ctx->backbone);
     ir_scope_push(g, "backbone");
     int h = backbone_build(&ctx->mb, &ctx->backbone, x);
     ir_scope_pop(g);
-    return head_linear_bn_stack(&ctx->mb, "projector", h, f, mopt_int(ctx, "hidden_dim"),
-                                mopt_int(ctx, "projection_dim"), 3, 0, 0);
+    return bt_projector(ctx, h);
 }
 
 static int bt_build(method_ctx *ctx) {
@@ -55,4 +58,5 @@ const method_def method_barlow_twins = {
     .nopts = (int)(sizeof bt_opts / sizeof bt_opts[0]),
     .validate = bt_validate,
     .build = bt_build,
+    .projector = bt_projector,
 };

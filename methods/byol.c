@@ -31,15 +31,20 @@ static int byol_validate(const method_ctx *ctx, char *err) {
                : 0;
 }
 
+static int byol_projection(method_ctx *ctx, const char *proj, int h) {
+    return head_linear_bn_relu_linear(&ctx->mb, proj, h, backbone_feat_dim(&ctx->backbone), mopt_int(ctx, "hidden_dim"),
+                                      mopt_int(ctx, "projection_dim"), "layer2.0");
+}
+/* the online projector (for export) */
+static int byol_projector(method_ctx *ctx, int h) { return byol_projection(ctx, "projector", h); }
+
 /* backbone under `bb`, projector MLP under `proj` */
 static int byol_encoder(method_ctx *ctx, const char *bb, const char *proj, int x) {
     ir_graph *g = ctx->g;
-    int64_t f = backbone_feat_dim(&ctx->backbone);
     head_scope_enter(g, bb);
     int h = backbone_build(&ctx->mb, &ctx->backbone, x);
     head_scope_leave(g, bb);
-    return head_linear_bn_relu_linear(&ctx->mb, proj, h, f, mopt_int(ctx, "hidden_dim"), mopt_int(ctx, "projection_dim"),
-                                      "layer2.0");
+    return byol_projection(ctx, proj, h);
 }
 
 /* the target encoder: EMA copies of backbone.* and projector.* */
@@ -87,4 +92,5 @@ const method_def method_byol = {
     .nopts = (int)(sizeof byol_opts / sizeof byol_opts[0]),
     .validate = byol_validate,
     .build = byol_build,
+    .projector = byol_projector,
 };

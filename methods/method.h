@@ -28,6 +28,10 @@ typedef struct {
     int (*validate)(const struct method_ctx *ctx, char *err);
     /* builds the forward graph from ctx->views to the loss; returns the loss value */
     int (*build)(struct method_ctx *ctx);
+    /* optional: the projection head on backbone features [N, f] as build() creates it (same
+     * parameter names); `sslc export --with-projector` builds it in eval mode. NULL: the method
+     * has no projector to export. */
+    int (*projector)(struct method_ctx *ctx, int features);
 } method_def;
 
 /* What the user asked for, before building. */

@@ -17,13 +17,17 @@ static int simclrv2_validate(const method_ctx *ctx, char *err) {
 
 /* projector.layer{1,2} = Sequential(Linear(f,f), BatchNorm1d(f), ReLU),
  * projector.layer3 = Sequential(Linear(f,p), BatchNorm1d(p)) */
+static int simclrv2_projector(method_ctx *ctx, int h) {
+    int64_t f = backbone_feat_dim(&ctx->backbone);
+    return head_linear_bn_stack(&ctx->mb, "projector", h, f, f, mopt_int(ctx, "projection_dim"), 3, 1, 1);
+}
+
 static int simclrv2_encoder(method_ctx *ctx, int x) {
     ir_graph *g = ctx->g;
-    int64_t f = backbone_feat_dim(&ctx->backbone);
     ir_scope_push(g, "backbone");
     int h = backbone_build(&ctx->mb, &ctx->backbone, x);
     ir_scope_pop(g);
-    return head_linear_bn_stack(&ctx->mb, "projector", h, f, f, mopt_int(ctx, "projection_dim"), 3, 1, 1);
+    return simclrv2_projector(ctx, h);
 }
 
 static int simclrv2_build(method_ctx *ctx) {
@@ -45,4 +49,5 @@ const method_def method_simclrv2 = {
     .nopts = (int)(sizeof simclrv2_opts / sizeof simclrv2_opts[0]),
     .validate = simclrv2_validate,
     .build = simclrv2_build,
+    .projector = simclrv2_projector,
 };

@@ -21,14 +21,17 @@ static int simsiam_validate(const method_ctx *ctx, char *err) {
 
 /* projector.layer{1,2} = Sequential(Linear, BatchNorm1d, ReLU), projector.layer3 =
  * Sequential(Linear, BatchNorm1d(projection_dim)) */
+static int simsiam_projector(method_ctx *ctx, int h) {
+    return head_linear_bn_stack(&ctx->mb, "projector", h, backbone_feat_dim(&ctx->backbone),
+                                mopt_int(ctx, "hidden_dim_proj"), mopt_int(ctx, "projection_dim"), 3, 1, 1);
+}
+
 static int simsiam_encoder(method_ctx *ctx, int x) {
     ir_graph *g = ctx->g;
-    int64_t f = backbone_feat_dim(&ctx->backbone);
     ir_scope_push(g, "backbone");
     int h = backbone_build(&ctx->mb, &ctx->backbone, x);
     ir_scope_pop(g);
-    return head_linear_bn_stack(&ctx->mb, "projector", h, f, mopt_int(ctx, "hidden_dim_proj"),
-                                mopt_int(ctx, "projection_dim"), 3, 1, 1);
+    return simsiam_projector(ctx, h);
 }
 
 static int simsiam_build(method_ctx *ctx) {
@@ -56,4 +59,5 @@ const method_def method_simsiam = {
     .nopts = (int)(sizeof simsiam_opts / sizeof simsiam_opts[0]),
     .validate = simsiam_validate,
     .build = simsiam_build,
+    .projector = simsiam_projector,
 };

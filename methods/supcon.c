@@ -24,13 +24,18 @@ static int supcon_validate(const method_ctx *ctx, char *err) {
     return mopt_check_dim(ctx, "projection_dim", err) || mopt_check_positive(ctx, "temperature", err) ? -1 : 0;
 }
 
+/* the projector's output (before the optional normalization) */
+static int supcon_projector(method_ctx *ctx, int h) {
+    int64_t f = backbone_feat_dim(&ctx->backbone);
+    return head_linear_relu_linear(&ctx->mb, "projector", h, f, f, mopt_int(ctx, "projection_dim"));
+}
+
 static int supcon_encoder(method_ctx *ctx, int x) {
     ir_graph *g = ctx->g;
-    int64_t f = backbone_feat_dim(&ctx->backbone);
     ir_scope_push(g, "backbone");
     int h = backbone_build(&ctx->mb, &ctx->backbone, x);
     ir_scope_pop(g);
-    int z = head_linear_relu_linear(&ctx->mb, "projector", h, f, f, mopt_int(ctx, "projection_dim"));
+    int z = supcon_projector(ctx, h);
     return mopt(ctx, "normalize") != 0 ? l2_normalize(g, z) : z;
 }
 
@@ -55,4 +60,5 @@ const method_def method_supcon = {
     .nopts = (int)(sizeof supcon_opts / sizeof supcon_opts[0]),
     .validate = supcon_validate,
     .build = supcon_build,
+    .projector = supcon_projector,
 };
