@@ -12,7 +12,12 @@ static void compile_usage(FILE *f) {
     fprintf(f,
             "usage: sslc compile METHOD [options] -o FILE\n"
             "  --backbone NAME      %s (default resnet18)\n"
-            "  --width W            width multiplier of the backbone (default 1)\n"
+            "  --width W            width multiplier of the backbone (default 1); for vit-tiny/vit-small it\n"
+            "                       scales the embedding dim (192/384 * W), which the heads (3/6) must divide\n"
+            "                       (e.g. --width 0.125: embed 24/48, for quick CPU runs)\n"
+            "  --patch-size P       ViT patch side (default 4 for --image-size <= 64, else 16);\n"
+            "                       must divide the image size\n"
+            "  --depth D            ViT blocks (default 12; fewer for quick CPU runs)\n"
             "  --image-size N       input height = width (default 32)\n"
             "  --channels C         input channels, 1 or 3 (default 3)\n"
             "  --cifar-stem auto|on|off  3x3 stem without max pool (auto: image size <= 64)\n"
@@ -43,6 +48,7 @@ static int parse_compile_args(int argc, char **argv, compile_args *a, const char
         {"adam-eps", required_argument, 0, 'e'},  {"lars-eta", required_argument, 0, 'E'},
         {"augment", required_argument, 0, 'a'},   {"seed", required_argument, 0, 'S'},
         {"output", required_argument, 0, 'o'},    {"help", no_argument, 0, 'h'},
+        {"patch-size", required_argument, 0, 'P'}, {"depth", required_argument, 0, 'D'},
         {0, 0, 0, 0}};
     double lr = -1, wd = 0, mom = 0, width = 1;
     double eps = 0, eta = 0;
@@ -88,6 +94,14 @@ static int parse_compile_args(int argc, char **argv, compile_args *a, const char
                 a->spec.backbone.cifar_stem = 0;
             else
                 return cli_error("--cifar-stem expects auto, on or off, got '%s'", optarg);
+            break;
+        case 'P':
+            if (cli_parse_int("--patch-size", optarg, 1, 1024, &v)) return CLI_USAGE_ERROR;
+            a->spec.backbone.patch_size = (int)v;
+            break;
+        case 'D':
+            if (cli_parse_int("--depth", optarg, 1, 64, &v)) return CLI_USAGE_ERROR;
+            a->spec.backbone.depth = (int)v;
             break;
         case 'B':
             if (cli_parse_int("--batch", optarg, 2, 65536, &v)) return CLI_USAGE_ERROR;
@@ -168,6 +182,7 @@ static int record_options(sslc_plan *p, const compile_args *a, char *err) {
     int rc = plan_set_method(p, a->method->name, err) || plan_set_option(p, "backbone", bb->name, err) ||
              set_optf(p, "width", bb->width, err) || set_optf(p, "image_size", bb->image_size, err) ||
              set_optf(p, "channels", bb->channels, err) || set_optf(p, "cifar_stem", bb->cifar_stem, err) ||
+             set_optf(p, "patch_size", backbone_patch_size(bb), err) || set_optf(p, "depth", backbone_depth(bb), err) ||
              set_optf(p, "batch", (double)a->spec.batch, err) || plan_set_option(p, "augment", a->augment, err) ||
              plan_set_option(p, "optimizer", opt_kind_name(a->opt.kind), err) || set_optf(p, "lr", a->lr, err) ||
              set_optf(p, "weight_decay", a->weight_decay, err) || set_optf(p, "momentum", a->opt.momentum, err) ||

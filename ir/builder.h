@@ -78,6 +78,10 @@ int ir_global_avg_pool(ir_graph *g, int x); /* [N,C,H,W] -> [N,C,1,1] */
 int ir_batchnorm(ir_graph *g, int x, int scale, int bias, int mean, int var, double eps, double momentum,
                  int training, int *new_mean, int *new_var);
 int ir_increment(ir_graph *g, int x); /* integer +1 (num_batches_tracked) */
+/* ONNX LayerNormalization / torch.nn.LayerNorm: normalizes over the dims from `axis` (may be
+ * negative; -1 = last) with the biased variance; scale and bias have shape x.shape[axis:].
+ * scale -1: ones (no affine); bias -1: none. torch's default eps is 1e-5, timm's ViT uses 1e-6. */
+int ir_layernorm(ir_graph *g, int x, int scale, int bias, int axis, double eps);
 
 /* queue state (MoCo): writes the N rows of keys [N,D] into queue at the pointer (one i64
  * element p) and returns the new queue; *new_ptr receives (p + N) mod K. axis 1: queue [D,K]

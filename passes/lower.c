@@ -81,6 +81,51 @@ static int lower_bn_grad(const ir_node *n, int *map, ir_graph *g) {
     return 0;
 }
 
+/* LayerNormalization over the trailing axes from `axis` (keepdims statistics, as ONNX) */
+static int lower_ln(const ir_node *n, int *map, ir_graph *g) {
+    int x = MAP(0), scale = MAP(1), bias = n->nin > 2 ? MAP(2) : -1;
+    int nd = SHP(x).ndim, axis = ir_norm_axis(ir_get_i(n, "axis"), nd);
+    int64_t axes[IR_MAX_DIMS];
+    int na = 0;
+    double cnt = 1;
+    for (int d = axis; d < nd; d++) axes[na++] = d, cnt *= (double)SHP(x).d[d];
+    int mean = ir_mul_scalar(g, ir_reduce_sum(g, x, axes, na, 1), 1.0 / cnt);
+    int d = ir_sub(g, x, mean);
+    int var = ir_mul_scalar(g, ir_reduce_sum(g, ir_mul(g, d, d), axes, na, 1), 1.0 / cnt);
+    int inv = ir_div(g, ir_scalar(g, 1.0), ir_sqrt(g, ir_add_scalar(g, var, ir_get_f(n, "epsilon"))));
+    int y = ir_mul(g, ir_mul(g, d, inv), scale);
+    if (bias >= 0) y = ir_add(g, y, bias);
+    int outs[3] = {y, mean, inv};
+    set_outs(n, map, outs, 3);
+    return 0;
+}
+
+/* dX = inv (g - mean(g) - xhat mean(g xhat)), g = gY scale; dScale, dB summed over the rows */
+static int lower_ln_grad(const ir_node *n, int *map, ir_graph *g) {
+    int gy = MAP(0), x = MAP(1), scale = MAP(2), mean = MAP(3), inv = MAP(4);
+    int nd = SHP(x).ndim, axis = ir_norm_axis(ir_get_i(n, "axis"), nd);
+    int64_t inner[IR_MAX_DIMS], outer[IR_MAX_DIMS];
+    int ni = 0, no = 0;
+    double cnt = 1;
+    for (int d = 0; d < nd; d++) {
+        if (d >= axis)
+            inner[ni++] = d, cnt *= (double)SHP(x).d[d];
+        else
+            outer[no++] = d;
+    }
+    int xhat = ir_mul(g, ir_sub(g, x, mean), inv);
+    int gs = ir_mul(g, gy, scale);
+    int m1 = ir_mul_scalar(g, ir_reduce_sum(g, gs, inner, ni, 1), 1.0 / cnt);
+    int m2 = ir_mul_scalar(g, ir_reduce_sum(g, ir_mul(g, gs, xhat), inner, ni, 1), 1.0 / cnt);
+    int dx = ir_mul(g, inv, ir_sub(g, ir_sub(g, gs, m1), ir_mul(g, xhat, m2)));
+    ir_shape ps = SHP(scale);
+    int dscale = no ? ir_reshape(g, ir_reduce_sum(g, ir_mul(g, gy, xhat), outer, no, 0), ps) : ir_mul(g, gy, xhat);
+    int dbias = no ? ir_reshape(g, ir_reduce_sum(g, gy, outer, no, 0), ps) : ir_identity(g, gy);
+    int outs[3] = {dx, dscale, dbias};
+    set_outs(n, map, outs, 3);
+    return 0;
+}
+
 static int softmax_axis(const ir_graph *g, const ir_node *n, int x) {
     return ir_norm_axis(ir_get_i(n, "axis"), SHP(x).ndim);
 }
@@ -119,6 +164,8 @@ int lower_graph(const ir_graph *in, ir_graph *out, char *err) {
         switch (skip && !strcmp(skip, ir_optable[n->op]->name) ? -1 : (int)n->op) {
         case OP_BatchNormalization: lower_bn(n, map, out); break;
         case OP_BatchNormalizationGrad: lower_bn_grad(n, map, out); break;
+        case OP_LayerNormalization: lower_ln(n, map, out); break;
+        case OP_LayerNormalizationGrad: lower_ln_grad(n, map, out); break;
         case OP_Softmax: lower_softmax(n, map, out, 0); break;
         case OP_LogSoftmax: lower_softmax(n, map, out, 1); break;
         case OP_SoftmaxGrad: lower_softmax_grad(n, map, out, 0); break;

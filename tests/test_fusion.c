@@ -25,6 +25,7 @@ static int build_train(ir_graph *g, const char *backbone, double width, int size
     a.spec.backbone.image_size = size;
     a.spec.backbone.channels = 3;
     a.spec.backbone.cifar_stem = -1;
+    if (!strncmp(backbone, "vit", 3)) a.spec.backbone.depth = 2;
     a.spec.batch = batch;
     a.spec.set[a.spec.nset++] = "projection_dim=16";
     a.opt = opt_defaults(kind);
@@ -275,6 +276,7 @@ int main(void) {
     int passed = 0, failed = 0;
     run_config("convnet", 0.25, 16, 4, OPT_SGD) ? failed++ : passed++;
     run_config("resnet18", 0.25, 16, 4, OPT_ADAMW) ? failed++ : passed++;
+    run_config("vit-tiny", 0.125, 8, 4, OPT_ADAMW) ? failed++ : passed++;
     printf("%d passed, %d failed\n", passed, failed);
     return failed != 0;
 }

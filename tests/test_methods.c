@@ -67,6 +67,110 @@ static int test_resnet_names(void) {
     return 0;
 }
 
+/* numel and tensor count of the parameters whose name starts with prefix */
+static int64_t param_numel(const ir_graph *g, const char *prefix, int *count) {
+    int64_t n = 0;
+    *count = 0;
+    for (int v = 0; v < g->nvals; v++)
+        if (g->vals[v].kind == VK_PARAM && strncmp(g->vals[v].name, prefix, strlen(prefix)) == 0) {
+            n += ir_numel(&g->vals[v].shape);
+            (*count)++;
+        }
+    return n;
+}
+
+static int shape_is(const ir_graph *g, const char *name, ir_shape s) {
+    int v = ir_find_value(g, name);
+    return v >= 0 && ir_shape_eq(&g->vals[v].shape, &s);
+}
+
+/* ViT-Tiny/Small: timm's state_dict names, shapes and parameter counts (timm's
+ * vit_tiny_patch16_224 has 5,717,416 parameters and vit_small_patch16_224 22,050,664, of which
+ * the 1000-class head takes 193,000 and 385,000), timm's init, and option errors. */
+static int test_vit(void) {
+    static const char *models[] = {"vit-tiny", "vit-small"};
+    static const int64_t timm_count[] = {5717416 - 193000, 22050664 - 385000}, dims[] = {192, 384};
+    char err[IR_ERRLEN];
+    for (int m = 0; m < 2; m++) {
+        ir_graph g;
+        ir_graph_init(&g);
+        method_spec s = spec_of(models[m], 1, 224, 3, 2); /* patch size auto: 16 above 64 pixels */
+        CHECK(method_build(method_find("simclr"), &s, &g, err) >= 0, "%s: %s", models[m], err);
+        int nt;
+        int64_t n = param_numel(&g, "backbone.", &nt);
+        CHECK(n == timm_count[m], "%s: %lld backbone parameters, timm has %lld", models[m], (long long)n,
+              (long long)timm_count[m]);
+        CHECK(nt == 4 + 12 * 12 + 2, "%s: %d backbone parameter tensors, want 150", models[m], nt);
+        int64_t D = dims[m];
+        CHECK(shape_is(&g, "backbone.cls_token", IR_SHAPE(1, 1, D)) &&
+                  shape_is(&g, "backbone.pos_embed", IR_SHAPE(1, 197, D)) &&
+                  shape_is(&g, "backbone.patch_embed.proj.weight", IR_SHAPE(D, 3, 16, 16)) &&
+                  shape_is(&g, "backbone.patch_embed.proj.bias", IR_SHAPE(D)) &&
+                  shape_is(&g, "backbone.blocks.0.attn.qkv.weight", IR_SHAPE(3 * D, D)) &&
+                  shape_is(&g, "backbone.blocks.11.attn.qkv.bias", IR_SHAPE(3 * D)) &&
+                  shape_is(&g, "backbone.blocks.5.attn.proj.weight", IR_SHAPE(D, D)) &&
+                  shape_is(&g, "backbone.blocks.3.norm1.weight", IR_SHAPE(D)) &&
+                  shape_is(&g, "backbone.blocks.3.norm2.bias", IR_SHAPE(D)) &&
+                  shape_is(&g, "backbone.blocks.7.mlp.fc1.weight", IR_SHAPE(4 * D, D)) &&
+                  shape_is(&g, "backbone.blocks.7.mlp.fc2.weight", IR_SHAPE(D, 4 * D)) &&
+                  shape_is(&g, "backbone.norm.weight", IR_SHAPE(D)) &&
+                  shape_is(&g, "projector.layer1.0.weight", IR_SHAPE(D, D)),
+              "%s: a timm parameter is missing or has the wrong shape", models[m]);
+        CHECK(ir_find_value(&g, "backbone.blocks.12.norm1.weight") < 0, "%s: 13 blocks", models[m]);
+        CHECK(count_kind(&g, VK_STATE) == 0 && g.nupdates == 0, "%s: a ViT has no buffers", models[m]);
+        /* timm's init and no_weight_decay() */
+        const ir_value *v = &g.vals[ir_find_value(&g, "backbone.pos_embed")];
+        CHECK(v->init.kind == INIT_TRUNC_NORMAL && v->init.b == 0.02 && (v->flags & VF_NO_DECAY), "pos_embed init");
+        v = &g.vals[ir_find_value(&g, "backbone.cls_token")];
+        CHECK(v->init.kind == INIT_NORMAL && v->init.b == 1e-6 && (v->flags & VF_NO_DECAY), "cls_token init");
+        v = &g.vals[ir_find_value(&g, "backbone.blocks.2.mlp.fc1.weight")];
+        CHECK(v->init.kind == INIT_TRUNC_NORMAL && v->init.b == 0.02 && !(v->flags & VF_NO_DECAY), "fc1 init");
+        v = &g.vals[ir_find_value(&g, "backbone.blocks.2.attn.qkv.bias")];
+        CHECK(v->init.kind == INIT_CONST && v->init.a == 0 && (v->flags & VF_NO_DECAY), "qkv bias init");
+        v = &g.vals[ir_find_value(&g, "backbone.blocks.2.norm1.weight")];
+        CHECK(v->init.kind == INIT_CONST && v->init.a == 1 && (v->flags & VF_NO_DECAY), "norm1 weight init");
+        ir_graph_free(&g);
+    }
+    /* small: 32x32 (patch 4 by default), --width 0.125, --depth 2, 1 channel */
+    ir_graph g;
+    ir_graph_init(&g);
+    method_spec s = spec_of("vit-tiny", 0.125, 32, 1, 2);
+    s.backbone.depth = 2;
+    CHECK(method_build(method_find("simclr"), &s, &g, err) >= 0, "%s", err);
+    int nt;
+    int64_t D = 24, n = param_numel(&g, "backbone.", &nt), want = D + 65 * D + (16 * D + D) + 2 * (12 * D * D + 13 * D) + 2 * D;
+    CHECK(n == want && nt == 4 + 2 * 12 + 2, "small vit-tiny: %lld parameters in %d tensors, want %lld in 30",
+          (long long)n, nt, (long long)want);
+    CHECK(shape_is(&g, "backbone.patch_embed.proj.weight", IR_SHAPE(D, 1, 4, 4)) &&
+              ir_find_value(&g, "backbone.blocks.2.norm1.weight") < 0,
+          "small vit-tiny: patch 4, 2 blocks expected");
+    ir_graph_free(&g);
+    /* errors */
+    struct {
+        const char *bb;
+        double width;
+        int size, patch, depth;
+        const char *needle;
+    } bad[] = {{"vit-tiny", 1, 32, 5, 0, "does not divide --image-size 32"},
+               {"vit-small", 1, 72, 0, 0, "--patch-size 16 does not divide --image-size 72"},
+               {"vit-tiny", 0.1, 32, 0, 0, "attention heads do not divide"},
+               {"vit-small", 1.0 / 384, 32, 0, 0, "attention heads do not divide"},
+               {"resnet18", 1, 32, 4, 0, "--patch-size applies to the ViT backbones"},
+               {"convnet", 1, 32, 0, 3, "--depth applies to the ViT backbones"}};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        ir_graph_init(&g);
+        s = spec_of(bad[i].bb, bad[i].width, bad[i].size, 3, 2);
+        s.backbone.patch_size = bad[i].patch;
+        s.backbone.depth = bad[i].depth;
+        int r = method_build(method_find("simclr"), &s, &g, err);
+        ir_graph_free(&g);
+        CHECK(r < 0 && strstr(err, bad[i].needle) && !strchr(err, '\n'), "bad ViT option %zu: %s", i,
+              r < 0 ? err : "accepted");
+    }
+    printf("ok   vit names, counts, init and options\n");
+    return 0;
+}
+
 static int test_bad_options(void) {
     char err[IR_ERRLEN];
     ir_graph g;
@@ -113,12 +217,12 @@ static int test_bn_threading(void) {
     return 0;
 }
 
-/* End to end: d loss / d params of SimCLR (ConvNet, two views) against central differences
- * in float64 on a sample of parameter elements. */
-static int test_simclr_fd(void) {
+/* End to end: d loss / d params of SimCLR (two views) against central differences in float64
+ * on a sample of parameter elements. */
+static int simclr_fd(const method_spec *spec) {
     ir_graph g;
     ir_graph_init(&g);
-    method_spec s = spec_of("convnet", 0.125, 8, 1, 4);
+    method_spec s = *spec;
     s.set[s.nset++] = "projection_dim=8";
     char err[IR_ERRLEN];
     int loss = method_build(method_find("simclr"), &s, &g, err);
@@ -176,8 +280,16 @@ static int test_simclr_fd(void) {
     free(grads);
     interp_free(&it);
     ir_graph_free(&g);
-    printf("ok   simclr end-to-end FD (loss %.4f, worst rel err %.2e)\n", l0, worst);
+    printf("ok   simclr end-to-end FD, %s (loss %.4f, worst rel err %.2e)\n", s.backbone.name, l0, worst);
     return 0;
+}
+
+static int test_simclr_fd(void) {
+    method_spec s = spec_of("convnet", 0.125, 8, 1, 4);
+    if (simclr_fd(&s)) return 1;
+    s = spec_of("vit-tiny", 0.0625, 8, 1, 4); /* embed 12, 3 heads, 2x2 patches of 4 */
+    s.backbone.depth = 1;
+    return simclr_fd(&s);
 }
 
 /* ---- MoCo family ---- */
@@ -396,8 +508,9 @@ static int test_moco_bad_options(void) {
 
 int main(void) {
     int failed = 0, passed = 0;
-    int (*tests[])(void) = {test_resnet_names, test_bad_options, test_bn_threading, test_simclr_fd,
-                            test_moco_graphs, test_moco_steps, test_mocov3_bn, test_moco_bad_options};
+    int (*tests[])(void) = {test_resnet_names,  test_vit,        test_bad_options, test_bn_threading,
+                            test_simclr_fd,     test_moco_graphs, test_moco_steps,  test_mocov3_bn,
+                            test_moco_bad_options};
     for (size_t i = 0; i < sizeof tests / sizeof tests[0]; i++) tests[i]() ? failed++ : passed++;
     printf("%d passed, %d failed\n", passed, failed);
     return failed != 0;

@@ -7,17 +7,17 @@ typedef struct {
     const char *name;
     int (*build)(mbuild *, const backbone_cfg *, int);
     int64_t (*feat)(const backbone_cfg *);
+    int (*check)(const backbone_cfg *, char *err); /* backbone-specific options, or NULL */
 } backbone_def;
 
 static const backbone_def backbones[] = {
-    {"resnet18", resnet_build, resnet_feat_dim},
-    {"resnet34", resnet_build, resnet_feat_dim},
-    {"resnet50", resnet_build, resnet_feat_dim},
-    {"convnet", convnet_build, convnet_feat_dim},
+    {"resnet18", resnet_build, resnet_feat_dim, NULL},  {"resnet34", resnet_build, resnet_feat_dim, NULL},
+    {"resnet50", resnet_build, resnet_feat_dim, NULL},  {"convnet", convnet_build, convnet_feat_dim, NULL},
+    {"vit-tiny", vit_build, vit_feat_dim, vit_check}, {"vit-small", vit_build, vit_feat_dim, vit_check},
 };
 #define NBACKBONES (int)(sizeof backbones / sizeof backbones[0])
 
-const char *backbone_choices(void) { return "resnet18, resnet34, resnet50, convnet"; }
+const char *backbone_choices(void) { return "resnet18, resnet34, resnet50, convnet, vit-tiny, vit-small"; }
 
 static const backbone_def *find(const char *name) {
     for (int i = 0; i < NBACKBONES; i++)
@@ -25,8 +25,16 @@ static const backbone_def *find(const char *name) {
     return NULL;
 }
 
+static int is_vit(const backbone_def *d) { return d && d->build == vit_build; }
+
+int backbone_patch_size(const backbone_cfg *cfg) { return is_vit(find(cfg->name)) ? vit_patch_size(cfg) : 0; }
+int backbone_depth(const backbone_cfg *cfg) {
+    return is_vit(find(cfg->name)) ? (cfg->depth > 0 ? cfg->depth : 12) : 0;
+}
+
 int backbone_check(const backbone_cfg *cfg, char *err) {
-    if (!find(cfg->name)) {
+    const backbone_def *d = find(cfg->name);
+    if (!d) {
         snprintf(err, IR_ERRLEN, "unknown backbone '%s' (choose one of: %s)", cfg->name, backbone_choices());
         return -1;
     }
@@ -42,11 +50,16 @@ int backbone_check(const backbone_cfg *cfg, char *err) {
         snprintf(err, IR_ERRLEN, "--image-size must be in [8, 1024], got %d", cfg->image_size);
         return -1;
     }
+    if (!is_vit(d) && (cfg->patch_size || cfg->depth)) {
+        snprintf(err, IR_ERRLEN, "--%s applies to the ViT backbones (vit-tiny, vit-small), not %s",
+                 cfg->patch_size ? "patch-size" : "depth", cfg->name);
+        return -1;
+    }
     if (backbone_feat_dim(cfg) < 1) {
         snprintf(err, IR_ERRLEN, "--width %g leaves the backbone with no channels", cfg->width);
         return -1;
     }
-    return 0;
+    return d->check ? d->check(cfg, err) : 0;
 }
 
 int64_t backbone_feat_dim(const backbone_cfg *cfg) {

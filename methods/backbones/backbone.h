@@ -1,18 +1,21 @@
-/* Image encoders. Parameters and BatchNorm buffers are named as in torchvision's
- * state_dict() under the scope the caller pushes (methods push "backbone"). */
+/* Image encoders. Parameters and BatchNorm buffers are named as in torchvision's (ResNets) or
+ * timm's (ViTs) state_dict() under the scope the caller pushes (methods push "backbone"). */
 #ifndef SSLC_BACKBONE_H
 #define SSLC_BACKBONE_H
 #include "../mbuild.h"
 
 typedef struct {
-    char name[32];  /* resnet18 | resnet34 | resnet50 | convnet */
-    double width;   /* width multiplier: ResNet base width 64*width */
+    char name[32];  /* resnet18 | resnet34 | resnet50 | convnet | vit-tiny | vit-small */
+    double width;   /* width multiplier: ResNet base width 64*width, ConvNet 32*width,
+                       ViT embedding dim 192*width / 384*width (the heads must divide it) */
     int image_size; /* input H = W */
     int channels;   /* input channels, 1 or 3 */
     int cifar_stem; /* 1: 3x3/1 conv, no max pool; 0: ImageNet stem; -1: auto (image_size <= 64) */
+    int patch_size; /* ViT patch side; 0: auto (4 for image_size <= 64, else 16); ViTs only */
+    int depth;      /* ViT blocks; 0: the model's (12); ViTs only */
 } backbone_cfg;
 
-/* "resnet18, resnet34, resnet50, convnet" */
+/* "resnet18, resnet34, resnet50, convnet, vit-tiny, vit-small" */
 const char *backbone_choices(void);
 /* validates the configuration; -1 with one line in err (IR_ERRLEN) */
 int backbone_check(const backbone_cfg *cfg, char *err);
@@ -23,7 +26,16 @@ int backbone_build(mbuild *mb, const backbone_cfg *cfg, int x);
 
 int resnet_build(mbuild *mb, const backbone_cfg *cfg, int x);
 int64_t resnet_feat_dim(const backbone_cfg *cfg);
+/* the patch size a ViT uses (the auto rule applied); 0 for other backbones */
+int backbone_patch_size(const backbone_cfg *cfg);
+/* the number of blocks a ViT uses; 0 for other backbones */
+int backbone_depth(const backbone_cfg *cfg);
+
 int convnet_build(mbuild *mb, const backbone_cfg *cfg, int x);
 int64_t convnet_feat_dim(const backbone_cfg *cfg);
+int vit_build(mbuild *mb, const backbone_cfg *cfg, int x);
+int64_t vit_feat_dim(const backbone_cfg *cfg);
+int vit_check(const backbone_cfg *cfg, char *err); /* patch size, depth, heads | embed dim */
+int vit_patch_size(const backbone_cfg *cfg);
 
 #endif

@@ -1,0 +1,165 @@
+/* Vision Transformers ViT-Tiny (embed 192, 3 heads) and ViT-Small (384, 6 heads), depth 12,
+ * as timm's VisionTransformer with num_classes=0 and global_pool='token': the features are the
+ * class token's output after the final LayerNorm.
+ *
+ *   patch_embed.proj   Conv2d(C, D, P, stride P) -> tokens [N, L, D], L = (S/P)^2
+ *   cls_token [1,1,D] prepended, pos_embed [1, L+1, D] added
+ *   blocks.i: x = x + attn.proj(MHSA(attn.qkv(norm1(x))));  x = x + mlp.fc2(GELU(mlp.fc1(norm2(x))))
+ *   norm (applied to the class token: LayerNorm is per token, so this equals timm's norm of all
+ *   tokens followed by taking token 0)
+ * LayerNorms use eps 1e-6 (timm's partial(nn.LayerNorm, eps=1e-6)); attention is
+ * softmax(q * head_dim^-0.5 @ k^T) @ v over the last axis; GELU is exact (erf); MLP ratio 4.
+ *
+ * Parameter names are timm's state_dict keys. Initialization is timm's default ('' mode):
+ * pos_embed trunc_normal(std .02), cls_token normal(std 1e-6), Linear weights
+ * trunc_normal(std .02) with zero biases, LayerNorm 1/0, and the patch projection keeps
+ * PyTorch's Conv2d default (kaiming_uniform(a=sqrt(5)) = U(+-1/sqrt(fan_in)), same bound for the
+ * bias). pos_embed, cls_token, biases and norm parameters are VF_NO_DECAY (timm's
+ * no_weight_decay() plus the 1-D rule of its optimizer factory).
+ *
+ * Options: patch size (0 = 4 for images <= 64, else 16; must divide the image size), depth
+ * (0 = 12) and the width multiplier, which scales the embedding dim to llround(D * width); the
+ * head count stays, so it must divide the scaled dim. */
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "backbone.h"
+
+#define VIT_LN_EPS 1e-6
+
+typedef struct {
+    int64_t embed, heads, depth, patch, tokens; /* tokens = patches + 1 */
+} vit_dims;
+
+static int is_small(const backbone_cfg *cfg) { return strcmp(cfg->name, "vit-small") == 0; }
+
+int vit_patch_size(const backbone_cfg *cfg) {
+    return cfg->patch_size > 0 ? cfg->patch_size : cfg->image_size <= 64 ? 4 : 16;
+}
+
+static vit_dims dims_of(const backbone_cfg *cfg) {
+    vit_dims d;
+    d.embed = llround((is_small(cfg) ? 384.0 : 192.0) * cfg->width);
+    d.heads = is_small(cfg) ? 6 : 3;
+    d.depth = cfg->depth > 0 ? cfg->depth : 12;
+    d.patch = vit_patch_size(cfg);
+    int64_t side = d.patch > 0 ? cfg->image_size / d.patch : 0;
+    d.tokens = side * side + 1;
+    return d;
+}
+
+int64_t vit_feat_dim(const backbone_cfg *cfg) { return dims_of(cfg).embed; }
+
+int vit_check(const backbone_cfg *cfg, char *err) {
+    vit_dims d = dims_of(cfg);
+    if (cfg->patch_size < 0 || d.patch > cfg->image_size || cfg->image_size % d.patch != 0) {
+        snprintf(err, IR_ERRLEN, "--patch-size %lld does not divide --image-size %d (%s needs whole patches)",
+                 (long long)d.patch, cfg->image_size, cfg->name);
+        return -1;
+    }
+    if (d.embed < d.heads || d.embed % d.heads != 0) {
+        snprintf(err, IR_ERRLEN,
+                 "--width %g gives %s an embedding dim of %lld, which its %lld attention heads do not divide "
+                 "(pick a width that makes it a multiple of %lld, e.g. %g)",
+                 cfg->width, cfg->name, (long long)d.embed, (long long)d.heads, (long long)d.heads,
+                 (double)(d.embed / d.heads > 0 ? d.embed / d.heads : 1) * (double)d.heads /
+                     (is_small(cfg) ? 384.0 : 192.0));
+        return -1;
+    }
+    if (cfg->depth < 0 || cfg->depth > 64) {
+        snprintf(err, IR_ERRLEN, "--depth must be in [1, 64], got %d", cfg->depth);
+        return -1;
+    }
+    return 0;
+}
+
+static ir_init trunc_normal(double std) {
+    return (ir_init){.kind = INIT_TRUNC_NORMAL, .a = 0, .b = std, .src = -1};
+}
+
+/* timm Linear on a [rows, in] matrix: trunc_normal(.02) weight [out, in], zero bias */
+static int linear(mbuild *mb, const char *name, int x, int64_t in, int64_t out) {
+    ir_graph *g = mb->g;
+    ir_scope_push(g, name);
+    int w = mb_param(mb, "weight", IR_SHAPE(out, in), trunc_normal(0.02), 0);
+    int b = mb_param(mb, "bias", IR_SHAPE(out), ir_init_const(0), VF_NO_DECAY);
+    ir_scope_pop(g);
+    return ir_gemm(g, x, w, b, 0, 1, 1.0, 1.0);
+}
+
+static int layernorm(mbuild *mb, const char *name, int x, int64_t dim) {
+    ir_graph *g = mb->g;
+    ir_scope_push(g, name);
+    int w = mb_param(mb, "weight", IR_SHAPE(dim), ir_init_const(1), VF_NO_DECAY);
+    int b = mb_param(mb, "bias", IR_SHAPE(dim), ir_init_const(0), VF_NO_DECAY);
+    ir_scope_pop(g);
+    return ir_layernorm(g, x, w, b, -1, VIT_LN_EPS);
+}
+
+/* timm Attention on h [N*T, D]: qkv -> [N, T, 3, H, hd] -> [3, N, H, T, hd]; per head
+ * softmax(q scale k^T) v; heads back to [N*T, D]; proj */
+static int attention(mbuild *mb, int h, int64_t N, const vit_dims *d) {
+    ir_graph *g = mb->g;
+    int64_t T = d->tokens, D = d->embed, H = d->heads, hd = D / H;
+    ir_scope_push(g, "attn");
+    int qkv = linear(mb, "qkv", h, D, 3 * D);
+    qkv = ir_transpose(g, ir_reshape(g, qkv, IR_SHAPE(N, T, 3, H, hd)), (int64_t[]){2, 0, 3, 1, 4}, 5);
+    int q = ir_reshape(g, ir_slice(g, qkv, 0, 0, 1), IR_SHAPE(N, H, T, hd));
+    int k = ir_reshape(g, ir_slice(g, qkv, 0, 1, 2), IR_SHAPE(N, H, T, hd));
+    int v = ir_reshape(g, ir_slice(g, qkv, 0, 2, 3), IR_SHAPE(N, H, T, hd));
+    int kt = ir_transpose(g, k, (int64_t[]){0, 1, 3, 2}, 4);
+    int att = ir_softmax(g, ir_matmul(g, ir_mul_scalar(g, q, 1.0 / sqrt((double)hd)), kt), -1);
+    int o = ir_transpose(g, ir_matmul(g, att, v), (int64_t[]){0, 2, 1, 3}, 4); /* [N, T, H, hd] */
+    o = linear(mb, "proj", ir_reshape(g, o, IR_SHAPE(N * T, D)), D, D);
+    ir_scope_pop(g);
+    return o;
+}
+
+static int mlp(mbuild *mb, int h, const vit_dims *d) {
+    ir_graph *g = mb->g;
+    ir_scope_push(g, "mlp");
+    h = linear(mb, "fc2", ir_gelu(g, linear(mb, "fc1", h, d->embed, 4 * d->embed)), 4 * d->embed, d->embed);
+    ir_scope_pop(g);
+    return h;
+}
+
+int vit_build(mbuild *mb, const backbone_cfg *cfg, int x) {
+    ir_graph *g = mb->g;
+    char err[IR_ERRLEN];
+    if (g->failed) return -1;
+    if (vit_check(cfg, err)) return ir_fail(g, "%s", err);
+    if (x < 0 || g->vals[x].shape.ndim != 4) return ir_fail(g, "%s: input must be [N, C, H, W]", cfg->name);
+    vit_dims d = dims_of(cfg);
+    int64_t N = g->vals[x].shape.d[0], D = d.embed, T = d.tokens, L = T - 1, C = cfg->channels, P = d.patch;
+
+    /* patch embedding: Conv2d default init, U(+-1/sqrt(C P P)) for weight and bias */
+    double bound = 1.0 / sqrt((double)(C * P * P));
+    ir_scope_push(g, "patch_embed");
+    ir_scope_push(g, "proj");
+    int pw = mb_param(mb, "weight", IR_SHAPE(D, C, P, P), ir_init_uniform(-bound, bound), 0);
+    int pb = mb_param(mb, "bias", IR_SHAPE(D), ir_init_uniform(-bound, bound), VF_NO_DECAY);
+    ir_scope_pop(g);
+    ir_scope_pop(g);
+    int t = ir_conv(g, x, pw, pb, (int)P, 0, 1);                                      /* [N, D, S/P, S/P] */
+    t = ir_transpose(g, ir_reshape(g, t, IR_SHAPE(N, D, L)), (int64_t[]){0, 2, 1}, 3); /* [N, L, D] */
+
+    int cls = mb_param(mb, "cls_token", IR_SHAPE(1, 1, D), ir_init_normal(0, 1e-6), VF_NO_DECAY);
+    int pos = mb_param(mb, "pos_embed", IR_SHAPE(1, T, D), trunc_normal(0.02), VF_NO_DECAY);
+    t = ir_concat(g, (int[]){ir_expand(g, cls, IR_SHAPE(N, 1, D)), t}, 2, 1);
+    t = ir_reshape(g, ir_add(g, t, pos), IR_SHAPE(N * T, D)); /* tokens as rows */
+
+    ir_scope_push(g, "blocks");
+    for (int64_t i = 0; i < d.depth; i++) {
+        char bname[24];
+        snprintf(bname, sizeof bname, "%lld", (long long)i);
+        ir_scope_push(g, bname);
+        t = ir_add(g, t, attention(mb, layernorm(mb, "norm1", t, D), N, &d));
+        t = ir_add(g, t, mlp(mb, layernorm(mb, "norm2", t, D), &d));
+        ir_scope_pop(g);
+    }
+    ir_scope_pop(g);
+
+    int c0 = ir_reshape(g, ir_slice(g, ir_reshape(g, t, IR_SHAPE(N, T, D)), 1, 0, 1), IR_SHAPE(N, D));
+    return layernorm(mb, "norm", c0, D);
+}
