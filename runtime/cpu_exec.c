@@ -173,13 +173,16 @@ int cpu_exec_step(cpu_exec *x, int si, char *err) {
 }
 
 #include <time.h>
+static clockid_t prof_clock = CLOCK_MONOTONIC;
 static double tnow(void) {
     struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
+    clock_gettime(prof_clock, &ts);
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
-/* SSLC_PROFILE=1: seconds per op type (library steps) and for fused kernels, on stderr */
+/* SSLC_PROFILE=1: seconds per op type (library steps) and for fused kernels, on stderr;
+ * SSLC_PROFILE=cpu: CPU seconds of the process instead of wall time (steadier on a shared
+ * machine; with OMP_WAIT_POLICY=passive it counts work, not spinning) */
 static void profile_step(const cpu_exec *x, int s, double dt) {
     static double acc[OP__COUNT + 1];
     static int runs;
@@ -188,16 +191,20 @@ static void profile_step(const cpu_exec *x, int s, double dt) {
     if (s == x->fp->nsteps - 1 && ++runs % 2 == 0) {
         double tot = 0;
         for (int i = 0; i <= OP__COUNT; i++) tot += acc[i];
-        fprintf(stderr, "profile over %d steps, %.3f s/step:", runs, tot / runs);
+        fprintf(stderr, "profile over %d steps, %.3f %s/step:", runs, tot / runs,
+                prof_clock == CLOCK_MONOTONIC ? "s" : "cpu s");
         for (int i = 0; i <= OP__COUNT; i++)
             if (acc[i] > 0.02 * tot)
-                fprintf(stderr, " %s %.0f%%", i == OP__COUNT ? "fused" : ir_optable[i]->name, 100 * acc[i] / tot);
+                fprintf(stderr, " %s %.0f%% (%.3f)", i == OP__COUNT ? "fused" : ir_optable[i]->name, 100 * acc[i] / tot,
+                        acc[i] / runs);
         fprintf(stderr, "\n");
     }
 }
 
 int cpu_exec_run(cpu_exec *x, char *err) {
-    int prof = getenv("SSLC_PROFILE") != NULL;
+    const char *pe = getenv("SSLC_PROFILE");
+    int prof = pe != NULL;
+    if (prof) prof_clock = !strcmp(pe, "cpu") ? CLOCK_PROCESS_CPUTIME_ID : CLOCK_MONOTONIC;
     for (int s = 0; s < x->fp->nsteps; s++) {
         double t = prof ? tnow() : 0;
         if (cpu_exec_step(x, s, err)) return -1;
