@@ -183,11 +183,43 @@ static double tnow(void) {
 /* SSLC_PROFILE=1: seconds per op type (library steps) and for fused kernels, on stderr;
  * SSLC_PROFILE=cpu: CPU seconds of the process instead of wall time (steadier on a shared
  * machine; with OMP_WAIT_POLICY=passive it counts work, not spinning) */
+/* SSLC_PROFILE_TOP=K adds the K most expensive steps */
+static void profile_top(const cpu_exec *x, const double *per, int runs, int k) {
+    int *order = malloc((size_t)x->fp->nsteps * sizeof *order), n = x->fp->nsteps;
+    if (!order) return;
+    for (int i = 0; i < n; i++) order[i] = i;
+    for (int i = 0; i < n && i < k; i++) /* partial selection sort: k is small */
+        for (int j = i + 1; j < n; j++)
+            if (per[order[j]] > per[order[i]]) {
+                int t = order[i];
+                order[i] = order[j], order[j] = t;
+            }
+    for (int i = 0; i < n && i < k; i++) {
+        const exec_step *st = &x->fp->steps[order[i]];
+        char dom[96] = "", what[160];
+        int v = st->nout > 0 ? st->out[0] : -1;
+        if (st->kind == STEP_KERNEL) {
+            const kir *kk = &x->fp->kernels[st->kernel].seg[0];
+            ir_shape_str(&kk->dom, dom, sizeof dom);
+            snprintf(what, sizeof what, "kernel %d: %d segment(s), domain %s%s, %d loads, %d stores", st->kernel,
+                     x->fp->kernels[st->kernel].nseg, dom, kk->redmask ? " (reduces)" : "", kk->nloads, kk->nstores);
+        } else {
+            if (v >= 0) ir_shape_str(&x->g->vals[v].shape, dom, sizeof dom);
+            snprintf(what, sizeof what, "%s -> %s", ir_optable[x->g->nodes[st->node].op]->name, dom);
+        }
+        fprintf(stderr, "  %7.4f  step %d  %s  [%s]\n", per[order[i]] / runs, order[i], what,
+                v >= 0 && x->g->vals[v].name ? x->g->vals[v].name : "");
+    }
+    free(order);
+}
+
 static void profile_step(const cpu_exec *x, int s, double dt) {
-    static double acc[OP__COUNT + 1];
+    static double acc[OP__COUNT + 1], *per;
     static int runs;
     const exec_step *st = &x->fp->steps[s];
     acc[st->kind == STEP_KERNEL ? OP__COUNT : x->g->nodes[st->node].op] += dt;
+    if (!per) per = calloc((size_t)x->fp->nsteps, sizeof *per);
+    if (per) per[s] += dt;
     if (s == x->fp->nsteps - 1 && ++runs % 2 == 0) {
         double tot = 0;
         for (int i = 0; i <= OP__COUNT; i++) tot += acc[i];
@@ -198,6 +230,8 @@ static void profile_step(const cpu_exec *x, int s, double dt) {
                 fprintf(stderr, " %s %.0f%% (%.3f)", i == OP__COUNT ? "fused" : ir_optable[i]->name, 100 * acc[i] / tot,
                         acc[i] / runs);
         fprintf(stderr, "\n");
+        const char *top = getenv("SSLC_PROFILE_TOP");
+        if (top && per) profile_top(x, per, runs, atoi(top));
     }
 }
 
