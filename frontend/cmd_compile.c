@@ -4,14 +4,22 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <limits.h>
+#include <strings.h>
+#include <unistd.h>
+
 #include "../runtime/planfile.h"
 #include "cli.h"
 #include "driver.h"
+#include "onnx.h"
 
 static void compile_usage(FILE *f) {
     fprintf(f,
             "usage: sslc compile METHOD [options] -o FILE\n"
-            "  --backbone NAME      %s (default resnet18)\n"
+            "  --backbone NAME      %s (default resnet18),\n"
+            "                       or FILE.onnx: a backbone exported by torch.onnx.export (see README)\n"
+            "  --backbone-output NAME  the ONNX value that is the feature vector [N, F]\n"
+            "                       (default: the model's only output)\n"
             "  --width W            width multiplier of the backbone (default 1); for vit-tiny/vit-small it\n"
             "                       scales the embedding dim (192/384 * W), which the heads (3/6) must divide\n"
             "                       (e.g. --width 0.125: embed 24/48, for quick CPU runs)\n"
@@ -30,16 +38,23 @@ static void compile_usage(FILE *f) {
             "  --weight-decay X     (default: sgd 0, adamw 0.01, lars 1e-6)\n"
             "  --adam-eps X         AdamW epsilon (default 1e-8)\n"
             "  --lars-eta X         LARS trust coefficient (default 0.001)\n"
-            "  --augment none       views are graph inputs views.0, views.1, ... (float32 NCHW)\n"
+            "  --augment RECIPE     augmentation in the step graph: input `images` (u8 [B,C,H,W]) ->\n"
+            "                       views, random choices fed per step as aug.<view>.* inputs;\n"
+            "                       default: the method's own PySSL recipe; one of %s;\n"
+            "                       none: views are graph inputs views.0, views.1, ... (float32 NCHW)\n"
+            "  --source-size N|HxW  size of the `images` input (default: the image size)\n"
+            "  --mean M[,M,M]       Normalize mean (default PySSL's 0.5)\n"
+            "  --std S[,S,S]        Normalize std (default PySSL's 0.229,0.224,0.225; 1 channel: 0.226)\n"
             "  --seed S             parameter initialization seed (default 0)\n"
             "  -o, --output FILE    plan file to write\n",
-            backbone_choices());
+            backbone_choices(), aug_recipe_choices());
 }
 
 /* Parses the compile options shared by `compile` (and later `train`) into args. */
-static int parse_compile_args(int argc, char **argv, compile_args *a, const char **out) {
+int parse_compile_args(int argc, char **argv, compile_args *a, const char **out, char *perr) {
     static const struct option longopts[] = {
         {"backbone", required_argument, 0, 'b'},  {"width", required_argument, 0, 'w'},
+        {"backbone-output", required_argument, 0, 'X'},
         {"image-size", required_argument, 0, 'i'}, {"channels", required_argument, 0, 'c'},
         {"cifar-stem", required_argument, 0, 'C'}, {"batch", required_argument, 0, 'B'},
         {"set", required_argument, 0, 's'},       {"optimizer", required_argument, 0, 'O'},
@@ -49,8 +64,13 @@ static int parse_compile_args(int argc, char **argv, compile_args *a, const char
         {"augment", required_argument, 0, 'a'},   {"seed", required_argument, 0, 'S'},
         {"output", required_argument, 0, 'o'},    {"help", no_argument, 0, 'h'},
         {"patch-size", required_argument, 0, 'P'}, {"depth", required_argument, 0, 'D'},
-        {0, 0, 0, 0}};
+        {"source-size", required_argument, 0, 'z'}, {"mean", required_argument, 0, 'M'},
+        {"std", required_argument, 0, 'T'},       {0, 0, 0, 0}};
+    int have_mean = 0, have_std = 0;
+    double mean[3], std[3];
+    int nmean = 0, nstd = 0;
     double lr = -1, wd = 0, mom = 0, width = 1;
+    const char *shape_opt = NULL; /* --width / --cifar-stem: built-in backbones only */
     double eps = 0, eta = 0;
     int have_wd = 0, have_mom = 0, have_eps = 0, have_eta = 0;
     int64_t v;
@@ -62,7 +82,7 @@ static int parse_compile_args(int argc, char **argv, compile_args *a, const char
     a->spec.backbone.channels = 3;
     a->spec.backbone.cifar_stem = -1;
     a->spec.batch = 256;
-    snprintf(a->augment, sizeof a->augment, "none");
+    snprintf(a->augment, sizeof a->augment, "default");
     opt_kind kind = OPT_SGD;
     optind = 1;
     opterr = 0;
@@ -70,20 +90,31 @@ static int parse_compile_args(int argc, char **argv, compile_args *a, const char
     while ((c = getopt_long(argc, argv, ":o:h", longopts, NULL)) != -1) {
         switch (c) {
         case 'b':
+            if ((strlen(optarg) > 5 && !strcasecmp(optarg + strlen(optarg) - 5, ".onnx")) ||
+                (strchr(optarg, '/') && access(optarg, F_OK) == 0)) {
+                a->backbone_file = optarg;
+                snprintf(a->spec.backbone.name, sizeof a->spec.backbone.name, "onnx");
+                break;
+            }
+            a->backbone_file = NULL;
             if (strlen(optarg) >= sizeof a->spec.backbone.name)
-                return cli_error("unknown backbone '%s' (choose one of: %s)", optarg, backbone_choices());
+                return cli_fail(perr, "unknown backbone '%s' (choose one of: %s)", optarg, backbone_choices());
             snprintf(a->spec.backbone.name, sizeof a->spec.backbone.name, "%s", optarg);
             break;
+        case 'X': a->backbone_output = optarg; break;
         case 'w':
-            if (cli_parse_double("--width", optarg, &width)) return CLI_USAGE_ERROR;
+            if (cli_parse_double_e("--width", optarg, &width, perr)) return CLI_USAGE_ERROR;
+            shape_opt = "--width";
             break;
         case 'i':
-            if (cli_parse_int("--image-size", optarg, 8, 1024, &v)) return CLI_USAGE_ERROR;
+            if (cli_parse_int_e("--image-size", optarg, 8, 1024, &v, perr)) return CLI_USAGE_ERROR;
             a->spec.backbone.image_size = (int)v;
+            a->image_size_set = 1;
             break;
         case 'c':
-            if (cli_parse_int("--channels", optarg, 1, 3, &v)) return CLI_USAGE_ERROR;
+            if (cli_parse_int_e("--channels", optarg, 1, 3, &v, perr)) return CLI_USAGE_ERROR;
             a->spec.backbone.channels = (int)v;
+            a->channels_set = 1;
             break;
         case 'C':
             if (!strcmp(optarg, "auto"))
@@ -93,69 +124,116 @@ static int parse_compile_args(int argc, char **argv, compile_args *a, const char
             else if (!strcmp(optarg, "off"))
                 a->spec.backbone.cifar_stem = 0;
             else
-                return cli_error("--cifar-stem expects auto, on or off, got '%s'", optarg);
+                return cli_fail(perr, "--cifar-stem expects auto, on or off, got '%s'", optarg);
+            shape_opt = "--cifar-stem";
             break;
         case 'P':
-            if (cli_parse_int("--patch-size", optarg, 1, 1024, &v)) return CLI_USAGE_ERROR;
+            if (cli_parse_int_e("--patch-size", optarg, 1, 1024, &v, perr)) return CLI_USAGE_ERROR;
             a->spec.backbone.patch_size = (int)v;
+            shape_opt = "--patch-size";
             break;
         case 'D':
-            if (cli_parse_int("--depth", optarg, 1, 64, &v)) return CLI_USAGE_ERROR;
+            if (cli_parse_int_e("--depth", optarg, 1, 64, &v, perr)) return CLI_USAGE_ERROR;
             a->spec.backbone.depth = (int)v;
+            shape_opt = "--depth";
             break;
         case 'B':
-            if (cli_parse_int("--batch", optarg, 2, 65536, &v)) return CLI_USAGE_ERROR;
+            if (cli_parse_int_e("--batch", optarg, 2, 65536, &v, perr)) return CLI_USAGE_ERROR;
             a->spec.batch = v;
             break;
         case 's':
             if (a->spec.nset >= (int)(sizeof a->spec.set / sizeof a->spec.set[0]))
-                return cli_error("too many --set options");
+                return cli_fail(perr, "too many --set options");
             a->spec.set[a->spec.nset++] = optarg;
             break;
         case 'O':
-            if (opt_kind_parse(optarg, &kind, err, sizeof err)) return cli_error("%s", err);
+            if (opt_kind_parse(optarg, &kind, err, sizeof err)) return cli_fail(perr, "%s", err);
             break;
         case 'l':
-            if (cli_parse_double("--lr", optarg, &lr)) return CLI_USAGE_ERROR;
-            if (lr < 0) return cli_error("--lr must be >= 0, got %s", optarg);
+            if (cli_parse_double_e("--lr", optarg, &lr, perr)) return CLI_USAGE_ERROR;
+            if (lr < 0) return cli_fail(perr, "--lr must be >= 0, got %s", optarg);
             break;
         case 'm':
-            if (cli_parse_double("--momentum", optarg, &mom)) return CLI_USAGE_ERROR;
+            if (cli_parse_double_e("--momentum", optarg, &mom, perr)) return CLI_USAGE_ERROR;
             have_mom = 1;
             break;
         case 'n': nesterov = 1; break;
         case 'd':
-            if (cli_parse_double("--weight-decay", optarg, &wd)) return CLI_USAGE_ERROR;
+            if (cli_parse_double_e("--weight-decay", optarg, &wd, perr)) return CLI_USAGE_ERROR;
             have_wd = 1;
             break;
         case 'e':
-            if (cli_parse_double("--adam-eps", optarg, &eps)) return CLI_USAGE_ERROR;
+            if (cli_parse_double_e("--adam-eps", optarg, &eps, perr)) return CLI_USAGE_ERROR;
             have_eps = 1;
             break;
         case 'E':
-            if (cli_parse_double("--lars-eta", optarg, &eta)) return CLI_USAGE_ERROR;
+            if (cli_parse_double_e("--lars-eta", optarg, &eta, perr)) return CLI_USAGE_ERROR;
             have_eta = 1;
             break;
         case 'a':
-            if (strcmp(optarg, "none"))
-                return cli_error("--augment: only 'none' is available in this build (views are graph inputs)");
+            if (strcmp(optarg, "none") && strcmp(optarg, "default") && !aug_recipe_find(optarg))
+                return cli_fail(perr, "unknown --augment '%s' (choose one of: default, none, %s)", optarg, aug_recipe_choices());
             snprintf(a->augment, sizeof a->augment, "%s", optarg);
             break;
+        case 'z': {
+            int64_t h, w;
+            char *x = strchr(optarg, 'x');
+            if (x) {
+                *x = 0;
+                int bad = cli_parse_int_e("--source-size", optarg, 1, 65536, &h, perr);
+                *x = 'x';
+                if (bad || cli_parse_int_e("--source-size", x + 1, 1, 65536, &w, perr)) return CLI_USAGE_ERROR;
+            } else {
+                if (cli_parse_int_e("--source-size", optarg, 1, 65536, &h, perr)) return CLI_USAGE_ERROR;
+                w = h;
+            }
+            a->source_h = h, a->source_w = w;
+            break;
+        }
+        case 'M':
+            if (aug_parse_floats(optarg, mean, &nmean, "--mean", err)) return cli_fail(perr, "%s", err);
+            have_mean = 1;
+            break;
+        case 'T':
+            if (aug_parse_floats(optarg, std, &nstd, "--std", err)) return cli_fail(perr, "%s", err);
+            for (int k = 0; k < nstd; k++)
+                if (std[k] == 0) return cli_fail(perr, "--std: values must be nonzero, got '%s'", optarg);
+            have_std = 1;
+            break;
         case 'S':
-            if (cli_parse_int("--seed", optarg, 0, INT64_MAX, &v)) return CLI_USAGE_ERROR;
+            if (cli_parse_int_e("--seed", optarg, 0, INT64_MAX, &v, perr)) return CLI_USAGE_ERROR;
             a->seed = (uint64_t)v;
             break;
         case 'o': *out = optarg; break;
-        case 'h': compile_usage(stdout); return -1;
-        case ':': return cli_error("option %s needs a value", argv[optind - 1]);
-        default: return cli_error("compile: unknown option '%s' (see sslc compile --help)", argv[optind - 1]);
+        case 'h': return -1;
+        case ':': return cli_fail(perr, "option %s needs a value", argv[optind - 1]);
+        default: return cli_fail(perr, "compile: unknown option '%s' (see sslc compile --help)", argv[optind - 1]);
         }
     }
-    if (optind >= argc) return cli_error("compile: which method? (choose one of: %s)", method_choices());
-    if (optind + 1 < argc) return cli_error("compile: unexpected argument '%s'", argv[optind + 1]);
+    if (optind >= argc) return cli_fail(perr, "compile: which method? (choose one of: %s)", method_choices());
+    if (optind + 1 < argc) return cli_fail(perr, "compile: unexpected argument '%s'", argv[optind + 1]);
     a->method = method_find(argv[optind]);
-    if (!a->method) return cli_error("unknown method '%s' (choose one of: %s)", argv[optind], method_choices());
+    if (!a->method) return cli_fail(perr, "unknown method '%s' (choose one of: %s)", argv[optind], method_choices());
     a->spec.backbone.width = width;
+    if (shape_opt && a->backbone_file)
+        return cli_fail(perr, "%s applies to the built-in backbones, not to an imported one (%s)", shape_opt, a->backbone_file);
+    if (a->backbone_output && !a->backbone_file)
+        return cli_fail(perr, "--backbone-output applies to an imported backbone (--backbone FILE.onnx)");
+    if (!strcmp(a->augment, "default")) snprintf(a->augment, sizeof a->augment, "%s", a->method->name);
+    a->norm = aug_default_norm(a->spec.backbone.channels);
+    if (have_mean) {
+        a->norm.nmean = nmean;
+        memcpy(a->norm.mean, mean, sizeof mean);
+    }
+    if (have_std) {
+        a->norm.nstd = nstd;
+        memcpy(a->norm.std, std, sizeof std);
+    }
+    int C = a->spec.backbone.channels;
+    if ((a->norm.nmean != 1 && a->norm.nmean != C) || (a->norm.nstd != 1 && a->norm.nstd != C))
+        return cli_fail(perr, "--mean/--std: give 1 value or %d (one per channel), got %d and %d", C, a->norm.nmean, a->norm.nstd);
+    if (!strcmp(a->augment, "none") && (a->source_h || have_mean || have_std))
+        return cli_fail(perr, "--source-size, --mean and --std need augmentation (not --augment none)");
     a->opt = opt_defaults(kind);
     if (have_mom) a->opt.momentum = mom;
     a->opt.nesterov = nesterov;
@@ -164,7 +242,7 @@ static int parse_compile_args(int argc, char **argv, compile_args *a, const char
     if (have_eta) a->opt.eta = eta;
     a->lr = lr >= 0 ? lr : kind == OPT_ADAMW ? 1e-3 : kind == OPT_LARS ? 0.3 : 0.05;
     a->weight_decay = a->opt.weight_decay;
-    if (opt_config_check(&a->opt, err, sizeof err)) return cli_error("%s", err);
+    if (opt_config_check(&a->opt, err, sizeof err)) return cli_fail(perr, "%s", err);
     return 0;
 }
 
@@ -189,6 +267,24 @@ static int record_options(sslc_plan *p, const compile_args *a, char *err) {
              set_optf(p, "nesterov", a->opt.nesterov, err) || set_optf(p, "beta1", a->opt.beta1, err) ||
              set_optf(p, "beta2", a->opt.beta2, err) || set_optf(p, "eps", a->opt.eps, err) ||
              set_optf(p, "eta", a->opt.eta, err);
+    if (!rc && a->backbone_file) {
+        char path[PATH_MAX];
+        if (!realpath(a->backbone_file, path)) snprintf(path, sizeof path, "%s", a->backbone_file);
+        char crc[16];
+        snprintf(crc, sizeof crc, "%08x", a->backbone_crc32);
+        rc = plan_set_option(p, "backbone_file", path, err) ||
+             plan_set_option(p, "backbone_output", a->backbone_output ? a->backbone_output : "", err) ||
+             plan_set_option(p, "backbone_crc32", crc, err);
+    }
+    if (!rc && strcmp(a->augment, "none")) {
+        char m[64], sd[64];
+        size_t k = 0;
+        for (int i = 0; i < a->norm.nmean; i++) k += (size_t)snprintf(m + k, sizeof m - k, "%s%g", i ? "," : "", a->norm.mean[i]);
+        k = 0;
+        for (int i = 0; i < a->norm.nstd; i++) k += (size_t)snprintf(sd + k, sizeof sd - k, "%s%g", i ? "," : "", a->norm.std[i]);
+        rc = plan_set_option(p, "aug.mean", m, err) || plan_set_option(p, "aug.std", sd, err) ||
+             aug_plan_options(p, &p->train, aug_recipe_find(a->augment), err);
+    }
     for (int i = 0; i < a->method->nopts && !rc; i++) {
         char key[PLAN_KEYLEN], v[64];
         snprintf(key, sizeof key, "method.%s", a->method->opts[i].name);
@@ -198,23 +294,58 @@ static int record_options(sslc_plan *p, const compile_args *a, char *err) {
     return rc ? -1 : 0;
 }
 
-int cmd_compile(int argc, char **argv) {
-    compile_args a;
-    const char *out = NULL;
-    int rc = parse_compile_args(argc, argv, &a, &out);
-    if (rc) return rc < 0 ? 0 : rc;
-    if (!out) return cli_error("compile: missing -o FILE");
-    char err[IR_ERRLEN];
+/* --backbone FILE.onnx: load and check the model; the input's channels and (square) size are the
+ * defaults for --channels and --image-size. The model must outlive the build (ext->ctx). */
+static int import_backbone(compile_args *a, onnx_model **m, backbone_ext *ext, char *err) {
+    if (!a->backbone_file) return 0;
+    if (onnx_model_load(m, a->backbone_file, a->backbone_output, err)) return -1;
+    onnx_input_info in = onnx_model_input(*m);
+    backbone_cfg *bb = &a->spec.backbone;
+    if (!a->channels_set && in.channels >= 1 && in.channels <= 3 && in.channels != bb->channels) {
+        aug_norm def = aug_default_norm(bb->channels);
+        bb->channels = (int)in.channels;
+        if (!memcmp(&def, &a->norm, sizeof def)) a->norm = aug_default_norm(bb->channels); /* not --mean/--std */
+    }
+    if (!a->image_size_set && in.height >= 8 && in.height <= 1024 && in.height == in.width) bb->image_size = (int)in.height;
+    if (onnx_model_backbone(*m, bb->channels, bb->image_size, ext, err)) return -1;
+    bb->ext = ext;
+    a->backbone_output = onnx_model_output(*m);
+    a->backbone_crc32 = onnx_model_crc32(*m);
+    return 0;
+}
+
+int compile_to_file(const compile_args *args, const char *out, int *nnodes, char *err) {
+    compile_args a = *args; /* an imported backbone fills in its part */
+    onnx_model *model = NULL;
+    backbone_ext ext;
     sslc_plan plan;
     plan_init(&plan);
     plan.seed = a.seed;
-    if (driver_build_train(&a, &plan.train, err) || record_options(&plan, &a, err) || plan_write(&plan, out, err)) {
-        plan_free(&plan);
+    int rc = import_backbone(&a, &model, &ext, err) || driver_build_train(&a, &plan.train, err) ||
+             record_options(&plan, &a, err) || plan_write(&plan, out, err);
+    if (nnodes) *nnodes = plan.train.nnodes;
+    plan_free(&plan);
+    onnx_model_free(model);
+    return rc ? -1 : 0;
+}
+
+int cmd_compile(int argc, char **argv) {
+    compile_args a;
+    const char *out = NULL;
+    char err[IR_ERRLEN];
+    int rc = parse_compile_args(argc, argv, &a, &out, err);
+    if (rc < 0) {
+        compile_usage(stdout);
+        return 0;
+    }
+    if (rc) return cli_error("%s", err);
+    if (!out) return cli_error("compile: missing -o FILE");
+    int nnodes = 0;
+    if (compile_to_file(&a, out, &nnodes, err)) {
         fprintf(stderr, "sslc: %s\n", err);
         return CLI_RUN_ERROR;
     }
     printf("compiled %s (%s, batch %lld, %d nodes) -> %s\n", a.method->name, a.spec.backbone.name,
-           (long long)a.spec.batch, plan.train.nnodes, out);
-    plan_free(&plan);
+           (long long)a.spec.batch, nnodes, out);
     return 0;
 }

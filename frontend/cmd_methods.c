@@ -25,7 +25,7 @@ int cmd_methods(int argc, char **argv) {
         for (int i = 0; i < d->nopts; i++) {
             char v[32];
             method_format_value(&d->opts[i], d->opts[i].def, v, sizeof v);
-            printf("    --set %-22s default %-8s %s\n", d->opts[i].name, v, d->opts[i].help);
+            printf("    --set %-26s default %-8s %s\n", d->opts[i].name, v, d->opts[i].help);
         }
         printf("\n");
     }

@@ -8,7 +8,10 @@
 #include <time.h>
 
 #include "../passes/optimizer.h"
+#include "../runtime/augment.h"
+#include "../runtime/dataset.h"
 #include "../runtime/engine.h"
+#include "../runtime/loader.h"
 #include "../runtime/planfile.h"
 #include "../runtime/rng.h"
 #include "cli.h"
@@ -20,14 +23,56 @@ static double now(void) {
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
-/* fake:N for plans whose views are inputs: per-step normal views and uniform labels, seeded */
+/* Plans with augmentation: the loader's next batch into `images`, the step's aug.* draws */
+static int feed_images(engine *e, sslc_loader *l, aug_binding *ab, int64_t step, uint64_t seed, char *err) {
+    loader_batch b;
+    if (loader_next(l, &b, err)) return -1;
+    int v = engine_find(e, "images");
+    const ir_shape *s = &engine_graph(e)->vals[v].shape;
+    memcpy(engine_data(e, v), b.images, (size_t)ir_numel(s));
+    int lab = engine_find(e, "labels"); /* SupCon */
+    if (lab >= 0 && engine_graph(e)->vals[lab].dtype == DT_I64) {
+        int64_t *d = engine_data(e, lab);
+        for (int i = 0; i < b.n && i < s->d[0]; i++) d[i] = b.labels[i];
+    }
+    if (aug_draw(ab, seed, step, err)) return -1;
+    for (int i = 0; i < ab->ninputs; i++) {
+        int a = engine_find(e, ab->in[i].name);
+        if (a >= 0) memcpy(engine_data(e, a), ab->in[i].data, (size_t)ab->in[i].numel * 4);
+    }
+    return 0;
+}
+
+/* Opens the dataset for a plan whose views come from `images`: its shape must match. */
+static int open_data(const char *spec, const ir_graph *g, uint64_t seed, int64_t batch, sslc_dataset **ds, sslc_loader **l,
+                     char *err) {
+    const ir_shape *s = &g->vals[ir_find_value(g, "images")].shape;
+    ds_options o = {.channels = (int)s->d[1], .seed = seed};
+    if (!strncmp(spec, "fake:", 5)) o.height = (int)s->d[2], o.width = (int)s->d[3];
+    if (ds_open(ds, spec, DS_TRAIN, &o, err)) return -1;
+    const ds_info *in = ds_get_info(*ds);
+    if (in->h != s->d[2] || in->w != s->d[3]) {
+        snprintf(err, IR_ERRLEN, "%s has %dx%d images, the plan takes %lldx%lld (compile with --source-size %dx%d)", in->what,
+                 in->h, in->w, (long long)s->d[2], (long long)s->d[3], in->h, in->w);
+        return -1;
+    }
+    loader_cfg c = loader_defaults((int)batch);
+    c.seed = seed;
+    return loader_open(l, *ds, &c, err);
+}
+
+/* fake:N for plans whose views are inputs: per-step normal views and uniform labels, seeded
+ * (plans with `images` get both from the loader) */
 static int feed_fake(engine *e, int64_t step, uint64_t seed, int64_t nclasses, char *err) {
+    int from_loader = engine_find(e, "images") >= 0;
     const ir_graph *g = engine_graph(e);
     sslc_rng r;
     rng_seed(&r, seed, 1000 + (uint64_t)step);
     for (int v = 0; v < g->nvals; v++) {
         const ir_value *val = &g->vals[v];
-        if (val->kind != VK_INPUT || !strncmp(val->name, "opt.", 4) || !strncmp(val->name, "sched.", 6)) continue;
+        if (val->kind != VK_INPUT || !strncmp(val->name, "opt.", 4) || !strncmp(val->name, "sched.", 6) ||
+            !strncmp(val->name, "aug.", 4) || !strcmp(val->name, "images") || (from_loader && !strcmp(val->name, "labels")))
+            continue;
         int64_t n = ir_numel(&val->shape);
         void *d = engine_data(e, v);
         if (!d) continue;
@@ -80,8 +125,11 @@ int cmd_run(int argc, char **argv) {
             if (cli_parse_int("--log-every", optarg, 1, INT64_MAX, &log_every)) return CLI_USAGE_ERROR;
             break;
         case 'h':
-            printf("usage: sslc run FILE [--data fake:N] [--steps N | --epochs N] [--device cpu|ref] [--seed S] "
-                   "[--log-every K]\n");
+            printf("usage: sslc run FILE [--data SPEC] [--steps N | --epochs N] [--device cpu|ref] [--seed S] "
+                   "[--log-every K]\n"
+                   "  --data: plans with augmentation read any dataset (fashion-mnist[:DIR], cifar10:DIR,\n"
+                   "          folder:DIR, fake:N) through the loader; plans compiled with --augment none\n"
+                   "          take fake:N (random views)\n");
             return 0;
         case ':': return cli_error("option %s needs a value", argv[optind - 1]);
         default: return cli_error("run: unknown option '%s' (see sslc run --help)", argv[optind - 1]);
@@ -91,22 +139,32 @@ int cmd_run(int argc, char **argv) {
     if (optind + 1 < argc) return cli_error("run: unexpected argument '%s'", argv[optind + 1]);
     if (steps > 0 && epochs > 0) return cli_error("run: give --steps or --epochs, not both");
     int64_t nfake = 0;
-    if (strncmp(data, "fake:", 5) || cli_parse_int("--data fake:N", data + 5, 1, INT64_MAX / 2, &nfake))
-        return strncmp(data, "fake:", 5) ? cli_error("run: data '%s' is not available in this build (use fake:N)", data)
-                                         : CLI_USAGE_ERROR;
     engine_kind kind;
     char err[IR_ERRLEN], info[256] = "";
     if (engine_kind_parse(device, &kind, err)) return cli_error("%s", err);
     sslc_plan p;
     plan_init(&p);
     engine *e = NULL;
+    sslc_dataset *ds = NULL;
+    sslc_loader *ld = NULL;
+    aug_binding ab;
+    memset(&ab, 0, sizeof ab);
     int rc = CLI_RUN_ERROR;
     if (plan_read(&p, argv[optind], err)) goto fail;
     opt_config cfg;
     double lr, wd;
     int64_t batch;
     if (plan_opt_config(&p, &cfg, &lr, &wd, err) || plan_int_option(&p, "batch", &batch, err)) goto fail;
-    int64_t per_epoch = nfake / batch;
+    if (aug_bind_plan(&ab, &p, err)) goto fail;
+    if (!ab.nviews && (strncmp(data, "fake:", 5) || cli_parse_int("--data fake:N", data + 5, 1, INT64_MAX / 2, &nfake))) {
+        plan_free(&p);
+        aug_unbind(&ab);
+        return strncmp(data, "fake:", 5)
+                   ? cli_error("run: this plan takes its views as inputs (--augment none): only fake:N data, got '%s'", data)
+                   : CLI_USAGE_ERROR;
+    }
+    if (ab.nviews && open_data(data, &p.train, (uint64_t)seed, batch, &ds, &ld, err)) goto fail;
+    int64_t per_epoch = ld ? loader_batches_per_epoch(ld) : nfake / batch;
     if (per_epoch < 1) {
         snprintf(err, IR_ERRLEN, "fake:%lld has fewer images than one batch of %lld", (long long)nfake, (long long)batch);
         goto fail;
@@ -131,7 +189,9 @@ int cmd_run(int argc, char **argv) {
             int v = engine_find(e, sc[k].name);
             if (v >= 0 && engine_set_f32(e, v, &sc[k].value, err)) goto fail;
         }
-        if (feed_sched_inputs(e, err) || feed_fake(e, s, (uint64_t)seed, 10, err) || engine_run(e, err)) goto fail;
+        if (ld && feed_images(e, ld, &ab, s - 1, (uint64_t)seed, err)) goto fail;
+        if (feed_sched_step(e, &p, s, total, per_epoch, err) || feed_fake(e, s, (uint64_t)seed, 10, err) || engine_run(e, err))
+            goto fail;
         float l;
         if (engine_get_f32(e, loss, &l, err)) goto fail;
         if (!isfinite(l)) {
@@ -153,6 +213,9 @@ int cmd_run(int argc, char **argv) {
 fail:
     if (rc) fprintf(stderr, "sslc: %s\n", err);
     engine_free(e);
+    loader_close(ld);
+    ds_close(ds);
+    aug_unbind(&ab);
     plan_free(&p);
     return rc;
 }

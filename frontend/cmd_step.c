@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "../passes/optimizer.h"
+#include "../runtime/augment.h"
 #include "../runtime/engine.h"
 #include "../runtime/planfile.h"
 #include "../runtime/safetensors.h"
@@ -51,17 +52,76 @@ static int load_params(engine *it, const char *path, char *err) {
     return rc;
 }
 
-/* inputs the host computes each step: optimizer scalars and method schedules */
-static int is_host_input(const char *name) { return !strncmp(name, "opt.", 4) || !strncmp(name, "sched.", 6); }
+/* inputs the host computes each step: optimizer scalars, method schedules and (unless the
+ * inputs file gives them) augmentation parameters */
+static int is_host_input(const char *name) {
+    return !strncmp(name, "opt.", 4) || !strncmp(name, "sched.", 6) || !strncmp(name, "aug.", 4);
+}
 
-static int load_inputs(engine *it, const char *path, char *err) {
+/* Per-step values of method schedules ("sched.*"): tensors of that name in the inputs file, f32
+ * of shape [] (every step) or [N] with N >= steps (step s reads element s-1); the others keep
+ * the base value recorded in the graph (feed_sched_inputs). */
+typedef struct {
+    int v;
+    int64_t n; /* 0: shape [] */
+    float *vals;
+} sched_override;
+
+typedef struct {
+    sched_override *o;
+    int n;
+} sched_overrides;
+
+static void free_overrides(sched_overrides *so) {
+    for (int i = 0; i < so->n; i++) free(so->o[i].vals);
+    free(so->o);
+    so->o = NULL;
+    so->n = 0;
+}
+
+static int feed_overrides(engine *it, const sched_overrides *so, int64_t step, char *err) {
+    for (int i = 0; i < so->n; i++)
+        if (engine_set_f32(it, so->o[i].v, &so->o[i].vals[so->o[i].n ? step - 1 : 0], err)) return -1;
+    return 0;
+}
+
+static int add_override(sched_overrides *so, const ir_graph *g, int v, const st_tensor *t, int64_t steps,
+                        const char *path, char *err) {
+    if (t->dtype != ST_F32 || t->ndim > 1 || (t->ndim == 1 && t->shape[0] < steps)) {
+        snprintf(err, IR_ERRLEN, "%s: schedule input '%s' must be F32 of shape [] or [N] with N >= %lld steps", path,
+                 g->vals[v].name, (long long)steps);
+        return -1;
+    }
+    int64_t n = t->ndim ? t->shape[0] : 0;
+    sched_override *o = realloc(so->o, (size_t)(so->n + 1) * sizeof *o);
+    float *vals = malloc((size_t)(n ? n : 1) * sizeof(float));
+    if (o) so->o = o;
+    if (!o || !vals) {
+        free(vals);
+        snprintf(err, IR_ERRLEN, "out of memory");
+        return -1;
+    }
+    memcpy(vals, t->data, (size_t)(n ? n : 1) * sizeof(float));
+    so->o[so->n++] = (sched_override){v, n, vals};
+    return 0;
+}
+
+/* *aug_given: how many aug.* inputs the file provides (they then stay fixed) */
+static int load_inputs(engine *it, const char *path, int64_t steps, sched_overrides *so, int *aug_given, char *err) {
     st_table tab;
     if (st_read(&tab, path, err)) return -1;
     const ir_graph *g = engine_graph(it);
     int rc = 0;
+    *aug_given = 0;
     for (int v = 0; v < g->nvals && !rc; v++) {
         const ir_value *val = &g->vals[v];
-        if (val->kind != VK_INPUT || is_host_input(val->name)) continue;
+        if (val->kind != VK_INPUT) continue;
+        if (!strncmp(val->name, "aug.", 4) && st_find(&tab, val->name)) {
+            (*aug_given)++;
+            rc = load_tensor_into(it, v, st_find(&tab, val->name), "input", err);
+            continue;
+        }
+        if (is_host_input(val->name)) continue;
         const st_tensor *t = st_find(&tab, val->name);
         if (!t) {
             snprintf(err, IR_ERRLEN, "%s: missing input '%s'", path, val->name);
@@ -74,7 +134,8 @@ static int load_inputs(engine *it, const char *path, char *err) {
         if (v < 0 || g->vals[v].kind != VK_INPUT) {
             snprintf(err, IR_ERRLEN, "%s: '%s' is not an input of this plan", path, tab.t[i].name);
             rc = -1;
-        }
+        } else if (!strncmp(tab.t[i].name, "sched.", 6))
+            rc = add_override(so, g, v, &tab.t[i], steps, path, err);
     }
     st_free(&tab);
     return rc;
@@ -92,24 +153,52 @@ static int add_value(st_table *out, const engine *it, int v, const char *name, c
     return st_add(out, name, sd, val->shape.ndim, val->shape.d, d, err);
 }
 
+/* the step's augmentation parameters, drawn from the plan's seed */
+static int feed_aug(engine *it, aug_binding *ab, uint64_t seed, int64_t step, char *err) {
+    if (aug_draw(ab, seed, step, err)) return -1;
+    for (int i = 0; i < ab->ninputs; i++) {
+        const aug_input *in = &ab->in[i];
+        int v = engine_find(it, in->name);
+        if (v < 0) continue;
+        if (in->dtype == DT_F32) {
+            if (engine_set_f32(it, v, in->data, err)) return -1;
+        } else
+            memcpy(engine_data(it, v), in->data, (size_t)in->numel * 4);
+    }
+    return 0;
+}
+
 static int run_steps(sslc_plan *p, const char *params, const char *inputs, int64_t steps, const char *dump,
                      engine_kind kind, char *err) {
     opt_config cfg;
     double lr, wd;
     if (plan_opt_config(p, &cfg, &lr, &wd, err)) return -1;
+    aug_binding ab;
+    if (aug_bind_plan(&ab, p, err)) return -1;
     engine *it = engine_new(kind, &p->train, NULL, 0, err);
-    if (!it) return -1;
+    if (!it) {
+        aug_unbind(&ab);
+        return -1;
+    }
     const ir_graph *g = engine_graph(it);
     int loss = ir_find_value(g, "loss");
     if (loss < 0) {
         snprintf(err, IR_ERRLEN, "plan has no value named 'loss'");
         engine_free(it);
+        aug_unbind(&ab);
         return -1;
     }
     st_table out;
     st_init(&out);
+    int aug_given = 0;
+    sched_overrides so = {NULL, 0};
     int rc = engine_init_persistent(it, p->seed, err) || (params && load_params(it, params, err)) ||
-             load_inputs(it, inputs, err);
+             load_inputs(it, inputs, steps, &so, &aug_given, err);
+    if (!rc && aug_given && aug_given != ab.ninputs) {
+        snprintf(err, IR_ERRLEN, "%s: gives %d of the plan's %d aug.* inputs: give all (fixed) or none (drawn per step)",
+                 inputs, aug_given, ab.ninputs);
+        rc = -1;
+    }
     for (int64_t s = 1; s <= steps && !rc; s++) {
         opt_scalar sc[OPT_MAX_SCALARS];
         int ns = optimizer_step_inputs(&cfg, s, lr, wd, sc);
@@ -117,7 +206,11 @@ static int run_steps(sslc_plan *p, const char *params, const char *inputs, int64
             int v = ir_find_value(g, sc[k].name);
             if (v >= 0) rc = engine_set_f32(it, v, &sc[k].value, err);
         }
-        if (rc || (rc = feed_sched_inputs(it, err)) || (rc = engine_run(it, err))) break;
+        if (!rc && ab.ninputs && !aug_given) /* augmentation drawn from the plan's seed and the step */
+            rc = feed_aug(it, &ab, p->seed, s - 1, err);
+        if (rc || (rc = feed_sched_inputs(it, err)) || (rc = feed_overrides(it, &so, s, err)) ||
+            (rc = engine_run(it, err)))
+            break;
         char name[64];
         snprintf(name, sizeof name, "loss.%lld", (long long)(s - 1));
         rc = add_value(&out, it, loss, name, err);
@@ -131,7 +224,9 @@ static int run_steps(sslc_plan *p, const char *params, const char *inputs, int64
         if (g->vals[v].kind == VK_PARAM || g->vals[v].kind == VK_STATE) rc = add_value(&out, it, v, g->vals[v].name, err);
     if (!rc) rc = st_write(&out, dump, err);
     st_free(&out);
+    free_overrides(&so);
     engine_free(it);
+    aug_unbind(&ab);
     return rc ? -1 : 0;
 }
 
@@ -159,8 +254,13 @@ int cmd_step(int argc, char **argv) {
         case 'h':
             printf("usage: sslc step FILE [--params P.safetensors] --inputs X.safetensors [--steps N] "
                    "--dump OUT.safetensors [--device ref|cpu] [--f64]\n"
+                   "  inputs: the plan's graph inputs by name (views.0, ... or, with augmentation, images);\n"
+                   "  aug.* inputs are drawn each step from the plan's seed unless the file gives all of them\n"
                    "  --device  ref: the reference interpreter (default); cpu: fused JIT kernels\n"
-                   "  --f64     run the reference interpreter in float64 (oracle diagnostics)\n");
+                   "  --f64     run the reference interpreter in float64 (oracle diagnostics)\n"
+                   "  method schedule inputs (sched.NAME, see sslc inspect) take the base value recorded in\n"
+                   "  the plan unless the inputs file holds an F32 tensor sched.NAME of shape [] (every step)\n"
+                   "  or [N], N >= steps (step s uses element s-1)\n");
             return 0;
         case ':': return cli_error("option %s needs a value", argv[optind - 1]);
         default: return cli_error("step: unknown option '%s' (options: --params, --inputs, --steps, --dump)", argv[optind - 1]);

@@ -2,11 +2,37 @@
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "../passes/autodiff.h"
 
+/* the method graph, with the augmentation in front of it unless augment is "none" */
+static int build_forward(const compile_args *a, ir_graph *g, char *err) {
+    if (!a->augment[0] || !strcmp(a->augment, "none")) return method_build(a->method, &a->spec, g, err);
+    const aug_recipe *r = aug_recipe_find(a->augment);
+    if (!r) {
+        snprintf(err, IR_ERRLEN, "unknown augmentation recipe '%s' (choose one of: %s, or none)", a->augment,
+                 aug_recipe_choices());
+        return -1;
+    }
+    ir_graph m;
+    ir_graph_init(&m);
+    int loss = method_build(a->method, &a->spec, &m, err);
+    int *map = loss >= 0 ? malloc((size_t)m.nvals * sizeof *map) : NULL;
+    if (loss >= 0 && !map) snprintf(err, IR_ERRLEN, "out of memory");
+    int64_t size = a->spec.backbone.image_size;
+    int64_t sh = a->source_h ? a->source_h : size, sw = a->source_w ? a->source_w : size;
+    if (map && aug_attach(g, &m, r, sh, sw, size, &a->norm, map, err) == 0)
+        loss = map[loss];
+    else
+        loss = -1;
+    free(map);
+    ir_graph_free(&m);
+    return loss;
+}
+
 int driver_build_train(const compile_args *a, ir_graph *g, char *err) {
-    int loss = method_build(a->method, &a->spec, g, err);
+    int loss = build_forward(a, g, err);
     if (loss < 0) return -1;
     int *params = NULL;
     int np = ir_trainable_params(g, &params);
@@ -14,7 +40,7 @@ int driver_build_train(const compile_args *a, ir_graph *g, char *err) {
         snprintf(err, IR_ERRLEN, "out of memory");
         return -1;
     }
-    int *grads = calloc((size_t)np + 1, sizeof(int));
+    int *grads = calloc((size_t)np + 1, sizeof(int)), *cur = NULL;
     int rc = -1;
     if (!grads) {
         snprintf(err, IR_ERRLEN, "out of memory");
@@ -26,7 +52,24 @@ int driver_build_train(const compile_args *a, ir_graph *g, char *err) {
     }
     ir_add_output(g, loss);
     for (int i = 0; i < np; i++) ir_add_output(g, grads[i]);
-    if (optimizer_append(g, &a->opt, params, grads, np)) {
+    /* A method's update of a trainable parameter (method_param_current) gives its value for the
+     * step: the optimizer steps from it. With a gradient the optimizer's update replaces it;
+     * without one it stays. */
+    cur = malloc(((size_t)np + 1) * sizeof(int));
+    if (!cur) {
+        snprintf(err, IR_ERRLEN, "out of memory");
+        goto out;
+    }
+    for (int i = 0; i < np; i++) {
+        cur[i] = -1;
+        for (int u = 0; u < g->nupdates; u++)
+            if (g->updates[u].dst == params[i] && grads[i] >= 0) {
+                cur[i] = g->updates[u].src;
+                memmove(&g->updates[u], &g->updates[u + 1], (size_t)(--g->nupdates - u) * sizeof *g->updates);
+                break;
+            }
+    }
+    if (optimizer_append_cur(g, &a->opt, params, cur, grads, np)) {
         snprintf(err, IR_ERRLEN, "optimizer: %.400s", g->err);
         goto out;
     }
@@ -34,5 +77,6 @@ int driver_build_train(const compile_args *a, ir_graph *g, char *err) {
 out:
     free(params);
     free(grads);
+    free(cur);
     return rc;
 }

@@ -5,18 +5,33 @@
 
 #include "../methods/method.h"
 #include "../passes/optimizer.h"
+#include "../runtime/augment.h"
 
 typedef struct {
     const method_def *method;
     method_spec spec;
     opt_config opt;
     double lr, weight_decay;
-    char augment[16]; /* "none": views are graph inputs */
+    char augment[32]; /* recipe name (a method's); "none" or "": views are graph inputs */
+    int64_t source_h, source_w; /* augment: size of the u8 `images` input (0: the image size) */
+    aug_norm norm;              /* augment: Normalize's mean and std */
     uint64_t seed;
+    /* --backbone FILE.onnx: an imported backbone (spec.backbone.name "onnx", ext set by the caller) */
+    const char *backbone_file, *backbone_output;
+    uint32_t backbone_crc32;
+    int image_size_set, channels_set; /* given on the command line (else the ONNX input's) */
 } compile_args;
 
 /* Builds the full training step: forward + loss, gradients named grad.<param>, optimizer
- * updates, method state updates. Graph outputs: loss, then every gradient. */
+ * updates, method state updates. Graph outputs: loss, then every gradient. Unless augment is
+ * "none", the views are computed in the graph from input `images` (u8 [B,C,H,W]) by the
+ * recipe's augmentation with per-step inputs aug.<view>.* (runtime/augment.h). */
 int driver_build_train(const compile_args *a, ir_graph *g, char *err);
+
+/* `sslc compile` options (argv[0] is ignored, argv[optind] the method) into a; -1 for --help,
+ * 2 with one line in perr for a usage error */
+int parse_compile_args(int argc, char **argv, compile_args *a, const char **out, char *perr);
+/* the whole compile: train graph, recorded options, plan written atomically */
+int compile_to_file(const compile_args *a, const char *out, int *nnodes, char *err);
 
 #endif

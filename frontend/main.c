@@ -17,6 +17,8 @@ static const command commands[] = {
     {"run", cmd_run, "train with a compiled plan (cpu: fused JIT kernels; ref: reference interpreter)"},
     {"devices", cmd_devices, "list the backends this machine offers (cpu, cuda, nvrtc)"},
     {"step", cmd_step, "run optimizer steps on given parameters and inputs, dump loss/grads/state"},
+    {"export", cmd_export, "write the trained encoder (eval mode) as an ONNX model"},
+    {"features", cmd_features, "run the eval-mode encoder on given images (reference interpreter)"},
 };
 #define NCOMMANDS (int)(sizeof commands / sizeof commands[0])
 

@@ -83,9 +83,29 @@ int ir_increment(ir_graph *g, int x); /* integer +1 (num_batches_tracked) */
  * scale -1: ones (no affine); bias -1: none. torch's default eps is 1e-5, timm's ViT uses 1e-6. */
 int ir_layernorm(ir_graph *g, int x, int scale, int bias, int axis, double eps);
 
+/* comparison and conversion */
+int ir_equal(ir_graph *g, int a, int b); /* a == b -> bool, numpy broadcasting, one dtype */
+/* Cast to f32, f64, i32, i64, u8 or bool (ONNX Cast; float -> integer truncates, saturating);
+ * differentiable between float types */
+int ir_cast(ir_graph *g, int x, ir_dtype to);
+
 /* queue state (MoCo): writes the N rows of keys [N,D] into queue at the pointer (one i64
  * element p) and returns the new queue; *new_ptr receives (p + N) mod K. axis 1: queue [D,K]
  * with entries as columns (PySSL's layout); axis 0: queue [K,D] with entries as rows. */
 int ir_queue_write(ir_graph *g, int queue, int keys, int ptr, int axis, int *new_ptr);
+
+/* augmentation (ir/ops/augment.c): images float [B,C,H,W] in [0,1], per-sample parameters as
+ * tensors; torchvision 0.14 tensor semantics. Flags are float [B] (nonzero = apply). */
+int ir_to_float(ir_graph *g, int x_u8); /* u8 -> f32 / 255 */
+/* box i32 [B,4] = (top, left, height, width) inside the image; output [B,C,out_h,out_w] */
+int ir_resized_crop(ir_graph *g, int x, int box, int64_t out_h, int64_t out_w, int bicubic);
+int ir_hflip(ir_graph *g, int x, int flag);
+/* factors [B,4] = brightness, contrast, saturation, hue; order i32 [B,4] of 0..3 (the adjust_*
+ * functions in that order) or -1 (skipped) */
+int ir_color_jitter(ir_graph *g, int x, int factors, int order);
+int ir_grayscale(ir_graph *g, int x, int flag);                    /* 3 output channels; C=1: no-op */
+int ir_gaussian_blur(ir_graph *g, int x, int sigma, int kernel_size); /* sigma [B]; <= 0: no blur */
+int ir_solarize(ir_graph *g, int x, int flag, double threshold);
+int ir_normalize(ir_graph *g, int x, int mean, int std); /* mean, std: [C] or [1] consts */
 
 #endif

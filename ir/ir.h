@@ -27,7 +27,10 @@ typedef struct {
 } ir_shape;
 
 /* How a parameter or state tensor is initialized; the runtime draws it from a seeded RNG. */
-typedef enum { INIT_NONE, INIT_CONST, INIT_NORMAL, INIT_UNIFORM, INIT_TRUNC_NORMAL, INIT_COPY, INIT_NORMAL_L2 } ir_init_kind;
+/* INIT_DATA: the value's `data` holds its initial contents (imported weights), dtype layout. */
+typedef enum {
+    INIT_NONE, INIT_CONST, INIT_NORMAL, INIT_UNIFORM, INIT_TRUNC_NORMAL, INIT_COPY, INIT_NORMAL_L2, INIT_DATA
+} ir_init_kind;
 typedef struct {
     ir_init_kind kind;
     double a, b; /* CONST: a; NORMAL/TRUNC_NORMAL/NORMAL_L2: mean a, std b; UNIFORM: [a, b) */
@@ -43,7 +46,7 @@ typedef struct {
     int producer; /* node index, -1 for graph inputs/params/state/consts */
     unsigned flags;
     ir_init init;
-    void *data;   /* VK_CONST payload in dtype layout (owned) */
+    void *data;   /* VK_CONST payload, or INIT_DATA initial contents, in dtype layout (owned) */
 } ir_value;
 
 typedef enum { AT_NONE, AT_INT, AT_FLOAT, AT_INTS } ir_attr_type;

@@ -34,6 +34,91 @@ int nt_xent_loss(ir_graph *g, int z1, int z2, double temperature) {
     return ir_softmax_ce(g, logits, lab);
 }
 
+/* -mean_rows sum_k q * log_softmax(logits)_k, as -(q * F.log_softmax(x, dim=1)).sum(dim=1).mean() */
+int soft_cross_entropy(ir_graph *g, int q, int logits) {
+    int64_t ax = 1;
+    int s = ir_reduce_sum(g, ir_mul(g, q, ir_log_softmax(g, logits, 1)), &ax, 1, 0);
+    return ir_neg(g, ir_reduce_mean(g, s, NULL, 0, 0));
+}
+
+/* cos(p_i, z_i) per row of [N,D] -> [N], both sides F.normalize'd */
+int cosine_rows(ir_graph *g, int p, int z) {
+    int64_t ax = 1;
+    return ir_reduce_sum(g, ir_mul(g, l2_normalize(g, p), l2_normalize(g, z)), &ax, 1, 0);
+}
+
+/* mean over rows of cos(p, stop_gradient(z)) */
+static int mean_cos_sg(ir_graph *g, int p, int z) {
+    return ir_reduce_mean(g, cosine_rows(g, p, ir_stop_gradient(g, z)), NULL, 0, 0);
+}
+
+int byol_regression_loss(ir_graph *g, int p, int z) {
+    return ir_add_scalar(g, ir_mul_scalar(g, mean_cos_sg(g, p, z), -2.0), 2.0);
+}
+
+int negative_cosine_loss(ir_graph *g, int p, int z) { return ir_neg(g, mean_cos_sg(g, p, z)); }
+
+/* x[start::step] along the single axis of a 1-D tensor */
+static int slice_step(ir_graph *g, int x, int64_t start, int64_t end, int64_t step) {
+    if (g->failed || x < 0) return -1;
+    int n = ir_node_new(g, OP_Slice, &x, 1);
+    int64_t axes = 0;
+    ir_set_ints(g, n, "axes", &axes, 1);
+    ir_set_ints(g, n, "starts", &start, 1);
+    ir_set_ints(g, n, "ends", &end, 1);
+    ir_set_ints(g, n, "steps", &step, 1);
+    return ir_node_finish(g, n);
+}
+
+/* Barlow Twins on batch-normalized z1n, z2n [N,D]: c = z1nᵀ z2n / N,
+ * Σ_i (c_ii − 1)² + λ Σ_{i≠j} c_ij². The diagonal is flat(c)[::D+1] and the off-diagonal
+ * elements flat(c)[:-1] viewed as [D-1, D+1] without its first column (PySSL's off_diagonal):
+ * no D×D mask constant. */
+int barlow_twins_loss(ir_graph *g, int z1n, int z2n, double lamda) {
+    if (g->failed) return -1;
+    int64_t n = g->vals[z1n].shape.d[0], d = g->vals[z1n].shape.d[1];
+    int c = ir_gemm(g, z1n, z2n, -1, 1, 0, 1.0 / (double)n, 0.0);
+    int flat = ir_reshape(g, c, IR_SHAPE(d * d));
+    int diag = slice_step(g, flat, 0, d * d, d + 1);
+    int dm1 = ir_add_scalar(g, diag, -1.0);
+    int on = ir_reduce_sum(g, ir_mul(g, dm1, dm1), NULL, 0, 0);
+    if (d == 1) return on;
+    int off = ir_slice(g, ir_reshape(g, ir_slice(g, flat, 0, 0, d * d - 1), IR_SHAPE(d - 1, d + 1)), 1, 1, d + 1);
+    int offsq = ir_reduce_sum(g, ir_mul(g, off, off), NULL, 0, 0);
+    return ir_add(g, on, ir_mul_scalar(g, offsq, lamda));
+}
+
+/* Supervised contrastive loss as PySSL's sup_con_loss (contrast_mode 'all'): the 2N features
+ * [z1; z2] are anchors and contrasts, logits a_ij = f_i·f_j / τ; positives of anchor i are the
+ * other rows with its label; loss = −(τ/τ_base) · mean_i Σ_pos log_prob / #pos with log_prob
+ * the log-softmax over j ≠ i. Self logits are pushed to −1e9 (exp() exactly 0) instead of
+ * masked; PySSL's max subtraction is the log-softmax's own. labels: i64 [N]. */
+int supcon_loss(ir_graph *g, int z1, int z2, int labels, double temperature, double base_temperature) {
+    if (g->failed) return -1;
+    int64_t n = g->vals[z1].shape.d[0], m = 2 * n;
+    int f = ir_concat(g, (int[]){z1, z2}, 2, 0);
+    int a = ir_gemm(g, f, f, -1, 0, 1, 1.0 / temperature, 0.0);
+    float *self = calloc((size_t)(m * m), sizeof(float)), *notself = malloc((size_t)(m * m) * sizeof(float));
+    if (!self || !notself) {
+        free(self), free(notself);
+        return ir_fail(g, "out of memory");
+    }
+    for (int64_t i = 0; i < m * m; i++) notself[i] = 1.0f;
+    for (int64_t i = 0; i < m; i++) self[i * m + i] = -1e9f, notself[i * m + i] = 0.0f;
+    int logp = ir_log_softmax(g, ir_add(g, a, ir_const(g, DT_F32, IR_SHAPE(m, m), self)), 1);
+    int lmask = ir_const(g, DT_F32, IR_SHAPE(m, m), notself);
+    free(self), free(notself);
+    /* same-label mask [N,N] tiled to [2N,2N], self pairs removed */
+    int eq = ir_cast(g, ir_equal(g, ir_reshape(g, labels, IR_SHAPE(n, 1)), ir_reshape(g, labels, IR_SHAPE(1, n))), DT_F32);
+    int row = ir_concat(g, (int[]){eq, eq}, 2, 1);
+    int mask = ir_mul(g, ir_concat(g, (int[]){row, row}, 2, 0), lmask);
+    int64_t ax = 1;
+    int pos = ir_reduce_sum(g, ir_mul(g, mask, logp), &ax, 1, 0);
+    int cnt = ir_reduce_sum(g, mask, &ax, 1, 0);
+    int mean_pos = ir_div(g, pos, cnt);
+    return ir_mul_scalar(g, ir_reduce_mean(g, mean_pos, NULL, 0, 0), -(temperature / base_temperature));
+}
+
 /* ---- MoCo family (declared in moco.h) ---- */
 #include "moco.h"
 

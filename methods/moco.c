@@ -96,6 +96,7 @@ static int moco_projector(method_ctx *ctx, const char *name, int h) {
 }
 
 static int moco_build(method_ctx *ctx) { return moco_queue_build(ctx, moco_projector); }
+static int moco_export_projector(method_ctx *ctx, int h) { return moco_projector(ctx, "projector", h); }
 
 static const method_opt moco_opts[] = {MOCO_QUEUE_OPTS};
 
@@ -108,4 +109,5 @@ const method_def method_moco = {
     .nopts = (int)(sizeof moco_opts / sizeof moco_opts[0]),
     .validate = moco_queue_validate,
     .build = moco_build,
+    .projector = moco_export_projector,
 };

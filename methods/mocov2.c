@@ -16,6 +16,7 @@ static int mocov2_projector(method_ctx *ctx, const char *name, int h) {
 }
 
 static int mocov2_build(method_ctx *ctx) { return moco_queue_build(ctx, mocov2_projector); }
+static int mocov2_export_projector(method_ctx *ctx, int h) { return mocov2_projector(ctx, "projector", h); }
 
 static const method_opt mocov2_opts[] = {MOCO_QUEUE_OPTS};
 
@@ -28,4 +29,5 @@ const method_def method_mocov2 = {
     .nopts = (int)(sizeof mocov2_opts / sizeof mocov2_opts[0]),
     .validate = moco_queue_validate,
     .build = mocov2_build,
+    .projector = mocov2_export_projector,
 };

@@ -40,6 +40,9 @@ static int query(method_ctx *ctx, int x) {
     return mocov3_predictor(&ctx->mb, "predictor", h, p, hd, p);
 }
 
+/* the query encoder's projector (the predictor is a training-only head) */
+static int mocov3_export_projector(method_ctx *ctx, int h) { return mocov3_proj(ctx, "projector", h); }
+
 static int mocov3_build(method_ctx *ctx) {
     ir_graph *g = ctx->g;
     double t = mopt(ctx, "temperature");
@@ -70,4 +73,5 @@ const method_def method_mocov3 = {
     .nopts = (int)(sizeof mocov3_opts / sizeof mocov3_opts[0]),
     .validate = mocov3_validate,
     .build = mocov3_build,
+    .projector = mocov3_export_projector,
 };

@@ -68,6 +68,36 @@ double mopt(const method_ctx *ctx, const char *name) {
 
 int64_t mopt_int(const method_ctx *ctx, const char *name) { return (int64_t)llround(mopt(ctx, name)); }
 
+int mopt_check_dim(const method_ctx *ctx, const char *name, char *err) {
+    double v = mopt(ctx, name);
+    if (v < 1 || v > MOPT_MAX_DIM) {
+        snprintf(err, IR_ERRLEN, "%s: %s must be in [1, %d], got %g", ctx->def->name, name, MOPT_MAX_DIM, v);
+        return -1;
+    }
+    return 0;
+}
+
+int mopt_check_positive(const method_ctx *ctx, const char *name, char *err) {
+    double v = mopt(ctx, name);
+    if (!(v > 0)) {
+        snprintf(err, IR_ERRLEN, "%s: %s must be > 0, got %g", ctx->def->name, name, v);
+        return -1;
+    }
+    return 0;
+}
+
+int mopt_check_range(const method_ctx *ctx, const char *name, double lo, double hi, char *err) {
+    double v = mopt(ctx, name);
+    if (!(v >= lo && v <= hi)) {
+        if (isinf(hi))
+            snprintf(err, IR_ERRLEN, "%s: %s must be >= %g, got %g", ctx->def->name, name, lo, v);
+        else
+            snprintf(err, IR_ERRLEN, "%s: %s must be in [%g, %g], got %g", ctx->def->name, name, lo, hi, v);
+        return -1;
+    }
+    return 0;
+}
+
 void method_format_value(const method_opt *o, double v, char *buf, size_t n) {
     if (o->type == MO_BOOL)
         snprintf(buf, n, "%s", v != 0 ? "true" : "false");

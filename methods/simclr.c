@@ -2,6 +2,7 @@
  * Linear(f,f)-ReLU-Linear(f,projection_dim), NT-Xent at `temperature`. */
 #include <stdio.h>
 
+#include "heads.h"
 #include "method.h"
 
 static const method_opt simclr_opts[] = {
@@ -22,19 +23,16 @@ static int simclr_validate(const method_ctx *ctx, char *err) {
 }
 
 /* projector.layer1 = Sequential(Linear(f,f), ReLU, Linear(f,p)) */
-static int simclr_encoder(method_ctx *ctx, int x) {
-    ir_graph *g = ctx->g;
+static int simclr_projector(method_ctx *ctx, int h) {
     int64_t f = backbone_feat_dim(&ctx->backbone), p = mopt_int(ctx, "projection_dim");
-    ir_scope_push(g, "backbone");
+    return head_linear_relu_linear(&ctx->mb, "projector", h, f, f, p);
+}
+
+static int simclr_encoder(method_ctx *ctx, int x) {
+    ir_scope_push(ctx->g, "backbone");
     int h = backbone_build(&ctx->mb, &ctx->backbone, x);
-    ir_scope_pop(g);
-    ir_scope_push(g, "projector");
-    ir_scope_push(g, "layer1");
-    h = ir_relu(g, mb_linear(&ctx->mb, "0", h, f, f, 1));
-    h = mb_linear(&ctx->mb, "2", h, f, p, 1);
-    ir_scope_pop(g);
-    ir_scope_pop(g);
-    return h;
+    ir_scope_pop(ctx->g);
+    return simclr_projector(ctx, h);
 }
 
 int simclr_build(method_ctx *ctx) {
@@ -57,4 +55,5 @@ const method_def method_simclr = {
     .nopts = (int)(sizeof simclr_opts / sizeof simclr_opts[0]),
     .validate = simclr_validate,
     .build = simclr_build,
+    .projector = simclr_projector,
 };

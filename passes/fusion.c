@@ -533,7 +533,7 @@ static int topo_order(const fstate *st, int *order) {
             if (--indeg[to[e]] == 0) heap_push(heap, &nh, to[e], st);
     }
 done:
-    if (n != nlive && getenv("SSLC_FUSION_DEBUG"))
+    if (n != nlive && indeg && getenv("SSLC_FUSION_DEBUG"))
         for (int G = 0, shown = 0; G < NG && shown < 400; G++)
             if (!st->gr[G].dead && indeg[G] > 0) {
                 fprintf(stderr, "stuck group %d first node %d (%s) nred %d counter %d indeg %d preds:", G, group_key(st, G),

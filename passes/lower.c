@@ -180,7 +180,8 @@ int lower_graph(const ir_graph *in, ir_graph *out, char *err) {
             for (int u = 0; u < in->noutputs; u++) uses += in->outputs[u] == n->in[0];
             for (int u = 0; u < in->nupdates; u++) uses += in->updates[u].src == n->in[0];
             if (p >= 0 && out->nodes[p].op == OP_Increment && uses == 1 && !out->vals[src].name) {
-                int nn = ir_node_new(out, OP_Increment, &out->nodes[p].in[0], 1);
+                int x = out->nodes[p].in[0]; /* a copy: ir_node_new may move out->nodes */
+                int nn = ir_node_new(out, OP_Increment, &x, 1);
                 ir_set_i(out, nn, "by", ir_get_i(&out->nodes[p], "by") + ir_get_i(n, "by"));
                 map[n->out[0]] = ir_node_finish(out, nn);
             } else

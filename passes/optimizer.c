@@ -101,21 +101,23 @@ typedef struct {
     int decay, step_size, bc2_sqrt;
 } step_vals;
 
-static int append_sgd(ir_graph *g, const opt_config *cfg, const step_vals *s, int p, int gr, int decay) {
-    int d = decay ? ir_add(g, gr, ir_mul(g, s->wd, p)) : gr;
+/* p: the parameter (slot names, update destination); pc: its current value in the formulas
+ * (p itself, or the value a method replaced it with at the start of the step) */
+static int append_sgd(ir_graph *g, const opt_config *cfg, const step_vals *s, int p, int pc, int gr, int decay) {
+    int d = decay ? ir_add(g, gr, ir_mul(g, s->wd, pc)) : gr;
     if (cfg->momentum > 0) {
         int buf = slot(g, "momentum_buffer", p);
         int nbuf = ir_add(g, ir_mul_scalar(g, buf, cfg->momentum), d);
         d = cfg->nesterov ? ir_add(g, d, ir_mul_scalar(g, nbuf, cfg->momentum)) : nbuf;
         ir_add_update(g, buf, nbuf);
     }
-    ir_add_update(g, p, ir_sub(g, p, ir_mul(g, s->lr, d)));
+    ir_add_update(g, p, ir_sub(g, pc, ir_mul(g, s->lr, d)));
     return g->failed ? -1 : 0;
 }
 
-static int append_adamw(ir_graph *g, const opt_config *cfg, const step_vals *s, int p, int gr, int decay) {
+static int append_adamw(ir_graph *g, const opt_config *cfg, const step_vals *s, int p, int pc, int gr, int decay) {
     int m = slot(g, "exp_avg", p), v = slot(g, "exp_avg_sq", p);
-    int pd = decay ? ir_mul(g, p, s->decay) : p;
+    int pd = decay ? ir_mul(g, pc, s->decay) : pc;
     /* exp_avg.lerp_(grad, 1 - beta1), with ATen's two-sided lerp formula */
     double w = 1.0 - cfg->beta1;
     int nm;
@@ -134,11 +136,11 @@ static int append_adamw(ir_graph *g, const opt_config *cfg, const step_vals *s, 
     return g->failed ? -1 : 0;
 }
 
-static int append_lars(ir_graph *g, const opt_config *cfg, const step_vals *s, int p, int gr, int adapt) {
+static int append_lars(ir_graph *g, const opt_config *cfg, const step_vals *s, int p, int pc, int gr, int adapt) {
     int d = gr;
     if (adapt) {
-        d = ir_add(g, gr, ir_mul(g, s->wd, p));
-        int pn = l2norm(g, p), un = l2norm(g, d);
+        d = ir_add(g, gr, ir_mul(g, s->wd, pc));
+        int pn = l2norm(g, pc), un = l2norm(g, d);
         int ratio = ir_div(g, ir_mul_scalar(g, pn, cfg->eta), un);
         /* q = ratio where pn > 0 and un > 0, else 1; Where0 gives exact zeros even where the
          * ratio is Inf or NaN (zero norms), so both branches are exact. */
@@ -149,11 +151,16 @@ static int append_lars(ir_graph *g, const opt_config *cfg, const step_vals *s, i
     int mu = slot(g, "momentum_buffer", p);
     int nmu = ir_add(g, ir_mul_scalar(g, mu, cfg->momentum), d);
     ir_add_update(g, mu, nmu);
-    ir_add_update(g, p, ir_sub(g, p, ir_mul(g, s->lr, nmu)));
+    ir_add_update(g, p, ir_sub(g, pc, ir_mul(g, s->lr, nmu)));
     return g->failed ? -1 : 0;
 }
 
 int optimizer_append(ir_graph *g, const opt_config *cfg, const int *params, const int *grads, int n) {
+    return optimizer_append_cur(g, cfg, params, NULL, grads, n);
+}
+
+int optimizer_append_cur(ir_graph *g, const opt_config *cfg, const int *params, const int *cur, const int *grads,
+                         int n) {
     if (g->failed) return -1;
     char err[IR_ERRLEN];
     if (opt_config_check(cfg, err, sizeof err)) return ir_fail(g, "optimizer: %s", err);
@@ -180,6 +187,12 @@ int optimizer_append(ir_graph *g, const opt_config *cfg, const int *params, cons
             return ir_fail(g, "optimizer: gradient of '%s' is %s %s, parameter is f32 %s", pn, ir_dtype_name(gv->dtype),
                            a, b);
         }
+        if (cur && cur[i] >= 0) {
+            if (cur[i] >= g->nvals) return ir_fail(g, "optimizer: current value of '%s': invalid value id %d", pn, cur[i]);
+            const ir_value *cv = &g->vals[cur[i]];
+            if (cv->dtype != DT_F32 || !ir_shape_eq(&cv->shape, &pv->shape))
+                return ir_fail(g, "optimizer: current value of '%s' is not an f32 tensor of its shape", pn);
+        }
         for (int j = 0; j < i; j++)
             if (params[j] == p && grads[j] >= 0) return ir_fail(g, "optimizer: parameter '%s' listed twice", pn);
         for (int u = 0; u < g->nupdates; u++)
@@ -199,13 +212,13 @@ int optimizer_append(ir_graph *g, const opt_config *cfg, const int *params, cons
         s.bc2_sqrt = ir_sqrt(g, bc2);
     }
     for (int i = 0; i < n && !g->failed; i++) {
-        int p = params[i], gr = grads[i];
+        int p = params[i], gr = grads[i], pc = cur && cur[i] >= 0 ? cur[i] : p;
         if (gr < 0) continue;
         int decay = !(cfg->exclude_no_decay && (g->vals[p].flags & VF_NO_DECAY));
         switch (cfg->kind) {
-        case OPT_SGD: append_sgd(g, cfg, &s, p, gr, decay); break;
-        case OPT_ADAMW: append_adamw(g, cfg, &s, p, gr, decay); break;
-        case OPT_LARS: append_lars(g, cfg, &s, p, gr, decay); break;
+        case OPT_SGD: append_sgd(g, cfg, &s, p, pc, gr, decay); break;
+        case OPT_ADAMW: append_adamw(g, cfg, &s, p, pc, gr, decay); break;
+        case OPT_LARS: append_lars(g, cfg, &s, p, pc, gr, decay); break;
         default: break;
         }
     }

@@ -81,6 +81,15 @@ int opt_config_check(const opt_config *cfg, char *err, size_t errlen);
  * reused, if an earlier call created them) as f32 [] graph inputs. Returns 0, or -1 with
  * g->err set. */
 int optimizer_append(ir_graph *g, const opt_config *cfg, const int *params, const int *grads, int n);
+/* The same, where cur (NULL, or one entry per parameter, -1 for none) gives a parameter's current
+ * value: a value the step computed from the parameter and used in its place (SwAV's prototypes,
+ * L2-normalized at the start of every step). The formulas then read cur[i] wherever they read
+ * the parameter (weight decay, LARS norms, p - lr*d), so the new parameter is the optimizer step
+ * taken from cur[i]; slots are named after the parameter, and the parameter is the update's
+ * destination as usual (a caller that recorded param <- cur[i] as a graph update removes it
+ * first). */
+int optimizer_append_cur(ir_graph *g, const opt_config *cfg, const int *params, const int *cur, const int *grads,
+                         int n);
 
 /* Host side: the per-step scalars for 1-based step `step`, learning rate `lr` and weight decay
  * `wd` (both already scheduled). bc1/bc2 are 1 - beta^step for AdamW (computed in double, then

@@ -15,6 +15,13 @@ int rw_copy_leaf(const ir_graph *src, int v, ir_graph *dst) {
     int nv = ir_value_new(dst, x->kind, x->dtype, x->shape, x->name);
     dst->vals[nv].flags = x->flags;
     dst->vals[nv].init = x->init;
+    if (x->init.kind == INIT_DATA && x->data) { /* imported weights travel with the value */
+        size_t bytes = (size_t)ir_numel(&x->shape) * ir_dtype_size(x->dtype);
+        void *d = malloc(bytes ? bytes : 1);
+        if (!d) return ir_fail(dst, "out of memory copying '%s'", x->name ? x->name : "a parameter");
+        memcpy(d, x->data, bytes);
+        dst->vals[nv].data = d;
+    }
     return nv;
 }
 

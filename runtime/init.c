@@ -56,6 +56,13 @@ int init_value_f32(const ir_graph *g, int v, uint64_t seed, float *dst, char *er
             x = in->a + in->b * x;
             break;
         case INIT_NORMAL_L2: break; /* handled above */
+        case INIT_DATA:
+            if (!val->data || val->dtype != DT_F32) {
+                snprintf(err, IR_ERRLEN, "'%s': data-initialized without f32 data", val->name);
+                return -1;
+            }
+            memcpy(dst, val->data, (size_t)n * sizeof(float));
+            return 0;
         case INIT_COPY:
             if (in->src < 0 || in->src >= g->nvals || ir_numel(&g->vals[in->src].shape) != n) {
                 snprintf(err, IR_ERRLEN, "'%s': copy-initialized from an incompatible value", val->name);
@@ -76,6 +83,10 @@ int init_persistent(interp *it, uint64_t seed, char *err) {
         int64_t n = ir_numel(&val->shape);
         if (val->dtype == DT_I64) { /* counters start at the recipe's constant */
             int64_t *d = interp_data(it, v);
+            if (val->init.kind == INIT_DATA && val->data) {
+                memcpy(d, val->data, (size_t)n * sizeof(int64_t));
+                continue;
+            }
             for (int64_t i = 0; i < n; i++) d[i] = (int64_t)val->init.a;
             continue;
         }

@@ -107,6 +107,7 @@ static const struct {
     {INIT_NORMAL, SSLC__INIT_KIND__INIT_NORMAL},   {INIT_UNIFORM, SSLC__INIT_KIND__INIT_UNIFORM},
     {INIT_TRUNC_NORMAL, SSLC__INIT_KIND__INIT_TRUNC_NORMAL}, {INIT_COPY, SSLC__INIT_KIND__INIT_COPY},
     {INIT_NORMAL_L2, SSLC__INIT_KIND__INIT_NORMAL_L2},
+    {INIT_DATA, SSLC__INIT_KIND__INIT_DATA},
 };
 #define NELEM(a) (int)(sizeof(a) / sizeof((a)[0]))
 
@@ -253,7 +254,9 @@ static int enc_graph_build(enc_graph *e, const ir_graph *g, const char *gname, c
         pi->b = v->init.b;
         pi->src = v->init.src;
         pv->init = pi;
-        if (v->kind == VK_CONST && v->data) {
+        if (v->init.kind == INIT_DATA && (!v->data || (v->kind != VK_PARAM && v->kind != VK_STATE)))
+            return fail(err, "%s graph: value %zu is data-initialized without data", gname, i);
+        if ((v->kind == VK_CONST || v->init.kind == INIT_DATA) && v->data) {
             pv->const_data.data = v->data;
             pv->const_data.len = (size_t)ir_numel(&v->shape) * ir_dtype_size(v->dtype);
         }
@@ -438,11 +441,13 @@ static int check_value(const dctx *c, const Sslc__Value *pv, size_t i, size_t nv
         }
         shape->d[d] = x;
     }
-    size_t want = *kind == VK_CONST ? (size_t)ir_numel(shape) * ir_dtype_size(*dt) : 0;
+    int has_data = *kind == VK_CONST || ((*kind == VK_PARAM || *kind == VK_STATE) && pv->init &&
+                                         enum_int(&pv->init->kind) == SSLC__INIT_KIND__INIT_DATA);
+    size_t want = has_data ? (size_t)ir_numel(shape) * ir_dtype_size(*dt) : 0;
     if (pv->const_data.len != want) {
-        if (*kind == VK_CONST)
-            return dfail(c, "constant value %zu has %zu data bytes, its dtype and shape need %zu", i,
-                         pv->const_data.len, want);
+        if (has_data)
+            return dfail(c, "%s value %zu has %zu data bytes, its dtype and shape need %zu",
+                         *kind == VK_CONST ? "constant" : "data-initialized", i, pv->const_data.len, want);
         return dfail(c, "value %zu is not a constant but carries %zu data bytes", i, pv->const_data.len);
     }
     if (pv->init) {
@@ -456,6 +461,8 @@ static int check_value(const dctx *c, const Sslc__Value *pv, size_t i, size_t nv
             return dfail(c, "value %zu is initialized as a copy of value %d, which is out of range", i, (int)src);
         if (src < -1 || (src >= 0 && (size_t)src >= nv))
             return dfail(c, "value %zu has an init source %d out of range", i, (int)src);
+        if (ik == INIT_DATA && *kind != VK_PARAM && *kind != VK_STATE)
+            return dfail(c, "value %zu is data-initialized but is not a parameter or state", i);
     }
     return 0;
 }
@@ -474,7 +481,7 @@ static int apply_value(const dctx *c, ir_graph *g, int v, const Sslc__Value *pv)
         x->init.b = pv->init->b;
         x->init.src = pv->init->src;
     }
-    if (x->kind == VK_CONST) {
+    if (x->kind == VK_CONST || x->init.kind == INIT_DATA) {
         size_t n = pv->const_data.len;
         x->data = malloc(n ? n : 1);
         if (!x->data) return dfail(c, "out of memory for constant value %d (%zu bytes)", v, n);

@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "frontend/driver.h"
 #include "methods/method.h"
 #include "optest.h"
 #include "passes/autodiff.h"
@@ -217,49 +218,68 @@ static int test_bn_threading(void) {
     return 0;
 }
 
-/* End to end: d loss / d params of SimCLR (two views) against central differences in float64
- * on a sample of parameter elements. */
-static int simclr_fd(const method_spec *spec) {
+/* Feeds views.* (and labels: classes i % 3) with deterministic values, sched.* with `sched`
+ * (NAN: the recorded base value). */
+static int feed_inputs(interp *it, const ir_graph *g, double sched, char *err) {
+    for (int v = 0; v < g->nvals; v++) {
+        const ir_value *val = &g->vals[v];
+        if (val->kind != VK_INPUT) continue;
+        int64_t n = ir_numel(&val->shape);
+        if (!strncmp(val->name, "views.", 6)) {
+            float *x = malloc((size_t)n * sizeof(float));
+            test_fill_uniform(x, n, -1, 1, 20 + (uint64_t)atoi(val->name + 6));
+            int rc = interp_set_f32(it, v, x, err);
+            free(x);
+            if (rc) return -1;
+        } else if (!strcmp(val->name, "labels")) {
+            int64_t *y = interp_data(it, v);
+            for (int64_t i = 0; i < n; i++) y[i] = i % 3;
+        } else if (!strncmp(val->name, "sched.", 6)) {
+            float x = (float)(isnan(sched) ? val->init.a : sched);
+            if (interp_set_f32(it, v, &x, err)) return -1;
+        }
+    }
+    return 0;
+}
+
+/* End to end: d loss / d params of a whole method (ConvNet, two views) against central
+ * differences in float64 on a sample of parameter elements. `sched` feeds the sched.* inputs
+ * (BYOL: tau = 1 keeps the target fixed; otherwise its EMA would move with each FD run and
+ * depend on the online parameters through a path autodiff rightly stops). */
+static int method_fd(const method_spec *base, const char *method, const char **sets, int nsets, double sched,
+                     double lo, double hi) {
     ir_graph g;
     ir_graph_init(&g);
-    method_spec s = *spec;
-    s.set[s.nset++] = "projection_dim=8";
+    method_spec s = *base;
+    for (int i = 0; i < nsets; i++) s.set[s.nset++] = sets[i];
     char err[IR_ERRLEN];
-    int loss = method_build(method_find("simclr"), &s, &g, err);
-    CHECK(loss >= 0, "%s", err);
+    int loss = method_build(method_find(method), &s, &g, err);
+    CHECK(loss >= 0, "%s: %s", method, err);
     int *params, np = ir_trainable_params(&g, &params);
     int *grads = calloc((size_t)np, sizeof(int));
-    CHECK(autodiff(&g, loss, params, np, grads) == 0, "%s", g.err);
+    CHECK(autodiff(&g, loss, params, np, grads) == 0, "%s: %s", method, g.err);
     ir_add_output(&g, loss);
     for (int i = 0; i < np; i++) ir_add_output(&g, grads[i]);
     interp it;
     CHECK(interp_init(&it, &g, 1, err) == 0 && init_persistent(&it, 11, err) == 0, "%s", err);
-    for (int k = 0; k < 2; k++) {
-        char name[16];
-        snprintf(name, sizeof name, "views.%d", k);
-        int v = ir_find_value(&g, name);
-        float *x = malloc((size_t)ir_numel(&g.vals[v].shape) * sizeof(float));
-        test_fill_uniform(x, ir_numel(&g.vals[v].shape), -1, 1, 20 + (uint64_t)k);
-        interp_set_f32(&it, v, x, err);
-        free(x);
-    }
+    CHECK(feed_inputs(&it, &g, sched, err) == 0, "%s", err);
     CHECK(interp_run(&it, err) == 0, "%s", err);
     double l0;
     interp_get_f64(&it, loss, &l0, err);
-    /* at initialization the loss is near ln(2N - 1) */
-    CHECK(l0 > 1.0 && l0 < 3.0, "initial loss %g", l0);
+    CHECK(l0 > lo && l0 < hi, "%s: initial loss %g outside (%g, %g)", method, l0, lo, hi);
     double **an = calloc((size_t)np, sizeof(double *));
     for (int i = 0; i < np; i++) {
         an[i] = calloc((size_t)ir_numel(&g.vals[params[i]].shape), sizeof(double));
-        interp_get_f64(&it, grads[i], an[i], err);
+        if (grads[i] >= 0) interp_get_f64(&it, grads[i], an[i], err);
     }
     sslc_rng r;
     rng_seed(&r, 5, 1);
     double worst = 0;
-    for (int i = 0; i < np; i++) {
+    int bad = 0;
+    for (int i = 0; i < np && !bad; i++) {
         int64_t n = ir_numel(&g.vals[params[i]].shape);
         double *pv = interp_data(&it, params[i]);
-        for (int t = 0; t < 3; t++) {
+        for (int t = 0; t < 3 && !bad; t++) {
             int64_t j = (int64_t)(rng_uniform(&r) * (double)n);
             double x0 = pv[j], lp, lm, h = 1e-6;
             pv[j] = x0 + h;
@@ -271,7 +291,11 @@ static int simclr_fd(const method_spec *spec) {
             pv[j] = x0;
             double fd = (lp - lm) / (2 * h), e = fabs(fd - an[i][j]) / (fabs(fd) + 1e-3);
             if (e > worst) worst = e;
-            CHECK(e < 1e-4, "%s[%lld]: fd %.9g autodiff %.9g", g.vals[params[i]].name, (long long)j, fd, an[i][j]);
+            if (!(e < 1e-4)) {
+                fprintf(stderr, "FAIL %s: %s[%lld]: fd %.9g autodiff %.9g\n", method, g.vals[params[i]].name,
+                        (long long)j, fd, an[i][j]);
+                bad = 1;
+            }
         }
     }
     for (int i = 0; i < np; i++) free(an[i]);
@@ -280,16 +304,439 @@ static int simclr_fd(const method_spec *spec) {
     free(grads);
     interp_free(&it);
     ir_graph_free(&g);
-    printf("ok   simclr end-to-end FD, %s (loss %.4f, worst rel err %.2e)\n", s.backbone.name, l0, worst);
+    if (bad) return 1;
+    printf("ok   %s end-to-end FD, %s (loss %.4f, worst rel err %.2e)\n", method, s.backbone.name, l0, worst);
     return 0;
 }
 
+/* at initialization the SimCLR loss is near ln(2N - 1) */
 static int test_simclr_fd(void) {
+    const char *sets[] = {"projection_dim=8"};
     method_spec s = spec_of("convnet", 0.125, 8, 1, 4);
-    if (simclr_fd(&s)) return 1;
+    if (method_fd(&s, "simclr", sets, 1, NAN, 1.0, 3.0)) return 1;
     s = spec_of("vit-tiny", 0.0625, 8, 1, 4); /* embed 12, 3 heads, 2x2 patches of 4 */
     s.backbone.depth = 1;
-    return simclr_fd(&s);
+    return method_fd(&s, "simclr", sets, 1, NAN, 1.0, 3.0);
+}
+
+static int test_new_methods_fd(void) {
+    const char *bt[] = {"projection_dim=8", "hidden_dim=16", "lamda=0.05"};
+    const char *by[] = {"projection_dim=8", "hidden_dim=16"};
+    const char *v2[] = {"projection_dim=8"};
+    const char *sc[] = {"projection_dim=8"}, *raw[] = {"projection_dim=8", "normalize=false", "temperature=0.5"};
+    /* loss ranges: Barlow Twins Σ(1 - c_ii)² + λΣc_ij² > 0; BYOL in [0, 4]; SupCon near ln(2N - 1)
+     * for normalized features. SimSiam has no FD check: its stop-gradient acts on the other
+     * view's projection of the same parameters, so its update is not the derivative of its loss
+     * (BYOL's acts on the separate target, held fixed here); the PyTorch oracle covers it. */
+    method_spec s = spec_of("convnet", 0.125, 8, 1, 4);
+    return method_fd(&s, "barlow_twins", bt, 3, NAN, 0.0, 100.0) || method_fd(&s, "byol", by, 2, 1.0, 0.0, 4.0) ||
+           method_fd(&s, "simclrv2", v2, 1, NAN, 1.0, 3.0) || method_fd(&s, "supcon", sc, 1, NAN, 0.5, 10.0) ||
+           method_fd(&s, "supcon", raw, 3, NAN, 0.0, 100.0);
+}
+
+static int has(const ir_graph *g, const char *name, ir_kind kind) {
+    int v = ir_find_value(g, name);
+    return v >= 0 && g->vals[v].kind == kind;
+}
+
+typedef struct {
+    const char *method;
+    const char *sets[4];
+    int nparams, nstate;
+    const char *params[6], *state[6], *absent[3];
+} method_expect;
+
+/* Names and counts on a ConvNet (3 conv + 3 BN: 9 parameters, 9 BN buffers). */
+static int test_method_names(void) {
+    static const method_expect ex[] = {
+        {"barlow_twins", {"projection_dim=8", "hidden_dim=16"}, 9 + 7, 9 + 6 + 3,
+         {"projector.layer1.0.weight", "projector.layer2.1.bias", "projector.layer3.0.weight"},
+         {"bn.running_mean", "bn.running_var", "bn.num_batches_tracked", "projector.layer2.1.running_var"},
+         {"projector.layer1.0.bias", "projector.layer3.0.bias", "bn.weight"}},
+        {"byol", {"projection_dim=8", "hidden_dim=16"}, 9 + 6 + 6, (9 + 3 + 3) + (9 + 6) + (9 + 3),
+         {"projector.layer1.0.bias", "projector.layer2.0.weight", "online_predictor.layer1.1.weight",
+          "online_predictor.layer2.0.bias"},
+         {"target_encoder.0.features.0.weight", "target_encoder.0.features.9.running_var",
+          "target_encoder.1.layer1.1.weight", "target_encoder.1.layer2.0.bias", "online_predictor.layer1.1.running_mean"},
+         {"online_encoder.0.features.0.weight", "encoder.0.features.0.weight", "target_encoder.2.layer1.0.weight"}},
+        {"simsiam", {"projection_dim=8", "hidden_dim_proj=16", "hidden_dim_pred=4"}, 9 + 12 + 6, 9 + 9 + 3,
+         {"projector.layer3.0.weight", "projector.layer3.1.weight", "predictor.layer1.1.bias", "predictor.layer2.weight"},
+         {"projector.layer3.1.running_mean", "predictor.layer1.1.num_batches_tracked"},
+         {"predictor.layer2.0.weight", "predictor.layer1.2.weight"}},
+        {"simclrv2", {"projection_dim=8"}, 9 + 12, 9 + 9,
+         {"projector.layer1.0.weight", "projector.layer3.0.bias", "projector.layer3.1.weight"},
+         {"projector.layer3.1.running_var"},
+         {"projector.layer4.0.weight"}},
+        {"supcon", {"projection_dim=8"}, 9 + 4, 9, {"projector.layer1.0.weight", "projector.layer1.2.bias"}, {NULL},
+         {"projector.layer1.1.weight"}},
+    };
+    for (size_t m = 0; m < sizeof ex / sizeof ex[0]; m++) {
+        const method_expect *e = &ex[m];
+        ir_graph g;
+        ir_graph_init(&g);
+        method_spec s = spec_of("convnet", 0.25, 8, 3, 4);
+        for (int i = 0; i < 4 && e->sets[i]; i++) s.set[s.nset++] = e->sets[i];
+        char err[IR_ERRLEN];
+        CHECK(method_build(method_find(e->method), &s, &g, err) >= 0, "%s: %s", e->method, err);
+        CHECK(count_kind(&g, VK_PARAM) == e->nparams, "%s: %d params, want %d", e->method, count_kind(&g, VK_PARAM),
+              e->nparams);
+        CHECK(count_kind(&g, VK_STATE) == e->nstate, "%s: %d state tensors, want %d", e->method,
+              count_kind(&g, VK_STATE), e->nstate);
+        /* every state tensor changes each step (BN statistics; BYOL's EMA target too) */
+        CHECK(g.nupdates == e->nstate, "%s: %d updates, want %d", e->method, g.nupdates, e->nstate);
+        for (int i = 0; i < 6 && e->params[i]; i++)
+            CHECK(has(&g, e->params[i], VK_PARAM), "%s: no parameter %s", e->method, e->params[i]);
+        for (int i = 0; i < 6 && e->state[i]; i++)
+            CHECK(has(&g, e->state[i], VK_STATE), "%s: no state %s", e->method, e->state[i]);
+        for (int i = 0; i < 3 && e->absent[i]; i++)
+            CHECK(ir_find_value(&g, e->absent[i]) < 0, "%s: unexpected %s", e->method, e->absent[i]);
+        CHECK(has(&g, "backbone.features.0.weight", VK_PARAM) && has(&g, "views.1", VK_INPUT), "%s: backbone/views",
+              e->method);
+        int lab = ir_find_value(&g, "labels");
+        if (!strcmp(e->method, "supcon"))
+            CHECK(lab >= 0 && g.vals[lab].kind == VK_INPUT && g.vals[lab].dtype == DT_I64 &&
+                      g.vals[lab].shape.ndim == 1 && g.vals[lab].shape.d[0] == 4,
+                  "supcon: labels must be an i64 [batch] input");
+        else
+            CHECK(lab < 0, "%s has a labels input", e->method);
+        if (!strcmp(e->method, "simsiam")) { /* DESIGN §3: last projector BN has projection_dim features */
+            int w = ir_find_value(&g, "projector.layer3.1.weight");
+            CHECK(g.vals[w].shape.d[0] == 8, "simsiam: last projector BN has %lld features",
+                  (long long)g.vals[w].shape.d[0]);
+        }
+        if (!strcmp(e->method, "byol")) {
+            int tau = ir_find_value(&g, "sched.tau");
+            CHECK(tau >= 0 && g.vals[tau].kind == VK_INPUT && fabs(g.vals[tau].init.a - 0.996) < 1e-12,
+                  "byol: sched.tau input with base 0.996");
+            int t = ir_find_value(&g, "target_encoder.1.layer1.0.weight");
+            CHECK(g.vals[t].init.kind == INIT_COPY && g.vals[t].init.src == ir_find_value(&g, "projector.layer1.0.weight"),
+                  "byol: target initialized as a copy of the online projector");
+        }
+        ir_graph_free(&g);
+    }
+    printf("ok   method names (barlow_twins, byol, simsiam, simclrv2, supcon)\n");
+    return 0;
+}
+
+/* BYOL's target after one step: params = τ t + (1 − τ) online (the pre-step online values),
+ * BN buffers moved by two target forwards, online untouched by the EMA. */
+static int test_byol_ema_step(void) {
+    ir_graph g;
+    ir_graph_init(&g);
+    method_spec s = spec_of("convnet", 0.125, 8, 1, 4);
+    s.set[s.nset++] = "projection_dim=4";
+    s.set[s.nset++] = "hidden_dim=8";
+    char err[IR_ERRLEN];
+    CHECK(method_build(method_find("byol"), &s, &g, err) >= 0, "%s", err);
+    interp it;
+    CHECK(interp_init(&it, &g, 1, err) == 0 && init_persistent(&it, 3, err) == 0, "%s", err);
+    int o = ir_find_value(&g, "projector.layer1.0.weight"), t = ir_find_value(&g, "target_encoder.1.layer1.0.weight");
+    int nbt = ir_find_value(&g, "target_encoder.0.features.1.num_batches_tracked");
+    int64_t n = ir_numel(&g.vals[o].shape);
+    double *ov = interp_data(&it, o), *tv = interp_data(&it, t), *o0 = malloc((size_t)n * sizeof(double)),
+           *t0 = malloc((size_t)n * sizeof(double));
+    for (int64_t i = 0; i < n; i++) tv[i] += 0.01 * (double)(i % 7 - 3); /* target != online */
+    memcpy(o0, ov, (size_t)n * sizeof(double));
+    memcpy(t0, tv, (size_t)n * sizeof(double));
+    CHECK(feed_inputs(&it, &g, 0.75, err) == 0 && interp_run(&it, err) == 0, "%s", err);
+    double worst = 0;
+    for (int64_t i = 0; i < n; i++) worst = fmax(worst, fabs(tv[i] - (0.75 * t0[i] + 0.25 * o0[i])));
+    int same = !memcmp(ov, o0, (size_t)n * sizeof(double));
+    free(o0), free(t0);
+    CHECK(worst < 1e-12, "EMA of the target projector off by %g", worst);
+    CHECK(same, "the online projector changed without an optimizer");
+    CHECK(*(int64_t *)interp_data(&it, nbt) == 2, "target BN: num_batches_tracked %lld after one step",
+          (long long)*(int64_t *)interp_data(&it, nbt));
+    interp_free(&it);
+    ir_graph_free(&g);
+    printf("ok   byol EMA step\n");
+    return 0;
+}
+
+static int test_new_bad_options(void) {
+    static const struct {
+        const char *method, *set, *want;
+    } cases[] = {
+        {"simclrv2", "temperature=0", "temperature must be > 0"},
+        {"supcon", "temperature=-1", "temperature must be > 0"},
+        {"supcon", "normalize=maybe", "boolean"},
+        {"byol", "tau=1.5", "tau must be in [0, 1]"},
+        {"byol", "hidden_dim=0", "hidden_dim must be in [1,"},
+        {"barlow_twins", "lamda=-0.1", "lamda must be >= 0"},
+        {"barlow_twins", "projection_dim=0", "projection_dim must be in [1,"},
+        {"simsiam", "hidden_dim_pred=0", "hidden_dim_pred"},
+        {"simsiam", "hidden_dim=8", "options: projection_dim, hidden_dim_proj, hidden_dim_pred"},
+        {"byol", "temperature=0.1", "options: projection_dim, hidden_dim, tau, cosine_tau"},
+        {"simclrv2", "projection_dim=1.5", "integer"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        ir_graph g;
+        ir_graph_init(&g);
+        method_spec s = spec_of("convnet", 0.25, 8, 3, 4);
+        s.set[s.nset++] = cases[i].set;
+        char err[IR_ERRLEN] = "";
+        CHECK(method_build(method_find(cases[i].method), &s, &g, err) < 0 && strstr(err, cases[i].want) &&
+                  !strchr(err, '\n'),
+              "%s --set %s: got '%s', want '%s'", cases[i].method, cases[i].set, err, cases[i].want);
+        ir_graph_free(&g);
+    }
+    printf("ok   bad options of the new methods\n");
+    return 0;
+}
+
+static int count_prefix(const ir_graph *g, ir_kind k, const char *prefix) {
+    int n = 0;
+    for (int v = 0; v < g->nvals; v++)
+        n += g->vals[v].kind == k && g->vals[v].name && !strncmp(g->vals[v].name, prefix, strlen(prefix));
+    return n;
+}
+
+static int has_update(const ir_graph *g, int dst) {
+    int n = 0;
+    for (int u = 0; u < g->nupdates; u++) n += g->updates[u].dst == dst;
+    return n;
+}
+
+static int test_multicrop(void) {
+    static const int sizes[][2] = {{224, 96}, {32, 14}, {16, 7}, {14, 6}, {28, 12}, {96, 41}, {64, 27}};
+    for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++)
+        CHECK(method_local_size(sizes[i][0]) == sizes[i][1], "local size of %d: %d, want %d", sizes[i][0],
+              method_local_size(sizes[i][0]), sizes[i][1]);
+    const char *methods[] = {"dino", "swav"};
+    for (int m = 0; m < 2; m++) {
+        ir_graph g;
+        ir_graph_init(&g);
+        method_spec s = spec_of("convnet", 0.25, 16, 1, 4);
+        s.set[s.nset++] = "num_crops=3";
+        char err[IR_ERRLEN];
+        CHECK(method_build(method_find(methods[m]), &s, &g, err) >= 0, "%s: %s", methods[m], err);
+        for (int v = 0; v < 5; v++) {
+            char name[16];
+            snprintf(name, sizeof name, "views.%d", v);
+            int x = ir_find_value(&g, name);
+            int64_t hw = v < 2 ? 16 : 7;
+            CHECK(x >= 0 && g.vals[x].kind == VK_INPUT, "%s: no input %s", methods[m], name);
+            ir_shape want = IR_SHAPE(4, 1, hw, hw);
+            CHECK(ir_shape_eq(&g.vals[x].shape, &want), "%s: %s has the wrong shape", methods[m], name);
+        }
+        CHECK(ir_find_value(&g, "views.5") < 0, "%s: too many views", methods[m]);
+        /* one set of backbone parameters for both shapes; BN stats updated once per view */
+        CHECK(count_prefix(&g, VK_PARAM, "backbone.") == 9, "%s: %d backbone params", methods[m],
+              count_prefix(&g, VK_PARAM, "backbone."));
+        ir_graph_free(&g);
+        /* no crops: two views */
+        ir_graph_init(&g);
+        s.nset = 0;
+        s.set[s.nset++] = "num_crops=0";
+        CHECK(method_build(method_find(methods[m]), &s, &g, err) >= 0, "%s: %s", methods[m], err);
+        CHECK(ir_find_value(&g, "views.1") >= 0 && ir_find_value(&g, "views.2") < 0, "%s num_crops=0", methods[m]);
+        ir_graph_free(&g);
+    }
+    printf("ok   multi-crop views\n");
+    return 0;
+}
+
+static int test_dino_graph(void) {
+    ir_graph g;
+    ir_graph_init(&g);
+    method_spec s = spec_of("convnet", 0.25, 16, 3, 4);
+    s.set[s.nset++] = "num_crops=2";
+    s.set[s.nset++] = "projection_dim=10";
+    s.set[s.nset++] = "hidden_dim=12";
+    s.set[s.nset++] = "bottleneck_dim=6";
+    s.set[s.nset++] = "lamda=0.99";
+    char err[IR_ERRLEN];
+    CHECK(method_build(method_find("dino"), &s, &g, err) >= 0, "%s", err);
+    /* student: 9 backbone + 8 head tensors; teacher: the same as state, plus BN buffers, center */
+    CHECK(count_prefix(&g, VK_PARAM, "backbone.") == 9 && count_prefix(&g, VK_PARAM, "head_student.") == 8,
+          "student params");
+    CHECK(count_kind(&g, VK_PARAM) == 17, "%d params", count_kind(&g, VK_PARAM));
+    CHECK(count_prefix(&g, VK_STATE, "teacher.0.") == 9 + 9 && count_prefix(&g, VK_STATE, "head_teacher.") == 8,
+          "teacher state");
+    CHECK(count_kind(&g, VK_STATE) == 9 + 18 + 8 + 1, "%d state tensors", count_kind(&g, VK_STATE));
+    static const char *names[] = {"head_student.layer1.0.weight", "head_student.layer2.0.bias",
+                                  "head_student.layer3.0.weight", "head_student.last_layer.weight_v",
+                                  "head_teacher.last_layer.weight_g", "teacher.0.features.9.running_var", "center"};
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+        CHECK(ir_find_value(&g, names[i]) >= 0, "no value named %s", names[i]);
+    int wg = ir_find_value(&g, "head_student.last_layer.weight_g");
+    CHECK(g.vals[wg].kind == VK_PARAM && (g.vals[wg].flags & VF_FROZEN), "weight_g must be a frozen parameter");
+    ir_shape s10 = IR_SHAPE(10, 1), c10 = IR_SHAPE(1, 10);
+    CHECK(ir_shape_eq(&g.vals[wg].shape, &s10), "weight_g shape");
+    int c = ir_find_value(&g, "center");
+    CHECK(ir_shape_eq(&g.vals[c].shape, &c10) && has_update(&g, c) == 1, "center: shape or update");
+    int tw = ir_find_value(&g, "teacher.0.features.0.weight");
+    CHECK(g.vals[tw].init.kind == INIT_COPY && g.vals[tw].init.src == ir_find_value(&g, "backbone.features.0.weight"),
+          "teacher starts as a copy of the student");
+    /* every teacher tensor and BN buffer is updated once per step */
+    for (int v = 0; v < g.nvals; v++)
+        if (g.vals[v].kind == VK_STATE)
+            CHECK(has_update(&g, v) == 1, "state %s: %d updates", g.vals[v].name, has_update(&g, v));
+    static const char *sched[] = {"sched.lamda", "sched.temp_t", "sched.m"};
+    static const double base[] = {0.99, 0.5, 0.5};
+    for (int i = 0; i < 3; i++) {
+        int v = ir_find_value(&g, sched[i]);
+        CHECK(v >= 0 && g.vals[v].kind == VK_INPUT && g.vals[v].init.a == base[i], "%s", sched[i]);
+    }
+    CHECK(ir_find_value(&g, "sched.last_layer_grad") < 0, "last-layer mask without freeze_last_layer");
+    ir_graph_free(&g);
+    ir_graph_init(&g);
+    s.set[s.nset++] = "freeze_last_layer=1";
+    CHECK(method_build(method_find("dino"), &s, &g, err) >= 0, "%s", err);
+    CHECK(ir_find_value(&g, "sched.last_layer_grad") >= 0, "freeze_last_layer: no sched.last_layer_grad");
+    ir_graph_free(&g);
+    printf("ok   dino graph: names, teacher state, updates, schedule inputs\n");
+    return 0;
+}
+
+static int find_update(const ir_graph *g, int dst) {
+    for (int u = 0; u < g->nupdates; u++)
+        if (g->updates[u].dst == dst) return g->updates[u].src;
+    return -1;
+}
+
+static int test_swav_graph(void) {
+    char err[IR_ERRLEN];
+    struct {
+        const char *queue_length, *use;
+        int64_t rows;
+    } q[] = {{"queue_length=20", "use_the_queue=true", 16}, {"queue_length=4", "use_the_queue=true", 0},
+             {"queue_length=16", "use_the_queue=false", 0}, {"queue_length=8", "use_the_queue=true", 8}};
+    for (size_t k = 0; k < sizeof q / sizeof q[0]; k++) {
+        ir_graph g;
+        ir_graph_init(&g);
+        method_spec s = spec_of("convnet", 0.25, 16, 3, 8);
+        s.set[s.nset++] = "num_crops=1";
+        s.set[s.nset++] = "projection_dim=6";
+        s.set[s.nset++] = "hidden_dim=10";
+        s.set[s.nset++] = "num_prototypes=7";
+        s.set[s.nset++] = q[k].queue_length;
+        s.set[s.nset++] = q[k].use;
+        CHECK(method_build(method_find("swav"), &s, &g, err) >= 0, "%s", err);
+        int queue = ir_find_value(&g, "queue"), fill = ir_find_value(&g, "queue_fill");
+        if (q[k].rows) {
+            ir_shape want = IR_SHAPE(2, q[k].rows, 6);
+            CHECK(queue >= 0 && ir_shape_eq(&g.vals[queue].shape, &want) && fill >= 0 && has_update(&g, queue) == 1 &&
+                      has_update(&g, fill) == 1,
+                  "%s: queue state", q[k].queue_length);
+        } else
+            CHECK(queue < 0 && fill < 0, "%s %s: unexpected queue", q[k].queue_length, q[k].use);
+        int w = ir_find_value(&g, "prototypes.weight");
+        ir_shape ws = IR_SHAPE(7, 6);
+        CHECK(w >= 0 && g.vals[w].kind == VK_PARAM && ir_shape_eq(&g.vals[w].shape, &ws), "prototypes.weight");
+        CHECK(ir_find_value(&g, "projector.layer1.1.running_mean") >= 0 && ir_find_value(&g, "projector.layer1.3.bias") >= 0,
+              "projector names");
+        if (q[k].rows == 16) {
+            /* forward runs: the prototypes come back normalized, the queue fills by one batch per
+             * step up to its length */
+            CHECK(find_update(&g, w) >= 0, "prototypes have no start-of-step value");
+            interp it;
+            CHECK(interp_init(&it, &g, 0, err) == 0 && init_persistent(&it, 3, err) == 0, "%s", err);
+            for (int v = 0; v < 3; v++) {
+                char name[16];
+                snprintf(name, sizeof name, "views.%d", v);
+                int x = ir_find_value(&g, name);
+                int64_t n = ir_numel(&g.vals[x].shape);
+                float *buf = malloc((size_t)n * sizeof(float));
+                test_fill_uniform(buf, n, -1, 1, 40 + (uint64_t)v);
+                interp_set_f32(&it, x, buf, err);
+                free(buf);
+            }
+            static const float want_fill[] = {8, 16, 16};
+            for (int step = 0; step < 3; step++) {
+                CHECK(interp_run(&it, err) == 0, "%s", err);
+                float f, pw[42], qv[2 * 16 * 6];
+                interp_get_f32(&it, fill, &f, err);
+                CHECK(f == want_fill[step], "step %d: queue_fill %g, want %g", step + 1, f, want_fill[step]);
+                interp_get_f32(&it, w, pw, err);
+                for (int r = 0; r < 7; r++) {
+                    double n2 = 0;
+                    for (int j = 0; j < 6; j++) n2 += (double)pw[r * 6 + j] * pw[r * 6 + j];
+                    CHECK(fabs(n2 - 1) < 1e-5, "prototype %d has squared norm %g", r, n2);
+                }
+                interp_get_f32(&it, queue, qv, err);
+                for (int i = 0; i < 2; i++)
+                    for (int r = 0; r < 16; r++) {
+                        double n2 = 0;
+                        for (int j = 0; j < 6; j++) n2 += (double)qv[(i * 16 + r) * 6 + j] * qv[(i * 16 + r) * 6 + j];
+                        int filled = r < 8 * (step + 1);
+                        CHECK(filled ? fabs(n2 - 1) < 1e-5 : n2 == 0, "step %d queue %d row %d: squared norm %g",
+                              step + 1, i, r, n2);
+                    }
+            }
+            interp_free(&it);
+            /* the train step: the optimizer takes over the prototypes' update */
+            ir_graph t;
+            ir_graph_init(&t);
+            compile_args a;
+            memset(&a, 0, sizeof a);
+            a.method = method_find("swav");
+            a.spec = s;
+            a.opt = opt_defaults(OPT_SGD);
+            CHECK(driver_build_train(&a, &t, err) == 0, "%s", err);
+            int tw = ir_find_value(&t, "prototypes.weight");
+            CHECK(has_update(&t, tw) == 1 && ir_find_value(&t, "opt.momentum_buffer.prototypes.weight") >= 0 &&
+                      ir_find_value(&t, "grad.prototypes.weight") >= 0,
+                  "train step: prototypes update");
+            CHECK(count_prefix(&t, VK_STATE, "opt.momentum_buffer.backbone.") == 9, "backbone optimizer slots");
+            ir_graph_free(&t);
+        }
+        ir_graph_free(&g);
+    }
+    /* hidden_dim = 0: PySSL's hidden_dim=None, a single Linear */
+    ir_graph g;
+    ir_graph_init(&g);
+    method_spec s = spec_of("convnet", 0.25, 16, 3, 8);
+    s.set[s.nset++] = "hidden_dim=0";
+    s.set[s.nset++] = "freeze_prototypes_niters=5";
+    CHECK(method_build(method_find("swav"), &s, &g, err) >= 0, "%s", err);
+    CHECK(ir_find_value(&g, "projector.layer1.weight") >= 0 && ir_find_value(&g, "projector.layer1.0.weight") < 0,
+          "hidden_dim=0 projector");
+    int mask = ir_find_value(&g, "sched.prototypes_grad");
+    CHECK(mask >= 0 && g.vals[mask].init.a == 1.0, "freeze_prototypes_niters: sched.prototypes_grad");
+    ir_graph_free(&g);
+    printf("ok   swav graph: names, queue rounding and fill, normalized prototypes, optimizer hand-over\n");
+    return 0;
+}
+
+static int test_bad_multicrop_options(void) {
+    struct {
+        const char *method, *set, *want;
+        int size;
+    } cases[] = {
+        {"dino", "num_crops=-1", "num_crops", 16},
+        {"dino", "num_crops=15", "num_crops", 16},
+        {"swav", "num_crops=2.5", "integer", 16},
+        {"swav", "num_crops=2", "4x4", 8},
+        {"dino", "temp_t=0", "temp_t", 16},
+        {"dino", "temp_s=-1", "temp_s", 16},
+        {"dino", "m=1.5", "center momentum", 16},
+        {"dino", "lamda=-0.1", "lamda", 16},
+        {"dino", "bottleneck_dim=0", "bottleneck_dim", 16},
+        {"dino", "warmup_teacher_temp_epochs=-1", "warmup_teacher_temp_epochs", 16},
+        {"dino", "tau=0.1", "options: projection_dim", 16},
+        {"swav", "epsilon=0", "epsilon", 16},
+        {"swav", "sinkhorn_iterations=0", "sinkhorn_iterations", 16},
+        {"swav", "num_prototypes=0", "num_prototypes", 16},
+        {"swav", "queue_length=-8", "queue_length", 16},
+        {"swav", "hidden_dim=-1", "hidden_dim", 16},
+        {"swav", "temperature=0", "temperature", 16},
+        {"swav", "use_the_queue=maybe", "boolean", 16},
+        {"swav", "freeze_prototypes_niters=-1", "freeze_prototypes_niters", 16},
+    };
+    for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
+        ir_graph g;
+        ir_graph_init(&g);
+        method_spec s = spec_of("convnet", 0.25, cases[k].size, 3, 4);
+        s.set[s.nset++] = cases[k].set;
+        char err[IR_ERRLEN] = {0};
+        int r = method_build(method_find(cases[k].method), &s, &g, err);
+        CHECK(r < 0 && strstr(err, cases[k].want) && !strchr(err, '\n'), "%s %s: rc %d, err '%s' (want '%s')",
+              cases[k].method, cases[k].set, r, err, cases[k].want);
+        ir_graph_free(&g);
+    }
+    printf("ok   dino/swav bad options\n");
+    return 0;
 }
 
 /* ---- MoCo family ---- */
@@ -508,9 +955,11 @@ static int test_moco_bad_options(void) {
 
 int main(void) {
     int failed = 0, passed = 0;
-    int (*tests[])(void) = {test_resnet_names,  test_vit,        test_bad_options, test_bn_threading,
-                            test_simclr_fd,     test_moco_graphs, test_moco_steps,  test_mocov3_bn,
-                            test_moco_bad_options};
+    int (*tests[])(void) = {test_resnet_names,   test_vit,           test_bad_options,     test_bn_threading,
+                            test_simclr_fd,      test_method_names,  test_byol_ema_step,   test_new_bad_options,
+                            test_new_methods_fd, test_moco_graphs,   test_moco_steps,      test_mocov3_bn,
+                            test_moco_bad_options, test_multicrop,   test_dino_graph,      test_swav_graph,
+                            test_bad_multicrop_options};
     for (size_t i = 0; i < sizeof tests / sizeof tests[0]; i++) tests[i]() ? failed++ : passed++;
     printf("%d passed, %d failed\n", passed, failed);
     return failed != 0;

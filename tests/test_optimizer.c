@@ -313,10 +313,57 @@ static int test_errors(void) {
     return 0;
 }
 
+/* optimizer_append_cur: a parameter replaced at the start of each step by a value computed from
+ * it (cur = 0.5*W + 1, standing in for SwAV's normalized prototypes); the forward uses cur with
+ * the gradient going to W, and the optimizer must step from cur, not from W. */
+static int test_current_value(opt_config c, const char *label) {
+    ir_graph g;
+    ir_graph_init(&g);
+    char err[IR_ERRLEN];
+    int w = ir_param(&g, "W", IR_SHAPE(3, 4), ir_init_normal(0, 1), 0);
+    int sw = ir_stop_gradient(&g, w);
+    int cur = ir_add_scalar(&g, ir_mul_scalar(&g, sw, 0.5), 1.0);
+    int used = ir_add(&g, ir_sub(&g, w, sw), ir_stop_gradient(&g, cur));
+    int x = cnst(&g, IR_SHAPE(3, 4), -1, 1, 21), t = cnst(&g, IR_SHAPE(3, 4), -1, 1, 22);
+    int r1 = ir_sub(&g, ir_mul(&g, used, x), t);
+    int loss = ir_reduce_sum(&g, ir_mul(&g, r1, r1), NULL, 0, 0);
+    int grad = -1;
+    CHECK(!g.failed && autodiff(&g, loss, &w, 1, &grad) == 0 && grad >= 0, "%s: build: %s", label, g.err);
+    ir_add_output(&g, grad);
+    int bad = loss; /* wrong shape */
+    CHECK(optimizer_append_cur(&g, &c, &w, &bad, &grad, 1) == -1 && strstr(g.err, "current value"),
+          "%s: bad current value accepted", label);
+    g.failed = 0;
+    CHECK(optimizer_append_cur(&g, &c, &w, &cur, &grad, 1) == 0, "%s: %s", label, g.err);
+    interp it;
+    CHECK(interp_init(&it, &g, 0, err) == 0 && init_persistent(&it, 3, err) == 0, "%s", err);
+    rparam r;
+    memset(&r, 0, sizeof r);
+    r.n = 12;
+    interp_get_f32(&it, w, r.p, err);
+    for (int step = 1; step <= 3; step++) {
+        float gr[MAXN], got[MAXN];
+        CHECK(feed(&it, &c, step, 0.1, 0.05, err) == 0 && interp_run(&it, err) == 0, "%s", err);
+        interp_get_f32(&it, grad, gr, err);
+        interp_get_f32(&it, w, got, err);
+        for (int i = 0; i < 12; i++) r.p[i] = r.p[i] * 0.5f + 1.0f; /* the start-of-step replacement */
+        ref_step(&c, step, 0.1, 0.05, &r, gr);
+        double e = rel_err(got, r.p, 12);
+        CHECK(e <= 1e-6, "%s step %d: W rel err %.3g", label, step, e);
+    }
+    interp_free(&it);
+    ir_graph_free(&g);
+    printf("ok   current value: %s\n", label);
+    return 0;
+}
+
 int main(void) {
     int fail = 0;
     fail |= test_api();
     fail |= test_errors();
+    fail |= test_current_value(opt_defaults(OPT_SGD), "sgd momentum");
+    fail |= test_current_value(opt_defaults(OPT_ADAMW), "adamw");
+    fail |= test_current_value(opt_defaults(OPT_LARS), "lars");
 
     opt_config c = opt_defaults(OPT_SGD);
     c.momentum = 0;

@@ -269,7 +269,7 @@ static int check_accepted(const sslc_plan *p) {
         CHECK(v->shape.ndim >= 0 && v->shape.ndim <= IR_MAX_DIMS, "value %d rank", i);
         for (int d = 0; d < v->shape.ndim; d++) CHECK(v->shape.d[d] >= 0, "value %d negative dim", i);
         CHECK(v->producer >= -1 && v->producer < g->nnodes, "value %d producer", i);
-        CHECK((v->kind == VK_CONST) == (v->data != NULL), "value %d data", i);
+        CHECK((v->kind == VK_CONST || v->init.kind == INIT_DATA) == (v->data != NULL), "value %d data", i);
     }
     for (int k = 0; k < g->nnodes; k++) {
         const ir_node *n = &g->nodes[k];

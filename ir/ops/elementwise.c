@@ -130,48 +130,62 @@ int ir_mul_scalar(ir_graph *g, int x, double s) { return ir_mul(g, x, ir_scalar(
 #define OUTV(k) (g->nodes[node].out[k])
 
 static int add_grad(ir_graph *g, int node, const int *gy, const int *want, int *gx) {
-    if (want[0]) gx[0] = ir_sum_to(g, gy[0], SHAPE(0));
-    if (want[1]) gx[1] = ir_sum_to(g, gy[0], SHAPE(1));
+    /* shapes copied first: the builders below may move g->vals (realloc) */
+    ir_shape s0 = SHAPE(0), s1 = SHAPE(1);
+    if (want[0]) gx[0] = ir_sum_to(g, gy[0], s0);
+    if (want[1]) gx[1] = ir_sum_to(g, gy[0], s1);
     return 0;
 }
 static int sub_grad(ir_graph *g, int node, const int *gy, const int *want, int *gx) {
-    if (want[0]) gx[0] = ir_sum_to(g, gy[0], SHAPE(0));
-    if (want[1]) gx[1] = ir_sum_to(g, ir_neg(g, gy[0]), SHAPE(1));
+    /* shapes copied first: the builders below may move g->vals (realloc) */
+    ir_shape s0 = SHAPE(0), s1 = SHAPE(1);
+    if (want[0]) gx[0] = ir_sum_to(g, gy[0], s0);
+    if (want[1]) gx[1] = ir_sum_to(g, ir_neg(g, gy[0]), s1);
     return 0;
 }
 static int mul_grad(ir_graph *g, int node, const int *gy, const int *want, int *gx) {
+    /* shapes copied first: the builders below may move g->vals (realloc) */
+    ir_shape s0 = SHAPE(0), s1 = SHAPE(1);
     int a = INV(0), b = INV(1);
-    if (want[0]) gx[0] = ir_sum_to(g, ir_mul(g, gy[0], b), SHAPE(0));
-    if (want[1]) gx[1] = ir_sum_to(g, ir_mul(g, gy[0], a), SHAPE(1));
+    if (want[0]) gx[0] = ir_sum_to(g, ir_mul(g, gy[0], b), s0);
+    if (want[1]) gx[1] = ir_sum_to(g, ir_mul(g, gy[0], a), s1);
     return 0;
 }
 static int div_grad(ir_graph *g, int node, const int *gy, const int *want, int *gx) {
+    /* shapes copied first: the builders below may move g->vals (realloc) */
+    ir_shape s0 = SHAPE(0), s1 = SHAPE(1);
     int b = INV(1), y = OUTV(0);
     int gb = want[0] || want[1] ? ir_div(g, gy[0], b) : -1; /* gy / b */
-    if (want[0]) gx[0] = ir_sum_to(g, gb, SHAPE(0));
-    if (want[1]) gx[1] = ir_sum_to(g, ir_neg(g, ir_mul(g, gb, y)), SHAPE(1)); /* -gy a / b^2 */
+    if (want[0]) gx[0] = ir_sum_to(g, gb, s0);
+    if (want[1]) gx[1] = ir_sum_to(g, ir_neg(g, ir_mul(g, gb, y)), s1); /* -gy a / b^2 */
     return 0;
 }
 static int pow_grad(ir_graph *g, int node, const int *gy, const int *want, int *gx) {
+    /* shapes copied first: the builders below may move g->vals (realloc) */
+    ir_shape s0 = SHAPE(0), s1 = SHAPE(1);
     int a = INV(0), b = INV(1), y = OUTV(0);
     if (want[0]) /* gy * b * a^(b-1) */
-        gx[0] = ir_sum_to(g, ir_mul(g, gy[0], ir_mul(g, b, ir_pow(g, a, ir_add_scalar(g, b, -1.0)))), SHAPE(0));
-    if (want[1]) gx[1] = ir_sum_to(g, ir_mul(g, gy[0], ir_mul(g, y, ir_log(g, a))), SHAPE(1));
+        gx[0] = ir_sum_to(g, ir_mul(g, gy[0], ir_mul(g, b, ir_pow(g, a, ir_add_scalar(g, b, -1.0)))), s0);
+    if (want[1]) gx[1] = ir_sum_to(g, ir_mul(g, gy[0], ir_mul(g, y, ir_log(g, a))), s1);
     return 0;
 }
 static int max_grad(ir_graph *g, int node, const int *gy, const int *want, int *gx) {
+    /* shapes copied first: the builders below may move g->vals (realloc) */
+    ir_shape s0 = SHAPE(0), s1 = SHAPE(1);
     /* the larger input takes the gradient; ties go to b */
     int ga = ir_where0(g, ir_sub(g, INV(0), INV(1)), gy[0]);
-    if (want[0]) gx[0] = ir_sum_to(g, ga, SHAPE(0));
-    if (want[1]) gx[1] = ir_sum_to(g, ir_sub(g, gy[0], ga), SHAPE(1));
+    if (want[0]) gx[0] = ir_sum_to(g, ga, s0);
+    if (want[1]) gx[1] = ir_sum_to(g, ir_sub(g, gy[0], ga), s1);
     return 0;
 }
 static int where0_grad(ir_graph *g, int node, const int *gy, const int *want, int *gx) {
+    /* shapes copied first: the builders below may move g->vals (realloc) */
+    ir_shape s1 = SHAPE(1);
     gx[0] = -1; /* the condition is piecewise constant */
     if (!want[1]) return 0;
     int m = ir_node_new(g, OP_Where0, (int[]){INV(0), gy[0]}, 2);
     ir_set_i(g, m, "ge", ir_get_i(&g->nodes[node], "ge"));
-    gx[1] = ir_sum_to(g, ir_node_finish(g, m), SHAPE(1));
+    gx[1] = ir_sum_to(g, ir_node_finish(g, m), s1);
     return 0;
 }
 static int neg_grad(ir_graph *g, int node, const int *gy, const int *want, int *gx) {

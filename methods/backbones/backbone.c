@@ -25,6 +25,7 @@ static const backbone_def *find(const char *name) {
     return NULL;
 }
 
+static int is_ext(const backbone_cfg *cfg) { return cfg->ext && strcmp(cfg->name, "onnx") == 0; }
 static int is_vit(const backbone_def *d) { return d && d->build == vit_build; }
 
 int backbone_patch_size(const backbone_cfg *cfg) { return is_vit(find(cfg->name)) ? vit_patch_size(cfg) : 0; }
@@ -33,6 +34,17 @@ int backbone_depth(const backbone_cfg *cfg) {
 }
 
 int backbone_check(const backbone_cfg *cfg, char *err) {
+    if (is_ext(cfg)) {
+        if (cfg->channels < 1 || cfg->channels > 3) {
+            snprintf(err, IR_ERRLEN, "--channels must be 1 or 3, got %d", cfg->channels);
+            return -1;
+        }
+        if (cfg->image_size < 8 || cfg->image_size > 1024) {
+            snprintf(err, IR_ERRLEN, "--image-size must be in [8, 1024], got %d", cfg->image_size);
+            return -1;
+        }
+        return 0;
+    }
     const backbone_def *d = find(cfg->name);
     if (!d) {
         snprintf(err, IR_ERRLEN, "unknown backbone '%s' (choose one of: %s)", cfg->name, backbone_choices());
@@ -63,11 +75,13 @@ int backbone_check(const backbone_cfg *cfg, char *err) {
 }
 
 int64_t backbone_feat_dim(const backbone_cfg *cfg) {
+    if (is_ext(cfg)) return cfg->ext->feat_dim;
     const backbone_def *d = find(cfg->name);
     return d ? d->feat(cfg) : -1;
 }
 
 int backbone_build(mbuild *mb, const backbone_cfg *cfg, int x) {
+    if (is_ext(cfg)) return cfg->ext->build(cfg->ext->ctx, mb, x);
     const backbone_def *d = find(cfg->name);
     if (!d) return ir_fail(mb->g, "unknown backbone '%s' (choose one of: %s)", cfg->name, backbone_choices());
     return d->build(mb, cfg, x);

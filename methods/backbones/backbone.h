@@ -4,8 +4,19 @@
 #define SSLC_BACKBONE_H
 #include "../mbuild.h"
 
+/* A backbone whose graph comes from outside methods/ (an imported ONNX model, see
+ * frontend/onnx_import.c): backbone_cfg.name "onnx" with `ext` set. build() adds the encoder's
+ * nodes for input x through the mbuild context (parameters via mb_param, BatchNorm statistics
+ * via mb_state, training or eval mode from mb->training) and returns the [N, feat_dim] output,
+ * or -1 with the graph's error set. */
+typedef struct backbone_ext {
+    int64_t feat_dim;
+    int (*build)(void *ctx, mbuild *mb, int x);
+    void *ctx;
+} backbone_ext;
+
 typedef struct {
-    char name[32];  /* resnet18 | resnet34 | resnet50 | convnet | vit-tiny | vit-small */
+    char name[32];  /* resnet18 | resnet34 | resnet50 | convnet | vit-tiny | vit-small | onnx (with ext) */
     double width;   /* width multiplier: ResNet base width 64*width, ConvNet 32*width,
                        ViT embedding dim 192*width / 384*width (the heads must divide it) */
     int image_size; /* input H = W */
@@ -13,6 +24,7 @@ typedef struct {
     int cifar_stem; /* 1: 3x3/1 conv, no max pool; 0: ImageNet stem; -1: auto (image_size <= 64) */
     int patch_size; /* ViT patch side; 0: auto (4 for image_size <= 64, else 16); ViTs only */
     int depth;      /* ViT blocks; 0: the model's (12); ViTs only */
+    const backbone_ext *ext; /* name "onnx": the imported encoder (not owned) */
 } backbone_cfg;
 
 /* "resnet18, resnet34, resnet50, convnet, vit-tiny, vit-small" */

@@ -1,0 +1,222 @@
+#include "encoder.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "../runtime/init.h"
+#include "../runtime/safetensors.h"
+
+static int is_dir(const char *p) {
+    struct stat st;
+    return stat(p, &st) == 0 && S_ISDIR(st.st_mode);
+}
+static int exists(const char *p) {
+    struct stat st;
+    return stat(p, &st) == 0;
+}
+
+static void errf(char *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void errf(char *err, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err, IR_ERRLEN, fmt, ap);
+    va_end(ap);
+}
+
+static int opt_num(const sslc_plan *p, const char *key, double *out, char *err) {
+    const char *s = plan_get_option(p, key);
+    char *end;
+    errno = 0;
+    if (!s || (*out = strtod(s, &end), errno || end == s || *end)) {
+        errf(err, "plan has no valid option '%s'", key);
+        return -1;
+    }
+    return 0;
+}
+
+/* backbone configuration and method options as recorded by `sslc compile` */
+static int read_options(encoder_source *s, char *err) {
+    const sslc_plan *p = &s->plan;
+    const char *name = plan_get_option(p, "backbone");
+    double width, size, ch, stem;
+    if (!name || strlen(name) >= sizeof s->backbone.name) {
+        errf(err, "%.300s: plan records no valid backbone", s->plan_path);
+        return -1;
+    }
+    if (opt_num(p, "width", &width, err) || opt_num(p, "image_size", &size, err) || opt_num(p, "channels", &ch, err) ||
+        opt_num(p, "cifar_stem", &stem, err))
+        return -1;
+    snprintf(s->backbone.name, sizeof s->backbone.name, "%s", name);
+    s->backbone.width = width;
+    s->backbone.image_size = (int)size;
+    s->backbone.channels = (int)ch;
+    s->backbone.cifar_stem = (int)stem;
+    /* ViT options (0 = the backbone's default; absent from plans written before ViTs) */
+    double ps = 0, depth = 0;
+    if (plan_get_option(p, "patch_size") && opt_num(p, "patch_size", &ps, err)) return -1;
+    if (plan_get_option(p, "depth") && opt_num(p, "depth", &depth, err)) return -1;
+    if (strncmp(name, "vit", 3) == 0) {
+        s->backbone.patch_size = (int)ps;
+        s->backbone.depth = (int)depth;
+    }
+    s->method = method_find(p->method);
+    if (!s->method) {
+        errf(err, "%.300s: method '%s' is not known to this sslc (methods: %s)", s->plan_path, p->method,
+                 method_choices());
+        return -1;
+    }
+    /* method options: "method.<name>" entries, resolved like --set */
+    method_spec spec;
+    memset(&spec, 0, sizeof spec);
+    char sets[METHOD_MAX_OPTS][PLAN_KEYLEN + PLAN_VALLEN];
+    for (int i = 0; i < s->method->nopts && i < METHOD_MAX_OPTS; i++) {
+        char key[PLAN_KEYLEN + 8];
+        snprintf(key, sizeof key, "method.%s", s->method->opts[i].name);
+        const char *v = plan_get_option(p, key);
+        if (!v) continue;
+        snprintf(sets[spec.nset], sizeof sets[0], "%s=%s", s->method->opts[i].name, v);
+        spec.set[spec.nset] = sets[spec.nset];
+        spec.nset++;
+    }
+    if (method_resolve_options(s->method, &spec, s->val, err)) return -1;
+    if (!strcmp(name, "onnx")) {
+        const char *file = plan_get_option(p, "backbone_file"), *out = plan_get_option(p, "backbone_output");
+        if (!file) {
+            errf(err, "%.300s: imported backbone without a recorded backbone_file", s->plan_path);
+            return -1;
+        }
+        char e2[IR_ERRLEN];
+        const char *crc = plan_get_option(p, "backbone_crc32");
+        if (onnx_model_load(&s->imported, file, out && *out ? out : NULL, e2) == 0 && crc) {
+            char now[16];
+            snprintf(now, sizeof now, "%08x", onnx_model_crc32(s->imported));
+            if (strcmp(now, crc)) {
+                errf(err, "%.200s: its backbone was imported from %.200s, which has changed since (CRC-32 %s, was %.10s)",
+                     s->plan_path, file, now, crc);
+                return -1;
+            }
+        }
+        if (!s->imported ||
+            onnx_model_backbone(s->imported, s->backbone.channels, s->backbone.image_size, &s->ext, e2)) {
+            errf(err, "%.200s: its backbone was imported from %.200s: %.300s", s->plan_path, file, e2);
+            return -1;
+        }
+        s->backbone.ext = &s->ext;
+    }
+    return backbone_check(&s->backbone, err);
+}
+
+int encoder_open(encoder_source *s, const char *source, const char *params, char *err) {
+    memset(s, 0, sizeof *s);
+    plan_init(&s->plan);
+    if (is_dir(source)) {
+        snprintf(s->plan_path, sizeof s->plan_path, "%s/%s", source, ENCODER_PLAN_IN_DIR);
+        if (!exists(s->plan_path)) {
+            errf(err, "%.300s: no %s in this directory (a run directory holds %s and %s)", source,
+                     ENCODER_PLAN_IN_DIR, ENCODER_PLAN_IN_DIR, ENCODER_CHECKPOINT_IN_DIR);
+            return -1;
+        }
+        if (!params) {
+            snprintf(s->params_path, sizeof s->params_path, "%s/%s", source, ENCODER_CHECKPOINT_IN_DIR);
+            if (!exists(s->params_path)) {
+                errf(err, "%.300s: no %s in this directory (or give --params)", source,
+                         ENCODER_CHECKPOINT_IN_DIR);
+                return -1;
+            }
+        }
+    } else {
+        snprintf(s->plan_path, sizeof s->plan_path, "%s", source);
+    }
+    if (params) snprintf(s->params_path, sizeof s->params_path, "%s", params);
+    if (plan_read(&s->plan, s->plan_path, err)) return -1;
+    return read_options(s, err);
+}
+
+void encoder_close(encoder_source *s) {
+    plan_free(&s->plan);
+    onnx_model_free(s->imported);
+    s->imported = NULL;
+}
+
+int encoder_build(const encoder_source *s, int64_t batch, int with_projector, ir_graph *g, char *err) {
+    if (with_projector && !s->method->projector) {
+        errf(err, "--with-projector: method %s has no projector to export", s->method->name);
+        return -1;
+    }
+    method_ctx ctx;
+    memset(&ctx, 0, sizeof ctx);
+    ctx.def = s->method;
+    ctx.g = g;
+    ctx.backbone = s->backbone;
+    ctx.batch = batch;
+    memcpy(ctx.val, s->val, sizeof ctx.val);
+    mb_init(&ctx.mb, g, 0);
+    const backbone_cfg *bb = &s->backbone;
+    int x = ir_input(g, "images", DT_F32, IR_SHAPE(batch, bb->channels, bb->image_size, bb->image_size));
+    ir_scope_push(g, "backbone");
+    int f = backbone_build(&ctx.mb, bb, x);
+    ir_scope_pop(g);
+    if (f >= 0 && g->vals[f].kind != VK_INTER) f = ir_identity(g, f);
+    int z = f >= 0 && with_projector ? s->method->projector(&ctx, f) : -1;
+    mb_free(&ctx.mb);
+    if (g->failed || f < 0 || (with_projector && z < 0)) {
+        errf(err, "building the %s encoder: %.400s", bb->name, g->failed ? g->err : "no output");
+        return -1;
+    }
+    if (!g->vals[f].name) ir_set_name(g, f, "features");
+    ir_add_output(g, f);
+    if (with_projector) {
+        if (!g->vals[z].name) ir_set_name(g, z, "projection");
+        ir_add_output(g, z);
+    }
+    return 0;
+}
+
+/* is value v read by a node or an output? */
+static int is_read(const ir_graph *g, int v) {
+    for (int i = 0; i < g->nnodes; i++)
+        for (int k = 0; k < g->nodes[i].nin; k++)
+            if (g->nodes[i].in[k] == v) return 1;
+    for (int k = 0; k < g->noutputs; k++)
+        if (g->outputs[k] == v) return 1;
+    return 0;
+}
+
+int encoder_load_weights(const encoder_source *s, interp *it, char *err) {
+    if (init_persistent(it, s->plan.seed, err)) return -1;
+    if (!s->params_path[0]) return 0;
+    st_table tab;
+    if (st_read(&tab, s->params_path, err)) return -1;
+    const ir_graph *g = it->g;
+    int rc = 0;
+    for (int v = 0; v < g->nvals && !rc; v++) {
+        const ir_value *val = &g->vals[v];
+        if ((val->kind != VK_PARAM && val->kind != VK_STATE) || !val->name || !is_read(g, v)) continue;
+        const st_tensor *t = st_find(&tab, val->name);
+        if (!t) {
+            errf(err, "%.300s: no tensor '%s' (the encoder needs it)", s->params_path, val->name);
+            rc = -1;
+            break;
+        }
+        ir_dtype dt;
+        ir_shape sh = ir_shape_make(t->ndim, t->shape);
+        if (st_dtype_to_ir(t->dtype, &dt) || dt != val->dtype || t->ndim > IR_MAX_DIMS || !ir_shape_eq(&sh, &val->shape)) {
+            char a[96], b[96];
+            ir_shape_str(&sh, a, sizeof a);
+            ir_shape_str(&val->shape, b, sizeof b);
+            errf(err, "%.300s: '%.100s' is %s %s, the encoder expects %s %s", s->params_path, val->name,
+                     st_dtype_name(t->dtype), a, ir_dtype_name(val->dtype), b);
+            rc = -1;
+        } else if (dt == DT_F32) {
+            rc = interp_set_f32(it, v, t->data, err);
+        } else {
+            memcpy(interp_data(it, v), t->data, t->nbytes);
+        }
+    }
+    st_free(&tab);
+    return rc;
+}

@@ -1,0 +1,42 @@
+/* The trained encoder for inference (`sslc export`, `sslc features`): where it comes from, its
+ * eval-mode forward graph (rebuilt from the plan's options through the backbone builders with
+ * training = 0: BatchNorm uses the running statistics) and its weights.
+ *
+ * SOURCE is a plan file (weights from --params P.safetensors, or the plan's initialization
+ * without), or a directory holding plan.plan and checkpoint.safetensors (a run directory). */
+#ifndef SSLC_ENCODER_H
+#define SSLC_ENCODER_H
+#include <stdint.h>
+
+#include "../methods/method.h"
+#include "../runtime/interp.h"
+#include "../runtime/planfile.h"
+#include "onnx.h"
+
+#define ENCODER_PLAN_IN_DIR "plan.plan"
+#define ENCODER_CHECKPOINT_IN_DIR "checkpoint.safetensors"
+
+typedef struct {
+    sslc_plan plan;
+    char plan_path[4096];
+    char params_path[4096]; /* "" : the plan's initial values */
+    const method_def *method;
+    double val[METHOD_MAX_OPTS]; /* the method's options as the plan records them */
+    backbone_cfg backbone;
+    onnx_model *imported; /* backbone "onnx": the model re-read from the recorded file */
+    backbone_ext ext;
+} encoder_source;
+
+/* Opens SOURCE (see above); params, when not NULL, overrides where the weights come from. */
+int encoder_open(encoder_source *s, const char *source, const char *params, char *err);
+void encoder_close(encoder_source *s);
+
+/* Builds the eval-mode encoder into g (ir_graph_init'ed): input "images" [batch, C, H, W] f32;
+ * outputs: the backbone features [batch, F], then with with_projector the method's projection. */
+int encoder_build(const encoder_source *s, int64_t batch, int with_projector, ir_graph *g, char *err);
+
+/* Fills the parameters and state of it->g: the plan's initialization, then every tensor the graph
+ * reads from the weights file (which must have them all, with matching shapes). */
+int encoder_load_weights(const encoder_source *s, interp *it, char *err);
+
+#endif

@@ -1,0 +1,66 @@
+/* Datasets: a spec string and a split give uint8 images of one fixed shape, with labels.
+ *
+ *   fashion-mnist[:DIR]  gzipped (or plain) IDX files train-images-idx3-ubyte.gz, ... as Zalando
+ *                        ships them; DIR defaults to /usr/share/datasets/fashion-mnist (Debian's
+ *                        dataset-fashion-mnist). 60000 train / 10000 test, 1x28x28, 10 classes.
+ *   cifar10:DIR          the binary version: data_batch_1.bin .. data_batch_5.bin (train) and
+ *                        test_batch.bin (test), in DIR or DIR/cifar-10-batches-bin. 3x32x32.
+ *   folder:DIR           one sub-folder per class (sorted by name, as torchvision's ImageFolder;
+ *                        folders starting with '.' are skipped), PNG and JPEG files found
+ *                        recursively (sorted), decoded with libpng / libjpeg. When DIR has
+ *                        train/ and test/ (or val/) sub-folders they are the splits; otherwise
+ *                        both splits read DIR. Images are not resized: all must have the size
+ *                        given in ds_options (or the first image's size), checked at open from
+ *                        the file headers. Channels: ds_options.channels, or the first image's
+ *                        (1 for grayscale, 3 otherwise); grayscale is replicated to RGB and RGB
+ *                        converted to gray with PIL's L = (19595 R + 38470 G + 7471 B) >> 16;
+ *                        alpha is dropped (PIL's convert("RGB")).
+ *   fake:N[:CxHxW]       N deterministic random images per split (default 3x32x32, or the
+ *                        ds_options size), 10 classes; each class has its own smooth pattern
+ *                        under the noise, so they are learnable. Seeded by ds_options.seed.
+ *
+ * Every dataset keeps its images' native channels and converts on read when ds_options asks for
+ * another count (1 <-> 3). The in-memory formats (IDX, CIFAR) load at open; folder decodes on
+ * read. ds_read is safe to call from several threads at once. Every bad input (missing
+ * directory or file, truncated or corrupt IDX / gzip / batch, an image that fails to decode, a
+ * folder without classes or images, mixed sizes) ends in one line in err, never a crash. */
+#ifndef SSLC_DATASET_H
+#define SSLC_DATASET_H
+#include <stdint.h>
+
+#define DS_DEFAULT_FMNIST_DIR "/usr/share/datasets/fashion-mnist"
+
+typedef enum { DS_TRAIN, DS_TEST } ds_split;
+typedef enum { DS_CHW, DS_HWC } ds_layout;
+
+typedef struct {
+    int64_t n;       /* samples in the split */
+    int c, h, w;     /* image shape as read (after channel conversion) */
+    int num_classes; /* 0 when there are no labels */
+    int has_labels;
+    char what[96];   /* e.g. "fashion-mnist train", for messages */
+} ds_info;
+
+typedef struct {
+    int channels;      /* 0: as stored; 1 or 3: convert */
+    int height, width; /* folder: required image size (0: the first image's); fake: image size */
+    uint64_t seed;     /* fake: generator seed */
+} ds_options;
+
+typedef struct sslc_dataset sslc_dataset;
+
+/* Opens `spec` (see above) for a split; opt may be NULL (defaults). Returns 0 or -1 with err. */
+int ds_open(sslc_dataset **out, const char *spec, ds_split split, const ds_options *opt, char *err);
+const ds_info *ds_get_info(const sslc_dataset *ds);
+/* Sample i into img (c*h*w bytes, CHW or HWC) and *label (-1 without labels; label may be
+ * NULL). Thread-safe. Returns 0 or -1 with err (an image that fails to decode). */
+int ds_read(const sslc_dataset *ds, int64_t i, uint8_t *img, ds_layout layout, int32_t *label, char *err);
+void ds_close(sslc_dataset *ds);
+const char *ds_split_name(ds_split s);
+
+/* PIL's RGB -> L */
+static inline uint8_t ds_luma(uint8_t r, uint8_t g, uint8_t b) {
+    return (uint8_t)(((uint32_t)r * 19595u + (uint32_t)g * 38470u + (uint32_t)b * 7471u + 0x8000u) >> 16);
+}
+
+#endif

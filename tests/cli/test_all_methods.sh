@@ -1,0 +1,42 @@
+#!/bin/bash
+# Every method compiles and trains 3 steps on fake data with a ResNet and with a ViT backbone
+# (small widths and heads so all 22 plans fit in the default suite). Args: SSLC_BINARY SOURCE_DIR
+set -u
+sslc=$1
+work=$(mktemp -d); trap 'rm -rf "$work"' EXIT
+export SSLC_CACHE_DIR=${SSLC_CACHE_DIR:-$work/cache} OMP_NUM_THREADS=2 OPENBLAS_NUM_THREADS=2
+declare -A opts=(
+  [barlow_twins]="projection_dim=32 hidden_dim=32"
+  [byol]="projection_dim=16 hidden_dim=32"
+  [dino]="projection_dim=32 hidden_dim=32 bottleneck_dim=16 num_crops=2"
+  [moco]="K=64 projection_dim=16"
+  [mocov2]="K=64 projection_dim=16"
+  [mocov3]="projection_dim=16 hidden_dim=32"
+  [simclr]="projection_dim=16"
+  [simclrv2]="projection_dim=16"
+  [simsiam]="projection_dim=16 hidden_dim_proj=16 hidden_dim_pred=8"
+  [supcon]="projection_dim=16"
+  [swav]="projection_dim=16 hidden_dim=32 num_prototypes=32 num_crops=2"
+)
+pass=0; fail=0
+for m in $(printf '%s\n' "${!opts[@]}" | sort); do
+  for bb in resnet18 vit-tiny; do
+    sets=()
+    for o in ${opts[$m]}; do
+      # multi-crop needs position-embedding interpolation, which ViTs do not have yet
+      [ "$bb" = vit-tiny ] && [[ $o == num_crops=* ]] && o=num_crops=0
+      sets+=(--set "$o")
+    done
+    extra=(--width 0.125); [ "$bb" = vit-tiny ] && extra=(--width 0.125 --depth 1)
+    plan=$work/$m-$bb.plan
+    if "$sslc" compile "$m" --backbone "$bb" "${extra[@]}" --image-size 16 --batch 8 "${sets[@]}" -o "$plan" >"$work/log" 2>&1 &&
+       "$sslc" run "$plan" --data fake:512 --steps 3 >>"$work/log" 2>&1 &&
+       grep -q "done: 3 steps" "$work/log"; then
+      pass=$((pass+1)); echo "ok   $m $bb: $(grep 'step 3/3' "$work/log" | sed 's/  */ /g')"
+    else
+      fail=$((fail+1)); echo "FAIL $m $bb: $(tail -2 "$work/log")"
+    fi
+  done
+done
+echo "$pass passed, $fail failed"
+[ "$fail" -eq 0 ]

@@ -1,0 +1,488 @@
+"""ONNX export/import checks against onnx's checker and ONNX Runtime.
+
+usage: onnx_oracle.py SSLC WORKDIR {export,import,resnet50,badfiles}
+
+  export    sslc-built encoders (ConvNet, ResNet-18 at small width, CIFAR and ImageNet stems) with
+            random weights and BatchNorm statistics, and a graph with every op of the exporter's
+            table (tests/test_onnx_opsexport): every export passes
+            onnx.checker.check_model(full_check=True); ONNX Runtime on the model equals
+            `sslc features` (same weights, same images, another batch size than the export's)
+  import    torchvision ResNet-18 exported by torch.onnx.export (opset 13 and 17; BatchNorm
+            folded, preserved, and in training mode; cut before fc with --backbone-output):
+            imported by `sslc compile`, its forward equals ONNX Runtime's; SimCLR steps on it;
+            export -> import -> export gives the same outputs (those, and sslc's ResNet-18 and ViT)
+  resnet50  torchvision ResNet-50 (opset 17) imported, forward equals ONNX Runtime's
+  badfiles  malformed files and sources: one line on stderr, non-zero exit, never a crash
+
+Max abs diffs are printed; the tolerance is 1e-4 (--tol)."""
+import argparse
+import copy
+import json
+import os
+import subprocess
+import sys
+import time
+import warnings
+
+import numpy as np
+import onnx
+import onnxruntime as ort
+from onnx import TensorProto, helper, numpy_helper
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import st  # noqa: E402
+
+TOL = 1e-4
+SSLC = None
+WORK = None
+T0 = time.time()
+
+
+def log(msg):
+    print(f"[{time.time() - T0:5.1f}s] {msg}", flush=True)
+
+
+def sslc(*args, check=True):
+    r = subprocess.run([SSLC] + [str(a) for a in args], capture_output=True, text=True)
+    if check and r.returncode != 0:
+        raise SystemExit(f"FAIL: sslc {' '.join(map(str, args))}\n{r.stdout}{r.stderr}")
+    return r
+
+
+def path(name):
+    return os.path.join(WORK, name)
+
+
+def random_params(plan, seed):
+    """Random values for every f32 parameter and state tensor of the plan (positive variances)."""
+    info = json.loads(sslc("inspect", plan, "--params", "--json").stdout)
+    rng = np.random.default_rng(seed)
+    out = {}
+    for t in info["tensors"]:
+        if t["dtype"] != "f32":
+            continue
+        name, shape = t["name"], t["shape"]
+        if name.endswith("running_var"):
+            a = rng.uniform(0.5, 2.0, shape)
+        elif name.endswith("running_mean"):
+            a = rng.normal(0, 0.3, shape)
+        elif len(shape) <= 1:
+            a = rng.normal(0.1, 0.3, shape)
+        else:
+            a = rng.normal(0, (2.0 / int(np.prod(shape[1:]))) ** 0.5, shape)
+        out[name] = a.astype(np.float32)
+    return out, info
+
+
+def run_ort(model, x):
+    s = ort.InferenceSession(model, providers=["CPUExecutionProvider"])
+    outs = s.run(None, {s.get_inputs()[0].name: x})
+    return {o.name: v for o, v in zip(s.get_outputs(), outs)}
+
+
+def sslc_features(source, x, *extra):
+    xf, ff = path("x.safetensors"), path("f.safetensors")
+    st.save(xf, {"images": x})
+    sslc("features", source, "--inputs", xf, "-o", ff, *extra)
+    return st.load(ff)
+
+
+def check_model(model):
+    m = onnx.load(model)
+    onnx.checker.check_model(m, full_check=True)
+    return m
+
+
+def compare(what, a, b, tol=TOL):
+    assert a.shape == b.shape, f"{what}: shapes {a.shape} vs {b.shape}"
+    d = float(np.abs(a.astype(np.float64) - b).max())
+    log(f"{what}: max abs diff {d:.3g} (max |y| {float(np.abs(b).max()):.3g})")
+    if not d <= tol:
+        raise SystemExit(f"FAIL: {what}: max abs diff {d} > {tol}")
+    return d
+
+
+# ---- export ----
+
+def cmd_export():
+    configs = [
+        ("convnet", ["--backbone", "convnet", "--width", "0.25", "--image-size", "16"]),
+        ("convnet-gray", ["--backbone", "convnet", "--width", "0.25", "--image-size", "16", "--channels", "1"]),
+        ("resnet18-cifar", ["--backbone", "resnet18", "--width", "0.125", "--image-size", "32"]),
+        ("resnet18-imagenet", ["--backbone", "resnet18", "--width", "0.125", "--image-size", "40", "--cifar-stem", "off"]),
+        ("vit-tiny", ["--backbone", "vit-tiny", "--width", "0.125", "--depth", "2", "--image-size", "16"]),
+    ]
+    # other methods' projectors (--with-projector): MoCo's Linear, MoCo v3's Linear+BatchNorm MLP
+    method_configs = [
+        ("moco", ["--set", "K=8"]),
+        ("mocov2", ["--set", "K=8"]),
+        ("mocov3", ["--set", "hidden_dim=32", "--set", "projection_dim=16"]),
+        ("barlow_twins", ["--set", "hidden_dim=32", "--set", "projection_dim=16"]),
+        ("byol", ["--set", "hidden_dim=32", "--set", "projection_dim=16"]),
+        ("simclrv2", ["--set", "projection_dim=16"]),
+        ("simsiam", ["--set", "hidden_dim_proj=32", "--set", "projection_dim=16"]),
+        ("supcon", ["--set", "projection_dim=16"]),
+    ]
+    variants = [[], ["--with-projector"], ["--fold-bn"], ["--opset", "13"], ["--with-projector", "--fold-bn", "--opset", "15"]]
+    worst = 0.0
+    for name, args in configs:
+        plan = path(f"{name}.plan")
+        sslc("compile", "simclr", *args, "--batch", "4", "-o", plan)
+        params, info = random_params(plan, seed=len(name))
+        pf = path(f"{name}.params.safetensors")
+        st.save(pf, params)
+        c, s = int(info["options"]["channels"]), int(info["options"]["image_size"])
+        x = np.random.default_rng(7).normal(0, 1, (5, c, s, s)).astype(np.float32)  # batch 5: not the export's
+        for v in variants:
+            model = path(f"{name}.onnx")
+            sslc("export", plan, "--params", pf, "-o", model, *v)
+            m = check_model(model)
+            dim0 = m.graph.input[0].type.tensor_type.shape.dim[0]
+            assert m.graph.input[0].name == "images" and dim0.dim_param == "N", "input must be images [N,C,H,W]"
+            assert [o.name for o in m.graph.output] == (["features", "projection"] if "--with-projector" in v else ["features"])
+            if "--fold-bn" in v:
+                assert not any(n.op_type == "BatchNormalization" for n in m.graph.node), "BatchNorm left after --fold-bn"
+            y = run_ort(model, x)
+            if not v:
+                y_default = y["features"]
+            f = sslc_features(plan, x, "--params", pf, *[a for a in v if a == "--with-projector"])
+            for k in y:
+                worst = max(worst, compare(f"{name} {' '.join(v) or '(default)'} {k}", y[k], f[k]))
+        # a run directory: plan.plan + checkpoint.safetensors
+        run = path(f"{name}.run")
+        os.makedirs(run, exist_ok=True)
+        os.replace(plan, os.path.join(run, "plan.plan"))
+        st.save(os.path.join(run, "checkpoint.safetensors"), params)
+        sslc("export", run, "-o", path("run.onnx"))
+        check_model(path("run.onnx"))
+        worst = max(worst, compare(f"{name} run directory", run_ort(path("run.onnx"), x)["features"],
+                                   sslc_features(run, x)["features"]))
+        compare(f"{name} run directory = plan + params", run_ort(path("run.onnx"), x)["features"], y_default, tol=0)
+    for method, margs in method_configs:
+        available = method in sslc("methods").stdout.split()
+        if not available:
+            log(f"{method}: not in this build, skipped")
+            continue
+        plan = path(f"{method}.plan")
+        sslc("compile", method, "--backbone", "convnet", "--width", "0.25", "--image-size", "16", "--batch", "4",
+             *margs, "-o", plan)
+        params, _ = random_params(plan, seed=3)
+        pf = path(f"{method}.params.safetensors")
+        st.save(pf, params)
+        x = np.random.default_rng(8).normal(0, 1, (3, 3, 16, 16)).astype(np.float32)
+        model = path(f"{method}.onnx")
+        sslc("export", plan, "--params", pf, "--with-projector", "-o", model)
+        check_model(model)
+        y, f = run_ort(model, x), sslc_features(plan, x, "--params", pf, "--with-projector")
+        for k in ("features", "projection"):
+            worst = max(worst, compare(f"{method} --with-projector {k}", y[k], f[k]))
+    # every op of the exporter's table (Pad, Expand, batch-dependent Reshape, reductions, Gelu...):
+    # tests/test_onnx_opsexport writes the model and the interpreter's output at batch 5
+    tool = os.path.join(os.path.dirname(SSLC), "tests", "test_onnx_opsexport")
+    subprocess.run([tool, "dump", WORK], check=True, capture_output=True)
+    check_model(path("ops.onnx"))
+    io = st.load(path("ops.safetensors"))
+    worst = max(worst, compare("every exported op (opset 17, batch 5)", run_ort(path("ops.onnx"), io["images"])["features"],
+                               io["features"]))
+    print(f"export: ONNX Runtime vs sslc, worst max abs diff {worst:.3g}")
+
+
+# ---- import ----
+
+def torchvision_model(arch, fc_classes=None, seed=0):
+    import torch
+    import torchvision
+    torch.manual_seed(seed)
+    m = getattr(torchvision.models, arch)()
+    m.fc = torch.nn.Linear(m.fc.in_features, fc_classes) if fc_classes else torch.nn.Identity()
+    with torch.no_grad():  # trained-looking BatchNorm: statistics and affine parameters away from 0/1
+        for mod in m.modules():
+            if isinstance(mod, torch.nn.BatchNorm2d):
+                mod.running_mean.normal_(0, 0.2)
+                mod.running_var.uniform_(0.5, 2.0)
+                mod.weight.uniform_(0.5, 1.5)
+                mod.bias.normal_(0, 0.2)
+    return m.eval()
+
+
+def torch_export(m, file, opset, dynamic=True, mode=None, folding=True):
+    import torch
+    x = torch.randn(2, 3, 32, 32)
+    kw = dict(opset_version=opset, input_names=["x"], output_names=["y"], do_constant_folding=folding)
+    if dynamic:
+        kw["dynamic_axes"] = {"x": {0: "N"}, "y": {0: "N"}}
+    if mode:
+        kw["training"] = getattr(torch.onnx.TrainingMode, mode)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(m, x, file, **kw)
+        if mode == "TRAINING":
+            m.eval()  # export in TRAINING mode leaves the module in train mode
+    return file
+
+
+def with_output(model, name):
+    """The model with the intermediate value `name` as an extra graph output."""
+    m = onnx.load(model)
+    m.graph.output.append(helper.make_empty_tensor_value_info(name))
+    out = model.replace(".onnx", ".out.onnx")
+    onnx.save(m, out)
+    return out
+
+
+def eval_mode_copy(model):
+    """The model with its training-mode BatchNormalization nodes switched to inference (what ONNX
+    Runtime then computes is the eval-mode forward that sslc's features run)."""
+    m = onnx.load(model)
+    n_bn = 0
+    for n in m.graph.node:
+        if n.op_type == "BatchNormalization":
+            n_bn += 1
+            del n.output[1:]
+            for a in n.attribute:
+                if a.name == "training_mode":
+                    a.i = 0
+    assert n_bn, "no BatchNormalization in a training-mode export"
+    out = model.replace(".onnx", ".eval.onnx")
+    onnx.save(m, out)
+    return out
+
+
+def import_and_compare(model, x, ref, tag, *compile_args):
+    plan = model.replace(".onnx", ".plan")
+    sslc("compile", "simclr", "--backbone", model, "--batch", "4", "--augment", "none", *compile_args, "-o", plan)
+    f = sslc_features(plan, x)["features"]
+    return plan, compare(f"{tag}: sslc forward of the imported model vs ONNX Runtime", f, ref)
+
+
+def simclr_steps(plan, tag, steps=3):
+    rng = np.random.default_rng(3)
+    views = {f"views.{i}": rng.normal(0, 1, (4, 3, 32, 32)).astype(np.float32) for i in range(2)}
+    vf, df = path("views.safetensors"), path("dump.safetensors")
+    st.save(vf, views)
+    sslc("step", plan, "--inputs", vf, "--steps", steps, "--dump", df)
+    d = st.load(df)
+    losses = [float(d[f"loss.{i}"]) for i in range(steps)]
+    assert all(np.isfinite(losses)), losses
+    info = json.loads(sslc("inspect", plan, "--params", "--json").stdout)
+    names = [t["name"] for t in info["tensors"] if t["kind"] == "param" and t["name"].startswith("backbone.")]
+    grads = [k for k in d if k.startswith("grad.backbone.")]
+    assert names and len(grads) == len(names), (len(names), len(grads))
+    log(f"{tag}: SimCLR {steps} steps, losses {', '.join(f'{v:.4f}' for v in losses)}; "
+          f"{len(names)} imported parameters, all with gradients")
+    return d, names
+
+
+def cmd_import():
+    import torch
+    rng = np.random.default_rng(11)
+    worst = 0.0
+    m = torchvision_model("resnet18")
+    x3 = rng.normal(0, 1, (3, 3, 32, 32)).astype(np.float32)
+    x2 = x3[:2].copy()
+    with torch.no_grad():
+        ref_torch = m(torch.from_numpy(x3)).numpy()
+
+    # opset 13, dynamic batch, BatchNorm folded by torch (the default export)
+    f13 = torch_export(m, path("tv18_13.onnx"), 13)
+    y13 = run_ort(f13, x3)["y"]
+    compare("torch vs ONNX Runtime (sanity)", y13, ref_torch, tol=1e-3)
+    p13, d = import_and_compare(f13, x3, y13, "resnet18 opset 13")
+    worst = max(worst, d)
+    # opset 17, static batch 2
+    f17 = torch_export(m, path("tv18_17.onnx"), 17, dynamic=False)
+    _, d = import_and_compare(f17, x2, run_ort(f17, x2)["y"], "resnet18 opset 17 (static batch)")
+    worst = max(worst, d)
+    # opset 17 with BatchNorm kept: eval mode (PRESERVE) and training mode (TRAINING, training_mode=1)
+    fp = torch_export(m, path("tv18_17p.onnx"), 17, mode="PRESERVE")
+    yp = run_ort(fp, x3)["y"]
+    pp, d = import_and_compare(fp, x3, yp, "resnet18 opset 17, BatchNorm preserved")
+    worst = max(worst, d)
+    ft = torch_export(copy.deepcopy(m), path("tv18_17t.onnx"), 17, mode="TRAINING", folding=False)
+    pt, d = import_and_compare(ft, x3, run_ort(eval_mode_copy(ft), x3)["y"],
+                               "resnet18 opset 17, training-mode BatchNorm (eval forward)")
+    worst = max(worst, d)
+    # the classifier cut off: --backbone-output names the Flatten output
+    mf = torchvision_model("resnet18", fc_classes=10)
+    ff = torch_export(mf, path("tv18_fc.onnx"), 17)
+    flat = next(n.output[0] for n in onnx.load(ff).graph.node if n.op_type == "Flatten")
+    _, d = import_and_compare(ff, x3, run_ort(with_output(ff, flat), x3)[flat], "resnet18 with fc, --backbone-output Flatten",
+                              "--backbone-output", flat)
+    worst = max(worst, d)
+
+    # SimCLR trains on imported backbones: BatchNorm folded (opset 13) and kept (state updated)
+    simclr_steps(p13, "resnet18 opset 13 import")
+    # with the method's augmentation in the step graph, trained by `sslc run` on the fused CPU kernels
+    paug = path("tv18_13_aug.plan")
+    sslc("compile", "simclr", "--backbone", f13, "--batch", "4", "-o", paug)
+    r = sslc("run", paug, "--data", "fake:8", "--steps", "1", "--device", "cpu")
+    log(f"resnet18 opset 13 import, SimCLR augmentation, `sslc run` (fused CPU kernels): "
+        f"{r.stdout.strip().splitlines()[-1]}")
+    d, _ = simclr_steps(pt, "resnet18 training-mode BN import")
+    info = json.loads(sslc("inspect", pt, "--params", "--json").stdout)
+    state = [t["name"] for t in info["tensors"] if t["kind"] == "state" and t["name"].endswith("running_mean")]
+    init = {o.name: numpy_helper.to_array(o) for o in onnx.load(ft).graph.initializer}
+    assert "backbone.bn1.running_mean" in state, state[:5]
+    moved = float(np.abs(d["backbone.bn1.running_mean"] - init["bn1.running_mean"]).max())
+    assert moved > 0, "BatchNorm running statistics did not change while training"
+    log(f"BatchNorm statistics are state: {len(state)} running_mean tensors, bn1 moved by {moved:.3g}")
+
+    # export -> import -> export: the torchvision import, exported by sslc, gives ONNX Runtime's outputs
+    for plan, src, tag in [(p13, f13, "opset 13 (folded)"), (pp, fp, "opset 17 (BatchNorm)")]:
+        e = path("reexport.onnx")
+        sslc("export", plan, "-o", e)
+        check_model(e)
+        worst = max(worst, compare(f"torchvision {tag} -> sslc import -> export", run_ort(e, x3)["features"],
+                                   run_ort(src, x3)["y"]))
+    # sslc-native ResNet-18 and ViT -> export -> import -> export
+    for tag, args, x in [("resnet18", ["--backbone", "resnet18", "--width", "0.125", "--image-size", "32"], x3),
+                         ("vit-tiny", ["--backbone", "vit-tiny", "--width", "0.125", "--depth", "2", "--image-size", "16"],
+                          rng.normal(0, 1, (3, 3, 16, 16)).astype(np.float32))]:
+        nat = path(f"native-{tag}.plan")
+        sslc("compile", "simclr", *args, "--batch", "4", "-o", nat)
+        params, _ = random_params(nat, seed=5)
+        pf = path(f"native-{tag}.safetensors")
+        st.save(pf, params)
+        e1, e2 = path(f"native-{tag}-1.onnx"), path(f"native-{tag}-2.onnx")
+        sslc("export", nat, "--params", pf, "-o", e1)
+        p2 = path(f"native-{tag}-1.plan")
+        sslc("compile", "simclr", "--backbone", e1, "--batch", "4", "-o", p2)
+        sslc("export", p2, "-o", e2)
+        check_model(e2)
+        y1 = run_ort(e1, x)["features"]
+        worst = max(worst, compare(f"sslc {tag} -> export -> import -> export (ONNX Runtime)", run_ort(e2, x)["features"], y1))
+        worst = max(worst, compare(f"sslc {tag} -> export -> import (sslc forward)", sslc_features(p2, x)["features"],
+                                   sslc_features(nat, x, "--params", pf)["features"]))
+        n1 = {t["name"] for t in json.loads(sslc("inspect", nat, "--params", "--json").stdout)["tensors"]
+              if t["name"].startswith("backbone.") and t["dtype"] == "f32"}
+        n2 = {t["name"] for t in json.loads(sslc("inspect", p2, "--params", "--json").stdout)["tensors"]
+              if t["name"].startswith("backbone.") and t["dtype"] == "f32"}
+        assert n1 == n2, f"names differ after the round trip: {sorted(n1 ^ n2)[:6]}"
+        log(f"{tag} round trip keeps the {len(n1)} backbone parameter and state names")
+    print(f"import: worst max abs diff {worst:.3g}")
+
+
+def cmd_resnet50():
+    m = torchvision_model("resnet50")
+    x = np.random.default_rng(5).normal(0, 1, (2, 3, 32, 32)).astype(np.float32)
+    f = torch_export(m, path("tv50.onnx"), 17)
+    plan, d = import_and_compare(f, x, run_ort(f, x)["y"], "resnet50 opset 17")
+    print(f"resnet50: max abs diff {d:.3g}")
+
+
+# ---- bad files ----
+
+def one_line_error(args, expect, tag):
+    r = sslc(*args, check=False)
+    lines = r.stderr.strip().splitlines()
+    ok = r.returncode not in (0,) and r.returncode < 128 and len(lines) == 1 and lines[0].startswith("sslc: ")
+    if not ok or expect not in lines[0]:
+        raise SystemExit(f"FAIL: {tag}: exit {r.returncode}, stderr:\n{r.stderr}(expected one line containing {expect!r})")
+    log(f"{tag}: {lines[0]}")
+
+
+def tiny_model(nodes, out_shape, inits=(), outputs=None, opset=17):
+    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 3, 8, 8])
+    outs = outputs or [helper.make_tensor_value_info("y", TensorProto.FLOAT, out_shape)]
+    g = helper.make_graph(nodes, "g", [x], outs, list(inits))
+    return helper.make_model(g, opset_imports=[helper.make_opsetid("", opset)])
+
+
+def bad_tensor(name, dims, n):
+    """a float initializer whose data (n values) does not match its dims"""
+    t = TensorProto()
+    t.name, t.data_type = name, TensorProto.FLOAT
+    t.dims.extend(dims)
+    t.raw_data = np.zeros(n, np.float32).tobytes()
+    return t
+
+
+def cmd_badfiles():
+    w = helper.make_tensor("w", TensorProto.FLOAT, [4, 3, 3, 3], np.zeros(108, np.float32))
+    conv = helper.make_node("Conv", ["x", "w"], ["c"], pads=[1, 1, 1, 1], name="conv")
+    gap = helper.make_node("GlobalAveragePool", ["c"], ["p"], name="gap")
+    flat = helper.make_node("Flatten", ["p"], ["y"], name="flat")
+    good = tiny_model([conv, gap, flat], ["N", 4], [w])
+    onnx.checker.check_model(good, full_check=True)
+    onnx.save(good, path("good.onnx"))
+    sslc("compile", "simclr", "--backbone", path("good.onnx"), "--batch", "2", "-o", path("good.plan"))
+    data = open(path("good.onnx"), "rb").read()
+    cases = {
+        "truncated": (data[: len(data) // 2], "truncated or malformed"),
+        "malformed": (bytes(np.random.default_rng(1).integers(0, 256, 4096, dtype=np.uint8)), "not an ONNX model"),
+        "empty": (b"", "empty file"),
+        "text": (b"this is not a model\n", "not an ONNX model"),
+    }
+    for tag, (blob, expect) in cases.items():
+        open(path(f"{tag}.onnx"), "wb").write(blob)
+        one_line_error(["compile", "simclr", "--backbone", path(f"{tag}.onnx"), "-o", path("x.plan")], expect, tag)
+    models = {
+        "unsupported op": (tiny_model([conv, helper.make_node("LRN", ["c"], ["l"], size=3, name="lrn1"),
+                                       helper.make_node("GlobalAveragePool", ["l"], ["p"]), flat], ["N", 4], [w]),
+                           "unsupported op 'LRN' in node 'lrn1'"),
+        "Erf outside a GELU": (tiny_model([conv, helper.make_node("Erf", ["c"], ["l"], name="erf1"),
+                                           helper.make_node("GlobalAveragePool", ["l"], ["p"]), flat], ["N", 4], [w]),
+                               "unsupported op 'Erf' in node 'erf1' (only as part of an exact GELU"),
+        "unsupported attribute": (tiny_model([helper.make_node("Conv", ["x", "w"], ["c"], name="conv", foo=1), gap, flat],
+                                             ["N", 4], [w]), "node 'conv' (Conv): unsupported attribute 'foo'"),
+        "unsupported attribute value": (tiny_model([helper.make_node("Conv", ["x", "w"], ["c"], name="conv", auto_pad="WEIRD"),
+                                                    gap, flat], ["N", 4], [w]), "auto_pad 'WEIRD' is not supported"),
+        "output not a feature vector": (tiny_model([helper.make_node("Conv", ["x", "w"], ["y"], pads=[1, 1, 1, 1], name="conv")],
+                                                   ["N", 4, 8, 8], [w]), "must be a feature vector [N, F]"),
+        "bad initializer": (tiny_model([conv, gap, flat], ["N", 4],
+                                       [bad_tensor("w", [4, 3, 3, 3], 100)]),
+                            "initializer 'w' has 100 values, its shape needs 108"),
+        "undefined input": (tiny_model([helper.make_node("Conv", ["x", "nowhere"], ["c"], name="conv"), gap, flat], ["N", 4], [w]),
+                            "input 'nowhere' is not defined"),
+        "two inputs": (helper.make_model(helper.make_graph(
+            [helper.make_node("Add", ["x", "z"], ["y"])], "g",
+            [helper.make_tensor_value_info(n, TensorProto.FLOAT, [1, 3, 8, 8]) for n in "xz"],
+            [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 3, 8, 8])]),
+            opset_imports=[helper.make_opsetid("", 17)]), "has 2 inputs"),
+        "old opset": (tiny_model([conv, gap, flat], ["N", 4], [w], opset=9), "uses opset 9"),
+    }
+    for tag, (model, expect) in models.items():
+        onnx.save(model, path("bad.onnx"))
+        one_line_error(["compile", "simclr", "--backbone", path("bad.onnx"), "-o", path("x.plan")], expect, tag)
+    one_line_error(["compile", "simclr", "--backbone", path("good.onnx"), "--backbone-output", "c", "-o", path("x.plan")],
+                   "must be a feature vector", "--backbone-output not a feature vector")
+    one_line_error(["compile", "simclr", "--backbone", path("good.onnx"), "--backbone-output", "nope", "-o", path("x.plan")],
+                   "no value named 'nope'", "--backbone-output unknown")
+    one_line_error(["compile", "simclr", "--backbone", path("missing.onnx"), "-o", path("x.plan")], "cannot open", "missing file")
+    # export sources
+    os.makedirs(path("emptydir"), exist_ok=True)
+    one_line_error(["export", path("emptydir"), "-o", path("x.onnx")], "no plan.plan", "run directory without a plan")
+    one_line_error(["export", path("truncated.onnx"), "-o", path("x.onnx")], "", "export of a non-plan")
+    st.save(path("p.safetensors"), {"backbone.conv.weight": np.zeros((3, 3), np.float32)})
+    one_line_error(["export", path("good.plan"), "--params", path("p.safetensors"), "-o", path("x.onnx")],
+                   "no tensor 'backbone.w'", "weights missing a tensor")
+    st.save(path("p.safetensors"), {"backbone.w": np.zeros((3, 3), np.float32)})
+    one_line_error(["export", path("good.plan"), "--params", path("p.safetensors"), "-o", path("x.onnx")],
+                   "the encoder expects", "weights with a wrong shape")
+    one_line_error(["export", path("good.plan"), "--opset", "9", "-o", path("x.onnx")], "--opset must be in [13, 17]", "bad opset")
+    sslc("export", path("good.plan"), "-o", path("x.onnx"))
+    changed = tiny_model([conv, gap, flat], ["N", 4], [helper.make_tensor("w", TensorProto.FLOAT, [4, 3, 3, 3],
+                                                                          np.ones(108, np.float32))])
+    onnx.save(changed, path("good.onnx"))
+    one_line_error(["export", path("good.plan"), "-o", path("x.onnx")], "has changed since", "imported file changed")
+    os.rename(path("good.onnx"), path("moved.onnx"))
+    one_line_error(["export", path("good.plan"), "-o", path("x.onnx")], "its backbone was imported from", "imported file gone")
+    print("badfiles: every case ended in one line")
+
+
+def main():
+    global SSLC, WORK, TOL
+    ap = argparse.ArgumentParser()
+    ap.add_argument("sslc")
+    ap.add_argument("workdir")
+    ap.add_argument("what", choices=["export", "import", "resnet50", "badfiles"])
+    ap.add_argument("--tol", type=float, default=TOL)
+    a = ap.parse_args()
+    SSLC, WORK, TOL = a.sslc, a.workdir, a.tol
+    os.makedirs(WORK, exist_ok=True)
+    print(f"onnx {onnx.__version__}, onnxruntime {ort.__version__}, numpy {np.__version__}")
+    {"export": cmd_export, "import": cmd_import, "resnet50": cmd_resnet50, "badfiles": cmd_badfiles}[a.what]()
+
+
+if __name__ == "__main__":
+    main()
