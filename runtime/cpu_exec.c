@@ -215,11 +215,11 @@ static void profile_top(const cpu_exec *x, const double *per, int runs, int k) {
 
 static void profile_step(const cpu_exec *x, int s, double dt) {
     static double acc[OP__COUNT + 1], *per;
-    static int runs;
+    static int runs, nper;
     const exec_step *st = &x->fp->steps[s];
     acc[st->kind == STEP_KERNEL ? OP__COUNT : x->g->nodes[st->node].op] += dt;
-    if (!per) per = calloc((size_t)x->fp->nsteps, sizeof *per);
-    if (per) per[s] += dt;
+    if (!per && (per = calloc((size_t)x->fp->nsteps, sizeof *per))) nper = x->fp->nsteps;
+    if (per && s < nper) per[s] += dt;
     if (s == x->fp->nsteps - 1 && ++runs % 2 == 0) {
         double tot = 0;
         for (int i = 0; i <= OP__COUNT; i++) tot += acc[i];
@@ -231,7 +231,7 @@ static void profile_step(const cpu_exec *x, int s, double dt) {
                         acc[i] / runs);
         fprintf(stderr, "\n");
         const char *top = getenv("SSLC_PROFILE_TOP");
-        if (top && per) profile_top(x, per, runs, atoi(top));
+        if (top && per && nper == x->fp->nsteps) profile_top(x, per, runs, atoi(top));
     }
 }
 
