@@ -61,9 +61,10 @@ def main():
     env = dict(os.environ, OMP_NUM_THREADS=str(a.threads), OPENBLAS_NUM_THREADS=str(a.threads))
     with tempfile.TemporaryDirectory() as d:
         plan = os.path.join(d, "simclr.plan")
+        # --augment none: views are inputs, as on the PyTorch side (no augmentation in the step)
         subprocess.run([a.sslc, "compile", "simclr", "--backbone", "resnet18", "--image-size", "32", "--batch",
-                        str(a.batch), "--optimizer", "sgd", "--lr", "0.05", "-o", plan], check=True, env=env,
-                       stdout=subprocess.DEVNULL)
+                        str(a.batch), "--optimizer", "sgd", "--lr", "0.05", "--augment", "none", "-o", plan],
+                       check=True, env=env, stdout=subprocess.DEVNULL)
         # warm the kernel cache so compile time is not counted
         subprocess.run([a.sslc, "run", plan, "--data", f"fake:{a.batch}", "--steps", "1"], check=True, env=env,
                        stdout=subprocess.DEVNULL)

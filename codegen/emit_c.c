@@ -129,6 +129,62 @@ static void emit_value(strbuf *b, const kir *k, int x, const char *ofs_prefix) {
     sb_printf(b, ";\n");
 }
 
+/* The contiguous tail of the reduced index space: the trailing axes, all reduced, along which
+ * every full-level load is affine in one combined index (stride[d] == step * elements of the
+ * tail axes after d). Returns J, the tail's element count (1: none), and each load's step per
+ * tail element. Inner loops then run as a loop over the head and a unit-step loop over the
+ * tail, which the compiler vectorizes (no divisions in the offsets). */
+static int64_t inner_tail(const kir *k, int64_t *step) {
+    int64_t J = 1;
+    for (int l = 0; l < k->nloads; l++) step[l] = 0;
+    for (int d = k->dom.ndim - 1; d >= 0; d--) {
+        if (!(k->redmask >> d & 1)) break;
+        int ok = 1;
+        if (J == 1) {
+            for (int l = 0; l < k->nloads; l++) step[l] = k->loads[l].stride[d];
+        } else if (k->dom.d[d] > 1) {
+            for (int l = 0; l < k->nloads && ok; l++)
+                if (k->loads[l].level == LV_FULL && !k->loads[l].scalar) ok = k->loads[l].stride[d] == step[l] * J;
+        }
+        if (!ok) break;
+        J *= k->dom.d[d];
+    }
+    return J;
+}
+
+/* `for` over the inner index as head x tail: opens the head loop, defines the head offsets
+ * g<l> (and gS) of the used full-level loads, opens the tail loop; loads then index
+ * g<l> + ij * step. Closed by two "}". */
+static void open_split_loop(strbuf *b, const kir *k, const unsigned char *mark, int64_t I, int64_t J,
+                            const int64_t *ipitch, const int64_t *step, int store, const char *simd) {
+    sb_printf(b, "        for (int64_t ib = 0; ib < %lldLL; ib++) {\n", (long long)(I / J));
+    sb_printf(b, "        const int64_t iB = ib * %lldLL;\n", (long long)J);
+    int64_t contig[IR_MAX_DIMS];
+    kir_contig_strides(k, contig);
+    for (int l = 0; l < k->nloads; l++) {
+        int used = 0;
+        for (int x = 0; x < k->nexprs; x++) used |= mark[x] && k->exprs[x].kind == KX_LOAD && k->exprs[x].load == l;
+        if (!used || k->loads[l].level != LV_FULL) continue;
+        sb_printf(b, "        const int64_t g%d = ob%d + ", l, l);
+        kir_offset_expr(b, k, k->loads[l].stride, 1, "iB", ipitch);
+        sb_printf(b, ";\n");
+    }
+    if (store) {
+        sb_printf(b, "        const int64_t gS = obS + ");
+        kir_offset_expr(b, k, contig, 1, "iB", ipitch);
+        sb_printf(b, ";\n");
+    }
+    sb_printf(b, "%s", simd);
+    sb_printf(b, "        for (int64_t ij = 0; ij < %lldLL; ij++) {\n", (long long)J);
+    for (int l = 0; l < k->nloads; l++) {
+        int used = 0;
+        for (int x = 0; x < k->nexprs; x++) used |= mark[x] && k->exprs[x].kind == KX_LOAD && k->exprs[x].load == l;
+        if (!used || k->loads[l].level != LV_FULL) continue;
+        sb_printf(b, "        const int64_t f%d = g%d + ij * %lldLL;\n", l, l, (long long)step[l]);
+    }
+    if (store) sb_printf(b, "        const int64_t fS = gS + ij;\n");
+}
+
 char *kir_emit_c(const kir *k, const char *name) {
     strbuf b = {0};
     int64_t opitch[IR_MAX_DIMS] = {0}, ipitch[IR_MAX_DIMS] = {0}, contig[IR_MAX_DIMS];
@@ -172,6 +228,8 @@ char *kir_emit_c(const kir *k, const char *name) {
     }
     /* reductions: outer loop; phases over the inner index; outer expressions; apply loop */
     int par_inner = O < 4;
+    int64_t tstep[KIR_MAX_LOADS], J = inner_tail(k, tstep);
+    int split = !par_inner && J > 1;
     int *ready = calloc((size_t)k->nexprs + 1, sizeof(int));
     for (int x = 0; x < k->nexprs; x++) {
         const kx_expr *e = &k->exprs[x];
@@ -215,14 +273,30 @@ char *kir_emit_c(const kir *k, const char *name) {
                 if (k->reds[r].phase == p) sb_printf(&b, " reduction(%s:r%d)", k->reds[r].is_max ? "max" : "+", r);
             sb_printf(&b, "\n");
         }
-        sb_printf(&b, "        for (int64_t i = 0; i < %lldLL; i++) {\n", (long long)I);
-        for (int l = 0; l < k->nloads; l++) {
-            int used = 0;
-            for (int x = 0; x < k->nexprs; x++) used |= mark[x] && k->exprs[x].kind == KX_LOAD && k->exprs[x].load == l;
-            if (!used || k->loads[l].level != LV_FULL) continue;
-            sb_printf(&b, "        const int64_t f%d = ob%d + ", l, l);
-            kir_offset_expr(&b, k, k->loads[l].stride, 1, "i", ipitch);
-            sb_printf(&b, ";\n");
+        if (split) {
+            /* sums vectorize over the tail (reassociated, still in double); max keeps its order */
+            strbuf simd = {0};
+            int sums = 1;
+            for (int r = 0; r < k->nreds; r++)
+                if (k->reds[r].phase == p) sums &= !k->reds[r].is_max;
+            if (sums) {
+                sb_printf(&simd, "#pragma omp simd");
+                for (int r = 0; r < k->nreds; r++)
+                    if (k->reds[r].phase == p) sb_printf(&simd, " reduction(+:r%d)", r);
+                sb_printf(&simd, "\n");
+            }
+            open_split_loop(&b, k, mark, I, J, ipitch, tstep, 0, sums ? simd.s : "");
+            free(simd.s);
+        } else {
+            sb_printf(&b, "        for (int64_t i = 0; i < %lldLL; i++) {\n", (long long)I);
+            for (int l = 0; l < k->nloads; l++) {
+                int used = 0;
+                for (int x = 0; x < k->nexprs; x++) used |= mark[x] && k->exprs[x].kind == KX_LOAD && k->exprs[x].load == l;
+                if (!used || k->loads[l].level != LV_FULL) continue;
+                sb_printf(&b, "        const int64_t f%d = ob%d + ", l, l);
+                kir_offset_expr(&b, k, k->loads[l].stride, 1, "i", ipitch);
+                sb_printf(&b, ";\n");
+            }
         }
         for (int x = 0; x < k->nexprs; x++)
             if (mark[x] && k->exprs[x].level == LV_FULL) emit_value(&b, k, x, "f");
@@ -234,7 +308,7 @@ char *kir_emit_c(const kir *k, const char *name) {
                 else
                     sb_printf(&b, "        r%d += (double)e%d;\n", r, ex);
             }
-        sb_printf(&b, "        }\n");
+        sb_printf(&b, split ? "        }\n        }\n" : "        }\n");
     }
     int full_stores = 0;
     for (int s = 0; s < k->nstores; s++) {
@@ -248,23 +322,27 @@ char *kir_emit_c(const kir *k, const char *name) {
         for (int s = 0; s < k->nstores; s++)
             if (k->exprs[k->stores[s].expr].level == LV_FULL) need(k, k->stores[s].expr, mark);
         if (par_inner) sb_printf(&b, "#pragma omp parallel for schedule(static) if (%lldLL > 16384)\n", (long long)I);
-        sb_printf(&b, "        for (int64_t i = 0; i < %lldLL; i++) {\n", (long long)I);
-        for (int l = 0; l < k->nloads; l++) {
-            int used = 0;
-            for (int x = 0; x < k->nexprs; x++) used |= mark[x] && k->exprs[x].kind == KX_LOAD && k->exprs[x].load == l;
-            if (!used || k->loads[l].level != LV_FULL) continue;
-            sb_printf(&b, "        const int64_t f%d = ob%d + ", l, l);
-            kir_offset_expr(&b, k, k->loads[l].stride, 1, "i", ipitch);
+        if (split) {
+            open_split_loop(&b, k, mark, I, J, ipitch, tstep, 1, "#pragma omp simd\n");
+        } else {
+            sb_printf(&b, "        for (int64_t i = 0; i < %lldLL; i++) {\n", (long long)I);
+            for (int l = 0; l < k->nloads; l++) {
+                int used = 0;
+                for (int x = 0; x < k->nexprs; x++) used |= mark[x] && k->exprs[x].kind == KX_LOAD && k->exprs[x].load == l;
+                if (!used || k->loads[l].level != LV_FULL) continue;
+                sb_printf(&b, "        const int64_t f%d = ob%d + ", l, l);
+                kir_offset_expr(&b, k, k->loads[l].stride, 1, "i", ipitch);
+                sb_printf(&b, ";\n");
+            }
+            sb_printf(&b, "        const int64_t fS = obS + ");
+            kir_offset_expr(&b, k, contig, 1, "i", ipitch);
             sb_printf(&b, ";\n");
         }
-        sb_printf(&b, "        const int64_t fS = obS + ");
-        kir_offset_expr(&b, k, contig, 1, "i", ipitch);
-        sb_printf(&b, ";\n");
         for (int x = 0; x < k->nexprs; x++)
             if (mark[x] && k->exprs[x].level == LV_FULL) emit_value(&b, k, x, "f");
         for (int s = 0; s < k->nstores; s++)
             if (k->exprs[k->stores[s].expr].level == LV_FULL) sb_printf(&b, "        S%d[fS] = e%d;\n", s, k->stores[s].expr);
-        sb_printf(&b, "        }\n");
+        sb_printf(&b, split ? "        }\n        }\n" : "        }\n");
     }
     sb_printf(&b, "    }\n}\n");
     free(ready);

@@ -1,5 +1,7 @@
 #include "cpu_exec.h"
 
+#include "cpu_conv_dnnl.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,8 +11,47 @@ static int root_of(const cpu_exec *x, int v) {
     return r >= 0 ? r : v;
 }
 
+static ref_call call_of(const cpu_exec *x, const ir_node *n, char *err);
+
+/* SSLC_CONV=ref|dnnl, else oneDNN */
+static cpu_conv_kind conv_kind_env(void) {
+    const char *s = getenv("SSLC_CONV");
+    return s && !strcmp(s, "ref") ? CPU_CONV_REF : CPU_CONV_DNNL;
+}
+
+/* oneDNN primitives for every convolution step, built once; a step oneDNN cannot take keeps
+ * the reference kernel */
+static int conv_init(cpu_exec *x, cpu_conv_kind kind, char *err) {
+    if (kind == CPU_CONV_DEFAULT) kind = conv_kind_env();
+    x->conv_h = malloc((size_t)(x->fp->nsteps + 1) * sizeof *x->conv_h);
+    if (!x->conv_h) return -1;
+    for (int s = 0; s < x->fp->nsteps; s++) x->conv_h[s] = -1;
+    if (kind != CPU_CONV_DNNL) return 0;
+    for (int s = 0; s < x->fp->nsteps; s++) {
+        const exec_step *st = &x->fp->steps[s];
+        if (st->kind == STEP_KERNEL) continue;
+        const ir_node *n = &x->g->nodes[st->node];
+        if (n->op != OP_Conv && n->op != OP_ConvGradInput && n->op != OP_ConvGradWeight) continue;
+        char why[IR_ERRLEN];
+        if (!x->conv) {
+            x->conv = cpu_conv_new(CONV_LAYOUT_DEFAULT, why);
+            if (!x->conv) return 0; /* no oneDNN engine: the reference kernels run everything */
+        }
+        ref_call c = call_of(x, n, why);
+        x->conv_h[s] = cpu_conv_prepare(x->conv, &c, why);
+        if (x->conv_h[s] >= 0) x->nconv++;
+    }
+    (void)err;
+    return 0;
+}
+
 int cpu_exec_init(cpu_exec *x, const ir_graph *g, const fused_plan *fp, const jit_module *jit, const memplan *mp,
                   char *err) {
+    return cpu_exec_init_ex(x, g, fp, jit, mp, CPU_CONV_DEFAULT, err);
+}
+
+int cpu_exec_init_ex(cpu_exec *x, const ir_graph *g, const fused_plan *fp, const jit_module *jit, const memplan *mp,
+                     cpu_conv_kind conv, char *err) {
     memset(x, 0, sizeof *x);
     x->g = g, x->fp = fp, x->jit = jit;
     x->t = calloc((size_t)g->nvals + 1, sizeof *x->t);
@@ -42,6 +83,7 @@ int cpu_exec_init(cpu_exec *x, const ir_graph *g, const fused_plan *fp, const ji
         if (!t->data) goto oom;
         if (val->kind == VK_CONST && val->data) memcpy(t->data, val->data, bytes);
     }
+    if (conv_init(x, conv, err)) goto oom;
     return 0;
 oom:
     snprintf(err, IR_ERRLEN, "out of memory setting up the cpu backend");
@@ -57,6 +99,8 @@ void cpu_exec_free(cpu_exec *x) {
     free(x->owned);
     free(x->arena);
     free(x->persistent);
+    cpu_conv_free(x->conv);
+    free(x->conv_h);
     memset(x, 0, sizeof *x);
 }
 
@@ -93,6 +137,15 @@ static ref_tensor view_of(const cpu_exec *x, int v) {
     return t;
 }
 
+static ref_call call_of(const cpu_exec *x, const ir_node *n, char *err) {
+    ref_call c;
+    memset(&c, 0, sizeof c);
+    c.node = n, c.nin = n->nin, c.nout = n->nout, c.err = err;
+    for (int k = 0; k < n->nin; k++) c.in[k] = view_of(x, n->in[k]);
+    for (int k = 0; k < n->nout; k++) c.out[k] = view_of(x, n->out[k]);
+    return c;
+}
+
 int cpu_exec_step(cpu_exec *x, int si, char *err) {
     const exec_step *s = &x->fp->steps[si];
     if (s->kind == STEP_KERNEL) {
@@ -109,12 +162,9 @@ int cpu_exec_step(cpu_exec *x, int si, char *err) {
         return 0;
     }
     const ir_node *n = &x->g->nodes[s->node];
-    ref_call c;
-    memset(&c, 0, sizeof c);
-    c.node = n, c.nin = n->nin, c.nout = n->nout, c.err = err;
-    for (int k = 0; k < n->nin; k++) c.in[k] = view_of(x, n->in[k]);
-    for (int k = 0; k < n->nout; k++) c.out[k] = view_of(x, n->out[k]);
+    ref_call c = call_of(x, n, err);
     err[0] = 0;
+    if (x->conv_h[si] >= 0) return cpu_conv_exec(x->conv, x->conv_h[si], &c);
     if (ir_optable[n->op]->ref_f32(&c)) {
         if (!err[0]) snprintf(err, IR_ERRLEN, "%s failed", ir_optable[n->op]->name);
         return -1;
@@ -123,31 +173,72 @@ int cpu_exec_step(cpu_exec *x, int si, char *err) {
 }
 
 #include <time.h>
+static clockid_t prof_clock = CLOCK_MONOTONIC;
 static double tnow(void) {
     struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
+    clock_gettime(prof_clock, &ts);
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
-/* SSLC_PROFILE=1: seconds per op type (library steps) and for fused kernels, on stderr */
+/* SSLC_PROFILE=1: seconds per op type (library steps) and for fused kernels, on stderr;
+ * SSLC_PROFILE=cpu: CPU seconds of the process instead of wall time (steadier on a shared
+ * machine; with OMP_WAIT_POLICY=passive it counts work, not spinning) */
+/* SSLC_PROFILE_TOP=K adds the K most expensive steps */
+static void profile_top(const cpu_exec *x, const double *per, int runs, int k) {
+    int *order = malloc((size_t)x->fp->nsteps * sizeof *order), n = x->fp->nsteps;
+    if (!order) return;
+    for (int i = 0; i < n; i++) order[i] = i;
+    for (int i = 0; i < n && i < k; i++) /* partial selection sort: k is small */
+        for (int j = i + 1; j < n; j++)
+            if (per[order[j]] > per[order[i]]) {
+                int t = order[i];
+                order[i] = order[j], order[j] = t;
+            }
+    for (int i = 0; i < n && i < k; i++) {
+        const exec_step *st = &x->fp->steps[order[i]];
+        char dom[96] = "", what[160];
+        int v = st->nout > 0 ? st->out[0] : -1;
+        if (st->kind == STEP_KERNEL) {
+            const kir *kk = &x->fp->kernels[st->kernel].seg[0];
+            ir_shape_str(&kk->dom, dom, sizeof dom);
+            snprintf(what, sizeof what, "kernel %d: %d segment(s), domain %s%s, %d loads, %d stores", st->kernel,
+                     x->fp->kernels[st->kernel].nseg, dom, kk->redmask ? " (reduces)" : "", kk->nloads, kk->nstores);
+        } else {
+            if (v >= 0) ir_shape_str(&x->g->vals[v].shape, dom, sizeof dom);
+            snprintf(what, sizeof what, "%s -> %s", ir_optable[x->g->nodes[st->node].op]->name, dom);
+        }
+        fprintf(stderr, "  %7.4f  step %d  %s  [%s]\n", per[order[i]] / runs, order[i], what,
+                v >= 0 && x->g->vals[v].name ? x->g->vals[v].name : "");
+    }
+    free(order);
+}
+
 static void profile_step(const cpu_exec *x, int s, double dt) {
-    static double acc[OP__COUNT + 1];
-    static int runs;
+    static double acc[OP__COUNT + 1], *per;
+    static int runs, nper;
     const exec_step *st = &x->fp->steps[s];
     acc[st->kind == STEP_KERNEL ? OP__COUNT : x->g->nodes[st->node].op] += dt;
+    if (!per && (per = calloc((size_t)x->fp->nsteps, sizeof *per))) nper = x->fp->nsteps;
+    if (per && s < nper) per[s] += dt;
     if (s == x->fp->nsteps - 1 && ++runs % 2 == 0) {
         double tot = 0;
         for (int i = 0; i <= OP__COUNT; i++) tot += acc[i];
-        fprintf(stderr, "profile over %d steps, %.3f s/step:", runs, tot / runs);
+        fprintf(stderr, "profile over %d steps, %.3f %s/step:", runs, tot / runs,
+                prof_clock == CLOCK_MONOTONIC ? "s" : "cpu s");
         for (int i = 0; i <= OP__COUNT; i++)
             if (acc[i] > 0.02 * tot)
-                fprintf(stderr, " %s %.0f%%", i == OP__COUNT ? "fused" : ir_optable[i]->name, 100 * acc[i] / tot);
+                fprintf(stderr, " %s %.0f%% (%.3f)", i == OP__COUNT ? "fused" : ir_optable[i]->name, 100 * acc[i] / tot,
+                        acc[i] / runs);
         fprintf(stderr, "\n");
+        const char *top = getenv("SSLC_PROFILE_TOP");
+        if (top && per && nper == x->fp->nsteps) profile_top(x, per, runs, atoi(top));
     }
 }
 
 int cpu_exec_run(cpu_exec *x, char *err) {
-    int prof = getenv("SSLC_PROFILE") != NULL;
+    const char *pe = getenv("SSLC_PROFILE");
+    int prof = pe != NULL;
+    if (prof) prof_clock = !strcmp(pe, "cpu") ? CLOCK_PROCESS_CPUTIME_ID : CLOCK_MONOTONIC;
     for (int s = 0; s < x->fp->nsteps; s++) {
         double t = prof ? tnow() : 0;
         if (cpu_exec_step(x, s, err)) return -1;

@@ -14,7 +14,18 @@ typedef struct {
     ref_tensor *t; /* storage per value (roots only; views and kernel-internal values: NULL) */
     unsigned char *arena, *persistent; /* with a memory plan: every value lives in one of these */
     unsigned char *owned;              /* values with an allocation of their own */
+    struct cpu_conv *conv;             /* oneDNN convolutions (NULL: the op table's kernels) */
+    int *conv_h;                       /* per step: its oneDNN primitive, or -1 */
+    int nconv;                         /* steps that run through oneDNN */
 } cpu_exec;
+
+/* Which kernels run the plan's Conv, ConvGradInput and ConvGradWeight steps: oneDNN (the
+ * default; it measured faster) or the op table's reference kernels (im2col + OpenBLAS).
+ * SSLC_CONV=ref|dnnl picks when cpu_exec_init is given CPU_CONV_DEFAULT. */
+typedef enum { CPU_CONV_DEFAULT, CPU_CONV_REF, CPU_CONV_DNNL } cpu_conv_kind;
+/* cpu_exec_init with an explicit choice of convolution kernels */
+int cpu_exec_init_ex(cpu_exec *x, const ir_graph *g, const fused_plan *fp, const jit_module *jit, const memplan *mp,
+                     cpu_conv_kind conv, char *err);
 
 /* With a memory plan (mp != NULL) intermediates share one arena at the planned offsets;
  * without one each value gets its own allocation. */

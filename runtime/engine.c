@@ -66,10 +66,10 @@ engine *engine_new(engine_kind kind, const ir_graph *g, char *info, size_t info_
     if (info)
         snprintf(info, info_len,
                  "cpu: %d graph nodes -> %d launches (%d fused kernels, %d library, %d merged horizontally), arena "
-                 "%.1f MiB (intermediates %.1f MiB), kernels %s",
+                 "%.1f MiB (intermediates %.1f MiB), kernels %s, convolutions %s",
                  g->nnodes, e->ep.fp.nsteps, e->ep.nkernels, e->ep.nlibrary, e->ep.merged,
                  (double)e->ep.mp.arena_bytes / 1048576.0, (double)e->ep.mp.sum_bytes / 1048576.0,
-                 e->jm.cached ? "from cache" : "compiled");
+                 e->jm.cached ? "from cache" : "compiled", e->cx.nconv ? "oneDNN" : "im2col+BLAS");
     return e;
 fail_jit:
     jit_c_unload(&e->jm);

@@ -128,7 +128,7 @@ static int check_kernels(const ir_graph *lg, const fused_plan *fp, const jit_mod
     CHECK(interp_init(&ref, lg, 0, err) == 0 && init_persistent(&ref, 5, err) == 0, "%s", err);
     ref.keep_all = 1;
     fill_inputs(lg, set_interp, &ref, 1);
-    CHECK(cpu_exec_init(&x, lg, fp, jm, NULL, err) == 0, "%s", err);
+    CHECK(cpu_exec_init_ex(&x, lg, fp, jm, NULL, CPU_CONV_REF, err) == 0, "%s", err);
     /* persistent values before the step (the reference applies its updates at the end) */
     for (int v = 0; v < lg->nvals; v++)
         if (lg->vals[v].kind != VK_INTER && cpu_exec_data(&x, v))
@@ -173,14 +173,24 @@ static int check_kernels(const ir_graph *lg, const fused_plan *fp, const jit_mod
     return 0;
 }
 
-/* N training steps on the cpu backend against the reference interpreter running the same
- * (lowered, unfused) graph node by node */
-static int check_training(const ir_graph *lg, const fused_plan *fp, const jit_module *jm, const memplan *mp, int steps) {
+/* N training steps on the cpu backend, with its convolutions through oneDNN or the op table's
+ * kernels, against the reference interpreter running the same (lowered, unfused) graph node by
+ * node */
+static int check_training(const ir_graph *lg, const fused_plan *fp, const jit_module *jm, const memplan *mp, int steps,
+                          cpu_conv_kind conv) {
     interp ref;
     cpu_exec x;
     char err[IR_ERRLEN];
     CHECK(interp_init(&ref, lg, 0, err) == 0 && init_persistent(&ref, 9, err) == 0, "%s", err);
-    CHECK(cpu_exec_init(&x, lg, fp, jm, mp, err) == 0, "%s", err);
+    CHECK(cpu_exec_init_ex(&x, lg, fp, jm, mp, conv, err) == 0, "%s", err);
+    int nconv = 0;
+    for (int s = 0; s < fp->nsteps; s++)
+        if (fp->steps[s].kind != STEP_KERNEL) {
+            int op = lg->nodes[fp->steps[s].node].op;
+            nconv += op == OP_Conv || op == OP_ConvGradInput || op == OP_ConvGradWeight;
+        }
+    CHECK(x.nconv == (conv == CPU_CONV_DNNL ? nconv : 0), "%d of %d convolution steps run through oneDNN", x.nconv,
+          nconv);
     for (int v = 0; v < lg->nvals; v++)
         if (lg->vals[v].kind != VK_INTER && cpu_exec_data(&x, v))
             memcpy(cpu_exec_data(&x, v), interp_data(&ref, v),
@@ -208,8 +218,8 @@ static int check_training(const ir_graph *lg, const fused_plan *fp, const jit_mo
     }
     cpu_exec_free(&x);
     interp_free(&ref);
-    printf("ok   %d training steps on the cpu backend match the reference (loss %.2e, params %.2e)\n", steps,
-           worst_loss, worst_p);
+    printf("ok   %d training steps on the cpu backend (%d convolutions through %s) match the reference (loss %.2e, "
+           "params %.2e)\n", steps, nconv, conv == CPU_CONV_DNNL ? "oneDNN" : "the op table", worst_loss, worst_p);
     return 0;
 }
 
@@ -253,7 +263,7 @@ static int run_config(const char *backbone, double width, int size, int64_t batc
     CHECK(memplan_check_ex(&lg, fp.steps, fp.nsteps, fp.root, &mp, err) == 0, "%s", err);
     printf("     arena %.2f MiB for %.2f MiB of intermediates (%.2f)\n", mp.arena_bytes / 1048576.0,
            mp.sum_bytes / 1048576.0, (double)mp.arena_bytes / (double)mp.sum_bytes);
-    rc = rc || check_training(&lg, &fp, &jm, &mp, 5);
+    rc = rc || check_training(&lg, &fp, &jm, &mp, 5, CPU_CONV_DNNL) || check_training(&lg, &fp, &jm, &mp, 5, CPU_CONV_REF);
     memplan_free(&mp);
     jit_c_unload(&jm);
     fused_plan_free(&fp);

@@ -446,7 +446,8 @@ static int test_fused(void) {
     cpu_exec x;
     arena_exec ax;
     CHECK(interp_init(&it, &lg, 0, err) == 0 && init_persistent(&it, 9, err) == 0, "%s", err);
-    CHECK(cpu_exec_init(&x, &lg, &fp, &jm, NULL, err) == 0, "%s", err);
+    /* bit for bit against the arena executor's op-table kernels: the same conv kernels here */
+    CHECK(cpu_exec_init_ex(&x, &lg, &fp, &jm, NULL, CPU_CONV_REF, err) == 0, "%s", err);
     CHECK(arena_exec_init(&ax, &lg, fp.steps, fp.nsteps, &mp, err) == 0, "%s", err);
     jit_ctx jc = {&fp, &jm};
     ax.kernel = jit_step;

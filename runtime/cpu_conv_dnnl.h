@@ -1,0 +1,36 @@
+/* Convolutions of the cpu backend through oneDNN (f32): Conv forward, ConvGradInput (backward
+ * data) and ConvGradWeight (backward weights) on the backend's plain NCHW / OIHW buffers.
+ *
+ * One engine and stream per cpu_conv; cpu_conv_prepare builds (once per distinct op, shapes and
+ * attributes) a primitive and the reorders between the plain buffers and the layouts the
+ * primitive prefers, so a static plan builds all of them at backend init and a step only
+ * executes. Reordered copies and scratchpads live in one pool shared by all primitives (steps
+ * run one at a time). Threads: oneDNN's OpenMP runtime (OMP_NUM_THREADS). */
+#ifndef SSLC_CPU_CONV_DNNL_H
+#define SSLC_CPU_CONV_DNNL_H
+#include "../ir/ir.h"
+
+typedef struct cpu_conv cpu_conv;
+
+/* which layouts the primitives work in: plain (NCHW/OIHW, no reorders), plain activations with
+ * the primitive's preferred weight layout, or the preferred layout of every tensor (reorders
+ * around each call). SSLC_DNNL_LAYOUT=plain|weights|any overrides the default. */
+typedef enum { CONV_LAYOUT_DEFAULT = -1, CONV_LAYOUT_PLAIN, CONV_LAYOUT_WEIGHTS, CONV_LAYOUT_ANY } cpu_conv_layout;
+
+/* NULL with a reason in err when oneDNN cannot make a CPU engine */
+cpu_conv *cpu_conv_new(cpu_conv_layout layout, char *err);
+void cpu_conv_free(cpu_conv *cc);
+
+/* A handle (>= 0) for the call c (node Conv, ConvGradInput or ConvGradWeight with its f32 input
+ * and output shapes; data pointers are not read), or -1 with a reason in err. */
+int cpu_conv_prepare(cpu_conv *cc, const ref_call *c, char *err);
+/* Runs handle h on the buffers of c (same shapes as when prepared). 0, or -1 with c->err set. */
+int cpu_conv_exec(cpu_conv *cc, int h, const ref_call *c);
+
+/* distinct primitives, pool bytes (reordered copies + scratchpad), and one line per primitive
+ * naming the implementation oneDNN chose (for reports) */
+int cpu_conv_count(const cpu_conv *cc);
+size_t cpu_conv_pool_bytes(const cpu_conv *cc);
+const char *cpu_conv_impl(const cpu_conv *cc, int h);
+
+#endif
