@@ -15,6 +15,10 @@ void sb_printf(strbuf *b, const char *fmt, ...) __attribute__((format(printf, 2,
 void kir_pitches(const kir *k, int64_t *opitch, int64_t *ipitch);
 void kir_offset_expr(strbuf *b, const kir *k, const int64_t *stride, int reduced, const char *var, const int64_t *pitch);
 void kir_contig_strides(const kir *k, int64_t *st);
+/* marks the expressions `x` needs (itself and its operands, transitively) */
+void kir_need(const kir *k, int x, unsigned char *mark);
+/* ready[x]: the reduction phase after which expression x can be evaluated (0: before any) */
+void kir_ready(const kir *k, int *ready);
 /* right-hand side of an elementwise expression over e<a>, e<b> */
 void kir_expr_c(strbuf *b, const kir *k, int x, const char *unused);
 

@@ -69,13 +69,23 @@ void kir_offset_expr(strbuf *b, const kir *k, const int64_t *stride, int reduced
 
 void kir_contig_strides(const kir *k, int64_t *st) { ir_strides(&k->dom, st); }
 
-/* which expressions a set of roots needs, restricted to one level */
-static void need(const kir *k, int x, unsigned char *mark) {
+void kir_need(const kir *k, int x, unsigned char *mark) {
     if (mark[x]) return;
     mark[x] = 1;
     const kx_expr *e = &k->exprs[x];
-    if (e->kind == KX_UNARY) need(k, e->a, mark);
-    if (e->kind == KX_BINARY) need(k, e->a, mark), need(k, e->b, mark);
+    if (e->kind == KX_UNARY) kir_need(k, e->a, mark);
+    if (e->kind == KX_BINARY) kir_need(k, e->a, mark), kir_need(k, e->b, mark);
+}
+
+void kir_ready(const kir *k, int *ready) {
+    for (int x = 0; x < k->nexprs; x++) {
+        const kx_expr *e = &k->exprs[x];
+        int r = 0;
+        if (e->kind == KX_RED) r = k->reds[e->red].phase + 1;
+        if (e->kind == KX_UNARY) r = ready[e->a];
+        if (e->kind == KX_BINARY) r = ready[e->a] > ready[e->b] ? ready[e->a] : ready[e->b];
+        ready[x] = r;
+    }
 }
 
 void kir_expr_c(strbuf *b, const kir *k, int x, const char *outer_fmt_unused) {
@@ -205,7 +215,7 @@ char *kir_emit_c(const kir *k, const char *name) {
         int64_t N = ir_numel(&k->dom);
         sb_printf(&b, "#pragma omp parallel for schedule(static) if (%lldLL > 32768)\n", (long long)N);
         sb_printf(&b, "    for (int64_t i = 0; i < %lldLL; i++) {\n", (long long)N);
-        for (int s = 0; s < k->nstores; s++) need(k, k->stores[s].expr, mark);
+        for (int s = 0; s < k->nstores; s++) kir_need(k, k->stores[s].expr, mark);
         for (int l = 0; l < k->nloads; l++) {
             int used = 0;
             for (int x = 0; x < k->nexprs; x++) used |= mark[x] && k->exprs[x].kind == KX_LOAD && k->exprs[x].load == l;
@@ -231,14 +241,7 @@ char *kir_emit_c(const kir *k, const char *name) {
     int64_t tstep[KIR_MAX_LOADS], J = inner_tail(k, tstep);
     int split = !par_inner && J > 1;
     int *ready = calloc((size_t)k->nexprs + 1, sizeof(int));
-    for (int x = 0; x < k->nexprs; x++) {
-        const kx_expr *e = &k->exprs[x];
-        int r = 0;
-        if (e->kind == KX_RED) r = k->reds[e->red].phase + 1;
-        if (e->kind == KX_UNARY) r = ready[e->a];
-        if (e->kind == KX_BINARY) r = ready[e->a] > ready[e->b] ? ready[e->a] : ready[e->b];
-        ready[x] = r;
-    }
+    kir_ready(k, ready);
     if (!par_inner) sb_printf(&b, "#pragma omp parallel for schedule(static) if (%lldLL > 16384)\n", (long long)(O * I));
     sb_printf(&b, "    for (int64_t o = 0; o < %lldLL; o++) {\n", (long long)O);
     /* outer part of every full-level load offset, and of the full-level store offset */
@@ -263,7 +266,7 @@ char *kir_emit_c(const kir *k, const char *name) {
         for (int r = 0; r < k->nreds; r++)
             if (k->reds[r].phase == p) {
                 sb_printf(&b, "        double r%d = %s;\n", r, k->reds[r].is_max ? "-INFINITY" : "0.0");
-                need(k, k->reds[r].expr, mark);
+                kir_need(k, k->reds[r].expr, mark);
                 any = 1;
             }
         if (!any) continue;
@@ -320,7 +323,7 @@ char *kir_emit_c(const kir *k, const char *name) {
     if (full_stores) {
         memset(mark, 0, (size_t)k->nexprs);
         for (int s = 0; s < k->nstores; s++)
-            if (k->exprs[k->stores[s].expr].level == LV_FULL) need(k, k->stores[s].expr, mark);
+            if (k->exprs[k->stores[s].expr].level == LV_FULL) kir_need(k, k->stores[s].expr, mark);
         if (par_inner) sb_printf(&b, "#pragma omp parallel for schedule(static) if (%lldLL > 16384)\n", (long long)I);
         if (split) {
             open_split_loop(&b, k, mark, I, J, ipitch, tstep, 1, "#pragma omp simd\n");

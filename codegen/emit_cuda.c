@@ -10,13 +10,6 @@
 
 #define CUDA_BLOCK 256
 
-static void need(const kir *k, int x, unsigned char *mark) {
-    if (mark[x]) return;
-    mark[x] = 1;
-    const kx_expr *e = &k->exprs[x];
-    if (e->kind == KX_UNARY) need(k, e->a, mark);
-    if (e->kind == KX_BINARY) need(k, e->a, mark), need(k, e->b, mark);
-}
 
 static void value(strbuf *b, const kir *k, int x, const char *pre) {
     const kx_expr *e = &k->exprs[x];
@@ -89,7 +82,7 @@ char *kir_emit_cuda(const kir *k, const char *name) {
         int64_t N = ir_numel(&k->dom);
         sb_printf(&b, "    for (int64_t i = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; i < %lldLL; "
                       "i += (int64_t)gridDim.x * blockDim.x) {\n", (long long)N);
-        for (int s = 0; s < k->nstores; s++) need(k, k->stores[s].expr, mark);
+        for (int s = 0; s < k->nstores; s++) kir_need(k, k->stores[s].expr, mark);
         full_offsets(&b, k, mark, 0, opitch, "        ");
         for (int x = 0; x < k->nexprs; x++)
             if (mark[x]) value(&b, k, x, "        ");
@@ -100,14 +93,7 @@ char *kir_emit_cuda(const kir *k, const char *name) {
     }
     int64_t O = kir_outer(k), I = kir_inner(k);
     int *ready = calloc((size_t)k->nexprs + 1, sizeof(int));
-    for (int x = 0; x < k->nexprs; x++) {
-        const kx_expr *e = &k->exprs[x];
-        int r = 0;
-        if (e->kind == KX_RED) r = k->reds[e->red].phase + 1;
-        if (e->kind == KX_UNARY) r = ready[e->a];
-        if (e->kind == KX_BINARY) r = ready[e->a] > ready[e->b] ? ready[e->a] : ready[e->b];
-        ready[x] = r;
-    }
+    kir_ready(k, ready);
     sb_printf(&b, "    __shared__ double sh[%d];\n", CUDA_BLOCK);
     sb_printf(&b, "    for (int64_t o = blockIdx.x; o < %lldLL; o += gridDim.x) {\n", (long long)O);
     for (int l = 0; l < k->nloads; l++) {
@@ -128,7 +114,7 @@ char *kir_emit_cuda(const kir *k, const char *name) {
         for (int r = 0; r < k->nreds; r++)
             if (k->reds[r].phase == p) {
                 sb_printf(&b, "        double r%d = %s;\n", r, k->reds[r].is_max ? "-INFINITY" : "0.0");
-                need(k, k->reds[r].expr, mark);
+                kir_need(k, k->reds[r].expr, mark);
                 any = 1;
             }
         if (!any) continue;
@@ -169,7 +155,7 @@ char *kir_emit_cuda(const kir *k, const char *name) {
     if (full_stores) {
         memset(mark, 0, (size_t)k->nexprs);
         for (int s = 0; s < k->nstores; s++)
-            if (k->exprs[k->stores[s].expr].level == LV_FULL) need(k, k->stores[s].expr, mark);
+            if (k->exprs[k->stores[s].expr].level == LV_FULL) kir_need(k, k->stores[s].expr, mark);
         sb_printf(&b, "        for (int64_t i = threadIdx.x; i < %lldLL; i += blockDim.x) {\n", (long long)I);
         full_offsets(&b, k, mark, 1, ipitch, "            ");
         sb_printf(&b, "            const int64_t fS = obS + ");
