@@ -52,7 +52,7 @@ static int append_values(ir_graph *dst, const ir_graph *src, int *map, unsigned 
         if (s->producer < 0) {
             if (s->kind == VK_INTER) return ir_fail(dst, "append: intermediate value %d has no producer", v);
             nv = ir_value_new(dst, s->kind, s->dtype, s->shape, s->name);
-            if (s->kind == VK_CONST && s->data) {
+            if ((s->kind == VK_CONST || s->init.kind == INIT_DATA) && s->data) { /* imported weights too */
                 size_t bytes = (size_t)ir_numel(&s->shape) * ir_dtype_size(s->dtype);
                 dst->vals[nv].data = malloc(bytes ? bytes : 1);
                 if (!dst->vals[nv].data) return ir_fail(dst, "append: out of memory");
