@@ -190,7 +190,8 @@ int cmd_run(int argc, char **argv) {
             if (v >= 0 && engine_set_f32(e, v, &sc[k].value, err)) goto fail;
         }
         if (ld && feed_images(e, ld, &ab, s - 1, (uint64_t)seed, err)) goto fail;
-        if (feed_sched_inputs(e, err) || feed_fake(e, s, (uint64_t)seed, 10, err) || engine_run(e, err)) goto fail;
+        if (feed_sched_step(e, &p, s, total, per_epoch, err) || feed_fake(e, s, (uint64_t)seed, 10, err) || engine_run(e, err))
+            goto fail;
         float l;
         if (engine_get_f32(e, loss, &l, err)) goto fail;
         if (!isfinite(l)) {

@@ -1,5 +1,6 @@
 #include "plan_opts.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -42,6 +43,44 @@ int feed_sched_inputs(engine *e, char *err) {
         const ir_value *val = &g->vals[v];
         if (val->kind != VK_INPUT || strncmp(val->name, "sched.", 6)) continue;
         float x = (float)val->init.a;
+        if (engine_set_f32(e, v, &x, err)) return -1;
+    }
+    return 0;
+}
+
+static double mopt_or(const sslc_plan *p, const char *key, double dflt) {
+    const char *s = plan_get_option(p, key);
+    if (!s) return dflt;
+    if (!strcmp(s, "true")) return 1;
+    if (!strcmp(s, "false")) return 0;
+    char *end;
+    double v = strtod(s, &end);
+    return end == s ? dflt : v;
+}
+
+double sched_value(const sslc_plan *p, const char *name, double base, int64_t step, int64_t total, int64_t per_epoch) {
+    int64_t k = step - 1, epoch = per_epoch > 0 ? k / per_epoch : 0;
+    if (!strcmp(name, "sched.tau") && mopt_or(p, "method.cosine_tau", 0) != 0) /* BYOL: tau_k */
+        return 1.0 - (1.0 - base) * (cos(M_PI * (double)k / (double)(total > 0 ? total : 1)) + 1.0) / 2.0;
+    if (!strcmp(name, "sched.temp_t")) { /* DINO: linspace(warmup_teacher_temp, temp_t, E) per epoch */
+        int64_t E = (int64_t)mopt_or(p, "method.warmup_teacher_temp_epochs", 0);
+        double w = mopt_or(p, "method.warmup_teacher_temp", base);
+        if (E > 0 && epoch < E) return E == 1 ? w : w + (base - w) * (double)epoch / (double)(E - 1);
+        return base;
+    }
+    if (!strcmp(name, "sched.last_layer_grad")) /* DINO: no last-layer gradient the first epochs */
+        return epoch < (int64_t)mopt_or(p, "method.freeze_last_layer", 0) ? 0.0 : 1.0;
+    if (!strcmp(name, "sched.prototypes_grad")) /* SwAV: no prototype gradient the first iterations */
+        return k < (int64_t)mopt_or(p, "method.freeze_prototypes_niters", 0) ? 0.0 : 1.0;
+    return base;
+}
+
+int feed_sched_step(engine *e, const sslc_plan *p, int64_t step, int64_t total, int64_t per_epoch, char *err) {
+    const ir_graph *g = engine_graph(e);
+    for (int v = 0; v < g->nvals; v++) {
+        const ir_value *val = &g->vals[v];
+        if (val->kind != VK_INPUT || strncmp(val->name, "sched.", 6)) continue;
+        float x = (float)sched_value(p, val->name, val->init.a, step, total, per_epoch);
         if (engine_set_f32(e, v, &x, err)) return -1;
     }
     return 0;

@@ -12,4 +12,12 @@ int plan_opt_config(const sslc_plan *p, opt_config *cfg, double *lr, double *wd,
 /* sched.* inputs at their recorded base values */
 int feed_sched_inputs(engine *e, char *err);
 
+/* The host-side schedule of one sched.* input at 1-based step `step` of `total` (per_epoch
+ * steps an epoch), from the plan's method options: BYOL's cosine EMA (cosine_tau), DINO's
+ * teacher-temperature warm-up and last-layer freezing, SwAV's prototype freezing; `base`
+ * otherwise. */
+double sched_value(const sslc_plan *p, const char *name, double base, int64_t step, int64_t total, int64_t per_epoch);
+/* every sched.* input at its scheduled value for the step */
+int feed_sched_step(engine *e, const sslc_plan *p, int64_t step, int64_t total, int64_t per_epoch, char *err);
+
 #endif
