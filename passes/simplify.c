@@ -457,6 +457,14 @@ static int emit(simp *s, ir_graph *out) {
             d->flags = sv->flags;
             d->init = sv->init;
             if (sv->init.kind == INIT_COPY && sv->init.src >= 0) d->init.src = nid[find(s, sv->init.src)];
+            if (sv->init.kind == INIT_DATA && sv->data) { /* imported weights travel with the value */
+                size_t b = (size_t)ir_numel(&sv->shape) * ir_dtype_size(sv->dtype);
+                if (!(d->data = malloc(b ? b : 1))) {
+                    oom(s);
+                    goto out;
+                }
+                memcpy(d->data, sv->data, b);
+            }
             if (sv->producer >= 0) d->producer = nnode[sv->producer];
             if (sv->name && !(d->name = strdup(sv->name))) {
                 oom(s);
