@@ -142,7 +142,8 @@ void encoder_close(encoder_source *s) {
     s->imported = NULL;
 }
 
-int encoder_build(const encoder_source *s, int64_t batch, int with_projector, ir_graph *g, char *err) {
+/* the encoder on the normalized images x [batch, C, H, W] f32 */
+static int build_encoder_on(const encoder_source *s, int64_t batch, int x, int with_projector, ir_graph *g, char *err) {
     if (with_projector && !s->method->projector) {
         errf(err, "--with-projector: method %s has no projector to export", s->method->name);
         return -1;
@@ -156,7 +157,6 @@ int encoder_build(const encoder_source *s, int64_t batch, int with_projector, ir
     memcpy(ctx.val, s->val, sizeof ctx.val);
     mb_init(&ctx.mb, g, 0);
     const backbone_cfg *bb = &s->backbone;
-    int x = ir_input(g, "images", DT_F32, IR_SHAPE(batch, bb->channels, bb->image_size, bb->image_size));
     ir_scope_push(g, "backbone");
     int f = backbone_build(&ctx.mb, bb, x);
     ir_scope_pop(g);
@@ -176,6 +176,80 @@ int encoder_build(const encoder_source *s, int64_t batch, int with_projector, ir
     return 0;
 }
 
+int encoder_build(const encoder_source *s, int64_t batch, int with_projector, ir_graph *g, char *err) {
+    const backbone_cfg *bb = &s->backbone;
+    int x = ir_input(g, "images", DT_F32, IR_SHAPE(batch, bb->channels, bb->image_size, bb->image_size));
+    return build_encoder_on(s, batch, x, with_projector, g, err);
+}
+
+int encoder_norm(const encoder_source *s, aug_norm *norm, char *err) {
+    const char *m = plan_get_option(&s->plan, "aug.mean"), *sd = plan_get_option(&s->plan, "aug.std");
+    int C = s->backbone.channels;
+    *norm = aug_default_norm(C);
+    if (!m || !sd) return 0; /* --augment none: the views were inputs; PySSL's defaults */
+    char e2[IR_ERRLEN];
+    if (aug_parse_floats(m, norm->mean, &norm->nmean, "aug.mean", e2) ||
+        aug_parse_floats(sd, norm->std, &norm->nstd, "aug.std", e2)) {
+        errf(err, "%.300s: %.300s", s->plan_path, e2);
+        return -1;
+    }
+    if ((norm->nmean != 1 && norm->nmean != C) || (norm->nstd != 1 && norm->nstd != C)) {
+        errf(err, "%.300s: aug.mean/aug.std need 1 or %d values", s->plan_path, C);
+        return -1;
+    }
+    return 0;
+}
+
+void encoder_source_size(const encoder_source *s, int64_t *h, int64_t *w) {
+    int v = ir_find_value(&s->plan.train, "images");
+    const ir_value *val = v >= 0 ? &s->plan.train.vals[v] : NULL;
+    if (val && val->shape.ndim == 4) {
+        *h = val->shape.d[2];
+        *w = val->shape.d[3];
+    } else {
+        *h = *w = s->backbone.image_size;
+    }
+}
+
+int encoder_build_images(const encoder_source *s, int64_t batch, int64_t src_h, int64_t src_w, encoder_output what,
+                         int with_projector, ir_graph *g, char *err) {
+    const backbone_cfg *bb = &s->backbone;
+    int64_t C = bb->channels, S = bb->image_size;
+    aug_norm norm;
+    if (encoder_norm(s, &norm, err)) return -1;
+    int x = ir_to_float(g, ir_input(g, "images", DT_U8, IR_SHAPE(batch, C, src_h, src_w)));
+    if (src_h != S || src_w != S) {
+        /* the training crops' resize, over the whole image: a constant box per sample */
+        int32_t *box = malloc((size_t)batch * 4 * sizeof *box);
+        if (!box) {
+            errf(err, "out of memory");
+            return -1;
+        }
+        for (int64_t b = 0; b < batch; b++) {
+            box[4 * b] = box[4 * b + 1] = 0;
+            box[4 * b + 2] = (int32_t)src_h;
+            box[4 * b + 3] = (int32_t)src_w;
+        }
+        int bx = ir_const(g, DT_I32, IR_SHAPE(batch, 4), box);
+        free(box);
+        x = ir_resized_crop(g, x, bx, S, S, 0);
+    }
+    float mean[3], std[3];
+    for (int i = 0; i < norm.nmean; i++) mean[i] = (float)norm.mean[i];
+    for (int i = 0; i < norm.nstd; i++) std[i] = (float)norm.std[i];
+    x = ir_normalize(g, x, ir_const(g, DT_F32, IR_SHAPE(norm.nmean), mean), ir_const(g, DT_F32, IR_SHAPE(norm.nstd), std));
+    if (what == ENCODER_FEATURES) return g->failed ? (errf(err, "preprocessing: %.400s", g->err), -1)
+                                                   : build_encoder_on(s, batch, x, with_projector, g, err);
+    int p = ir_flatten(g, x, 1);
+    if (g->failed || p < 0) {
+        errf(err, "preprocessing: %.400s", g->err);
+        return -1;
+    }
+    ir_set_name(g, p, "pixels");
+    ir_add_output(g, p);
+    return 0;
+}
+
 /* is value v read by a node or an output? */
 static int is_read(const ir_graph *g, int v) {
     for (int i = 0; i < g->nnodes; i++)
@@ -186,12 +260,31 @@ static int is_read(const ir_graph *g, int v) {
     return 0;
 }
 
-int encoder_load_weights(const encoder_source *s, interp *it, char *err) {
-    if (init_persistent(it, s->plan.seed, err)) return -1;
+/* where loaded tensors go: an interpreter or an engine */
+typedef struct {
+    interp *it;
+    engine *e;
+} weights_sink;
+
+static int sink_set(const weights_sink *k, const ir_value *val, const st_tensor *t, char *err) {
+    if (k->it) {
+        if (val->dtype == DT_F32) return interp_set_f32(k->it, val->id, t->data, err);
+        memcpy(interp_data(k->it, val->id), t->data, t->nbytes);
+        return 0;
+    }
+    int v = engine_find(k->e, val->name);
+    if (v < 0) return 0; /* the compiled graph no longer needs it */
+    if (val->dtype == DT_F32) return engine_set_f32(k->e, v, t->data, err);
+    void *d = engine_data(k->e, v);
+    if (d) memcpy(d, t->data, t->nbytes);
+    return 0;
+}
+
+/* every parameter and state tensor g reads, from the weights file */
+static int load_weights(const encoder_source *s, const ir_graph *g, const weights_sink *k, char *err) {
     if (!s->params_path[0]) return 0;
     st_table tab;
     if (st_read(&tab, s->params_path, err)) return -1;
-    const ir_graph *g = it->g;
     int rc = 0;
     for (int v = 0; v < g->nvals && !rc; v++) {
         const ir_value *val = &g->vals[v];
@@ -211,12 +304,22 @@ int encoder_load_weights(const encoder_source *s, interp *it, char *err) {
             errf(err, "%.300s: '%.100s' is %s %s, the encoder expects %s %s", s->params_path, val->name,
                      st_dtype_name(t->dtype), a, ir_dtype_name(val->dtype), b);
             rc = -1;
-        } else if (dt == DT_F32) {
-            rc = interp_set_f32(it, v, t->data, err);
         } else {
-            memcpy(interp_data(it, v), t->data, t->nbytes);
+            rc = sink_set(k, val, t, err);
         }
     }
     st_free(&tab);
     return rc;
+}
+
+int encoder_load_weights(const encoder_source *s, interp *it, char *err) {
+    if (init_persistent(it, s->plan.seed, err)) return -1;
+    weights_sink k = {.it = it};
+    return load_weights(s, it->g, &k, err);
+}
+
+int encoder_load_engine(const encoder_source *s, const ir_graph *g, engine *e, char *err) {
+    if (engine_init_persistent(e, s->plan.seed, err)) return -1;
+    weights_sink k = {.e = e};
+    return load_weights(s, g, &k, err);
 }

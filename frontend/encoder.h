@@ -9,6 +9,8 @@
 #include <stdint.h>
 
 #include "../methods/method.h"
+#include "../runtime/augment.h"
+#include "../runtime/engine.h"
 #include "../runtime/interp.h"
 #include "../runtime/planfile.h"
 #include "onnx.h"
@@ -35,8 +37,29 @@ void encoder_close(encoder_source *s);
  * outputs: the backbone features [batch, F], then with with_projector the method's projection. */
 int encoder_build(const encoder_source *s, int64_t batch, int with_projector, ir_graph *g, char *err);
 
+/* The images a dataset gives become encoder inputs as the training views do at their core,
+ * without the random parts: ToFloat (u8 / 255), a bilinear resize of the whole image when its
+ * size differs from the plan's image size, Normalize with the plan's mean and std. */
+typedef enum { ENCODER_FEATURES, ENCODER_PIXELS } encoder_output;
+
+/* The Normalize the plan's augmentation used (options aug.mean / aug.std; plans compiled with
+ * --augment none record none: PySSL's defaults, aug_default_norm). */
+int encoder_norm(const encoder_source *s, aug_norm *norm, char *err);
+/* The size of the u8 images the plan trained on (its `images` input; the image size for plans
+ * without augmentation). */
+void encoder_source_size(const encoder_source *s, int64_t *h, int64_t *w);
+
+/* Builds the eval graph from u8 images into g (ir_graph_init'ed): input "images" u8
+ * [batch, C, src_h, src_w], the preprocessing above, then the encoder with the outputs of
+ * encoder_build (ENCODER_FEATURES: features, then with with_projector the projection) or the
+ * normalized pixels flattened to [batch, C*H*W] (ENCODER_PIXELS, output "pixels"). */
+int encoder_build_images(const encoder_source *s, int64_t batch, int64_t src_h, int64_t src_w, encoder_output what,
+                         int with_projector, ir_graph *g, char *err);
+
 /* Fills the parameters and state of it->g: the plan's initialization, then every tensor the graph
  * reads from the weights file (which must have them all, with matching shapes). */
 int encoder_load_weights(const encoder_source *s, interp *it, char *err);
+/* The same for an engine built from graph g (values matched by name). */
+int encoder_load_engine(const encoder_source *s, const ir_graph *g, engine *e, char *err);
 
 #endif

@@ -19,6 +19,8 @@ static const command commands[] = {
     {"step", cmd_step, "run optimizer steps on given parameters and inputs, dump loss/grads/state"},
     {"export", cmd_export, "write the trained encoder (eval mode) as an ONNX model"},
     {"features", cmd_features, "run the eval-mode encoder on given images (reference interpreter)"},
+    {"eval", cmd_eval, "kNN and linear-probe top-1 of the encoder's features on a test split"},
+    {"embed", cmd_embed, "write the encoder's features of a dataset split as a NumPy .npy file"},
 };
 #define NCOMMANDS (int)(sizeof commands / sizeof commands[0])
 

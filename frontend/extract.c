@@ -1,0 +1,174 @@
+#include "extract.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "../runtime/loader.h"
+
+struct extractor {
+    const encoder_source *s;
+    extract_opts o;
+    int64_t batch;
+    ir_graph g;    /* the eval graph the engine was built from */
+    engine *e;
+    int64_t src_h, src_w; /* image size g takes (0: no graph yet) */
+    int images, out;      /* engine value ids */
+};
+
+static double now(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+void feat_set_free(feat_set *f) {
+    free(f->x);
+    free(f->y);
+    memset(f, 0, sizeof *f);
+}
+
+int extractor_open(extractor **out, const encoder_source *s, const extract_opts *o, char *err) {
+    *out = NULL;
+    if (o->batch < 0 || o->batch > 65536) {
+        snprintf(err, IR_ERRLEN, "batch %d out of range (1..65536)", o->batch);
+        return -1;
+    }
+    extractor *x = calloc(1, sizeof *x);
+    if (!x) {
+        snprintf(err, IR_ERRLEN, "out of memory");
+        return -1;
+    }
+    x->s = s;
+    x->o = *o;
+    x->batch = o->batch ? o->batch : EXTRACT_DEFAULT_BATCH;
+    ir_graph_init(&x->g);
+    *out = x;
+    return 0;
+}
+
+void extractor_close(extractor *x) {
+    if (!x) return;
+    engine_free(x->e);
+    ir_graph_free(&x->g);
+    free(x);
+}
+
+/* (Re)builds the graph and engine for images of h x w. */
+static int compile_for(extractor *x, int64_t h, int64_t w, char *err) {
+    if (x->e && x->src_h == h && x->src_w == w) return 0;
+    engine_free(x->e);
+    x->e = NULL;
+    ir_graph_free(&x->g);
+    ir_graph_init(&x->g);
+    x->src_h = x->src_w = 0;
+    if (encoder_build_images(x->s, x->batch, h, w, x->o.what, x->o.with_projector, &x->g, err)) return -1;
+    char info[256] = "";
+    x->e = engine_new(x->o.device, &x->g, info, sizeof info, err);
+    if (!x->e) return -1;
+    if (x->o.verbose) fprintf(stderr, "%s\n", info);
+    /* the weights; the pixels graph has none (random init of nothing) */
+    if (x->o.what == ENCODER_FEATURES && encoder_load_engine(x->s, &x->g, x->e, err)) return -1;
+    const ir_graph *eg = engine_graph(x->e);
+    x->images = engine_find(x->e, "images");
+    x->out = eg->noutputs ? eg->outputs[eg->noutputs - 1] : -1;
+    if (x->images < 0 || x->out < 0) {
+        snprintf(err, IR_ERRLEN, "the compiled eval graph lost its input or output");
+        return -1;
+    }
+    x->src_h = h, x->src_w = w;
+    return 0;
+}
+
+/* opens the split with the plan's channels; fake data at the training images' size */
+static int open_split(extractor *x, ds_split split, sslc_dataset **ds, char *err) {
+    const backbone_cfg *bb = &x->s->backbone;
+    int64_t th, tw;
+    encoder_source_size(x->s, &th, &tw);
+    ds_options o = {.channels = bb->channels, .seed = x->o.seed};
+    if (!strncmp(x->o.data, "fake:", 5)) o.height = (int)th, o.width = (int)tw;
+    if (ds_open(ds, x->o.data, split, &o, err)) return -1;
+    const ds_info *in = ds_get_info(*ds);
+    int S = bb->image_size;
+    if ((in->h != S || in->w != S) && (in->h != th || in->w != tw)) {
+        if (th == S && tw == S)
+            snprintf(err, IR_ERRLEN, "%s has %dx%d images, the plan takes %dx%d", in->what, in->h, in->w, S, S);
+        else
+            snprintf(err, IR_ERRLEN, "%s has %dx%d images, the plan takes %dx%d (or %lldx%lld, the size it trained on)",
+                     in->what, in->h, in->w, S, S, (long long)th, (long long)tw);
+        return -1;
+    }
+    if (in->n < 1) {
+        snprintf(err, IR_ERRLEN, "%s has no images", in->what);
+        return -1;
+    }
+    return 0;
+}
+
+static void progress(const extractor *x, const char *what, int64_t done, int64_t n, double t0, double *last, int final) {
+    if (!x->o.verbose) return;
+    double t = now();
+    int tty = isatty(2);
+    /* a terminal gets a line updated in place; a log gets a line every 10 s */
+    if (!final && t - *last < (tty ? 0.5 : 10.0)) return;
+    *last = t;
+    fprintf(stderr, "%s%s: %lld/%lld images, %.0f img/s%s", tty ? "\r" : "", what, (long long)done, (long long)n,
+            (double)done / (t - t0 + 1e-9), final ? (tty ? "\n" : "\n") : (tty ? "" : "\n"));
+    fflush(stderr);
+}
+
+int extractor_run(extractor *x, ds_split split, feat_set *out, char *err) {
+    memset(out, 0, sizeof *out);
+    sslc_dataset *ds = NULL;
+    sslc_loader *l = NULL;
+    float *buf = NULL;
+    int rc = -1;
+    if (open_split(x, split, &ds, err)) goto done;
+    const ds_info *in = ds_get_info(ds);
+    if (compile_for(x, in->h, in->w, err)) goto done;
+    const ir_value *ov = &engine_graph(x->e)->vals[x->out];
+    int64_t dim = ir_numel(&ov->shape) / x->batch;
+    out->n = in->n;
+    out->dim = dim;
+    out->classes = in->has_labels ? in->num_classes : 0;
+    snprintf(out->what, sizeof out->what, "%s", in->what);
+    out->x = malloc((size_t)in->n * (size_t)dim * sizeof *out->x);
+    out->y = malloc((size_t)in->n * sizeof *out->y);
+    buf = malloc((size_t)x->batch * (size_t)dim * sizeof *buf);
+    if (!out->x || !out->y || !buf) {
+        snprintf(err, IR_ERRLEN, "out of memory for %lld x %lld features", (long long)in->n, (long long)dim);
+        goto done;
+    }
+    loader_cfg c = loader_defaults((int)x->batch);
+    c.shuffle = 0;   /* dataset order */
+    c.drop_last = 0; /* every image: the last batch is padded */
+    if (loader_open(&l, ds, &c, err)) goto done;
+    int64_t nb = loader_batches_per_epoch(l), done = 0;
+    size_t img_bytes = (size_t)x->batch * (size_t)in->c * (size_t)in->h * (size_t)in->w;
+    double t0 = now(), last = t0;
+    for (int64_t k = 0; k < nb; k++) {
+        loader_batch b;
+        if (loader_next(l, &b, err)) goto done;
+        memcpy(engine_data(x->e, x->images), b.images, img_bytes);
+        if (engine_run(x->e, err) || engine_get_f32(x->e, x->out, buf, err)) goto done;
+        /* no shuffling: batch k holds samples k*B .. k*B+n-1 */
+        memcpy(out->x + done * dim, buf, (size_t)b.n * (size_t)dim * sizeof *buf);
+        for (int i = 0; i < b.n; i++) out->y[done + i] = b.labels[i];
+        done += b.n;
+        progress(x, in->what, done, in->n, t0, &last, 0);
+    }
+    if (done != in->n) {
+        snprintf(err, IR_ERRLEN, "%s: the loader gave %lld of %lld images", in->what, (long long)done, (long long)in->n);
+        goto done;
+    }
+    progress(x, in->what, done, in->n, t0, &last, 1);
+    rc = 0;
+done:
+    if (rc) feat_set_free(out);
+    free(buf);
+    loader_close(l);
+    ds_close(ds);
+    return rc;
+}

@@ -1,0 +1,46 @@
+/* Frozen features of a whole dataset split: the eval-mode encoder of a SOURCE (plan file or run
+ * directory, frontend/encoder.h) over every image in dataset order, compiled for one batch size
+ * and run by an engine (cpu: fused JIT kernels; ref: the reference interpreter), with loader
+ * threads decoding the next batches meanwhile. The last partial batch is padded and its padding
+ * rows dropped. Used by `sslc embed` and `sslc eval`. */
+#ifndef SSLC_EXTRACT_H
+#define SSLC_EXTRACT_H
+#include <stdint.h>
+
+#include "../runtime/dataset.h"
+#include "../runtime/engine.h"
+#include "encoder.h"
+
+#define EXTRACT_DEFAULT_BATCH 256
+
+typedef struct {
+    float *x;   /* [n, dim] row-major */
+    int64_t *y; /* [n] labels, -1 where the dataset has none */
+    int64_t n, dim;
+    int classes; /* the dataset's (0: unlabelled) */
+    char what[96]; /* e.g. "fashion-mnist train" */
+} feat_set;
+void feat_set_free(feat_set *f);
+
+typedef struct {
+    const char *data;    /* dataset spec (runtime/dataset.h) */
+    encoder_output what; /* encoder features or normalized pixels */
+    int with_projector;  /* the projection instead of the backbone features */
+    int batch;           /* images per forward; 0: EXTRACT_DEFAULT_BATCH */
+    engine_kind device;
+    uint64_t seed;       /* fake: datasets */
+    int verbose;         /* progress and a summary line on stderr */
+} extract_opts;
+
+typedef struct extractor extractor;
+
+/* Borrows s (an opened source; it must outlive the extractor). Nothing is compiled yet: the
+ * graph depends on the dataset's image size, known at the first extractor_run. */
+int extractor_open(extractor **x, const encoder_source *s, const extract_opts *o, char *err);
+/* The features of one split into out (allocated here; feat_set_free). The dataset's images must
+ * have the plan's image size or the size of the images it trained on (resized in the graph);
+ * channels are converted to the plan's (1 <-> 3) as in training. 0 or -1 with err. */
+int extractor_run(extractor *x, ds_split split, feat_set *out, char *err);
+void extractor_close(extractor *x);
+
+#endif
