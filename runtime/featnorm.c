@@ -2,6 +2,7 @@
 
 #include <math.h>
 #include <stdlib.h>
+#include <string.h>
 
 void feat_l2_normalize(float *x, int64_t n, int64_t dim) {
 #pragma omp parallel for schedule(static)
@@ -49,4 +50,32 @@ void feat_standardize(float *x, int64_t n, int64_t dim, const float *mean, const
         float *r = x + i * dim;
         for (int64_t j = 0; j < dim; j++) r[j] = (r[j] - mean[j]) / std[j];
     }
+}
+
+double feat_top_eigenvalue(const float *x, int64_t n, int64_t dim, int64_t max_rows, int iters) {
+    double *v = malloc((size_t)dim * sizeof *v), *u = calloc((size_t)dim, sizeof *u);
+    double lam = 0;
+    int64_t m = n < max_rows ? n : max_rows;
+    if (!v || !u || m < 1) goto out;
+    for (int64_t j = 0; j < dim; j++) v[j] = 1 / sqrt((double)dim) * (1 + 0.01 * (double)(j % 7));
+    for (int it = 0; it < iters; it++) {
+        /* u = x^T (x v) / n, row by row */
+        memset(u, 0, (size_t)dim * sizeof *u);
+        for (int64_t k = 0; k < m; k++) {
+            const float *r = x + (k * n / m) * dim;
+            double d = 0;
+            for (int64_t j = 0; j < dim; j++) d += r[j] * v[j];
+            for (int64_t j = 0; j < dim; j++) u[j] += d * r[j];
+        }
+        double nrm = 0;
+        for (int64_t j = 0; j < dim; j++) nrm += u[j] * u[j];
+        nrm = sqrt(nrm);
+        lam = nrm / (double)m; /* |C v| with |v| = 1 */
+        if (nrm == 0) break;
+        for (int64_t j = 0; j < dim; j++) v[j] = u[j] / nrm;
+    }
+out:
+    free(v);
+    free(u);
+    return lam;
 }

@@ -14,4 +14,9 @@ int feat_moments(const float *x, int64_t n, int64_t dim, float *mean, float *std
 /* x[i][j] = (x[i][j] - mean[j]) / std[j] */
 void feat_standardize(float *x, int64_t n, int64_t dim, const float *mean, const float *std);
 
+/* The largest eigenvalue of x^T x / n (power iteration from a fixed start, `iters` rounds,
+ * in double), estimated on at most max_rows rows spread evenly over x: the curvature scale
+ * that bounds a stable gradient step on x. */
+double feat_top_eigenvalue(const float *x, int64_t n, int64_t dim, int64_t max_rows, int iters);
+
 #endif
