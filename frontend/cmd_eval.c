@@ -69,8 +69,12 @@ static int parse(int argc, char **argv, eval_args *a, int embed) {
     char err[IR_ERRLEN];
     while ((c = getopt_long(argc, argv, ":o:qh", longopts, NULL)) != -1) {
         /* options of the other command */
-        if (embed ? strchr("kljE", c) && c : strchr("oSL", c) && c)
-            return cli_error("%s: unknown option '%s' (see sslc %s --help)", cmd, argv[optind - 1], cmd);
+        if (c > 0 && strchr(embed ? "kljE" : "oSL", c)) {
+            const char *name = "-o";
+            for (const struct option *lo = longopts; lo->name; lo++)
+                if (lo->val == c && c != 'o') name = lo->name;
+            return cli_error("%s: unknown option '%s%s' (see sslc %s --help)", cmd, c == 'o' ? "" : "--", name, cmd);
+        }
         switch (c) {
         case 'D': a->data = optarg; break;
         case 'k':
