@@ -7,6 +7,8 @@ usage: onnx_oracle.py SSLC WORKDIR {export,import,resnet50,badfiles}
             table (tests/test_onnx_opsexport): every export passes
             onnx.checker.check_model(full_check=True); ONNX Runtime on the model equals
             `sslc features` (same weights, same images, another batch size than the export's)
+            and `sslc embed` (cpu engine) on a folder: dataset of PNG files, which ONNX Runtime
+            gets as u8 / 255 normalized with the plan's mean and std
   import    torchvision ResNet-18 exported by torch.onnx.export (opset 13 and 17; BatchNorm
             folded, preserved, and in training mode; cut before fc with --backbone-output):
             imported by `sslc compile`, its forward equals ONNX Runtime's; SimCLR steps on it;
@@ -87,6 +89,48 @@ def sslc_features(source, x, *extra):
     return st.load(ff)
 
 
+def write_png(file, img):
+    """img: uint8 [C, H, W], C = 1 (gray) or 3 (RGB); filter 0 rows, one IDAT."""
+    import struct
+    import zlib
+    c, h, w = img.shape
+    raw = b"".join(b"\0" + img[:, y, :].T.tobytes() for y in range(h))
+
+    def chunk(kind, data):
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+    ihdr = struct.pack(">IIBBBBB", w, h, 8, 0 if c == 1 else 2, 0, 0, 0)
+    with open(file, "wb") as f:
+        f.write(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b""))
+
+
+def png_folder(name, c, s, n=5, seed=0):
+    """A folder: dataset of n random images in two classes; returns (spec, u8 [n, C, S, S] in the
+    dataset's order: classes sorted, files sorted)."""
+    root = path(f"{name}.images")
+    rng = np.random.default_rng(seed)
+    imgs = rng.integers(0, 256, (n, c, s, s), dtype=np.uint8)
+    for i in range(n):
+        d = os.path.join(root, "a" if i < n // 2 else "b")
+        os.makedirs(d, exist_ok=True)
+        write_png(os.path.join(d, f"{i:03d}.png"), imgs[i])
+    return f"folder:{root}", imgs
+
+
+def normalized(imgs, options):
+    """what sslc's eval graph feeds the encoder: ToFloat (x / 255) then Normalize, in float32"""
+    c = imgs.shape[1]
+    mean = np.array([float(v) for v in options["aug.mean"].split(",")], np.float32)
+    std = np.array([float(v) for v in options["aug.std"].split(",")], np.float32)
+    mean, std = (np.broadcast_to(v, (c,)).reshape(1, c, 1, 1) for v in (mean, std))
+    return ((imgs.astype(np.float32) / np.float32(255)) - mean) / std
+
+
+def sslc_embed(source, spec, *extra):
+    f = path("embed.npy")
+    sslc("embed", source, "--data", spec, "-o", f, "--quiet", *extra)
+    return np.load(f)
+
+
 def check_model(model):
     m = onnx.load(model)
     onnx.checker.check_model(m, full_check=True)
@@ -133,6 +177,9 @@ def cmd_export():
         st.save(pf, params)
         c, s = int(info["options"]["channels"]), int(info["options"]["image_size"])
         x = np.random.default_rng(7).normal(0, 1, (5, c, s, s)).astype(np.float32)  # batch 5: not the export's
+        # the same images as PNG files for `sslc embed`, and normalized as its graph does for ONNX Runtime
+        spec, imgs = png_folder(name, c, s)
+        xe = normalized(imgs, info["options"])
         for v in variants:
             model = path(f"{name}.onnx")
             sslc("export", plan, "--params", pf, "-o", model, *v)
@@ -148,6 +195,11 @@ def cmd_export():
             f = sslc_features(plan, x, "--params", pf, *[a for a in v if a == "--with-projector"])
             for k in y:
                 worst = max(worst, compare(f"{name} {' '.join(v) or '(default)'} {k}", y[k], f[k]))
+            if "--opset" not in v:  # ONNX Runtime vs `sslc embed` (cpu engine) on PNG files
+                proj = "--with-projector" in v
+                e = sslc_embed(plan, spec, "--params", pf, *(["--with-projector"] if proj else []))
+                worst = max(worst, compare(f"{name} {' '.join(v) or '(default)'} vs sslc embed",
+                                           run_ort(model, xe)["projection" if proj else "features"], e))
         # a run directory: plan.plan + checkpoint.safetensors
         run = path(f"{name}.run")
         os.makedirs(run, exist_ok=True)
@@ -157,6 +209,8 @@ def cmd_export():
         check_model(path("run.onnx"))
         worst = max(worst, compare(f"{name} run directory", run_ort(path("run.onnx"), x)["features"],
                                    sslc_features(run, x)["features"]))
+        worst = max(worst, compare(f"{name} run directory vs sslc embed", run_ort(path("run.onnx"), xe)["features"],
+                                   sslc_embed(run, spec)))
         compare(f"{name} run directory = plan + params", run_ort(path("run.onnx"), x)["features"], y_default, tol=0)
     for method, margs in method_configs:
         available = method in sslc("methods").stdout.split()
@@ -184,7 +238,7 @@ def cmd_export():
     io = st.load(path("ops.safetensors"))
     worst = max(worst, compare("every exported op (opset 17, batch 5)", run_ort(path("ops.onnx"), io["images"])["features"],
                                io["features"]))
-    print(f"export: ONNX Runtime vs sslc, worst max abs diff {worst:.3g}")
+    print(f"export: ONNX Runtime vs sslc (features and embed), worst max abs diff {worst:.3g}")
 
 
 # ---- import ----
