@@ -464,6 +464,7 @@ static int fold_binary(bctx *b, const imp_op *op, const ctensor *x, const ctenso
         case OP_Add: z = (int64_t)((uint64_t)p + (uint64_t)q); break;
         case OP_Sub: z = (int64_t)((uint64_t)p - (uint64_t)q); break;
         case OP_Mul: z = (int64_t)((uint64_t)p * (uint64_t)q); break;
+        case OP_Equal: z = p == q; break; /* bool as 0 / 1 */
         case OP_Div:
             if (q == 0 || (p == INT64_MIN && q == -1)) return bfail(b, "integer division by zero");
             z = p / q;
@@ -1042,6 +1043,72 @@ static int h_cast(bctx *b, const imp_op *op) {
     return set_out_c(b, 0, c);
 }
 
+/* ConstantOfShape: torch writes it (with Equal and Where) for `expand(n, -1, -1)`; the shape is
+ * folded, so the result is a constant too */
+static int h_constant_of_shape(bctx *b, const imp_op *op) {
+    (void)op;
+    int64_t t[IR_MAX_DIMS];
+    int n = in_ints(b, 0, "the shape", t, IR_MAX_DIMS);
+    if (n < 0) return -1;
+    ir_shape s;
+    int64_t numel;
+    char why[200];
+    if (make_shape(t, (size_t)n, &s, &numel, why, sizeof why)) return bfail(b, "shape: %s", why);
+    ctensor v = {0};
+    const Onnx__AttributeProto *a = attr(b->n, "value");
+    if (a) {
+        if (!a->t) return bfail(b, "attribute 'value' must be a tensor");
+        if (decode_tensor(a->t, &v, why, sizeof why)) return bfail(b, "its value %s", why);
+        if (v.numel != 1) {
+            ct_free(&v);
+            return bfail(b, "its value must have one element");
+        }
+    } else if (ct_alloc(&v, 1, (ir_shape){0})) /* default: float 0 */
+        return bfail(b, "out of memory");
+    else
+        v.f[0] = 0;
+    ctensor *r = new_const(b, v.is_float, s);
+    for (int64_t k = 0; r && k < numel; k++) {
+        if (v.is_float)
+            r->f[k] = v.f[0];
+        else
+            r->i[k] = v.i[0];
+    }
+    ct_free(&v);
+    return set_out_c(b, 0, r);
+}
+
+/* Where on constants (shape arithmetic): cond ? x : y, every operand the same size or one value */
+static int h_where(bctx *b, const imp_op *op) {
+    (void)op;
+    if (nin(b) != 3) return bfail(b, "takes 3 inputs, got %d", nin(b));
+    const ctensor *c[3];
+    int64_t n = 1;
+    for (int k = 0; k < 3; k++) {
+        ent *e = in_ent(b, k);
+        if (!e) return -1;
+        if (!is_foldable(e->c)) return bfail(b, "only supported on constants (shape arithmetic)");
+        c[k] = e->c;
+        if (c[k]->numel != 1) {
+            if (n != 1 && c[k]->numel != n) return bfail(b, "cannot broadcast these constants");
+            n = c[k]->numel;
+        }
+    }
+    if (c[0]->is_float || c[1]->is_float != c[2]->is_float) return bfail(b, "needs an integer condition and two values of one type");
+    const ctensor *shp = c[0]->numel == n ? c[0] : c[1]->numel == n ? c[1] : c[2];
+    ctensor *r = new_const(b, c[1]->is_float, shp->shape);
+    if (!r) return -1;
+    for (int64_t k = 0; k < n; k++) {
+        const ctensor *pick = c[0]->i[c[0]->numel == 1 ? 0 : k] ? c[1] : c[2];
+        int64_t j = pick->numel == 1 ? 0 : k;
+        if (r->is_float)
+            r->f[k] = pick->f[j];
+        else
+            r->i[k] = pick->i[j];
+    }
+    return set_out_c(b, 0, r);
+}
+
 /* The one table: ONNX op -> converter, with the attributes it understands. */
 static const imp_op import_table[] = {
     {"Add", h_binary, OP_Add, ""},
@@ -1081,6 +1148,9 @@ static const imp_op import_table[] = {
     {"Squeeze", h_squeeze, -1, "axes"},
     {"Slice", h_slice, OP_Slice, ""},
     {"Cast", h_cast, -1, "to saturate"},
+    {"ConstantOfShape", h_constant_of_shape, -1, "value"},
+    {"Equal", h_binary, OP_Equal, ""},
+    {"Where", h_where, -1, ""},
 };
 #define NIMPORT (int)(sizeof import_table / sizeof import_table[0])
 
