@@ -42,6 +42,14 @@ typedef struct {
 
 typedef struct imp_op imp_op;
 
+/* a pattern of nodes fused into one op (see fuse_patterns): the slots it reads */
+typedef struct {
+    int x, scale, bias; /* slots; scale and bias -1 when absent */
+    int naxes;          /* LayerNorm: the ReduceMean axes, as written (the rank is known when building) */
+    int64_t axes[IR_MAX_DIMS];
+    double eps;
+} fused;
+
 struct onnx_model {
     char path[1024];
     Onnx__ModelProto *pb;
@@ -55,7 +63,7 @@ struct onnx_model {
     int **node_in;         /* per node: slot of each input, -1 for an absent optional input */
     int **node_out;        /* per node: slot of each output */
     const imp_op **node_op;
-    int *node_aux;         /* fused GELU: the slot of its input */
+    fused *node_aux;       /* per node: what a fused pattern (GELU, LayerNorm) ending there reads */
     ctensor *node_const;   /* Constant nodes' values, decoded at load */
     unsigned char *needed; /* per node */
     int out_slot;
@@ -398,16 +406,20 @@ static int make_param(bctx *b, const ctensor *c, int role) {
     return role == ROLE_STATE ? mb_cur(b->mb, v) : v;
 }
 
-/* the IR value of an input: constants become parameters (initializers), state, or IR constants */
-static int in_value(bctx *b, int k, int role) {
-    ent *e = in_ent(b, k);
-    if (!e) return -1;
+/* the IR value of an entry: constants become parameters (initializers), state, or IR constants */
+static int ent_value(bctx *b, ent *e, int role) {
     if (e->v >= 0) return e->v;
     const ctensor *c = e->c;
     if (is_weight(c) && (c->shape.ndim > 0 || role != ROLE_DATA)) return make_param(b, c, role);
     int v = c->is_float ? ir_const(b->g, DT_F32, c->shape, c->f) : ir_const(b->g, DT_I64, c->shape, c->i);
     if (v >= 0 && role == ROLE_DATA) e->v = v; /* reuse within this build */
     return v;
+}
+
+/* the IR value of input k */
+static int in_value(bctx *b, int k, int role) {
+    ent *e = in_ent(b, k);
+    return e ? ent_value(b, e, role) : -1;
 }
 
 /* an input that must be a constant (shapes, axes...) */
@@ -1263,7 +1275,16 @@ static int find_input(onnx_model *m, char *err) {
     return 0;
 }
 
-/* ---- exact GELU: x * (1 + Erf(x / sqrt(2))) * 0.5, as torch.onnx.export (and sslc) write it ---- */
+/* ---- fused patterns ----
+ * Exporters write some ops as arithmetic that sslc has as one op with its own gradient:
+ * - exact GELU, x * (1 + Erf(x / sqrt(2))) * 0.5 (torch.onnx.export and sslc); ONNX has no Gelu
+ *   before opset 20, and sslc has no Erf op;
+ * - LayerNorm before opset 17: ReduceMean, Sub, Pow 2 (or Mul by itself), ReduceMean, Add eps,
+ *   Sqrt, Div, then optionally Mul scale and Add bias. As one LayerNormalization it trains with
+ *   the fused kernels and keeps two statistics per row for the backward pass instead of the
+ *   intermediates of seven ops.
+ * The matched nodes become op_skip; the last one computes the op from what `fused` records.
+ * Only nodes whose intermediate outputs nothing else reads are matched. */
 
 static int h_skip(bctx *b, const imp_op *op) { /* a node folded into a later one */
     (void)b, (void)op;
@@ -1271,48 +1292,110 @@ static int h_skip(bctx *b, const imp_op *op) { /* a node folded into a later one
 }
 static int h_gelu(bctx *b, const imp_op *op) {
     (void)op;
-    ent *e = &b->ents[b->m->node_aux[b->idx]];
+    ent *e = &b->ents[b->m->node_aux[b->idx].x];
     if (e->v < 0) return bfail(b, "GELU of a constant is not supported");
     return set_out_v(b, 0, ir_gelu(b->g, e->v));
 }
-static const imp_op op_skip = {"(fused)", h_skip, -1, ""}, op_gelu = {"Gelu", h_gelu, OP_Gelu, ""};
 
-/* value of a scalar float constant (initializer or Constant output) in slot s */
+/* LayerNorm: the LayerNormalization op when the axes are the trailing ones and the scale and
+ * bias have the normalized shape, else the same arithmetic (what the model says) in IR ops */
+static int h_layernorm_fused(bctx *b, const imp_op *op) {
+    (void)op;
+    const fused *f = &b->m->node_aux[b->idx];
+    ent *e = &b->ents[f->x];
+    if (e->v < 0) return bfail(b, "LayerNorm of a constant is not supported");
+    int x = e->v, r = vshape(b, x)->ndim, sc = -1, bi = -1;
+    if (f->scale >= 0 && (sc = ent_value(b, &b->ents[f->scale], ROLE_DATA)) < 0) return -1;
+    if (f->bias >= 0 && (bi = ent_value(b, &b->ents[f->bias], ROLE_DATA)) < 0) return -1;
+    int64_t axes[IR_MAX_DIMS];
+    unsigned char in_set[IR_MAX_DIMS] = {0};
+    int lo = r;
+    for (int i = 0; i < f->naxes; i++) {
+        if (norm_axis(b, f->axes[i], r, &axes[i])) return -1;
+        in_set[axes[i]] = 1;
+        if (axes[i] < lo) lo = (int)axes[i];
+    }
+    int trailing = 1;
+    for (int d = lo; d < r; d++) trailing &= in_set[d];
+    ir_shape ns = *vshape(b, x);
+    ns.ndim = r - lo;
+    for (int d = lo; d < r; d++) ns.d[d - lo] = vshape(b, x)->d[d];
+    if (trailing && (sc < 0 || ir_shape_eq(vshape(b, sc), &ns)) && (bi < 0 || ir_shape_eq(vshape(b, bi), &ns)))
+        return set_out_v(b, 0, ir_layernorm(b->g, x, sc, bi, lo, f->eps));
+    ir_graph *g = b->g;
+    int d = ir_sub(g, x, ir_reduce_mean(g, x, axes, f->naxes, 1));
+    int var = ir_reduce_mean(g, ir_mul(g, d, d), axes, f->naxes, 1);
+    int y = ir_div(g, d, ir_sqrt(g, ir_add_scalar(g, var, f->eps)));
+    if (sc >= 0) y = ir_mul(g, y, sc);
+    if (bi >= 0) y = ir_add(g, y, bi);
+    return set_out_v(b, 0, y);
+}
+
+static const imp_op op_skip = {"(fused)", h_skip, -1, ""}, op_gelu = {"Gelu", h_gelu, OP_Gelu, ""},
+                    op_layernorm = {"LayerNormalization", h_layernorm_fused, OP_LayerNormalization, ""};
+
+/* the constant in slot s: an initializer or a Constant node's value; NULL otherwise */
+static const ctensor *const_at(const onnx_model *m, int s) {
+    if (s >= 1 && s <= m->ninits) return &m->inits[s - 1];
+    int p = s > 0 ? m->slot_producer[s] : -1;
+    if (p >= 0 && m->node_op[p] && m->node_op[p]->fn == h_constant) return &m->node_const[p];
+    return NULL;
+}
+
+/* value of a scalar float constant in slot s */
 static int scalar_const(const onnx_model *m, int s, double *v) {
-    const ctensor *c = NULL;
-    if (s >= 1 && s <= m->ninits)
-        c = &m->inits[s - 1];
-    else if (s > 0 && m->slot_producer[s] >= 0 && m->node_op[m->slot_producer[s]] &&
-             m->node_op[m->slot_producer[s]]->fn == h_constant)
-        c = &m->node_const[m->slot_producer[s]];
+    const ctensor *c = const_at(m, s);
     if (!c || !c->is_float || c->numel != 1) return 0;
     *v = c->f[0];
     return 1;
 }
 
-/* the one needed node reading slot s (which nothing else reads, and is not the output), or -1 */
-static int only_reader(const onnx_model *m, int s) {
+/* a float initializer in slot s, directly or through Identity nodes (torch writes those) */
+static int weight_at(const onnx_model *m, int s) {
+    for (int hops = 0; s > m->ninits && hops < 8; hops++) {
+        int p = m->slot_producer[s];
+        if (p < 0 || strcmp(m->gp->node[p]->op_type, "Identity") || m->gp->node[p]->n_input != 1) return 0;
+        s = m->node_in[p][0];
+    }
+    return s >= 1 && s <= m->ninits && m->inits[s - 1].is_float;
+}
+
+/* the needed nodes reading slot s (each counted once), at most max of them; -1 for the output */
+static int readers(const onnx_model *m, int s, int *who, int max) {
     if (s < 0 || s == m->out_slot) return -1;
-    int who = -1;
+    int n = 0;
     for (size_t i = 0; i < m->gp->n_node; i++) {
         if (!m->needed[i]) continue;
         for (size_t k = 0; k < m->gp->node[i]->n_input; k++)
             if (m->node_in[i][k] == s) {
-                if (who >= 0) return -1;
-                who = (int)i;
+                if (n == max) return max + 1;
+                who[n++] = (int)i;
+                break;
             }
     }
-    return who;
+    return n;
 }
 
-/* node i is op with two inputs, one of them slot s; *other gets the other input's slot */
+/* the one needed node reading slot s (which nothing else reads, and is not the output), or -1 */
+static int only_reader(const onnx_model *m, int s) {
+    int who;
+    return readers(m, s, &who, 1) == 1 ? who : -1;
+}
+
+/* node i is a converted op with two inputs, one of them slot s; *other gets the other input's slot */
 static int binary_with(const onnx_model *m, int i, const char *op, int s, int *other) {
     if (i < 0) return 0;
     const Onnx__NodeProto *nd = m->gp->node[i];
-    if (strcmp(nd->op_type, op) || nd->n_input != 2 || !m->node_op[i]) return 0;
+    if (strcmp(nd->op_type, op) || nd->n_input != 2 || m->node_op[i] != find_op(op)) return 0;
     if (m->node_in[i][0] == s) return *other = m->node_in[i][1], 1;
     if (m->node_in[i][1] == s) return *other = m->node_in[i][0], 1;
     return 0;
+}
+
+/* node i is op with inputs exactly (s0, s1) in this order (Sub, Div) */
+static int binary_is(const onnx_model *m, int i, const char *op, int s0, int s1) {
+    int other;
+    return binary_with(m, i, op, s0, &other) && m->node_in[i][0] == s0 && m->node_in[i][1] == s1;
 }
 
 static int near(double a, double b) { return fabs(a - b) < 1e-4 * fabs(b); }
@@ -1343,9 +1426,76 @@ static int fuse_gelu(onnx_model *m, char *err) {
                                  "x * 0.5 * (1 + erf(x / sqrt(2))))", node_label(m, (int)e, lab, sizeof lab));
         m->node_op[d] = m->node_op[e] = m->node_op[a] = m->node_op[m1] = &op_skip;
         m->node_op[m2] = &op_gelu;
-        m->node_aux[m2] = x;
+        m->node_aux[m2].x = x;
     }
     return 0;
+}
+
+/* ReduceMean node i over its input x: its axes (attribute, or input from opset 18) when it keeps
+ * the reduced dimensions; 0 when it does not fit a LayerNorm */
+static int mean_axes(const onnx_model *m, int i, int x, int64_t *axes, int *naxes) {
+    const Onnx__NodeProto *nd = m->gp->node[i];
+    if (m->node_op[i] != find_op("ReduceMean") || nd->n_input < 1 || m->node_in[i][0] != x) return 0;
+    const Onnx__AttributeProto *k = attr(nd, "keepdims"), *ax = attr(nd, "axes");
+    if ((k && (!k->has_i || k->i != 1)) || (ax != NULL) != (m->opset < 18)) return 0; /* axes: an input from 18 */
+    if (ax) {
+        if (nd->n_input > 1 || ax->n_ints < 1 || ax->n_ints > IR_MAX_DIMS) return 0;
+        for (size_t j = 0; j < ax->n_ints; j++) axes[j] = ax->ints[j];
+        *naxes = (int)ax->n_ints;
+        return 1;
+    }
+    const ctensor *c = nd->n_input == 2 ? const_at(m, m->node_in[i][1]) : NULL;
+    if (!c || c->is_float || c->shape.ndim != 1 || c->numel < 1 || c->numel > IR_MAX_DIMS) return 0;
+    memcpy(axes, c->i, (size_t)c->numel * sizeof *axes);
+    *naxes = (int)c->numel;
+    return 1;
+}
+
+static void fuse_layernorm(onnx_model *m) {
+    for (size_t i0 = 0; i0 < m->gp->n_node; i0++) {
+        if (!m->needed[i0] || m->node_op[i0] != find_op("ReduceMean") || m->gp->node[i0]->n_input < 1) continue;
+        fused f = {.x = m->node_in[i0][0], .scale = -1, .bias = -1};
+        int64_t axes2[IR_MAX_DIMS];
+        int n2 = 0, r[2], sub, sq, var, add, sqr, div, c;
+        double v;
+        if (f.x < 0 || !mean_axes(m, (int)i0, f.x, f.axes, &f.naxes)) continue;
+        /* d = x - mean, read by the square and the division */
+        sub = only_reader(m, m->node_out[i0][0]);
+        if (!binary_is(m, sub, "Sub", f.x, m->node_out[i0][0])) continue;
+        int d = m->node_out[sub][0];
+        if (readers(m, d, r, 2) != 2) continue;
+        int div_first = !strcmp(m->gp->node[r[0]]->op_type, "Div") && m->node_in[r[0]][0] == d;
+        div = r[div_first ? 0 : 1], sq = r[div_first ? 1 : 0];
+        if (!((binary_with(m, sq, "Pow", d, &c) && m->node_in[sq][0] == d && scalar_const(m, c, &v) && v == 2.0) ||
+              binary_is(m, sq, "Mul", d, d)))
+            continue;
+        /* var = mean(d^2); rstd = 1 / sqrt(var + eps) */
+        var = only_reader(m, m->node_out[sq][0]);
+        if (var < 0 || !mean_axes(m, var, m->node_out[sq][0], axes2, &n2) || n2 != f.naxes ||
+            memcmp(axes2, f.axes, (size_t)n2 * sizeof *axes2))
+            continue;
+        add = only_reader(m, m->node_out[var][0]);
+        if (!binary_with(m, add, "Add", m->node_out[var][0], &c) || !scalar_const(m, c, &f.eps) || !(f.eps >= 0))
+            continue;
+        sqr = only_reader(m, m->node_out[add][0]);
+        if (sqr < 0 || m->node_op[sqr] != find_op("Sqrt") || m->gp->node[sqr]->n_input != 1 || !binary_is(m, div, "Div", d, m->node_out[sqr][0])) continue;
+        /* optional affine: * scale + bias, both initializers */
+        int last = div, mul = only_reader(m, m->node_out[div][0]), badd = -1;
+        if (binary_with(m, mul, "Mul", m->node_out[div][0], &c) && weight_at(m, c)) {
+            f.scale = c, last = mul;
+            badd = only_reader(m, m->node_out[mul][0]);
+            if (binary_with(m, badd, "Add", m->node_out[mul][0], &c) && weight_at(m, c)) f.bias = c, last = badd;
+        }
+        int nodes[] = {(int)i0, sub, sq, var, add, sqr, div, mul, badd};
+        for (int k = 0; k < (int)(sizeof nodes / sizeof nodes[0]) && nodes[k] != last; k++) m->node_op[nodes[k]] = &op_skip;
+        m->node_op[last] = &op_layernorm;
+        m->node_aux[last] = f;
+    }
+}
+
+static int fuse_patterns(onnx_model *m, char *err) {
+    fuse_layernorm(m);
+    return fuse_gelu(m, err);
 }
 
 static int load_graph(onnx_model *m, const char *output, char *err) {
@@ -1508,7 +1658,7 @@ static int load_graph(onnx_model *m, const char *output, char *err) {
             return lfail(err, m, "initializer '%.120s' %s", gp->initializer[j]->name, why);
         m->inits[j].param_name = gp->initializer[j]->name;
     }
-    return fuse_gelu(m, err);
+    return fuse_patterns(m, err);
 }
 
 int onnx_model_load(onnx_model **out, const char *path, const char *output, char *err) {
@@ -1596,6 +1746,13 @@ static int model_build(void *ctx, mbuild *mb, int x) {
                          b.n->op_type, msg);
             }
         }
+    }
+    int64_t batch = g->vals[x].shape.d[0];
+    if (g->failed && m->input_batch > 0 && batch != m->input_batch) { /* the likely cause */
+        char msg[IR_ERRLEN];
+        snprintf(msg, sizeof msg, "%s", g->err);
+        errf(g->err, "%.400s (the model was exported for a fixed batch of %lld, this graph has %lld: export it "
+                     "with a dynamic batch axis)", msg, (long long)m->input_batch, (long long)batch);
     }
     if (!g->failed) {
         ent *e = &b.ents[m->out_slot];
