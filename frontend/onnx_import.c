@@ -283,23 +283,23 @@ static int bfail(bctx *b, const char *fmt, ...) {
     return -1;
 }
 
-static int64_t attr_i(bctx *b, const char *name, int64_t def) {
+/* attribute `name` holding kind 'i' (integer), 'f' (float) or 's' (string); NULL when absent or
+ * of another kind (which fails the build) */
+static const Onnx__AttributeProto *attr_typed(bctx *b, const char *name, char kind) {
     const Onnx__AttributeProto *a = attr(b->n, name);
-    if (!a) return def;
-    if (!a->has_i) {
-        bfail(b, "attribute '%s' must be an integer", name);
-        return def;
+    if (a && !(kind == 'i' ? a->has_i : kind == 'f' ? a->has_f : a->has_s)) {
+        bfail(b, "attribute '%s' must be %s", name, kind == 'i' ? "an integer" : kind == 'f' ? "a float" : "a string");
+        return NULL;
     }
-    return a->i;
+    return a;
+}
+static int64_t attr_i(bctx *b, const char *name, int64_t def) {
+    const Onnx__AttributeProto *a = attr_typed(b, name, 'i');
+    return a ? a->i : def;
 }
 static double attr_f(bctx *b, const char *name, double def) {
-    const Onnx__AttributeProto *a = attr(b->n, name);
-    if (!a) return def;
-    if (!a->has_f) {
-        bfail(b, "attribute '%s' must be a float", name);
-        return def;
-    }
-    return a->f;
+    const Onnx__AttributeProto *a = attr_typed(b, name, 'f');
+    return a ? a->f : def;
 }
 /* ints attribute: count, or -1 when absent; fails when longer than max */
 static int attr_ints(bctx *b, const char *name, int64_t *out, int max) {
@@ -310,12 +310,8 @@ static int attr_ints(bctx *b, const char *name, int64_t *out, int max) {
     return (int)a->n_ints;
 }
 static const char *attr_s(bctx *b, const char *name, const char *def, char *buf, size_t n) {
-    const Onnx__AttributeProto *a = attr(b->n, name);
+    const Onnx__AttributeProto *a = attr_typed(b, name, 's');
     if (!a) return def;
-    if (!a->has_s) {
-        bfail(b, "attribute '%s' must be a string", name);
-        return def;
-    }
     size_t k = a->s.len < n - 1 ? a->s.len : n - 1;
     memcpy(buf, a->s.data, k);
     buf[k] = 0;
@@ -366,6 +362,22 @@ static ctensor *new_const(bctx *b, int is_float, ir_shape s) {
     }
     b->owned[b->nowned++] = c;
     return c;
+}
+
+/* element j of src into element k of r (same type) */
+static void ct_put(ctensor *r, int64_t k, const ctensor *src, int64_t j) {
+    if (r->is_float)
+        r->f[k] = src->f[j];
+    else
+        r->i[k] = src->i[j];
+}
+
+/* a copy of constant c with shape s (as many elements) */
+static ctensor *copy_const(bctx *b, const ctensor *c, ir_shape s) {
+    ctensor *r = new_const(b, c->is_float, s);
+    if (r) memcpy(r->is_float ? (void *)r->f : (void *)r->i, c->is_float ? (void *)c->f : (void *)c->i,
+                  (size_t)r->numel * (r->is_float ? sizeof(float) : sizeof(int64_t)));
+    return r;
 }
 
 static int set_out_c(bctx *b, int k, ctensor *c) {
@@ -442,6 +454,13 @@ static int in_ints(bctx *b, int k, const char *what, int64_t *out, int max) {
 
 static const ir_shape *vshape(bctx *b, int v) { return &b->g->vals[v].shape; }
 
+/* input k's entry and shape, computed or constant (shape arithmetic reads either) */
+static ent *in_shaped(bctx *b, int k, ir_shape *s) {
+    ent *e = in_ent(b, k);
+    if (e) *s = e->v >= 0 ? *vshape(b, e->v) : e->c->shape;
+    return e;
+}
+
 static int norm_axis(bctx *b, int64_t a, int rank, int64_t *out) {
     if (a < -rank || a >= rank) return bfail(b, "axis %lld out of range for rank %d", (long long)a, rank);
     *out = a < 0 ? a + rank : a;
@@ -503,11 +522,8 @@ static int h_identity(bctx *b, const imp_op *op) {
     ent *e = in_ent(b, 0);
     if (!e) return -1;
     if (is_weight(e->c) && out_ent(b, 0)) { /* a separate parameter named after this output */
-        ctensor *c = new_const(b, e->c->is_float, e->c->shape);
+        ctensor *c = copy_const(b, e->c, e->c->shape);
         if (!c) return -1;
-        size_t esz = c->is_float ? sizeof(float) : sizeof(int64_t);
-        memcpy(c->is_float ? (void *)c->f : (void *)c->i, c->is_float ? (void *)e->c->f : (void *)e->c->i,
-               (size_t)c->numel * esz);
         c->param_name = b->n->output[0];
         return set_out_c(b, 0, c);
     }
@@ -704,15 +720,24 @@ static int resolve_reshape(const ir_shape *xs, const int64_t *t, int n, int allo
     return 0;
 }
 
+/* a reshaped input: a constant stays one (shape arithmetic), a computed tensor gets a Reshape */
+static int reshape_out(bctx *b, ir_shape to) {
+    ent *e = in_ent(b, 0);
+    if (!e) return -1;
+    if (is_foldable(e->c)) return set_out_c(b, 0, copy_const(b, e->c, to));
+    int x = in_value(b, 0, ROLE_DATA);
+    return set_out_v(b, 0, x < 0 ? -1 : ir_reshape(b->g, x, to));
+}
+
 static int h_reshape(bctx *b, const imp_op *op) {
     (void)op;
     int64_t t[IR_MAX_DIMS], to[IR_MAX_DIMS];
     int n = in_ints(b, 1, "the target shape", t, IR_MAX_DIMS);
     if (n < 0) return -1;
     int allowzero = (int)attr_i(b, "allowzero", 0);
-    ent *e = in_ent(b, 0);
+    ir_shape xs;
+    ent *e = in_shaped(b, 0, &xs);
     if (!e) return -1;
-    ir_shape xs = e->v >= 0 ? *vshape(b, e->v) : e->c->shape;
     int ok = resolve_reshape(&xs, t, n, allowzero, to) == 0;
     /* a model exported at a fixed batch size B names B in its Reshapes: use the batch being built */
     if (!ok && b->m->input_batch > 0 && n > 0 && t[0] == b->m->input_batch && xs.ndim > 0) {
@@ -724,16 +749,7 @@ static int h_reshape(bctx *b, const imp_op *op) {
         ir_shape_str(&xs, a, sizeof a);
         return bfail(b, "cannot reshape %s to the target shape given", a);
     }
-    ir_shape s = ir_shape_make(n, to);
-    if (is_foldable(e->c)) { /* shape arithmetic */
-        ctensor *c = new_const(b, e->c->is_float, s);
-        if (!c) return -1;
-        memcpy(c->is_float ? (void *)c->f : (void *)c->i, c->is_float ? (void *)e->c->f : (void *)e->c->i,
-               (size_t)c->numel * (c->is_float ? sizeof(float) : sizeof(int64_t)));
-        return set_out_c(b, 0, c);
-    }
-    int x = in_value(b, 0, ROLE_DATA);
-    return set_out_v(b, 0, x < 0 ? -1 : ir_reshape(b->g, x, s));
+    return reshape_out(b, ir_shape_make(n, to));
 }
 
 /* Expand: numpy broadcast of the input and the target shape */
@@ -856,9 +872,9 @@ static int h_constant(bctx *b, const imp_op *op) {
 
 static int h_shape(bctx *b, const imp_op *op) {
     (void)op;
-    ent *e = in_ent(b, 0);
+    ir_shape s;
+    ent *e = in_shaped(b, 0, &s);
     if (!e) return -1;
-    ir_shape s = e->v >= 0 ? *vshape(b, e->v) : e->c->shape;
     int64_t r = s.ndim, lo = attr_i(b, "start", 0), hi = attr_i(b, "end", r);
     if (lo < 0) lo += r;
     if (hi < 0) hi += r;
@@ -887,10 +903,7 @@ static int h_gather(bctx *b, const imp_op *op) {
         for (int64_t k = 0; k < ix->numel; k++) {
             int64_t j = ix->i[k] < 0 ? ix->i[k] + d->numel : ix->i[k];
             if (j < 0 || j >= d->numel) return bfail(b, "index %lld out of range", (long long)ix->i[k]);
-            if (d->is_float)
-                r->f[k] = d->f[j];
-            else
-                r->i[k] = d->i[j];
+            ct_put(r, k, d, j);
         }
         return set_out_c(b, 0, r);
     }
@@ -919,62 +932,33 @@ static int squeeze_axes(bctx *b, int64_t *axes) {
     return n;
 }
 
-static int reshape_out(bctx *b, ir_shape to) {
-    ent *e = in_ent(b, 0);
-    if (!e) return -1;
-    if (is_foldable(e->c)) {
-        ctensor *c = new_const(b, e->c->is_float, to);
-        if (!c) return -1;
-        memcpy(c->is_float ? (void *)c->f : (void *)c->i, c->is_float ? (void *)e->c->f : (void *)e->c->i,
-               (size_t)c->numel * (c->is_float ? sizeof(float) : sizeof(int64_t)));
-        return set_out_c(b, 0, c);
-    }
-    int x = in_value(b, 0, ROLE_DATA);
-    return set_out_v(b, 0, x < 0 ? -1 : ir_reshape(b->g, x, to));
-}
-
-static int h_unsqueeze(bctx *b, const imp_op *op) {
-    (void)op;
-    ent *e = in_ent(b, 0);
-    if (!e) return -1;
-    ir_shape s = e->v >= 0 ? *vshape(b, e->v) : e->c->shape;
+/* Unsqueeze inserts size-1 dimensions at the axes (of the result); Squeeze drops them (all of
+ * size 1 when no axes are given) */
+static int h_squeeze(bctx *b, const imp_op *op) {
+    int unsq = !strcmp(op->name, "Unsqueeze");
+    ir_shape s;
+    if (!in_shaped(b, 0, &s)) return -1;
     int64_t axes[IR_MAX_DIMS];
     int n = squeeze_axes(b, axes);
     if (n < 0) return -1;
-    if (n == 0) return bfail(b, "needs axes");
-    int r = s.ndim + n;
+    if (unsq && n == 0) return bfail(b, "needs axes");
+    int r = unsq ? s.ndim + n : s.ndim; /* the rank the axes refer to */
     if (r > IR_MAX_DIMS) return bfail(b, "result has rank %d (at most %d)", r, IR_MAX_DIMS);
-    unsigned char ins[IR_MAX_DIMS] = {0};
+    unsigned char mark[IR_MAX_DIMS] = {0};
     for (int i = 0; i < n; i++) {
         int64_t a = 0;
         if (norm_axis(b, axes[i], r, &a)) return -1;
-        if (ins[a]) return bfail(b, "axis %lld repeated", (long long)axes[i]);
-        ins[a] = 1;
+        if (mark[a]) return bfail(b, "axis %lld repeated", (long long)axes[i]);
+        if (!unsq && s.d[a] != 1) return bfail(b, "axis %lld has size %lld, not 1", (long long)axes[i], (long long)s.d[a]);
+        mark[a] = 1;
     }
     ir_shape t = {0};
-    t.ndim = r;
-    for (int d = 0, k = 0; d < r; d++) t.d[d] = ins[d] ? 1 : s.d[k++];
-    return reshape_out(b, t);
-}
-
-static int h_squeeze(bctx *b, const imp_op *op) {
-    (void)op;
-    ent *e = in_ent(b, 0);
-    if (!e) return -1;
-    ir_shape s = e->v >= 0 ? *vshape(b, e->v) : e->c->shape;
-    int64_t axes[IR_MAX_DIMS];
-    int n = squeeze_axes(b, axes);
-    if (n < 0) return -1;
-    unsigned char drop[IR_MAX_DIMS] = {0};
-    for (int i = 0; i < n; i++) {
-        int64_t a = 0;
-        if (norm_axis(b, axes[i], s.ndim, &a)) return -1;
-        if (s.d[a] != 1) return bfail(b, "axis %lld has size %lld, not 1", (long long)axes[i], (long long)s.d[a]);
-        drop[a] = 1;
+    for (int d = 0, k = 0; d < r; d++) {
+        if (unsq)
+            t.d[t.ndim++] = mark[d] ? 1 : s.d[k++];
+        else if (n ? !mark[d] : s.d[d] != 1)
+            t.d[t.ndim++] = s.d[d];
     }
-    ir_shape t = {0};
-    for (int d = 0; d < s.ndim; d++)
-        if (n ? !drop[d] : s.d[d] != 1) t.d[t.ndim++] = s.d[d];
     return reshape_out(b, t);
 }
 
@@ -984,9 +968,9 @@ static int h_slice(bctx *b, const imp_op *op) {
     int ns = in_ints(b, 1, "starts", st, IR_MAX_INTS), ne = in_ints(b, 2, "ends", en, IR_MAX_INTS);
     if (ns < 0 || ne < 0) return -1;
     if (ns != ne) return bfail(b, "starts and ends differ in length");
-    ent *e = in_ent(b, 0);
+    ir_shape s;
+    ent *e = in_shaped(b, 0, &s);
     if (!e) return -1;
-    ir_shape s = e->v >= 0 ? *vshape(b, e->v) : e->c->shape;
     int na = has_in(b, 3) ? in_ints(b, 3, "axes", ax, IR_MAX_INTS) : ns;
     if (!has_in(b, 3))
         for (int i = 0; i < ns; i++) ax[i] = i;
@@ -1011,11 +995,7 @@ static int h_slice(bctx *b, const imp_op *op) {
         ctensor *r = new_const(b, e->c->is_float, IR_SHAPE(cnt));
         if (!r) return -1;
         for (int64_t k = 0; k < cnt; k++) {
-            int64_t j = a + k * step;
-            if (r->is_float)
-                r->f[k] = e->c->f[j];
-            else
-                r->i[k] = e->c->i[j];
+            ct_put(r, k, e->c, a + k * step);
         }
         return set_out_c(b, 0, r);
     }
@@ -1080,12 +1060,7 @@ static int h_constant_of_shape(bctx *b, const imp_op *op) {
     else
         v.f[0] = 0;
     ctensor *r = new_const(b, v.is_float, s);
-    for (int64_t k = 0; r && k < numel; k++) {
-        if (v.is_float)
-            r->f[k] = v.f[0];
-        else
-            r->i[k] = v.i[0];
-    }
+    for (int64_t k = 0; r && k < numel; k++) ct_put(r, k, &v, 0);
     ct_free(&v);
     return set_out_c(b, 0, r);
 }
@@ -1112,11 +1087,7 @@ static int h_where(bctx *b, const imp_op *op) {
     if (!r) return -1;
     for (int64_t k = 0; k < n; k++) {
         const ctensor *pick = c[0]->i[c[0]->numel == 1 ? 0 : k] ? c[1] : c[2];
-        int64_t j = pick->numel == 1 ? 0 : k;
-        if (r->is_float)
-            r->f[k] = pick->f[j];
-        else
-            r->i[k] = pick->i[j];
+        ct_put(r, k, pick, pick->numel == 1 ? 0 : k);
     }
     return set_out_c(b, 0, r);
 }
@@ -1156,7 +1127,7 @@ static const imp_op import_table[] = {
     {"Constant", h_constant, -1, "value value_float value_floats value_int value_ints"},
     {"Shape", h_shape, -1, "start end"},
     {"Gather", h_gather, -1, "axis"},
-    {"Unsqueeze", h_unsqueeze, -1, "axes"},
+    {"Unsqueeze", h_squeeze, -1, "axes"},
     {"Squeeze", h_squeeze, -1, "axes"},
     {"Slice", h_slice, OP_Slice, ""},
     {"Cast", h_cast, -1, "to saturate"},
