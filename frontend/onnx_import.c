@@ -20,6 +20,7 @@
 #include <zlib.h>
 
 #include "../ir/builder.h"
+#include "../ir/opkit.h"
 #include "../runtime/fileio.h"
 #include "onnx.h"
 #include "onnx.pb-c.h"
@@ -189,7 +190,9 @@ static int decode_tensor(const Onnx__TensorProto *t, ctensor *c, char *why, size
     case ONNX__TENSOR_PROTO__DATA_TYPE__DOUBLE: esz = 8, is_float = 1; break;
     case ONNX__TENSOR_PROTO__DATA_TYPE__INT64: esz = 8, is_float = 0; break;
     case ONNX__TENSOR_PROTO__DATA_TYPE__INT32: esz = 4, is_float = 0; break;
-    default: return snprintf(why, nwhy, "has data type %d (only float, double, int32 and int64 are supported)", dt), -1;
+    case ONNX__TENSOR_PROTO__DATA_TYPE__BOOL: esz = 1, is_float = 0; break; /* as 0 / 1 (shape arithmetic) */
+    default:
+        return snprintf(why, nwhy, "has data type %d (only float, double, int32, int64 and bool are supported)", dt), -1;
     }
     size_t have;
     if (t->has_raw_data) {
@@ -202,7 +205,7 @@ static int decode_tensor(const Onnx__TensorProto *t, ctensor *c, char *why, size
         have = t->n_double_data;
     else if (dt == ONNX__TENSOR_PROTO__DATA_TYPE__INT64)
         have = t->n_int64_data;
-    else
+    else /* int32 and bool */
         have = t->n_int32_data;
     if (have != (size_t)n)
         return snprintf(why, nwhy, "has %zu values, its shape needs %lld", have, (long long)n), -1;
@@ -232,6 +235,7 @@ static int decode_tensor(const Onnx__TensorProto *t, ctensor *c, char *why, size
             else
                 c->i[k] = t->int64_data[k];
             break;
+        case ONNX__TENSOR_PROTO__DATA_TYPE__BOOL: c->i[k] = raw ? raw[k] != 0 : t->int32_data[k] != 0; break;
         default: {
             int32_t x;
             if (raw)
@@ -482,14 +486,27 @@ static int h_unary(bctx *b, const imp_op *op) {
     return set_out_v(b, 0, x < 0 ? -1 : ir_simple(b->g, op->irop, &x, 1));
 }
 
-/* integer arithmetic on constants (shape computations): same shape or a scalar operand */
+/* numpy's broadcast shape of n constants, each of one element or of all of the result's (so
+ * element k of the result reads element k, or 0, of each) */
+static int fold_shape(bctx *b, const ctensor *const *c, int n, ir_shape *out) {
+    *out = c[0]->shape;
+    for (int k = 1; k < n; k++)
+        if (ir_broadcast_shape(out, &c[k]->shape, out)) return bfail(b, "cannot broadcast these constants");
+    int64_t total = ir_numel(out);
+    for (int k = 0; k < n; k++)
+        if (c[k]->numel != 1 && c[k]->numel != total)
+            return bfail(b, "constants are combined at build time only when each has one value or all of them");
+    return 0;
+}
+
+/* integer arithmetic on constants (shape computations) */
 static int fold_binary(bctx *b, const imp_op *op, const ctensor *x, const ctensor *y) {
     if (x->is_float || y->is_float) return bfail(b, "float arithmetic on constants is not supported");
-    const ctensor *big = x->numel >= y->numel ? x : y;
-    if (x->numel != y->numel && x->numel != 1 && y->numel != 1) return bfail(b, "cannot broadcast these constants");
-    ctensor *r = new_const(b, 0, big->shape);
+    ir_shape s;
+    if (fold_shape(b, (const ctensor *[]){x, y}, 2, &s)) return -1;
+    ctensor *r = new_const(b, 0, s);
     if (!r) return -1;
-    for (int64_t k = 0; k < big->numel; k++) {
+    for (int64_t k = 0; k < r->numel; k++) {
         int64_t p = x->i[x->numel == 1 ? 0 : k], q = y->i[y->numel == 1 ? 0 : k], z = 0;
         switch (op->irop) {
         case OP_Add: z = (int64_t)((uint64_t)p + (uint64_t)q); break;
@@ -1065,27 +1082,24 @@ static int h_constant_of_shape(bctx *b, const imp_op *op) {
     return set_out_c(b, 0, r);
 }
 
-/* Where on constants (shape arithmetic): cond ? x : y, every operand the same size or one value */
+/* Where on constants (shape arithmetic): cond ? x : y */
 static int h_where(bctx *b, const imp_op *op) {
     (void)op;
     if (nin(b) != 3) return bfail(b, "takes 3 inputs, got %d", nin(b));
     const ctensor *c[3];
-    int64_t n = 1;
     for (int k = 0; k < 3; k++) {
         ent *e = in_ent(b, k);
         if (!e) return -1;
         if (!is_foldable(e->c)) return bfail(b, "only supported on constants (shape arithmetic)");
         c[k] = e->c;
-        if (c[k]->numel != 1) {
-            if (n != 1 && c[k]->numel != n) return bfail(b, "cannot broadcast these constants");
-            n = c[k]->numel;
-        }
     }
-    if (c[0]->is_float || c[1]->is_float != c[2]->is_float) return bfail(b, "needs an integer condition and two values of one type");
-    const ctensor *shp = c[0]->numel == n ? c[0] : c[1]->numel == n ? c[1] : c[2];
-    ctensor *r = new_const(b, c[1]->is_float, shp->shape);
+    if (c[0]->is_float || c[1]->is_float != c[2]->is_float)
+        return bfail(b, "needs an integer condition and two values of one type");
+    ir_shape s;
+    if (fold_shape(b, c, 3, &s)) return -1;
+    ctensor *r = new_const(b, c[1]->is_float, s);
     if (!r) return -1;
-    for (int64_t k = 0; k < n; k++) {
+    for (int64_t k = 0; k < r->numel; k++) {
         const ctensor *pick = c[0]->i[c[0]->numel == 1 ? 0 : k] ? c[1] : c[2];
         ct_put(r, k, pick, pick->numel == 1 ? 0 : k);
     }
