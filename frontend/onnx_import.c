@@ -529,6 +529,8 @@ static int h_binary(bctx *b, const imp_op *op) {
     if (!ea || !eb) return -1;
     if (nin(b) != 2) return bfail(b, "takes exactly 2 inputs here, got %d", nin(b));
     if (is_foldable(ea->c) && is_foldable(eb->c)) return fold_binary(b, op, ea->c, eb->c);
+    if (op->irop == OP_Equal) /* a bool tensor: nothing downstream (Cast, Where) takes one */
+        return bfail(b, "only supported on constants (shape arithmetic)");
     int in[2] = {in_value(b, 0, ROLE_DATA), in_value(b, 1, ROLE_DATA)};
     if (in[0] < 0 || in[1] < 0) return -1;
     return set_out_v(b, 0, ir_simple(b->g, op->irop, in, 2));
