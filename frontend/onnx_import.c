@@ -1054,6 +1054,50 @@ static int h_cast(bctx *b, const imp_op *op) {
     return set_out_c(b, 0, c);
 }
 
+/* Split along an axis into slices: sizes from the input (opset 13 on) or the attribute (before),
+ * else equal parts (from opset 18 num_outputs parts, the last one smaller when uneven) */
+static int h_split(bctx *b, const imp_op *op) {
+    (void)op;
+    int x = in_value(b, 0, ROLE_DATA);
+    if (x < 0) return -1;
+    const ir_shape *xs = vshape(b, x);
+    int64_t axis = 0, sizes[16];
+    if (norm_axis(b, attr_i(b, "axis", 0), xs->ndim, &axis)) return -1;
+    int nout = (int)b->n->n_output, n = -1;
+    if (nout > 16) return bfail(b, "has %d outputs (at most 16)", nout);
+    if (b->m->opset < 13)
+        n = attr_ints(b, "split", sizes, 16);
+    else if (has_in(b, 1))
+        n = in_ints(b, 1, "split", sizes, 16);
+    if (n == -2 || b->g->failed) return -1;
+    int64_t len = xs->d[axis], tot = 0;
+    if (n >= 0) {
+        if (n != nout) return bfail(b, "split gives %d sizes for %d outputs", n, nout);
+    } else {
+        if (attr_i(b, "num_outputs", nout) != nout) return bfail(b, "num_outputs differs from the number of outputs");
+        int64_t part = (len + nout - 1) / nout;
+        if (b->m->opset < 18 && len % nout) return bfail(b, "%lld does not split into %d equal parts", (long long)len, nout);
+        for (int i = 0; i < nout; i++) sizes[i] = len - i * part < part ? len - i * part : part;
+    }
+    for (int i = 0; i < nout; i++) {
+        if (sizes[i] < 1 || sizes[i] > len) return bfail(b, "part %d has size %lld (empty parts are not supported)", i, (long long)sizes[i]);
+        tot += sizes[i];
+    }
+    if (tot != len) return bfail(b, "parts add up to %lld, the axis has %lld", (long long)tot, (long long)len);
+    int64_t at = 0;
+    for (int i = 0; i < nout; at += sizes[i], i++)
+        if (set_out_v(b, i, ir_slice(b->g, x, (int)axis, at, at + sizes[i])) < 0) return -1;
+    return 0;
+}
+
+/* Gelu (opset 20): the exact one; sslc has no tanh approximation */
+static int h_gelu_op(bctx *b, const imp_op *op) {
+    char buf[16];
+    if (strcmp(attr_s(b, "approximate", "none", buf, sizeof buf), "none"))
+        return bfail(b, "approximate='%s' is not supported (only 'none')", buf);
+    return h_unary(b, op);
+}
+
 /* ConstantOfShape: torch writes it (with Equal and Where) for `expand(n, -1, -1)`; the shape is
  * folded, so the result is a constant too */
 static int h_constant_of_shape(bctx *b, const imp_op *op) {
@@ -1150,6 +1194,8 @@ static const imp_op import_table[] = {
     {"ConstantOfShape", h_constant_of_shape, -1, "value"},
     {"Equal", h_binary, OP_Equal, ""},
     {"Where", h_where, -1, ""},
+    {"Split", h_split, -1, "axis split num_outputs"},
+    {"Gelu", h_gelu_op, OP_Gelu, "approximate"},
 };
 #define NIMPORT (int)(sizeof import_table / sizeof import_table[0])
 

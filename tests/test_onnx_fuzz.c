@@ -433,7 +433,7 @@ static const char *const op_names[] = {
     "Identity", "Dropout", "Conv", "BatchNormalization", "MaxPool", "Flatten", "Gemm", "Reshape", "Transpose",
     "Concat", "Softmax", "LogSoftmax", "ReduceMean", "ReduceSum", "ReduceMax", "Constant", "Shape", "Gather",
     "Unsqueeze", "Squeeze", "Slice", "Cast", "Erf", "LRN", "LayerNormalization", "Expand", "ConstantOfShape",
-    "Equal", "Where"};
+    "Equal", "Where", "Split", "Gelu"};
 
 /* a random value name of the graph (node outputs, initializers, the input) or "" */
 static const char *any_name(const Onnx__GraphProto *gp) {

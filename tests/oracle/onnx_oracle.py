@@ -14,8 +14,9 @@ usage: onnx_oracle.py SSLC WORKDIR {export,import,resnet50,vit,badfiles}
   resnet50  torchvision ResNet-50 (opset 17) imported, forward equals ONNX Runtime's
   vit       torchvision VisionTransformer (small, random weights, opset 13 and 17): imported, its
             forward equals ONNX Runtime's; SimCLR trains on it (`sslc run`); export -> import ->
-            export gives the same outputs; LayerNorm arithmetic fused or not; a token-sequence
-            output is refused with one line; the importer's fuzzer runs with it among its seeds
+            export gives the same outputs; LayerNorm arithmetic fused or not; Split in each
+            opset's form and Gelu; a token-sequence output is refused with one line; the
+            importer's fuzzer runs with the torch exports among its seeds
   badfiles  malformed files and sources: one line on stderr, non-zero exit, never a crash
 
 Max abs diffs are printed; the tolerance is 1e-4 (--tol)."""
@@ -427,15 +428,21 @@ def sslc_run(plan, tag, steps=3):
     log(f"{tag}: `sslc run` {steps} steps, losses {', '.join(f'{v:.4f}' for v in losses)}")
 
 
+def token_model(nodes, inits, out, opset):
+    """x [N, 3, 8, 8] -> Conv -> tokens t [N, 6, 16] -> nodes -> Flatten(out) -> y [N, F]"""
+    rng = np.random.default_rng(4)
+    head = [helper.make_node("Conv", ["x", "w"], ["conv"], strides=[2, 2]),  # [N, 6, 4, 4]
+            helper.make_node("Reshape", ["conv", "shp"], ["t"])]          # [N, 6, 16]
+    inits = [numpy_helper.from_array(rng.normal(0, 0.3, (6, 3, 2, 2)).astype(np.float32), "w"),
+             numpy_helper.from_array(np.array([0, 6, 16], np.int64), "shp")] + list(inits)
+    return tiny_model(head + nodes + [helper.make_node("Flatten", [out], ["y"])], ["N", "F"], inits, opset=opset)
+
+
 def ln_models():
     """LayerNorm written as arithmetic in shapes the importer treats differently: two trailing axes
     with a [T, C] scale (one LayerNormalization), a non-trailing axis (kept as arithmetic), and
     the square as Mul(d, d) without scale or bias (sslc's own export before opset 17)."""
     rng = np.random.default_rng(4)
-    w = numpy_helper.from_array(rng.normal(0, 0.3, (6, 3, 2, 2)).astype(np.float32), "w")
-    head = [helper.make_node("Conv", ["x", "w"], ["c"], strides=[2, 2]),          # [N, 6, 4, 4]
-            helper.make_node("Reshape", ["c", "shp"], ["t"])]                     # [N, 6, 16]
-    shp = numpy_helper.from_array(np.array([0, 6, 16], np.int64), "shp")
     two, eps = (numpy_helper.from_array(np.array(v, np.float32), n) for v, n in ((2.0, "two"), (1e-5, "eps")))
 
     def ln(axes, square, affine):
@@ -443,7 +450,7 @@ def ln_models():
                  square, helper.make_node("ReduceMean", ["sq"], ["var"], axes=axes),
                  helper.make_node("Add", ["var", "eps"], ["ve"]), helper.make_node("Sqrt", ["ve"], ["sd"]),
                  helper.make_node("Div", ["d", "sd"], ["n0"])]
-        inits = [w, shp, eps] + ([two] if "two" in square.input else [])
+        inits = [eps] + ([two] if "two" in square.input else [])
         last = "n0"
         if affine:
             sshape = [6, 16] if len(axes) == 2 else [16]
@@ -451,14 +458,32 @@ def ln_models():
                       numpy_helper.from_array(rng.normal(0, 0.2, sshape).astype(np.float32), "lb")]
             nodes += [helper.make_node("Mul", ["n0", "lw"], ["n1"]), helper.make_node("Add", ["n1", "lb"], ["n2"])]
             last = "n2"
-        nodes.append(helper.make_node("Flatten", [last], ["y"]))
-        return tiny_model(head + nodes, ["N", 96], inits, opset=13)
+        return token_model(nodes, inits, last, 13)
     pow2 = helper.make_node("Pow", ["d", "two"], ["sq"])
     # tag: (model, imported as one LayerNormalization)
     return {"LayerNorm arithmetic over the last two axes, [T, C] scale": (ln([-2, -1], pow2, True), True),
             "LayerNorm arithmetic over a middle axis": (ln([1], pow2, True), False),
             "LayerNorm arithmetic with Mul(d, d), no affine": (ln([-1], helper.make_node("Mul", ["d", "d"], ["sq"]), False),
                                                               True)}
+
+
+def split_models():
+    """Split as other exporters write a ViT's qkv chunk, in each opset's form; Gelu (opset 20)"""
+    sizes = numpy_helper.from_array(np.array([4, 4, 8], np.int64), "sizes")
+    mix = [helper.make_node("Mul", ["a", "b"], ["ab"]), helper.make_node("Concat", ["ab", "c"], ["m"], axis=-1)]
+    return {
+        "Split, sizes as an input (opset 13)":
+            token_model([helper.make_node("Split", ["t", "sizes"], ["a", "b", "c"], axis=-1)] + mix, [sizes], "m", 13),
+        "Split, sizes as an attribute (opset 11)":
+            token_model([helper.make_node("Split", ["t"], ["a", "b", "c"], axis=2, split=[4, 4, 8])] + mix, [], "m", 11),
+        "Split into equal parts (opset 17)":
+            token_model([helper.make_node("Split", ["t"], ["a", "b"], axis=-1), helper.make_node("Sub", ["a", "b"], ["m"])],
+                        [], "m", 17),
+        "Split num_outputs, uneven (opset 20), then Gelu":
+            token_model([helper.make_node("Split", ["t"], ["a", "b", "c"], axis=-1, num_outputs=3),
+                         helper.make_node("Concat", ["c", "b", "a"], ["m"], axis=-1),
+                         helper.make_node("Gelu", ["m"], ["g"])], [], "g", 20),
+    }
 
 
 def cmd_vit():
@@ -518,6 +543,14 @@ def cmd_vit():
         sslc("export", plan, "-o", path("ln-e.onnx"))  # what the plan computes, as ONNX ops
         ops = [n.op_type for n in onnx.load(path("ln-e.onnx")).graph.node]
         assert ("LayerNormalization" in ops) == fused and ("Sqrt" in ops) != fused, f"{tag}: {ops}"
+
+    for tag, model in split_models().items():
+        onnx.checker.check_model(model, full_check=True)
+        f = path("split.onnx")
+        onnx.save(model, f)
+        x = rng.normal(0, 1, (3, 3, 8, 8)).astype(np.float32)
+        _, d = import_and_compare(f, x, run_ort(f, x)["y"], tag)
+        worst = max(worst, d)
 
     # not a feature vector: the encoder's tokens, as a model's output and as --backbone-output
     ft = torch_export(VitTokens.make(m), path("tvvit_tokens.onnx"), 17)
