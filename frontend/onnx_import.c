@@ -65,6 +65,8 @@ struct onnx_model {
     int **node_out;        /* per node: slot of each output */
     const imp_op **node_op;
     fused *node_aux;       /* per node: what a fused pattern (GELU, LayerNorm) ending there reads */
+    int *nreaders;         /* per slot: how many needed nodes read it */
+    int (*reader)[2];      /* per slot: the first two of them */
     ctensor *node_const;   /* Constant nodes' values, decoded at load */
     unsigned char *needed; /* per node */
     int out_slot;
@@ -1234,6 +1236,8 @@ void onnx_model_free(onnx_model *m) {
     free(m->node_out);
     free(m->node_op);
     free(m->node_aux);
+    free(m->nreaders);
+    free(m->reader);
     free(m->node_const);
     free(m->needed);
     free(m->slot_name);
@@ -1393,20 +1397,25 @@ static int weight_at(const onnx_model *m, int s) {
     return s >= 1 && s <= m->ninits && m->inits[s - 1].is_float;
 }
 
-/* the needed nodes reading slot s (each counted once), at most max of them; -1 for the output */
-static int readers(const onnx_model *m, int s, int *who, int max) {
-    if (s < 0 || s == m->out_slot) return -1;
-    int n = 0;
+/* the needed nodes reading slot s (each counted once, up to 2 recorded) */
+static void index_readers(onnx_model *m) {
     for (size_t i = 0; i < m->gp->n_node; i++) {
         if (!m->needed[i]) continue;
-        for (size_t k = 0; k < m->gp->node[i]->n_input; k++)
-            if (m->node_in[i][k] == s) {
-                if (n == max) return max + 1;
-                who[n++] = (int)i;
-                break;
-            }
+        for (size_t k = 0; k < m->gp->node[i]->n_input; k++) {
+            int s = m->node_in[i][k], again = 0;
+            for (size_t j = 0; j < k; j++) again |= m->node_in[i][j] == s; /* Mul(d, d) reads d once */
+            if (s < 0 || again) continue;
+            if (m->nreaders[s] < 2) m->reader[s][m->nreaders[s]] = (int)i;
+            m->nreaders[s]++;
+        }
     }
-    return n;
+}
+
+/* how many needed nodes read slot s, their indices into who (max of them); -1 for the output */
+static int readers(const onnx_model *m, int s, int *who, int max) {
+    if (s < 0 || s == m->out_slot) return -1;
+    for (int k = 0; k < max && k < m->nreaders[s] && k < 2; k++) who[k] = m->reader[s][k];
+    return m->nreaders[s];
 }
 
 /* the one needed node reading slot s (which nothing else reads, and is not the output), or -1 */
@@ -1527,6 +1536,10 @@ static void fuse_layernorm(onnx_model *m) {
 }
 
 static int fuse_patterns(onnx_model *m, char *err) {
+    m->nreaders = calloc((size_t)m->nslots + 1, sizeof *m->nreaders);
+    m->reader = calloc((size_t)m->nslots + 1, sizeof *m->reader);
+    if (!m->nreaders || !m->reader) return lfail(err, m, "out of memory");
+    index_readers(m); /* the patterns follow values to their readers */
     fuse_layernorm(m);
     return fuse_gelu(m, err);
 }
