@@ -1078,11 +1078,13 @@ static int h_split(bctx *b, const imp_op *op) {
     } else {
         if (attr_i(b, "num_outputs", nout) != nout) return bfail(b, "num_outputs differs from the number of outputs");
         int64_t part = (len + nout - 1) / nout;
-        if (b->m->opset < 18 && len % nout) return bfail(b, "%lld does not split into %d equal parts", (long long)len, nout);
+        if (b->m->opset < 18 && len % nout)
+            return bfail(b, "%lld does not split into %d equal parts", (long long)len, nout);
         for (int i = 0; i < nout; i++) sizes[i] = len - i * part < part ? len - i * part : part;
     }
     for (int i = 0; i < nout; i++) {
-        if (sizes[i] < 1 || sizes[i] > len) return bfail(b, "part %d has size %lld (empty parts are not supported)", i, (long long)sizes[i]);
+        if (sizes[i] < 1 || sizes[i] > len)
+            return bfail(b, "part %d has size %lld (empty parts are not supported)", i, (long long)sizes[i]);
         tot += sizes[i];
     }
     if (tot != len) return bfail(b, "parts add up to %lld, the axis has %lld", (long long)tot, (long long)len);
@@ -1520,7 +1522,9 @@ static void fuse_layernorm(onnx_model *m) {
         if (!binary_with(m, add, "Add", m->node_out[var][0], &c) || !scalar_const(m, c, &f.eps) || !(f.eps >= 0))
             continue;
         sqr = only_reader(m, m->node_out[add][0]);
-        if (sqr < 0 || m->node_op[sqr] != find_op("Sqrt") || m->gp->node[sqr]->n_input != 1 || !binary_is(m, div, "Div", d, m->node_out[sqr][0])) continue;
+        if (sqr < 0 || m->node_op[sqr] != find_op("Sqrt") || m->gp->node[sqr]->n_input != 1 ||
+            only_reader(m, m->node_out[sqr][0]) != div || !binary_is(m, div, "Div", d, m->node_out[sqr][0]))
+            continue;
         /* optional affine: * scale + bias, both initializers */
         int last = div, mul = only_reader(m, m->node_out[div][0]), badd = -1;
         if (binary_with(m, mul, "Mul", m->node_out[div][0], &c) && weight_at(m, c)) {
@@ -1529,7 +1533,8 @@ static void fuse_layernorm(onnx_model *m) {
             if (binary_with(m, badd, "Add", m->node_out[mul][0], &c) && weight_at(m, c)) f.bias = c, last = badd;
         }
         int nodes[] = {(int)i0, sub, sq, var, add, sqr, div, mul, badd};
-        for (int k = 0; k < (int)(sizeof nodes / sizeof nodes[0]) && nodes[k] != last; k++) m->node_op[nodes[k]] = &op_skip;
+        for (int k = 0; k < (int)(sizeof nodes / sizeof nodes[0]) && nodes[k] != last; k++)
+            m->node_op[nodes[k]] = &op_skip;
         m->node_op[last] = &op_layernorm;
         m->node_aux[last] = f;
     }
