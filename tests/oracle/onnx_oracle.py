@@ -532,6 +532,23 @@ def cmd_vit():
                   if t["name"].startswith("backbone.")} for p in (plan, p2)]
         assert names[0] == names[1], f"names differ after the round trip: {sorted(names[0] ^ names[1])[:6]}"
 
+    # sslc's own ViT exported at opset 13 (LayerNorm as Mul(d, d) arithmetic on [N*T, C]) and 17
+    nat = path("native-vit.plan")
+    sslc("compile", "simclr", "--backbone", "vit-tiny", "--width", "0.125", "--depth", "2", "--image-size", "16",
+         "--batch", "4", "-o", nat)
+    params, _ = random_params(nat, seed=6)
+    pf = path("native-vit.safetensors")
+    st.save(pf, params)
+    x16 = rng.normal(0, 1, (3, 3, 16, 16)).astype(np.float32)
+    counts = []
+    for opset in ("13", "17"):
+        e = path(f"native-vit-{opset}.onnx")
+        sslc("export", nat, "--params", pf, "--opset", opset, "-o", e)
+        p, d = import_and_compare(e, x16, run_ort(e, x16)["features"], f"sslc vit-tiny exported at opset {opset}")
+        worst = max(worst, d)
+        counts.append(json.loads(sslc("inspect", p, "--json").stdout)["nodes"])
+    assert counts[0] == counts[1], f"sslc's opset-13 LayerNorm arithmetic was not fused ({counts} nodes)"
+
     # LayerNorm arithmetic in other shapes
     for tag, (model, fused) in ln_models().items():
         onnx.checker.check_model(model, full_check=True)
