@@ -170,7 +170,7 @@ int cmd_run(int argc, char **argv) {
         goto fail;
     }
     int64_t total = steps > 0 ? steps : (epochs > 0 ? epochs : 1) * per_epoch;
-    e = engine_new(kind, &p.train, info, sizeof info, err);
+    e = engine_new_plan(kind, &p, info, sizeof info, err);
     if (!e) goto fail;
     printf("%s\n", info);
     if (engine_init_persistent(e, p.seed, err)) goto fail;
