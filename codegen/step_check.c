@@ -148,6 +148,27 @@ static int check_memory(const compiled_step *cs, char *err) {
                  (long long)mp->arena_bytes, (long long)mp->persistent_bytes);
         return -1;
     }
+    /* no region is larger than its values side by side (what a plan without any reuse takes):
+     * a larger one is not a plan of this graph, and would only make the runtime ask for memory */
+    int64_t arena_max = 0, persistent_max = 0;
+    for (int v = 0; v < g->nvals; v++) {
+        int64_t b = (exec_value_bytes(g, v) + MEMPLAN_ALIGN - 1) / MEMPLAN_ALIGN * MEMPLAN_ALIGN;
+        if (cs->ep.fp.root[v] != v) continue;
+        if (g->vals[v].kind != VK_INTER)
+            persistent_max += b;
+        else if (mp->loc[v].kind == LOC_ARENA)
+            arena_max += b;
+        if (arena_max > STEP_MAX_BYTES) arena_max = STEP_MAX_BYTES; /* no overflow: b < 2^44 */
+        if (persistent_max > STEP_MAX_BYTES) persistent_max = STEP_MAX_BYTES;
+    }
+    if (mp->arena_bytes > arena_max || mp->persistent_bytes > persistent_max) {
+        snprintf(err, IR_ERRLEN,
+                 "the memory plan's arena (%lld bytes) or persistent region (%lld bytes) is larger than its values "
+                 "side by side (%lld, %lld)",
+                 (long long)mp->arena_bytes, (long long)mp->persistent_bytes, (long long)arena_max,
+                 (long long)persistent_max);
+        return -1;
+    }
     for (int v = 0; v < g->nvals; v++) {
         const exec_loc *l = &mp->loc[v];
         if (l->kind == LOC_NONE) continue;
