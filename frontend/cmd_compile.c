@@ -38,6 +38,11 @@ static void compile_usage(FILE *f) {
             "  --weight-decay X     (default: sgd 0, adamw 0.01, lars 1e-6)\n"
             "  --adam-eps X         AdamW epsilon (default 1e-8)\n"
             "  --lars-eta X         LARS trust coefficient (default 0.001)\n"
+            "  --lr-schedule cosine|constant  per-step learning rate fed by the runtime (default cosine:\n"
+            "                       linear warm-up from 0, then half a cosine to 0 at the run's last step)\n"
+            "  --warmup-epochs X    warm-up length in epochs, may be fractional (default 0)\n"
+            "  --exclude-bias-norm on|off  no weight decay (and no LARS adaptation) for biases and\n"
+            "                       normalization parameters (default: on for lars, off otherwise)\n"
             "  --augment RECIPE     augmentation in the step graph: input `images` (u8 [B,C,H,W]) ->\n"
             "                       views, random choices fed per step as aug.<view>.* inputs;\n"
             "                       default: the method's own PySSL recipe; one of %s;\n"
@@ -71,8 +76,11 @@ int parse_compile_args(int argc, char **argv, compile_args *a, const char **out,
         {"output", required_argument, 0, 'o'},    {"help", no_argument, 0, 'h'},
         {"patch-size", required_argument, 0, 'P'}, {"depth", required_argument, 0, 'D'},
         {"source-size", required_argument, 0, 'z'}, {"mean", required_argument, 0, 'M'},
-        {"std", required_argument, 0, 'T'},       {"targets", required_argument, 0, 'G'},
-        {"cuda-arch", required_argument, 0, 'A'}, {0, 0, 0, 0}};
+        {"std", required_argument, 0, 'T'},       {"lr-schedule", required_argument, 0, 'R'},
+        {"warmup-epochs", required_argument, 0, 'W'}, {"exclude-bias-norm", required_argument, 0, 'x'},
+        {"targets", required_argument, 0, 'G'},   {"cuda-arch", required_argument, 0, 'A'},
+        {0, 0, 0, 0}};
+    int exclude = -1;
     const char *targets = NULL, *archs = NULL;
     int have_mean = 0, have_std = 0;
     double mean[3], std[3];
@@ -91,6 +99,7 @@ int parse_compile_args(int argc, char **argv, compile_args *a, const char **out,
     a->spec.backbone.cifar_stem = -1;
     a->spec.batch = 256;
     snprintf(a->augment, sizeof a->augment, "default");
+    snprintf(a->lr_schedule, sizeof a->lr_schedule, "cosine");
     opt_kind kind = OPT_SGD;
     optind = 1;
     opterr = 0;
@@ -212,6 +221,24 @@ int parse_compile_args(int argc, char **argv, compile_args *a, const char **out,
             if (cli_parse_int_e("--seed", optarg, 0, INT64_MAX, &v, perr)) return CLI_USAGE_ERROR;
             a->seed = (uint64_t)v;
             break;
+        case 'R':
+            if (strcmp(optarg, "cosine") && strcmp(optarg, "constant"))
+                return cli_fail(perr, "--lr-schedule expects cosine or constant, got '%s'", optarg);
+            snprintf(a->lr_schedule, sizeof a->lr_schedule, "%s", optarg);
+            break;
+        case 'W':
+            if (cli_parse_double_e("--warmup-epochs", optarg, &a->warmup_epochs, perr)) return CLI_USAGE_ERROR;
+            if (a->warmup_epochs < 0 || a->warmup_epochs > 1e6)
+                return cli_fail(perr, "--warmup-epochs must be between 0 and 1e6, got %s", optarg);
+            break;
+        case 'x':
+            if (!strcmp(optarg, "on"))
+                exclude = 1;
+            else if (!strcmp(optarg, "off"))
+                exclude = 0;
+            else
+                return cli_fail(perr, "--exclude-bias-norm expects on or off, got '%s'", optarg);
+            break;
         case 'o': *out = optarg; break;
         case 'G': targets = optarg; break;
         case 'A': archs = optarg; break;
@@ -250,6 +277,7 @@ int parse_compile_args(int argc, char **argv, compile_args *a, const char **out,
     if (have_wd) a->opt.weight_decay = wd;
     if (have_eps) a->opt.eps = eps;
     if (have_eta) a->opt.eta = eta;
+    if (exclude >= 0) a->opt.exclude_no_decay = exclude;
     a->lr = lr >= 0 ? lr : kind == OPT_ADAMW ? 1e-3 : kind == OPT_LARS ? 0.3 : 0.05;
     a->weight_decay = a->opt.weight_decay;
     if (opt_config_check(&a->opt, err, sizeof err)) return cli_fail(perr, "%s", err);
@@ -277,7 +305,9 @@ static int record_options(sslc_plan *p, const compile_args *a, char *err) {
              set_optf(p, "weight_decay", a->weight_decay, err) || set_optf(p, "momentum", a->opt.momentum, err) ||
              set_optf(p, "nesterov", a->opt.nesterov, err) || set_optf(p, "beta1", a->opt.beta1, err) ||
              set_optf(p, "beta2", a->opt.beta2, err) || set_optf(p, "eps", a->opt.eps, err) ||
-             set_optf(p, "eta", a->opt.eta, err);
+             set_optf(p, "eta", a->opt.eta, err) || plan_set_option(p, "lr_schedule", a->lr_schedule, err) ||
+             set_optf(p, "warmup_epochs", a->warmup_epochs, err) ||
+             set_optf(p, "exclude_bias_norm", a->opt.exclude_no_decay, err);
     if (!rc && a->backbone_file) {
         char path[PATH_MAX];
         if (!realpath(a->backbone_file, path)) snprintf(path, sizeof path, "%s", a->backbone_file);

@@ -13,6 +13,8 @@ typedef struct {
     method_spec spec;
     opt_config opt;
     double lr, weight_decay;
+    char lr_schedule[16]; /* "cosine" or "constant" (fed per step by the runtime) */
+    double warmup_epochs;
     char augment[32]; /* recipe name (a method's); "none" or "": views are graph inputs */
     int64_t source_h, source_w; /* augment: size of the u8 `images` input (0: the image size) */
     aug_norm norm;              /* augment: Normalize's mean and std */
