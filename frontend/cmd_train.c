@@ -83,6 +83,7 @@ int cmd_train(int argc, char **argv) {
     char **cargv = calloc((size_t)argc + 16, sizeof *cargv), **rargv = calloc((size_t)argc + 2, sizeof *rargv);
     int cargc = 0, rargc = 0, rc = CLI_USAGE_ERROR;
     char err[IR_ERRLEN], dims[3][32], outbuf[4096];
+    char plan_path[4200]; /* o.plan_path points here until train_run returns */
     if (!cargv || !rargv) {
         free(cargv);
         free(rargv);
@@ -236,7 +237,6 @@ int cmd_train(int argc, char **argv) {
             goto out;
         }
         if (o.seed < 0) o.seed = (int64_t)a.seed;
-        char plan_path[4200];
         snprintf(plan_path, sizeof plan_path, "%s/%s", o.out_dir, RUN_PLAN);
         int nnodes = 0;
         if (run_mkdir(o.out_dir, err)) {
