@@ -221,7 +221,10 @@ static void t_cubin(Sslc__Plan *pp) {
     S(pp)->cubins = realloc(S(pp)->cubins, (S(pp)->n_cubins + 1) * sizeof *S(pp)->cubins);
     S(pp)->cubins[S(pp)->n_cubins++] = cb;
 }
-static void t_segments(Sslc__Plan *pp) { S(pp)->kernels[0]->n_segments = 0; }
+static void t_segments(Sslc__Plan *pp) {
+    Sslc__Kernel *k = S(pp)->kernels[0];
+    while (k->n_segments) sslc__segment__free_unpacked(k->segments[--k->n_segments], NULL);
+}
 static void t_lowered_step(Sslc__Plan *pp) { /* a step inside the step */
     Sslc__CompiledStep *inner = malloc(sizeof *inner);
     sslc__compiled_step__init(inner);
