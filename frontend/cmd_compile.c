@@ -51,6 +51,12 @@ static void compile_usage(FILE *f) {
             "  --mean M[,M,M]       Normalize mean (default PySSL's 0.5)\n"
             "  --std S[,S,S]        Normalize std (default PySSL's 0.229,0.224,0.225; 1 channel: 0.226)\n"
             "  --seed S             parameter initialization seed (default 0)\n"
+            "  --targets LIST       what the plan holds beyond the graph: cpu (default: the compiled\n"
+            "                       step: lowered graph, launch schedule, memory plan, C kernels),\n"
+            "                       cpu,cuda (also CUDA kernels and their CUBIN per --cuda-arch; needs\n"
+            "                       NVRTC, adds seconds), none (graph only: the runtime rebuilds the step)\n"
+            "  --cuda-arch LIST     GPU architectures to embed CUBIN for (default sm_80,sm_90); implies\n"
+            "                       --targets cpu,cuda\n"
             "  -o, --output FILE    plan file to write\n",
             backbone_choices(), aug_recipe_choices());
 }
@@ -72,8 +78,10 @@ int parse_compile_args(int argc, char **argv, compile_args *a, const char **out,
         {"source-size", required_argument, 0, 'z'}, {"mean", required_argument, 0, 'M'},
         {"std", required_argument, 0, 'T'},       {"lr-schedule", required_argument, 0, 'R'},
         {"warmup-epochs", required_argument, 0, 'W'}, {"exclude-bias-norm", required_argument, 0, 'x'},
+        {"targets", required_argument, 0, 'G'},   {"cuda-arch", required_argument, 0, 'A'},
         {0, 0, 0, 0}};
     int exclude = -1;
+    const char *targets = NULL, *archs = NULL;
     int have_mean = 0, have_std = 0;
     double mean[3], std[3];
     int nmean = 0, nstd = 0;
@@ -232,6 +240,8 @@ int parse_compile_args(int argc, char **argv, compile_args *a, const char **out,
                 return cli_fail(perr, "--exclude-bias-norm expects on or off, got '%s'", optarg);
             break;
         case 'o': *out = optarg; break;
+        case 'G': targets = optarg; break;
+        case 'A': archs = optarg; break;
         case 'h': return -1;
         case ':': return cli_fail(perr, "option %s needs a value", argv[optind - 1]);
         default: return cli_fail(perr, "compile: unknown option '%s' (see sslc compile --help)", argv[optind - 1]);
@@ -271,6 +281,7 @@ int parse_compile_args(int argc, char **argv, compile_args *a, const char **out,
     a->lr = lr >= 0 ? lr : kind == OPT_ADAMW ? 1e-3 : kind == OPT_LARS ? 0.3 : 0.05;
     a->weight_decay = a->opt.weight_decay;
     if (opt_config_check(&a->opt, err, sizeof err)) return cli_fail(perr, "%s", err);
+    if (step_targets_parse(targets, archs, &a->targets, err)) return cli_fail(perr, "%s", err);
     return 0;
 }
 
@@ -344,6 +355,19 @@ static int import_backbone(compile_args *a, onnx_model **m, backbone_ext *ext, c
     return 0;
 }
 
+/* the compiled step the targets ask for (runtime/planfile.h: the runtime uses it instead of
+ * rebuilding the step each time a plan is loaded) */
+static int build_step(sslc_plan *p, const step_targets *t, char *err) {
+    if (!t->cpu) return 0;
+    char why[IR_ERRLEN];
+    if (compiled_step_build(&p->train, t, &p->step, why)) {
+        snprintf(err, IR_ERRLEN, "compiling the step: %.480s", why);
+        return -1;
+    }
+    p->has_step = 1;
+    return 0;
+}
+
 int compile_to_file(const compile_args *args, const char *out, int *nnodes, char *err) {
     compile_args a = *args; /* an imported backbone fills in its part */
     onnx_model *model = NULL;
@@ -352,7 +376,7 @@ int compile_to_file(const compile_args *args, const char *out, int *nnodes, char
     plan_init(&plan);
     plan.seed = a.seed;
     int rc = import_backbone(&a, &model, &ext, err) || driver_build_train(&a, &plan.train, err) ||
-             record_options(&plan, &a, err) || plan_write(&plan, out, err);
+             record_options(&plan, &a, err) || build_step(&plan, &a.targets, err) || plan_write(&plan, out, err);
     if (nnodes) *nnodes = plan.train.nnodes;
     plan_free(&plan);
     onnx_model_free(model);

@@ -3,6 +3,7 @@
 #define SSLC_DRIVER_H
 #include <stdint.h>
 
+#include "../codegen/compiled_step.h"
 #include "../methods/method.h"
 #include "../passes/optimizer.h"
 #include "../runtime/augment.h"
@@ -22,6 +23,7 @@ typedef struct {
     const char *backbone_file, *backbone_output;
     uint32_t backbone_crc32;
     int image_size_set, channels_set; /* given on the command line (else the ONNX input's) */
+    step_targets targets;             /* --targets / --cuda-arch: what the plan holds beyond the graph */
 } compile_args;
 
 /* Builds the full training step: forward + loss, gradients named grad.<param>, optimizer
