@@ -181,7 +181,7 @@ int main(int argc, char **argv) {
         const ir_shape *s = &plan.train.vals[pimages].shape;
         if (s->d[1] != in->c || s->d[2] != in->h || s->d[3] != in->w)
             return die("the dataset's images do not have the plan's `images` shape");
-        engine *e = engine_new(kind, &plan.train, info, sizeof info, err);
+        engine *e = engine_new_plan(kind, &plan, info, sizeof info, err);
         if (!e || engine_init_persistent(e, plan.seed, err)) return die(err);
         int ns = nb < 3 ? nb : 3;
         double t_step = 0, t_feed = 0;

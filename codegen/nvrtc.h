@@ -6,8 +6,13 @@
 
 #include "../passes/fusion.h"
 
-/* CUDA source of every kernel segment of fp: `k<i>_s<j>`; malloc'd */
+/* CUDA source of every kernel segment of fp: `k<i>_s<j>`, as one translation unit (cuda_unit of
+ * every cuda_kernel_source); malloc'd, NULL when out of memory */
 char *cuda_source(const fused_plan *fp);
+/* the CUDA kernels k<i>_s<j> of kernel i alone */
+char *cuda_kernel_source(const fused_plan *fp, int i);
+/* the translation unit of n kernels' CUDA sources (the prelude, then each in order) */
+char *cuda_unit(const char *const *kernel_src, int n);
 /* 0 if NVRTC could be loaded; its version goes to major and minor. err: IR_ERRLEN */
 int nvrtc_available(int *major, int *minor, char *err);
 /* Compiles src for sm_<arch> (e.g. 80, 90) into a malloc'd CUBIN. */

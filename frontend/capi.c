@@ -50,7 +50,7 @@ sslc_session *sslc_open(const char *plan_path, const char *device, char *err, si
     if (!s) return seterr(err, errlen, "out of memory"), NULL;
     plan_init(&s->plan);
     if (plan_read(&s->plan, plan_path, e) || plan_opt_config(&s->plan, &s->cfg, &s->lr, &s->wd, e) ||
-        aug_bind_plan(&s->aug, &s->plan, e) || !(s->e = engine_new(kind, &s->plan.train, NULL, 0, e)) ||
+        aug_bind_plan(&s->aug, &s->plan, e) || !(s->e = engine_new_plan(kind, &s->plan, NULL, 0, e)) ||
         engine_init_persistent(s->e, s->plan.seed, e)) {
         seterr(err, errlen, e);
         sslc_close(s);

@@ -38,6 +38,11 @@ static void compile_usage(FILE *f) {
             "  --weight-decay X     (default: sgd 0, adamw 0.01, lars 1e-6)\n"
             "  --adam-eps X         AdamW epsilon (default 1e-8)\n"
             "  --lars-eta X         LARS trust coefficient (default 0.001)\n"
+            "  --lr-schedule cosine|constant  per-step learning rate fed by the runtime (default cosine:\n"
+            "                       linear warm-up from 0, then half a cosine to 0 at the run's last step)\n"
+            "  --warmup-epochs X    warm-up length in epochs, may be fractional (default 0)\n"
+            "  --exclude-bias-norm on|off  no weight decay (and no LARS adaptation) for biases and\n"
+            "                       normalization parameters (default: on for lars, off otherwise)\n"
             "  --augment RECIPE     augmentation in the step graph: input `images` (u8 [B,C,H,W]) ->\n"
             "                       views, random choices fed per step as aug.<view>.* inputs;\n"
             "                       default: the method's own PySSL recipe; one of %s;\n"
@@ -46,6 +51,12 @@ static void compile_usage(FILE *f) {
             "  --mean M[,M,M]       Normalize mean (default PySSL's 0.5)\n"
             "  --std S[,S,S]        Normalize std (default PySSL's 0.229,0.224,0.225; 1 channel: 0.226)\n"
             "  --seed S             parameter initialization seed (default 0)\n"
+            "  --targets LIST       what the plan holds beyond the graph: cpu (default: the compiled\n"
+            "                       step: lowered graph, launch schedule, memory plan, C kernels),\n"
+            "                       cpu,cuda (also CUDA kernels and their CUBIN per --cuda-arch; needs\n"
+            "                       NVRTC, adds seconds), none (graph only: the runtime rebuilds the step)\n"
+            "  --cuda-arch LIST     GPU architectures to embed CUBIN for (default sm_80,sm_90); implies\n"
+            "                       --targets cpu,cuda\n"
             "  -o, --output FILE    plan file to write\n",
             backbone_choices(), aug_recipe_choices());
 }
@@ -65,7 +76,12 @@ int parse_compile_args(int argc, char **argv, compile_args *a, const char **out,
         {"output", required_argument, 0, 'o'},    {"help", no_argument, 0, 'h'},
         {"patch-size", required_argument, 0, 'P'}, {"depth", required_argument, 0, 'D'},
         {"source-size", required_argument, 0, 'z'}, {"mean", required_argument, 0, 'M'},
-        {"std", required_argument, 0, 'T'},       {0, 0, 0, 0}};
+        {"std", required_argument, 0, 'T'},       {"lr-schedule", required_argument, 0, 'R'},
+        {"warmup-epochs", required_argument, 0, 'W'}, {"exclude-bias-norm", required_argument, 0, 'x'},
+        {"targets", required_argument, 0, 'G'},   {"cuda-arch", required_argument, 0, 'A'},
+        {0, 0, 0, 0}};
+    int exclude = -1;
+    const char *targets = NULL, *archs = NULL;
     int have_mean = 0, have_std = 0;
     double mean[3], std[3];
     int nmean = 0, nstd = 0;
@@ -83,6 +99,7 @@ int parse_compile_args(int argc, char **argv, compile_args *a, const char **out,
     a->spec.backbone.cifar_stem = -1;
     a->spec.batch = 256;
     snprintf(a->augment, sizeof a->augment, "default");
+    snprintf(a->lr_schedule, sizeof a->lr_schedule, "cosine");
     opt_kind kind = OPT_SGD;
     optind = 1;
     opterr = 0;
@@ -204,7 +221,27 @@ int parse_compile_args(int argc, char **argv, compile_args *a, const char **out,
             if (cli_parse_int_e("--seed", optarg, 0, INT64_MAX, &v, perr)) return CLI_USAGE_ERROR;
             a->seed = (uint64_t)v;
             break;
+        case 'R':
+            if (strcmp(optarg, "cosine") && strcmp(optarg, "constant"))
+                return cli_fail(perr, "--lr-schedule expects cosine or constant, got '%s'", optarg);
+            snprintf(a->lr_schedule, sizeof a->lr_schedule, "%s", optarg);
+            break;
+        case 'W':
+            if (cli_parse_double_e("--warmup-epochs", optarg, &a->warmup_epochs, perr)) return CLI_USAGE_ERROR;
+            if (a->warmup_epochs < 0 || a->warmup_epochs > 1e6)
+                return cli_fail(perr, "--warmup-epochs must be between 0 and 1e6, got %s", optarg);
+            break;
+        case 'x':
+            if (!strcmp(optarg, "on"))
+                exclude = 1;
+            else if (!strcmp(optarg, "off"))
+                exclude = 0;
+            else
+                return cli_fail(perr, "--exclude-bias-norm expects on or off, got '%s'", optarg);
+            break;
         case 'o': *out = optarg; break;
+        case 'G': targets = optarg; break;
+        case 'A': archs = optarg; break;
         case 'h': return -1;
         case ':': return cli_fail(perr, "option %s needs a value", argv[optind - 1]);
         default: return cli_fail(perr, "compile: unknown option '%s' (see sslc compile --help)", argv[optind - 1]);
@@ -240,9 +277,11 @@ int parse_compile_args(int argc, char **argv, compile_args *a, const char **out,
     if (have_wd) a->opt.weight_decay = wd;
     if (have_eps) a->opt.eps = eps;
     if (have_eta) a->opt.eta = eta;
+    if (exclude >= 0) a->opt.exclude_no_decay = exclude;
     a->lr = lr >= 0 ? lr : kind == OPT_ADAMW ? 1e-3 : kind == OPT_LARS ? 0.3 : 0.05;
     a->weight_decay = a->opt.weight_decay;
     if (opt_config_check(&a->opt, err, sizeof err)) return cli_fail(perr, "%s", err);
+    if (step_targets_parse(targets, archs, &a->targets, err)) return cli_fail(perr, "%s", err);
     return 0;
 }
 
@@ -266,7 +305,9 @@ static int record_options(sslc_plan *p, const compile_args *a, char *err) {
              set_optf(p, "weight_decay", a->weight_decay, err) || set_optf(p, "momentum", a->opt.momentum, err) ||
              set_optf(p, "nesterov", a->opt.nesterov, err) || set_optf(p, "beta1", a->opt.beta1, err) ||
              set_optf(p, "beta2", a->opt.beta2, err) || set_optf(p, "eps", a->opt.eps, err) ||
-             set_optf(p, "eta", a->opt.eta, err);
+             set_optf(p, "eta", a->opt.eta, err) || plan_set_option(p, "lr_schedule", a->lr_schedule, err) ||
+             set_optf(p, "warmup_epochs", a->warmup_epochs, err) ||
+             set_optf(p, "exclude_bias_norm", a->opt.exclude_no_decay, err);
     if (!rc && a->backbone_file) {
         char path[PATH_MAX];
         if (!realpath(a->backbone_file, path)) snprintf(path, sizeof path, "%s", a->backbone_file);
@@ -314,6 +355,19 @@ static int import_backbone(compile_args *a, onnx_model **m, backbone_ext *ext, c
     return 0;
 }
 
+/* the compiled step the targets ask for (runtime/planfile.h: the runtime uses it instead of
+ * rebuilding the step each time a plan is loaded) */
+static int build_step(sslc_plan *p, const step_targets *t, char *err) {
+    if (!t->cpu) return 0;
+    char why[IR_ERRLEN];
+    if (compiled_step_build(&p->train, t, &p->step, why)) {
+        snprintf(err, IR_ERRLEN, "compiling the step: %.480s", why);
+        return -1;
+    }
+    p->has_step = 1;
+    return 0;
+}
+
 int compile_to_file(const compile_args *args, const char *out, int *nnodes, char *err) {
     compile_args a = *args; /* an imported backbone fills in its part */
     onnx_model *model = NULL;
@@ -322,7 +376,7 @@ int compile_to_file(const compile_args *args, const char *out, int *nnodes, char
     plan_init(&plan);
     plan.seed = a.seed;
     int rc = import_backbone(&a, &model, &ext, err) || driver_build_train(&a, &plan.train, err) ||
-             record_options(&plan, &a, err) || plan_write(&plan, out, err);
+             record_options(&plan, &a, err) || build_step(&plan, &a.targets, err) || plan_write(&plan, out, err);
     if (nnodes) *nnodes = plan.train.nnodes;
     plan_free(&plan);
     onnx_model_free(model);

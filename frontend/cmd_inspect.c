@@ -2,6 +2,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "../codegen/compiled_step.h"
 #include "../passes/pipeline.h"
 #include "../runtime/planfile.h"
 #include "cli.h"
@@ -12,6 +13,11 @@ typedef struct {
     /* the compiled step (lower + fuse + schedule + memory plan) */
     int lowered_nodes, launches, kernels, library, merged;
     int64_t arena_bytes, intermediate_bytes, persistent_bytes;
+    /* what the plan file holds of it (stored: 0 when the runtime rebuilds it) */
+    int stored;
+    int64_t c_bytes, cuda_bytes;
+    int ncubins, cubin_arch[STEP_MAX_ARCHS];
+    int64_t cubin_bytes[STEP_MAX_ARCHS];
 } plan_stats;
 
 static plan_stats stats_of(const ir_graph *g) {
@@ -28,17 +34,32 @@ static plan_stats stats_of(const ir_graph *g) {
     return s;
 }
 
-static int exec_stats(const ir_graph *g, plan_stats *s, char *err) {
+static void step_stats(const exec_plan *ep, plan_stats *s) {
+    s->lowered_nodes = ep->lowered.nnodes;
+    s->launches = ep->fp.nsteps;
+    s->kernels = ep->nkernels;
+    s->library = ep->nlibrary;
+    s->merged = ep->merged;
+    s->arena_bytes = ep->mp.arena_bytes;
+    s->intermediate_bytes = ep->mp.sum_bytes;
+    s->persistent_bytes = ep->mp.persistent_bytes;
+}
+
+/* the stored step as it is; without one, the step the runtime would build */
+static int exec_stats(const sslc_plan *p, plan_stats *s, char *err) {
+    if (p->has_step) {
+        const compiled_step *cs = &p->step;
+        step_stats(&cs->ep, s);
+        s->stored = 1;
+        s->c_bytes = (int64_t)compiled_step_c_bytes(cs);
+        s->cuda_bytes = (int64_t)compiled_step_cuda_bytes(cs);
+        s->ncubins = cs->ncubins;
+        for (int i = 0; i < cs->ncubins; i++) s->cubin_arch[i] = cs->cubin[i].arch, s->cubin_bytes[i] = (int64_t)cs->cubin[i].size;
+        return 0;
+    }
     exec_plan ep;
-    if (exec_plan_build(g, &ep, err)) return -1;
-    s->lowered_nodes = ep.lowered.nnodes;
-    s->launches = ep.fp.nsteps;
-    s->kernels = ep.nkernels;
-    s->library = ep.nlibrary;
-    s->merged = ep.merged;
-    s->arena_bytes = ep.mp.arena_bytes;
-    s->intermediate_bytes = ep.mp.sum_bytes;
-    s->persistent_bytes = ep.mp.persistent_bytes;
+    if (exec_plan_build(&p->train, &ep, err)) return -1;
+    step_stats(&ep, s);
     exec_plan_free(&ep);
     return 0;
 }
@@ -63,13 +84,17 @@ static void print_json(const sslc_plan *p, const plan_stats *s, int with_params)
     printf(",\"nodes\":%d,\"parameters\":%d,\"parameter_elements\":%lld,\"state_tensors\":%d,"
            "\"state_elements\":%lld,\"inputs\":%d,\"flops_per_step\":%lld,\"lowered_nodes\":%d,"
            "\"launches\":%d,\"fused_kernels\":%d,\"library_calls\":%d,\"launches_per_node\":%.4f,"
-           "\"arena_bytes\":%lld,\"intermediate_bytes\":%lld,\"arena_fraction\":%.4f,\"persistent_bytes\":%lld,"
-           "\"options\":{",
+           "\"arena_bytes\":%lld,\"intermediate_bytes\":%lld,\"arena_fraction\":%.4f,\"persistent_bytes\":%lld,",
            s->nodes, s->params, (long long)s->param_elems, s->states, (long long)s->state_elems, s->inputs,
            (long long)s->flops, s->lowered_nodes, s->launches, s->kernels, s->library,
            (double)s->launches / (double)(s->nodes ? s->nodes : 1), (long long)s->arena_bytes,
            (long long)s->intermediate_bytes, (double)s->arena_bytes / (double)(s->intermediate_bytes ? s->intermediate_bytes : 1),
            (long long)s->persistent_bytes);
+    printf("\"step_stored\":%s,\"kernel_c_bytes\":%lld,\"kernel_cuda_bytes\":%lld,\"cubins\":[", s->stored ? "true" : "false",
+           (long long)s->c_bytes, (long long)s->cuda_bytes);
+    for (int i = 0; i < s->ncubins; i++)
+        printf("%s{\"arch\":\"sm_%d\",\"bytes\":%lld}", i ? "," : "", s->cubin_arch[i], (long long)s->cubin_bytes[i]);
+    printf("],\"options\":{");
     for (int i = 0; i < p->nopts; i++) {
         if (i) printf(",");
         json_str(stdout, p->keys[i]);
@@ -125,7 +150,7 @@ int cmd_inspect(int argc, char **argv) {
         return CLI_RUN_ERROR;
     }
     plan_stats s = stats_of(&p.train);
-    if (exec_stats(&p.train, &s, err)) {
+    if (exec_stats(&p, &s, err)) {
         plan_free(&p);
         fprintf(stderr, "sslc: compiling the step: %s\n", err);
         return CLI_RUN_ERROR;
@@ -144,6 +169,15 @@ int cmd_inspect(int argc, char **argv) {
         printf("memory: arena %.1f MiB for %.1f MiB of intermediate buffers (%.2f), persistent %.1f MiB\n",
                s.arena_bytes / 1048576.0, s.intermediate_bytes / 1048576.0,
                (double)s.arena_bytes / (double)(s.intermediate_bytes ? s.intermediate_bytes : 1), s.persistent_bytes / 1048576.0);
+        if (s.stored) {
+            printf("stored in the plan: the compiled step (schedule, memory plan), %d kernels: C source %lld bytes",
+                   s.kernels, (long long)s.c_bytes);
+            if (s.cuda_bytes) printf(", CUDA source %lld bytes", (long long)s.cuda_bytes);
+            printf("; CUBIN:");
+            for (int i = 0; i < s.ncubins; i++) printf("%s sm_%d (%lld bytes)", i ? "," : "", s.cubin_arch[i], (long long)s.cubin_bytes[i]);
+            printf("%s\n", s.ncubins ? "" : " none");
+        } else
+            printf("stored in the plan: the graph only (compiled with --targets none): the runtime builds the step\n");
         if (with_params) {
             const ir_graph *g = &p.train;
             for (int v = 0; v < g->nvals; v++) {

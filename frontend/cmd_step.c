@@ -175,7 +175,7 @@ static int run_steps(sslc_plan *p, const char *params, const char *inputs, int64
     if (plan_opt_config(p, &cfg, &lr, &wd, err)) return -1;
     aug_binding ab;
     if (aug_bind_plan(&ab, p, err)) return -1;
-    engine *it = engine_new(kind, &p->train, NULL, 0, err);
+    engine *it = engine_new_plan(kind, p, NULL, 0, err);
     if (!it) {
         aug_unbind(&ab);
         return -1;

@@ -3,6 +3,7 @@
 #define SSLC_DRIVER_H
 #include <stdint.h>
 
+#include "../codegen/compiled_step.h"
 #include "../methods/method.h"
 #include "../passes/optimizer.h"
 #include "../runtime/augment.h"
@@ -12,6 +13,8 @@ typedef struct {
     method_spec spec;
     opt_config opt;
     double lr, weight_decay;
+    char lr_schedule[16]; /* "cosine" or "constant" (fed per step by the runtime) */
+    double warmup_epochs;
     char augment[32]; /* recipe name (a method's); "none" or "": views are graph inputs */
     int64_t source_h, source_w; /* augment: size of the u8 `images` input (0: the image size) */
     aug_norm norm;              /* augment: Normalize's mean and std */
@@ -20,6 +23,7 @@ typedef struct {
     const char *backbone_file, *backbone_output;
     uint32_t backbone_crc32;
     int image_size_set, channels_set; /* given on the command line (else the ONNX input's) */
+    step_targets targets;             /* --targets / --cuda-arch: what the plan holds beyond the graph */
 } compile_args;
 
 /* Builds the full training step: forward + loss, gradients named grad.<param>, optimizer

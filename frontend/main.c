@@ -15,6 +15,7 @@ static const command commands[] = {
     {"compile", cmd_compile, "compile a method into a train plan file"},
     {"inspect", cmd_inspect, "describe a plan: nodes, parameters, FLOPs per step"},
     {"run", cmd_run, "train with a compiled plan (cpu: fused JIT kernels; ref: reference interpreter)"},
+    {"train", cmd_train, "compile + run + evaluate in one command (sslc train simclr: the main job)"},
     {"devices", cmd_devices, "list the backends this machine offers (cpu, cuda, nvrtc)"},
     {"step", cmd_step, "run optimizer steps on given parameters and inputs, dump loss/grads/state"},
     {"export", cmd_export, "write the trained encoder (eval mode) as an ONNX model"},

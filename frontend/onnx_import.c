@@ -20,6 +20,7 @@
 #include <zlib.h>
 
 #include "../ir/builder.h"
+#include "../ir/opkit.h"
 #include "../runtime/fileio.h"
 #include "onnx.h"
 #include "onnx.pb-c.h"
@@ -42,6 +43,14 @@ typedef struct {
 
 typedef struct imp_op imp_op;
 
+/* a pattern of nodes fused into one op (see fuse_patterns): the slots it reads */
+typedef struct {
+    int x, scale, bias; /* slots; scale and bias -1 when absent */
+    int naxes;          /* LayerNorm: the ReduceMean axes, as written (the rank is known when building) */
+    int64_t axes[IR_MAX_DIMS];
+    double eps;
+} fused;
+
 struct onnx_model {
     char path[1024];
     Onnx__ModelProto *pb;
@@ -55,7 +64,9 @@ struct onnx_model {
     int **node_in;         /* per node: slot of each input, -1 for an absent optional input */
     int **node_out;        /* per node: slot of each output */
     const imp_op **node_op;
-    int *node_aux;         /* fused GELU: the slot of its input */
+    fused *node_aux;       /* per node: what a fused pattern (GELU, LayerNorm) ending there reads */
+    int *nreaders;         /* per slot: how many needed nodes read it */
+    int (*reader)[2];      /* per slot: the first two of them */
     ctensor *node_const;   /* Constant nodes' values, decoded at load */
     unsigned char *needed; /* per node */
     int out_slot;
@@ -181,7 +192,9 @@ static int decode_tensor(const Onnx__TensorProto *t, ctensor *c, char *why, size
     case ONNX__TENSOR_PROTO__DATA_TYPE__DOUBLE: esz = 8, is_float = 1; break;
     case ONNX__TENSOR_PROTO__DATA_TYPE__INT64: esz = 8, is_float = 0; break;
     case ONNX__TENSOR_PROTO__DATA_TYPE__INT32: esz = 4, is_float = 0; break;
-    default: return snprintf(why, nwhy, "has data type %d (only float, double, int32 and int64 are supported)", dt), -1;
+    case ONNX__TENSOR_PROTO__DATA_TYPE__BOOL: esz = 1, is_float = 0; break; /* as 0 / 1 (shape arithmetic) */
+    default:
+        return snprintf(why, nwhy, "has data type %d (only float, double, int32, int64 and bool are supported)", dt), -1;
     }
     size_t have;
     if (t->has_raw_data) {
@@ -194,7 +207,7 @@ static int decode_tensor(const Onnx__TensorProto *t, ctensor *c, char *why, size
         have = t->n_double_data;
     else if (dt == ONNX__TENSOR_PROTO__DATA_TYPE__INT64)
         have = t->n_int64_data;
-    else
+    else /* int32 and bool */
         have = t->n_int32_data;
     if (have != (size_t)n)
         return snprintf(why, nwhy, "has %zu values, its shape needs %lld", have, (long long)n), -1;
@@ -224,6 +237,7 @@ static int decode_tensor(const Onnx__TensorProto *t, ctensor *c, char *why, size
             else
                 c->i[k] = t->int64_data[k];
             break;
+        case ONNX__TENSOR_PROTO__DATA_TYPE__BOOL: c->i[k] = raw ? raw[k] != 0 : t->int32_data[k] != 0; break;
         default: {
             int32_t x;
             if (raw)
@@ -275,23 +289,23 @@ static int bfail(bctx *b, const char *fmt, ...) {
     return -1;
 }
 
-static int64_t attr_i(bctx *b, const char *name, int64_t def) {
+/* attribute `name` holding kind 'i' (integer), 'f' (float) or 's' (string); NULL when absent or
+ * of another kind (which fails the build) */
+static const Onnx__AttributeProto *attr_typed(bctx *b, const char *name, char kind) {
     const Onnx__AttributeProto *a = attr(b->n, name);
-    if (!a) return def;
-    if (!a->has_i) {
-        bfail(b, "attribute '%s' must be an integer", name);
-        return def;
+    if (a && !(kind == 'i' ? a->has_i : kind == 'f' ? a->has_f : a->has_s)) {
+        bfail(b, "attribute '%s' must be %s", name, kind == 'i' ? "an integer" : kind == 'f' ? "a float" : "a string");
+        return NULL;
     }
-    return a->i;
+    return a;
+}
+static int64_t attr_i(bctx *b, const char *name, int64_t def) {
+    const Onnx__AttributeProto *a = attr_typed(b, name, 'i');
+    return a ? a->i : def;
 }
 static double attr_f(bctx *b, const char *name, double def) {
-    const Onnx__AttributeProto *a = attr(b->n, name);
-    if (!a) return def;
-    if (!a->has_f) {
-        bfail(b, "attribute '%s' must be a float", name);
-        return def;
-    }
-    return a->f;
+    const Onnx__AttributeProto *a = attr_typed(b, name, 'f');
+    return a ? a->f : def;
 }
 /* ints attribute: count, or -1 when absent; fails when longer than max */
 static int attr_ints(bctx *b, const char *name, int64_t *out, int max) {
@@ -302,12 +316,8 @@ static int attr_ints(bctx *b, const char *name, int64_t *out, int max) {
     return (int)a->n_ints;
 }
 static const char *attr_s(bctx *b, const char *name, const char *def, char *buf, size_t n) {
-    const Onnx__AttributeProto *a = attr(b->n, name);
+    const Onnx__AttributeProto *a = attr_typed(b, name, 's');
     if (!a) return def;
-    if (!a->has_s) {
-        bfail(b, "attribute '%s' must be a string", name);
-        return def;
-    }
     size_t k = a->s.len < n - 1 ? a->s.len : n - 1;
     memcpy(buf, a->s.data, k);
     buf[k] = 0;
@@ -360,6 +370,22 @@ static ctensor *new_const(bctx *b, int is_float, ir_shape s) {
     return c;
 }
 
+/* element j of src into element k of r (same type) */
+static void ct_put(ctensor *r, int64_t k, const ctensor *src, int64_t j) {
+    if (r->is_float)
+        r->f[k] = src->f[j];
+    else
+        r->i[k] = src->i[j];
+}
+
+/* a copy of constant c with shape s (as many elements) */
+static ctensor *copy_const(bctx *b, const ctensor *c, ir_shape s) {
+    ctensor *r = new_const(b, c->is_float, s);
+    if (r) memcpy(r->is_float ? (void *)r->f : (void *)r->i, c->is_float ? (void *)c->f : (void *)c->i,
+                  (size_t)r->numel * (r->is_float ? sizeof(float) : sizeof(int64_t)));
+    return r;
+}
+
 static int set_out_c(bctx *b, int k, ctensor *c) {
     if (!c) return -1;
     ent *o = out_ent(b, k);
@@ -398,16 +424,20 @@ static int make_param(bctx *b, const ctensor *c, int role) {
     return role == ROLE_STATE ? mb_cur(b->mb, v) : v;
 }
 
-/* the IR value of an input: constants become parameters (initializers), state, or IR constants */
-static int in_value(bctx *b, int k, int role) {
-    ent *e = in_ent(b, k);
-    if (!e) return -1;
+/* the IR value of an entry: constants become parameters (initializers), state, or IR constants */
+static int ent_value(bctx *b, ent *e, int role) {
     if (e->v >= 0) return e->v;
     const ctensor *c = e->c;
     if (is_weight(c) && (c->shape.ndim > 0 || role != ROLE_DATA)) return make_param(b, c, role);
     int v = c->is_float ? ir_const(b->g, DT_F32, c->shape, c->f) : ir_const(b->g, DT_I64, c->shape, c->i);
     if (v >= 0 && role == ROLE_DATA) e->v = v; /* reuse within this build */
     return v;
+}
+
+/* the IR value of input k */
+static int in_value(bctx *b, int k, int role) {
+    ent *e = in_ent(b, k);
+    return e ? ent_value(b, e, role) : -1;
 }
 
 /* an input that must be a constant (shapes, axes...) */
@@ -430,6 +460,13 @@ static int in_ints(bctx *b, int k, const char *what, int64_t *out, int max) {
 
 static const ir_shape *vshape(bctx *b, int v) { return &b->g->vals[v].shape; }
 
+/* input k's entry and shape, computed or constant (shape arithmetic reads either) */
+static ent *in_shaped(bctx *b, int k, ir_shape *s) {
+    ent *e = in_ent(b, k);
+    if (e) *s = e->v >= 0 ? *vshape(b, e->v) : e->c->shape;
+    return e;
+}
+
 static int norm_axis(bctx *b, int64_t a, int rank, int64_t *out) {
     if (a < -rank || a >= rank) return bfail(b, "axis %lld out of range for rank %d", (long long)a, rank);
     *out = a < 0 ? a + rank : a;
@@ -451,19 +488,33 @@ static int h_unary(bctx *b, const imp_op *op) {
     return set_out_v(b, 0, x < 0 ? -1 : ir_simple(b->g, op->irop, &x, 1));
 }
 
-/* integer arithmetic on constants (shape computations): same shape or a scalar operand */
+/* numpy's broadcast shape of n constants, each of one element or of all of the result's (so
+ * element k of the result reads element k, or 0, of each) */
+static int fold_shape(bctx *b, const ctensor *const *c, int n, ir_shape *out) {
+    *out = c[0]->shape;
+    for (int k = 1; k < n; k++)
+        if (ir_broadcast_shape(out, &c[k]->shape, out)) return bfail(b, "cannot broadcast these constants");
+    int64_t total = ir_numel(out);
+    for (int k = 0; k < n; k++)
+        if (c[k]->numel != 1 && c[k]->numel != total)
+            return bfail(b, "constants are combined at build time only when each has one value or all of them");
+    return 0;
+}
+
+/* integer arithmetic on constants (shape computations) */
 static int fold_binary(bctx *b, const imp_op *op, const ctensor *x, const ctensor *y) {
     if (x->is_float || y->is_float) return bfail(b, "float arithmetic on constants is not supported");
-    const ctensor *big = x->numel >= y->numel ? x : y;
-    if (x->numel != y->numel && x->numel != 1 && y->numel != 1) return bfail(b, "cannot broadcast these constants");
-    ctensor *r = new_const(b, 0, big->shape);
+    ir_shape s;
+    if (fold_shape(b, (const ctensor *[]){x, y}, 2, &s)) return -1;
+    ctensor *r = new_const(b, 0, s);
     if (!r) return -1;
-    for (int64_t k = 0; k < big->numel; k++) {
+    for (int64_t k = 0; k < r->numel; k++) {
         int64_t p = x->i[x->numel == 1 ? 0 : k], q = y->i[y->numel == 1 ? 0 : k], z = 0;
         switch (op->irop) {
         case OP_Add: z = (int64_t)((uint64_t)p + (uint64_t)q); break;
         case OP_Sub: z = (int64_t)((uint64_t)p - (uint64_t)q); break;
         case OP_Mul: z = (int64_t)((uint64_t)p * (uint64_t)q); break;
+        case OP_Equal: z = p == q; break; /* bool as 0 / 1 */
         case OP_Div:
             if (q == 0 || (p == INT64_MIN && q == -1)) return bfail(b, "integer division by zero");
             z = p / q;
@@ -480,6 +531,8 @@ static int h_binary(bctx *b, const imp_op *op) {
     if (!ea || !eb) return -1;
     if (nin(b) != 2) return bfail(b, "takes exactly 2 inputs here, got %d", nin(b));
     if (is_foldable(ea->c) && is_foldable(eb->c)) return fold_binary(b, op, ea->c, eb->c);
+    if (op->irop == OP_Equal) /* a bool tensor: nothing downstream (Cast, Where) takes one */
+        return bfail(b, "only supported on constants (shape arithmetic)");
     int in[2] = {in_value(b, 0, ROLE_DATA), in_value(b, 1, ROLE_DATA)};
     if (in[0] < 0 || in[1] < 0) return -1;
     return set_out_v(b, 0, ir_simple(b->g, op->irop, in, 2));
@@ -490,11 +543,8 @@ static int h_identity(bctx *b, const imp_op *op) {
     ent *e = in_ent(b, 0);
     if (!e) return -1;
     if (is_weight(e->c) && out_ent(b, 0)) { /* a separate parameter named after this output */
-        ctensor *c = new_const(b, e->c->is_float, e->c->shape);
+        ctensor *c = copy_const(b, e->c, e->c->shape);
         if (!c) return -1;
-        size_t esz = c->is_float ? sizeof(float) : sizeof(int64_t);
-        memcpy(c->is_float ? (void *)c->f : (void *)c->i, c->is_float ? (void *)e->c->f : (void *)e->c->i,
-               (size_t)c->numel * esz);
         c->param_name = b->n->output[0];
         return set_out_c(b, 0, c);
     }
@@ -691,15 +741,24 @@ static int resolve_reshape(const ir_shape *xs, const int64_t *t, int n, int allo
     return 0;
 }
 
+/* a reshaped input: a constant stays one (shape arithmetic), a computed tensor gets a Reshape */
+static int reshape_out(bctx *b, ir_shape to) {
+    ent *e = in_ent(b, 0);
+    if (!e) return -1;
+    if (is_foldable(e->c)) return set_out_c(b, 0, copy_const(b, e->c, to));
+    int x = in_value(b, 0, ROLE_DATA);
+    return set_out_v(b, 0, x < 0 ? -1 : ir_reshape(b->g, x, to));
+}
+
 static int h_reshape(bctx *b, const imp_op *op) {
     (void)op;
     int64_t t[IR_MAX_DIMS], to[IR_MAX_DIMS];
     int n = in_ints(b, 1, "the target shape", t, IR_MAX_DIMS);
     if (n < 0) return -1;
     int allowzero = (int)attr_i(b, "allowzero", 0);
-    ent *e = in_ent(b, 0);
+    ir_shape xs;
+    ent *e = in_shaped(b, 0, &xs);
     if (!e) return -1;
-    ir_shape xs = e->v >= 0 ? *vshape(b, e->v) : e->c->shape;
     int ok = resolve_reshape(&xs, t, n, allowzero, to) == 0;
     /* a model exported at a fixed batch size B names B in its Reshapes: use the batch being built */
     if (!ok && b->m->input_batch > 0 && n > 0 && t[0] == b->m->input_batch && xs.ndim > 0) {
@@ -711,16 +770,7 @@ static int h_reshape(bctx *b, const imp_op *op) {
         ir_shape_str(&xs, a, sizeof a);
         return bfail(b, "cannot reshape %s to the target shape given", a);
     }
-    ir_shape s = ir_shape_make(n, to);
-    if (is_foldable(e->c)) { /* shape arithmetic */
-        ctensor *c = new_const(b, e->c->is_float, s);
-        if (!c) return -1;
-        memcpy(c->is_float ? (void *)c->f : (void *)c->i, c->is_float ? (void *)e->c->f : (void *)e->c->i,
-               (size_t)c->numel * (c->is_float ? sizeof(float) : sizeof(int64_t)));
-        return set_out_c(b, 0, c);
-    }
-    int x = in_value(b, 0, ROLE_DATA);
-    return set_out_v(b, 0, x < 0 ? -1 : ir_reshape(b->g, x, s));
+    return reshape_out(b, ir_shape_make(n, to));
 }
 
 /* Expand: numpy broadcast of the input and the target shape */
@@ -843,9 +893,9 @@ static int h_constant(bctx *b, const imp_op *op) {
 
 static int h_shape(bctx *b, const imp_op *op) {
     (void)op;
-    ent *e = in_ent(b, 0);
+    ir_shape s;
+    ent *e = in_shaped(b, 0, &s);
     if (!e) return -1;
-    ir_shape s = e->v >= 0 ? *vshape(b, e->v) : e->c->shape;
     int64_t r = s.ndim, lo = attr_i(b, "start", 0), hi = attr_i(b, "end", r);
     if (lo < 0) lo += r;
     if (hi < 0) hi += r;
@@ -874,10 +924,7 @@ static int h_gather(bctx *b, const imp_op *op) {
         for (int64_t k = 0; k < ix->numel; k++) {
             int64_t j = ix->i[k] < 0 ? ix->i[k] + d->numel : ix->i[k];
             if (j < 0 || j >= d->numel) return bfail(b, "index %lld out of range", (long long)ix->i[k]);
-            if (d->is_float)
-                r->f[k] = d->f[j];
-            else
-                r->i[k] = d->i[j];
+            ct_put(r, k, d, j);
         }
         return set_out_c(b, 0, r);
     }
@@ -906,62 +953,33 @@ static int squeeze_axes(bctx *b, int64_t *axes) {
     return n;
 }
 
-static int reshape_out(bctx *b, ir_shape to) {
-    ent *e = in_ent(b, 0);
-    if (!e) return -1;
-    if (is_foldable(e->c)) {
-        ctensor *c = new_const(b, e->c->is_float, to);
-        if (!c) return -1;
-        memcpy(c->is_float ? (void *)c->f : (void *)c->i, c->is_float ? (void *)e->c->f : (void *)e->c->i,
-               (size_t)c->numel * (c->is_float ? sizeof(float) : sizeof(int64_t)));
-        return set_out_c(b, 0, c);
-    }
-    int x = in_value(b, 0, ROLE_DATA);
-    return set_out_v(b, 0, x < 0 ? -1 : ir_reshape(b->g, x, to));
-}
-
-static int h_unsqueeze(bctx *b, const imp_op *op) {
-    (void)op;
-    ent *e = in_ent(b, 0);
-    if (!e) return -1;
-    ir_shape s = e->v >= 0 ? *vshape(b, e->v) : e->c->shape;
+/* Unsqueeze inserts size-1 dimensions at the axes (of the result); Squeeze drops them (all of
+ * size 1 when no axes are given) */
+static int h_squeeze(bctx *b, const imp_op *op) {
+    int unsq = !strcmp(op->name, "Unsqueeze");
+    ir_shape s;
+    if (!in_shaped(b, 0, &s)) return -1;
     int64_t axes[IR_MAX_DIMS];
     int n = squeeze_axes(b, axes);
     if (n < 0) return -1;
-    if (n == 0) return bfail(b, "needs axes");
-    int r = s.ndim + n;
+    if (unsq && n == 0) return bfail(b, "needs axes");
+    int r = unsq ? s.ndim + n : s.ndim; /* the rank the axes refer to */
     if (r > IR_MAX_DIMS) return bfail(b, "result has rank %d (at most %d)", r, IR_MAX_DIMS);
-    unsigned char ins[IR_MAX_DIMS] = {0};
+    unsigned char mark[IR_MAX_DIMS] = {0};
     for (int i = 0; i < n; i++) {
         int64_t a = 0;
         if (norm_axis(b, axes[i], r, &a)) return -1;
-        if (ins[a]) return bfail(b, "axis %lld repeated", (long long)axes[i]);
-        ins[a] = 1;
+        if (mark[a]) return bfail(b, "axis %lld repeated", (long long)axes[i]);
+        if (!unsq && s.d[a] != 1) return bfail(b, "axis %lld has size %lld, not 1", (long long)axes[i], (long long)s.d[a]);
+        mark[a] = 1;
     }
     ir_shape t = {0};
-    t.ndim = r;
-    for (int d = 0, k = 0; d < r; d++) t.d[d] = ins[d] ? 1 : s.d[k++];
-    return reshape_out(b, t);
-}
-
-static int h_squeeze(bctx *b, const imp_op *op) {
-    (void)op;
-    ent *e = in_ent(b, 0);
-    if (!e) return -1;
-    ir_shape s = e->v >= 0 ? *vshape(b, e->v) : e->c->shape;
-    int64_t axes[IR_MAX_DIMS];
-    int n = squeeze_axes(b, axes);
-    if (n < 0) return -1;
-    unsigned char drop[IR_MAX_DIMS] = {0};
-    for (int i = 0; i < n; i++) {
-        int64_t a = 0;
-        if (norm_axis(b, axes[i], s.ndim, &a)) return -1;
-        if (s.d[a] != 1) return bfail(b, "axis %lld has size %lld, not 1", (long long)axes[i], (long long)s.d[a]);
-        drop[a] = 1;
+    for (int d = 0, k = 0; d < r; d++) {
+        if (unsq)
+            t.d[t.ndim++] = mark[d] ? 1 : s.d[k++];
+        else if (n ? !mark[d] : s.d[d] != 1)
+            t.d[t.ndim++] = s.d[d];
     }
-    ir_shape t = {0};
-    for (int d = 0; d < s.ndim; d++)
-        if (n ? !drop[d] : s.d[d] != 1) t.d[t.ndim++] = s.d[d];
     return reshape_out(b, t);
 }
 
@@ -971,9 +989,9 @@ static int h_slice(bctx *b, const imp_op *op) {
     int ns = in_ints(b, 1, "starts", st, IR_MAX_INTS), ne = in_ints(b, 2, "ends", en, IR_MAX_INTS);
     if (ns < 0 || ne < 0) return -1;
     if (ns != ne) return bfail(b, "starts and ends differ in length");
-    ent *e = in_ent(b, 0);
+    ir_shape s;
+    ent *e = in_shaped(b, 0, &s);
     if (!e) return -1;
-    ir_shape s = e->v >= 0 ? *vshape(b, e->v) : e->c->shape;
     int na = has_in(b, 3) ? in_ints(b, 3, "axes", ax, IR_MAX_INTS) : ns;
     if (!has_in(b, 3))
         for (int i = 0; i < ns; i++) ax[i] = i;
@@ -998,11 +1016,7 @@ static int h_slice(bctx *b, const imp_op *op) {
         ctensor *r = new_const(b, e->c->is_float, IR_SHAPE(cnt));
         if (!r) return -1;
         for (int64_t k = 0; k < cnt; k++) {
-            int64_t j = a + k * step;
-            if (r->is_float)
-                r->f[k] = e->c->f[j];
-            else
-                r->i[k] = e->c->i[j];
+            ct_put(r, k, e->c, a + k * step);
         }
         return set_out_c(b, 0, r);
     }
@@ -1042,6 +1056,106 @@ static int h_cast(bctx *b, const imp_op *op) {
     return set_out_c(b, 0, c);
 }
 
+/* Split along an axis into slices: sizes from the input (opset 13 on) or the attribute (before),
+ * else equal parts (from opset 18 num_outputs parts, the last one smaller when uneven) */
+static int h_split(bctx *b, const imp_op *op) {
+    (void)op;
+    int x = in_value(b, 0, ROLE_DATA);
+    if (x < 0) return -1;
+    const ir_shape *xs = vshape(b, x);
+    int64_t axis = 0, sizes[16];
+    if (norm_axis(b, attr_i(b, "axis", 0), xs->ndim, &axis)) return -1;
+    int nout = (int)b->n->n_output, n = -1;
+    if (nout > 16) return bfail(b, "has %d outputs (at most 16)", nout);
+    if (b->m->opset < 13)
+        n = attr_ints(b, "split", sizes, 16);
+    else if (has_in(b, 1))
+        n = in_ints(b, 1, "split", sizes, 16);
+    if (n == -2 || b->g->failed) return -1;
+    int64_t len = xs->d[axis], tot = 0;
+    if (n >= 0) {
+        if (n != nout) return bfail(b, "split gives %d sizes for %d outputs", n, nout);
+    } else {
+        if (attr_i(b, "num_outputs", nout) != nout) return bfail(b, "num_outputs differs from the number of outputs");
+        int64_t part = (len + nout - 1) / nout;
+        if (b->m->opset < 18 && len % nout)
+            return bfail(b, "%lld does not split into %d equal parts", (long long)len, nout);
+        for (int i = 0; i < nout; i++) sizes[i] = len - i * part < part ? len - i * part : part;
+    }
+    for (int i = 0; i < nout; i++) {
+        if (sizes[i] < 1 || sizes[i] > len)
+            return bfail(b, "part %d has size %lld (empty parts are not supported)", i, (long long)sizes[i]);
+        tot += sizes[i];
+    }
+    if (tot != len) return bfail(b, "parts add up to %lld, the axis has %lld", (long long)tot, (long long)len);
+    int64_t at = 0;
+    for (int i = 0; i < nout; at += sizes[i], i++)
+        if (set_out_v(b, i, ir_slice(b->g, x, (int)axis, at, at + sizes[i])) < 0) return -1;
+    return 0;
+}
+
+/* Gelu (opset 20): the exact one; sslc has no tanh approximation */
+static int h_gelu_op(bctx *b, const imp_op *op) {
+    char buf[16];
+    if (strcmp(attr_s(b, "approximate", "none", buf, sizeof buf), "none"))
+        return bfail(b, "approximate='%s' is not supported (only 'none')", buf);
+    return h_unary(b, op);
+}
+
+/* ConstantOfShape: torch writes it (with Equal and Where) for `expand(n, -1, -1)`; the shape is
+ * folded, so the result is a constant too */
+static int h_constant_of_shape(bctx *b, const imp_op *op) {
+    (void)op;
+    int64_t t[IR_MAX_DIMS];
+    int n = in_ints(b, 0, "the shape", t, IR_MAX_DIMS);
+    if (n < 0) return -1;
+    ir_shape s;
+    int64_t numel;
+    char why[200];
+    if (make_shape(t, (size_t)n, &s, &numel, why, sizeof why)) return bfail(b, "shape: %s", why);
+    ctensor v = {0};
+    const Onnx__AttributeProto *a = attr(b->n, "value");
+    if (a) {
+        if (!a->t) return bfail(b, "attribute 'value' must be a tensor");
+        if (decode_tensor(a->t, &v, why, sizeof why)) return bfail(b, "its value %s", why);
+        if (v.numel != 1) {
+            ct_free(&v);
+            return bfail(b, "its value must have one element");
+        }
+    } else if (ct_alloc(&v, 1, (ir_shape){0})) /* default: float 0 */
+        return bfail(b, "out of memory");
+    else
+        v.f[0] = 0;
+    ctensor *r = new_const(b, v.is_float, s);
+    for (int64_t k = 0; r && k < numel; k++) ct_put(r, k, &v, 0);
+    ct_free(&v);
+    return set_out_c(b, 0, r);
+}
+
+/* Where on constants (shape arithmetic): cond ? x : y */
+static int h_where(bctx *b, const imp_op *op) {
+    (void)op;
+    if (nin(b) != 3) return bfail(b, "takes 3 inputs, got %d", nin(b));
+    const ctensor *c[3];
+    for (int k = 0; k < 3; k++) {
+        ent *e = in_ent(b, k);
+        if (!e) return -1;
+        if (!is_foldable(e->c)) return bfail(b, "only supported on constants (shape arithmetic)");
+        c[k] = e->c;
+    }
+    if (c[0]->is_float || c[1]->is_float != c[2]->is_float)
+        return bfail(b, "needs an integer condition and two values of one type");
+    ir_shape s;
+    if (fold_shape(b, c, 3, &s)) return -1;
+    ctensor *r = new_const(b, c[1]->is_float, s);
+    if (!r) return -1;
+    for (int64_t k = 0; k < r->numel; k++) {
+        const ctensor *pick = c[0]->i[c[0]->numel == 1 ? 0 : k] ? c[1] : c[2];
+        ct_put(r, k, pick, pick->numel == 1 ? 0 : k);
+    }
+    return set_out_c(b, 0, r);
+}
+
 /* The one table: ONNX op -> converter, with the attributes it understands. */
 static const imp_op import_table[] = {
     {"Add", h_binary, OP_Add, ""},
@@ -1077,10 +1191,15 @@ static const imp_op import_table[] = {
     {"Constant", h_constant, -1, "value value_float value_floats value_int value_ints"},
     {"Shape", h_shape, -1, "start end"},
     {"Gather", h_gather, -1, "axis"},
-    {"Unsqueeze", h_unsqueeze, -1, "axes"},
+    {"Unsqueeze", h_squeeze, -1, "axes"},
     {"Squeeze", h_squeeze, -1, "axes"},
     {"Slice", h_slice, OP_Slice, ""},
     {"Cast", h_cast, -1, "to saturate"},
+    {"ConstantOfShape", h_constant_of_shape, -1, "value"},
+    {"Equal", h_binary, OP_Equal, ""},
+    {"Where", h_where, -1, ""},
+    {"Split", h_split, -1, "axis split num_outputs"},
+    {"Gelu", h_gelu_op, OP_Gelu, "approximate"},
 };
 #define NIMPORT (int)(sizeof import_table / sizeof import_table[0])
 
@@ -1119,6 +1238,8 @@ void onnx_model_free(onnx_model *m) {
     free(m->node_out);
     free(m->node_op);
     free(m->node_aux);
+    free(m->nreaders);
+    free(m->reader);
     free(m->node_const);
     free(m->needed);
     free(m->slot_name);
@@ -1193,7 +1314,16 @@ static int find_input(onnx_model *m, char *err) {
     return 0;
 }
 
-/* ---- exact GELU: x * (1 + Erf(x / sqrt(2))) * 0.5, as torch.onnx.export (and sslc) write it ---- */
+/* ---- fused patterns ----
+ * Exporters write some ops as arithmetic that sslc has as one op with its own gradient:
+ * - exact GELU, x * (1 + Erf(x / sqrt(2))) * 0.5 (torch.onnx.export and sslc); ONNX has no Gelu
+ *   before opset 20, and sslc has no Erf op;
+ * - LayerNorm before opset 17: ReduceMean, Sub, Pow 2 (or Mul by itself), ReduceMean, Add eps,
+ *   Sqrt, Div, then optionally Mul scale and Add bias. As one LayerNormalization it trains with
+ *   the fused kernels and keeps two statistics per row for the backward pass instead of the
+ *   intermediates of seven ops.
+ * The matched nodes become op_skip; the last one computes the op from what `fused` records.
+ * Only nodes whose intermediate outputs nothing else reads are matched. */
 
 static int h_skip(bctx *b, const imp_op *op) { /* a node folded into a later one */
     (void)b, (void)op;
@@ -1201,48 +1331,115 @@ static int h_skip(bctx *b, const imp_op *op) { /* a node folded into a later one
 }
 static int h_gelu(bctx *b, const imp_op *op) {
     (void)op;
-    ent *e = &b->ents[b->m->node_aux[b->idx]];
+    ent *e = &b->ents[b->m->node_aux[b->idx].x];
     if (e->v < 0) return bfail(b, "GELU of a constant is not supported");
     return set_out_v(b, 0, ir_gelu(b->g, e->v));
 }
-static const imp_op op_skip = {"(fused)", h_skip, -1, ""}, op_gelu = {"Gelu", h_gelu, OP_Gelu, ""};
 
-/* value of a scalar float constant (initializer or Constant output) in slot s */
+/* LayerNorm: the LayerNormalization op when the axes are the trailing ones and the scale and
+ * bias have the normalized shape, else the same arithmetic (what the model says) in IR ops */
+static int h_layernorm_fused(bctx *b, const imp_op *op) {
+    (void)op;
+    const fused *f = &b->m->node_aux[b->idx];
+    ent *e = &b->ents[f->x];
+    if (e->v < 0) return bfail(b, "LayerNorm of a constant is not supported");
+    int x = e->v, r = vshape(b, x)->ndim, sc = -1, bi = -1;
+    if (f->scale >= 0 && (sc = ent_value(b, &b->ents[f->scale], ROLE_DATA)) < 0) return -1;
+    if (f->bias >= 0 && (bi = ent_value(b, &b->ents[f->bias], ROLE_DATA)) < 0) return -1;
+    int64_t axes[IR_MAX_DIMS];
+    unsigned char in_set[IR_MAX_DIMS] = {0};
+    int lo = r;
+    for (int i = 0; i < f->naxes; i++) {
+        if (norm_axis(b, f->axes[i], r, &axes[i])) return -1;
+        in_set[axes[i]] = 1;
+        if (axes[i] < lo) lo = (int)axes[i];
+    }
+    int trailing = 1;
+    for (int d = lo; d < r; d++) trailing &= in_set[d];
+    ir_shape ns = *vshape(b, x);
+    ns.ndim = r - lo;
+    for (int d = lo; d < r; d++) ns.d[d - lo] = vshape(b, x)->d[d];
+    if (trailing && (sc < 0 || ir_shape_eq(vshape(b, sc), &ns)) && (bi < 0 || ir_shape_eq(vshape(b, bi), &ns)))
+        return set_out_v(b, 0, ir_layernorm(b->g, x, sc, bi, lo, f->eps));
+    ir_graph *g = b->g;
+    int d = ir_sub(g, x, ir_reduce_mean(g, x, axes, f->naxes, 1));
+    int var = ir_reduce_mean(g, ir_mul(g, d, d), axes, f->naxes, 1);
+    int y = ir_div(g, d, ir_sqrt(g, ir_add_scalar(g, var, f->eps)));
+    if (sc >= 0) y = ir_mul(g, y, sc);
+    if (bi >= 0) y = ir_add(g, y, bi);
+    return set_out_v(b, 0, y);
+}
+
+static const imp_op op_skip = {"(fused)", h_skip, -1, ""}, op_gelu = {"Gelu", h_gelu, OP_Gelu, ""},
+                    op_layernorm = {"LayerNormalization", h_layernorm_fused, OP_LayerNormalization, ""};
+
+/* the constant in slot s: an initializer or a Constant node's value; NULL otherwise */
+static const ctensor *const_at(const onnx_model *m, int s) {
+    if (s >= 1 && s <= m->ninits) return &m->inits[s - 1];
+    int p = s > 0 ? m->slot_producer[s] : -1;
+    if (p >= 0 && m->node_op[p] && m->node_op[p]->fn == h_constant) return &m->node_const[p];
+    return NULL;
+}
+
+/* value of a scalar float constant in slot s */
 static int scalar_const(const onnx_model *m, int s, double *v) {
-    const ctensor *c = NULL;
-    if (s >= 1 && s <= m->ninits)
-        c = &m->inits[s - 1];
-    else if (s > 0 && m->slot_producer[s] >= 0 && m->node_op[m->slot_producer[s]] &&
-             m->node_op[m->slot_producer[s]]->fn == h_constant)
-        c = &m->node_const[m->slot_producer[s]];
+    const ctensor *c = const_at(m, s);
     if (!c || !c->is_float || c->numel != 1) return 0;
     *v = c->f[0];
     return 1;
 }
 
-/* the one needed node reading slot s (which nothing else reads, and is not the output), or -1 */
-static int only_reader(const onnx_model *m, int s) {
-    if (s < 0 || s == m->out_slot) return -1;
-    int who = -1;
-    for (size_t i = 0; i < m->gp->n_node; i++) {
-        if (!m->needed[i]) continue;
-        for (size_t k = 0; k < m->gp->node[i]->n_input; k++)
-            if (m->node_in[i][k] == s) {
-                if (who >= 0) return -1;
-                who = (int)i;
-            }
+/* a float initializer in slot s, directly or through Identity nodes (torch writes those) */
+static int weight_at(const onnx_model *m, int s) {
+    for (int hops = 0; s > m->ninits && hops < 8; hops++) {
+        int p = m->slot_producer[s];
+        if (p < 0 || strcmp(m->gp->node[p]->op_type, "Identity") || m->gp->node[p]->n_input != 1) return 0;
+        s = m->node_in[p][0];
     }
-    return who;
+    return s >= 1 && s <= m->ninits && m->inits[s - 1].is_float;
 }
 
-/* node i is op with two inputs, one of them slot s; *other gets the other input's slot */
+/* the needed nodes reading slot s (each counted once, up to 2 recorded) */
+static void index_readers(onnx_model *m) {
+    for (size_t i = 0; i < m->gp->n_node; i++) {
+        if (!m->needed[i]) continue;
+        for (size_t k = 0; k < m->gp->node[i]->n_input; k++) {
+            int s = m->node_in[i][k], again = 0;
+            for (size_t j = 0; j < k; j++) again |= m->node_in[i][j] == s; /* Mul(d, d) reads d once */
+            if (s < 0 || again) continue;
+            if (m->nreaders[s] < 2) m->reader[s][m->nreaders[s]] = (int)i;
+            m->nreaders[s]++;
+        }
+    }
+}
+
+/* how many needed nodes read slot s, their indices into who (max of them); -1 for the output */
+static int readers(const onnx_model *m, int s, int *who, int max) {
+    if (s < 0 || s == m->out_slot) return -1;
+    for (int k = 0; k < max && k < m->nreaders[s] && k < 2; k++) who[k] = m->reader[s][k];
+    return m->nreaders[s];
+}
+
+/* the one needed node reading slot s (which nothing else reads, and is not the output), or -1 */
+static int only_reader(const onnx_model *m, int s) {
+    int who;
+    return readers(m, s, &who, 1) == 1 ? who : -1;
+}
+
+/* node i is a converted op with two inputs, one of them slot s; *other gets the other input's slot */
 static int binary_with(const onnx_model *m, int i, const char *op, int s, int *other) {
     if (i < 0) return 0;
     const Onnx__NodeProto *nd = m->gp->node[i];
-    if (strcmp(nd->op_type, op) || nd->n_input != 2 || !m->node_op[i]) return 0;
+    if (strcmp(nd->op_type, op) || nd->n_input != 2 || m->node_op[i] != find_op(op)) return 0;
     if (m->node_in[i][0] == s) return *other = m->node_in[i][1], 1;
     if (m->node_in[i][1] == s) return *other = m->node_in[i][0], 1;
     return 0;
+}
+
+/* node i is op with inputs exactly (s0, s1) in this order (Sub, Div) */
+static int binary_is(const onnx_model *m, int i, const char *op, int s0, int s1) {
+    int other;
+    return binary_with(m, i, op, s0, &other) && m->node_in[i][0] == s0 && m->node_in[i][1] == s1;
 }
 
 static int near(double a, double b) { return fabs(a - b) < 1e-4 * fabs(b); }
@@ -1273,9 +1470,83 @@ static int fuse_gelu(onnx_model *m, char *err) {
                                  "x * 0.5 * (1 + erf(x / sqrt(2))))", node_label(m, (int)e, lab, sizeof lab));
         m->node_op[d] = m->node_op[e] = m->node_op[a] = m->node_op[m1] = &op_skip;
         m->node_op[m2] = &op_gelu;
-        m->node_aux[m2] = x;
+        m->node_aux[m2].x = x;
     }
     return 0;
+}
+
+/* ReduceMean node i over its input x: its axes (attribute, or input from opset 18) when it keeps
+ * the reduced dimensions; 0 when it does not fit a LayerNorm */
+static int mean_axes(const onnx_model *m, int i, int x, int64_t *axes, int *naxes) {
+    const Onnx__NodeProto *nd = m->gp->node[i];
+    if (m->node_op[i] != find_op("ReduceMean") || nd->n_input < 1 || m->node_in[i][0] != x) return 0;
+    const Onnx__AttributeProto *k = attr(nd, "keepdims"), *ax = attr(nd, "axes");
+    if ((k && (!k->has_i || k->i != 1)) || (ax != NULL) != (m->opset < 18)) return 0; /* axes: an input from 18 */
+    if (ax) {
+        if (nd->n_input > 1 || ax->n_ints < 1 || ax->n_ints > IR_MAX_DIMS) return 0;
+        for (size_t j = 0; j < ax->n_ints; j++) axes[j] = ax->ints[j];
+        *naxes = (int)ax->n_ints;
+        return 1;
+    }
+    const ctensor *c = nd->n_input == 2 ? const_at(m, m->node_in[i][1]) : NULL;
+    if (!c || c->is_float || c->shape.ndim != 1 || c->numel < 1 || c->numel > IR_MAX_DIMS) return 0;
+    memcpy(axes, c->i, (size_t)c->numel * sizeof *axes);
+    *naxes = (int)c->numel;
+    return 1;
+}
+
+static void fuse_layernorm(onnx_model *m) {
+    for (size_t i0 = 0; i0 < m->gp->n_node; i0++) {
+        if (!m->needed[i0] || m->node_op[i0] != find_op("ReduceMean") || m->gp->node[i0]->n_input < 1) continue;
+        fused f = {.x = m->node_in[i0][0], .scale = -1, .bias = -1};
+        int64_t axes2[IR_MAX_DIMS];
+        int n2 = 0, r[2], sub, sq, var, add, sqr, div, c;
+        double v;
+        if (f.x < 0 || !mean_axes(m, (int)i0, f.x, f.axes, &f.naxes)) continue;
+        /* d = x - mean, read by the square and the division */
+        sub = only_reader(m, m->node_out[i0][0]);
+        if (!binary_is(m, sub, "Sub", f.x, m->node_out[i0][0])) continue;
+        int d = m->node_out[sub][0];
+        if (readers(m, d, r, 2) != 2) continue;
+        int div_first = !strcmp(m->gp->node[r[0]]->op_type, "Div") && m->node_in[r[0]][0] == d;
+        div = r[div_first ? 0 : 1], sq = r[div_first ? 1 : 0];
+        if (!((binary_with(m, sq, "Pow", d, &c) && m->node_in[sq][0] == d && scalar_const(m, c, &v) && v == 2.0) ||
+              binary_is(m, sq, "Mul", d, d)))
+            continue;
+        /* var = mean(d^2); rstd = 1 / sqrt(var + eps) */
+        var = only_reader(m, m->node_out[sq][0]);
+        if (var < 0 || !mean_axes(m, var, m->node_out[sq][0], axes2, &n2) || n2 != f.naxes ||
+            memcmp(axes2, f.axes, (size_t)n2 * sizeof *axes2))
+            continue;
+        add = only_reader(m, m->node_out[var][0]);
+        if (!binary_with(m, add, "Add", m->node_out[var][0], &c) || !scalar_const(m, c, &f.eps) || !(f.eps >= 0))
+            continue;
+        sqr = only_reader(m, m->node_out[add][0]);
+        if (sqr < 0 || m->node_op[sqr] != find_op("Sqrt") || m->gp->node[sqr]->n_input != 1 ||
+            only_reader(m, m->node_out[sqr][0]) != div || !binary_is(m, div, "Div", d, m->node_out[sqr][0]))
+            continue;
+        /* optional affine: * scale + bias, both initializers */
+        int last = div, mul = only_reader(m, m->node_out[div][0]), badd = -1;
+        if (binary_with(m, mul, "Mul", m->node_out[div][0], &c) && weight_at(m, c)) {
+            f.scale = c, last = mul;
+            badd = only_reader(m, m->node_out[mul][0]);
+            if (binary_with(m, badd, "Add", m->node_out[mul][0], &c) && weight_at(m, c)) f.bias = c, last = badd;
+        }
+        int nodes[] = {(int)i0, sub, sq, var, add, sqr, div, mul, badd};
+        for (int k = 0; k < (int)(sizeof nodes / sizeof nodes[0]) && nodes[k] != last; k++)
+            m->node_op[nodes[k]] = &op_skip;
+        m->node_op[last] = &op_layernorm;
+        m->node_aux[last] = f;
+    }
+}
+
+static int fuse_patterns(onnx_model *m, char *err) {
+    m->nreaders = calloc((size_t)m->nslots + 1, sizeof *m->nreaders);
+    m->reader = calloc((size_t)m->nslots + 1, sizeof *m->reader);
+    if (!m->nreaders || !m->reader) return lfail(err, m, "out of memory");
+    index_readers(m); /* the patterns follow values to their readers */
+    fuse_layernorm(m);
+    return fuse_gelu(m, err);
 }
 
 static int load_graph(onnx_model *m, const char *output, char *err) {
@@ -1438,7 +1709,7 @@ static int load_graph(onnx_model *m, const char *output, char *err) {
             return lfail(err, m, "initializer '%.120s' %s", gp->initializer[j]->name, why);
         m->inits[j].param_name = gp->initializer[j]->name;
     }
-    return fuse_gelu(m, err);
+    return fuse_patterns(m, err);
 }
 
 int onnx_model_load(onnx_model **out, const char *path, const char *output, char *err) {
@@ -1526,6 +1797,13 @@ static int model_build(void *ctx, mbuild *mb, int x) {
                          b.n->op_type, msg);
             }
         }
+    }
+    int64_t batch = g->vals[x].shape.d[0];
+    if (g->failed && m->input_batch > 0 && batch != m->input_batch) { /* the likely cause */
+        char msg[IR_ERRLEN];
+        snprintf(msg, sizeof msg, "%s", g->err);
+        errf(g->err, "%.400s (the model was exported for a fixed batch of %lld, this graph has %lld: export it "
+                     "with a dynamic batch axis)", msg, (long long)m->input_batch, (long long)batch);
     }
     if (!g->failed) {
         ent *e = &b.ents[m->out_slot];

@@ -75,6 +75,17 @@ double sched_value(const sslc_plan *p, const char *name, double base, int64_t st
     return base;
 }
 
+double lr_value(const sslc_plan *p, double base, int64_t step, int64_t total, int64_t per_epoch) {
+    const char *kind = plan_get_option(p, "lr_schedule");
+    if (!kind || strcmp(kind, "cosine")) return base;
+    double w = mopt_or(p, "warmup_epochs", 0) * (double)per_epoch;
+    int64_t warm = w > 0 ? (int64_t)ceil(w) : 0;
+    if (warm >= total) warm = total > 1 ? total - 1 : 0;
+    if (step <= warm) return base * (double)step / (double)warm;
+    double t = (double)(step - 1 - warm) / (double)(total - warm > 0 ? total - warm : 1);
+    return base * 0.5 * (1.0 + cos(M_PI * t));
+}
+
 int feed_sched_step(engine *e, const sslc_plan *p, int64_t step, int64_t total, int64_t per_epoch, char *err) {
     const ir_graph *g = engine_graph(e);
     for (int v = 0; v < g->nvals; v++) {

@@ -17,6 +17,11 @@ int feed_sched_inputs(engine *e, char *err);
  * teacher-temperature warm-up and last-layer freezing, SwAV's prototype freezing; `base`
  * otherwise. */
 double sched_value(const sslc_plan *p, const char *name, double base, int64_t step, int64_t total, int64_t per_epoch);
+/* The learning rate at 1-based step `step` of `total` from the base rate and the plan's
+ * lr_schedule option: "cosine" (linear warm-up from 0 over warmup_epochs * per_epoch steps, then
+ * half a cosine down to 0 at the last step, as SimCLR and solo-learn) or "constant" (also for
+ * plans that record no schedule). */
+double lr_value(const sslc_plan *p, double base, int64_t step, int64_t total, int64_t per_epoch);
 /* every sched.* input at its scheduled value for the step */
 int feed_sched_step(engine *e, const sslc_plan *p, int64_t step, int64_t total, int64_t per_epoch, char *err);
 

@@ -8,14 +8,17 @@
 #include "../passes/fusion.h"
 #include "../passes/pipeline.h"
 #include "cpu_exec.h"
+#include "cuda_check.h"
 #include "init.h"
 #include "interp.h"
+#include "planfile.h"
 
 struct engine {
     engine_kind kind;
     const ir_graph *g; /* the graph values are addressed in */
     interp it;         /* ENGINE_REF */
-    exec_plan ep; /* ENGINE_CPU */
+    exec_plan ep;      /* ENGINE_CPU: the step built here (unused when the plan holds one) */
+    const exec_plan *run; /* the step that runs: &ep, or the plan's stored step */
     jit_module jm;
     cpu_exec cx;
 };
@@ -36,9 +39,30 @@ int engine_kind_parse(const char *s, engine_kind *k, char *err) {
 
 const char *engine_kind_name(engine_kind k) { return k == ENGINE_REF ? "ref" : k == ENGINE_CPU ? "cpu" : "cuda"; }
 
+/* the cpu backend over a built or stored step; src: the stored kernels' C translation unit
+ * (NULL: generate it from the kernel IR) */
+static int cpu_start(engine *e, const exec_plan *ep, const char *src, int graph_nodes, char *info, size_t info_len,
+                     char *err) {
+    e->run = ep;
+    e->g = &ep->lowered;
+    if (src ? jit_c_load_source(src, ep->fp.nkernels, &e->jm, err) : jit_c_load(&ep->fp, &e->jm, err)) return -1;
+    if (cpu_exec_init(&e->cx, &ep->lowered, &ep->fp, &e->jm, &ep->mp, err)) {
+        jit_c_unload(&e->jm);
+        return -1;
+    }
+    if (info)
+        snprintf(info, info_len,
+                 "cpu: %d graph nodes -> %d launches (%d fused kernels, %d library, %d merged horizontally), arena "
+                 "%.1f MiB (intermediates %.1f MiB), step %s, kernels %s, convolutions %s",
+                 graph_nodes, ep->fp.nsteps, ep->nkernels, ep->nlibrary, ep->merged, (double)ep->mp.arena_bytes / 1048576.0,
+                 (double)ep->mp.sum_bytes / 1048576.0, src ? "from the plan" : "built", e->jm.cached ? "from cache" : "compiled",
+                 e->cx.nconv ? "oneDNN" : "im2col+BLAS");
+    return 0;
+}
+
 engine *engine_new(engine_kind kind, const ir_graph *g, char *info, size_t info_len, char *err) {
     if (kind == ENGINE_CUDA) {
-        snprintf(err, IR_ERRLEN, "no CUDA device available to this build's runtime (see `sslc devices`); use --device cpu");
+        cuda_refuse(NULL, err);
         return NULL;
     }
     engine *e = calloc(1, sizeof *e);
@@ -60,23 +84,35 @@ engine *engine_new(engine_kind kind, const ir_graph *g, char *info, size_t info_
         free(e);
         return NULL;
     }
-    e->g = &e->ep.lowered;
-    if (jit_c_load(&e->ep.fp, &e->jm, err)) goto fail_ep;
-    if (cpu_exec_init(&e->cx, &e->ep.lowered, &e->ep.fp, &e->jm, &e->ep.mp, err)) goto fail_jit;
-    if (info)
-        snprintf(info, info_len,
-                 "cpu: %d graph nodes -> %d launches (%d fused kernels, %d library, %d merged horizontally), arena "
-                 "%.1f MiB (intermediates %.1f MiB), kernels %s, convolutions %s",
-                 g->nnodes, e->ep.fp.nsteps, e->ep.nkernels, e->ep.nlibrary, e->ep.merged,
-                 (double)e->ep.mp.arena_bytes / 1048576.0, (double)e->ep.mp.sum_bytes / 1048576.0,
-                 e->jm.cached ? "from cache" : "compiled", e->cx.nconv ? "oneDNN" : "im2col+BLAS");
+    if (cpu_start(e, &e->ep, NULL, g->nnodes, info, info_len, err)) {
+        exec_plan_free(&e->ep);
+        free(e);
+        return NULL;
+    }
     return e;
-fail_jit:
-    jit_c_unload(&e->jm);
-fail_ep:
-    exec_plan_free(&e->ep);
-    free(e);
-    return NULL;
+}
+
+engine *engine_new_plan(engine_kind kind, const sslc_plan *p, char *info, size_t info_len, char *err) {
+    if (kind == ENGINE_CUDA) {
+        cuda_refuse(p->has_step ? &p->step : NULL, err);
+        return NULL;
+    }
+    if (kind != ENGINE_CPU || !p->has_step) return engine_new(kind, &p->train, info, info_len, err);
+    engine *e = calloc(1, sizeof *e);
+    char *src = e ? compiled_step_c_unit(&p->step) : NULL;
+    if (!src) {
+        free(e);
+        snprintf(err, IR_ERRLEN, "out of memory");
+        return NULL;
+    }
+    e->kind = ENGINE_CPU;
+    int rc = cpu_start(e, &p->step.ep, src, p->train.nnodes, info, info_len, err);
+    free(src);
+    if (rc) {
+        free(e);
+        return NULL;
+    }
+    return e;
 }
 
 void engine_free(engine *e) {
@@ -86,7 +122,7 @@ void engine_free(engine *e) {
     else {
         cpu_exec_free(&e->cx);
         jit_c_unload(&e->jm);
-        exec_plan_free(&e->ep);
+        exec_plan_free(&e->ep); /* empty when the plan's step ran */
     }
     free(e);
 }

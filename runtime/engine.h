@@ -6,6 +6,7 @@
 #include <stdint.h>
 
 #include "../ir/ir.h"
+#include "planfile.h"
 
 typedef enum { ENGINE_REF, ENGINE_CPU, ENGINE_CUDA, ENGINE_REF64 } engine_kind; /* REF64: float64 reference */
 
@@ -16,8 +17,16 @@ int engine_kind_parse(const char *s, engine_kind *k, char *err);
 const char *engine_kind_name(engine_kind k);
 
 /* Builds an engine for graph g (not owned; must outlive the engine). The cpu backend lowers,
- * fuses and JIT-compiles here; `info` (optional) receives a one-line summary. */
+ * fuses, schedules, plans memory and JIT-compiles here; `info` (optional) receives a one-line
+ * summary. ENGINE_CUDA is refused with one line naming what is missing (runtime/cuda_check.h). */
 engine *engine_new(engine_kind kind, const ir_graph *g, char *info, size_t info_len, char *err);
+
+/* The same for a plan's train graph (p must outlive the engine): the cpu backend runs the plan's
+ * stored compiled step (checked when the plan was read) and compiles its stored C kernels
+ * (cached by content hash) instead of rebuilding; a plan without one is built as engine_new
+ * does. ENGINE_CUDA is refused naming what is missing: a device, a CUBIN for its
+ * architecture, or the CUDA runtime backend itself. */
+engine *engine_new_plan(engine_kind kind, const sslc_plan *p, char *info, size_t info_len, char *err);
 void engine_free(engine *e);
 /* the graph whose value ids the engine uses (the lowered one for cpu) */
 const ir_graph *engine_graph(const engine *e);

@@ -41,6 +41,14 @@ static void sync_dir(const char *path) {
     }
 }
 
+/* Fault injection for the crash-safety tests: SSLC_FAULT_BEFORE_RENAME=NAME kills the process
+ * (as a power cut or SIGKILL would) after the temporary file of a file called NAME is complete,
+ * before the rename that publishes it. */
+static void crash_point(const char *path) {
+    const char *name = getenv("SSLC_FAULT_BEFORE_RENAME"), *base = strrchr(path, '/');
+    if (name && *name && !strcmp(name, base ? base + 1 : path)) _exit(99);
+}
+
 int sslc_write_atomic(const char *path, const void *const *parts, const size_t *lens, int nparts, char *err) {
     static unsigned counter;
     size_t plen = strlen(path);
@@ -78,6 +86,7 @@ int sslc_write_atomic(const char *path, const void *const *parts, const size_t *
         goto fail;
     }
     fd = -1;
+    crash_point(path);
     if (rename(tmp, path) != 0) {
         snprintf(err, IR_ERRLEN, "%s: cannot rename the temporary file into place: %s", path, strerror(errno));
         goto fail;

@@ -9,7 +9,7 @@
 #include <zlib.h>
 
 #include "fileio.h"
-#include "plan.pb-c.h"
+#include "planfile_impl.h"
 
 #define PLAN_MAX_NAME 1024            /* longest value name accepted */
 #define PLAN_MAX_VALUES (1 << 26)     /* values per graph */
@@ -38,6 +38,7 @@ void plan_free(sslc_plan *p) {
     free(p->vals);
     ir_graph_free(&p->train);
     ir_graph_free(&p->eval);
+    compiled_step_free(&p->step);
     plan_init(p);
 }
 
@@ -188,20 +189,7 @@ static uint32_t crc_of(const unsigned char *p, size_t n) {
 
 /* ---- encoding ---- */
 
-typedef struct {
-    Sslc__Graph graph;
-    Sslc__Value *vals;
-    Sslc__Value **valp;
-    Sslc__Init *inits;
-    Sslc__Node *nodes;
-    Sslc__Node **nodep;
-    Sslc__Attr *attrs; /* IR_MAX_ATTRS per node */
-    Sslc__Attr **attrp;
-    Sslc__Update *upd;
-    Sslc__Update **updp;
-} enc_graph;
-
-static void enc_graph_free(enc_graph *e) {
+void plan_enc_graph_free(enc_graph *e) {
     free(e->vals);
     free(e->valp);
     free(e->inits);
@@ -215,7 +203,19 @@ static void enc_graph_free(enc_graph *e) {
 
 static char *str_or_empty(const char *s) { return (char *)(s ? s : ""); }
 
-static int enc_graph_build(enc_graph *e, const ir_graph *g, const char *gname, char *err) {
+/* the train graph's value named like v, if it holds v's INIT_DATA bytes (the lowered graph
+ * refers to them instead of repeating them) */
+static const ir_value *data_twin(const ir_graph *src, const ir_value *v) {
+    if (!src || !v->name || v->init.kind != INIT_DATA || !v->data) return NULL;
+    int t = ir_find_value(src, v->name);
+    if (t < 0) return NULL;
+    const ir_value *x = &src->vals[t];
+    if (x->init.kind != INIT_DATA || !x->data || x->dtype != v->dtype || !ir_shape_eq(&x->shape, &v->shape)) return NULL;
+    size_t n = (size_t)ir_numel(&v->shape) * ir_dtype_size(v->dtype);
+    return memcmp(x->data, v->data, n) == 0 ? x : NULL;
+}
+
+int plan_enc_graph(enc_graph *e, const ir_graph *g, const char *gname, const ir_graph *data_src, char *err) {
     memset(e, 0, sizeof *e);
     sslc__graph__init(&e->graph);
     if (g->failed) return fail(err, "%s graph has a build error: %s", gname, g->err);
@@ -256,7 +256,9 @@ static int enc_graph_build(enc_graph *e, const ir_graph *g, const char *gname, c
         pv->init = pi;
         if (v->init.kind == INIT_DATA && (!v->data || (v->kind != VK_PARAM && v->kind != VK_STATE)))
             return fail(err, "%s graph: value %zu is data-initialized without data", gname, i);
-        if ((v->kind == VK_CONST || v->init.kind == INIT_DATA) && v->data) {
+        if (data_twin(data_src, v))
+            pv->data_from_train = 1;
+        else if ((v->kind == VK_CONST || v->init.kind == INIT_DATA) && v->data) {
             pv->const_data.data = v->data;
             pv->const_data.len = (size_t)ir_numel(&v->shape) * ir_dtype_size(v->dtype);
         }
@@ -322,8 +324,10 @@ static int plan_encode_raw(const sslc_plan *p, unsigned char **buf, size_t *len,
     Sslc__Option *opts = calloc((size_t)p->nopts + 1, sizeof *opts);
     Sslc__Option **optp = calloc((size_t)p->nopts + 1, sizeof *optp);
     enc_graph train, eval;
+    enc_step step;
     memset(&train, 0, sizeof train);
     memset(&eval, 0, sizeof eval);
+    memset(&step, 0, sizeof step);
     int rc = -1;
     if (!opts || !optp) {
         fail(err, "out of memory encoding the plan");
@@ -337,10 +341,14 @@ static int plan_encode_raw(const sslc_plan *p, unsigned char **buf, size_t *len,
     }
     pp.n_options = (size_t)p->nopts;
     pp.options = optp;
-    if (enc_graph_build(&train, &p->train, "train", err) != 0) goto done;
+    if (plan_enc_graph(&train, &p->train, "train", NULL, err) != 0) goto done;
     pp.train = &train.graph;
+    if (p->has_step) {
+        if (plan_enc_step(&step, &p->step, &p->train, err) != 0) goto done;
+        train.graph.compiled = &step.step;
+    }
     if (p->has_eval) {
-        if (enc_graph_build(&eval, &p->eval, "eval", err) != 0) goto done;
+        if (plan_enc_graph(&eval, &p->eval, "eval", NULL, err) != 0) goto done;
         pp.eval = &eval.graph;
     }
     size_t n = sslc__plan__get_packed_size(&pp);
@@ -367,8 +375,9 @@ static int plan_encode_raw(const sslc_plan *p, unsigned char **buf, size_t *len,
     *len = PLAN_HEADER_BYTES + n;
     rc = 0;
 done:
-    enc_graph_free(&train);
-    enc_graph_free(&eval);
+    plan_enc_graph_free(&train);
+    plan_enc_graph_free(&eval);
+    plan_enc_step_free(&step);
     free(opts);
     free(optp);
     return rc;
@@ -405,14 +414,7 @@ int plan_write(const sslc_plan *p, const char *path, char *err) {
 
 /* ---- decoding ---- */
 
-typedef struct {
-    const char *what; /* file name for messages */
-    const char *gname;
-    char *err;
-} dctx;
-
-static int dfail(const dctx *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static int dfail(const dctx *c, const char *fmt, ...) {
+int dfail(const dctx *c, const char *fmt, ...) {
     char msg[IR_ERRLEN];
     va_list ap;
     va_start(ap, fmt);
@@ -423,7 +425,7 @@ static int dfail(const dctx *c, const char *fmt, ...) {
 
 /* Checks a stored value's own fields; fills dtype, kind, shape. */
 static int check_value(const dctx *c, const Sslc__Value *pv, size_t i, size_t nv, ir_dtype *dt, ir_kind *kind,
-                       ir_shape *shape) {
+                       ir_shape *shape, const ir_value **twin) {
     if (dtype_from_pb(enum_int(&pv->dtype), dt) != 0) return dfail(c, "value %zu has an unknown dtype %d", i, enum_int(&pv->dtype));
     if (kind_from_pb(enum_int(&pv->kind), kind) != 0) return dfail(c, "value %zu has an unknown kind %d", i, enum_int(&pv->kind));
     if (pv->name && strlen(pv->name) > PLAN_MAX_NAME)
@@ -443,6 +445,16 @@ static int check_value(const dctx *c, const Sslc__Value *pv, size_t i, size_t nv
     }
     int has_data = *kind == VK_CONST || ((*kind == VK_PARAM || *kind == VK_STATE) && pv->init &&
                                          enum_int(&pv->init->kind) == SSLC__INIT_KIND__INIT_DATA);
+    *twin = NULL;
+    if (pv->data_from_train) { /* the bytes are the train graph's value of the same name */
+        int t = c->data_src && has_data && *kind != VK_CONST && pv->name ? ir_find_value(c->data_src, pv->name) : -1;
+        const ir_value *x = t >= 0 ? &c->data_src->vals[t] : NULL;
+        if (!x || x->init.kind != INIT_DATA || !x->data || x->dtype != *dt || !ir_shape_eq(&x->shape, shape) ||
+            pv->const_data.len)
+            return dfail(c, "value %zu takes its data from a train graph value that does not match it", i);
+        *twin = x;
+        has_data = 0; /* no bytes here */
+    }
     size_t want = has_data ? (size_t)ir_numel(shape) * ir_dtype_size(*dt) : 0;
     if (pv->const_data.len != want) {
         if (has_data)
@@ -468,7 +480,7 @@ static int check_value(const dctx *c, const Sslc__Value *pv, size_t i, size_t nv
 }
 
 /* Sets name, flags, init and (for constants) data of the rebuilt value v from the stored one. */
-static int apply_value(const dctx *c, ir_graph *g, int v, const Sslc__Value *pv) {
+static int apply_value(const dctx *c, ir_graph *g, int v, const Sslc__Value *pv, const ir_value *twin) {
     ir_value *x = &g->vals[v];
     if (pv->name && pv->name[0]) ir_set_name(g, v, pv->name);
     x->flags = pv->flags;
@@ -482,10 +494,10 @@ static int apply_value(const dctx *c, ir_graph *g, int v, const Sslc__Value *pv)
         x->init.src = pv->init->src;
     }
     if (x->kind == VK_CONST || x->init.kind == INIT_DATA) {
-        size_t n = pv->const_data.len;
+        size_t n = twin ? (size_t)ir_numel(&x->shape) * ir_dtype_size(x->dtype) : pv->const_data.len;
         x->data = malloc(n ? n : 1);
         if (!x->data) return dfail(c, "out of memory for constant value %d (%zu bytes)", v, n);
-        if (n) memcpy(x->data, pv->const_data.data, n);
+        if (n) memcpy(x->data, twin ? twin->data : pv->const_data.data, n);
     }
     return 0;
 }
@@ -565,7 +577,7 @@ static int cmp_names(const void *a, const void *b) {
     return strcmp(*(const char *const *)a, *(const char *const *)b);
 }
 
-static int decode_graph(const dctx *c, const Sslc__Graph *pg, ir_graph *g) {
+int plan_dec_graph(const dctx *c, const Sslc__Graph *pg, ir_graph *g) {
     size_t nv = pg->n_values, nn = pg->n_nodes;
     if (nv > PLAN_MAX_VALUES) return dfail(c, "%zu values (at most %d)", nv, PLAN_MAX_VALUES);
     if (nn > nv) return dfail(c, "%zu nodes but only %zu values", nn, nv);
@@ -597,15 +609,16 @@ static int decode_graph(const dctx *c, const Sslc__Graph *pg, ir_graph *g) {
         ir_dtype dt;
         ir_kind kind;
         ir_shape shape;
+        const ir_value *twin;
         if (prod[i] < 0) { /* leaf value */
             const Sslc__Value *pv = pg->values[i];
-            if (check_value(c, pv, i, nv, &dt, &kind, &shape) != 0) goto done;
+            if (check_value(c, pv, i, nv, &dt, &kind, &shape, &twin) != 0) goto done;
             if (kind == VK_INTER) {
                 dfail(c, "value %zu is an intermediate but no node produces it", i);
                 goto done;
             }
             int v = ir_value_new(g, kind, dt, shape, NULL);
-            if (apply_value(c, g, v, pv) != 0) goto done;
+            if (apply_value(c, g, v, pv, twin) != 0) goto done;
             i++;
             continue;
         }
@@ -622,7 +635,7 @@ static int decode_graph(const dctx *c, const Sslc__Graph *pg, ir_graph *g) {
         for (size_t j = 0; j < pn->n_outputs; j++) {
             size_t o = i + j;
             const Sslc__Value *pv = pg->values[o];
-            if (check_value(c, pv, o, nv, &dt, &kind, &shape) != 0) goto done;
+            if (check_value(c, pv, o, nv, &dt, &kind, &shape, &twin) != 0) goto done;
             if (kind == VK_CONST) {
                 dfail(c, "value %zu is a constant but node %zu (%s) produces it", o, k, def->name);
                 goto done;
@@ -637,7 +650,7 @@ static int decode_graph(const dctx *c, const Sslc__Graph *pg, ir_graph *g) {
                 goto done;
             }
             x->kind = kind;
-            if (apply_value(c, g, (int)o, pv) != 0) goto done;
+            if (apply_value(c, g, (int)o, pv, twin) != 0) goto done;
         }
         i += pn->n_outputs;
         k++;
@@ -723,7 +736,7 @@ int plan_decode(sslc_plan *p, const unsigned char *buf, size_t len, const char *
     Sslc__Plan *pp = sslc__plan__unpack(NULL, have, payload);
     if (!pp) return fail(err, "%s: plan file is corrupted (payload is not a valid plan message)", what);
     int rc = -1;
-    dctx c = {what, "train", err};
+    dctx c = {what, "train", err, NULL};
     if (pp->format_version != ver) {
         fail(err, "%s: plan file is corrupted (payload says format version %u, header %u)", what, pp->format_version,
              ver);
@@ -753,10 +766,18 @@ int plan_decode(sslc_plan *p, const unsigned char *buf, size_t len, const char *
         fail(err, "%s: plan has no train graph", what);
         goto done;
     }
-    if (decode_graph(&c, pp->train, &p->train) != 0) goto done;
+    if (plan_dec_graph(&c, pp->train, &p->train) != 0) goto done;
+    if (pp->train->compiled) {
+        if (plan_dec_step(&c, pp->train->compiled, &p->train, &p->step) != 0) goto done;
+        p->has_step = 1;
+    }
     if (pp->eval) {
         c.gname = "eval";
-        if (decode_graph(&c, pp->eval, &p->eval) != 0) goto done;
+        if (pp->eval->compiled) {
+            fail(err, "%s: the eval graph carries a compiled step (only the train graph has one)", what);
+            goto done;
+        }
+        if (plan_dec_graph(&c, pp->eval, &p->eval) != 0) goto done;
         p->has_eval = 1;
     }
     rc = 0;

@@ -1,4 +1,5 @@
-/* The plan file: a compiled method (graphs, options, seed) on disk.
+/* The plan file: a compiled method on disk: graphs, options, seed, and the train graph's compiled
+ * step (lowered graph, launch schedule, memory plan, kernel sources, CUBIN per GPU architecture).
  *
  * Layout: 8-byte magic "SSLCPLAN", u32 format version, u32 CRC32 (zlib) of the payload, u64
  * payload length (all little-endian), then the payload: a protobuf `sslc.Plan` (runtime/plan.proto).
@@ -10,10 +11,11 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "codegen/compiled_step.h"
 #include "ir/ir.h"
 
 #define PLAN_MAGIC "SSLCPLAN"
-#define PLAN_FORMAT_VERSION 1u
+#define PLAN_FORMAT_VERSION 2u /* 2: the compiled step (Graph.compiled) */
 #define PLAN_HEADER_BYTES 24
 #define PLAN_MAX_BYTES ((size_t)1 << 31) /* largest plan file read */
 #define PLAN_KEYLEN 64                    /* option key / method name buffer (with NUL) */
@@ -31,10 +33,14 @@ typedef struct {
     ir_graph train;
     int has_eval; /* eval is meaningful only when set */
     ir_graph eval;
+    /* The train graph's compiled step (`sslc compile` stores it unless --targets none); checked
+     * against the train graph when read. Without it, backends build the step themselves. */
+    int has_step;
+    compiled_step step;
 } sslc_plan;
 
 void plan_init(sslc_plan *p);
-void plan_free(sslc_plan *p); /* frees options and graphs; p can be plan_init'ed again */
+void plan_free(sslc_plan *p); /* frees options, graphs and step; p can be plan_init'ed again */
 /* method name; -1 (err set) if longer than PLAN_KEYLEN-1 */
 int plan_set_method(sslc_plan *p, const char *method, char *err);
 /* Adds or replaces option key=value; -1 with err if key is empty or too long, or value too long. */

@@ -128,11 +128,70 @@ static int graph_diff(const ir_graph *a, const ir_graph *b) {
 #undef GD
 }
 
+/* 0 if two compiled steps are the same: lowered graph, launches (with their derived inputs and
+ * outputs), kernels' argument lists, storage roots, memory plan, sources, CUBINs and hashes. */
+static int step_diff(const compiled_step *a, const compiled_step *b) {
+#define SD(cond, ...)                                                                                             \
+    do {                                                                                                           \
+        if (!(cond)) {                                                                                             \
+            fprintf(stderr, "compiled step differs: ");                                                            \
+            fprintf(stderr, __VA_ARGS__);                                                                          \
+            fprintf(stderr, "\n");                                                                                 \
+            return 1;                                                                                              \
+        }                                                                                                          \
+    } while (0)
+    const exec_plan *x = &a->ep, *y = &b->ep;
+    SD(a->graph_hash == b->graph_hash && a->kernels_hash == b->kernels_hash, "hashes");
+    if (graph_diff(&x->lowered, &y->lowered)) return 1;
+    SD(x->fp.nsteps == y->fp.nsteps && x->fp.nkernels == y->fp.nkernels, "launch/kernel counts");
+    SD(x->nkernels == y->nkernels && x->nlibrary == y->nlibrary && x->merged == y->merged, "statistics");
+    for (int s = 0; s < x->fp.nsteps; s++) {
+        const exec_step *p = &x->fp.steps[s], *q = &y->fp.steps[s];
+        SD(p->kind == q->kind && p->nin == q->nin && p->nout == q->nout, "launch %d kind/arity", s);
+        SD(p->kind == STEP_KERNEL ? p->kernel == q->kernel : p->node == q->node, "launch %d index", s);
+        SD(!memcmp(p->in, q->in, sizeof(int) * (size_t)p->nin) && !memcmp(p->out, q->out, sizeof(int) * (size_t)p->nout) &&
+               !memcmp(p->inplace, q->inplace, sizeof(int) * (size_t)p->nout),
+           "launch %d arguments", s);
+    }
+    for (int i = 0; i < x->fp.nkernels; i++) {
+        const fkernel *p = &x->fp.kernels[i], *q = &y->fp.kernels[i];
+        SD(p->nseg == q->nseg, "kernel %d segments", i);
+        for (int j = 0; j < p->nseg; j++) {
+            const kir *k = &p->seg[j], *l = &q->seg[j];
+            SD(ir_shape_eq(&k->dom, &l->dom) && k->redmask == l->redmask && k->nloads == l->nloads &&
+                   k->nstores == l->nstores,
+               "kernel %d segment %d", i, j);
+            for (int t = 0; t < k->nloads; t++) SD(k->loads[t].value == l->loads[t].value, "kernel %d load %d", i, t);
+            for (int t = 0; t < k->nstores; t++) SD(k->stores[t].value == l->stores[t].value, "kernel %d store %d", i, t);
+        }
+        SD(!strcmp(a->c_src[i], b->c_src[i]), "kernel %d C source", i);
+        SD(!a->cuda_src == !b->cuda_src && (!a->cuda_src || !strcmp(a->cuda_src[i], b->cuda_src[i])), "kernel %d CUDA source", i);
+    }
+    for (int v = 0; v < x->lowered.nvals; v++) SD(x->fp.root[v] == y->fp.root[v], "root of value %d", v);
+    SD(x->mp.nvals == y->mp.nvals && x->mp.arena_bytes == y->mp.arena_bytes &&
+           x->mp.persistent_bytes == y->mp.persistent_bytes && x->mp.sum_bytes == y->mp.sum_bytes &&
+           x->mp.peak_bytes == y->mp.peak_bytes && x->mp.nbuffers == y->mp.nbuffers,
+       "memory plan totals");
+    for (int v = 0; v < x->mp.nvals; v++)
+        SD(x->mp.loc[v].kind == y->mp.loc[v].kind && x->mp.loc[v].offset == y->mp.loc[v].offset &&
+               x->mp.loc[v].bytes == y->mp.loc[v].bytes,
+           "location of value %d", v);
+    SD(a->ncubins == b->ncubins, "CUBIN count");
+    for (int i = 0; i < a->ncubins; i++)
+        SD(a->cubin[i].arch == b->cubin[i].arch && a->cubin[i].size == b->cubin[i].size &&
+               !memcmp(a->cubin[i].image, b->cubin[i].image, a->cubin[i].size),
+           "CUBIN %d", i);
+    return 0;
+#undef SD
+}
+
 static int plan_diff(const sslc_plan *a, const sslc_plan *b) {
-    if (strcmp(a->method, b->method) || a->seed != b->seed || a->nopts != b->nopts || a->has_eval != b->has_eval) {
-        fprintf(stderr, "plan differs: method/seed/options/eval\n");
+    if (strcmp(a->method, b->method) || a->seed != b->seed || a->nopts != b->nopts || a->has_eval != b->has_eval ||
+        a->has_step != b->has_step) {
+        fprintf(stderr, "plan differs: method/seed/options/eval/step\n");
         return 1;
     }
+    if (a->has_step && step_diff(&a->step, &b->step)) return 1;
     for (int i = 0; i < a->nopts; i++)
         if (strcmp(a->keys[i], b->keys[i]) || strcmp(a->vals[i], b->vals[i])) {
             fprintf(stderr, "plan differs: option %d\n", i);
@@ -140,6 +199,19 @@ static int plan_diff(const sslc_plan *a, const sslc_plan *b) {
         }
     if (graph_diff(&a->train, &b->train)) return 1;
     if (a->has_eval && graph_diff(&a->eval, &b->eval)) return 1;
+    return 0;
+}
+
+/* the sample plan with its compiled step (the cpu target) */
+static inline int sample_plan_step(sslc_plan *p) {
+    char err[IR_ERRLEN];
+    step_targets t = {.cpu = 1};
+    if (sample_plan(p, 1)) return -1;
+    if (compiled_step_build(&p->train, &t, &p->step, err)) {
+        fprintf(stderr, "sample step: %s\n", err);
+        return -1;
+    }
+    p->has_step = 1;
     return 0;
 }
 

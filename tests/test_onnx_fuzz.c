@@ -5,10 +5,14 @@
  *
  * Seeds: sslc exports (a ConvNet, a ResNet-18 with the ImageNet stem, a one-block ViT, a graph
  * of shape and reduction ops with a batch-dependent Reshape) and a hand-made model with the shape-arithmetic
- * ops torch.onnx.export writes (Shape, Gather, Unsqueeze, Concat, Cast, Constant...).
+ * ops torch.onnx.export writes (Shape, Gather, Unsqueeze, Concat, Cast, Constant...,
+ * LayerNorm before opset 17 as arithmetic, and ViT's class token expanded with ConstantOfShape,
+ * Equal and Where).
  *
  * SSLC_FUZZ_SECONDS (default 20) bounds the time; SSLC_FUZZ_SEED (default 1) seeds the
- * mutations; the run prints both with the outcome counts. */
+ * mutations; the run prints both with the outcome counts. SSLC_FUZZ_SEED_FILES (paths separated
+ * by ':') adds models as seeds: tests/oracle's ONNX tests pass what torch.onnx.export wrote
+ * (torchvision's ViT), which this program cannot make. */
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -43,9 +47,9 @@ static char tmpdir[256];
 typedef struct {
     unsigned char *buf;
     size_t len;
-    const char *name;
+    char name[64];
 } seed;
-static seed seeds[8];
+static seed seeds[16];
 static int nseeds;
 
 static int add_seed_file(const char *path, const char *name) {
@@ -53,7 +57,8 @@ static int add_seed_file(const char *path, const char *name) {
     size_t n;
     char err[IR_ERRLEN];
     CHECK(sslc_read_file(path, (size_t)1 << 30, &b, &n, err) == 0, "%s", err);
-    seeds[nseeds++] = (seed){b, n, name};
+    seeds[nseeds] = (seed){b, n, ""};
+    snprintf(seeds[nseeds++].name, sizeof seeds[0].name, "%s", name);
     return 0;
 }
 
@@ -170,6 +175,11 @@ static Onnx__AttributeProto *mk_attr(const char *name, int type, int64_t i, cons
     if (type == ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__FLOAT) a->has_f = 1, a->f = (float)i;
     return a;
 }
+static Onnx__AttributeProto *mk_tensor_attr(const char *name, Onnx__TensorProto *t) {
+    Onnx__AttributeProto *a = mk_attr(name, ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__TENSOR, 0, NULL, 0);
+    a->t = t;
+    return a;
+}
 #define AINT(n, v) mk_attr(n, ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__INT, v, NULL, 0)
 #define AINTS(n, ...) \
     mk_attr(n, ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__INTS, 0, (int64_t[]){__VA_ARGS__}, (int)(sizeof((int64_t[]){__VA_ARGS__}) / 8))
@@ -254,7 +264,25 @@ static int handmade_seed(void) {
         mk_node("Unsqueeze", "gm ax2", "g3", 0),
         mk_node("ReduceMean", "g3", "g3m", 2, AINTS("axes", 2), AINT("keepdims", 1)),
         mk_node("Squeeze", "g3m ax2", "g2", 0),
-        mk_node("Slice", "g2 st en ax1", "y", 0),
+        mk_node("Slice", "g2 st en ax1", "sl", 0),
+        /* LayerNorm as torch writes it before opset 17 (imported as one LayerNormalization) */
+        mk_node("ReduceMean", "sl", "mu", 1, AINTS("axes", -1)),
+        mk_node("Sub", "sl mu", "dv", 0),
+        mk_node("Pow", "dv two", "sq", 0),
+        mk_node("ReduceMean", "sq", "var", 1, AINTS("axes", -1)),
+        mk_node("Add", "var eps", "ve", 0),
+        mk_node("Sqrt", "ve", "sd", 0),
+        mk_node("Div", "dv sd", "nrm", 0),
+        mk_node("Mul", "nrm lnw", "nw", 0),
+        mk_node("Add", "nw lnb", "ln", 0),
+        /* the class token expanded to the batch: torch's expand(n, -1, -1) */
+        mk_node("Shape", "ts", "tss", 0),
+        mk_node("ConstantOfShape", "tss", "ones", 1, mk_tensor_attr("value", mk_ints("v", 1, (int64_t[]){1}))),
+        mk_node("Mul", "ones m1", "neg", 0),
+        mk_node("Equal", "ts neg", "eq", 0),
+        mk_node("Where", "eq ones ts", "tgt", 0),
+        mk_node("Expand", "tok tgt", "tokn", 0),
+        mk_node("Add", "ln tokn", "y", 0),
     };
     /* BatchNormalization's epsilon: a float attribute made by mk_attr with i = 0 -> fix */
     nodes[1]->attribute[1]->f = 1e-5f;
@@ -266,6 +294,9 @@ static int handmade_seed(void) {
         mk_ints("ax0", 1, (int64_t[]){0}),                mk_ints("ax2", 1, (int64_t[]){2}),
         mk_ints("st", 1, (int64_t[]){1}),                 mk_ints("en", 1, (int64_t[]){7}),
         mk_ints("ax1", 1, (int64_t[]){1}),
+        mk_float("two", 0, (int64_t[]){1}, 2.0f),          mk_float("eps", 0, (int64_t[]){1}, 1e-5f),
+        mk_float("lnw", 1, (int64_t[]){6}, 0.9f),          mk_float("lnb", 1, (int64_t[]){6}, -0.05f),
+        mk_float("tok", 2, (int64_t[]){1, 6}, 0.2f),
     };
     Onnx__GraphProto gp;
     onnx__graph_proto__init(&gp);
@@ -401,7 +432,8 @@ static const char *const op_names[] = {
     "Add", "Sub", "Mul", "Div", "Pow", "Max", "MatMul", "Relu", "Neg", "Exp", "Log", "Sqrt", "GlobalAveragePool",
     "Identity", "Dropout", "Conv", "BatchNormalization", "MaxPool", "Flatten", "Gemm", "Reshape", "Transpose",
     "Concat", "Softmax", "LogSoftmax", "ReduceMean", "ReduceSum", "ReduceMax", "Constant", "Shape", "Gather",
-    "Unsqueeze", "Squeeze", "Slice", "Cast", "Erf", "LRN", "LayerNormalization", "Expand"};
+    "Unsqueeze", "Squeeze", "Slice", "Cast", "Erf", "LRN", "LayerNormalization", "Expand", "ConstantOfShape",
+    "Equal", "Where", "Split", "Gelu"};
 
 /* a random value name of the graph (node outputs, initializers, the input) or "" */
 static const char *any_name(const Onnx__GraphProto *gp) {
@@ -569,6 +601,15 @@ int main(void) {
     if (export_seed(g_convnet, "convnet", 0) || export_seed(g_resnet, "resnet18", 1) || export_seed(g_ops, "ops", 0) ||
         export_seed(g_vit, "vit", 0) || handmade_seed())
         return 1;
+    if (getenv("SSLC_FUZZ_SEED_FILES")) {
+        char *list = strdup(getenv("SSLC_FUZZ_SEED_FILES")), *save = NULL;
+        for (char *p = strtok_r(list, ":", &save); p; p = strtok_r(NULL, ":", &save)) {
+            CHECK(nseeds < (int)(sizeof seeds / sizeof seeds[0]), "too many seed files");
+            const char *base = strrchr(p, '/');
+            if (add_seed_file(p, base ? base + 1 : p)) return 1;
+        }
+        free(list);
+    }
     counts k = {0};
     for (int s = 0; s < nseeds; s++) { /* every seed imports, builds and runs unchanged */
         counts one = {0};

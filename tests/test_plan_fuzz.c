@@ -4,7 +4,10 @@
  *
  * SSLC_FUZZ_SECONDS (default 20) is the total time, 60% plan files, 40% safetensors.
  * SSLC_FUZZ_SEED (default 1) seeds the mutations; the run prints it with the outcome counts.
- * SSLC_FUZZ_PLAN=FILE adds a plan file (e.g. one `sslc compile` wrote) to the plan corpus. */
+ * SSLC_FUZZ_PLAN=FILE adds a plan file (e.g. one `sslc compile` wrote) to the plan corpus.
+ * The corpus holds the sample plan with and without its compiled step; structured mutations
+ * also change the step (lowered graph, roots, launches, kernels, sources, memory plan, CUBIN),
+ * and an accepted plan with a step must also run one step on the cpu backend. */
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -14,6 +17,7 @@
 #include "optest.h"
 #include "plan.pb-c.h"
 #include "plan_sample.h"
+#include "runtime/engine.h"
 #include "runtime/safetensors.h"
 
 static uint64_t rs = 1;
@@ -94,9 +98,8 @@ static void retarget_attrs(Sslc__Node *n, const ir_opdef *def) {
     }
 }
 
-/* Changes one field of an unpacked plan; anything reallocated uses malloc, as free_unpacked expects. */
-static void mutate_struct(Sslc__Plan *pp) {
-    Sslc__Graph *g = pp->train;
+/* Changes one field of a graph; anything reallocated uses malloc, as free_unpacked expects. */
+static void mutate_graph(Sslc__Graph *g) {
     if (!g || !g->n_values) return;
     size_t nv = g->n_values;
     Sslc__Value *v = g->values[below(nv)];
@@ -195,6 +198,98 @@ static void mutate_struct(Sslc__Plan *pp) {
     }
 }
 
+/* Changes one field of the compiled step. */
+static void mutate_step(Sslc__CompiledStep *c) {
+    Sslc__Kernel *k = c->n_kernels ? c->kernels[below(c->n_kernels)] : NULL;
+    Sslc__Segment *sg = k && k->n_segments ? k->segments[below(k->n_segments)] : NULL;
+    Sslc__Launch *l = c->n_launches ? c->launches[below(c->n_launches)] : NULL;
+    Sslc__MemoryPlan *m = c->memory;
+    switch (below(16)) {
+    case 0: mutate_graph(c->lowered); break;
+    case 1:
+        if (c->n_root) c->root[below(c->n_root)] = (int32_t)pick_int((int64_t)below(c->n_root));
+        break;
+    case 2:
+        if (l) l->index = (int32_t)pick_int(l->index);
+        break;
+    case 3:
+        if (l) l->fused = !l->fused;
+        break;
+    case 4:
+        if (l) { /* an in-place offer */
+            l->inplace = realloc(l->inplace, (l->n_inplace + 1) * sizeof *l->inplace);
+            l->inplace[l->n_inplace++] = (int32_t)pick_int(0);
+        }
+        break;
+    case 5:
+        if (c->n_launches > 1) { /* reorder launches */
+            size_t i = below(c->n_launches), j = below(c->n_launches);
+            Sslc__Launch *t = c->launches[i];
+            c->launches[i] = c->launches[j];
+            c->launches[j] = t;
+        }
+        break;
+    case 6:
+        if (sg && sg->n_loads) sg->loads[below(sg->n_loads)] = (int32_t)pick_int(sg->loads[0]);
+        break;
+    case 7:
+        if (sg && sg->n_stores) sg->stores[below(sg->n_stores)] = (int32_t)pick_int(sg->stores[0]);
+        break;
+    case 8:
+        if (sg) {
+            if (below(2) && sg->n_dom) sg->dom[below(sg->n_dom)] = pick_int(sg->dom[0]);
+            else sg->redmask = (uint32_t)pick_int(sg->redmask);
+        }
+        break;
+    case 9:
+        if (k && k->c_source && k->c_source[0]) { /* one character of the source */
+            size_t n = strlen(k->c_source);
+            k->c_source[below(n)] = (char)(' ' + below(90));
+        }
+        break;
+    case 10:
+        if (m && m->n_offset) m->offset[below(m->n_offset)] = below(2) ? pick_int(m->offset[0]) : (int64_t)below(64) * 64;
+        break;
+    case 11:
+        if (m && m->n_kind) m->kind[below(m->n_kind)] = (uint32_t)below(4);
+        break;
+    case 12:
+        if (m) {
+            if (below(2)) m->arena_bytes = pick_int(m->arena_bytes);
+            else m->persistent_bytes = pick_int(m->persistent_bytes);
+        }
+        break;
+    case 13:
+        if (below(2)) c->graph_hash ^= 1ull << below(64);
+        else c->kernels_hash ^= 1ull << below(64);
+        break;
+    case 14: { /* a CUBIN image appears */
+        Sslc__Cubin *cb = malloc(sizeof *cb);
+        sslc__cubin__init(cb);
+        cb->arch = (uint32_t)(below(2) ? 80 : pick_int(90));
+        cb->image.len = below(8);
+        cb->image.data = malloc(cb->image.len + 1);
+        memset(cb->image.data, 0x7f, cb->image.len + 1);
+        c->cubins = realloc(c->cubins, (c->n_cubins + 1) * sizeof *c->cubins);
+        c->cubins[c->n_cubins++] = cb;
+        break;
+    }
+    default:
+        if (k && k->n_segments && below(2)) /* drop a segment */
+            sslc__segment__free_unpacked(k->segments[--k->n_segments], NULL);
+        else if (m) m->sum_bytes = pick_int(m->sum_bytes); /* informational: may be accepted */
+        break;
+    }
+}
+
+/* Changes one field of an unpacked plan. */
+static void mutate_struct(Sslc__Plan *pp) {
+    if (pp->train && pp->train->compiled && below(2))
+        mutate_step(pp->train->compiled);
+    else
+        mutate_graph(pp->train);
+}
+
 /* a mutated copy of `good` (malloc'd); *kind says which mutation */
 static unsigned char *mutate_plan(const unsigned char *good, size_t glen, size_t *len, int *kind) {
     size_t cap = glen + 64;
@@ -284,6 +379,15 @@ static int check_accepted(const sslc_plan *p) {
     unsigned char *b;
     size_t len;
     char err[IR_ERRLEN];
+    if (p->has_step) { /* what the checks let through must run a step on the cpu backend without a
+                          * crash; an op may refuse the all-zero inputs (a crop box), with one line */
+        engine *e = engine_new_plan(ENGINE_CPU, p, NULL, 0, err);
+        CHECK(e, "accepted step does not start: %s", err);
+        err[0] = 0;
+        int rc = engine_init_persistent(e, p->seed, err) || engine_run(e, err);
+        engine_free(e);
+        CHECK(rc == 0 || (err[0] && !strchr(err, '\n')), "accepted step failed without a message");
+    }
     CHECK(plan_encode(p, &b, &len, err) == 0, "accepted plan does not re-encode: %s", err);
     sslc_plan q;
     CHECK(plan_decode(&q, b, len, "re", err) == 0, "re-encoded plan refused: %s", err);
@@ -295,34 +399,38 @@ static int check_accepted(const sslc_plan *p) {
 }
 
 static const char *const plan_classes[] = {"not an sslc plan", "truncated", "trailing bytes", "format version",
-                                           "checksum",         "not a valid plan message", "graph:", "option", NULL};
+                                           "checksum",         "not a valid plan message", "compiled step", "graph:",
+                                           "option",           NULL};
 
 static int fuzz_plans(double seconds) {
     sslc_plan p;
     char err[IR_ERRLEN];
-    unsigned char *good[3];
-    size_t glen[3];
-    int ngood = 2;
+    unsigned char *good[4];
+    size_t glen[4];
+    int ngood = 3;
     CHECK(sample_plan(&p, 1) == 0, "sample");
     CHECK(plan_encode(&p, &good[0], &glen[0], err) == 0, "%s", err);
     p.has_eval = 1;
     CHECK(sample_graph(&p.eval, 0) == 0, "eval");
     CHECK(plan_encode(&p, &good[1], &glen[1], err) == 0, "%s", err);
     plan_free(&p);
+    CHECK(sample_plan_step(&p) == 0, "sample with step");
+    CHECK(plan_encode(&p, &good[2], &glen[2], err) == 0, "%s", err);
+    plan_free(&p);
     const char *extra = getenv("SSLC_FUZZ_PLAN");
     if (extra && extra[0]) {
         FILE *f = fopen(extra, "rb");
         CHECK(f, "cannot open SSLC_FUZZ_PLAN=%s", extra);
         fseek(f, 0, SEEK_END);
-        glen[2] = (size_t)ftell(f);
+        glen[3] = (size_t)ftell(f);
         fseek(f, 0, SEEK_SET);
-        good[2] = malloc(glen[2] + 1);
-        CHECK(fread(good[2], 1, glen[2], f) == glen[2], "read %s", extra);
+        good[3] = malloc(glen[3] + 1);
+        CHECK(fread(good[3], 1, glen[3], f) == glen[3], "read %s", extra);
         fclose(f);
-        CHECK(plan_decode(&p, good[2], glen[2], extra, err) == 0, "%s", err);
+        CHECK(plan_decode(&p, good[3], glen[3], extra, err) == 0, "%s", err);
         printf("corpus: %s (%d nodes)\n", extra, p.train.nnodes);
         plan_free(&p);
-        ngood = 3;
+        ngood = 4;
     }
     long iters = 0, accepted = 0, by_kind[8] = {0}, by_class[16] = {0}, other = 0;
     char path[512];
@@ -367,7 +475,8 @@ static int fuzz_plans(double seconds) {
     printf("\n  refused:");
     for (int c = 0; plan_classes[c]; c++) printf(" [%s] %ld", plan_classes[c], by_class[c]);
     printf(" [other] %ld\n", other);
-    CHECK(by_class[6] > 0 && by_class[5] > 0 && by_class[4] > 0, "semantic/protobuf/CRC checks never reached");
+    CHECK(by_class[7] > 0 && by_class[6] > 0 && by_class[5] > 0 && by_class[4] > 0,
+          "semantic/step/protobuf/CRC checks never reached");
     for (int i = 0; i < ngood; i++) free(good[i]);
     return 0;
 }
@@ -549,6 +658,9 @@ int main(void) {
     printf("fuzzing for %.1f s, seed %llu\n", seconds, (unsigned long long)rs);
     snprintf(tmpdir, sizeof tmpdir, "/tmp/sslc_fuzz_XXXXXX");
     CHECK(mkdtemp(tmpdir), "mkdtemp");
+    char cache[300];
+    snprintf(cache, sizeof cache, "%s/cache", tmpdir); /* kernels of accepted steps */
+    setenv("SSLC_CACHE_DIR", cache, 1);
     int fails = fuzz_plans(0.6 * seconds);
     if (!fails) fails = fuzz_safetensors(0.4 * seconds);
     char cmd[600];

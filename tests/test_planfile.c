@@ -269,11 +269,14 @@ static int file_cases(const unsigned char *good, size_t glen) {
     memcpy(b, good, glen);
     memset(b + glen, 0, 3);
     CHECK(expect_fail(b, glen + 3, "3 trailing bytes after the plan payload", "trailing bytes") == 0, "trail");
-    /* other format version */
+    /* other format versions: the previous one (no compiled step) and a later one */
     memcpy(b, good, glen);
-    put32(b + 8, 2);
-    CHECK(expect_fail(b, glen, "plan format version 2, this sslc reads 1: recompile the plan", "other version") == 0,
+    put32(b + 8, 1);
+    CHECK(expect_fail(b, glen, "plan format version 1, this sslc reads 2: recompile the plan", "old version") == 0,
           "ver");
+    put32(b + 8, 3);
+    CHECK(expect_fail(b, glen, "plan format version 3, this sslc reads 2: recompile the plan", "newer version") == 0,
+          "ver3");
     /* CRC mismatch: a payload bit flipped, or the stored CRC itself */
     memcpy(b, good, glen);
     b[glen / 2] ^= 0x10;

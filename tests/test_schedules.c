@@ -29,7 +29,27 @@ int main(void) {
     CHECK(sched_value(&p, "sched.prototypes_grad", 1, 5, 100, 10) == 0, "frozen at iteration 4");
     CHECK(sched_value(&p, "sched.prototypes_grad", 1, 6, 100, 10) == 1, "free at iteration 5");
     CHECK(sched_value(&p, "sched.m", 0.99, 7, 100, 10) == 0.99, "unscheduled input keeps its base");
+    /* learning rate: constant without a schedule; cosine with 2 warm-up epochs of 10 steps over
+     * 100 steps: base*s/20 while warming up, then 0.5*(1+cos(pi*(s-21)/80)) */
+    CHECK(lr_value(&p, 0.3, 57, 100, 10) == 0.3, "plans without lr_schedule: constant");
+    plan_set_option(&p, "lr_schedule", "constant", err);
+    CHECK(lr_value(&p, 0.3, 57, 100, 10) == 0.3, "constant schedule");
+    plan_set_option(&p, "lr_schedule", "cosine", err);
+    plan_set_option(&p, "warmup_epochs", "2", err);
+    CHECK(fabs(lr_value(&p, 0.3, 1, 100, 10) - 0.015) < 1e-12, "warm-up step 1");
+    CHECK(fabs(lr_value(&p, 0.3, 10, 100, 10) - 0.15) < 1e-12, "warm-up half way");
+    CHECK(fabs(lr_value(&p, 0.3, 20, 100, 10) - 0.3) < 1e-12, "end of warm-up: the base rate");
+    CHECK(fabs(lr_value(&p, 0.3, 21, 100, 10) - 0.3) < 1e-12, "cosine starts at the base rate");
+    CHECK(fabs(lr_value(&p, 0.3, 61, 100, 10) - 0.15) < 1e-12, "cosine half way");
+    CHECK(lr_value(&p, 0.3, 100, 100, 10) > 0 && lr_value(&p, 0.3, 100, 100, 10) < 1e-3, "cosine near 0 at the end");
+    for (int64_t s = 2; s <= 100; s++)
+        if (s > 20) CHECK(lr_value(&p, 0.3, s, 100, 10) < lr_value(&p, 0.3, s - 1, 100, 10) + 1e-15, "cosine decreases");
+    plan_set_option(&p, "warmup_epochs", "50", err); /* longer than the run: warm up all but the last step */
+    CHECK(fabs(lr_value(&p, 0.3, 99, 100, 10) - 0.3) < 1e-12 && lr_value(&p, 0.3, 100, 100, 10) == 0.3,
+          "warm-up capped by the run");
+    plan_set_option(&p, "warmup_epochs", "0", err);
+    CHECK(fabs(lr_value(&p, 0.3, 1, 100, 10) - 0.3) < 1e-12, "no warm-up: the base rate at step 1");
     plan_free(&p);
-    printf("ok   method schedules (BYOL cosine EMA, DINO warm-up and freezing, SwAV freezing)\n1 passed, 0 failed\n");
+    printf("ok   method schedules (BYOL cosine EMA, DINO warm-up and freezing, SwAV freezing, warm-up + cosine lr)\n1 passed, 0 failed\n");
     return 0;
 }

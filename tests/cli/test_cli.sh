@@ -39,6 +39,14 @@ print(f"     nodes {j['nodes']} -> launches {j['launches']} ({j['launches_per_no
 sys.exit(0 if j['launches'] * 3 <= j['nodes'] and j['arena_bytes'] * 2 <= j['intermediate_bytes'] else 1)
 PY
 
+# the plan holds the compiled step (schedule, memory plan, C kernels) and reports it
+/usr/bin/python3 - "$work/big.json" <<'PY' && ok "inspect --json: the stored step" || bad "inspect --json stored step"
+import json, sys
+j = json.load(open(sys.argv[1]))
+print(f"     stored step: {j['fused_kernels']} kernels, C source {j['kernel_c_bytes']} bytes, CUBIN {j['cubins']}")
+sys.exit(0 if j['step_stored'] and j['kernel_c_bytes'] > 0 and j['kernel_cuda_bytes'] == 0 and j['cubins'] == [] else 1)
+PY
+
 # run: both backends agree on the first losses (same seed, same fake data)
 "$sslc" compile simclr --backbone convnet --width 0.25 --image-size 16 --batch 8 -o "$work/c.plan" >/dev/null
 "$sslc" run "$work/c.plan" --data fake:32 --steps 3 --log-every 1 --device cpu >"$work/cpu.out" 2>&1 &&
@@ -48,6 +56,20 @@ import re, sys
 a, b = ([float(x) for x in re.findall(r"loss ([0-9.]+)", open(f).read())] for f in sys.argv[1:3])
 sys.exit(0 if len(a) == 3 and all(abs(x - y) <= 1e-5 * abs(y) for x, y in zip(a, b)) else 1)
 PY
+
+grep -q "step from the plan" "$work/cpu.out" && ok "run: the cpu engine runs the stored step" || bad "run: stored step"
+"$sslc" compile simclr --backbone convnet --width 0.25 --image-size 16 --batch 8 --targets none -o "$work/n.plan" >/dev/null &&
+  "$sslc" inspect "$work/n.plan" | grep -q "the graph only" &&
+  "$sslc" run "$work/n.plan" --data fake:32 --steps 1 --device cpu 2>&1 | grep -q "step built" &&
+  ok "--targets none: graph only, the runtime builds the step" || bad "--targets none"
+if "$sslc" devices | grep -q '^nvrtc  [0-9]'; then
+  "$sslc" compile simclr --backbone convnet --width 0.25 --image-size 16 --batch 8 --targets cpu,cuda -o "$work/g.plan" >/dev/null &&
+    "$sslc" inspect "$work/g.plan" | grep -q "CUBIN: sm_80 ([0-9]* bytes), sm_90 ([0-9]* bytes)" &&
+    ok "--targets cpu,cuda: CUBIN for sm_80 and sm_90" || bad "--targets cpu,cuda"
+  expect_error "run: cuda with CUBIN" "CUBIN for sm_80, sm_90\|no CUDA runtime backend yet" "$sslc" run "$work/g.plan" --device cuda --steps 1
+else
+  echo "skip --targets cpu,cuda (no NVRTC)"
+fi
 
 # bad input: options, plans, tensors
 expect_error "unknown command" "unknown command" "$sslc" frobnicate
@@ -67,8 +89,13 @@ echo "hello world, not a plan" >"$work/foreign.plan"
 expect_error "foreign file" "not an sslc plan" "$sslc" inspect "$work/foreign.plan"
 cp "$work/s.plan" "$work/ver.plan"; printf '\x63' | dd of="$work/ver.plan" bs=1 seek=8 conv=notrunc 2>/dev/null
 expect_error "other format version" "version" "$sslc" inspect "$work/ver.plan"
+printf '\x01' | dd of="$work/ver.plan" bs=1 seek=8 conv=notrunc 2>/dev/null
+expect_error "old format version" "plan format version 1, this sslc reads 2: recompile the plan" "$sslc" inspect "$work/ver.plan"
 expect_error "run: bad device" "unknown device" "$sslc" run "$work/c.plan" --device tpu
 expect_error "run: cuda absent" "CUDA\|cuda" "$sslc" run "$work/c.plan" --device cuda --steps 1
+expect_error "run: cuda, no CUBIN" "no CUBIN" "$sslc" run "$work/c.plan" --device cuda --steps 1
+expect_error "compile: bad --targets" "--targets: expected cpu, cpu,cuda or none, got 'gpu'" "$sslc" compile simclr --targets gpu -o "$work/x.plan"
+expect_error "compile: bad --cuda-arch" "--cuda-arch: expected GPU architectures like sm_80,sm_90, got 'ampere'" "$sslc" compile simclr --cuda-arch ampere -o "$work/x.plan"
 expect_error "step: missing inputs" "missing --inputs" "$sslc" step "$work/s.plan" --dump "$work/d.st"
 /usr/bin/python3 -c "
 import sys; sys.path.insert(0, '$2/tests/oracle'); import st, numpy as np

@@ -1,6 +1,6 @@
 """ONNX export/import checks against onnx's checker and ONNX Runtime.
 
-usage: onnx_oracle.py SSLC WORKDIR {export,import,resnet50,badfiles}
+usage: onnx_oracle.py SSLC WORKDIR {export,import,resnet50,vit,badfiles}
 
   export    sslc-built encoders (ConvNet, ResNet-18 at small width, CIFAR and ImageNet stems) with
             random weights and BatchNorm statistics, and a graph with every op of the exporter's
@@ -14,6 +14,11 @@ usage: onnx_oracle.py SSLC WORKDIR {export,import,resnet50,badfiles}
             imported by `sslc compile`, its forward equals ONNX Runtime's; SimCLR steps on it;
             export -> import -> export gives the same outputs (those, and sslc's ResNet-18 and ViT)
   resnet50  torchvision ResNet-50 (opset 17) imported, forward equals ONNX Runtime's
+  vit       torchvision VisionTransformer (small, random weights, opset 13 and 17): imported, its
+            forward equals ONNX Runtime's; SimCLR trains on it (`sslc run`); export -> import ->
+            export gives the same outputs; LayerNorm arithmetic fused or not; Split in each
+            opset's form and Gelu; a token-sequence output is refused with one line; the
+            importer's fuzzer runs with the torch exports among its seeds
   badfiles  malformed files and sources: one line on stderr, non-zero exit, never a crash
 
 Max abs diffs are printed; the tolerance is 1e-4 (--tol)."""
@@ -424,6 +429,220 @@ def cmd_resnet50():
     print(f"resnet50: max abs diff {d:.3g}")
 
 
+# ---- ViT ----
+
+def torchvision_vit(seed=0):
+    """A small torchvision VisionTransformer (heads removed: the output is the [N, 64] class-token
+    feature) with its class token, position embedding, LayerNorms and biases moved away from their
+    zero/one initialization; the last two LayerNorms keep it, so torch writes Identity nodes for
+    their equal initializers."""
+    import torch
+    from torchvision.models.vision_transformer import VisionTransformer
+    torch.manual_seed(seed)
+    m = VisionTransformer(image_size=32, patch_size=8, num_layers=2, num_heads=2, hidden_dim=64, mlp_dim=128,
+                          num_classes=10)
+    m.heads = torch.nn.Identity()
+    with torch.no_grad():
+        for name, p in m.named_parameters():
+            if name.startswith("encoder.ln.") or ".encoder_layer_1.ln_2." in name:
+                continue
+            if name in ("class_token", "encoder.pos_embedding"):
+                p.normal_(0, 0.5)
+            elif ".ln_" in name and name.endswith("weight"):
+                p.uniform_(0.5, 1.5)
+            elif name.endswith("bias"):
+                p.normal_(0, 0.2)
+    return m.eval()
+
+
+class VitTokens:
+    """torchvision ViT's encoder output, every token: [N, 17, 64], not a feature vector"""
+
+    @staticmethod
+    def make(vit):
+        import torch
+
+        class Tokens(torch.nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.vit = vit
+
+            def forward(self, x):
+                t = self.vit._process_input(x)
+                t = torch.cat([self.vit.class_token.expand(t.shape[0], -1, -1), t], dim=1)
+                return self.vit.encoder(t)
+        return Tokens().eval()
+
+
+def sslc_run(plan, tag, steps=3):
+    """`sslc run` on fake data: every step's loss finite"""
+    r = sslc("run", plan, "--data", "fake:8", "--steps", steps, "--device", "cpu")
+    losses = [float(l.split("loss ")[1].split()[0]) for l in r.stdout.splitlines() if l.startswith("step ")]
+    assert len(losses) == steps and all(np.isfinite(losses)), r.stdout
+    log(f"{tag}: `sslc run` {steps} steps, losses {', '.join(f'{v:.4f}' for v in losses)}")
+
+
+def token_model(nodes, inits, out, opset):
+    """x [N, 3, 8, 8] -> Conv -> tokens t [N, 6, 16] -> nodes -> Flatten(out) -> y [N, F]"""
+    rng = np.random.default_rng(4)
+    head = [helper.make_node("Conv", ["x", "w"], ["conv"], strides=[2, 2]),  # [N, 6, 4, 4]
+            helper.make_node("Reshape", ["conv", "shp"], ["t"])]          # [N, 6, 16]
+    inits = [numpy_helper.from_array(rng.normal(0, 0.3, (6, 3, 2, 2)).astype(np.float32), "w"),
+             numpy_helper.from_array(np.array([0, 6, 16], np.int64), "shp")] + list(inits)
+    return tiny_model(head + nodes + [helper.make_node("Flatten", [out], ["y"])], ["N", "F"], inits, opset=opset)
+
+
+def ln_models():
+    """LayerNorm written as arithmetic in shapes the importer treats differently: two trailing axes
+    with a [T, C] scale (one LayerNormalization), a non-trailing axis (kept as arithmetic), and
+    the square as Mul(d, d) without scale or bias (sslc's own export before opset 17)."""
+    rng = np.random.default_rng(4)
+    two, eps = (numpy_helper.from_array(np.array(v, np.float32), n) for v, n in ((2.0, "two"), (1e-5, "eps")))
+
+    def ln(axes, square, affine):
+        nodes = [helper.make_node("ReduceMean", ["t"], ["mu"], axes=axes), helper.make_node("Sub", ["t", "mu"], ["d"]),
+                 square, helper.make_node("ReduceMean", ["sq"], ["var"], axes=axes),
+                 helper.make_node("Add", ["var", "eps"], ["ve"]), helper.make_node("Sqrt", ["ve"], ["sd"]),
+                 helper.make_node("Div", ["d", "sd"], ["n0"])]
+        inits = [eps] + ([two] if "two" in square.input else [])
+        last = "n0"
+        if affine:
+            sshape = [6, 16] if len(axes) == 2 else [16]
+            inits += [numpy_helper.from_array(rng.uniform(0.5, 1.5, sshape).astype(np.float32), "lw"),
+                      numpy_helper.from_array(rng.normal(0, 0.2, sshape).astype(np.float32), "lb")]
+            nodes += [helper.make_node("Mul", ["n0", "lw"], ["n1"]), helper.make_node("Add", ["n1", "lb"], ["n2"])]
+            last = "n2"
+        return token_model(nodes, inits, last, 13)
+    pow2 = helper.make_node("Pow", ["d", "two"], ["sq"])
+    # tag: (model, imported as one LayerNormalization)
+    return {"LayerNorm arithmetic over the last two axes, [T, C] scale": (ln([-2, -1], pow2, True), True),
+            "LayerNorm arithmetic over a middle axis": (ln([1], pow2, True), False),
+            "LayerNorm arithmetic with Mul(d, d), no affine": (ln([-1], helper.make_node("Mul", ["d", "d"], ["sq"]), False),
+                                                              True)}
+
+
+def split_models():
+    """Split as other exporters write a ViT's qkv chunk, in each opset's form; Gelu (opset 20)"""
+    sizes = numpy_helper.from_array(np.array([4, 4, 8], np.int64), "sizes")
+    mix = [helper.make_node("Mul", ["a", "b"], ["ab"]), helper.make_node("Concat", ["ab", "c"], ["m"], axis=-1)]
+    return {
+        "Split, sizes as an input (opset 13)":
+            token_model([helper.make_node("Split", ["t", "sizes"], ["a", "b", "c"], axis=-1)] + mix, [sizes], "m", 13),
+        "Split, sizes as an attribute (opset 11)":
+            token_model([helper.make_node("Split", ["t"], ["a", "b", "c"], axis=2, split=[4, 4, 8])] + mix, [], "m", 11),
+        "Split into equal parts (opset 17)":
+            token_model([helper.make_node("Split", ["t"], ["a", "b"], axis=-1), helper.make_node("Sub", ["a", "b"], ["m"])],
+                        [], "m", 17),
+        "Split num_outputs, uneven (opset 20), then Gelu":
+            token_model([helper.make_node("Split", ["t"], ["a", "b", "c"], axis=-1, num_outputs=3),
+                         helper.make_node("Concat", ["c", "b", "a"], ["m"], axis=-1),
+                         helper.make_node("Gelu", ["m"], ["g"])], [], "g", 20),
+    }
+
+
+def cmd_vit():
+    import torch
+    rng = np.random.default_rng(12)
+    worst = 0.0
+    m = torchvision_vit()
+    x3 = rng.normal(0, 1, (3, 3, 32, 32)).astype(np.float32)
+    with torch.no_grad():
+        ref_torch = m(torch.from_numpy(x3)).numpy()
+    plans = {}
+    for opset in (13, 17):
+        f = torch_export(m, path(f"tvvit_{opset}.onnx"), opset)
+        ops = {n.op_type for n in onnx.load(f).graph.node}
+        assert ("LayerNormalization" in ops) == (opset >= 17), f"opset {opset}: {sorted(ops)}"
+        y = run_ort(f, x3)["y"]
+        compare(f"vit opset {opset}: torch vs ONNX Runtime (sanity)", y, ref_torch, tol=1e-3)
+        plans[opset], d = import_and_compare(f, x3, y, f"vit opset {opset}")
+        worst = max(worst, d)
+        # the same graph whichever way LayerNorm was written: opset 13's arithmetic is fused
+        n_nodes = json.loads(sslc("inspect", plans[opset], "--json").stdout)["nodes"]
+        log(f"vit opset {opset}: train step of {n_nodes} nodes")
+        if opset == 17:
+            assert n_nodes == n13, f"opset 13's LayerNorm arithmetic was not fused ({n13} vs {n_nodes} nodes)"
+        n13 = n_nodes
+        # SimCLR with its augmentation, trained by `sslc run` (fused CPU kernels)
+        paug = path(f"tvvit_{opset}_aug.plan")
+        sslc("compile", "simclr", "--backbone", f, "--batch", "4", "-o", paug)
+        sslc_run(paug, f"vit opset {opset} import, SimCLR")
+    simclr_steps(plans[17], "vit opset 17 import")  # every imported parameter gets a gradient
+
+    # export -> import -> export
+    for opset, plan in plans.items():
+        src = path(f"tvvit_{opset}.onnx")
+        e1, e2 = path(f"tvvit_{opset}_e1.onnx"), path(f"tvvit_{opset}_e2.onnx")
+        sslc("export", plan, "-o", e1)
+        check_model(e1)
+        y1 = run_ort(e1, x3)["features"]
+        worst = max(worst, compare(f"vit opset {opset} -> sslc import -> export", y1, run_ort(src, x3)["y"]))
+        p2 = path(f"tvvit_{opset}_e1.plan")
+        sslc("compile", "simclr", "--backbone", e1, "--batch", "4", "-o", p2)
+        sslc("export", p2, "-o", e2)
+        check_model(e2)
+        worst = max(worst, compare(f"vit opset {opset} -> import -> export -> import -> export", run_ort(e2, x3)["features"], y1))
+        names = [{t["name"] for t in json.loads(sslc("inspect", p, "--params", "--json").stdout)["tensors"]
+                  if t["name"].startswith("backbone.")} for p in (plan, p2)]
+        assert names[0] == names[1], f"names differ after the round trip: {sorted(names[0] ^ names[1])[:6]}"
+
+    # sslc's own ViT exported at opset 13 (LayerNorm as Mul(d, d) arithmetic on [N*T, C]) and 17
+    nat = path("native-vit.plan")
+    sslc("compile", "simclr", "--backbone", "vit-tiny", "--width", "0.125", "--depth", "2", "--image-size", "16",
+         "--batch", "4", "-o", nat)
+    params, _ = random_params(nat, seed=6)
+    pf = path("native-vit.safetensors")
+    st.save(pf, params)
+    x16 = rng.normal(0, 1, (3, 3, 16, 16)).astype(np.float32)
+    counts = []
+    for opset in ("13", "17"):
+        e = path(f"native-vit-{opset}.onnx")
+        sslc("export", nat, "--params", pf, "--opset", opset, "-o", e)
+        p, d = import_and_compare(e, x16, run_ort(e, x16)["features"], f"sslc vit-tiny exported at opset {opset}")
+        worst = max(worst, d)
+        counts.append(json.loads(sslc("inspect", p, "--json").stdout)["nodes"])
+    assert counts[0] == counts[1], f"sslc's opset-13 LayerNorm arithmetic was not fused ({counts} nodes)"
+
+    # hand-made models: LayerNorm arithmetic in other shapes, Split, Gelu
+    def small(tag, model):
+        onnx.checker.check_model(model, full_check=True)
+        f = path("small.onnx")
+        onnx.save(model, f)
+        x = rng.normal(0, 1, (3, 3, 8, 8)).astype(np.float32)
+        return import_and_compare(f, x, run_ort(f, x)["y"], tag)
+    for tag, (model, fused) in ln_models().items():
+        plan, d = small(tag, model)
+        worst = max(worst, d)
+        sslc("export", plan, "-o", path("ln-e.onnx"))  # what the plan computes, as ONNX ops
+        ops = [n.op_type for n in onnx.load(path("ln-e.onnx")).graph.node]
+        assert ("LayerNormalization" in ops) == fused and ("Sqrt" in ops) != fused, f"{tag}: {ops}"
+    for tag, model in split_models().items():
+        worst = max(worst, small(tag, model)[1])
+
+    # not a feature vector: the encoder's tokens, as a model's output and as --backbone-output
+    ft = torch_export(VitTokens.make(m), path("tvvit_tokens.onnx"), 17)
+    one_line_error(["compile", "simclr", "--backbone", ft, "-o", path("x.plan")],
+                   "is [2,17,64] for a batch of 2: the backbone output must be a feature vector [N, F]", "ViT tokens output")
+    ln_out = next(n.output[0] for n in reversed(onnx.load(path("tvvit_17.onnx")).graph.node)
+                  if n.op_type == "LayerNormalization")
+    one_line_error(["compile", "simclr", "--backbone", path("tvvit_17.onnx"), "--backbone-output", ln_out, "-o",
+                    path("x.plan")], "must be a feature vector", "ViT --backbone-output of the token sequence")
+    # exported for a fixed batch: another batch is refused, saying why
+    fs = torch_export(m, path("tvvit_static.onnx"), 17, dynamic=False)
+    one_line_error(["compile", "simclr", "--backbone", fs, "--batch", "4", "-o", path("x.plan")],
+                   "exported for a fixed batch of 2", "ViT exported at a fixed batch")
+
+    # the importer's fuzzer with torch's ViT exports among its seeds
+    tool = os.path.join(os.path.dirname(SSLC), "tests", "test_onnx_fuzz")
+    env = dict(os.environ, SSLC_FUZZ_SECONDS="8",
+               SSLC_FUZZ_SEED_FILES=f"{path('tvvit_13.onnx')}:{path('tvvit_17.onnx')}")
+    r = subprocess.run([tool], capture_output=True, text=True, env=env)
+    if r.returncode:
+        raise SystemExit(f"FAIL: test_onnx_fuzz with the ViT seeds\n{r.stdout}{r.stderr}")
+    log(f"fuzzer with the ViT seeds: {r.stdout.strip().splitlines()[-1]}")
+    print(f"vit: worst max abs diff {worst:.3g}")
+
+
 # ---- bad files ----
 
 def one_line_error(args, expect, tag):
@@ -529,13 +748,14 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("sslc")
     ap.add_argument("workdir")
-    ap.add_argument("what", choices=["export", "import", "resnet50", "badfiles"])
+    ap.add_argument("what", choices=["export", "import", "resnet50", "vit", "badfiles"])
     ap.add_argument("--tol", type=float, default=TOL)
     a = ap.parse_args()
     SSLC, WORK, TOL = a.sslc, a.workdir, a.tol
     os.makedirs(WORK, exist_ok=True)
     print(f"onnx {onnx.__version__}, onnxruntime {ort.__version__}, numpy {np.__version__}")
-    {"export": cmd_export, "import": cmd_import, "resnet50": cmd_resnet50, "badfiles": cmd_badfiles}[a.what]()
+    {"export": cmd_export, "import": cmd_import, "resnet50": cmd_resnet50, "vit": cmd_vit,
+     "badfiles": cmd_badfiles}[a.what]()
 
 
 if __name__ == "__main__":

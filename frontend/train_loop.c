@@ -1,0 +1,474 @@
+#include "train_loop.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <limits.h>
+#include <math.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+#include <zlib.h>
+
+#include "../passes/optimizer.h"
+#include "../runtime/augment.h"
+#include "../runtime/checkpoint.h"
+#include "../runtime/dataset.h"
+#include "../runtime/fileio.h"
+#include "../runtime/loader.h"
+#include "../runtime/planfile.h"
+#include "../runtime/rng.h"
+#include "plan_opts.h"
+
+static void errf(char *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void errf(char *err, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err, IR_ERRLEN, fmt, ap);
+    va_end(ap);
+}
+
+static double now(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+/* Set by SIGINT/SIGTERM while the loop runs: the loop finishes its step, checkpoints and returns. */
+static volatile sig_atomic_t stop_signal;
+static void on_signal(int sig) { stop_signal = sig; }
+
+/* ---- the run directory ---- */
+
+int run_mkdir(const char *dir, char *err) {
+    char buf[PATH_MAX];
+    if (snprintf(buf, sizeof buf, "%s", dir) >= (int)sizeof buf) {
+        errf(err, "--out: path too long");
+        return -1;
+    }
+    for (char *p = buf + 1;; p++) {
+        if (*p == '/' || !*p) {
+            char c = *p;
+            *p = 0;
+            if (mkdir(buf, 0777) && errno != EEXIST) {
+                errf(err, "cannot create directory %s: %s", buf, strerror(errno));
+                return -1;
+            }
+            *p = c;
+            if (!c) break;
+        }
+    }
+    struct stat st;
+    if (stat(dir, &st) || !S_ISDIR(st.st_mode)) {
+        errf(err, "%s is not a directory", dir);
+        return -1;
+    }
+    return 0;
+}
+
+static void join(char *out, size_t n, const char *dir, const char *file) { snprintf(out, n, "%s/%s", dir, file); }
+
+static int exists(const char *p) {
+    struct stat st;
+    return stat(p, &st) == 0;
+}
+
+/* Temporary files of a checkpoint write that a crash interrupted (runtime/fileio.c names them
+ * FILE.tmp.PID.N): garbage once a run resumes. */
+static void remove_stale_temps(const char *dir) {
+    DIR *d = opendir(dir);
+    if (!d) return;
+    struct dirent *de;
+    size_t n = strlen(RUN_CHECKPOINT ".tmp.");
+    while ((de = readdir(d))) {
+        if (strncmp(de->d_name, RUN_CHECKPOINT ".tmp.", n)) continue;
+        char p[PATH_MAX];
+        if (snprintf(p, sizeof p, "%s/%s", dir, de->d_name) < (int)sizeof p) unlink(p);
+    }
+    closedir(d);
+}
+
+static int file_crc32(const char *path, uint32_t *crc, unsigned char **bytes, size_t *len, char *err) {
+    if (sslc_read_file(path, PLAN_MAX_BYTES, bytes, len, err)) return -1;
+    uLong c = crc32(0L, Z_NULL, 0);
+    for (size_t off = 0; off < *len;) {
+        uInt chunk = *len - off > (1u << 30) ? (1u << 30) : (uInt)(*len - off);
+        c = crc32(c, *bytes + off, chunk);
+        off += chunk;
+    }
+    *crc = (uint32_t)c;
+    return 0;
+}
+
+/* Keeps the metrics lines up to `step` (a resumed run rewrites what followed its checkpoint). */
+static int trim_metrics(const char *path, int64_t step, char *err) {
+    if (!exists(path)) return 0;
+    unsigned char *buf;
+    size_t len;
+    if (sslc_read_file(path, (size_t)1 << 30, &buf, &len, err)) return -1;
+    size_t keep = 0;
+    for (size_t i = 0; i < len;) {
+        char *nl = memchr(buf + i, '\n', len - i);
+        if (!nl) break; /* a torn last line */
+        const char *k = strstr((char *)buf + i, "\"step\":");
+        if (!k || k > nl || strtoll(k + 7, NULL, 10) > step) break;
+        i = (size_t)(nl - (char *)buf) + 1;
+        keep = i;
+    }
+    int rc = 0;
+    if (keep != len) {
+        const void *parts[1] = {buf};
+        size_t lens[1] = {keep};
+        rc = sslc_write_atomic(path, parts, lens, 1, err);
+    }
+    free(buf);
+    return rc;
+}
+
+/* ---- feeding the step ---- */
+
+static int feed_images(engine *e, sslc_loader *l, aug_binding *ab, int64_t step, uint64_t seed, char *err) {
+    loader_batch b;
+    if (loader_next(l, &b, err)) return -1;
+    int v = engine_find(e, "images");
+    const ir_shape *s = &engine_graph(e)->vals[v].shape;
+    memcpy(engine_data(e, v), b.images, (size_t)ir_numel(s));
+    int lab = engine_find(e, "labels"); /* SupCon */
+    if (lab >= 0 && engine_graph(e)->vals[lab].dtype == DT_I64) {
+        int64_t *d = engine_data(e, lab);
+        for (int i = 0; i < b.n && i < s->d[0]; i++) d[i] = b.labels[i];
+    }
+    if (aug_draw(ab, seed, step, err)) return -1;
+    for (int i = 0; i < ab->ninputs; i++) {
+        int a = engine_find(e, ab->in[i].name);
+        if (a >= 0) memcpy(engine_data(e, a), ab->in[i].data, (size_t)ab->in[i].numel * 4);
+    }
+    return 0;
+}
+
+/* fake:N for plans whose views are inputs: per-step normal views and uniform labels, seeded */
+static int feed_fake(engine *e, int64_t step, uint64_t seed, int64_t nclasses, char *err) {
+    int from_loader = engine_find(e, "images") >= 0;
+    const ir_graph *g = engine_graph(e);
+    sslc_rng r;
+    rng_seed(&r, seed, 1000 + (uint64_t)step);
+    for (int v = 0; v < g->nvals; v++) {
+        const ir_value *val = &g->vals[v];
+        if (val->kind != VK_INPUT || !strncmp(val->name, "opt.", 4) || !strncmp(val->name, "sched.", 6) ||
+            !strncmp(val->name, "aug.", 4) || !strcmp(val->name, "images") || (from_loader && !strcmp(val->name, "labels")))
+            continue;
+        int64_t n = ir_numel(&val->shape);
+        void *d = engine_data(e, v);
+        if (!d) continue;
+        if (val->dtype == DT_F32)
+            for (int64_t i = 0; i < n; i++) ((float *)d)[i] = (float)rng_normal(&r);
+        else if (val->dtype == DT_I64)
+            for (int64_t i = 0; i < n; i++) ((int64_t *)d)[i] = (int64_t)(rng_uniform(&r) * (double)nclasses);
+        else {
+            errf(err, "input '%s' (%s) cannot be fed from fake data", val->name, ir_dtype_name(val->dtype));
+            return -1;
+        }
+    }
+    return 0;
+}
+
+static void fmt_time(double s, char *buf, size_t n) {
+    if (s < 0 || !isfinite(s)) s = 0;
+    int h = (int)(s / 3600), m = (int)(fmod(s, 3600) / 60), sec = (int)fmod(s, 60);
+    if (h)
+        snprintf(buf, n, "%dh%02dm", h, m);
+    else
+        snprintf(buf, n, "%dm%02ds", m, sec);
+}
+
+/* ---- the loop ---- */
+
+typedef struct {
+    const train_opts *o;
+    sslc_plan p;
+    char dir_plan[PATH_MAX], dir_ckpt[PATH_MAX], dir_metrics[PATH_MAX];
+    uint32_t plan_crc;
+    engine *e;
+    sslc_dataset *ds;
+    sslc_loader *ld;
+    aug_binding ab;
+    FILE *metrics;
+    opt_config cfg;
+    double lr, wd;
+    int64_t batch, per_epoch, total, nfake;
+    ckpt_meta meta;
+    int64_t saved_step; /* of the newest checkpoint, -1: none */
+    int64_t start_step; /* where this invocation started */
+} run_state;
+
+static int open_data(run_state *r, const char *spec, char *err) {
+    const ir_graph *g = &r->p.train;
+    if (!r->ab.nviews) { /* --augment none: views are inputs, only fake data */
+        if (strncmp(spec, "fake:", 5)) {
+            errf(err, "this plan takes its views as inputs (--augment none): only fake:N data, got '%s'", spec);
+            return -1;
+        }
+        char *end;
+        long long n = strtoll(spec + 5, &end, 10);
+        if (end == spec + 5 || *end || n < 1) {
+            errf(err, "--data: expected fake:N with N >= 1, got '%s'", spec);
+            return -1;
+        }
+        r->nfake = n;
+        r->per_epoch = r->nfake / r->batch;
+        if (r->per_epoch < 1) {
+            errf(err, "fake:%lld has fewer images than one batch of %lld", n, (long long)r->batch);
+            return -1;
+        }
+        return 0;
+    }
+    const ir_shape *s = &g->vals[ir_find_value(g, "images")].shape;
+    ds_options dopt = {.channels = (int)s->d[1], .seed = r->meta.seed};
+    if (!strncmp(spec, "fake:", 5)) dopt.height = (int)s->d[2], dopt.width = (int)s->d[3];
+    if (ds_open(&r->ds, spec, DS_TRAIN, &dopt, err)) return -1;
+    const ds_info *in = ds_get_info(r->ds);
+    if (in->h != s->d[2] || in->w != s->d[3]) {
+        errf(err, "%s has %dx%d images, the plan takes %lldx%lld (compile with --source-size %dx%d)", in->what, in->h, in->w,
+             (long long)s->d[2], (long long)s->d[3], in->h, in->w);
+        return -1;
+    }
+    loader_cfg c = loader_defaults((int)r->batch);
+    c.seed = r->meta.seed;
+    /* per_epoch before the loader exists: batches of a full epoch (drop_last) */
+    r->per_epoch = in->n / r->batch;
+    if (r->per_epoch < 1) {
+        errf(err, "%s has %lld images, fewer than one batch of %lld", in->what, (long long)in->n, (long long)r->batch);
+        return -1;
+    }
+    c.start_epoch = r->meta.step / r->per_epoch;
+    c.start_batch = r->meta.step % r->per_epoch;
+    if (loader_open(&r->ld, r->ds, &c, err)) return -1;
+    if (loader_batches_per_epoch(r->ld) != r->per_epoch) {
+        errf(err, "internal: loader has %lld batches an epoch, expected %lld", (long long)loader_batches_per_epoch(r->ld),
+             (long long)r->per_epoch);
+        return -1;
+    }
+    return 0;
+}
+
+static int save(run_state *r, int64_t step, char *err) {
+    if (!r->o->out_dir) return 0;
+    r->meta.step = step;
+    r->meta.total = r->total;
+    r->meta.plan_crc32 = r->plan_crc;
+    if (ckpt_save(r->e, &r->meta, r->dir_ckpt, err)) return -1;
+    r->saved_step = step;
+    return 0;
+}
+
+/* Plan and run directory; on resume also the checkpoint's metadata, loaded below. */
+static int prepare(run_state *r, char *err) {
+    const train_opts *o = r->o;
+    if (o->out_dir) {
+        join(r->dir_plan, sizeof r->dir_plan, o->out_dir, RUN_PLAN);
+        join(r->dir_ckpt, sizeof r->dir_ckpt, o->out_dir, RUN_CHECKPOINT);
+        join(r->dir_metrics, sizeof r->dir_metrics, o->out_dir, RUN_METRICS);
+    }
+    if (o->resume) {
+        if (!o->out_dir) {
+            errf(err, "--resume needs the run directory (--out DIR)");
+            return -1;
+        }
+        if (!exists(r->dir_ckpt)) {
+            errf(err, "%s: no checkpoint to resume from (%s is missing)", o->out_dir, RUN_CHECKPOINT);
+            return -1;
+        }
+    } else if (o->out_dir) {
+        if (run_mkdir(o->out_dir, err)) return -1;
+        if (exists(r->dir_ckpt)) {
+            errf(err, "%s already holds a run (%s); continue it with --resume or choose another --out", o->out_dir,
+                 RUN_CHECKPOINT);
+            return -1;
+        }
+    }
+    const char *plan_path = o->plan_path ? o->plan_path : r->dir_plan;
+    unsigned char *bytes = NULL;
+    size_t len = 0;
+    if (file_crc32(plan_path, &r->plan_crc, &bytes, &len, err)) return -1;
+    int rc = plan_decode(&r->p, bytes, len, plan_path, err);
+    if (!rc && o->out_dir && !o->resume) {
+        char a[PATH_MAX], b[PATH_MAX];
+        int same = realpath(plan_path, a) && realpath(r->dir_plan, b) && !strcmp(a, b);
+        const void *parts[1] = {bytes};
+        if (!same) rc = sslc_write_atomic(r->dir_plan, parts, &len, 1, err);
+    }
+    free(bytes);
+    return rc;
+}
+
+static int run_steps(run_state *r, train_result *res, char *err) {
+    const train_opts *o = r->o;
+    int loss = engine_find(r->e, "loss");
+    if (loss < 0) {
+        errf(err, "plan has no value named 'loss'");
+        return -1;
+    }
+    int64_t start = r->start_step, total = r->total;
+    int64_t log_every = o->log_every > 0 ? o->log_every : (total < 20 ? 1 : total / 20);
+    int64_t ckpt_every = o->ckpt_every > 0 ? o->ckpt_every : r->per_epoch;
+    double t0 = now(), tlast = t0, loss_sum = 0;
+    int64_t last_step = start, nsum = 0;
+    struct sigaction sa, old_int, old_term;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sigemptyset(&sa.sa_mask);
+    stop_signal = 0;
+    sigaction(SIGINT, &sa, &old_int);
+    sigaction(SIGTERM, &sa, &old_term);
+    int rc = 0;
+    int64_t s;
+    for (s = start + 1; s <= total; s++) {
+        double lr = lr_value(&r->p, r->lr, s, total, r->per_epoch);
+        opt_scalar sc[OPT_MAX_SCALARS];
+        int ns = optimizer_step_inputs(&r->cfg, s, lr, r->wd, sc);
+        for (int k = 0; k < ns && !rc; k++) {
+            int v = engine_find(r->e, sc[k].name);
+            if (v >= 0) rc = engine_set_f32(r->e, v, &sc[k].value, err);
+        }
+        if (rc || (r->ld && feed_images(r->e, r->ld, &r->ab, s - 1, r->meta.seed, err)) ||
+            feed_sched_step(r->e, &r->p, s, total, r->per_epoch, err) || feed_fake(r->e, s, r->meta.seed, 10, err) ||
+            engine_run(r->e, err)) {
+            rc = -1;
+            break;
+        }
+        float l;
+        if (engine_get_f32(r->e, loss, &l, err)) {
+            rc = -1;
+            break;
+        }
+        if (!isfinite(l)) {
+            if (r->saved_step >= 0)
+                errf(err, "loss became %g at step %lld (epoch %lld); stopped. The last good checkpoint is step %lld in %s",
+                     (double)l, (long long)s, (long long)((s - 1) / r->per_epoch + 1), (long long)r->saved_step,
+                     r->dir_ckpt);
+            else
+                errf(err, "loss became %g at step %lld (epoch %lld); stopped (no checkpoint was written)%s", (double)l,
+                     (long long)s, (long long)((s - 1) / r->per_epoch + 1),
+                     o->out_dir ? "" : "; --out DIR keeps checkpoints");
+            rc = -1;
+            break;
+        }
+        loss_sum += l, nsum++;
+        res->last_loss = l;
+        double t = now();
+        if (s % log_every == 0 || s == total || t - tlast >= 30 || stop_signal ||
+            (o->stop_after && s - start >= o->stop_after)) {
+            double ips = (double)(s - last_step) * (double)r->batch / (t - tlast + 1e-12);
+            char eta[32];
+            fmt_time((t - t0) / (double)(s - start) * (double)(total - s), eta, sizeof eta);
+            int64_t ep = (s - 1) / r->per_epoch + 1, eps = (total + r->per_epoch - 1) / r->per_epoch;
+            printf("step %lld/%lld  epoch %lld/%lld  loss %.5f  lr %.4g  %.1f img/s  ETA %s\n", (long long)s,
+                   (long long)total, (long long)ep, (long long)eps, loss_sum / (double)nsum, lr, ips, eta);
+            fflush(stdout);
+            if (r->metrics) {
+                fprintf(r->metrics,
+                        "{\"step\":%lld,\"epoch\":%lld,\"loss\":%.9g,\"lr\":%.9g,\"img_per_s\":%.2f,\"elapsed_s\":%.3f}\n",
+                        (long long)s, (long long)ep, loss_sum / (double)nsum, lr, ips, t - t0);
+                fflush(r->metrics);
+            }
+            tlast = t, last_step = s, loss_sum = 0, nsum = 0;
+        }
+        if (s % ckpt_every == 0 && s != total && save(r, s, err)) {
+            rc = -1;
+            break;
+        }
+        if (stop_signal || (o->stop_after && s - start >= o->stop_after)) {
+            res->interrupted = 1;
+            break;
+        }
+    }
+    sigaction(SIGINT, &old_int, NULL);
+    sigaction(SIGTERM, &old_term, NULL);
+    if (s > total) s = total;
+    res->step = rc ? s - 1 : s;
+    res->signal = stop_signal;
+    res->seconds = now() - t0;
+    if (!rc && save(r, s, err)) rc = -1;
+    if (!rc && res->interrupted) {
+        if (stop_signal)
+            printf("interrupted (%s) at step %lld; checkpoint written%s%s; continue with --resume\n",
+                   stop_signal == SIGINT ? "Ctrl-C" : "SIGTERM", (long long)s, o->out_dir ? " to " : "",
+                   o->out_dir ? r->dir_ckpt : " (none: no --out)");
+        else
+            printf("stopped after %lld steps at step %lld; checkpoint in %s\n", (long long)(s - start), (long long)s,
+                   o->out_dir ? r->dir_ckpt : "(none: no --out)");
+    }
+    return rc;
+}
+
+int train_run(const train_opts *o, train_result *res, char *err) {
+    run_state r;
+    memset(&r, 0, sizeof r);
+    memset(res, 0, sizeof *res);
+    r.o = o;
+    r.saved_step = -1;
+    plan_init(&r.p);
+    char info[256] = "";
+    int rc = -1;
+    if (prepare(&r, err) || plan_opt_config(&r.p, &r.cfg, &r.lr, &r.wd, err) ||
+        plan_int_option(&r.p, "batch", &r.batch, err) || aug_bind_plan(&r.ab, &r.p, err))
+        goto out;
+    r.e = engine_new_plan(o->device, &r.p, info, sizeof info, err);
+    if (!r.e) goto out;
+    if (engine_init_persistent(r.e, r.p.seed, err)) goto out;
+    if (o->resume) {
+        if (ckpt_load(r.e, r.dir_ckpt, &r.plan_crc, &r.meta, err)) goto out;
+        if (o->data && strcmp(o->data, r.meta.data)) {
+            errf(err, "--resume: the run used --data %s; resuming on other data would not continue it", r.meta.data);
+            goto out;
+        }
+        if (o->seed >= 0 && (uint64_t)o->seed != r.meta.seed) {
+            errf(err, "--resume: the run used --seed %llu", (unsigned long long)r.meta.seed);
+            goto out;
+        }
+        r.saved_step = r.meta.step;
+        remove_stale_temps(o->out_dir);
+        if (trim_metrics(r.dir_metrics, r.meta.step, err)) goto out;
+    } else {
+        snprintf(r.meta.data, sizeof r.meta.data, "%s", o->data ? o->data : "fake:512");
+        if (strlen(o->data ? o->data : "") >= sizeof r.meta.data) {
+            errf(err, "--data: spec too long");
+            goto out;
+        }
+        r.meta.seed = o->seed >= 0 ? (uint64_t)o->seed : 0;
+    }
+    if (open_data(&r, r.meta.data, err)) goto out;
+    r.total = o->steps > 0 ? o->steps : o->epochs > 0 ? o->epochs * r.per_epoch : o->resume ? r.meta.total : r.per_epoch;
+    if (o->resume && r.total != r.meta.total)
+        printf("note: the run was planned for %lld steps, now %lld: the learning-rate schedule changes from here\n",
+               (long long)r.meta.total, (long long)r.total);
+    if (r.meta.step >= r.total) {
+        errf(err, "%s is at step %lld, the run has %lld steps: nothing to do (give more --steps or --epochs)", r.dir_ckpt,
+             (long long)r.meta.step, (long long)r.total);
+        goto out;
+    }
+    printf("%s\n", info);
+    if (o->resume) printf("resuming %s at step %lld of %lld\n", o->out_dir, (long long)r.meta.step, (long long)r.total);
+    if (o->out_dir && !(r.metrics = fopen(r.dir_metrics, "a"))) {
+        errf(err, "cannot open %s: %s", r.dir_metrics, strerror(errno));
+        goto out;
+    }
+    res->total = r.total;
+    r.start_step = r.meta.step;
+    rc = run_steps(&r, res, err);
+    if (!rc && !res->interrupted)
+        printf("done: %lld steps in %.1f s%s%s\n", (long long)(res->step - r.start_step), res->seconds,
+               o->out_dir ? ", checkpoint " : "", o->out_dir ? r.dir_ckpt : "");
+out:
+    if (r.metrics) fclose(r.metrics);
+    engine_free(r.e);
+    loader_close(r.ld);
+    ds_close(r.ds);
+    aug_unbind(&r.ab);
+    plan_free(&r.p);
+    return rc;
+}

@@ -1,0 +1,54 @@
+/* The train loop behind `sslc run` and `sslc train`: a compiled plan, a dataset, a backend, and
+ * optionally a run directory that receives the plan, checkpoints and metrics.
+ *
+ * Run directory (--out DIR):
+ *   DIR/plan.plan               the plan (copied there unless it is already that file)
+ *   DIR/checkpoint.safetensors  every parameter and state tensor + where the run stood
+ *                               (runtime/checkpoint.h); written atomically every epoch, every
+ *                               ckpt_every steps, at the end, on Ctrl-C / SIGTERM
+ *   DIR/metrics.jsonl           one JSON object per progress line: step, epoch, loss (mean since
+ *                               the previous line), lr, img_per_s, elapsed_s
+ *
+ * A run is a pure function of the plan, the data, the seed and the planned total steps (the
+ * schedules span the total), so `resume` continues bit-exactly on the CPU: parameters and state
+ * come from the checkpoint, the loader restarts at the checkpoint's batch, augmentation draws
+ * depend on (seed, step) only. A NaN or Inf loss stops the run naming the step and leaves the
+ * last good checkpoint in place. */
+#ifndef SSLC_TRAIN_LOOP_H
+#define SSLC_TRAIN_LOOP_H
+#include <stdint.h>
+
+#include "../runtime/engine.h"
+
+#define RUN_PLAN "plan.plan"
+#define RUN_CHECKPOINT "checkpoint.safetensors"
+#define RUN_METRICS "metrics.jsonl"
+
+typedef struct {
+    const char *plan_path; /* NULL with resume: DIR/plan.plan */
+    const char *out_dir;   /* NULL: no checkpoints, no metrics */
+    const char *data;      /* dataset spec; NULL: the checkpoint's (resume) or fake:512 */
+    int64_t steps, epochs; /* the planned total (0: not given; default 1 epoch, or the checkpoint's) */
+    int64_t seed;          /* -1: not given (0, or the checkpoint's) */
+    engine_kind device;
+    int64_t log_every;     /* 0: about 20 lines a run (and at least every 30 s) */
+    int64_t ckpt_every;    /* 0: once an epoch */
+    int resume;
+    int64_t stop_after;    /* stop with a checkpoint after this many steps of this invocation (0: no) */
+} train_opts;
+
+typedef struct {
+    int64_t step, total;
+    double last_loss;
+    double seconds;
+    int interrupted; /* stopped by a signal or stop_after, with a checkpoint */
+    int signal;      /* the signal that stopped it (SIGINT, SIGTERM), 0 if none */
+} train_result;
+
+/* mkdir -p DIR; 0 or -1 with err */
+int run_mkdir(const char *dir, char *err);
+
+/* Returns 0 (finished or stopped as asked, see r->interrupted) or -1 with one line in err. */
+int train_run(const train_opts *o, train_result *r, char *err);
+
+#endif
