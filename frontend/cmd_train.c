@@ -7,9 +7,12 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "../runtime/checkpoint.h"
 #include "../runtime/dataset.h"
+#include "../runtime/safetensors.h"
 #include "cli.h"
 #include "driver.h"
+#include "eval.h"
 #include "train_loop.h"
 
 /* Defaults of `sslc train` where they differ from `sslc compile`'s: a backbone small enough for
@@ -23,6 +26,32 @@ typedef struct {
     const char *name;
     int has_arg;
 } run_opt;
+
+/* The end of a run: kNN and linear probe on the run directory's encoder (frontend/eval.h), on
+ * the data it trained on (a resumed run without --data: its checkpoint's). */
+static int evaluate(const char *dir, const char *data, int knn, engine_kind device, char *err) {
+    char spec[CKPT_DATA_LEN] = "";
+    if (!data) {
+        char ck[4200];
+        st_table t;
+        snprintf(ck, sizeof ck, "%s/%s", dir, RUN_CHECKPOINT);
+        if (st_read(&t, ck, err)) return -1;
+        const char *d = st_get_meta(&t, "data");
+        snprintf(spec, sizeof spec, "%s", d ? d : TRAIN_DEFAULT_DATA);
+        st_free(&t);
+        data = spec;
+    }
+    eval_opts e = eval_defaults();
+    e.source = dir, e.data = data, e.knn_k = knn, e.device = device;
+    eval_result r;
+    printf("evaluating the encoder on %s (train split fits, test split scores)\n", data);
+    fflush(stdout);
+    if (eval_run(&e, &r, err)) return -1;
+    char line[256];
+    eval_summary(&r, line, sizeof line);
+    printf("%s  (%.1f s; %s)\n", line, r.seconds, r.json_path);
+    return 0;
+}
 
 /* options that belong to the run (the rest go to the compiler) */
 static const run_opt run_opts[] = {{"data", 1},  {"epochs", 1},           {"steps", 1},      {"out", 1},
@@ -265,7 +294,10 @@ int cmd_train(int argc, char **argv) {
     }
     rc = r.signal ? 128 + r.signal : 0;
     if (r.interrupted || no_eval) goto out;
-    (void)knn; /* evaluation: see eval.h */
+    if (evaluate(o.out_dir, o.data, (int)knn, o.device, err)) {
+        fprintf(stderr, "sslc: %s\n", err);
+        rc = CLI_RUN_ERROR;
+    }
 out:
     free(cargv);
     free(rargv);

@@ -104,6 +104,12 @@ PY
   grep -q "knn-10 top-1" "$work/out" && grep -q "linear probe: weight decay" "$work/err" &&
   grep -q "eval: 300 train / 300 test images, 256 features" "$work/err" && ok "eval progress and summary on stderr" || bad "eval verbose: $(cat "$work/err")"
 
+# sslc train ends with the evaluation of its run directory
+"$sslc" train simclr --backbone convnet --width 0.25 --batch 8 --data fake:64:1x16x16 --steps 2 --knn 5 \
+  --out "$work/tr" >"$work/out" 2>"$work/err" &&
+  grep -Eq "^linear top-1 [0-9.]+ %  knn-5 top-1 [0-9.]+ %" "$work/out" && [ -f "$work/tr/eval.json" ] &&
+  ok "train ends with eval ($(grep 'top-1' "$work/out"))" || bad "train + eval: $(tail -3 "$work/out" "$work/err")"
+
 # bad input
 expect_error "eval: missing source" "no-such.plan" "$sslc" eval "$work/no-such.plan" --data fake:10
 expect_error "eval: missing data" "missing --data" "$sslc" eval "$plan"
