@@ -53,7 +53,7 @@ static int test_separable(void) {
     CHECK(tr >= 99 && te >= 99, "separable blobs: train %.2f %%, test %.2f %% (want >= 99)", tr, te);
     /* the same graph on the reference interpreter: the same training, up to float rounding */
     o.device = ENGINE_REF;
-    o.epochs = 2;
+    o.epochs = 2, o.min_steps = 0, o.nwd = 1; /* 36 steps */
     probe_model mc;
     CHECK(probe_fit(&o, x, y, N, D, C, &mr, err) == 0, "%s", err);
     o.device = ENGINE_CPU;
@@ -64,6 +64,7 @@ static int test_separable(void) {
         a = fmax(a, fabs(mr.w[i]));
     }
     CHECK(d <= 1e-4 * fmax(1, a), "cpu vs ref weights: max diff %g (max |w| %g)", d, a);
+    probe_free(&mr);
     /* bad input */
     y[3] = C;
     CHECK(probe_fit(&o, x, y, N, D, C, &mr, err) < 0, "label out of range accepted");
@@ -151,7 +152,6 @@ static int test_fake(void) {
     CHECK(fake_pixels(DS_TRAIN, 2000, &x, &y, &dim) == 0 && fake_pixels(DS_TEST, 500, &xt, &yt, &dim) == 0, "fake data");
     probe_opts o = probe_defaults();
     o.epochs = 20;
-    o.verbose = 1;
     probe_model m;
     char err[IR_ERRLEN];
     CHECK(probe_fit(&o, x, y, 2000, dim, 10, &m, err) == 0, "%s", err);
