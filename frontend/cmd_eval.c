@@ -25,7 +25,10 @@ static const char *eval_help =
     "  --seed S           the probe's mini-batch order (default 0)\n"
     "  --epochs N         linear-probe epochs (default 30)\n"
     "  --json             print one JSON object instead of the summary line\n"
-    "  --device cpu|ref   cpu: fused JIT kernels (default); ref: the reference interpreter\n";
+    "  --params P         weights (safetensors) instead of the source's\n"
+    "  --with-projector   evaluate the method's projection instead of the backbone features\n"
+    "  --device cpu|ref   cpu: fused JIT kernels (default); ref: the reference interpreter\n"
+    "  --quiet            no progress lines on stderr\n";
 
 static const char *embed_help =
     "usage: sslc embed SOURCE --data SPEC -o features.npy [--split train|test] [--labels labels.npy] [--batch B]\n"

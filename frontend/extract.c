@@ -107,15 +107,15 @@ static int open_split(extractor *x, ds_split split, sslc_dataset **ds, char *err
     return 0;
 }
 
+/* A terminal gets one line updated in place (every 0.5 s); a log gets a line every 10 s. */
 static void progress(const extractor *x, const char *what, int64_t done, int64_t n, double t0, double *last, int final) {
     if (!x->o.verbose) return;
     double t = now();
     int tty = isatty(2);
-    /* a terminal gets a line updated in place; a log gets a line every 10 s */
     if (!final && t - *last < (tty ? 0.5 : 10.0)) return;
     *last = t;
     fprintf(stderr, "%s%s: %lld/%lld images, %.0f img/s%s", tty ? "\r" : "", what, (long long)done, (long long)n,
-            (double)done / (t - t0 + 1e-9), final ? (tty ? "\n" : "\n") : (tty ? "" : "\n"));
+            (double)done / (t - t0 + 1e-9), tty && !final ? "" : "\n");
     fflush(stderr);
 }
 
