@@ -95,6 +95,11 @@ static void trainer_free(trainer *t) {
     ir_graph_free(&t->g);
 }
 
+/* epochs of a fit: the wanted number, more for small data sets (min_steps) */
+static int64_t fit_epochs(const probe_opts *o, int64_t per_epoch, int64_t wanted) {
+    return per_epoch * wanted < o->min_steps ? (o->min_steps + per_epoch - 1) / per_epoch : wanted;
+}
+
 /* Fits from zero on the rows `rows` (nrows) of the standardized z with decay wd: epochs of
  * seeded shuffled mini-batches (the last partial batch dropped), cosine learning rate. */
 static int train_rows(trainer *t, const probe_opts *o, int epochs_wanted, const float *z, const int64_t *y,
@@ -109,8 +114,7 @@ static int train_rows(trainer *t, const probe_opts *o, int epochs_wanted, const 
     if (engine_init_persistent(t->e, o->seed, err)) goto out; /* zero weights, bias and momentum */
     float *ex = engine_data(t->e, t->vx);
     int64_t *ey = engine_data(t->e, t->vy);
-    int64_t per_epoch = nrows / B, epochs = epochs_wanted, step = 0;
-    if (per_epoch * epochs < o->min_steps) epochs = (o->min_steps + per_epoch - 1) / per_epoch;
+    int64_t per_epoch = nrows / B, epochs = fit_epochs(o, per_epoch, epochs_wanted), step = 0;
     int64_t total = per_epoch * epochs;
     double epoch_loss = 0;
     for (int64_t ep = 0; ep < epochs; ep++) {
@@ -253,14 +257,13 @@ int probe_fit(const probe_opts *o, const float *x, const int64_t *y, int64_t n, 
         int64_t ntr = n - (int64_t)(o->val_fraction * (double)n + 0.5);
         if (ntr >= 1 && ntr < B) B = ntr;
     }
-    double lam = 0;
     if (trainer_init(&t, o, B, dim, classes, err)) goto out;
     t.lr = o->lr;
-    if (o->lr_relative) {
-        lam = feat_top_eigenvalue(z, n, dim, 10000, 30);
+    if (o->lr_relative) { /* the curvature on up to 10000 rows: 30 power iterations */
+        double lam = feat_top_eigenvalue(z, n, dim, 10000, 30);
         t.lr = o->lr / (lam > 1e-6 ? lam : 1e-6);
     }
-    if ( select_wd(&t, o, z, y, n, m, err) ||
+    if (select_wd(&t, o, z, y, n, m, err) ||
         train_rows(&t, o, o->epochs, z, y, all, n, m->weight_decay, m->w, m->b, &m->train_loss, err))
         goto out;
     if (o->verbose) {
@@ -270,10 +273,9 @@ int probe_fit(const probe_opts *o, const float *x, const int64_t *y, int64_t n, 
             for (int i = 0; i < o->nwd; i++) fprintf(stderr, " %g: %.2f %%", o->wd[i], m->val_top1[i]);
             fprintf(stderr, " on %lld held-out train samples -> %g; ", (long long)m->nval, m->weight_decay);
         }
-        int64_t per_epoch = n / B, epochs = o->epochs;
-        if (per_epoch * epochs < o->min_steps) epochs = (o->min_steps + per_epoch - 1) / per_epoch;
-        fprintf(stderr, "%lld epochs of %lld steps (batch %lld, lr %.3g%s), final train loss %.4f\n", (long long)epochs,
-                (long long)per_epoch, (long long)B, t.lr, o->lr_relative ? " = lr / top eigenvalue" : "", m->train_loss);
+        fprintf(stderr, "%lld epochs of %lld steps (batch %lld, lr %.3g%s), final train loss %.4f\n",
+                (long long)fit_epochs(o, n / B, o->epochs), (long long)(n / B), (long long)B, t.lr,
+                o->lr_relative ? " = lr / top eigenvalue" : "", m->train_loss);
     }
     rc = 0;
 out:
