@@ -189,7 +189,8 @@ static int select_wd(trainer *t, const probe_opts *o, const float *z, const int6
     if (o->nwd < 2 || nval < 1 || ntr < t->B) return 0; /* too little data to hold some out */
     int64_t dim = t->dim, C = m->classes;
     int64_t *rows = malloc((size_t)n * sizeof *rows), *pred = malloc(PRED_CHUNK * sizeof *pred);
-    float *buf = malloc((size_t)PRED_CHUNK * (size_t)dim * sizeof *buf), *logits = malloc((size_t)PRED_CHUNK * (size_t)C * sizeof *logits);
+    float *buf = malloc((size_t)PRED_CHUNK * (size_t)dim * sizeof *buf);
+    float *logits = malloc((size_t)PRED_CHUNK * (size_t)C * sizeof *logits);
     int rc = -1;
     if (!rows || !pred || !buf || !logits) {
         snprintf(err, IR_ERRLEN, "linear probe: out of memory");
@@ -288,7 +289,8 @@ out:
 
 int probe_predict(const probe_model *m, const float *x, int64_t n, int64_t *pred, char *err) {
     int64_t dim = m->dim, C = m->classes;
-    float *z = malloc((size_t)PRED_CHUNK * (size_t)dim * sizeof *z), *logits = malloc((size_t)PRED_CHUNK * (size_t)C * sizeof *logits);
+    float *z = malloc((size_t)PRED_CHUNK * (size_t)dim * sizeof *z);
+    float *logits = malloc((size_t)PRED_CHUNK * (size_t)C * sizeof *logits);
     if (!z || !logits) {
         free(z);
         free(logits);
