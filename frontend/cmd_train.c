@@ -7,9 +7,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "../runtime/checkpoint.h"
 #include "../runtime/dataset.h"
-#include "../runtime/safetensors.h"
 #include "cli.h"
 #include "driver.h"
 #include "eval.h"
@@ -28,19 +26,8 @@ typedef struct {
 } run_opt;
 
 /* The end of a run: kNN and linear probe on the run directory's encoder (frontend/eval.h), on
- * the data it trained on (a resumed run without --data: its checkpoint's). */
+ * the data it trained on. */
 static int evaluate(const char *dir, const char *data, int knn, engine_kind device, char *err) {
-    char spec[CKPT_DATA_LEN] = "";
-    if (!data) {
-        char ck[4200];
-        st_table t;
-        snprintf(ck, sizeof ck, "%s/%s", dir, RUN_CHECKPOINT);
-        if (st_read(&t, ck, err)) return -1;
-        const char *d = st_get_meta(&t, "data");
-        snprintf(spec, sizeof spec, "%s", d ? d : TRAIN_DEFAULT_DATA);
-        st_free(&t);
-        data = spec;
-    }
     eval_opts e = eval_defaults();
     e.source = dir, e.data = data, e.knn_k = knn, e.device = device;
     eval_result r;
@@ -294,7 +281,7 @@ int cmd_train(int argc, char **argv) {
     }
     rc = r.signal ? 128 + r.signal : 0;
     if (r.interrupted || no_eval) goto out;
-    if (evaluate(o.out_dir, o.data, (int)knn, o.device, err)) {
+    if (evaluate(o.out_dir, r.data, (int)knn, o.device, err)) {
         fprintf(stderr, "sslc: %s\n", err);
         rc = CLI_RUN_ERROR;
     }

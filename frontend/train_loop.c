@@ -441,6 +441,7 @@ int train_run(const train_opts *o, train_result *res, char *err) {
         }
         r.meta.seed = o->seed >= 0 ? (uint64_t)o->seed : 0;
     }
+    snprintf(res->data, sizeof res->data, "%s", r.meta.data);
     if (open_data(&r, r.meta.data, err)) goto out;
     r.total = o->steps > 0 ? o->steps : o->epochs > 0 ? o->epochs * r.per_epoch : o->resume ? r.meta.total : r.per_epoch;
     if (o->resume && r.total != r.meta.total)

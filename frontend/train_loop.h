@@ -43,6 +43,7 @@ typedef struct {
     double seconds;
     int interrupted; /* stopped by a signal or stop_after, with a checkpoint */
     int signal;      /* the signal that stopped it (SIGINT, SIGTERM), 0 if none */
+    char data[1024]; /* the dataset spec the run trained on */
 } train_result;
 
 /* mkdir -p DIR; 0 or -1 with err */
