@@ -19,6 +19,8 @@
 #define TRAIN_DEFAULT_DATA "fashion-mnist"
 #define TRAIN_DEFAULT_EPOCHS 4
 #define TRAIN_DEFAULT_WIDTH "0.25"
+#define TRAIN_DEFAULT_OPTIMIZER "adamw"
+#define TRAIN_DEFAULT_WD "1e-6"
 
 typedef struct {
     const char *name;
@@ -79,7 +81,8 @@ static void usage(void) {
            "  prints linear-probe and kNN top-1 of the encoder on the test split (as `sslc eval`).\n"
            "  Defaults: --data " TRAIN_DEFAULT_DATA ", --epochs %d, --out runs/METHOD (runs/METHOD-2, ... when\n"
            "  that holds a run), --backbone resnet18 --width " TRAIN_DEFAULT_WIDTH ", image size and channels\n"
-           "  of the data, --knn 20. --resume continues DIR's run (its plan; no compile options).\n",
+           "  of the data, --optimizer adamw --lr 1e-3 --weight-decay 1e-6 (unless --optimizer is given),\n"
+           "  for simclr/simclrv2 --set temperature=0.2, --knn 20. --resume continues DIR's run (its plan; no compile options).\n",
            TRAIN_DEFAULT_EPOCHS);
 }
 
@@ -212,7 +215,7 @@ int cmd_train(int argc, char **argv) {
         }
         if (!o.data) o.data = TRAIN_DEFAULT_DATA;
         /* train's defaults go first, so that the user's options override them */
-        char **full = calloc((size_t)cargc + 16, sizeof *full);
+        char **full = calloc((size_t)cargc + 24, sizeof *full);
         if (!full) {
             rc = cli_error("out of memory");
             goto out;
@@ -234,6 +237,14 @@ int cmd_train(int argc, char **argv) {
             if (!imported) full[n++] = "--image-size", full[n++] = dims[0], full[n++] = "--channels", full[n++] = dims[1];
             if (h != w && !has_opt(cargc, cargv, "--source-size")) full[n++] = "--source-size", full[n++] = dims[2];
         }
+        /* the short-run recipe (measured on the main job, README "Training runs"): AdamW at
+         * PySSL's example rate 1e-3, and for SimCLR temperature 0.2 instead of PySSL's 0.5
+         * (4 epochs: 86.2 % linear against 84.9 %) */
+        if (!has_opt(cargc, cargv, "--optimizer")) {
+            full[n++] = "--optimizer", full[n++] = TRAIN_DEFAULT_OPTIMIZER;
+            if (!has_opt(cargc, cargv, "--weight-decay")) full[n++] = "--weight-decay", full[n++] = TRAIN_DEFAULT_WD;
+        }
+        if (!strcmp(method, "simclr") || !strcmp(method, "simclrv2")) full[n++] = "--set", full[n++] = "temperature=0.2";
         for (int i = 1; i < cargc; i++) full[n++] = cargv[i];
         compile_args a;
         const char *dash_o = NULL;
