@@ -128,6 +128,17 @@ int encoder_open(encoder_source *s, const char *source, const char *params, char
                 return -1;
             }
         }
+    } else if (strlen(source) > 12 && !strcmp(source + strlen(source) - 12, ".safetensors")) {
+        /* a checkpoint file: its run directory's plan.plan, beside it */
+        const char *slash = strrchr(source, '/');
+        int dlen = slash ? (int)(slash - source) : 1;
+        snprintf(s->plan_path, sizeof s->plan_path, "%.*s/%s", dlen, slash ? source : ".", ENCODER_PLAN_IN_DIR);
+        if (!exists(s->plan_path)) {
+            errf(err, "%.300s: a checkpoint needs the plan it was trained with: no %s beside it", source,
+                 ENCODER_PLAN_IN_DIR);
+            return -1;
+        }
+        if (!params) snprintf(s->params_path, sizeof s->params_path, "%s", source);
     } else {
         snprintf(s->plan_path, sizeof s->plan_path, "%s", source);
     }

@@ -2,7 +2,8 @@
  * eval-mode forward graph (rebuilt from the plan's options through the backbone builders with
  * training = 0: BatchNorm uses the running statistics) and its weights.
  *
- * SOURCE is a plan file (weights from --params P.safetensors, or the plan's initialization
+ * SOURCE is a checkpoint file X/checkpoint.safetensors (with X/plan.plan beside it), a plan
+ * file (weights from --params P.safetensors, or the plan's initialization
  * without), or a directory holding plan.plan and checkpoint.safetensors (a run directory). */
 #ifndef SSLC_ENCODER_H
 #define SSLC_ENCODER_H

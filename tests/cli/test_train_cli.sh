@@ -44,6 +44,14 @@ d = st.load(sys.argv[2] + "/full/checkpoint.safetensors")
 assert "backbone.features.0.weight" in d and any(k.startswith("opt.exp_avg.") for k in d), sorted(d)[:5]
 PY
 
+# --- export and embed take the run directory or its checkpoint file
+"$sslc" export "$work/full/checkpoint.safetensors" -o "$work/a.onnx" >/dev/null
+"$sslc" export "$work/full" -o "$work/b.onnx" >/dev/null
+cmp -s "$work/a.onnx" "$work/b.onnx" || fail "export of a checkpoint file differs from its run directory's"
+"$sslc" embed "$work/full/checkpoint.safetensors" --data fake:16:1x16x16 -o "$work/f.npy" --quiet >/dev/null
+cp "$work/full/checkpoint.safetensors" "$work/lone.safetensors"
+expect_error "no plan.plan beside it" "$sslc" export "$work/lone.safetensors" -o "$work/c.onnx"
+
 # --- Ctrl-C: checkpoint, exit 130, resume continues exactly
 "$sslc" run "$work/p.plan" --data fake:4096:1x16x16 --seed 3 --steps 200 --out "$work/int" --log-every 1 \
     >"$work/int.txt" 2>&1 &
