@@ -19,20 +19,12 @@ static int exists(const char *p) {
     return stat(p, &st) == 0;
 }
 
-static void errf(char *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void errf(char *err, const char *fmt, ...) {
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, IR_ERRLEN, fmt, ap);
-    va_end(ap);
-}
-
 static int opt_num(const sslc_plan *p, const char *key, double *out, char *err) {
     const char *s = plan_get_option(p, key);
     char *end;
     errno = 0;
     if (!s || (*out = strtod(s, &end), errno || end == s || *end)) {
-        errf(err, "plan has no valid option '%s'", key);
+        ir_errf(err, "plan has no valid option '%s'", key);
         return -1;
     }
     return 0;
@@ -44,7 +36,7 @@ static int read_options(encoder_source *s, char *err) {
     const char *name = plan_get_option(p, "backbone");
     double width, size, ch, stem;
     if (!name || strlen(name) >= sizeof s->backbone.name) {
-        errf(err, "%.300s: plan records no valid backbone", s->plan_path);
+        ir_errf(err, "%.300s: plan records no valid backbone", s->plan_path);
         return -1;
     }
     if (opt_num(p, "width", &width, err) || opt_num(p, "image_size", &size, err) || opt_num(p, "channels", &ch, err) ||
@@ -65,7 +57,7 @@ static int read_options(encoder_source *s, char *err) {
     }
     s->method = method_find(p->method);
     if (!s->method) {
-        errf(err, "%.300s: method '%s' is not known to this sslc (methods: %s)", s->plan_path, p->method,
+        ir_errf(err, "%.300s: method '%s' is not known to this sslc (methods: %s)", s->plan_path, p->method,
                  method_choices());
         return -1;
     }
@@ -86,7 +78,7 @@ static int read_options(encoder_source *s, char *err) {
     if (!strcmp(name, "onnx")) {
         const char *file = plan_get_option(p, "backbone_file"), *out = plan_get_option(p, "backbone_output");
         if (!file) {
-            errf(err, "%.300s: imported backbone without a recorded backbone_file", s->plan_path);
+            ir_errf(err, "%.300s: imported backbone without a recorded backbone_file", s->plan_path);
             return -1;
         }
         char e2[IR_ERRLEN];
@@ -95,14 +87,14 @@ static int read_options(encoder_source *s, char *err) {
             char now[16];
             snprintf(now, sizeof now, "%08x", onnx_model_crc32(s->imported));
             if (strcmp(now, crc)) {
-                errf(err, "%.200s: its backbone was imported from %.200s, which has changed since (CRC-32 %s, was %.10s)",
+                ir_errf(err, "%.200s: its backbone was imported from %.200s, which has changed since (CRC-32 %s, was %.10s)",
                      s->plan_path, file, now, crc);
                 return -1;
             }
         }
         if (!s->imported ||
             onnx_model_backbone(s->imported, s->backbone.channels, s->backbone.image_size, &s->ext, e2)) {
-            errf(err, "%.200s: its backbone was imported from %.200s: %.300s", s->plan_path, file, e2);
+            ir_errf(err, "%.200s: its backbone was imported from %.200s: %.300s", s->plan_path, file, e2);
             return -1;
         }
         s->backbone.ext = &s->ext;
@@ -116,14 +108,14 @@ int encoder_open(encoder_source *s, const char *source, const char *params, char
     if (is_dir(source)) {
         snprintf(s->plan_path, sizeof s->plan_path, "%s/%s", source, ENCODER_PLAN_IN_DIR);
         if (!exists(s->plan_path)) {
-            errf(err, "%.300s: no %s in this directory (a run directory holds %s and %s)", source,
+            ir_errf(err, "%.300s: no %s in this directory (a run directory holds %s and %s)", source,
                      ENCODER_PLAN_IN_DIR, ENCODER_PLAN_IN_DIR, ENCODER_CHECKPOINT_IN_DIR);
             return -1;
         }
         if (!params) {
             snprintf(s->params_path, sizeof s->params_path, "%s/%s", source, ENCODER_CHECKPOINT_IN_DIR);
             if (!exists(s->params_path)) {
-                errf(err, "%.300s: no %s in this directory (or give --params)", source,
+                ir_errf(err, "%.300s: no %s in this directory (or give --params)", source,
                          ENCODER_CHECKPOINT_IN_DIR);
                 return -1;
             }
@@ -134,7 +126,7 @@ int encoder_open(encoder_source *s, const char *source, const char *params, char
         int dlen = slash ? (int)(slash - source) : 1;
         snprintf(s->plan_path, sizeof s->plan_path, "%.*s/%s", dlen, slash ? source : ".", ENCODER_PLAN_IN_DIR);
         if (!exists(s->plan_path)) {
-            errf(err, "%.300s: a checkpoint needs the plan it was trained with: no %s beside it", source,
+            ir_errf(err, "%.300s: a checkpoint needs the plan it was trained with: no %s beside it", source,
                  ENCODER_PLAN_IN_DIR);
             return -1;
         }
@@ -156,7 +148,7 @@ void encoder_close(encoder_source *s) {
 /* the encoder on the normalized images x [batch, C, H, W] f32 */
 static int build_encoder_on(const encoder_source *s, int64_t batch, int x, int with_projector, ir_graph *g, char *err) {
     if (with_projector && !s->method->projector) {
-        errf(err, "--with-projector: method %s has no projector to export", s->method->name);
+        ir_errf(err, "--with-projector: method %s has no projector to export", s->method->name);
         return -1;
     }
     method_ctx ctx;
@@ -175,7 +167,7 @@ static int build_encoder_on(const encoder_source *s, int64_t batch, int x, int w
     int z = f >= 0 && with_projector ? s->method->projector(&ctx, f) : -1;
     mb_free(&ctx.mb);
     if (g->failed || f < 0 || (with_projector && z < 0)) {
-        errf(err, "building the %s encoder: %.400s", bb->name, g->failed ? g->err : "no output");
+        ir_errf(err, "building the %s encoder: %.400s", bb->name, g->failed ? g->err : "no output");
         return -1;
     }
     if (!g->vals[f].name) ir_set_name(g, f, "features");
@@ -201,11 +193,11 @@ int encoder_norm(const encoder_source *s, aug_norm *norm, char *err) {
     char e2[IR_ERRLEN];
     if (aug_parse_floats(m, norm->mean, &norm->nmean, "aug.mean", e2) ||
         aug_parse_floats(sd, norm->std, &norm->nstd, "aug.std", e2)) {
-        errf(err, "%.300s: %.300s", s->plan_path, e2);
+        ir_errf(err, "%.300s: %.300s", s->plan_path, e2);
         return -1;
     }
     if ((norm->nmean != 1 && norm->nmean != C) || (norm->nstd != 1 && norm->nstd != C)) {
-        errf(err, "%.300s: aug.mean/aug.std need 1 or %d values", s->plan_path, C);
+        ir_errf(err, "%.300s: aug.mean/aug.std need 1 or %d values", s->plan_path, C);
         return -1;
     }
     return 0;
@@ -233,7 +225,7 @@ int encoder_build_images(const encoder_source *s, int64_t batch, int64_t src_h, 
         /* the training crops' resize, over the whole image: a constant box per sample */
         int32_t *box = malloc((size_t)batch * 4 * sizeof *box);
         if (!box) {
-            errf(err, "out of memory");
+            ir_errf(err, "out of memory");
             return -1;
         }
         for (int64_t b = 0; b < batch; b++) {
@@ -249,11 +241,11 @@ int encoder_build_images(const encoder_source *s, int64_t batch, int64_t src_h, 
     for (int i = 0; i < norm.nmean; i++) mean[i] = (float)norm.mean[i];
     for (int i = 0; i < norm.nstd; i++) std[i] = (float)norm.std[i];
     x = ir_normalize(g, x, ir_const(g, DT_F32, IR_SHAPE(norm.nmean), mean), ir_const(g, DT_F32, IR_SHAPE(norm.nstd), std));
-    if (what == ENCODER_FEATURES) return g->failed ? (errf(err, "preprocessing: %.400s", g->err), -1)
+    if (what == ENCODER_FEATURES) return g->failed ? (ir_errf(err, "preprocessing: %.400s", g->err), -1)
                                                    : build_encoder_on(s, batch, x, with_projector, g, err);
     int p = ir_flatten(g, x, 1);
     if (g->failed || p < 0) {
-        errf(err, "preprocessing: %.400s", g->err);
+        ir_errf(err, "preprocessing: %.400s", g->err);
         return -1;
     }
     ir_set_name(g, p, "pixels");
@@ -302,7 +294,7 @@ static int load_weights(const encoder_source *s, const ir_graph *g, const weight
         if ((val->kind != VK_PARAM && val->kind != VK_STATE) || !val->name || !is_read(g, v)) continue;
         const st_tensor *t = st_find(&tab, val->name);
         if (!t) {
-            errf(err, "%.300s: no tensor '%s' (the encoder needs it)", s->params_path, val->name);
+            ir_errf(err, "%.300s: no tensor '%s' (the encoder needs it)", s->params_path, val->name);
             rc = -1;
             break;
         }
@@ -312,7 +304,7 @@ static int load_weights(const encoder_source *s, const ir_graph *g, const weight
             char a[96], b[96];
             ir_shape_str(&sh, a, sizeof a);
             ir_shape_str(&val->shape, b, sizeof b);
-            errf(err, "%.300s: '%.100s' is %s %s, the encoder expects %s %s", s->params_path, val->name,
+            ir_errf(err, "%.300s: '%.100s' is %s %s, the encoder expects %s %s", s->params_path, val->name,
                      st_dtype_name(t->dtype), a, ir_dtype_name(val->dtype), b);
             rc = -1;
         } else {

@@ -24,14 +24,6 @@
 #include "../runtime/rng.h"
 #include "plan_opts.h"
 
-static void errf(char *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void errf(char *err, const char *fmt, ...) {
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, IR_ERRLEN, fmt, ap);
-    va_end(ap);
-}
-
 static double now(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -47,7 +39,7 @@ static void on_signal(int sig) { stop_signal = sig; }
 int run_mkdir(const char *dir, char *err) {
     char buf[PATH_MAX];
     if (snprintf(buf, sizeof buf, "%s", dir) >= (int)sizeof buf) {
-        errf(err, "--out: path too long");
+        ir_errf(err, "--out: path too long");
         return -1;
     }
     for (char *p = buf + 1;; p++) {
@@ -55,7 +47,7 @@ int run_mkdir(const char *dir, char *err) {
             char c = *p;
             *p = 0;
             if (mkdir(buf, 0777) && errno != EEXIST) {
-                errf(err, "cannot create directory %s: %s", buf, strerror(errno));
+                ir_errf(err, "cannot create directory %s: %s", buf, strerror(errno));
                 return -1;
             }
             *p = c;
@@ -64,7 +56,7 @@ int run_mkdir(const char *dir, char *err) {
     }
     struct stat st;
     if (stat(dir, &st) || !S_ISDIR(st.st_mode)) {
-        errf(err, "%s is not a directory", dir);
+        ir_errf(err, "%s is not a directory", dir);
         return -1;
     }
     return 0;
@@ -169,7 +161,7 @@ static int feed_fake(engine *e, int64_t step, uint64_t seed, int64_t nclasses, c
         else if (val->dtype == DT_I64)
             for (int64_t i = 0; i < n; i++) ((int64_t *)d)[i] = (int64_t)(rng_uniform(&r) * (double)nclasses);
         else {
-            errf(err, "input '%s' (%s) cannot be fed from fake data", val->name, ir_dtype_name(val->dtype));
+            ir_errf(err, "input '%s' (%s) cannot be fed from fake data", val->name, ir_dtype_name(val->dtype));
             return -1;
         }
     }
@@ -209,19 +201,19 @@ static int open_data(run_state *r, const char *spec, char *err) {
     const ir_graph *g = &r->p.train;
     if (!r->ab.nviews) { /* --augment none: views are inputs, only fake data */
         if (strncmp(spec, "fake:", 5)) {
-            errf(err, "this plan takes its views as inputs (--augment none): only fake:N data, got '%s'", spec);
+            ir_errf(err, "this plan takes its views as inputs (--augment none): only fake:N data, got '%s'", spec);
             return -1;
         }
         char *end;
         long long n = strtoll(spec + 5, &end, 10);
         if (end == spec + 5 || *end || n < 1) {
-            errf(err, "--data: expected fake:N with N >= 1, got '%s'", spec);
+            ir_errf(err, "--data: expected fake:N with N >= 1, got '%s'", spec);
             return -1;
         }
         r->nfake = n;
         r->per_epoch = r->nfake / r->batch;
         if (r->per_epoch < 1) {
-            errf(err, "fake:%lld has fewer images than one batch of %lld", n, (long long)r->batch);
+            ir_errf(err, "fake:%lld has fewer images than one batch of %lld", n, (long long)r->batch);
             return -1;
         }
         return 0;
@@ -232,7 +224,7 @@ static int open_data(run_state *r, const char *spec, char *err) {
     if (ds_open(&r->ds, spec, DS_TRAIN, &dopt, err)) return -1;
     const ds_info *in = ds_get_info(r->ds);
     if (in->h != s->d[2] || in->w != s->d[3]) {
-        errf(err, "%s has %dx%d images, the plan takes %lldx%lld (compile with --source-size %dx%d)", in->what, in->h, in->w,
+        ir_errf(err, "%s has %dx%d images, the plan takes %lldx%lld (compile with --source-size %dx%d)", in->what, in->h, in->w,
              (long long)s->d[2], (long long)s->d[3], in->h, in->w);
         return -1;
     }
@@ -241,14 +233,14 @@ static int open_data(run_state *r, const char *spec, char *err) {
     /* per_epoch before the loader exists: batches of a full epoch (drop_last) */
     r->per_epoch = in->n / r->batch;
     if (r->per_epoch < 1) {
-        errf(err, "%s has %lld images, fewer than one batch of %lld", in->what, (long long)in->n, (long long)r->batch);
+        ir_errf(err, "%s has %lld images, fewer than one batch of %lld", in->what, (long long)in->n, (long long)r->batch);
         return -1;
     }
     c.start_epoch = r->meta.step / r->per_epoch;
     c.start_batch = r->meta.step % r->per_epoch;
     if (loader_open(&r->ld, r->ds, &c, err)) return -1;
     if (loader_batches_per_epoch(r->ld) != r->per_epoch) {
-        errf(err, "internal: loader has %lld batches an epoch, expected %lld", (long long)loader_batches_per_epoch(r->ld),
+        ir_errf(err, "internal: loader has %lld batches an epoch, expected %lld", (long long)loader_batches_per_epoch(r->ld),
              (long long)r->per_epoch);
         return -1;
     }
@@ -275,17 +267,17 @@ static int prepare(run_state *r, char *err) {
     }
     if (o->resume) {
         if (!o->out_dir) {
-            errf(err, "--resume needs the run directory (--out DIR)");
+            ir_errf(err, "--resume needs the run directory (--out DIR)");
             return -1;
         }
         if (!exists(r->dir_ckpt)) {
-            errf(err, "%s: no checkpoint to resume from (%s is missing)", o->out_dir, RUN_CHECKPOINT);
+            ir_errf(err, "%s: no checkpoint to resume from (%s is missing)", o->out_dir, RUN_CHECKPOINT);
             return -1;
         }
     } else if (o->out_dir) {
         if (run_mkdir(o->out_dir, err)) return -1;
         if (exists(r->dir_ckpt)) {
-            errf(err, "%s already holds a run (%s); continue it with --resume or choose another --out", o->out_dir,
+            ir_errf(err, "%s already holds a run (%s); continue it with --resume or choose another --out", o->out_dir,
                  RUN_CHECKPOINT);
             return -1;
         }
@@ -309,7 +301,7 @@ static int run_steps(run_state *r, train_result *res, char *err) {
     const train_opts *o = r->o;
     int loss = engine_find(r->e, "loss");
     if (loss < 0) {
-        errf(err, "plan has no value named 'loss'");
+        ir_errf(err, "plan has no value named 'loss'");
         return -1;
     }
     int64_t start = r->start_step, total = r->total;
@@ -347,11 +339,11 @@ static int run_steps(run_state *r, train_result *res, char *err) {
         }
         if (!isfinite(l)) {
             if (r->saved_step >= 0)
-                errf(err, "loss became %g at step %lld (epoch %lld); stopped. The last good checkpoint is step %lld in %s",
+                ir_errf(err, "loss became %g at step %lld (epoch %lld); stopped. The last good checkpoint is step %lld in %s",
                      (double)l, (long long)s, (long long)((s - 1) / r->per_epoch + 1), (long long)r->saved_step,
                      r->dir_ckpt);
             else
-                errf(err, "loss became %g at step %lld (epoch %lld); stopped (no checkpoint was written)%s", (double)l,
+                ir_errf(err, "loss became %g at step %lld (epoch %lld); stopped (no checkpoint was written)%s", (double)l,
                      (long long)s, (long long)((s - 1) / r->per_epoch + 1),
                      o->out_dir ? "" : "; --out DIR keeps checkpoints");
             rc = -1;
@@ -423,11 +415,11 @@ int train_run(const train_opts *o, train_result *res, char *err) {
     if (o->resume) {
         if (ckpt_load(r.e, r.dir_ckpt, &r.plan_crc, &r.meta, err)) goto out;
         if (o->data && strcmp(o->data, r.meta.data)) {
-            errf(err, "--resume: the run used --data %s; resuming on other data would not continue it", r.meta.data);
+            ir_errf(err, "--resume: the run used --data %s; resuming on other data would not continue it", r.meta.data);
             goto out;
         }
         if (o->seed >= 0 && (uint64_t)o->seed != r.meta.seed) {
-            errf(err, "--resume: the run used --seed %llu", (unsigned long long)r.meta.seed);
+            ir_errf(err, "--resume: the run used --seed %llu", (unsigned long long)r.meta.seed);
             goto out;
         }
         r.saved_step = r.meta.step;
@@ -436,7 +428,7 @@ int train_run(const train_opts *o, train_result *res, char *err) {
     } else {
         snprintf(r.meta.data, sizeof r.meta.data, "%s", o->data ? o->data : "fake:512");
         if (strlen(o->data ? o->data : "") >= sizeof r.meta.data) {
-            errf(err, "--data: spec too long");
+            ir_errf(err, "--data: spec too long");
             goto out;
         }
         r.meta.seed = o->seed >= 0 ? (uint64_t)o->seed : 0;
@@ -448,14 +440,14 @@ int train_run(const train_opts *o, train_result *res, char *err) {
         printf("note: the run was planned for %lld steps, now %lld: the learning-rate schedule changes from here\n",
                (long long)r.meta.total, (long long)r.total);
     if (r.meta.step >= r.total) {
-        errf(err, "%s is at step %lld, the run has %lld steps: nothing to do (give more --steps or --epochs)", r.dir_ckpt,
+        ir_errf(err, "%s is at step %lld, the run has %lld steps: nothing to do (give more --steps or --epochs)", r.dir_ckpt,
              (long long)r.meta.step, (long long)r.total);
         goto out;
     }
     printf("%s\n", info);
     if (o->resume) printf("resuming %s at step %lld of %lld\n", o->out_dir, (long long)r.meta.step, (long long)r.total);
     if (o->out_dir && !(r.metrics = fopen(r.dir_metrics, "a"))) {
-        errf(err, "cannot open %s: %s", r.dir_metrics, strerror(errno));
+        ir_errf(err, "cannot open %s: %s", r.dir_metrics, strerror(errno));
         goto out;
     }
     res->total = r.total;

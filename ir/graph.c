@@ -296,3 +296,10 @@ int64_t ir_graph_flops(const ir_graph *g) {
     for (int i = 0; i < g->nnodes; i++) f += ir_node_flops(g, &g->nodes[i]);
     return f;
 }
+
+void ir_errf(char *err, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err, IR_ERRLEN, fmt, ap);
+    va_end(ap);
+}

@@ -11,6 +11,8 @@
 #define IR_MAX_ATTRS 8
 #define IR_MAX_INTS 8
 #define IR_ERRLEN 512
+/* one formatted line into err (IR_ERRLEN bytes): how every layer reports a failure upward */
+void ir_errf(char *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 typedef enum { DT_F32, DT_F64, DT_BF16, DT_F16, DT_I32, DT_I64, DT_U8, DT_BOOL, DT__COUNT } ir_dtype;
 typedef enum { VK_INPUT, VK_PARAM, VK_STATE, VK_CONST, VK_INTER, VK__COUNT } ir_kind;
