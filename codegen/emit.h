@@ -4,6 +4,7 @@
 #include <stddef.h>
 
 #include "../ir/opkit.h"
+#include "../passes/fusion.h"
 #include "kir.h"
 
 typedef struct {
@@ -19,6 +20,11 @@ void kir_contig_strides(const kir *k, int64_t *st);
 void kir_need(const kir *k, int x, unsigned char *mark);
 /* ready[x]: the reduction phase after which expression x can be evaluated (0: before any) */
 void kir_ready(const kir *k, int *ready);
+/* A compilation unit: prelude followed by the n kernel sources, one malloc'd string (NULL when
+ * out of memory). */
+char *emit_unit(const char *prelude, const char *const *kernel_src, int n);
+/* The unit of every kernel of fp, each emitted by kernel_source (malloc'd; NULL on failure). */
+char *emit_plan_unit(const fused_plan *fp, const char *prelude, char *(*kernel_source)(const fused_plan *fp, int i));
 /* right-hand side of an elementwise expression over e<a>, e<b> */
 void kir_expr_c(strbuf *b, const kir *k, int x, const char *unused);
 

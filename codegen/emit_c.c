@@ -352,3 +352,30 @@ char *kir_emit_c(const kir *k, const char *name) {
     free(mark);
     return b.s;
 }
+
+char *emit_unit(const char *prelude, const char *const *kernel_src, int n) {
+    size_t lp = strlen(prelude), len = lp + 1;
+    for (int i = 0; i < n; i++) len += strlen(kernel_src[i]);
+    char *u = malloc(len), *q = u;
+    if (!u) return NULL;
+    memcpy(q, prelude, lp);
+    q += lp;
+    for (int i = 0; i < n; i++) {
+        size_t k = strlen(kernel_src[i]);
+        memcpy(q, kernel_src[i], k);
+        q += k;
+    }
+    *q = 0;
+    return u;
+}
+
+char *emit_plan_unit(const fused_plan *fp, const char *prelude, char *(*kernel_source)(const fused_plan *fp, int i)) {
+    char **src = calloc((size_t)fp->nkernels + 1, sizeof *src);
+    char *u = NULL;
+    int ok = src != NULL;
+    for (int i = 0; ok && i < fp->nkernels; i++) ok = (src[i] = kernel_source(fp, i)) != NULL;
+    if (ok) u = emit_unit(prelude, (const char *const *)src, fp->nkernels);
+    for (int i = 0; src && i < fp->nkernels; i++) free(src[i]);
+    free(src);
+    return u;
+}

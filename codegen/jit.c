@@ -36,32 +36,9 @@ char *jit_c_kernel_source(const fused_plan *fp, int i) {
     return b.s;
 }
 
-char *jit_c_unit(const char *const *kernel_src, int n) {
-    size_t len = sizeof c_prelude;
-    for (int i = 0; i < n; i++) len += strlen(kernel_src[i]);
-    char *u = malloc(len), *q = u;
-    if (!u) return NULL;
-    memcpy(q, c_prelude, sizeof c_prelude - 1);
-    q += sizeof c_prelude - 1;
-    for (int i = 0; i < n; i++) {
-        size_t k = strlen(kernel_src[i]);
-        memcpy(q, kernel_src[i], k);
-        q += k;
-    }
-    *q = 0;
-    return u;
-}
+char *jit_c_unit(const char *const *kernel_src, int n) { return emit_unit(c_prelude, kernel_src, n); }
 
-char *jit_c_source(const fused_plan *fp) {
-    char **src = calloc((size_t)fp->nkernels + 1, sizeof *src);
-    char *u = NULL;
-    int ok = src != NULL;
-    for (int i = 0; ok && i < fp->nkernels; i++) ok = (src[i] = jit_c_kernel_source(fp, i)) != NULL;
-    if (ok) u = jit_c_unit((const char *const *)src, fp->nkernels);
-    for (int i = 0; src && i < fp->nkernels; i++) free(src[i]);
-    free(src);
-    return u;
-}
+char *jit_c_source(const fused_plan *fp) { return emit_plan_unit(fp, c_prelude, jit_c_kernel_source); }
 
 int jit_cache_dir(char *buf, size_t n) {
     const char *d = getenv("SSLC_CACHE_DIR");

@@ -74,32 +74,9 @@ char *cuda_kernel_source(const fused_plan *fp, int i) {
     return b.s ? b.s : strdup("");
 }
 
-char *cuda_unit(const char *const *kernel_src, int n) {
-    size_t len = sizeof cuda_prelude;
-    for (int i = 0; i < n; i++) len += strlen(kernel_src[i]);
-    char *u = malloc(len), *q = u;
-    if (!u) return NULL;
-    memcpy(q, cuda_prelude, sizeof cuda_prelude - 1);
-    q += sizeof cuda_prelude - 1;
-    for (int i = 0; i < n; i++) {
-        size_t k = strlen(kernel_src[i]);
-        memcpy(q, kernel_src[i], k);
-        q += k;
-    }
-    *q = 0;
-    return u;
-}
+char *cuda_unit(const char *const *kernel_src, int n) { return emit_unit(cuda_prelude, kernel_src, n); }
 
-char *cuda_source(const fused_plan *fp) {
-    char **src = calloc((size_t)fp->nkernels + 1, sizeof *src);
-    char *u = NULL;
-    int ok = src != NULL;
-    for (int i = 0; ok && i < fp->nkernels; i++) ok = (src[i] = cuda_kernel_source(fp, i)) != NULL;
-    if (ok) u = cuda_unit((const char *const *)src, fp->nkernels);
-    for (int i = 0; src && i < fp->nkernels; i++) free(src[i]);
-    free(src);
-    return u;
-}
+char *cuda_source(const fused_plan *fp) { return emit_plan_unit(fp, cuda_prelude, cuda_kernel_source); }
 
 int nvrtc_compile(const char *src, int arch, void **cubin, size_t *size, char *err) {
     nvrtc_api a;
