@@ -409,6 +409,9 @@ int train_run(const train_opts *o, train_result *res, char *err) {
     if (prepare(&r, err) || plan_opt_config(&r.p, &r.cfg, &r.lr, &r.wd, err) ||
         plan_int_option(&r.p, "batch", &r.batch, err) || aug_bind_plan(&r.ab, &r.p, err))
         goto out;
+    /* the first run of a plan compiles its kernels (cached afterwards): say why nothing moves */
+    printf("preparing the %s engine (kernels are compiled once and cached)\n", engine_kind_name(o->device));
+    fflush(stdout);
     r.e = engine_new_plan(o->device, &r.p, info, sizeof info, err);
     if (!r.e) goto out;
     if (engine_init_persistent(r.e, r.p.seed, err)) goto out;
