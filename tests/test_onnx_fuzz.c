@@ -22,25 +22,11 @@
 #include "frontend/onnx.h"
 #include "methods/backbones/backbone.h"
 #include "onnx.pb-c.h"
+#include "fuzzkit.h"
 #include "optest.h"
 #include "runtime/fileio.h"
 #include "runtime/init.h"
 #include "runtime/interp.h"
-
-static uint64_t rs = 1;
-static uint64_t rnd(void) { /* xorshift64* */
-    rs ^= rs >> 12;
-    rs ^= rs << 25;
-    rs ^= rs >> 27;
-    return rs * 2685821657736338717ull;
-}
-static size_t below(size_t n) { return n ? (size_t)(rnd() % n) : 0; }
-
-static double now(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
 
 static char tmpdir[256];
 
@@ -595,7 +581,7 @@ static unsigned char *mutate_bytes(const unsigned char *src, size_t len, size_t 
 int main(void) {
     double budget = getenv("SSLC_FUZZ_SECONDS") ? atof(getenv("SSLC_FUZZ_SECONDS")) : 20.0;
     uint64_t seed0 = getenv("SSLC_FUZZ_SEED") ? strtoull(getenv("SSLC_FUZZ_SEED"), NULL, 10) : 1;
-    rs = seed0 * 0x9E3779B97F4A7C15ull + 1;
+    fuzz_rs = seed0 * 0x9E3779B97F4A7C15ull + 1;
     snprintf(tmpdir, sizeof tmpdir, "/tmp/sslc_onnx_fuzz_XXXXXX");
     CHECK(mkdtemp(tmpdir), "mkdtemp");
     if (export_seed(g_convnet, "convnet", 0) || export_seed(g_resnet, "resnet18", 1) || export_seed(g_ops, "ops", 0) ||

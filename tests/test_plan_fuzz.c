@@ -14,26 +14,12 @@
 #include <unistd.h>
 #include <zlib.h>
 
+#include "fuzzkit.h"
 #include "optest.h"
 #include "plan.pb-c.h"
 #include "plan_sample.h"
 #include "runtime/engine.h"
 #include "runtime/safetensors.h"
-
-static uint64_t rs = 1;
-static uint64_t rnd(void) { /* xorshift64* */
-    rs ^= rs >> 12;
-    rs ^= rs << 25;
-    rs ^= rs >> 27;
-    return rs * 2685821657736338717ull;
-}
-static size_t below(size_t n) { return n ? (size_t)(rnd() % n) : 0; }
-
-static double now(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
 
 static char tmpdir[256];
 
@@ -653,9 +639,9 @@ int main(void) {
     const char *s = getenv("SSLC_FUZZ_SECONDS"), *seed = getenv("SSLC_FUZZ_SEED");
     double seconds = s ? atof(s) : 20.0;
     if (seconds <= 0) seconds = 0.1;
-    rs = seed ? strtoull(seed, NULL, 0) : 1;
-    if (!rs) rs = 1;
-    printf("fuzzing for %.1f s, seed %llu\n", seconds, (unsigned long long)rs);
+    fuzz_rs = seed ? strtoull(seed, NULL, 0) : 1;
+    if (!fuzz_rs) fuzz_rs = 1;
+    printf("fuzzing for %.1f s, seed %llu\n", seconds, (unsigned long long)fuzz_rs);
     snprintf(tmpdir, sizeof tmpdir, "/tmp/sslc_fuzz_XXXXXX");
     CHECK(mkdtemp(tmpdir), "mkdtemp");
     char cache[300];

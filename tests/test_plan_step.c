@@ -11,6 +11,7 @@
 #include "codegen/nvrtc.h"
 #include "optest.h"
 #include "plan.pb-c.h"
+#include "plan_remake.h"
 #include "plan_sample.h"
 #include "runtime/cuda_check.h"
 #include "runtime/engine.h"
@@ -131,25 +132,6 @@ static int bit_identical(const char *path, int augmented) {
 
 /* ---- tampering (the CRC fixed up) ---- */
 
-static void put32(unsigned char *b, uint32_t v) {
-    for (int i = 0; i < 4; i++) b[i] = (unsigned char)(v >> (8 * i));
-}
-
-typedef void (*mutator)(Sslc__Plan *pp);
-static unsigned char *remake(const unsigned char *good, size_t glen, mutator mut, size_t *len) {
-    Sslc__Plan *pp = sslc__plan__unpack(NULL, glen - PLAN_HEADER_BYTES, good + PLAN_HEADER_BYTES);
-    if (!pp) return NULL;
-    mut(pp);
-    size_t n = sslc__plan__get_packed_size(pp);
-    unsigned char *b = malloc(PLAN_HEADER_BYTES + n);
-    sslc__plan__pack(pp, b + PLAN_HEADER_BYTES);
-    sslc__plan__free_unpacked(pp, NULL);
-    memcpy(b, good, PLAN_HEADER_BYTES);
-    put32(b + 12, (uint32_t)crc32(0, b + PLAN_HEADER_BYTES, (uInt)n));
-    for (int i = 0; i < 8; i++) b[16 + i] = (unsigned char)((uint64_t)n >> (8 * i));
-    *len = PLAN_HEADER_BYTES + n;
-    return b;
-}
 
 static Sslc__CompiledStep *S(Sslc__Plan *pp) { return pp->train->compiled; }
 static Sslc__Launch *first_launch(Sslc__Plan *pp, int fused) {
@@ -250,7 +232,7 @@ static int expect_refused(const unsigned char *buf, size_t len, const char *want
 
 static int tamper_cases(const char *path) {
     static const struct {
-        mutator m;
+        plan_mutator m;
         const char *want, *label;
     } cases[] = {
         {t_c_source, "stored kernels do not match their recorded hash", "kernel C source edited"},
@@ -279,7 +261,7 @@ static int tamper_cases(const char *path) {
     CHECK(read_bytes(path, &good, &glen) == 0, "read %s", path);
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         size_t len;
-        unsigned char *b = remake(good, glen, cases[i].m, &len);
+        unsigned char *b = plan_remake(good, glen, cases[i].m, &len);
         CHECK(b, "%s: cannot remake", cases[i].label);
         int r = expect_refused(b, len, cases[i].want, cases[i].label);
         free(b);
@@ -287,7 +269,7 @@ static int tamper_cases(const char *path) {
     }
     /* control: the unchanged repack is accepted */
     size_t len;
-    unsigned char *b = remake(good, glen, t_nothing, &len);
+    unsigned char *b = plan_remake(good, glen, t_nothing, &len);
     sslc_plan p;
     char err[IR_ERRLEN];
     CHECK(plan_decode(&p, b, len, "t.plan", err) == 0 && p.has_step, "repacked plan refused: %s", err);

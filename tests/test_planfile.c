@@ -7,6 +7,7 @@
 
 #include "optest.h"
 #include "plan.pb-c.h"
+#include "plan_remake.h"
 #include "plan_sample.h"
 
 static char tmpdir[256];
@@ -33,26 +34,6 @@ static int expect_fail(const unsigned char *buf, size_t len, const char *want, c
     return 0;
 }
 
-static void put32(unsigned char *b, uint32_t v) {
-    for (int i = 0; i < 4; i++) b[i] = (unsigned char)(v >> (8 * i));
-}
-
-/* unpack the good file's payload, let `mut` change it, repack with a valid header and CRC */
-typedef void (*mutator)(Sslc__Plan *pp);
-static unsigned char *remake(const unsigned char *good, size_t glen, mutator mut, size_t *len) {
-    Sslc__Plan *pp = sslc__plan__unpack(NULL, glen - PLAN_HEADER_BYTES, good + PLAN_HEADER_BYTES);
-    if (!pp) return NULL;
-    mut(pp);
-    size_t n = sslc__plan__get_packed_size(pp);
-    unsigned char *b = malloc(PLAN_HEADER_BYTES + n);
-    sslc__plan__pack(pp, b + PLAN_HEADER_BYTES);
-    sslc__plan__free_unpacked(pp, NULL);
-    memcpy(b, good, PLAN_HEADER_BYTES);
-    put32(b + 12, (uint32_t)crc32(0, b + PLAN_HEADER_BYTES, (uInt)n));
-    for (int i = 0; i < 8; i++) b[16 + i] = (unsigned char)((uint64_t)n >> (8 * i));
-    *len = PLAN_HEADER_BYTES + n;
-    return b;
-}
 
 static void set_str(char **slot, const char *s) {
     if (*slot && *slot != protobuf_c_empty_string) free(*slot);
@@ -174,7 +155,7 @@ static void m_nothing(Sslc__Plan *pp) { (void)pp; }
 
 static int semantic_cases(const unsigned char *good, size_t glen) {
     static const struct {
-        mutator m;
+        plan_mutator m;
         const char *want, *label;
     } cases[] = {
         {m_unknown_op, "unknown op 'Frobnicate'", "unknown op"},
@@ -218,7 +199,7 @@ static int semantic_cases(const unsigned char *good, size_t glen) {
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         size_t len;
-        unsigned char *b = remake(good, glen, cases[i].m, &len);
+        unsigned char *b = plan_remake(good, glen, cases[i].m, &len);
         CHECK(b, "%s: cannot remake", cases[i].label);
         int r = expect_fail(b, len, cases[i].want, cases[i].label);
         free(b);
@@ -226,7 +207,7 @@ static int semantic_cases(const unsigned char *good, size_t glen) {
     }
     /* control: an unchanged repack is accepted */
     size_t len;
-    unsigned char *b = remake(good, glen, m_nothing, &len);
+    unsigned char *b = plan_remake(good, glen, m_nothing, &len);
     sslc_plan p;
     char err[IR_ERRLEN];
     CHECK(plan_decode(&p, b, len, "t.plan", err) == 0, "repacked plan refused: %s", err);
@@ -271,10 +252,10 @@ static int file_cases(const unsigned char *good, size_t glen) {
     CHECK(expect_fail(b, glen + 3, "3 trailing bytes after the plan payload", "trailing bytes") == 0, "trail");
     /* other format versions: the previous one (no compiled step) and a later one */
     memcpy(b, good, glen);
-    put32(b + 8, 1);
+    plan_put_u32(b + 8, 1);
     CHECK(expect_fail(b, glen, "plan format version 1, this sslc reads 2: recompile the plan", "old version") == 0,
           "ver");
-    put32(b + 8, 3);
+    plan_put_u32(b + 8, 3);
     CHECK(expect_fail(b, glen, "plan format version 3, this sslc reads 2: recompile the plan", "newer version") == 0,
           "ver3");
     /* CRC mismatch: a payload bit flipped, or the stored CRC itself */
@@ -287,7 +268,7 @@ static int file_cases(const unsigned char *good, size_t glen) {
     /* protobuf that does not unpack, with a valid CRC */
     memcpy(b, good, glen);
     memset(b + PLAN_HEADER_BYTES, 0xff, glen - PLAN_HEADER_BYTES);
-    put32(b + 12, (uint32_t)crc32(0, b + PLAN_HEADER_BYTES, (uInt)(glen - PLAN_HEADER_BYTES)));
+    plan_put_u32(b + 12, (uint32_t)crc32(0, b + PLAN_HEADER_BYTES, (uInt)(glen - PLAN_HEADER_BYTES)));
     CHECK(expect_fail(b, glen, "payload is not a valid plan message", "garbage payload, CRC ok") == 0, "pb");
     /* through plan_read too: the path names the file */
     snprintf(path, sizeof path, "%s/bad.plan", tmpdir);
