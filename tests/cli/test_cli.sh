@@ -5,19 +5,7 @@
 # Args: SSLC_BINARY SOURCE_DIR
 set -u
 sslc=$1
-work=$(mktemp -d); trap 'rm -rf "$work"' EXIT
-export SSLC_CACHE_DIR=$work/cache OMP_NUM_THREADS=2 OPENBLAS_NUM_THREADS=2
-pass=0; fail=0
-ok() { pass=$((pass+1)); echo "ok   $1"; }
-bad() { fail=$((fail+1)); echo "FAIL $1"; }
-# expect_error NAME PATTERN CMD...: non-zero exit, exactly one stderr line matching PATTERN
-expect_error() {
-  local name=$1 pat=$2; shift 2
-  "$@" >"$work/out" 2>"$work/err"; local rc=$?
-  local lines; lines=$(wc -l <"$work/err")
-  if [ $rc -ne 0 ] && [ $rc -lt 128 ] && [ "$lines" -eq 1 ] && grep -q -- "$pat" "$work/err"; then ok "$name"
-  else bad "$name (rc $rc, stderr: $(head -c 300 "$work/err"))"; fi
-}
+. "$(dirname "$0")/../tools/cli_checks.sh"
 
 "$sslc" --version | grep -q '^sslc ' && ok "--version" || bad "--version"
 "$sslc" --help | grep -q 'compile' && ok "--help" || bad "--help"
