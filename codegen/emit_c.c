@@ -165,6 +165,18 @@ static int64_t inner_tail(const kir *k, int64_t *step) {
 /* `for` over the inner index as head x tail: opens the head loop, defines the head offsets
  * g<l> (and gS) of the used full-level loads, opens the tail loop; loads then index
  * g<l> + ij * step. Closed by two "}". */
+/* per-element offsets f<l> of the full-level loads the marked expressions read, at index i */
+static void emit_full_offsets(strbuf *b, const kir *k, const unsigned char *mark, const int64_t *ipitch) {
+    for (int l = 0; l < k->nloads; l++) {
+        int used = 0;
+        for (int x = 0; x < k->nexprs; x++) used |= mark[x] && k->exprs[x].kind == KX_LOAD && k->exprs[x].load == l;
+        if (!used || k->loads[l].level != LV_FULL) continue;
+        sb_printf(b, "        const int64_t f%d = ob%d + ", l, l);
+        kir_offset_expr(b, k, k->loads[l].stride, 1, "i", ipitch);
+        sb_printf(b, ";\n");
+    }
+}
+
 static void open_split_loop(strbuf *b, const kir *k, const unsigned char *mark, int64_t I, int64_t J,
                             const int64_t *ipitch, const int64_t *step, int store, const char *simd) {
     sb_printf(b, "        for (int64_t ib = 0; ib < %lldLL; ib++) {\n", (long long)(I / J));
@@ -292,14 +304,7 @@ char *kir_emit_c(const kir *k, const char *name) {
             free(simd.s);
         } else {
             sb_printf(&b, "        for (int64_t i = 0; i < %lldLL; i++) {\n", (long long)I);
-            for (int l = 0; l < k->nloads; l++) {
-                int used = 0;
-                for (int x = 0; x < k->nexprs; x++) used |= mark[x] && k->exprs[x].kind == KX_LOAD && k->exprs[x].load == l;
-                if (!used || k->loads[l].level != LV_FULL) continue;
-                sb_printf(&b, "        const int64_t f%d = ob%d + ", l, l);
-                kir_offset_expr(&b, k, k->loads[l].stride, 1, "i", ipitch);
-                sb_printf(&b, ";\n");
-            }
+            emit_full_offsets(&b, k, mark, ipitch);
         }
         for (int x = 0; x < k->nexprs; x++)
             if (mark[x] && k->exprs[x].level == LV_FULL) emit_value(&b, k, x, "f");
@@ -329,14 +334,7 @@ char *kir_emit_c(const kir *k, const char *name) {
             open_split_loop(&b, k, mark, I, J, ipitch, tstep, 1, "#pragma omp simd\n");
         } else {
             sb_printf(&b, "        for (int64_t i = 0; i < %lldLL; i++) {\n", (long long)I);
-            for (int l = 0; l < k->nloads; l++) {
-                int used = 0;
-                for (int x = 0; x < k->nexprs; x++) used |= mark[x] && k->exprs[x].kind == KX_LOAD && k->exprs[x].load == l;
-                if (!used || k->loads[l].level != LV_FULL) continue;
-                sb_printf(&b, "        const int64_t f%d = ob%d + ", l, l);
-                kir_offset_expr(&b, k, k->loads[l].stride, 1, "i", ipitch);
-                sb_printf(&b, ";\n");
-            }
+            emit_full_offsets(&b, k, mark, ipitch);
             sb_printf(&b, "        const int64_t fS = obS + ");
             kir_offset_expr(&b, k, contig, 1, "i", ipitch);
             sb_printf(&b, ";\n");
