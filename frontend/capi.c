@@ -72,7 +72,8 @@ int64_t sslc_numel(const sslc_session *s, const char *name) {
     return v < 0 ? -1 : ir_numel(&engine_graph(s->e)->vals[v].shape);
 }
 
-static int lookup(const sslc_session *s, const char *name, int64_t n, char *err, size_t errlen) {
+/* the value `name`, which must hold n elements of dtype dt */
+static int lookup(const sslc_session *s, const char *name, ir_dtype dt, int64_t n, char *err, size_t errlen) {
     int v = engine_find(s->e, name);
     char e[IR_ERRLEN];
     if (v < 0) {
@@ -80,16 +81,16 @@ static int lookup(const sslc_session *s, const char *name, int64_t n, char *err,
         return seterr(err, errlen, e), -1;
     }
     const ir_value *val = &engine_graph(s->e)->vals[v];
-    if (val->dtype != DT_F32 || ir_numel(&val->shape) != n) {
-        snprintf(e, sizeof e, "'%.200s' holds %lld %s elements, not %lld float32", name, (long long)ir_numel(&val->shape),
-                 ir_dtype_name(val->dtype), (long long)n);
+    if (val->dtype != dt || ir_numel(&val->shape) != n) {
+        snprintf(e, sizeof e, "'%.200s' holds %lld %s elements, not %lld %s", name, (long long)ir_numel(&val->shape),
+                 ir_dtype_name(val->dtype), (long long)n, dt == DT_F32 ? "float32" : dt == DT_U8 ? "uint8" : ir_dtype_name(dt));
         return seterr(err, errlen, e), -1;
     }
     return v;
 }
 
 int sslc_set(sslc_session *s, const char *name, const float *data, int64_t n, char *err, size_t errlen) {
-    int v = lookup(s, name, n, err, errlen);
+    int v = lookup(s, name, DT_F32, n, err, errlen);
     char e[IR_ERRLEN];
     if (v < 0) return -1;
     if (engine_set_f32(s->e, v, data, e)) return seterr(err, errlen, e), -1;
@@ -97,24 +98,14 @@ int sslc_set(sslc_session *s, const char *name, const float *data, int64_t n, ch
 }
 
 int sslc_set_u8(sslc_session *s, const char *name, const uint8_t *data, int64_t n, char *err, size_t errlen) {
-    int v = engine_find(s->e, name);
-    char e[IR_ERRLEN];
-    if (v < 0) {
-        snprintf(e, sizeof e, "the plan has no value '%.200s'", name);
-        return seterr(err, errlen, e), -1;
-    }
-    const ir_value *val = &engine_graph(s->e)->vals[v];
-    if (val->dtype != DT_U8 || ir_numel(&val->shape) != n) {
-        snprintf(e, sizeof e, "'%.200s' holds %lld %s elements, not %lld uint8", name, (long long)ir_numel(&val->shape),
-                 ir_dtype_name(val->dtype), (long long)n);
-        return seterr(err, errlen, e), -1;
-    }
+    int v = lookup(s, name, DT_U8, n, err, errlen);
+    if (v < 0) return -1;
     memcpy(engine_data(s->e, v), data, (size_t)n);
     return 0;
 }
 
 int sslc_get(const sslc_session *s, const char *name, float *data, int64_t n, char *err, size_t errlen) {
-    int v = lookup(s, name, n, err, errlen);
+    int v = lookup(s, name, DT_F32, n, err, errlen);
     char e[IR_ERRLEN];
     if (v < 0) return -1;
     if (engine_get_f32(s->e, v, data, e)) return seterr(err, errlen, e), -1;
