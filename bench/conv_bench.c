@@ -1,7 +1,8 @@
 /* Times every distinct convolution of a SimCLR training graph: the op table's kernel (im2col +
  * OpenBLAS) against oneDNN in each layout policy (plain: NCHW/OIHW, no reorders; weights: the
  * primitive's weight layout; any: the primitive's layout for every tensor, reorders around the
- * call), weighted by how often the graph runs each. Wall time and process CPU time (run with
+ * call; with SSLC_CONV_ALGO=auto, the default, oneDNN may pick Winograd there), weighted by how
+ * often the graph runs each. Wall time and process CPU time (run with
  * OMP_WAIT_POLICY=passive so that waiting threads do not count).
  *
  * usage: build/conv_bench [resnet18|resnet50] [image size] [batch] [reps] */
@@ -46,7 +47,7 @@ int main(int argc, char **argv) {
     }
     cpu_conv *cc[3];
     for (int l = 0; l < 3; l++)
-        if (!(cc[l] = cpu_conv_new((cpu_conv_layout)l, err))) {
+        if (!(cc[l] = cpu_conv_new((cpu_conv_layout)l, CONV_ALGO_DEFAULT, err))) {
             fprintf(stderr, "%s\n", err);
             return 1;
         }

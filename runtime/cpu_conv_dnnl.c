@@ -37,6 +37,7 @@ struct cpu_conv {
     dnnl_engine_t eng;
     dnnl_stream_t strm;
     cpu_conv_layout layout;
+    dnnl_alg_kind_t alg;
     cc_entry *e;
     int n, cap;
     unsigned char *pool;
@@ -55,7 +56,7 @@ static int dnnl_fail(char *err, const char *what, dnnl_status_t st) {
         if (st_ != dnnl_success) return dnnl_fail(err, what, st_);                                                 \
     } while (0)
 
-cpu_conv *cpu_conv_new(cpu_conv_layout layout, char *err) {
+cpu_conv *cpu_conv_new(cpu_conv_layout layout, cpu_conv_algo algo, char *err) {
     cpu_conv *cc = calloc(1, sizeof *cc);
     if (!cc) {
         snprintf(err, IR_ERRLEN, "out of memory");
@@ -68,6 +69,11 @@ cpu_conv *cpu_conv_new(cpu_conv_layout layout, char *err) {
         if (s && !strcmp(s, "weights")) layout = CONV_LAYOUT_WEIGHTS;
     }
     cc->layout = layout;
+    if (algo == CONV_ALGO_DEFAULT) {
+        const char *s = getenv("SSLC_CONV_ALGO");
+        algo = s && !strcmp(s, "direct") ? CONV_ALGO_DIRECT : CONV_ALGO_AUTO;
+    }
+    cc->alg = algo == CONV_ALGO_AUTO && layout == CONV_LAYOUT_ANY ? dnnl_convolution_auto : dnnl_convolution_direct;
     dnnl_status_t st = dnnl_engine_create(&cc->eng, dnnl_cpu, 0);
     if (st == dnnl_success) {
         st = dnnl_stream_create(&cc->strm, cc->eng, dnnl_stream_default_flags);
@@ -211,7 +217,7 @@ static int build(cpu_conv *cc, cc_entry *e, char *err) {
     dnnl_dims_t strides = {e->st[0], e->st[1]}, dil = {e->dl[0] - 1, e->dl[1] - 1};
     dnnl_dims_t pl = {e->pb[0], e->pb[1]}, pr = {e->pe[0], e->pe[1]};
     dnnl_convolution_desc_t fwd_d, d;
-    DN(dnnl_dilated_convolution_forward_desc_init(&fwd_d, dnnl_forward_training, dnnl_convolution_direct, &xa, &wa,
+    DN(dnnl_dilated_convolution_forward_desc_init(&fwd_d, dnnl_forward_training, cc->alg, &xa, &wa,
                                                   e->has_bias ? &bmd : NULL, &ya, strides, dil, pl, pr),
        "convolution forward desc");
     dnnl_primitive_attr_t attr;
@@ -225,11 +231,11 @@ static int build(cpu_conv *cc, cc_entry *e, char *err) {
     } else if (st == dnnl_success) {
         if (e->op == OP_ConvGradInput) {
             what = "convolution backward data";
-            st = dnnl_dilated_convolution_backward_data_desc_init(&d, dnnl_convolution_direct, &xa, &wa, &ya, strides,
+            st = dnnl_dilated_convolution_backward_data_desc_init(&d, cc->alg, &xa, &wa, &ya, strides,
                                                                  dil, pl, pr);
         } else {
             what = "convolution backward weights";
-            st = dnnl_dilated_convolution_backward_weights_desc_init(&d, dnnl_convolution_direct, &xa, &wa, NULL, &ya,
+            st = dnnl_dilated_convolution_backward_weights_desc_init(&d, cc->alg, &xa, &wa, NULL, &ya,
                                                                     strides, dil, pl, pr);
         }
         if (st == dnnl_success) st = dnnl_primitive_desc_create(&pd, &d, attr, cc->eng, fpd);

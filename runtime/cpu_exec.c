@@ -34,7 +34,7 @@ static int conv_init(cpu_exec *x, cpu_conv_kind kind, char *err) {
         if (n->op != OP_Conv && n->op != OP_ConvGradInput && n->op != OP_ConvGradWeight) continue;
         char why[IR_ERRLEN];
         if (!x->conv) {
-            x->conv = cpu_conv_new(CONV_LAYOUT_DEFAULT, why);
+            x->conv = cpu_conv_new(CONV_LAYOUT_DEFAULT, CONV_ALGO_DEFAULT, why);
             if (!x->conv) return 0; /* no oneDNN engine: the reference kernels run everything */
         }
         ref_call c = call_of(x, n, why);
