@@ -48,7 +48,15 @@ typedef struct {
     int *ehead, *enext, *eto, nedges, cap_edges;
     int *mark, stamp, *stack;
     unsigned char *live; /* node is needed by an output or update */
+    int boundary;        /* producer of "loss": nodes after it are the backward pass */
 } fstate;
+
+/* Forward and backward nodes never share a kernel: a backward node inside a forward kernel is
+ * computed early and its result kept until the backward pass reads it, which is the memory the
+ * rematerialization pass (remat.c) frees. */
+static int same_side(const fstate *st, int G, int node) {
+    return (st->gr[G].first_node <= st->boundary) == (node <= st->boundary);
+}
 
 static void add_edge(fstate *st, int P, int G) {
     if (st->nedges == st->cap_edges) {
@@ -246,6 +254,7 @@ static void partition(fstate *st) {
             for (int k = n->nin - 1; k >= 0 && G < 0; k--) {
                 int P = st->owner[n->in[k]];
                 if (P < 0 || st->gr[P].first_node < 0 || st->gr[P].counter) continue; /* leaf or singleton */
+                if (!same_side(st, P, i)) continue;
                 if (st->gr[P].nloads_est + ext_inputs(st, P, n) > 40) continue;
                 int l = elem_level_in(st, P, n);
                 if (l >= 0) G = P, lvl = l;
@@ -255,12 +264,26 @@ static void partition(fstate *st) {
             /* n's edges first, so the union checks below see paths through n's inputs */
             st->node_group[i] = G;
             assign(st, G, n, lvl);
-            /* other flat groups feeding n with the same domain join too (e.g. the gradient sum of
-             * two views and the optimizer update of that parameter) */
+            /* n joined a flat group but also reads a full-level value of a reduction group over
+             * the same domain (a BatchNorm gradient: gY from the ReLU-mask chain, xhat from its
+             * own): the flat group moves into the reduction group, so gY is never stored */
             for (int k = 0; k < n->nin && lvl == LV_FULL && st->gr[G].nred == 0; k++) {
                 int B = st->owner[n->in[k]];
                 if (B < 0 || B == G || st->gr[B].first_node < 0 || st->gr[B].dead || st->gr[B].counter ||
-                    st->gr[B].nred || !ir_shape_eq(&st->gr[B].dom, &st->gr[G].dom) || reach(st, G, B) ||
+                    !st->gr[B].nred || st->level[n->in[k]] != LV_FULL || !ir_shape_eq(&st->gr[B].dom, &st->gr[G].dom) ||
+                    !same_side(st, B, i) || reach_indirect(st, B, G) ||
+                    st->gr[G].nloads_est + st->gr[B].nloads_est > 40)
+                    continue;
+                union_into(st, B, G);
+                G = B;
+            }
+            /* other flat groups feeding n with the same domain join too (e.g. the gradient sum of
+             * two views and the optimizer update of that parameter) */
+            for (int k = 0; k < n->nin && lvl == LV_FULL; k++) {
+                int B = st->owner[n->in[k]];
+                if (B < 0 || B == G || st->gr[B].first_node < 0 || st->gr[B].dead || st->gr[B].counter ||
+                    st->gr[B].nred || !same_side(st, B, st->gr[G].first_node) ||
+                    !ir_shape_eq(&st->gr[B].dom, &st->gr[G].dom) || reach(st, G, B) ||
                     reach_indirect(st, B, G) || st->gr[G].nloads_est + st->gr[B].nloads_est > 40)
                     continue;
                 union_into(st, G, B);
@@ -270,7 +293,8 @@ static void partition(fstate *st) {
             int x = n->in[0], P = st->owner[x];
             unsigned m = (unsigned)red_mask(g, n);
             const ir_shape *xs = &g->vals[x].shape;
-            if (P >= 0 && st->gr[P].first_node >= 0 && st->level[x] == LV_FULL && ir_shape_eq(&st->gr[P].dom, xs) &&
+            if (P >= 0 && st->gr[P].first_node >= 0 && same_side(st, P, i) && st->level[x] == LV_FULL &&
+                ir_shape_eq(&st->gr[P].dom, xs) &&
                 (st->gr[P].nred == 0 || st->gr[P].redmask == m) && st->gr[P].nred < KIR_MAX_REDS)
                 G = P;
             if (G < 0) G = new_group(st, *xs, m, i);
@@ -578,6 +602,8 @@ int fuse(const ir_graph *g, fused_plan *fp, char *err) {
         snprintf(err, IR_ERRLEN, "fusion: out of memory");
         goto out;
     }
+    int loss = ir_find_value(g, "loss");
+    st.boundary = loss >= 0 && g->vals[loss].kind == VK_INTER ? g->vals[loss].producer : g->nnodes;
     liveness(&st);
     partition(&st);
     mark_materialized(&ms);

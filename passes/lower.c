@@ -74,9 +74,11 @@ static int lower_bn_grad(const ir_node *n, int *map, ir_graph *g) {
     int inv_r = per_channel(g, inv, nd);
     int xhat = ir_mul(g, ir_sub(g, x, per_channel(g, mean, nd)), inv_r);
     int sg = ir_reduce_sum(g, gy, axes, na, 1), sgx = ir_reduce_sum(g, ir_mul(g, gy, xhat), axes, na, 1);
-    int k = ir_mul(g, per_channel(g, scale, nd), inv_r);
     int inner = ir_sub(g, ir_sub(g, gy, ir_mul_scalar(g, sg, 1.0 / cnt)), ir_mul(g, xhat, ir_mul_scalar(g, sgx, 1.0 / cnt)));
-    int outs[3] = {ir_mul(g, k, inner), ir_reshape(g, sgx, IR_SHAPE(C)), ir_reshape(g, sg, IR_SHAPE(C))};
+    /* (inner * invstd) * scale, not inner * (scale * invstd): every op reads a value of the
+     * gradient's kernel, so no per-channel product becomes a kernel of its own */
+    int dx = ir_mul(g, ir_mul(g, inner, inv_r), per_channel(g, scale, nd));
+    int outs[3] = {dx, ir_reshape(g, sgx, IR_SHAPE(C)), ir_reshape(g, sg, IR_SHAPE(C))};
     set_outs(n, map, outs, 3);
     return 0;
 }

@@ -5,9 +5,21 @@
 #include "lower.h"
 #include "schedule.h"
 
+int exec_plan_lower(const ir_graph *g, ir_graph *out, remat_stats *st, char *err) {
+    ir_graph lg;
+    if (lower_graph(g, &lg, err)) {
+        ir_graph_free(&lg);
+        ir_graph_init(out);
+        return -1;
+    }
+    int rc = remat_graph(&lg, out, st, err);
+    ir_graph_free(&lg);
+    return rc;
+}
+
 int exec_plan_build(const ir_graph *g, exec_plan *ep, char *err) {
     memset(ep, 0, sizeof *ep);
-    if (lower_graph(g, &ep->lowered, err)) goto fail;
+    if (exec_plan_lower(g, &ep->lowered, &ep->remat, err)) goto fail;
     if (fuse(&ep->lowered, &ep->fp, err)) goto fail;
     ep->merged = fuse_horizontal(&ep->fp);
     schedule_stats ss;

@@ -301,6 +301,8 @@ static int exec_fail(const ref_call *c, const char *what, dnnl_status_t st) {
     return -1;
 }
 
+size_t cpu_conv_need(const cpu_conv *cc, int h) { return cc && h >= 0 && h < cc->n ? cc->e[h].need : 0; }
+
 int cpu_conv_exec(cpu_conv *cc, int h, const ref_call *c) {
     cc_entry *e = &cc->e[h];
     if (e->need > cc->pool_bytes) { /* grows once: every primitive is prepared before the first step */
@@ -312,6 +314,11 @@ int cpu_conv_exec(cpu_conv *cc, int h, const ref_call *c) {
             return -1;
         }
     }
+    return cpu_conv_exec_ws(cc, h, c, cc->pool);
+}
+
+int cpu_conv_exec_ws(cpu_conv *cc, int h, const ref_call *c, unsigned char *ws) {
+    cc_entry *e = &cc->e[h];
     void *ptr[A_N] = {c->in[0].data, c->in[1].data, c->nin > 2 ? c->in[2].data : NULL, c->out[0].data};
     dnnl_exec_arg_t args[A_N + 1];
     int na = 0;
@@ -321,7 +328,7 @@ int cpu_conv_exec(cpu_conv *cc, int h, const ref_call *c) {
         if (!a->used) continue;
         if ((st = dnnl_memory_set_data_handle_v2(a->user, ptr[k], cc->strm)) != dnnl_success)
             return exec_fail(c, "set handle", st);
-        if (a->tmp && (st = dnnl_memory_set_data_handle_v2(a->tmp, cc->pool + a->off, cc->strm)) != dnnl_success)
+        if (a->tmp && (st = dnnl_memory_set_data_handle_v2(a->tmp, ws + a->off, cc->strm)) != dnnl_success)
             return exec_fail(c, "set handle", st);
         args[na++] = (dnnl_exec_arg_t){a->arg, a->tmp ? a->tmp : a->user};
         if (a->tmp && !a->is_out) {
@@ -331,7 +338,7 @@ int cpu_conv_exec(cpu_conv *cc, int h, const ref_call *c) {
         }
     }
     if (e->scratch) {
-        if ((st = dnnl_memory_set_data_handle_v2(e->scratch, cc->pool, cc->strm)) != dnnl_success)
+        if ((st = dnnl_memory_set_data_handle_v2(e->scratch, ws, cc->strm)) != dnnl_success)
             return exec_fail(c, "set handle", st);
         args[na++] = (dnnl_exec_arg_t){DNNL_ARG_SCRATCHPAD, e->scratch};
     }

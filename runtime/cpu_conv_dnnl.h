@@ -31,8 +31,13 @@ void cpu_conv_free(cpu_conv *cc);
 /* A handle (>= 0) for the call c (node Conv, ConvGradInput or ConvGradWeight with its f32 input
  * and output shapes; data pointers are not read), or -1 with a reason in err. */
 int cpu_conv_prepare(cpu_conv *cc, const ref_call *c, char *err);
-/* Runs handle h on the buffers of c (same shapes as when prepared). 0, or -1 with c->err set. */
+/* Runs handle h on the buffers of c (same shapes as when prepared). 0, or -1 with c->err set.
+ * Its workspace (reordered copies and scratchpad) is a pool the cpu_conv keeps. */
 int cpu_conv_exec(cpu_conv *cc, int h, const ref_call *c);
+/* The same in the caller's workspace: ws is 64-byte aligned with cpu_conv_need(cc, h) bytes,
+ * and nobody else touches them during the call (the cpu backend places it in the arena). */
+int cpu_conv_exec_ws(cpu_conv *cc, int h, const ref_call *c, unsigned char *ws);
+size_t cpu_conv_need(const cpu_conv *cc, int h);
 
 /* distinct primitives, pool bytes (reordered copies + scratchpad), and one line per primitive
  * naming the implementation oneDNN chose (for reports) */

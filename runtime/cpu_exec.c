@@ -50,26 +50,89 @@ int cpu_exec_init(cpu_exec *x, const ir_graph *g, const fused_plan *fp, const ji
     return cpu_exec_init_ex(x, g, fp, jit, mp, CPU_CONV_DEFAULT, err);
 }
 
+/* Each oneDNN step's workspace (reordered copies, scratchpad) goes into arena bytes that no
+ * value live during that step uses, rather than into a pool of its own: the largest workspaces
+ * belong to the first layers, which run while the arena is mostly free. Returns the arena size
+ * that holds both (at least the plan's), or -1 when out of memory. */
+static int64_t place_workspaces(cpu_exec *x, const memplan *mp) {
+    const ir_graph *g = x->g;
+    const fused_plan *fp = x->fp;
+    int ns = fp->nsteps, nv = g->nvals;
+    int64_t total = mp->arena_bytes;
+    int *first = malloc(((size_t)nv + 1) * sizeof(int)), *last = malloc(((size_t)nv + 1) * sizeof(int));
+    int64_t(*iv)[2] = malloc(((size_t)nv + 1) * sizeof *iv);
+    if (!first || !last || !iv) {
+        total = -1;
+        goto out;
+    }
+    for (int v = 0; v < nv; v++) first[v] = ns, last[v] = -1;
+    for (int si = 0; si < ns; si++) {
+        const exec_step *st = &fp->steps[si];
+        for (int k = 0; k < st->nout; k++) {
+            int r = root_of(x, st->out[k]);
+            if (si < first[r]) first[r] = si;
+            if (si > last[r]) last[r] = si;
+        }
+        for (int k = 0; k < st->nin; k++) {
+            int r = root_of(x, st->in[k]);
+            if (si > last[r]) last[r] = si;
+        }
+    }
+    for (int i = 0; i < g->noutputs; i++) last[root_of(x, g->outputs[i])] = ns;
+    for (int i = 0; i < g->nupdates; i++) last[root_of(x, g->updates[i].src)] = ns;
+    for (int si = 0; si < ns; si++) {
+        int64_t need = (int64_t)cpu_conv_need(x->conv, x->conv_h[si]);
+        if (x->conv_h[si] < 0 || need == 0) continue;
+        int n = 0;
+        for (int v = 0; v < nv; v++)
+            if (mp->loc[v].kind == LOC_ARENA && root_of(x, v) == v && first[v] <= si && si <= last[v])
+                iv[n][0] = mp->loc[v].offset, iv[n][1] = mp->loc[v].offset + mp->loc[v].bytes, n++;
+        /* lowest gap that fits: intervals by start, a cursor past everything seen so far */
+        for (int a = 1; a < n; a++)
+            for (int b = a; b > 0 && iv[b - 1][0] > iv[b][0]; b--) {
+                int64_t t0 = iv[b][0], t1 = iv[b][1];
+                iv[b][0] = iv[b - 1][0], iv[b][1] = iv[b - 1][1], iv[b - 1][0] = t0, iv[b - 1][1] = t1;
+            }
+        int64_t at = 0;
+        for (int a = 0; a < n && iv[a][0] < at + need; a++)
+            if (iv[a][1] > at) at = (iv[a][1] + 63) / 64 * 64;
+        x->ws_off[si] = at;
+        if (at + need > total) total = at + need;
+    }
+out:
+    free(first), free(last), free(iv);
+    return total;
+}
+
 int cpu_exec_init_ex(cpu_exec *x, const ir_graph *g, const fused_plan *fp, const jit_module *jit, const memplan *mp,
                      cpu_conv_kind conv, char *err) {
     memset(x, 0, sizeof *x);
     x->g = g, x->fp = fp, x->jit = jit;
     x->t = calloc((size_t)g->nvals + 1, sizeof *x->t);
     x->owned = calloc((size_t)g->nvals + 1, 1);
-    if (!x->t || !x->owned) goto oom;
+    x->ws_off = malloc(((size_t)fp->nsteps + 1) * sizeof *x->ws_off);
+    if (!x->t || !x->owned || !x->ws_off) goto oom;
+    for (int s = 0; s < fp->nsteps; s++) x->ws_off[s] = -1;
+    for (int v = 0; v < g->nvals; v++) {
+        if (fp->root[v] != v) continue; /* views share their source's storage */
+        x->t[v].dtype = g->vals[v].dtype;
+        x->t[v].shape = g->vals[v].shape;
+        x->t[v].numel = ir_numel(&g->vals[v].shape);
+    }
+    /* the primitives first: their workspaces are placed in the arena */
+    if (conv_init(x, conv, err)) goto oom;
     if (mp) {
-        x->arena = aligned_alloc(64, (size_t)((mp->arena_bytes + 63) / 64 * 64 + 64));
+        x->arena_bytes = x->nconv ? place_workspaces(x, mp) : mp->arena_bytes;
+        if (x->arena_bytes < 0) goto oom;
+        x->arena = aligned_alloc(64, (size_t)((x->arena_bytes + 63) / 64 * 64 + 64));
         x->persistent = aligned_alloc(64, (size_t)((mp->persistent_bytes + 63) / 64 * 64 + 64));
         if (!x->arena || !x->persistent) goto oom;
         memset(x->persistent, 0, (size_t)mp->persistent_bytes);
     }
     for (int v = 0; v < g->nvals; v++) {
         const ir_value *val = &g->vals[v];
-        if (fp->root[v] != v) continue; /* views share their source's storage */
+        if (fp->root[v] != v) continue;
         ref_tensor *t = &x->t[v];
-        t->dtype = val->dtype;
-        t->shape = val->shape;
-        t->numel = ir_numel(&val->shape);
         size_t bytes = (size_t)t->numel * ir_dtype_size(val->dtype);
         const exec_loc *loc = mp ? &mp->loc[v] : NULL;
         if (loc && loc->kind == LOC_ARENA)
@@ -83,7 +146,6 @@ int cpu_exec_init_ex(cpu_exec *x, const ir_graph *g, const fused_plan *fp, const
         if (!t->data) goto oom;
         if (val->kind == VK_CONST && val->data) memcpy(t->data, val->data, bytes);
     }
-    if (conv_init(x, conv, err)) goto oom;
     return 0;
 oom:
     snprintf(err, IR_ERRLEN, "out of memory setting up the cpu backend");
@@ -101,6 +163,7 @@ void cpu_exec_free(cpu_exec *x) {
     free(x->persistent);
     cpu_conv_free(x->conv);
     free(x->conv_h);
+    free(x->ws_off);
     memset(x, 0, sizeof *x);
 }
 
@@ -164,7 +227,9 @@ int cpu_exec_step(cpu_exec *x, int si, char *err) {
     const ir_node *n = &x->g->nodes[s->node];
     ref_call c = call_of(x, n, err);
     err[0] = 0;
-    if (x->conv_h[si] >= 0) return cpu_conv_exec(x->conv, x->conv_h[si], &c);
+    if (x->conv_h[si] >= 0)
+        return x->ws_off[si] >= 0 ? cpu_conv_exec_ws(x->conv, x->conv_h[si], &c, x->arena + x->ws_off[si])
+                                  : cpu_conv_exec(x->conv, x->conv_h[si], &c);
     if (ir_optable[n->op]->ref_f32(&c)) {
         if (!err[0]) snprintf(err, IR_ERRLEN, "%s failed", ir_optable[n->op]->name);
         return -1;

@@ -17,6 +17,8 @@ typedef struct {
     struct cpu_conv *conv;             /* oneDNN convolutions (NULL: the op table's kernels) */
     int *conv_h;                       /* per step: its oneDNN primitive, or -1 */
     int nconv;                         /* steps that run through oneDNN */
+    int64_t *ws_off;                   /* per step: its oneDNN workspace's arena offset, or -1 */
+    int64_t arena_bytes;               /* the plan's arena plus what the workspaces add */
 } cpu_exec;
 
 /* Which kernels run the plan's Conv, ConvGradInput and ConvGradWeight steps: oneDNN (the

@@ -53,9 +53,11 @@ static int cpu_start(engine *e, const exec_plan *ep, const char *src, int graph_
     if (info)
         snprintf(info, info_len,
                  "cpu: %d graph nodes -> %d launches (%d fused kernels, %d library, %d merged horizontally), arena "
-                 "%.1f MiB (intermediates %.1f MiB), step %s, kernels %s, convolutions %s",
+                 "%.1f MiB (intermediates %.1f MiB; %.1f MiB with the oneDNN workspaces), step %s, kernels %s, "
+                 "convolutions %s",
                  graph_nodes, ep->fp.nsteps, ep->nkernels, ep->nlibrary, ep->merged, (double)ep->mp.arena_bytes / 1048576.0,
-                 (double)ep->mp.sum_bytes / 1048576.0, src ? "from the plan" : "built", e->jm.cached ? "from cache" : "compiled",
+                 (double)ep->mp.sum_bytes / 1048576.0, (double)e->cx.arena_bytes / 1048576.0,
+                 src ? "from the plan" : "built", e->jm.cached ? "from cache" : "compiled",
                  e->cx.nconv ? "oneDNN" : "im2col+BLAS");
     return 0;
 }

@@ -9,8 +9,8 @@
 #include "frontend/driver.h"
 #include "optest.h"
 #include "passes/fusion.h"
-#include "passes/lower.h"
 #include "passes/memplan.h"
+#include "passes/pipeline.h"
 #include "passes/schedule.h"
 #include "runtime/cpu_exec.h"
 #include "runtime/init.h"
@@ -325,15 +325,17 @@ static int run_config(const method_cfg *m, const char *backbone, double width, i
     ir_graph g, lg;
     char err[IR_ERRLEN];
     if (build_train(&g, m, backbone, width, size, batch, kind)) return 1;
-    CHECK(lower_graph(&g, &lg, err) == 0, "%s", err);
+    /* lowered and rematerialized, as the engine runs it: the checks below cover both passes */
+    remat_stats rs;
+    CHECK(exec_plan_lower(&g, &lg, &rs, err) == 0, "%s", err);
     fused_plan fp;
     CHECK(fuse(&lg, &fp, err) == 0, "%s", err);
     int merged = fuse_horizontal(&fp);
     int nk = 0, nlib = 0;
     for (int s = 0; s < fp.nsteps; s++) fp.steps[s].kind == STEP_KERNEL ? nk++ : nlib++;
-    printf("     %s, %s w%.3g %dpx b%lld %s: %d nodes, %d lowered, %d launches (%d fused kernels, %d library; %d merged "
-           "horizontally)\n", m->method, backbone, width, size, (long long)batch, opt_kind_name(kind), g.nnodes, lg.nnodes,
-           fp.nsteps, nk, nlib, merged);
+    printf("     %s, %s w%.3g %dpx b%lld %s: %d nodes, %d lowered (%d values recomputed in the backward pass), %d "
+           "launches (%d fused kernels, %d library; %d merged horizontally)\n", m->method, backbone, width, size,
+           (long long)batch, opt_kind_name(kind), g.nnodes, lg.nnodes, rs.values, fp.nsteps, nk, nlib, merged);
     /* every CUDA kernel of the plan compiles with NVRTC for sm_80 and sm_90 (no GPU needed) */
     int maj, min;
     if (nvrtc_available(&maj, &min, err) == 0) {
