@@ -25,6 +25,7 @@ typedef struct {
     int op, has_bias;
     int64_t dims[3][4]; /* in0, in1, out0 */
     int64_t st[2], pb[2], pe[2], dl[2], group;
+    int direct; /* the direct algorithm whatever the policy */
     /* primitive */
     dnnl_primitive_t prim;
     dnnl_memory_t scratch; /* NULL when the primitive needs none */
@@ -153,7 +154,8 @@ static int key_of(const ref_call *c, cc_entry *k, char *err) {
 static int same_key(const cc_entry *a, const cc_entry *b) {
     return a->op == b->op && a->has_bias == b->has_bias && !memcmp(a->dims, b->dims, sizeof a->dims) &&
            !memcmp(a->st, b->st, sizeof a->st) && !memcmp(a->pb, b->pb, sizeof a->pb) &&
-           !memcmp(a->pe, b->pe, sizeof a->pe) && !memcmp(a->dl, b->dl, sizeof a->dl) && a->group == b->group;
+           !memcmp(a->pe, b->pe, sizeof a->pe) && !memcmp(a->dl, b->dl, sizeof a->dl) && a->group == b->group &&
+           a->direct == b->direct;
 }
 
 /* plain and requested descriptors of an activation [N,C,H,W] and of the weights (goihw when grouped) */
@@ -217,7 +219,8 @@ static int build(cpu_conv *cc, cc_entry *e, char *err) {
     dnnl_dims_t strides = {e->st[0], e->st[1]}, dil = {e->dl[0] - 1, e->dl[1] - 1};
     dnnl_dims_t pl = {e->pb[0], e->pb[1]}, pr = {e->pe[0], e->pe[1]};
     dnnl_convolution_desc_t fwd_d, d;
-    DN(dnnl_dilated_convolution_forward_desc_init(&fwd_d, dnnl_forward_training, cc->alg, &xa, &wa,
+    dnnl_alg_kind_t alg = e->direct ? dnnl_convolution_direct : cc->alg;
+    DN(dnnl_dilated_convolution_forward_desc_init(&fwd_d, dnnl_forward_training, alg, &xa, &wa,
                                                   e->has_bias ? &bmd : NULL, &ya, strides, dil, pl, pr),
        "convolution forward desc");
     dnnl_primitive_attr_t attr;
@@ -231,11 +234,11 @@ static int build(cpu_conv *cc, cc_entry *e, char *err) {
     } else if (st == dnnl_success) {
         if (e->op == OP_ConvGradInput) {
             what = "convolution backward data";
-            st = dnnl_dilated_convolution_backward_data_desc_init(&d, cc->alg, &xa, &wa, &ya, strides,
+            st = dnnl_dilated_convolution_backward_data_desc_init(&d, alg, &xa, &wa, &ya, strides,
                                                                  dil, pl, pr);
         } else {
             what = "convolution backward weights";
-            st = dnnl_dilated_convolution_backward_weights_desc_init(&d, cc->alg, &xa, &wa, NULL, &ya,
+            st = dnnl_dilated_convolution_backward_weights_desc_init(&d, alg, &xa, &wa, NULL, &ya,
                                                                     strides, dil, pl, pr);
         }
         if (st == dnnl_success) st = dnnl_primitive_desc_create(&pd, &d, attr, cc->eng, fpd);
@@ -272,9 +275,10 @@ static int build(cpu_conv *cc, cc_entry *e, char *err) {
     return rc;
 }
 
-int cpu_conv_prepare(cpu_conv *cc, const ref_call *c, char *err) {
+static int prepare(cpu_conv *cc, const ref_call *c, int direct, char *err) {
     cc_entry k;
     if (key_of(c, &k, err)) return -1;
+    k.direct = direct;
     for (int i = 0; i < cc->n; i++)
         if (same_key(&cc->e[i], &k)) return i;
     if (cc->n == cc->cap) {
@@ -293,6 +297,9 @@ int cpu_conv_prepare(cpu_conv *cc, const ref_call *c, char *err) {
     cc->e[cc->n] = k;
     return cc->n++;
 }
+
+int cpu_conv_prepare(cpu_conv *cc, const ref_call *c, char *err) { return prepare(cc, c, 0, err); }
+int cpu_conv_prepare_direct(cpu_conv *cc, const ref_call *c, char *err) { return prepare(cc, c, 1, err); }
 
 /* ---- running ---- */
 

@@ -31,6 +31,8 @@ void cpu_conv_free(cpu_conv *cc);
 /* A handle (>= 0) for the call c (node Conv, ConvGradInput or ConvGradWeight with its f32 input
  * and output shapes; data pointers are not read), or -1 with a reason in err. */
 int cpu_conv_prepare(cpu_conv *cc, const ref_call *c, char *err);
+/* the same with the direct algorithm whatever the policy: a smaller workspace than Winograd's */
+int cpu_conv_prepare_direct(cpu_conv *cc, const ref_call *c, char *err);
 /* Runs handle h on the buffers of c (same shapes as when prepared). 0, or -1 with c->err set.
  * Its workspace (reordered copies and scratchpad) is a pool the cpu_conv keeps. */
 int cpu_conv_exec(cpu_conv *cc, int h, const ref_call *c);
