@@ -97,6 +97,11 @@ int memplan_build(const ir_graph *g, const exec_step *steps, int n, memplan *mp,
 }
 
 int memplan_build_ex(const ir_graph *g, const exec_step *raw, int n, const int *root, memplan *mp, char *err) {
+    return memplan_build_scratch(g, raw, n, root, NULL, mp, NULL, err);
+}
+
+int memplan_build_scratch(const ir_graph *g, const exec_step *raw, int n, const int *root, const int64_t *scratch,
+                          memplan *mp, int64_t *scratch_off, char *err) {
     memset(mp, 0, sizeof *mp);
     exec_step *steps = NULL;
     if (exec_steps_validate(g, raw, n, err) || exec_steps_resolve(g, raw, n, root, &steps, err)) return -1;
@@ -105,7 +110,7 @@ int memplan_build_ex(const ir_graph *g, const exec_step *raw, int n, const int *
     int *grp = malloc(((size_t)nv + 1) * sizeof(int)), *placed = NULL;
     group *order = NULL;
     unsigned char *taken = calloc((size_t)nv + 1, 1);
-    group *G = malloc(((size_t)nv + 1) * sizeof(group));
+    group *G = malloc(((size_t)nv + (size_t)n + 1) * sizeof(group)); /* values, then scratch buffers */
     span *sp = NULL;
     int64_t *diff = calloc((size_t)n + 2, sizeof(int64_t));
     mp->loc = calloc((size_t)nv + 1, sizeof(exec_loc));
@@ -143,6 +148,9 @@ int memplan_build_ex(const ir_graph *g, const exec_step *raw, int n, const int *
             grp[o] = ng++;
         }
     }
+    int nvg = ng; /* groups from here on are scratch buffers: group nvg + k is step sgrp[k] */
+    for (int s = 0; scratch && s < n; s++)
+        if (scratch[s] > 0) G[ng] = (group){s, s, align_up(scratch[s]), -1, nv + s, ng}, ng++;
     /* placement: largest first, best fit among the gaps left by placed groups that overlap in time */
     order = malloc(((size_t)ng + 1) * sizeof(group));
     placed = malloc(((size_t)ng + 1) * sizeof(int));
@@ -173,6 +181,8 @@ int memplan_build_ex(const ir_graph *g, const exec_step *raw, int n, const int *
     }
     for (int v = 0; v < nv; v++)
         if (grp[v] >= 0) mp->loc[v] = (exec_loc){LOC_ARENA, G[grp[v]].offset, exec_value_bytes(g, v)};
+    for (int s = 0; scratch_off && s < n; s++) scratch_off[s] = -1;
+    for (int i = nvg; scratch_off && i < ng; i++) scratch_off[G[i].first - nv] = G[i].offset;
     for (int v = 0; v < nv; v++) { /* views: their root's storage */
         int r = exec_root(root, v);
         if (r >= 0 && r != v && mp->loc[r].kind != LOC_NONE) mp->loc[v] = (exec_loc){mp->loc[r].kind, mp->loc[r].offset, exec_value_bytes(g, v)};
@@ -225,6 +235,11 @@ int memplan_check(const ir_graph *g, const exec_step *steps, int n, const mempla
 }
 
 int memplan_check_ex(const ir_graph *g, const exec_step *raw, int n, const int *root, const memplan *mp, char *err) {
+    return memplan_check_scratch(g, raw, n, root, mp, NULL, NULL, err);
+}
+
+int memplan_check_scratch(const ir_graph *g, const exec_step *raw, int n, const int *root, const memplan *mp,
+                          const int64_t *scratch, const int64_t *scratch_off, char *err) {
     if (mp->nvals != g->nvals || !mp->loc) {
         snprintf(err, IR_ERRLEN, "memplan: plan is for %d values, graph has %d", mp->nvals, g->nvals);
         return -1;
@@ -298,6 +313,25 @@ int memplan_check_ex(const ir_graph *g, const exec_step *raw, int n, const int *
                      vname(g, a), (long long)cs[i].off, (long long)cs[i].need, def[a], last[a], b, vname(g, b),
                      (long long)cs[j].off, (long long)cs[j].need, def[b], last[b]);
             goto out;
+        }
+    }
+    /* scratch buffers: inside the arena, clear of every value live during their step */
+    for (int s = 0; scratch && s < n; s++) {
+        if (scratch[s] <= 0) continue;
+        int64_t o = scratch_off ? scratch_off[s] : -1, e = o + scratch[s];
+        if (o < 0 || o % MEMPLAN_ALIGN || e > mp->arena_bytes) {
+            snprintf(err, IR_ERRLEN, "step %d: scratch [%lld, +%lld) is not inside the arena (%lld bytes)", s,
+                     (long long)o, (long long)scratch[s], (long long)mp->arena_bytes);
+            goto out;
+        }
+        for (int i = 0; i < nc; i++) {
+            int v = cs[i].v;
+            if (def[v] <= s && s <= last[v] && cs[i].off < e && o < cs[i].off + cs[i].need) {
+                snprintf(err, IR_ERRLEN, "step %d: scratch [%lld, +%lld) overlaps %%%d %s [%lld, +%lld) live steps %d..%d",
+                         s, (long long)o, (long long)scratch[s], v, vname(g, v), (long long)cs[i].off,
+                         (long long)cs[i].need, def[v], last[v]);
+                goto out;
+            }
         }
     }
     rc = 0;

@@ -48,4 +48,14 @@ int memplan_build_ex(const ir_graph *g, const exec_step *steps, int nsteps, cons
 int memplan_check_ex(const ir_graph *g, const exec_step *steps, int nsteps, const int *root, const memplan *mp,
                      char *err);
 
+/* The same with a scratch buffer per step: scratch[s] bytes (0: none) that step s alone uses
+ * (a library's workspace, known only once the backend has chosen its primitives). Each is placed
+ * in the arena like a value live during its step only; scratch_off[s] receives its offset (-1
+ * for none). The checker proves that no scratch buffer shares a byte with a value live during
+ * its step. */
+int memplan_build_scratch(const ir_graph *g, const exec_step *steps, int nsteps, const int *root,
+                          const int64_t *scratch, memplan *mp, int64_t *scratch_off, char *err);
+int memplan_check_scratch(const ir_graph *g, const exec_step *steps, int nsteps, const int *root, const memplan *mp,
+                          const int64_t *scratch, const int64_t *scratch_off, char *err);
+
 #endif

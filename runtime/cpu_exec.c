@@ -50,101 +50,44 @@ int cpu_exec_init(cpu_exec *x, const ir_graph *g, const fused_plan *fp, const ji
     return cpu_exec_init_ex(x, g, fp, jit, mp, CPU_CONV_DEFAULT, err);
 }
 
-/* lowest offset with `need` free bytes among intervals iv[0..n) sorted by start */
-static int64_t lowest_gap(int64_t (*iv)[2], int n, int64_t need) {
-    int64_t at = 0; /* past the end of every interval seen so far */
-    for (int a = 0; a < n && iv[a][0] < at + need; a++)
-        if (iv[a][1] > at) at = (iv[a][1] + 63) / 64 * 64;
-    return at;
-}
-
-/* Each oneDNN step's workspace (reordered copies, scratchpad) goes into arena bytes that no
- * value live during that step uses, rather than into a pool of its own: the largest workspaces
- * belong to the first layers, which run while the arena is mostly free. Where a Winograd
- * workspace would grow the arena by more than an eighth over the least possible (the deep
- * layers' weight transforms, at the start of the backward pass, when the most is live), the step
- * takes the direct algorithm. Returns the arena size that holds values and workspaces, or -1 when out of memory. */
-static int64_t place_workspaces(cpu_exec *x, const memplan *mp) {
-    const ir_graph *g = x->g;
+/* The memory plan the cpu backend runs: the plan's, re-made with each oneDNN step's workspace
+ * (reordered copies, scratchpad) as a scratch buffer of that step, so workspaces share the arena
+ * with the values instead of taking a pool of their own (the largest belong to the first layers,
+ * which run while the arena is mostly free). Winograd's workspaces are the largest (the deep
+ * layers' weight transforms); while the arena exceeds the plan's by more than an eighth, the
+ * Winograd step that saves the most by going direct goes direct. The result is checked like
+ * every plan. 0, or -1 with err. */
+static int plan_workspaces(cpu_exec *x, const memplan *mp, char *err) {
     const fused_plan *fp = x->fp;
-    int ns = fp->nsteps, nv = g->nvals;
-    int64_t total = mp->arena_bytes;
-    int *first = malloc(((size_t)nv + 1) * sizeof(int)), *last = malloc(((size_t)nv + 1) * sizeof(int));
-    int64_t(*iv)[2] = malloc(((size_t)nv + 1) * sizeof *iv);
-    if (!first || !last || !iv) {
-        total = -1;
-        goto out;
+    int ns = fp->nsteps;
+    int64_t *need = calloc((size_t)ns + 1, sizeof *need), budget = mp->arena_bytes + mp->arena_bytes / 8;
+    int rc = -1;
+    if (!need) {
+        snprintf(err, IR_ERRLEN, "out of memory");
+        return -1;
     }
-    for (int v = 0; v < nv; v++) first[v] = ns, last[v] = -1;
-    for (int si = 0; si < ns; si++) {
-        const exec_step *st = &fp->steps[si];
-        for (int k = 0; k < st->nout; k++) {
-            int r = root_of(x, st->out[k]);
-            if (si < first[r]) first[r] = si;
-            if (si > last[r]) last[r] = si;
-        }
-        for (int k = 0; k < st->nin; k++) {
-            int r = root_of(x, st->in[k]);
-            if (si > last[r]) last[r] = si;
-        }
-    }
-    for (int i = 0; i < g->noutputs; i++) last[root_of(x, g->outputs[i])] = ns;
-    for (int i = 0; i < g->nupdates; i++) last[root_of(x, g->updates[i].src)] = ns;
-    /* per step: where its workspace goes with the primitive's algorithm, and with the direct one
-     * when that is Winograd; then the smallest arena any choice allows, and Winograd wherever it
-     * fits in that */
-    int64_t *alt = malloc(((size_t)ns + 1) * sizeof *alt), floor = mp->arena_bytes;
-    int *alt_h = malloc(((size_t)ns + 1) * sizeof *alt_h);
-    if (!alt || !alt_h) {
-        free(alt), free(alt_h);
-        total = -1;
-        goto out;
-    }
-    for (int si = 0; si < ns; si++) {
-        int h = x->conv_h[si];
-        int64_t need = (int64_t)cpu_conv_need(x->conv, h);
-        alt_h[si] = -1;
-        if (h < 0 || need == 0) continue;
-        int n = 0;
-        for (int v = 0; v < nv; v++)
-            if (mp->loc[v].kind == LOC_ARENA && root_of(x, v) == v && first[v] <= si && si <= last[v])
-                iv[n][0] = mp->loc[v].offset, iv[n][1] = mp->loc[v].offset + mp->loc[v].bytes, n++;
-        for (int a = 1; a < n; a++) /* by start */
-            for (int b = a; b > 0 && iv[b - 1][0] > iv[b][0]; b--) {
-                int64_t t0 = iv[b][0], t1 = iv[b][1];
-                iv[b][0] = iv[b - 1][0], iv[b][1] = iv[b - 1][1], iv[b - 1][0] = t0, iv[b - 1][1] = t1;
-            }
-        x->ws_off[si] = lowest_gap(iv, n, need);
-        int64_t end = x->ws_off[si] + need, best = end;
-        if (end > mp->arena_bytes && strstr(cpu_conv_impl(x->conv, h), "wino")) {
+    for (int tries = 0;; tries++) {
+        for (int si = 0; si < ns; si++) need[si] = (int64_t)cpu_conv_need(x->conv, x->conv_h[si]);
+        memplan_free(&x->mp);
+        if (memplan_build_scratch(x->g, fp->steps, ns, fp->root, need, &x->mp, x->ws_off, err)) goto out;
+        if (x->mp.arena_bytes <= budget || tries > ns) break;
+        int best = -1, best_h = -1;
+        int64_t best_gain = 0;
+        for (int si = 0; si < ns; si++) {
+            if (x->conv_h[si] < 0 || !strstr(cpu_conv_impl(x->conv, x->conv_h[si]), "wino")) continue;
             char why[IR_ERRLEN];
-            ref_call c = call_of(x, &g->nodes[fp->steps[si].node], why);
-            int hd = cpu_conv_prepare_direct(x->conv, &c, why);
-            int64_t nd = (int64_t)cpu_conv_need(x->conv, hd);
-            if (hd >= 0) {
-                alt[si] = lowest_gap(iv, n, nd);
-                alt_h[si] = hd;
-                if (alt[si] + nd < best) best = alt[si] + nd;
-            }
+            ref_call c = call_of(x, &x->g->nodes[fp->steps[si].node], why);
+            int h = cpu_conv_prepare_direct(x->conv, &c, why);
+            int64_t gain = need[si] - (int64_t)cpu_conv_need(x->conv, h);
+            if (h >= 0 && gain > best_gain) best = si, best_h = h, best_gain = gain;
         }
-        if (best > floor) floor = best;
+        if (best < 0) break;
+        x->conv_h[best] = best_h;
     }
-    /* Winograd may grow the arena by an eighth over the least any choice allows: on ResNet-18
-     * b128 that keeps it for every layer but the deepest weight gradients (measured: 0.1 s/step
-     * for 90 MiB) */
-    floor += mp->arena_bytes / 8;
-    for (int si = 0; si < ns; si++) {
-        int h = x->conv_h[si];
-        if (h < 0 || x->ws_off[si] < 0) continue;
-        if (x->ws_off[si] + (int64_t)cpu_conv_need(x->conv, h) > floor && alt_h[si] >= 0)
-            x->conv_h[si] = alt_h[si], x->ws_off[si] = alt[si];
-        int64_t end = x->ws_off[si] + (int64_t)cpu_conv_need(x->conv, x->conv_h[si]);
-        if (end > total) total = end;
-    }
-    free(alt), free(alt_h);
+    rc = memplan_check_scratch(x->g, fp->steps, ns, fp->root, &x->mp, need, x->ws_off, err);
 out:
-    free(first), free(last), free(iv);
-    return total;
+    free(need);
+    return rc;
 }
 
 int cpu_exec_init_ex(cpu_exec *x, const ir_graph *g, const fused_plan *fp, const jit_module *jit, const memplan *mp,
@@ -164,9 +107,17 @@ int cpu_exec_init_ex(cpu_exec *x, const ir_graph *g, const fused_plan *fp, const
     }
     /* the primitives first: their workspaces are placed in the arena */
     if (conv_init(x, conv, err)) goto oom;
+    if (mp && x->nconv) {
+        char why[IR_ERRLEN];
+        if (plan_workspaces(x, mp, why)) {
+            snprintf(err, IR_ERRLEN, "planning the oneDNN workspaces: %.400s", why);
+            cpu_exec_free(x);
+            return -1;
+        }
+        mp = &x->mp;
+    }
     if (mp) {
-        x->arena_bytes = x->nconv ? place_workspaces(x, mp) : mp->arena_bytes;
-        if (x->arena_bytes < 0) goto oom;
+        x->arena_bytes = mp->arena_bytes;
         x->arena = aligned_alloc(64, (size_t)((x->arena_bytes + 63) / 64 * 64 + 64));
         x->persistent = aligned_alloc(64, (size_t)((mp->persistent_bytes + 63) / 64 * 64 + 64));
         if (!x->arena || !x->persistent) goto oom;
@@ -207,6 +158,7 @@ void cpu_exec_free(cpu_exec *x) {
     cpu_conv_free(x->conv);
     free(x->conv_h);
     free(x->ws_off);
+    memplan_free(&x->mp);
     memset(x, 0, sizeof *x);
 }
 

@@ -18,7 +18,8 @@ typedef struct {
     int *conv_h;                       /* per step: its oneDNN primitive, or -1 */
     int nconv;                         /* steps that run through oneDNN */
     int64_t *ws_off;                   /* per step: its oneDNN workspace's arena offset, or -1 */
-    int64_t arena_bytes;               /* the plan's arena plus what the workspaces add */
+    int64_t arena_bytes;               /* the arena: values and oneDNN workspaces */
+    memplan mp;                        /* the plan's memory plan re-made with the workspaces */
 } cpu_exec;
 
 /* Which kernels run the plan's Conv, ConvGradInput and ConvGradWeight steps: oneDNN (the
