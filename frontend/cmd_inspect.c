@@ -13,6 +13,7 @@ typedef struct {
     /* the compiled step (lower + fuse + schedule + memory plan) */
     int lowered_nodes, launches, kernels, library, merged;
     int64_t arena_bytes, intermediate_bytes, persistent_bytes;
+    remat_stats remat; /* forward values the backward pass recomputes */
     /* what the plan file holds of it (stored: 0 when the runtime rebuilds it) */
     int stored;
     int64_t c_bytes, cuda_bytes;
@@ -55,11 +56,16 @@ static int exec_stats(const sslc_plan *p, plan_stats *s, char *err) {
         s->cuda_bytes = (int64_t)compiled_step_cuda_bytes(cs);
         s->ncubins = cs->ncubins;
         for (int i = 0; i < cs->ncubins; i++) s->cubin_arch[i] = cs->cubin[i].arch, s->cubin_bytes[i] = (int64_t)cs->cubin[i].size;
-        return 0;
+        /* the plan stores the rewritten graph, not what the rewrite did: do it again */
+        ir_graph lg;
+        int rc = exec_plan_lower(&p->train, &lg, &s->remat, err);
+        ir_graph_free(&lg);
+        return rc;
     }
     exec_plan ep;
     if (exec_plan_build(&p->train, &ep, err)) return -1;
     step_stats(&ep, s);
+    s->remat = ep.remat;
     exec_plan_free(&ep);
     return 0;
 }
@@ -84,12 +90,13 @@ static void print_json(const sslc_plan *p, const plan_stats *s, int with_params)
     printf(",\"nodes\":%d,\"parameters\":%d,\"parameter_elements\":%lld,\"state_tensors\":%d,"
            "\"state_elements\":%lld,\"inputs\":%d,\"flops_per_step\":%lld,\"lowered_nodes\":%d,"
            "\"launches\":%d,\"fused_kernels\":%d,\"library_calls\":%d,\"launches_per_node\":%.4f,"
-           "\"arena_bytes\":%lld,\"intermediate_bytes\":%lld,\"arena_fraction\":%.4f,\"persistent_bytes\":%lld,",
+           "\"arena_bytes\":%lld,\"intermediate_bytes\":%lld,\"arena_fraction\":%.4f,\"persistent_bytes\":%lld,"
+           "\"recomputed_values\":%d,\"recomputed_bytes\":%lld,",
            s->nodes, s->params, (long long)s->param_elems, s->states, (long long)s->state_elems, s->inputs,
            (long long)s->flops, s->lowered_nodes, s->launches, s->kernels, s->library,
            (double)s->launches / (double)(s->nodes ? s->nodes : 1), (long long)s->arena_bytes,
            (long long)s->intermediate_bytes, (double)s->arena_bytes / (double)(s->intermediate_bytes ? s->intermediate_bytes : 1),
-           (long long)s->persistent_bytes);
+           (long long)s->persistent_bytes, s->remat.values, (long long)s->remat.bytes);
     printf("\"step_stored\":%s,\"kernel_c_bytes\":%lld,\"kernel_cuda_bytes\":%lld,\"cubins\":[", s->stored ? "true" : "false",
            (long long)s->c_bytes, (long long)s->cuda_bytes);
     for (int i = 0; i < s->ncubins; i++)
@@ -169,6 +176,8 @@ int cmd_inspect(int argc, char **argv) {
         printf("memory: arena %.1f MiB for %.1f MiB of intermediate buffers (%.2f), persistent %.1f MiB\n",
                s.arena_bytes / 1048576.0, s.intermediate_bytes / 1048576.0,
                (double)s.arena_bytes / (double)(s.intermediate_bytes ? s.intermediate_bytes : 1), s.persistent_bytes / 1048576.0);
+        printf("recomputed in the backward pass instead of kept from the forward pass: %d values (%.1f MiB)\n",
+               s.remat.values, s.remat.bytes / 1048576.0);
         if (s.stored) {
             printf("stored in the plan: the compiled step (schedule, memory plan), %d kernels: C source %lld bytes",
                    s.kernels, (long long)s.c_bytes);
