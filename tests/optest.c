@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "frontend/driver.h"
 #include "passes/autodiff.h"
 #include "runtime/init.h"
 #include "runtime/interp.h"
@@ -14,6 +15,23 @@ void test_fill_uniform(float *x, int64_t n, double lo, double hi, uint64_t seed)
     sslc_rng r;
     rng_seed(&r, seed, 7);
     for (int64_t i = 0; i < n; i++) x[i] = (float)(lo + (hi - lo) * rng_uniform(&r));
+}
+
+int test_simclr_graph(ir_graph *g, const char *backbone, int size, int64_t batch, const char *set, char *err) {
+    compile_args a;
+    memset(&a, 0, sizeof a);
+    a.method = method_find("simclr");
+    snprintf(a.spec.backbone.name, sizeof a.spec.backbone.name, "%s", backbone);
+    a.spec.backbone.width = 1;
+    a.spec.backbone.image_size = size;
+    a.spec.backbone.channels = 3;
+    a.spec.backbone.cifar_stem = -1;
+    a.spec.batch = batch;
+    if (set) a.spec.set[a.spec.nset++] = set;
+    a.opt = opt_defaults(OPT_SGD);
+    a.lr = 0.05;
+    ir_graph_init(g);
+    return driver_build_train(&a, g, err);
 }
 
 double max_abs_diff(const float *a, const float *b, int64_t n) {

@@ -35,6 +35,9 @@ int run_forward_f32(gc_build_fn build, void *ctx, float *out, int64_t numel);
 
 /* random helpers (deterministic) */
 void test_fill_uniform(float *x, int64_t n, double lo, double hi, uint64_t seed);
+/* The SimCLR train graph on a full-width backbone at size x size, 3 channels, views as inputs,
+ * SGD lr 0.05; `set` is one method option ("projection_dim=16") or NULL. 0, or -1 with err. */
+int test_simclr_graph(ir_graph *g, const char *backbone, int size, int64_t batch, const char *set, char *err);
 /* max |a-b| / max(1e-12, max|b|) */
 double rel_err(const float *a, const float *b, int64_t n);
 double max_abs_diff(const float *a, const float *b, int64_t n);

@@ -148,22 +148,9 @@ static int check_case(const conv_case *k, cpu_conv *const cc[NPOL]) {
 
 /* every distinct convolution (op, shapes, attributes) of a SimCLR training graph */
 static int check_backbone(const char *backbone, int size, int64_t batch, cpu_conv *const cc[NPOL]) {
-    compile_args a;
-    memset(&a, 0, sizeof a);
-    a.method = method_find("simclr");
-    snprintf(a.spec.backbone.name, sizeof a.spec.backbone.name, "%s", backbone);
-    a.spec.backbone.width = 1;
-    a.spec.backbone.image_size = size;
-    a.spec.backbone.channels = 3;
-    a.spec.backbone.cifar_stem = -1;
-    a.spec.batch = batch;
-    a.spec.set[a.spec.nset++] = "projection_dim=16";
-    a.opt = opt_defaults(OPT_SGD);
-    a.lr = 0.05;
     char err[IR_ERRLEN];
     ir_graph g;
-    ir_graph_init(&g);
-    CHECK(driver_build_train(&a, &g, err) == 0, "%s: %s", backbone, err);
+    CHECK(test_simclr_graph(&g, backbone, size, batch, "projection_dim=16", err) == 0, "%s: %s", backbone, err);
     int before = nchecked, seen[3] = {0, 0, 0};
     for (int i = 0; i < g.nnodes; i++) {
         const ir_node *n = &g.nodes[i];

@@ -9,7 +9,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "frontend/driver.h"
 #include "optest.h"
 #include "passes/fusion.h"
 #include "passes/lower.h"
@@ -18,20 +17,8 @@
 #include "passes/schedule.h"
 
 static int build(ir_graph *g, const char *backbone, int size, int64_t batch) {
-    compile_args a;
-    memset(&a, 0, sizeof a);
-    a.method = method_find("simclr");
-    snprintf(a.spec.backbone.name, sizeof a.spec.backbone.name, "%s", backbone);
-    a.spec.backbone.width = 1;
-    a.spec.backbone.image_size = size;
-    a.spec.backbone.channels = 3;
-    a.spec.backbone.cifar_stem = -1;
-    a.spec.batch = batch;
-    a.opt = opt_defaults(OPT_SGD);
-    a.lr = 0.05;
     char err[IR_ERRLEN];
-    ir_graph_init(g);
-    CHECK(driver_build_train(&a, g, err) == 0, "%s: %s", backbone, err);
+    CHECK(test_simclr_graph(g, backbone, size, batch, NULL, err) == 0, "%s: %s", backbone, err);
     return 0;
 }
 
