@@ -72,6 +72,24 @@ class Checker:
             if n not in self.seen and not n.startswith(skip_prefixes):
                 self.failures.append(f"{n}: in sslc's dump but not checked against PyTorch")
 
+    def check_run(self, losses, grads, model, f64, zero=None):
+        """a run of steps: the loss of every step, every gradient of step 1 (those named in `zero`,
+        mapped to the gradient giving their scale, must be zero up to rounding), every parameter
+        and buffer of `model` after the last step, and nothing sslc dumped left unchecked"""
+        zero = zero or {}
+        for s, l in enumerate(losses):
+            self.check(f"loss.{s}", np.array(l, np.float64 if f64 else np.float32))
+        for n, g in grads.items():
+            if n in zero:
+                self.check_zero(f"grad.{n}", g, np.max(np.abs(grads[zero[n]])))
+            else:
+                self.check(f"grad.{n}", g)
+        sd = dict(model.named_parameters())
+        sd.update(dict(model.named_buffers()))
+        for n, v in sd.items():
+            self.check(n, v.detach().numpy())
+        self.all_covered()
+
     def fail(self, msg):
         self.failures.append(msg)
 

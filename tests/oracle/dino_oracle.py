@@ -159,15 +159,7 @@ def main():
         opt.step()
 
     ck = compare.Checker(got, a.tol)
-    for s, l in enumerate(losses):
-        ck.check(f"loss.{s}", np.array(l, np.float64 if a.f64 else np.float32))
-    for n, g in grads.items():
-        ck.check(f"grad.{n}", g)
-    sd = dict(model.named_parameters())
-    sd.update(dict(model.named_buffers()))
-    for n, v in sd.items():
-        ck.check(n, v.detach().numpy())
-    ck.all_covered()
+    ck.check_run(losses, grads, model, a.f64)
     if a.freeze and np.any(got.get("grad.head_student.last_layer.weight_v", 1) != 0):
         ck.fail("freeze: the last layer got a gradient on step 1")
     print(f"dino losses {[round(x, 6) for x in losses]}")
