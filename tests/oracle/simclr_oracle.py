@@ -16,6 +16,7 @@ import torch.nn.functional as F
 import torchvision
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import compare  # noqa: E402
 import st  # noqa: E402
 
 
@@ -54,12 +55,6 @@ class SimCLR(nn.Module):
         z1 = self.projector.layer1(self.backbone(v0))
         z2 = self.projector.layer1(self.backbone(v1))
         return nt_xent_loss(z1, z2, self.temperature)
-
-
-def rel(a, b):
-    a = np.asarray(a, np.float64)
-    b = np.asarray(b, np.float64)
-    return float(np.max(np.abs(a - b)) / max(np.max(np.abs(b)), 1e-12))
 
 
 def main():
@@ -137,37 +132,10 @@ def main():
             grads = {n: p.grad.detach().numpy().copy() for n, p in model.named_parameters()}
         opt.step()
 
-    worst, failures, checked, errs = 0.0, [], 0, []
-
-    def check(name, ref):
-        nonlocal worst, checked
-        if name not in got:
-            failures.append(f"{name}: missing from sslc's dump")
-            return
-        if got[name].shape != ref.shape:
-            failures.append(f"{name}: shape {got[name].shape} vs {ref.shape}")
-            return
-        e = rel(got[name], ref)
-        errs.append((e, name))
-        checked += 1
-        worst = max(worst, e)
-        if not e <= a.tol:
-            failures.append(f"{name}: rel err {e:.3g}")
-
-    for s, l in enumerate(losses):
-        check(f"loss.{s}", np.array(l, np.float64 if a.f64 else np.float32))
-    for n, g in grads.items():
-        check(f"grad.{n}", g)
-    for n, v in model.state_dict().items():
-        check(n, v.detach().numpy())
-    print(f"simclr oracle ({a.optimizer}, {a.steps} steps): {checked} tensors, losses "
-          f"{[round(x, 6) for x in losses]}, max rel err {worst:.2e}")
-    if os.environ.get("ORACLE_VERBOSE"):
-        for e, n in sorted(errs, reverse=True)[:10]:
-            print(f"  {e:.2e} {n}")
-    for f in failures[:20]:
-        print("  MISMATCH", f)
-    sys.exit(1 if failures or checked == 0 else 0)
+    ck = compare.Checker(got, a.tol)
+    ck.check_run(losses, grads, model, a.f64)
+    print(f"simclr losses {[round(x, 6) for x in losses]}")
+    sys.exit(ck.report(f"simclr oracle ({a.optimizer}, {a.steps} steps{', f64' if a.f64 else ''})"))
 
 
 if __name__ == "__main__":
