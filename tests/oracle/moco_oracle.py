@@ -19,12 +19,12 @@ import subprocess
 import sys
 import time
 
-import numpy as np
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import compare  # noqa: E402
 import st  # noqa: E402
 
 
@@ -204,12 +204,6 @@ class MoCoV3(MoCoBase):
         return l1 + l2
 
 
-def rel(a, b, floor=1e-12):
-    a = np.asarray(a, np.float64)
-    b = np.asarray(b, np.float64)
-    return float(np.max(np.abs(a - b)) / max(np.max(np.abs(b)), floor))
-
-
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("sslc")
@@ -328,56 +322,18 @@ def main():
             grads = {n: p.grad.detach().numpy().copy() for n, p in model.named_parameters() if p.requires_grad}
         opt.step()
 
-    worst, failures, checked, errs = 0.0, [], 0, []
     # MoCo v3: a shift of the Linear outputs in front of a BatchNorm, and of the projector's
     # output (the predictor starts with Linear + BatchNorm), changes nothing, so these biases have
-    # a zero gradient in exact arithmetic and both sides return rounding noise. Their error is
-    # measured against the gradient of the same layer's weight instead of their own size.
-    zero_grad = {"projector.layer1.0.bias", "projector.layer2.0.bias", "projector.layer3.0.bias",
-                 "projector.layer3.1.bias", "predictor.layer1.0.bias"} if v3 else set()
-
-    def check(name, ref):
-        nonlocal worst, checked
-        if name not in got:
-            failures.append(f"{name}: missing from sslc's dump")
-            return
-        if got[name].shape != ref.shape:
-            failures.append(f"{name}: shape {got[name].shape} vs {ref.shape}")
-            return
-        if ref.dtype == np.int64:
-            e = 0.0 if np.array_equal(got[name], ref) else float("inf")
-        else:
-            scale = 1e-12
-            if name.startswith("grad.") and name[5:] in zero_grad:
-                scale = float(np.max(np.abs(grads[name[5:-len("bias")] + "weight"])))
-            e = rel(got[name], ref, scale)
-        errs.append((e, name))
-        checked += 1
-        worst = max(worst, e)
-        if not e <= a.tol:
-            failures.append(f"{name}: rel err {e:.3g}" + (f" (sslc {got[name]}, torch {ref})" if ref.size == 1 else ""))
-
-    for s, l in enumerate(losses):
-        check(f"loss.{s}", np.array(l, np.float64 if a.f64 else np.float32))
-    for n, g in grads.items():
-        check(f"grad.{n}", g)
-    sd_after = model.state_dict()
-    for n, v in sd_after.items():
-        check(n, v.detach().numpy())
-    # and nothing sslc keeps is unknown to the model (names drift in both directions)
-    for n in got:
-        if not n.startswith(("loss.", "grad.", "opt.")) and n not in sd_after:
-            failures.append(f"{n}: in sslc's dump but not in the PyTorch model")
+    # a zero gradient in exact arithmetic and both sides return rounding noise, measured against
+    # the gradient of the same layer's weight.
+    zero = {n: n[:-len("bias")] + "weight" for n in ("projector.layer1.0.bias", "projector.layer2.0.bias",
+                                                      "projector.layer3.0.bias", "projector.layer3.1.bias",
+                                                      "predictor.layer1.0.bias")} if v3 else {}
+    ck = compare.Checker(got, a.tol)
+    ck.check_run(losses, grads, model, a.f64, zero=zero)  # the queue and its pointer are buffers
     wrapped = " (queue pointer " + " -> ".join(str(p) for p in [a.ptr] + ptrs) + ")" if not v3 else ""
-    print(f"{a.method} oracle ({a.backbone}, {a.optimizer}{', f64' if a.f64 else ''}, {a.steps} steps): "
-          f"{checked} tensors, losses {[round(x, 6) for x in losses]}, max rel err {worst:.2e}{wrapped}; "
-          f"sslc {t_sslc:.1f}s, total {time.time() - t0:.1f}s")
-    if os.environ.get("ORACLE_VERBOSE"):
-        for e, n in sorted(errs, reverse=True)[:10]:
-            print(f"  {e:.2e} {n}")
-    for f in failures[:20]:
-        print("  MISMATCH", f)
-    sys.exit(1 if failures or checked == 0 else 0)
+    print(f"{a.method} losses {[round(x, 6) for x in losses]}{wrapped}; sslc {t_sslc:.1f}s, total {time.time() - t0:.1f}s")
+    sys.exit(ck.report(f"{a.method} oracle ({a.backbone}, {a.optimizer}{', f64' if a.f64 else ''}, {a.steps} steps)"))
 
 
 if __name__ == "__main__":
