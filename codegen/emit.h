@@ -16,6 +16,9 @@ void sb_printf(strbuf *b, const char *fmt, ...) __attribute__((format(printf, 2,
 void kir_pitches(const kir *k, int64_t *opitch, int64_t *ipitch);
 void kir_offset_expr(strbuf *b, const kir *k, const int64_t *stride, int reduced, const char *var, const int64_t *pitch);
 void kir_contig_strides(const kir *k, int64_t *st);
+/* `const int64_t obL = ...;` for every full-level load L and `obS` for the stores: the part of
+ * their offsets that depends on the outer index o (both emitters' reduction kernels) */
+void kir_outer_offsets(strbuf *b, const kir *k, const int64_t *contig, const int64_t *opitch);
 /* marks the expressions `x` needs (itself and its operands, transitively) */
 void kir_need(const kir *k, int x, unsigned char *mark);
 /* ready[x]: the reduction phase after which expression x can be evaluated (0: before any) */

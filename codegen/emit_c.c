@@ -67,6 +67,18 @@ void kir_offset_expr(strbuf *b, const kir *k, const int64_t *stride, int reduced
     if (!any) sb_printf(b, "0");
 }
 
+void kir_outer_offsets(strbuf *b, const kir *k, const int64_t *contig, const int64_t *opitch) {
+    for (int l = 0; l < k->nloads; l++) {
+        if (k->loads[l].level != LV_FULL) continue;
+        sb_printf(b, "        const int64_t ob%d = ", l);
+        kir_offset_expr(b, k, k->loads[l].stride, 0, "o", opitch);
+        sb_printf(b, ";\n");
+    }
+    sb_printf(b, "        const int64_t obS = ");
+    kir_offset_expr(b, k, contig, 0, "o", opitch);
+    sb_printf(b, ";\n");
+}
+
 void kir_contig_strides(const kir *k, int64_t *st) { ir_strides(&k->dom, st); }
 
 void kir_need(const kir *k, int x, unsigned char *mark) {
@@ -256,16 +268,7 @@ char *kir_emit_c(const kir *k, const char *name) {
     kir_ready(k, ready);
     if (!par_inner) sb_printf(&b, "#pragma omp parallel for schedule(static) if (%lldLL > 16384)\n", (long long)(O * I));
     sb_printf(&b, "    for (int64_t o = 0; o < %lldLL; o++) {\n", (long long)O);
-    /* outer part of every full-level load offset, and of the full-level store offset */
-    for (int l = 0; l < k->nloads; l++) {
-        if (k->loads[l].level != LV_FULL) continue;
-        sb_printf(&b, "        const int64_t ob%d = ", l);
-        kir_offset_expr(&b, k, k->loads[l].stride, 0, "o", opitch);
-        sb_printf(&b, ";\n");
-    }
-    sb_printf(&b, "        const int64_t obS = ");
-    kir_offset_expr(&b, k, contig, 0, "o", opitch);
-    sb_printf(&b, ";\n");
+    kir_outer_offsets(&b, k, contig, opitch);
     for (int p = 0; p <= k->nphases; p++) {
         /* outer-level expressions that become ready before phase p */
         for (int x = 0; x < k->nexprs; x++) {

@@ -96,15 +96,7 @@ char *kir_emit_cuda(const kir *k, const char *name) {
     kir_ready(k, ready);
     sb_printf(&b, "    __shared__ double sh[%d];\n", CUDA_BLOCK);
     sb_printf(&b, "    for (int64_t o = blockIdx.x; o < %lldLL; o += gridDim.x) {\n", (long long)O);
-    for (int l = 0; l < k->nloads; l++) {
-        if (k->loads[l].level != LV_FULL) continue;
-        sb_printf(&b, "        const int64_t ob%d = ", l);
-        kir_offset_expr(&b, k, k->loads[l].stride, 0, "o", opitch);
-        sb_printf(&b, ";\n");
-    }
-    sb_printf(&b, "        const int64_t obS = ");
-    kir_offset_expr(&b, k, contig, 0, "o", opitch);
-    sb_printf(&b, ";\n");
+    kir_outer_offsets(&b, k, contig, opitch);
     for (int p = 0; p <= k->nphases; p++) {
         for (int x = 0; x < k->nexprs; x++)
             if (k->exprs[x].level == LV_OUTER && ready[x] == p) value(&b, k, x, "        ");
