@@ -17,7 +17,8 @@ import torch.nn as nn
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import st  # noqa: E402
-from simclr_oracle import nt_xent_loss, rel  # noqa: E402
+from compare import rel  # noqa: E402
+from simclr_oracle import nt_xent_loss  # noqa: E402
 
 
 class PatchEmbed(nn.Module):
