@@ -5,6 +5,7 @@
 #include <string.h>
 #include <zlib.h>
 
+#include "optest.h"
 #include "runtime/planfile.h"
 
 static void put_le(unsigned char *b, uint64_t v, int n) {
@@ -31,3 +32,39 @@ unsigned char *plan_remake(const unsigned char *good, size_t glen, plan_mutator 
 }
 
 void plan_put_u32(unsigned char *b, uint32_t v) { put_le(b, v, 4); }
+
+int plan_expect_refused(const unsigned char *buf, size_t len, const char *want, const char *label) {
+    sslc_plan p;
+    char err[IR_ERRLEN] = "";
+    int rc = plan_decode(&p, buf, len, "t.plan", err);
+    CHECK(rc != 0, "%s: accepted", label);
+    CHECK(strstr(err, want) != NULL, "%s: message '%s' lacks '%s'", label, err, want);
+    CHECK(strchr(err, '\n') == NULL, "%s: message spans lines", label);
+    CHECK(p.train.nvals == 0 && p.nopts == 0 && !p.has_step, "%s: plan not left empty", label);
+    plan_free(&p);
+    printf("ok   %-34s %s\n", label, err);
+    return 0;
+}
+
+static void unchanged(Sslc__Plan *pp) { (void)pp; }
+
+int plan_remake_cases(const unsigned char *good, size_t glen, const plan_case *cases, size_t n, int want_step) {
+    for (size_t i = 0; i < n; i++) {
+        size_t len;
+        unsigned char *b = plan_remake(good, glen, cases[i].m, &len);
+        CHECK(b, "%s: cannot remake", cases[i].label);
+        int r = plan_expect_refused(b, len, cases[i].want, cases[i].label);
+        free(b);
+        if (r) return r;
+    }
+    size_t len;
+    unsigned char *b = plan_remake(good, glen, unchanged, &len);
+    CHECK(b, "control: cannot remake");
+    sslc_plan p;
+    char err[IR_ERRLEN];
+    int ok = plan_decode(&p, b, len, "t.plan", err) == 0;
+    free(b);
+    CHECK(ok && (!want_step || p.has_step), "repacked plan refused: %s", ok ? "no compiled step" : err);
+    plan_free(&p);
+    return 0;
+}
