@@ -59,10 +59,10 @@ static int feed_step(const sslc_plan *p, engine *e, sslc_loader *l, aug_binding 
     loader_batch b;
     if (feed_sched_inputs(e, err) || loader_next(l, &b, err) || aug_draw(ab, p->seed, step, err)) return -1;
     int v = engine_find(e, "images");
-    memcpy(engine_data(e, v), b.images, (size_t)ir_numel(&engine_graph(e)->vals[v].shape));
+    if (engine_upload(e, v, b.images, engine_value_bytes(e, v), err)) return -1;
     for (int i = 0; i < ab->ninputs; i++) {
         int a = engine_find(e, ab->in[i].name);
-        if (a >= 0) memcpy(engine_data(e, a), ab->in[i].data, (size_t)ab->in[i].numel * 4);
+        if (a >= 0 && engine_upload(e, a, ab->in[i].data, (size_t)ab->in[i].numel * 4, err)) return -1;
     }
     return 0;
 }
@@ -181,7 +181,7 @@ int main(int argc, char **argv) {
         const ir_shape *s = &plan.train.vals[pimages].shape;
         if (s->d[1] != in->c || s->d[2] != in->h || s->d[3] != in->w)
             return die("the dataset's images do not have the plan's `images` shape");
-        engine *e = engine_new_plan(kind, &plan, info, sizeof info, err);
+        engine *e = engine_new_plan(kind, 0, &plan, info, sizeof info, err);
         if (!e || engine_init_persistent(e, plan.seed, err)) return die(err);
         int ns = nb < 3 ? nb : 3;
         double t_step = 0, t_feed = 0;

@@ -50,7 +50,7 @@ sslc_session *sslc_open(const char *plan_path, const char *device, char *err, si
     if (!s) return seterr(err, errlen, "out of memory"), NULL;
     plan_init(&s->plan);
     if (plan_read(&s->plan, plan_path, e) || plan_opt_config(&s->plan, &s->cfg, &s->lr, &s->wd, e) ||
-        aug_bind_plan(&s->aug, &s->plan, e) || !(s->e = engine_new_plan(kind, &s->plan, NULL, 0, e)) ||
+        aug_bind_plan(&s->aug, &s->plan, e) || !(s->e = engine_new_plan(kind, 0, &s->plan, NULL, 0, e)) ||
         engine_init_persistent(s->e, s->plan.seed, e)) {
         seterr(err, errlen, e);
         sslc_close(s);
@@ -100,7 +100,8 @@ int sslc_set(sslc_session *s, const char *name, const float *data, int64_t n, ch
 int sslc_set_u8(sslc_session *s, const char *name, const uint8_t *data, int64_t n, char *err, size_t errlen) {
     int v = lookup(s, name, DT_U8, n, err, errlen);
     if (v < 0) return -1;
-    memcpy(engine_data(s->e, v), data, (size_t)n);
+    char e[IR_ERRLEN];
+    if (engine_upload(s->e, v, data, (size_t)n, e)) return seterr(err, errlen, e), -1;
     return 0;
 }
 
@@ -125,11 +126,7 @@ int sslc_step(sslc_session *s, int64_t step, float *loss, char *err, size_t errl
         for (int i = 0; i < s->aug.ninputs; i++) {
             const aug_input *in = &s->aug.in[i];
             int v = engine_find(s->e, in->name);
-            if (v < 0) continue;
-            if (in->dtype == DT_F32) {
-                if (engine_set_f32(s->e, v, in->data, e)) return seterr(err, errlen, e), -1;
-            } else
-                memcpy(engine_data(s->e, v), in->data, (size_t)in->numel * 4);
+            if (v >= 0 && engine_upload(s->e, v, in->data, (size_t)in->numel * 4, e)) return seterr(err, errlen, e), -1;
         }
     }
     int lv = engine_find(s->e, "loss");

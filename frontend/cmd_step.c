@@ -30,9 +30,7 @@ static int load_tensor_into(engine *it, int v, const st_tensor *t, const char *w
         snprintf(err, IR_ERRLEN, "%s '%s' has shape %s, the plan expects %s", what, t->name, a, b);
         return -1;
     }
-    if (dt == DT_F32) return engine_set_f32(it, v, t->data, err);
-    memcpy(engine_data(it, v), t->data, t->nbytes);
-    return 0;
+    return engine_upload(it, v, t->data, t->nbytes, err);
 }
 
 static int load_params(engine *it, const char *path, char *err) {
@@ -143,14 +141,22 @@ static int load_inputs(engine *it, const char *path, int64_t steps, sched_overri
 
 static int add_value(st_table *out, const engine *it, int v, const char *name, char *err) {
     const ir_value *val = &engine_graph(it)->vals[v];
-    void *d = engine_data(it, v);
     st_dtype sd;
-    if (!d || st_dtype_from_ir(val->dtype, &sd)) {
+    if (!engine_has_value(it, v) || st_dtype_from_ir(val->dtype, &sd)) {
         snprintf(err, IR_ERRLEN, "cannot dump '%s'", name);
         return -1;
     }
-    if (engine_is_f64(it) && val->dtype == DT_F32) sd = ST_F64; /* --f64: keep full precision */
-    return st_add(out, name, sd, val->shape.ndim, val->shape.d, d, err);
+    int wide = engine_is_f64(it) && val->dtype == DT_F32; /* --f64: keep full precision */
+    size_t bytes = wide ? (size_t)ir_numel(&val->shape) * sizeof(double) : engine_value_bytes(it, v);
+    void *d = malloc(bytes ? bytes : 1);
+    if (!d) {
+        snprintf(err, IR_ERRLEN, "out of memory dumping '%s'", name);
+        return -1;
+    }
+    int rc = wide ? engine_download_f64(it, v, d, err) : engine_download(it, v, d, bytes, err);
+    if (!rc) rc = st_add(out, name, wide ? ST_F64 : sd, val->shape.ndim, val->shape.d, d, err);
+    free(d);
+    return rc;
 }
 
 /* the step's augmentation parameters, drawn from the plan's seed */
@@ -159,23 +165,19 @@ static int feed_aug(engine *it, aug_binding *ab, uint64_t seed, int64_t step, ch
     for (int i = 0; i < ab->ninputs; i++) {
         const aug_input *in = &ab->in[i];
         int v = engine_find(it, in->name);
-        if (v < 0) continue;
-        if (in->dtype == DT_F32) {
-            if (engine_set_f32(it, v, in->data, err)) return -1;
-        } else
-            memcpy(engine_data(it, v), in->data, (size_t)in->numel * 4);
+        if (v >= 0 && engine_upload(it, v, in->data, (size_t)in->numel * 4, err)) return -1;
     }
     return 0;
 }
 
 static int run_steps(sslc_plan *p, const char *params, const char *inputs, int64_t steps, const char *dump,
-                     engine_kind kind, char *err) {
+                     engine_kind kind, unsigned flags, char *err) {
     opt_config cfg;
     double lr, wd;
     if (plan_opt_config(p, &cfg, &lr, &wd, err)) return -1;
     aug_binding ab;
     if (aug_bind_plan(&ab, p, err)) return -1;
-    engine *it = engine_new_plan(kind, p, NULL, 0, err);
+    engine *it = engine_new_plan(kind, flags, p, NULL, 0, err);
     if (!it) {
         aug_unbind(&ab);
         return -1;
@@ -275,9 +277,8 @@ int cmd_step(int argc, char **argv) {
     engine_kind kind;
     if (engine_kind_parse(device, &kind, err)) return cli_error("%s", err);
     if (f64 && kind != ENGINE_REF) return cli_error("--f64 runs the reference interpreter; drop --device");
-    if (f64) kind = ENGINE_REF64;
     plan_init(&p);
-    int rc = plan_read(&p, argv[optind], err) || run_steps(&p, params, inputs, steps, dump, kind, err);
+    int rc = plan_read(&p, argv[optind], err) || run_steps(&p, params, inputs, steps, dump, kind, f64 ? ENGINE_F64 : 0, err);
     plan_free(&p);
     if (rc) {
         fprintf(stderr, "sslc: %s\n", err);

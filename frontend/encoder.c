@@ -278,9 +278,8 @@ static int sink_set(const weights_sink *k, const ir_value *val, const st_tensor 
     int v = engine_find(k->e, val->name);
     if (v < 0) return 0; /* the compiled graph no longer needs it */
     if (val->dtype == DT_F32) return engine_set_f32(k->e, v, t->data, err);
-    void *d = engine_data(k->e, v);
-    if (d) memcpy(d, t->data, t->nbytes);
-    return 0;
+    if (!engine_has_value(k->e, v)) return 0; /* folded away by the compiler */
+    return engine_upload(k->e, v, t->data, t->nbytes, err);
 }
 
 /* every parameter and state tensor g reads, from the weights file */

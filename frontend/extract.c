@@ -66,7 +66,7 @@ static int compile_for(extractor *x, int64_t h, int64_t w, char *err) {
     x->src_h = x->src_w = 0;
     if (encoder_build_images(x->s, x->batch, h, w, x->o.what, x->o.with_projector, &x->g, err)) return -1;
     char info[256] = "";
-    x->e = engine_new(x->o.device, &x->g, info, sizeof info, err);
+    x->e = engine_new(x->o.device, 0, &x->g, info, sizeof info, err);
     if (!x->e) return -1;
     if (x->o.verbose) fprintf(stderr, "%s\n", info);
     /* the weights; the pixels graph has none (random init of nothing) */
@@ -151,8 +151,7 @@ int extractor_run(extractor *x, ds_split split, feat_set *out, char *err) {
     for (int64_t k = 0; k < nb; k++) {
         loader_batch b;
         if (loader_next(l, &b, err)) goto done;
-        memcpy(engine_data(x->e, x->images), b.images, img_bytes);
-        if (engine_run(x->e, err) || engine_get_f32(x->e, x->out, buf, err)) goto done;
+        if (engine_upload(x->e, x->images, b.images, img_bytes, err) || engine_run(x->e, err) || engine_get_f32(x->e, x->out, buf, err)) goto done;
         /* no shuffling: batch k holds samples k*B .. k*B+n-1 */
         memcpy(out->x + done * dim, buf, (size_t)b.n * (size_t)dim * sizeof *buf);
         for (int i = 0; i < b.n; i++) out->y[done + i] = b.labels[i];

@@ -79,7 +79,7 @@ static int trainer_init(trainer *t, const probe_opts *o, int64_t B, int64_t dim,
     ir_graph_init(&t->g);
     t->B = B, t->dim = dim;
     if (probe_build(&t->g, B, dim, classes, &o->opt, err)) return -1;
-    t->e = engine_new(o->device, &t->g, NULL, 0, err);
+    t->e = engine_new(o->device, 0, &t->g, NULL, 0, err);
     if (!t->e) return -1;
     t->vx = engine_find(t->e, "features"), t->vy = engine_find(t->e, "labels"), t->vl = engine_find(t->e, "loss");
     t->vw = engine_find(t->e, "probe.weight"), t->vb = engine_find(t->e, "probe.bias");
@@ -106,14 +106,16 @@ static int train_rows(trainer *t, const probe_opts *o, int epochs_wanted, const 
                       const int64_t *rows, int64_t nrows, double wd, float *w, float *b, double *loss, char *err) {
     int64_t B = t->B, dim = t->dim;
     int64_t *perm = malloc((size_t)nrows * sizeof *perm);
-    if (!perm) {
+    /* each batch is gathered here, then uploaded */
+    float *ex = malloc((size_t)(B * dim) * sizeof *ex);
+    int64_t *ey = malloc((size_t)B * sizeof *ey);
+    if (!perm || !ex || !ey) {
+        free(perm), free(ex), free(ey);
         snprintf(err, IR_ERRLEN, "linear probe: out of memory");
         return -1;
     }
     int rc = -1;
     if (engine_init_persistent(t->e, o->seed, err)) goto out; /* zero weights, bias and momentum */
-    float *ex = engine_data(t->e, t->vx);
-    int64_t *ey = engine_data(t->e, t->vy);
     int64_t per_epoch = nrows / B, epochs = fit_epochs(o, per_epoch, epochs_wanted), step = 0;
     int64_t total = per_epoch * epochs;
     double epoch_loss = 0;
@@ -127,6 +129,9 @@ static int train_rows(trainer *t, const probe_opts *o, int epochs_wanted, const 
                 memcpy(ex + i * dim, z + r * dim, (size_t)dim * sizeof *ex);
                 ey[i] = y[r];
             }
+            if (engine_upload(t->e, t->vx, ex, (size_t)(B * dim) * sizeof *ex, err) ||
+                engine_upload(t->e, t->vy, ey, (size_t)B * sizeof *ey, err))
+                goto out;
             /* cosine decay from lr to 0 over the whole fit */
             double lr = 0.5 * t->lr * (1 + cos(M_PI * (double)(step - 1) / (double)total));
             opt_scalar sc[OPT_MAX_SCALARS];
@@ -148,6 +153,8 @@ static int train_rows(trainer *t, const probe_opts *o, int epochs_wanted, const 
     rc = engine_get_f32(t->e, t->vw, w, err) || engine_get_f32(t->e, t->vb, b, err) ? -1 : 0;
 out:
     free(perm);
+    free(ex);
+    free(ey);
     return rc;
 }
 

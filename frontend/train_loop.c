@@ -128,16 +128,25 @@ static int feed_images(engine *e, sslc_loader *l, aug_binding *ab, int64_t step,
     if (loader_next(l, &b, err)) return -1;
     int v = engine_find(e, "images");
     const ir_shape *s = &engine_graph(e)->vals[v].shape;
-    memcpy(engine_data(e, v), b.images, (size_t)ir_numel(s));
+    if (engine_upload(e, v, b.images, (size_t)ir_numel(s), err)) return -1;
     int lab = engine_find(e, "labels"); /* SupCon */
     if (lab >= 0 && engine_graph(e)->vals[lab].dtype == DT_I64) {
-        int64_t *d = engine_data(e, lab);
-        for (int i = 0; i < b.n && i < s->d[0]; i++) d[i] = b.labels[i];
+        /* the loader's int32 labels as the graph's int64; training batches are whole (drop_last) */
+        size_t n = engine_value_bytes(e, lab) / sizeof(int64_t);
+        int64_t *y = malloc(n * sizeof *y + 1);
+        if (!y) {
+            ir_errf(err, "out of memory");
+            return -1;
+        }
+        for (size_t i = 0; i < n; i++) y[i] = i < (size_t)b.n ? b.labels[i] : -1;
+        int rc = engine_upload(e, lab, y, n * sizeof *y, err);
+        free(y);
+        if (rc) return -1;
     }
     if (aug_draw(ab, seed, step, err)) return -1;
     for (int i = 0; i < ab->ninputs; i++) {
         int a = engine_find(e, ab->in[i].name);
-        if (a >= 0) memcpy(engine_data(e, a), ab->in[i].data, (size_t)ab->in[i].numel * 4);
+        if (a >= 0 && engine_upload(e, a, ab->in[i].data, (size_t)ab->in[i].numel * 4, err)) return -1;
     }
     return 0;
 }
@@ -154,16 +163,24 @@ static int feed_fake(engine *e, int64_t step, uint64_t seed, int64_t nclasses, c
             !strncmp(val->name, "aug.", 4) || !strcmp(val->name, "images") || (from_loader && !strcmp(val->name, "labels")))
             continue;
         int64_t n = ir_numel(&val->shape);
-        void *d = engine_data(e, v);
-        if (!d) continue;
-        if (val->dtype == DT_F32)
-            for (int64_t i = 0; i < n; i++) ((float *)d)[i] = (float)rng_normal(&r);
-        else if (val->dtype == DT_I64)
-            for (int64_t i = 0; i < n; i++) ((int64_t *)d)[i] = (int64_t)(rng_uniform(&r) * (double)nclasses);
-        else {
+        if (!engine_has_value(e, v)) continue;
+        if (val->dtype != DT_F32 && val->dtype != DT_I64) {
             ir_errf(err, "input '%s' (%s) cannot be fed from fake data", val->name, ir_dtype_name(val->dtype));
             return -1;
         }
+        size_t bytes = engine_value_bytes(e, v);
+        void *d = malloc(bytes ? bytes : 1);
+        if (!d) {
+            ir_errf(err, "out of memory");
+            return -1;
+        }
+        if (val->dtype == DT_F32)
+            for (int64_t i = 0; i < n; i++) ((float *)d)[i] = (float)rng_normal(&r);
+        else
+            for (int64_t i = 0; i < n; i++) ((int64_t *)d)[i] = (int64_t)(rng_uniform(&r) * (double)nclasses);
+        int rc = engine_upload(e, v, d, bytes, err);
+        free(d);
+        if (rc) return -1;
     }
     return 0;
 }
@@ -412,7 +429,7 @@ int train_run(const train_opts *o, train_result *res, char *err) {
     /* the first run of a plan compiles its kernels (cached afterwards): say why nothing moves */
     printf("preparing the %s engine (kernels are compiled once and cached)\n", engine_kind_name(o->device));
     fflush(stdout);
-    r.e = engine_new_plan(o->device, &r.p, info, sizeof info, err);
+    r.e = engine_new_plan(o->device, 0, &r.p, info, sizeof info, err);
     if (!r.e) goto out;
     if (engine_init_persistent(r.e, r.p.seed, err)) goto out;
     if (o->resume) {

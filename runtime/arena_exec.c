@@ -1,146 +1,252 @@
-/* Arena executor (see arena_exec.h). */
+/* Executor core of the arena backends (see arena_exec.h). */
 #include "arena_exec.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+
+#include "../passes/steps.h"
+
+/* SSLC_PROFILE=1: seconds per op type (library steps) and for fused kernels, on stderr, every
+ * second run; SSLC_PROFILE=cpu: CPU seconds of the process instead of wall time (steadier on a
+ * shared machine; with OMP_WAIT_POLICY=passive it counts work, not spinning);
+ * SSLC_PROFILE_TOP=K adds the K most expensive steps. */
+struct exec_profile {
+    clockid_t clock;
+    double acc[OP__COUNT + 1]; /* per op; [OP__COUNT]: fused kernels */
+    double *per;               /* per step */
+    int runs, top;
+};
+
+static double tnow(clockid_t c) {
+    struct timespec ts;
+    clock_gettime(c, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+static struct exec_profile *profile_new(int nsteps) {
+    const char *pe = getenv("SSLC_PROFILE");
+    if (!pe) return NULL;
+    struct exec_profile *p = calloc(1, sizeof *p);
+    if (!p || !(p->per = calloc((size_t)nsteps + 1, sizeof *p->per))) {
+        free(p);
+        return NULL; /* profiling is best effort */
+    }
+    p->clock = !strcmp(pe, "cpu") ? CLOCK_PROCESS_CPUTIME_ID : CLOCK_MONOTONIC;
+    const char *top = getenv("SSLC_PROFILE_TOP");
+    p->top = top ? atoi(top) : 0;
+    return p;
+}
+
+static void profile_free(struct exec_profile *p) {
+    if (p) free(p->per);
+    free(p);
+}
+
+static void profile_top(const arena_exec *ax) {
+    const struct exec_profile *p = ax->prof;
+    int n = ax->nsteps, k = p->top;
+    int *order = malloc((size_t)n * sizeof *order + 1);
+    if (!order) return;
+    for (int i = 0; i < n; i++) order[i] = i;
+    for (int i = 0; i < n && i < k; i++) /* partial selection sort: k is small */
+        for (int j = i + 1; j < n; j++)
+            if (p->per[order[j]] > p->per[order[i]]) {
+                int t = order[i];
+                order[i] = order[j], order[j] = t;
+            }
+    for (int i = 0; i < n && i < k; i++) {
+        const exec_step *st = &ax->steps[order[i]];
+        char dom[96] = "", what[160];
+        int v = st->nout > 0 ? st->out[0] : -1;
+        if (st->kind == STEP_KERNEL)
+            snprintf(what, sizeof what, "kernel %d: %d inputs, %d outputs", st->kernel, st->nin, st->nout);
+        else {
+            if (v >= 0) ir_shape_str(&ax->g->vals[v].shape, dom, sizeof dom);
+            snprintf(what, sizeof what, "%s -> %s", ir_optable[ax->g->nodes[st->node].op]->name, dom);
+        }
+        fprintf(stderr, "  %7.4f  step %d  %s  [%s]\n", p->per[order[i]] / p->runs, order[i], what,
+                v >= 0 && ax->g->vals[v].name ? ax->g->vals[v].name : "");
+    }
+    free(order);
+}
+
+static void profile_report(const arena_exec *ax) {
+    const struct exec_profile *p = ax->prof;
+    double tot = 0;
+    for (int i = 0; i <= OP__COUNT; i++) tot += p->acc[i];
+    fprintf(stderr, "profile over %d steps, %.3f %s/step:", p->runs, tot / p->runs,
+            p->clock == CLOCK_MONOTONIC ? "s" : "cpu s");
+    for (int i = 0; i <= OP__COUNT; i++)
+        if (p->acc[i] > 0.02 * tot)
+            fprintf(stderr, " %s %.0f%% (%.3f)", i == OP__COUNT ? "fused" : ir_optable[i]->name, 100 * p->acc[i] / tot,
+                    p->acc[i] / p->runs);
+    fprintf(stderr, "\n");
+    if (p->top) profile_top(ax);
+}
 
 static void *alloc_region(int64_t bytes) {
-    size_t b = (size_t)((bytes + MEMPLAN_ALIGN - 1) / MEMPLAN_ALIGN * MEMPLAN_ALIGN);
-    void *p = aligned_alloc(MEMPLAN_ALIGN, b ? b : MEMPLAN_ALIGN);
-    if (p) memset(p, 0, b ? b : MEMPLAN_ALIGN);
+    size_t b = (size_t)((bytes + MEMPLAN_ALIGN - 1) / MEMPLAN_ALIGN * MEMPLAN_ALIGN) + MEMPLAN_ALIGN;
+    void *p = aligned_alloc(MEMPLAN_ALIGN, b);
+    if (p) memset(p, 0, b);
     return p;
 }
 
 void arena_exec_free(arena_exec *ax) {
+    if (ax->t && ax->owned)
+        for (int v = 0; v < ax->g->nvals; v++)
+            if (ax->owned[v]) free(ax->t[v].data);
     free(ax->arena);
     free(ax->persist);
     free(ax->t);
+    free(ax->owned);
+    free(ax->stage.stage);
+    profile_free(ax->prof);
     memset(ax, 0, sizeof *ax);
 }
 
-int arena_exec_init(arena_exec *ax, const ir_graph *g, const exec_step *steps, int nsteps, const memplan *mp,
-                    char *err) {
-    memset(ax, 0, sizeof *ax);
-    if (mp->nvals != g->nvals) {
-        snprintf(err, IR_ERRLEN, "arena executor: plan for %d values, graph has %d", mp->nvals, g->nvals);
+static int oom(arena_exec *ax, const char *what, char *err) {
+    snprintf(err, IR_ERRLEN, "out of memory for %s (arena %lld bytes, persistent %lld bytes)", what,
+             ax->mp ? (long long)ax->mp->arena_bytes : 0LL, ax->mp ? (long long)ax->mp->persistent_bytes : 0LL);
+    arena_exec_free(ax);
+    return -1;
+}
+
+/* the storage of root value r: at its planned location, or an allocation of its own */
+static int place_root(arena_exec *ax, int r, char *err) {
+    const ir_value *val = &ax->g->vals[r];
+    ref_tensor *t = &ax->t[r];
+    int64_t need = ir_numel(&val->shape) * (int64_t)ir_dtype_size(val->dtype);
+    if (val->dtype == DT_F64) {
+        snprintf(err, IR_ERRLEN, "value %%%d: float64 storage is not supported by the arena backends", r);
         return -1;
     }
-    ax->g = g, ax->steps = steps, ax->nsteps = nsteps, ax->mp = mp;
-    ax->arena = alloc_region(mp->arena_bytes);
-    ax->persist = alloc_region(mp->persistent_bytes);
-    ax->t = calloc((size_t)g->nvals + 1, sizeof(ref_tensor));
-    if (!ax->arena || !ax->persist || !ax->t) {
-        snprintf(err, IR_ERRLEN, "arena executor: out of memory (arena %lld bytes, persistent %lld bytes)",
-                 (long long)mp->arena_bytes, (long long)mp->persistent_bytes);
-        arena_exec_free(ax);
+    if (!ax->mp) {
+        t->data = calloc(1, need ? (size_t)need : 1);
+        ax->owned[r] = 1;
+        return t->data ? 0 : 1;
+    }
+    const exec_loc *l = &ax->mp->loc[r];
+    if (l->kind == LOC_NONE) return 0;
+    int64_t region = l->kind == LOC_ARENA ? ax->mp->arena_bytes : ax->mp->persistent_bytes;
+    if (l->offset < 0 || l->bytes < need || l->offset + need > region) {
+        snprintf(err, IR_ERRLEN, "value %%%d: location outside its region in the memory plan", r);
         return -1;
     }
-    for (int v = 0; v < g->nvals; v++) {
-        const ir_value *val = &g->vals[v];
-        const exec_loc *l = &mp->loc[v];
-        if (l->kind == LOC_NONE) continue;
-        int64_t need = ir_numel(&val->shape) * (int64_t)ir_dtype_size(val->dtype);
-        int64_t region = l->kind == LOC_ARENA ? mp->arena_bytes : mp->persistent_bytes;
-        if (val->dtype == DT_F64 || l->offset < 0 || l->bytes < need || l->offset + need > region) {
-            snprintf(err, IR_ERRLEN, "arena executor: value %%%d: %s", v,
-                     val->dtype == DT_F64 ? "f64 storage is not supported" : "location outside its region");
-            arena_exec_free(ax);
-            return -1;
-        }
-        ref_tensor *t = &ax->t[v];
-        t->data = (l->kind == LOC_ARENA ? ax->arena : ax->persist) + l->offset;
-        t->dtype = val->dtype;
-        t->shape = val->shape;
-        t->numel = ir_numel(&val->shape);
-        if (val->kind == VK_CONST && val->data) memcpy(t->data, val->data, (size_t)need);
-    }
+    t->data = (l->kind == LOC_ARENA ? ax->arena : ax->persist) + l->offset;
     return 0;
 }
 
-void *arena_exec_data(const arena_exec *ax, int v) {
-    return v >= 0 && v < ax->g->nvals ? ax->t[v].data : NULL;
+int arena_exec_init(arena_exec *ax, const ir_graph *g, const exec_step *steps, int nsteps, const int *root,
+                    const memplan *mp, const int64_t *ws_off, char *err) {
+    memset(ax, 0, sizeof *ax);
+    if (mp && mp->nvals != g->nvals) {
+        snprintf(err, IR_ERRLEN, "memory plan for %d values, the graph has %d", mp->nvals, g->nvals);
+        return -1;
+    }
+    ax->g = g, ax->steps = steps, ax->nsteps = nsteps, ax->root = root, ax->mp = mp, ax->ws_off = ws_off;
+    ax->t = calloc((size_t)g->nvals + 1, sizeof *ax->t);
+    ax->owned = calloc((size_t)g->nvals + 1, 1);
+    if (!ax->t || !ax->owned) return oom(ax, "the value table", err);
+    if (mp) {
+        ax->arena = alloc_region(mp->arena_bytes);
+        ax->persist = alloc_region(mp->persistent_bytes);
+        if (!ax->arena || !ax->persist) return oom(ax, "the arena", err);
+    }
+    for (int v = 0; v < g->nvals; v++) {
+        if (exec_root(root, v) != v) continue;
+        int rc = place_root(ax, v, err);
+        if (rc > 0) return oom(ax, "a value", err);
+        if (rc < 0) {
+            arena_exec_free(ax);
+            return -1;
+        }
+        const ir_value *val = &g->vals[v];
+        if (val->kind == VK_CONST && val->data && ax->t[v].data)
+            memcpy(ax->t[v].data, val->data, (size_t)ir_numel(&val->shape) * ir_dtype_size(val->dtype));
+    }
+    /* every value (views included) in its own shape and dtype */
+    for (int v = 0; v < g->nvals; v++) {
+        int r = exec_root(root, v);
+        ref_tensor *t = &ax->t[v];
+        t->data = r >= 0 ? ax->t[r].data : NULL;
+        t->dtype = g->vals[v].dtype;
+        t->shape = g->vals[v].shape;
+        t->numel = ir_numel(&t->shape);
+    }
+    ax->stage.stage_bytes = updates_stage_need(g, ax->t);
+    if (ax->stage.stage_bytes && !(ax->stage.stage = aligned_alloc(64, ax->stage.stage_bytes)))
+        return oom(ax, "staging the updates", err);
+    ax->prof = profile_new(nsteps);
+    return 0;
+}
+
+void *arena_exec_data(const arena_exec *ax, int v) { return v >= 0 && v < ax->g->nvals ? ax->t[v].data : NULL; }
+
+ref_call arena_exec_call(const arena_exec *ax, const ir_node *n, char *err) {
+    ref_call c;
+    memset(&c, 0, sizeof c);
+    c.node = n, c.nin = n->nin, c.nout = n->nout, c.err = err;
+    for (int k = 0; k < n->nin; k++) c.in[k] = ax->t[n->in[k]];
+    for (int k = 0; k < n->nout; k++) c.out[k] = ax->t[n->out[k]];
+    return c;
 }
 
 static int is_copy_op(int op) { return op == OP_Identity || op == OP_StopGradient || op == OP_Reshape || op == OP_Flatten; }
 
+int arena_exec_step(arena_exec *ax, int s, char *err) {
+    const exec_step *st = &ax->steps[s];
+    err[0] = 0;
+    if (st->kind == STEP_KERNEL) {
+        if (!ax->kernel) {
+            snprintf(err, IR_ERRLEN, "step %d: a fused kernel, but the backend runs none", s);
+            return -1;
+        }
+        if (ax->kernel(ax->kernel_ctx, ax, s, err)) {
+            if (!err[0]) snprintf(err, IR_ERRLEN, "step %d: kernel %d failed", s, st->kernel);
+            return -1;
+        }
+        return 0;
+    }
+    const ir_node *n = &ax->g->nodes[st->node];
+    const ir_opdef *def = ir_optable[n->op];
+    ref_call c = arena_exec_call(ax, n, err);
+    for (int k = 0; k < n->nin; k++)
+        if (!c.in[k].data) {
+            snprintf(err, IR_ERRLEN, "step %d (%s): input %d has no storage", s, def->name, k);
+            return -1;
+        }
+    for (int k = 0; k < n->nout; k++)
+        if (!c.out[k].data) {
+            snprintf(err, IR_ERRLEN, "step %d (%s): output %d has no storage", s, def->name, k);
+            return -1;
+        }
+    /* a copy planned in place is already done (and memcpy must not overlap) */
+    if (is_copy_op(n->op) && c.in[0].data == c.out[0].data) return 0;
+    libop_fn lib = ax->lib.op[n->op];
+    if (lib) {
+        void *ws = ax->ws_off && ax->ws_off[s] >= 0 ? ax->arena + ax->ws_off[s] : NULL;
+        if (lib(ax->lib.ctx, s, &c, ws, err) == 0) return 0;
+    } else if (def->ref_f32 && def->ref_f32(&c) == 0)
+        return 0;
+    if (!err[0]) snprintf(err, IR_ERRLEN, "step %d (node %d, %s) failed", s, st->node, def->name);
+    return -1;
+}
+
 int arena_exec_run(arena_exec *ax, char *err) {
-    const ir_graph *g = ax->g;
-    if (ax->poison && ax->mp->arena_bytes) memset(ax->arena, 0xFF, (size_t)ax->mp->arena_bytes);
+    if (ax->poison && ax->mp && ax->mp->arena_bytes) memset(ax->arena, 0xFF, (size_t)ax->mp->arena_bytes);
+    struct exec_profile *p = ax->prof;
     for (int s = 0; s < ax->nsteps; s++) {
-        const exec_step *st = &ax->steps[s];
-        err[0] = 0;
-        if (st->kind == STEP_KERNEL) {
-            ref_tensor in[EXEC_MAX_ARGS], out[EXEC_MAX_ARGS];
-            for (int k = 0; k < st->nin; k++) in[k] = ax->t[st->in[k]];
-            for (int k = 0; k < st->nout; k++) out[k] = ax->t[st->out[k]];
-            if (!ax->kernel) {
-                snprintf(err, IR_ERRLEN, "step %d: a fused kernel, but no kernel backend is attached", s);
-                return -1;
-            }
-            if (ax->kernel(ax->kernel_ctx, g, st, in, out, err) != 0) {
-                if (!err[0]) snprintf(err, IR_ERRLEN, "step %d: kernel %d failed", s, st->kernel);
-                return -1;
-            }
-            continue;
-        }
-        const ir_node *n = &g->nodes[st->node];
-        const ir_opdef *def = ir_optable[n->op];
-        ref_call c;
-        memset(&c, 0, sizeof c);
-        c.node = n;
-        c.nin = n->nin;
-        c.nout = n->nout;
-        c.err = err;
-        for (int k = 0; k < n->nin; k++) c.in[k] = ax->t[n->in[k]];
-        for (int k = 0; k < n->nout; k++) c.out[k] = ax->t[n->out[k]];
-        for (int k = 0; k < n->nin; k++)
-            if (!c.in[k].data) {
-                snprintf(err, IR_ERRLEN, "step %d (%s): input %d is not materialized", s, def->name, k);
-                return -1;
-            }
-        for (int k = 0; k < n->nout; k++)
-            if (!c.out[k].data) {
-                snprintf(err, IR_ERRLEN, "step %d (%s): output %d is not materialized", s, def->name, k);
-                return -1;
-            }
-        /* a copy planned in place is already done (and memcpy must not overlap) */
-        if (is_copy_op(n->op) && c.in[0].data == c.out[0].data) continue;
-        if (!def->ref_f32 || def->ref_f32(&c) != 0) {
-            if (!err[0]) snprintf(err, IR_ERRLEN, "step %d (node %d, %s): kernel failed", s, st->node, def->name);
-            return -1;
+        double t0 = p ? tnow(p->clock) : 0;
+        if (arena_exec_step(ax, s, err)) return -1;
+        if (p) {
+            double dt = tnow(p->clock) - t0;
+            const exec_step *st = &ax->steps[s];
+            p->acc[st->kind == STEP_KERNEL ? OP__COUNT : ax->g->nodes[st->node].op] += dt;
+            p->per[s] += dt;
         }
     }
-    /* updates read pre-update values: stage every source, then write */
-    size_t total = 0;
-    for (int u = 0; u < g->nupdates; u++) {
-        const ref_tensor *t = &ax->t[g->updates[u].src];
-        total += (size_t)t->numel * ir_dtype_size(t->dtype);
-    }
-    unsigned char *stage = malloc(total ? total : 1);
-    if (!stage) {
-        snprintf(err, IR_ERRLEN, "out of memory applying updates");
-        return -1;
-    }
-    size_t off = 0;
-    for (int u = 0; u < g->nupdates; u++) {
-        const ref_tensor *t = &ax->t[g->updates[u].src];
-        size_t b = (size_t)t->numel * ir_dtype_size(t->dtype);
-        if (!t->data || !ax->t[g->updates[u].dst].data) {
-            free(stage);
-            snprintf(err, IR_ERRLEN, "update %d: source or destination not materialized", u);
-            return -1;
-        }
-        memcpy(stage + off, t->data, b);
-        off += b;
-    }
-    off = 0;
-    for (int u = 0; u < g->nupdates; u++) {
-        ref_tensor *d = &ax->t[g->updates[u].dst];
-        size_t b = (size_t)d->numel * ir_dtype_size(d->dtype);
-        memcpy(d->data, stage + off, b);
-        off += b;
-    }
-    free(stage);
-    return 0;
+    if (p && ++p->runs % 2 == 0) profile_report(ax);
+    return updates_apply(ax->g, ax->t, &ax->stage, err);
 }

@@ -57,29 +57,29 @@ int ckpt_save(const engine *e, const ckpt_meta *meta, const char *path, char *er
     st_table t;
     st_init(&t);
     int rc = 0;
-    float *buf = NULL;
+    unsigned char *buf = NULL;
     size_t cap = 0;
     for (int v = 0; v < g->nvals && !rc; v++) {
         const ir_value *val = &g->vals[v];
-        if (!persistent(val) || !engine_data(e, v)) continue;
-        size_t n = (size_t)ir_numel(&val->shape);
+        if (!persistent(val) || !engine_has_value(e, v)) continue;
+        size_t n = engine_value_bytes(e, v);
         st_dtype sd;
         if (st_dtype_from_ir(val->dtype, &sd)) {
             snprintf(err, IR_ERRLEN, "%s: cannot store '%s' of dtype %s", path, val->name, ir_dtype_name(val->dtype));
             rc = -1;
-        } else if (val->dtype == DT_F32) { /* through get_f32: the float64 reference engine converts */
-            if (n > cap) {
-                float *nb = realloc(buf, (n ? n : 1) * sizeof *buf);
-                if (!nb) {
-                    snprintf(err, IR_ERRLEN, "out of memory");
-                    rc = -1;
-                    break;
-                }
-                buf = nb, cap = n;
+            break;
+        }
+        if (n > cap) {
+            unsigned char *nb = realloc(buf, n ? n : 1);
+            if (!nb) {
+                snprintf(err, IR_ERRLEN, "out of memory");
+                rc = -1;
+                break;
             }
-            rc = engine_get_f32(e, v, buf, err) || st_add(&t, val->name, sd, val->shape.ndim, val->shape.d, buf, err);
-        } else
-            rc = st_add_borrowed(&t, val->name, sd, val->shape.ndim, val->shape.d, engine_data(e, v), err);
+            buf = nb, cap = n;
+        }
+        /* downloaded in the graph dtype: a float64 or device engine converts or copies back */
+        rc = engine_download(e, v, buf, n, err) || st_add(&t, val->name, sd, val->shape.ndim, val->shape.d, buf, err);
     }
     free(buf);
     uint32_t crc = 0;
@@ -153,9 +153,7 @@ static int load_one(engine *e, int v, const st_tensor *t, const char *path, char
                  ir_dtype_name(val->dtype), b);
         return -1;
     }
-    if (val->dtype == DT_F32) return engine_set_f32(e, v, t->data, err);
-    memcpy(engine_data(e, v), t->data, t->nbytes);
-    return 0;
+    return engine_upload(e, v, t->data, t->nbytes, err);
 }
 
 int ckpt_load(engine *e, const char *path, const uint32_t *plan_crc, ckpt_meta *meta, char *err) {
@@ -184,7 +182,7 @@ int ckpt_load(engine *e, const char *path, const uint32_t *plan_crc, ckpt_meta *
             rc = load_one(e, v, &t.t[i], path, err);
     }
     for (int v = 0; v < g->nvals && !rc; v++)
-        if (persistent(&g->vals[v]) && engine_data(e, v) && !st_find(&t, g->vals[v].name)) {
+        if (persistent(&g->vals[v]) && engine_has_value(e, v) && !st_find(&t, g->vals[v].name)) {
             snprintf(err, IR_ERRLEN, "%s: checkpoint lacks '%s' of this plan", path, g->vals[v].name);
             rc = -1;
         }

@@ -1,25 +1,24 @@
-/* The cpu backend: runs a fused plan step by step — library steps through the op table's
- * kernels (OpenBLAS GEMM/convolution), fused steps through JIT-compiled C — on float32
- * storage, then applies the graph's updates. Same value-level API as the interpreter. */
+/* The cpu backend's pieces on the executor core (runtime/arena_exec.h): fused kernels through
+ * JIT-compiled C (codegen/jit.h), convolutions through oneDNN (its library-op table; every
+ * other library op runs the op table's kernels, GEMMs on OpenBLAS), and oneDNN's workspaces
+ * planned into the arena. runtime/backend_cpu.c wraps it as a backend. */
 #ifndef SSLC_CPU_EXEC_H
 #define SSLC_CPU_EXEC_H
 #include "../codegen/jit.h"
 #include "../passes/fusion.h"
 #include "../passes/memplan.h"
+#include "arena_exec.h"
 
 typedef struct {
-    const ir_graph *g;
+    arena_exec core;
     const fused_plan *fp;
     const jit_module *jit;
-    ref_tensor *t; /* storage per value (roots only; views and kernel-internal values: NULL) */
-    unsigned char *arena, *persistent; /* with a memory plan: every value lives in one of these */
-    unsigned char *owned;              /* values with an allocation of their own */
-    struct cpu_conv *conv;             /* oneDNN convolutions (NULL: the op table's kernels) */
-    int *conv_h;                       /* per step: its oneDNN primitive, or -1 */
-    int nconv;                         /* steps that run through oneDNN */
-    int64_t *ws_off;                   /* per step: its oneDNN workspace's arena offset, or -1 */
-    int64_t arena_bytes;               /* the arena: values and oneDNN workspaces */
-    memplan mp;                        /* the plan's memory plan re-made with the workspaces */
+    struct cpu_conv *conv; /* oneDNN convolutions (NULL: the op table's kernels) */
+    int *conv_h;           /* per step: its oneDNN primitive, or -1 */
+    int nconv;             /* steps that run through oneDNN */
+    int64_t *ws_off;       /* per step: its oneDNN workspace's arena offset, or -1 */
+    int64_t arena_bytes;   /* the arena: values and oneDNN workspaces */
+    memplan mp;            /* the plan's memory plan re-made with the workspaces */
 } cpu_exec;
 
 /* Which kernels run the plan's Conv, ConvGradInput and ConvGradWeight steps: oneDNN (the

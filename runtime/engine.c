@@ -4,67 +4,53 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../codegen/jit.h"
-#include "../passes/fusion.h"
-#include "../passes/pipeline.h"
-#include "cpu_exec.h"
-#include "cuda_check.h"
+#include "backend.h"
 #include "init.h"
-#include "interp.h"
-#include "planfile.h"
 
 struct engine {
-    engine_kind kind;
-    const ir_graph *g; /* the graph values are addressed in */
-    interp it;         /* ENGINE_REF */
-    exec_plan ep;      /* ENGINE_CPU: the step built here (unused when the plan holds one) */
-    const exec_plan *run; /* the step that runs: &ep, or the plan's stored step */
-    jit_module jm;
-    cpu_exec cx;
+    backend b;
+    int f64;
 };
 
+/* the backends, by kind: adding one is a constructor here (docs/ARCHITECTURE.md) */
+static const struct {
+    engine_kind kind;
+    const char *name;
+    int (*build)(const backend_args *a, backend *b, char *err);
+} backends[] = {
+    {ENGINE_REF, "ref", backend_ref_new},
+    {ENGINE_CPU, "cpu", backend_cpu_new},
+    {ENGINE_CUDA, "cuda", backend_cuda_new},
+};
+enum { NBACKENDS = (int)(sizeof backends / sizeof backends[0]) };
+
 int engine_kind_parse(const char *s, engine_kind *k, char *err) {
-    if (!strcmp(s, "ref") || !strcmp(s, "reference"))
-        *k = ENGINE_REF;
-    else if (!strcmp(s, "cpu"))
-        *k = ENGINE_CPU;
-    else if (!strcmp(s, "cuda"))
-        *k = ENGINE_CUDA;
-    else {
-        snprintf(err, IR_ERRLEN, "unknown device '%s' (choose one of: cpu, cuda, ref)", s);
-        return -1;
-    }
-    return 0;
+    if (!strcmp(s, "reference")) s = "ref";
+    for (int i = 0; i < NBACKENDS; i++)
+        if (!strcmp(s, backends[i].name)) {
+            *k = backends[i].kind;
+            return 0;
+        }
+    snprintf(err, IR_ERRLEN, "unknown device '%s' (choose one of: cpu, cuda, ref)", s);
+    return -1;
 }
 
-const char *engine_kind_name(engine_kind k) { return k == ENGINE_REF ? "ref" : k == ENGINE_CPU ? "cpu" : "cuda"; }
-
-/* the cpu backend over a built or stored step; src: the stored kernels' C translation unit
- * (NULL: generate it from the kernel IR) */
-static int cpu_start(engine *e, const exec_plan *ep, const char *src, int graph_nodes, char *info, size_t info_len,
-                     char *err) {
-    e->run = ep;
-    e->g = &ep->lowered;
-    if (src ? jit_c_load_source(src, ep->fp.nkernels, &e->jm, err) : jit_c_load(&ep->fp, &e->jm, err)) return -1;
-    if (cpu_exec_init(&e->cx, &ep->lowered, &ep->fp, &e->jm, &ep->mp, err)) {
-        jit_c_unload(&e->jm);
-        return -1;
-    }
-    if (info)
-        snprintf(info, info_len,
-                 "cpu: %d graph nodes -> %d launches (%d fused kernels, %d library, %d merged horizontally), arena "
-                 "%.1f MiB (intermediates %.1f MiB; %.1f MiB with the oneDNN workspaces), step %s, kernels %s, "
-                 "convolutions %s",
-                 graph_nodes, ep->fp.nsteps, ep->nkernels, ep->nlibrary, ep->merged, (double)ep->mp.arena_bytes / 1048576.0,
-                 (double)ep->mp.sum_bytes / 1048576.0, (double)e->cx.arena_bytes / 1048576.0,
-                 src ? "from the plan" : "built", e->jm.cached ? "from cache" : "compiled",
-                 e->cx.nconv ? "oneDNN" : "im2col+BLAS");
-    return 0;
+const char *engine_kind_name(engine_kind k) {
+    for (int i = 0; i < NBACKENDS; i++)
+        if (backends[i].kind == k) return backends[i].name;
+    return "?";
 }
 
-engine *engine_new(engine_kind kind, const ir_graph *g, char *info, size_t info_len, char *err) {
-    if (kind == ENGINE_CUDA) {
-        cuda_refuse(NULL, err);
+static engine *build(engine_kind kind, unsigned flags, const ir_graph *g, const sslc_plan *p, char *info,
+                     size_t info_len, char *err) {
+    if ((flags & ENGINE_F64) && kind != ENGINE_REF) {
+        snprintf(err, IR_ERRLEN, "float64 runs only on the reference backend (--device ref)");
+        return NULL;
+    }
+    int i = 0;
+    while (i < NBACKENDS && backends[i].kind != kind) i++;
+    if (i == NBACKENDS) {
+        snprintf(err, IR_ERRLEN, "unknown engine kind %d", (int)kind);
         return NULL;
     }
     engine *e = calloc(1, sizeof *e);
@@ -72,104 +58,95 @@ engine *engine_new(engine_kind kind, const ir_graph *g, char *info, size_t info_
         snprintf(err, IR_ERRLEN, "out of memory");
         return NULL;
     }
-    e->kind = kind == ENGINE_REF64 ? ENGINE_REF : kind;
-    if (kind == ENGINE_REF || kind == ENGINE_REF64) {
-        e->g = g;
-        if (interp_init(&e->it, g, kind == ENGINE_REF64, err)) {
-            free(e);
-            return NULL;
-        }
-        if (info) snprintf(info, info_len, "reference interpreter: %d nodes", g->nnodes);
-        return e;
-    }
-    if (exec_plan_build(g, &e->ep, err)) {
+    backend_args a = {g, p, (flags & ENGINE_F64) != 0, info, info_len};
+    if (backends[i].build(&a, &e->b, err)) {
         free(e);
         return NULL;
     }
-    if (cpu_start(e, &e->ep, NULL, g->nnodes, info, info_len, err)) {
-        exec_plan_free(&e->ep);
-        free(e);
-        return NULL;
-    }
+    e->f64 = a.f64;
     return e;
 }
 
-engine *engine_new_plan(engine_kind kind, const sslc_plan *p, char *info, size_t info_len, char *err) {
-    if (kind == ENGINE_CUDA) {
-        cuda_refuse(p->has_step ? &p->step : NULL, err);
-        return NULL;
-    }
-    if (kind != ENGINE_CPU || !p->has_step) return engine_new(kind, &p->train, info, info_len, err);
-    engine *e = calloc(1, sizeof *e);
-    char *src = e ? compiled_step_c_unit(&p->step) : NULL;
-    if (!src) {
-        free(e);
-        snprintf(err, IR_ERRLEN, "out of memory");
-        return NULL;
-    }
-    e->kind = ENGINE_CPU;
-    int rc = cpu_start(e, &p->step.ep, src, p->train.nnodes, info, info_len, err);
-    free(src);
-    if (rc) {
-        free(e);
-        return NULL;
-    }
-    return e;
+engine *engine_new(engine_kind kind, unsigned flags, const ir_graph *g, char *info, size_t info_len, char *err) {
+    return build(kind, flags, g, NULL, info, info_len, err);
+}
+
+engine *engine_new_plan(engine_kind kind, unsigned flags, const sslc_plan *p, char *info, size_t info_len, char *err) {
+    return build(kind, flags, &p->train, p, info, info_len, err);
 }
 
 void engine_free(engine *e) {
     if (!e) return;
-    if (e->kind == ENGINE_REF)
-        interp_free(&e->it);
-    else {
-        cpu_exec_free(&e->cx);
-        jit_c_unload(&e->jm);
-        exec_plan_free(&e->ep); /* empty when the plan's step ran */
-    }
+    e->b.ops->free(e->b.self);
     free(e);
 }
 
-const ir_graph *engine_graph(const engine *e) { return e->g; }
-int engine_find(const engine *e, const char *name) { return ir_find_value(e->g, name); }
-
-void *engine_data(const engine *e, int v) {
-    return e->kind == ENGINE_REF ? interp_data(&e->it, v) : cpu_exec_data(&e->cx, v);
+const ir_graph *engine_graph(const engine *e) { return e->b.graph; }
+int engine_find(const engine *e, const char *name) { return ir_find_value(e->b.graph, name); }
+int engine_has_value(const engine *e, int v) {
+    return v >= 0 && v < e->b.graph->nvals && e->b.ops->has_value(e->b.self, v);
 }
 
+size_t engine_value_bytes(const engine *e, int v) {
+    const ir_value *val = &e->b.graph->vals[v];
+    return (size_t)ir_numel(&val->shape) * ir_dtype_size(val->dtype);
+}
+
+int engine_upload(engine *e, int v, const void *src, size_t bytes, char *err) {
+    return e->b.ops->upload(e->b.self, v, src, bytes, err);
+}
+int engine_download(const engine *e, int v, void *dst, size_t bytes, char *err) {
+    return e->b.ops->download(e->b.self, v, dst, bytes, err);
+}
+int engine_download_f64(const engine *e, int v, double *dst, char *err) {
+    return e->b.ops->download_f64(e->b.self, v, dst, err);
+}
+
+static int check_f32(const engine *e, int v, char *err) {
+    if (v < 0 || v >= e->b.graph->nvals || e->b.graph->vals[v].dtype != DT_F32) {
+        snprintf(err, IR_ERRLEN, "value %%%d is not a float32 value", v);
+        return -1;
+    }
+    return 0;
+}
 int engine_set_f32(engine *e, int v, const float *src, char *err) {
-    return e->kind == ENGINE_REF ? interp_set_f32(&e->it, v, src, err) : cpu_exec_set_f32(&e->cx, v, src, err);
+    return check_f32(e, v, err) || engine_upload(e, v, src, engine_value_bytes(e, v), err) ? -1 : 0;
 }
-
 int engine_get_f32(const engine *e, int v, float *dst, char *err) {
-    return e->kind == ENGINE_REF ? interp_get_f32(&e->it, v, dst, err) : cpu_exec_get_f32(&e->cx, v, dst, err);
+    return check_f32(e, v, err) || engine_download(e, v, dst, engine_value_bytes(e, v), err) ? -1 : 0;
 }
 
-int engine_is_f64(const engine *e) { return e->kind == ENGINE_REF && e->it.f64; }
+int engine_is_f64(const engine *e) { return e->f64; }
 
 int engine_init_persistent(engine *e, uint64_t seed, char *err) {
-    const ir_graph *g = e->g;
+    const ir_graph *g = e->b.graph;
     for (int v = 0; v < g->nvals; v++) {
         const ir_value *val = &g->vals[v];
         if (val->kind != VK_PARAM && val->kind != VK_STATE) continue;
+        if (!engine_has_value(e, v)) continue;
         int64_t n = ir_numel(&val->shape);
-        void *d = engine_data(e, v);
-        if (!d) continue;
-        if (val->dtype == DT_I64) {
-            for (int64_t i = 0; i < n; i++) ((int64_t *)d)[i] = (int64_t)val->init.a;
-            continue;
-        }
-        float *buf = malloc((size_t)(n ? n : 1) * sizeof(float));
+        size_t bytes = engine_value_bytes(e, v);
+        void *buf = malloc(bytes ? bytes : 1);
         if (!buf) {
             snprintf(err, IR_ERRLEN, "out of memory");
             return -1;
         }
-        int rc = init_value_f32(g, v, seed, buf, err) || engine_set_f32(e, v, buf, err);
+        int rc;
+        if (val->dtype == DT_I64) {
+            for (int64_t i = 0; i < n; i++) ((int64_t *)buf)[i] = (int64_t)val->init.a;
+            rc = engine_upload(e, v, buf, bytes, err);
+        } else if (val->dtype == DT_F32) {
+            rc = init_value_f32(g, v, seed, buf, err) || engine_upload(e, v, buf, bytes, err);
+        } else {
+            snprintf(err, IR_ERRLEN, "'%s': no initialization for %s state", val->name ? val->name : "?",
+                     ir_dtype_name(val->dtype));
+            rc = -1;
+        }
         free(buf);
         if (rc) return -1;
     }
     return 0;
 }
 
-int engine_run(engine *e, char *err) {
-    return e->kind == ENGINE_REF ? interp_run(&e->it, err) : cpu_exec_run(&e->cx, err);
-}
+int engine_run(engine *e, char *err) { return e->b.ops->run(e->b.self, err); }
+int engine_sync(engine *e, char *err) { return e->b.ops->sync(e->b.self, err); }

@@ -1,14 +1,19 @@
-/* One training-step engine over a graph, whichever backend runs it: the reference interpreter
- * (node by node, the ground truth) or the cpu backend (lowered + fused + JIT-compiled C). Values
- * are addressed by name-stable value ids of the graph the engine was built from. */
+/* One training-step engine over a graph, whichever backend runs it (runtime/backend.h): the
+ * reference interpreter (node by node, the ground truth; float32, or float64 with ENGINE_F64),
+ * the cpu backend (lowered + fused + JIT-compiled C), or the cuda backend. Values are addressed
+ * by name-stable value ids of the graph the engine was built from; data moves in and out only
+ * through engine_upload / engine_download, in the value's graph dtype. */
 #ifndef SSLC_ENGINE_H
 #define SSLC_ENGINE_H
+#include <stddef.h>
 #include <stdint.h>
 
 #include "../ir/ir.h"
 #include "planfile.h"
 
-typedef enum { ENGINE_REF, ENGINE_CPU, ENGINE_CUDA, ENGINE_REF64 } engine_kind; /* REF64: float64 reference */
+typedef enum { ENGINE_REF, ENGINE_CPU, ENGINE_CUDA } engine_kind;
+/* flags of engine_new / engine_new_plan */
+enum { ENGINE_F64 = 1 }; /* float values in float64 (the reference backend only) */
 
 typedef struct engine engine;
 
@@ -19,24 +24,35 @@ const char *engine_kind_name(engine_kind k);
 /* Builds an engine for graph g (not owned; must outlive the engine). The cpu backend lowers,
  * fuses, schedules, plans memory and JIT-compiles here; `info` (optional) receives a one-line
  * summary. ENGINE_CUDA is refused with one line naming what is missing (runtime/cuda_check.h). */
-engine *engine_new(engine_kind kind, const ir_graph *g, char *info, size_t info_len, char *err);
+engine *engine_new(engine_kind kind, unsigned flags, const ir_graph *g, char *info, size_t info_len, char *err);
 
 /* The same for a plan's train graph (p must outlive the engine): the cpu backend runs the plan's
  * stored compiled step (checked when the plan was read) and compiles its stored C kernels
  * (cached by content hash) instead of rebuilding; a plan without one is built as engine_new
  * does. ENGINE_CUDA is refused naming what is missing: a device, a CUBIN for its
  * architecture, or the CUDA runtime backend itself. */
-engine *engine_new_plan(engine_kind kind, const sslc_plan *p, char *info, size_t info_len, char *err);
+engine *engine_new_plan(engine_kind kind, unsigned flags, const sslc_plan *p, char *info, size_t info_len, char *err);
 void engine_free(engine *e);
 /* the graph whose value ids the engine uses (the lowered one for cpu) */
 const ir_graph *engine_graph(const engine *e);
 /* value id by name in engine_graph, -1 if absent */
 int engine_find(const engine *e, const char *name);
-void *engine_data(const engine *e, int v); /* storage of v (f32 or its dtype) */
+/* whether v has storage in the engine (inputs, parameters, state and outputs always have) */
+int engine_has_value(const engine *e, int v);
+/* bytes: numel * size of v's graph dtype (float32 for float values, whatever the storage) */
+int engine_upload(engine *e, int v, const void *src, size_t bytes, char *err);
+int engine_download(const engine *e, int v, void *dst, size_t bytes, char *err);
+/* a float value at the engine's full precision (float64 with ENGINE_F64) */
+int engine_download_f64(const engine *e, int v, double *dst, char *err);
+/* float32 values: engine_upload / engine_download with the byte count of v */
 int engine_set_f32(engine *e, int v, const float *src, char *err);
 int engine_get_f32(const engine *e, int v, float *dst, char *err);
+/* bytes of v in its graph dtype */
+size_t engine_value_bytes(const engine *e, int v);
 int engine_init_persistent(engine *e, uint64_t seed, char *err);
 int engine_run(engine *e, char *err);
-int engine_is_f64(const engine *e); /* float values stored as double (REF64) */
+/* waits for every queued step and copy (device backends) */
+int engine_sync(engine *e, char *err);
+int engine_is_f64(const engine *e); /* float values stored as double (ENGINE_F64) */
 
 #endif

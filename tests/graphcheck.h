@@ -116,7 +116,7 @@ __attribute__((unused)) static int gc_arena_vs_interp(const ir_graph *g, const e
     interp it;
     arena_exec ax;
     CHECK(interp_init(&it, g, 0, err) == 0 && init_persistent(&it, seed, err) == 0, "%s: %s", label, err);
-    CHECK(arena_exec_init(&ax, g, st, nst, mp, err) == 0, "%s: %s", label, err);
+    CHECK(arena_exec_init(&ax, g, st, nst, NULL, mp, NULL, err) == 0, "%s: %s", label, err);
     ax.poison = 1;
     for (int v = 0; v < g->nvals; v++)
         if (g->vals[v].kind != VK_INTER && g->vals[v].kind != VK_INPUT)

@@ -406,21 +406,22 @@ typedef struct {
 
 /* a launch's arguments are, per segment, its loads then its stores; the step's in/out lists are
  * the segments' loads/stores concatenated in segment order */
-static int jit_step(void *ctx, const ir_graph *g, const exec_step *st, const ref_tensor *in, const ref_tensor *out,
-                    char *err) {
-    (void)g;
+static int jit_step(void *ctx, const arena_exec *ax, int si, char *err) {
     const jit_ctx *c = ctx;
+    const exec_step *st = &ax->steps[si];
     const fkernel *fk = &c->fp->kernels[st->kernel];
     void *args[2 * EXEC_MAX_ARGS];
     int na = 0, ni = 0, no = 0;
-    for (int sg = 0; sg < fk->nseg; sg++) {
-        for (int l = 0; l < fk->seg[sg].nloads; l++) args[na++] = in[ni++].data;
-        for (int o = 0; o < fk->seg[sg].nstores; o++) args[na++] = out[no++].data;
-    }
+    for (int sg = 0; sg < fk->nseg; sg++) ni += fk->seg[sg].nloads, no += fk->seg[sg].nstores;
     if (ni != st->nin || no != st->nout) {
         snprintf(err, IR_ERRLEN, "kernel %d: step lists %d/%d values, segments %d/%d", st->kernel, st->nin, st->nout,
                  ni, no);
         return -1;
+    }
+    ni = no = 0;
+    for (int sg = 0; sg < fk->nseg; sg++) {
+        for (int l = 0; l < fk->seg[sg].nloads; l++) args[na++] = arena_exec_data(ax, st->in[ni++]);
+        for (int o = 0; o < fk->seg[sg].nstores; o++) args[na++] = arena_exec_data(ax, st->out[no++]);
     }
     c->jm->fn[st->kernel](args);
     return 0;
@@ -448,7 +449,7 @@ static int test_fused(void) {
     CHECK(interp_init(&it, &lg, 0, err) == 0 && init_persistent(&it, 9, err) == 0, "%s", err);
     /* bit for bit against the arena executor's op-table kernels: the same conv kernels here */
     CHECK(cpu_exec_init_ex(&x, &lg, &fp, &jm, NULL, CPU_CONV_REF, err) == 0, "%s", err);
-    CHECK(arena_exec_init(&ax, &lg, fp.steps, fp.nsteps, &mp, err) == 0, "%s", err);
+    CHECK(arena_exec_init(&ax, &lg, fp.steps, fp.nsteps, fp.root, &mp, NULL, err) == 0, "%s", err);
     jit_ctx jc = {&fp, &jm};
     ax.kernel = jit_step;
     ax.kernel_ctx = &jc;

@@ -367,7 +367,7 @@ static int check_accepted(const sslc_plan *p) {
     char err[IR_ERRLEN];
     if (p->has_step) { /* what the checks let through must run a step on the cpu backend without a
                           * crash; an op may refuse the all-zero inputs (a crop box), with one line */
-        engine *e = engine_new_plan(ENGINE_CPU, p, NULL, 0, err);
+        engine *e = engine_new_plan(ENGINE_CPU, 0, p, NULL, 0, err);
         CHECK(e, "accepted step does not start: %s", err);
         err[0] = 0;
         int rc = engine_init_persistent(e, p->seed, err) || engine_run(e, err);

@@ -253,10 +253,10 @@ static int cuda_cases(void) {
     sslc_plan p, q;
     char err[IR_ERRLEN];
     CHECK(sample_plan_step(&p) == 0, "sample");
-    engine *e = engine_new_plan(ENGINE_CUDA, &p, NULL, 0, err);
+    engine *e = engine_new_plan(ENGINE_CUDA, 0, &p, NULL, 0, err);
     CHECK(!e && strstr(err, "--device cuda: ") && strstr(err, "CUBIN") && !strchr(err, '\n'), "cuda refusal: %s", err);
     printf("ok   %-28s %s\n", "cuda, no CUBIN", err);
-    CHECK(!engine_new(ENGINE_CUDA, &p.train, NULL, 0, err) && strstr(err, "--device cuda: "), "bare graph: %s", err);
+    CHECK(!engine_new(ENGINE_CUDA, 0, &p.train, NULL, 0, err) && strstr(err, "--device cuda: "), "bare graph: %s", err);
     plan_free(&p);
     int major, minor;
     if (nvrtc_available(&major, &minor, err)) {
@@ -278,7 +278,7 @@ static int cuda_cases(void) {
     CHECK(cuda_cubin_for(cs, 8, 6) && cuda_cubin_for(cs, 8, 6)->arch == 80, "sm_86 runs sm_80");
     CHECK(cuda_cubin_for(cs, 9, 0) && cuda_cubin_for(cs, 9, 0)->arch == 90, "sm_90");
     CHECK(!cuda_cubin_for(cs, 7, 5) && !cuda_cubin_for(cs, 10, 0), "no CUBIN for sm_75, sm_100");
-    e = engine_new_plan(ENGINE_CUDA, &q, NULL, 0, err);
+    e = engine_new_plan(ENGINE_CUDA, 0, &q, NULL, 0, err);
     CHECK(!e && strstr(err, "--device cuda: ") && (strstr(err, "CUBIN for sm_80, sm_90") || strstr(err, "no CUDA runtime backend")),
           "cuda refusal with CUBIN: %s", err);
     printf("ok   %-28s sm_80 %zu bytes, sm_90 %zu bytes; %s\n", "CUBIN round trip", cs->cubin[0].size, cs->cubin[1].size,
