@@ -1,6 +1,7 @@
 /* Reference interpreter. Persistent values (inputs, params, state, consts) live for the
  * interpreter's lifetime; intermediates are freed after their last reader. */
 #include "interp.h"
+#include "updates.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -174,28 +175,14 @@ int interp_run(interp *it, char *err) {
             }
         }
     }
-    /* Updates read pre-step values: stage persistent sources before any write. */
-    void **staged = calloc((size_t)g->nupdates + 1, sizeof(void *));
-    if (!staged) {
+    /* intermediates are allocated per run, so the staging is sized per run */
+    updates_stage st = {0};
+    st.stage_bytes = updates_stage_need(g, it->t);
+    if (st.stage_bytes && !(st.stage = malloc(st.stage_bytes))) {
         snprintf(err, IR_ERRLEN, "out of memory applying updates");
         return -1;
     }
-    int rc = 0;
-    for (int u = 0; u < g->nupdates && !rc; u++) {
-        const ref_tensor *s = &it->t[g->updates[u].src];
-        size_t bytes = (size_t)s->numel * ir_dtype_size(s->dtype);
-        staged[u] = malloc(bytes ? bytes : 1);
-        if (!staged[u] || !s->data) {
-            snprintf(err, IR_ERRLEN, "cannot apply update of '%s'", g->vals[g->updates[u].dst].name);
-            rc = -1;
-        } else
-            memcpy(staged[u], s->data, bytes);
-    }
-    for (int u = 0; u < g->nupdates && !rc; u++) {
-        ref_tensor *d = &it->t[g->updates[u].dst];
-        memcpy(d->data, staged[u], (size_t)d->numel * ir_dtype_size(d->dtype));
-    }
-    for (int u = 0; u < g->nupdates; u++) free(staged[u]);
-    free(staged);
+    int rc = updates_apply(g, it->t, &st, err);
+    free(st.stage);
     return rc;
 }

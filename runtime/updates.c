@@ -7,6 +7,7 @@ static size_t nbytes(const ref_tensor *t) { return (size_t)t->numel * ir_dtype_s
 
 static int overlaps(const ref_tensor *a, const ref_tensor *b) {
     const unsigned char *p = a->data, *q = b->data;
+    if (!p || !q) return 0;
     return p < q + nbytes(b) && q < p + nbytes(a);
 }
 
