@@ -1,17 +1,25 @@
-/* Internals shared by the C and CUDA emitters. */
+/* The C and CUDA emitters of the kernel IR (passes/kir.h), and the internals they share. */
 #ifndef SSLC_EMIT_H
 #define SSLC_EMIT_H
 #include <stddef.h>
 
 #include "../ir/opkit.h"
 #include "../passes/fusion.h"
-#include "kir.h"
+#include "../passes/kir.h"
 
 typedef struct {
     char *s;
     size_t len, cap;
 } strbuf;
 void sb_printf(strbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* C source of `void <name>(void **args)`: args are the loads' then the stores' base pointers
+ * (float data). The returned string is malloc'd. */
+char *kir_emit_c(const kir *k, const char *name);
+/* CUDA C source of `extern "C" __global__ void <name>(...)` with one pointer parameter per
+ * load and store (same order); launch geometry from kir_cuda_launch. */
+char *kir_emit_cuda(const kir *k, const char *name);
+void kir_cuda_launch(const kir *k, int64_t *grid, int *block);
 
 void kir_pitches(const kir *k, int64_t *opitch, int64_t *ipitch);
 void kir_offset_expr(strbuf *b, const kir *k, const int64_t *stride, int reduced, const char *var, const int64_t *pitch);
