@@ -14,8 +14,9 @@
 #include <string.h>
 #include <time.h>
 
-#include "ir/builder.h"
+#include "frontend/augment_build.h"
 #include "frontend/plan_opts.h"
+#include "ir/builder.h"
 #include "passes/optimizer.h"
 #include "runtime/engine.h"
 #include "runtime/augment.h"

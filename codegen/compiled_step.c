@@ -137,8 +137,8 @@ int compiled_step_build(const ir_graph *train, const step_targets *t, compiled_s
     if (t->cuda) cs->cuda_src = calloc((size_t)nk + 1, sizeof *cs->cuda_src);
     if (!cs->c_src || (t->cuda && !cs->cuda_src)) goto oom;
     for (int i = 0; i < nk; i++) {
-        if (!(cs->c_src[i] = jit_c_kernel_source(&cs->ep.fp, i))) goto oom;
-        if (t->cuda && !(cs->cuda_src[i] = cuda_kernel_source(&cs->ep.fp, i))) goto oom;
+        if (!(cs->c_src[i] = jit_c_kernel_source(&cs->ep.fp, i, err))) goto fail;
+        if (t->cuda && !(cs->cuda_src[i] = cuda_kernel_source(&cs->ep.fp, i, err))) goto fail;
     }
     if (t->cuda && t->narch) {
         char *unit = cuda_unit((const char *const *)cs->cuda_src, nk);

@@ -100,11 +100,8 @@ void kir_ready(const kir *k, int *ready) {
     }
 }
 
-void kir_expr_c(strbuf *b, const kir *k, int x, const char *outer_fmt_unused) {
-    (void)outer_fmt_unused;
+int kir_expr_c(strbuf *b, const kir *k, int x, char *err) {
     const kx_expr *e = &k->exprs[x];
-    const char *A = "a", *B = "b";
-    (void)A, (void)B;
     char a[24], bb[24];
     snprintf(a, sizeof a, "e%d", e->a);
     snprintf(bb, sizeof bb, "e%d", e->b);
@@ -126,29 +123,48 @@ void kir_expr_c(strbuf *b, const kir *k, int x, const char *outer_fmt_unused) {
     case OP_Sqrt: sb_printf(b, "sqrtf(%s)", a); break;
     case OP_Relu: sb_printf(b, "(%s > 0.0f ? %s : 0.0f)", a, a); break;
     case OP_Gelu: sb_printf(b, "0.5f * %s * (1.0f + erff(%s * 0.70710678118654752f))", a, a); break;
-    default: sb_printf(b, "%s", a); break; /* Identity-like */
+    /* the broadcast of Expand is in the load strides, so all three pass their operand through */
+    case OP_Identity:
+    case OP_StopGradient:
+    case OP_Expand: sb_printf(b, "%s", a); break;
+    default:
+        /* passing an unknown op's operand through would compute a wrong value without a word */
+        if (e->op >= 0 && e->op < OP__COUNT)
+            snprintf(err, IR_ERRLEN, "expression %d: no kernel code for op %s", x, ir_optable[e->op]->name);
+        else
+            snprintf(err, IR_ERRLEN, "expression %d: op %d is out of range", x, e->op);
+        return -1;
     }
+    return 0;
 }
 
-static void emit_value(strbuf *b, const kir *k, int x, const char *ofs_prefix) {
+int kir_value_c(strbuf *b, const kir *k, int x, const char *full_index, char *err) {
     const kx_expr *e = &k->exprs[x];
-    sb_printf(b, "        const float e%d = ", x);
-    if (e->kind == KX_LOAD) {
+    switch (e->kind) {
+    case KX_LOAD: {
         const k_load *ld = &k->loads[e->load];
         if (ld->scalar)
             sb_printf(b, "L%d[0]", e->load);
         else if (ld->level == LV_OUTER)
             sb_printf(b, "L%d[o]", e->load);
         else
-            sb_printf(b, "L%d[%s%d]", e->load, ofs_prefix, e->load);
-    } else if (e->kind == KX_CONST) {
-        sb_printf(b, "(float)%.17g", e->c);
-    } else if (e->kind == KX_RED) {
-        sb_printf(b, "(float)r%d", e->red);
-    } else {
-        kir_expr_c(b, k, x, NULL);
+            sb_printf(b, "L%d[%s%d]", e->load, full_index, e->load);
+        return 0;
     }
+    case KX_CONST: sb_printf(b, "(float)%.17g", e->c); return 0;
+    case KX_RED: sb_printf(b, "(float)r%d", e->red); return 0;
+    case KX_UNARY:
+    case KX_BINARY: return kir_expr_c(b, k, x, err);
+    }
+    snprintf(err, IR_ERRLEN, "expression %d: unknown kind %d", x, (int)e->kind);
+    return -1;
+}
+
+static int emit_value(strbuf *b, const kir *k, int x, const char *ofs_prefix, char *err) {
+    sb_printf(b, "        const float e%d = ", x);
+    if (kir_value_c(b, k, x, ofs_prefix, err)) return -1;
     sb_printf(b, ";\n");
+    return 0;
 }
 
 /* The contiguous tail of the reduced index space: the trailing axes, all reduced, along which
@@ -219,77 +235,69 @@ static void open_split_loop(strbuf *b, const kir *k, const unsigned char *mark, 
     if (store) sb_printf(b, "        const int64_t fS = gS + ij;\n");
 }
 
-char *kir_emit_c(const kir *k, const char *name) {
-    strbuf b = {0};
+/* flat: one loop over the domain */
+static int emit_flat(strbuf *b, const kir *k, unsigned char *mark, char *err) {
+    int64_t opitch[IR_MAX_DIMS] = {0}, ipitch[IR_MAX_DIMS] = {0}, contig[IR_MAX_DIMS];
+    kir_pitches(k, opitch, ipitch);
+    kir_contig_strides(k, contig);
+    int64_t N = ir_numel(&k->dom);
+    sb_printf(b, "#pragma omp parallel for schedule(static) if (%lldLL > 32768)\n", (long long)N);
+    sb_printf(b, "    for (int64_t i = 0; i < %lldLL; i++) {\n", (long long)N);
+    for (int s = 0; s < k->nstores; s++) kir_need(k, k->stores[s].expr, mark);
+    for (int l = 0; l < k->nloads; l++) {
+        int used = 0;
+        for (int x = 0; x < k->nexprs; x++) used |= mark[x] && k->exprs[x].kind == KX_LOAD && k->exprs[x].load == l;
+        if (!used || k->loads[l].level == LV_OUTER) continue;
+        int same = 1;
+        for (int d = 0; d < k->dom.ndim; d++) same &= k->loads[l].stride[d] == contig[d] || k->dom.d[d] == 1;
+        sb_printf(b, "        const int64_t f%d = ", l);
+        if (same)
+            sb_printf(b, "i");
+        else
+            kir_offset_expr(b, k, k->loads[l].stride, 0, "i", opitch);
+        sb_printf(b, ";\n");
+    }
+    for (int x = 0; x < k->nexprs; x++)
+        if (mark[x] && k->exprs[x].kind != KX_RED && emit_value(b, k, x, "f", err)) return -1;
+    for (int s = 0; s < k->nstores; s++) sb_printf(b, "        S%d[i] = e%d;\n", s, k->stores[s].expr);
+    sb_printf(b, "    }\n}\n");
+    return 0;
+}
+
+/* reductions: outer loop; phases over the inner index; outer expressions; apply loop */
+static int emit_reduction(strbuf *b, const kir *k, unsigned char *mark, int *ready, char *err) {
     int64_t opitch[IR_MAX_DIMS] = {0}, ipitch[IR_MAX_DIMS] = {0}, contig[IR_MAX_DIMS];
     kir_pitches(k, opitch, ipitch);
     kir_contig_strides(k, contig);
     int64_t O = kir_outer(k), I = kir_inner(k);
-    sb_printf(&b, "void %s(void **args) {\n", name);
-    for (int l = 0; l < k->nloads && !k->counter_by; l++) sb_printf(&b, "    const float *restrict L%d = args[%d];\n", l, l);
-    for (int s = 0; s < k->nstores && !k->counter_by; s++) sb_printf(&b, "    float *restrict S%d = args[%d];\n", s, k->nloads + s);
-    if (k->counter_by) {
-        sb_printf(&b, "    for (int64_t i = 0; i < %lldLL; i++) ((int64_t *)args[1])[i] = ((const int64_t *)args[0])[i] + %lldLL;\n}\n",
-                  (long long)ir_numel(&k->dom), (long long)k->counter_by);
-        return b.s;
-    }
-    unsigned char *mark = calloc((size_t)k->nexprs + 1, 1);
-    if (!k->redmask) {
-        /* flat: one loop over the domain */
-        int64_t N = ir_numel(&k->dom);
-        sb_printf(&b, "#pragma omp parallel for schedule(static) if (%lldLL > 32768)\n", (long long)N);
-        sb_printf(&b, "    for (int64_t i = 0; i < %lldLL; i++) {\n", (long long)N);
-        for (int s = 0; s < k->nstores; s++) kir_need(k, k->stores[s].expr, mark);
-        for (int l = 0; l < k->nloads; l++) {
-            int used = 0;
-            for (int x = 0; x < k->nexprs; x++) used |= mark[x] && k->exprs[x].kind == KX_LOAD && k->exprs[x].load == l;
-            if (!used || k->loads[l].level == LV_OUTER) continue;
-            int same = 1;
-            for (int d = 0; d < k->dom.ndim; d++) same &= k->loads[l].stride[d] == contig[d] || k->dom.d[d] == 1;
-            sb_printf(&b, "        const int64_t f%d = ", l);
-            if (same)
-                sb_printf(&b, "i");
-            else
-                kir_offset_expr(&b, k, k->loads[l].stride, 0, "i", opitch);
-            sb_printf(&b, ";\n");
-        }
-        for (int x = 0; x < k->nexprs; x++)
-            if (mark[x] && k->exprs[x].kind != KX_RED) emit_value(&b, k, x, "f");
-        for (int s = 0; s < k->nstores; s++) sb_printf(&b, "        S%d[i] = e%d;\n", s, k->stores[s].expr);
-        sb_printf(&b, "    }\n}\n");
-        free(mark);
-        return b.s;
-    }
-    /* reductions: outer loop; phases over the inner index; outer expressions; apply loop */
     int par_inner = O < 4;
     int64_t tstep[KIR_MAX_LOADS], J = inner_tail(k, tstep);
     int split = !par_inner && J > 1;
-    int *ready = calloc((size_t)k->nexprs + 1, sizeof(int));
     kir_ready(k, ready);
-    if (!par_inner) sb_printf(&b, "#pragma omp parallel for schedule(static) if (%lldLL > 16384)\n", (long long)(O * I));
-    sb_printf(&b, "    for (int64_t o = 0; o < %lldLL; o++) {\n", (long long)O);
-    kir_outer_offsets(&b, k, contig, opitch);
+    if (!par_inner) sb_printf(b, "#pragma omp parallel for schedule(static) if (%lldLL > 16384)\n", (long long)(O * I));
+    sb_printf(b, "    for (int64_t o = 0; o < %lldLL; o++) {\n", (long long)O);
+    kir_outer_offsets(b, k, contig, opitch);
     for (int p = 0; p <= k->nphases; p++) {
         /* outer-level expressions that become ready before phase p */
         for (int x = 0; x < k->nexprs; x++) {
             const kx_expr *e = &k->exprs[x];
-            if (e->level == LV_OUTER && ready[x] == p) emit_value(&b, k, x, "");
+            if (e->level == LV_OUTER && ready[x] == p && emit_value(b, k, x, "", err)) return -1;
         }
         if (p == k->nphases) break;
         int any = 0;
         memset(mark, 0, (size_t)k->nexprs);
         for (int r = 0; r < k->nreds; r++)
             if (k->reds[r].phase == p) {
-                sb_printf(&b, "        double r%d = %s;\n", r, k->reds[r].is_max ? "-INFINITY" : "0.0");
+                sb_printf(b, "        double r%d = %s;\n", r, k->reds[r].is_max ? "-INFINITY" : "0.0");
                 kir_need(k, k->reds[r].expr, mark);
                 any = 1;
             }
         if (!any) continue;
         if (par_inner) {
-            sb_printf(&b, "#pragma omp parallel for schedule(static) if (%lldLL > 16384)", (long long)I);
+            sb_printf(b, "#pragma omp parallel for schedule(static) if (%lldLL > 16384)", (long long)I);
             for (int r = 0; r < k->nreds; r++)
-                if (k->reds[r].phase == p) sb_printf(&b, " reduction(%s:r%d)", k->reds[r].is_max ? "max" : "+", r);
-            sb_printf(&b, "\n");
+                if (k->reds[r].phase == p) sb_printf(b, " reduction(%s:r%d)", k->reds[r].is_max ? "max" : "+", r);
+            sb_printf(b, "\n");
         }
         if (split) {
             /* sums vectorize over the tail (reassociated, still in double); max keeps its order */
@@ -303,28 +311,28 @@ char *kir_emit_c(const kir *k, const char *name) {
                     if (k->reds[r].phase == p) sb_printf(&simd, " reduction(+:r%d)", r);
                 sb_printf(&simd, "\n");
             }
-            open_split_loop(&b, k, mark, I, J, ipitch, tstep, 0, sums ? simd.s : "");
+            open_split_loop(b, k, mark, I, J, ipitch, tstep, 0, sums ? simd.s : "");
             free(simd.s);
         } else {
-            sb_printf(&b, "        for (int64_t i = 0; i < %lldLL; i++) {\n", (long long)I);
-            emit_full_offsets(&b, k, mark, ipitch);
+            sb_printf(b, "        for (int64_t i = 0; i < %lldLL; i++) {\n", (long long)I);
+            emit_full_offsets(b, k, mark, ipitch);
         }
         for (int x = 0; x < k->nexprs; x++)
-            if (mark[x] && k->exprs[x].level == LV_FULL) emit_value(&b, k, x, "f");
+            if (mark[x] && k->exprs[x].level == LV_FULL && emit_value(b, k, x, "f", err)) return -1;
         for (int r = 0; r < k->nreds; r++)
             if (k->reds[r].phase == p) {
                 int ex = k->reds[r].expr;
                 if (k->reds[r].is_max)
-                    sb_printf(&b, "        if (e%d > r%d || e%d != e%d) r%d = e%d;\n", ex, r, ex, ex, r, ex);
+                    sb_printf(b, "        if (e%d > r%d || e%d != e%d) r%d = e%d;\n", ex, r, ex, ex, r, ex);
                 else
-                    sb_printf(&b, "        r%d += (double)e%d;\n", r, ex);
+                    sb_printf(b, "        r%d += (double)e%d;\n", r, ex);
             }
-        sb_printf(&b, split ? "        }\n        }\n" : "        }\n");
+        sb_printf(b, split ? "        }\n        }\n" : "        }\n");
     }
     int full_stores = 0;
     for (int s = 0; s < k->nstores; s++) {
         if (k->exprs[k->stores[s].expr].level == LV_OUTER)
-            sb_printf(&b, "        S%d[o] = e%d;\n", s, k->stores[s].expr);
+            sb_printf(b, "        S%d[o] = e%d;\n", s, k->stores[s].expr);
         else
             full_stores = 1;
     }
@@ -332,26 +340,57 @@ char *kir_emit_c(const kir *k, const char *name) {
         memset(mark, 0, (size_t)k->nexprs);
         for (int s = 0; s < k->nstores; s++)
             if (k->exprs[k->stores[s].expr].level == LV_FULL) kir_need(k, k->stores[s].expr, mark);
-        if (par_inner) sb_printf(&b, "#pragma omp parallel for schedule(static) if (%lldLL > 16384)\n", (long long)I);
+        if (par_inner) sb_printf(b, "#pragma omp parallel for schedule(static) if (%lldLL > 16384)\n", (long long)I);
         if (split) {
-            open_split_loop(&b, k, mark, I, J, ipitch, tstep, 1, "#pragma omp simd\n");
+            open_split_loop(b, k, mark, I, J, ipitch, tstep, 1, "#pragma omp simd\n");
         } else {
-            sb_printf(&b, "        for (int64_t i = 0; i < %lldLL; i++) {\n", (long long)I);
-            emit_full_offsets(&b, k, mark, ipitch);
-            sb_printf(&b, "        const int64_t fS = obS + ");
-            kir_offset_expr(&b, k, contig, 1, "i", ipitch);
-            sb_printf(&b, ";\n");
+            sb_printf(b, "        for (int64_t i = 0; i < %lldLL; i++) {\n", (long long)I);
+            emit_full_offsets(b, k, mark, ipitch);
+            sb_printf(b, "        const int64_t fS = obS + ");
+            kir_offset_expr(b, k, contig, 1, "i", ipitch);
+            sb_printf(b, ";\n");
         }
         for (int x = 0; x < k->nexprs; x++)
-            if (mark[x] && k->exprs[x].level == LV_FULL) emit_value(&b, k, x, "f");
+            if (mark[x] && k->exprs[x].level == LV_FULL && emit_value(b, k, x, "f", err)) return -1;
         for (int s = 0; s < k->nstores; s++)
-            if (k->exprs[k->stores[s].expr].level == LV_FULL) sb_printf(&b, "        S%d[fS] = e%d;\n", s, k->stores[s].expr);
-        sb_printf(&b, split ? "        }\n        }\n" : "        }\n");
+            if (k->exprs[k->stores[s].expr].level == LV_FULL) sb_printf(b, "        S%d[fS] = e%d;\n", s, k->stores[s].expr);
+        sb_printf(b, split ? "        }\n        }\n" : "        }\n");
     }
-    sb_printf(&b, "    }\n}\n");
+    sb_printf(b, "    }\n}\n");
+    return 0;
+}
+
+char *kir_emit_c(const kir *k, const char *name, char *err) {
+    strbuf b = {0};
+    sb_printf(&b, "void %s(void **args) {\n", name);
+    if (k->counter_by) {
+        sb_printf(&b, "    for (int64_t i = 0; i < %lldLL; i++) ((int64_t *)args[1])[i] = ((const int64_t *)args[0])[i] + %lldLL;\n}\n",
+                  (long long)ir_numel(&k->dom), (long long)k->counter_by);
+        return b.s;
+    }
+    for (int l = 0; l < k->nloads; l++) sb_printf(&b, "    const float *restrict L%d = args[%d];\n", l, l);
+    for (int s = 0; s < k->nstores; s++) sb_printf(&b, "    float *restrict S%d = args[%d];\n", s, k->nloads + s);
+    unsigned char *mark = calloc((size_t)k->nexprs + 1, 1);
+    int *ready = calloc((size_t)k->nexprs + 1, sizeof(int));
+    int rc = -1;
+    if (!mark || !ready)
+        snprintf(err, IR_ERRLEN, "out of memory");
+    else
+        rc = k->redmask ? emit_reduction(&b, k, mark, ready, err) : emit_flat(&b, k, mark, err);
     free(ready);
     free(mark);
+    if (rc) {
+        free(b.s);
+        emit_failed(name, err);
+        return NULL;
+    }
     return b.s;
+}
+
+void emit_failed(const char *name, char *err) {
+    char why[IR_ERRLEN];
+    snprintf(why, sizeof why, "%s", err);
+    snprintf(err, IR_ERRLEN, "kernel %.40s: %.440s", name, why);
 }
 
 char *emit_unit(const char *prelude, const char *const *kernel_src, int n) {
@@ -370,12 +409,14 @@ char *emit_unit(const char *prelude, const char *const *kernel_src, int n) {
     return u;
 }
 
-char *emit_plan_unit(const fused_plan *fp, const char *prelude, char *(*kernel_source)(const fused_plan *fp, int i)) {
+char *emit_plan_unit(const fused_plan *fp, const char *prelude,
+                     char *(*kernel_source)(const fused_plan *fp, int i, char *err), char *err) {
     char **src = calloc((size_t)fp->nkernels + 1, sizeof *src);
     char *u = NULL;
     int ok = src != NULL;
-    for (int i = 0; ok && i < fp->nkernels; i++) ok = (src[i] = kernel_source(fp, i)) != NULL;
-    if (ok) u = emit_unit(prelude, (const char *const *)src, fp->nkernels);
+    if (!ok) snprintf(err, IR_ERRLEN, "out of memory");
+    for (int i = 0; ok && i < fp->nkernels; i++) ok = (src[i] = kernel_source(fp, i, err)) != NULL;
+    if (ok && !(u = emit_unit(prelude, (const char *const *)src, fp->nkernels))) snprintf(err, IR_ERRLEN, "out of memory");
     for (int i = 0; src && i < fp->nkernels; i++) free(src[i]);
     free(src);
     return u;

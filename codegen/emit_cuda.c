@@ -11,25 +11,11 @@
 #define CUDA_BLOCK 256
 
 
-static void value(strbuf *b, const kir *k, int x, const char *pre) {
-    const kx_expr *e = &k->exprs[x];
+static int value(strbuf *b, const kir *k, int x, const char *pre, char *err) {
     sb_printf(b, "%sconst float e%d = ", pre, x);
-    if (e->kind == KX_LOAD) {
-        const k_load *ld = &k->loads[e->load];
-        if (ld->scalar)
-            sb_printf(b, "L%d[0]", e->load);
-        else if (ld->level == LV_OUTER)
-            sb_printf(b, "L%d[o]", e->load);
-        else
-            sb_printf(b, "L%d[f%d]", e->load, e->load);
-    } else if (e->kind == KX_CONST) {
-        sb_printf(b, "(float)%.17g", e->c);
-    } else if (e->kind == KX_RED) {
-        sb_printf(b, "(float)r%d", e->red);
-    } else {
-        kir_expr_c(b, k, x, NULL);
-    }
+    if (kir_value_c(b, k, x, "f", err)) return -1;
     sb_printf(b, ";\n");
+    return 0;
 }
 
 static void params(strbuf *b, const kir *k) {
@@ -63,20 +49,24 @@ void kir_cuda_launch(const kir *k, int64_t *grid, int *block) {
     *grid = n > 65535 * 16 ? 65535 * 16 : n;
 }
 
-char *kir_emit_cuda(const kir *k, const char *name) {
+char *kir_emit_cuda(const kir *k, const char *name, char *err) {
     strbuf b = {0};
     int64_t opitch[IR_MAX_DIMS] = {0}, ipitch[IR_MAX_DIMS] = {0}, contig[IR_MAX_DIMS];
     kir_pitches(k, opitch, ipitch);
     kir_contig_strides(k, contig);
     unsigned char *mark = calloc((size_t)k->nexprs + 1, 1);
+    int *ready = calloc((size_t)k->nexprs + 1, sizeof(int));
+    if (!mark || !ready) {
+        snprintf(err, IR_ERRLEN, "out of memory");
+        goto fail;
+    }
     sb_printf(&b, "extern \"C\" __global__ void __launch_bounds__(%d) %s(", CUDA_BLOCK, name);
     params(&b, k);
     sb_printf(&b, ") {\n");
     if (k->counter_by) {
         sb_printf(&b, "    for (int64_t i = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; i < %lldLL; i += (int64_t)gridDim.x * blockDim.x) "
                       "S0[i] = L0[i] + %lldLL;\n}\n", (long long)ir_numel(&k->dom), (long long)k->counter_by);
-        free(mark);
-        return b.s;
+        goto done;
     }
     if (!k->redmask) {
         int64_t N = ir_numel(&k->dom);
@@ -85,21 +75,19 @@ char *kir_emit_cuda(const kir *k, const char *name) {
         for (int s = 0; s < k->nstores; s++) kir_need(k, k->stores[s].expr, mark);
         full_offsets(&b, k, mark, 0, opitch, "        ");
         for (int x = 0; x < k->nexprs; x++)
-            if (mark[x]) value(&b, k, x, "        ");
+            if (mark[x] && value(&b, k, x, "        ", err)) goto fail;
         for (int s = 0; s < k->nstores; s++) sb_printf(&b, "        S%d[i] = e%d;\n", s, k->stores[s].expr);
         sb_printf(&b, "    }\n}\n");
-        free(mark);
-        return b.s;
+        goto done;
     }
     int64_t O = kir_outer(k), I = kir_inner(k);
-    int *ready = calloc((size_t)k->nexprs + 1, sizeof(int));
     kir_ready(k, ready);
     sb_printf(&b, "    __shared__ double sh[%d];\n", CUDA_BLOCK);
     sb_printf(&b, "    for (int64_t o = blockIdx.x; o < %lldLL; o += gridDim.x) {\n", (long long)O);
     kir_outer_offsets(&b, k, contig, opitch);
     for (int p = 0; p <= k->nphases; p++) {
         for (int x = 0; x < k->nexprs; x++)
-            if (k->exprs[x].level == LV_OUTER && ready[x] == p) value(&b, k, x, "        ");
+            if (k->exprs[x].level == LV_OUTER && ready[x] == p && value(&b, k, x, "        ", err)) goto fail;
         if (p == k->nphases) break;
         memset(mark, 0, (size_t)k->nexprs);
         int any = 0;
@@ -113,7 +101,7 @@ char *kir_emit_cuda(const kir *k, const char *name) {
         sb_printf(&b, "        for (int64_t i = threadIdx.x; i < %lldLL; i += blockDim.x) {\n", (long long)I);
         full_offsets(&b, k, mark, 1, ipitch, "            ");
         for (int x = 0; x < k->nexprs; x++)
-            if (mark[x] && k->exprs[x].level == LV_FULL) value(&b, k, x, "            ");
+            if (mark[x] && k->exprs[x].level == LV_FULL && value(&b, k, x, "            ", err)) goto fail;
         for (int r = 0; r < k->nreds; r++)
             if (k->reds[r].phase == p) {
                 int ex = k->reds[r].expr;
@@ -154,14 +142,21 @@ char *kir_emit_cuda(const kir *k, const char *name) {
         kir_offset_expr(&b, k, contig, 1, "i", ipitch);
         sb_printf(&b, ";\n");
         for (int x = 0; x < k->nexprs; x++)
-            if (mark[x] && k->exprs[x].level == LV_FULL) value(&b, k, x, "            ");
+            if (mark[x] && k->exprs[x].level == LV_FULL && value(&b, k, x, "            ", err)) goto fail;
         for (int s = 0; s < k->nstores; s++)
             if (k->exprs[k->stores[s].expr].level == LV_FULL)
                 sb_printf(&b, "            S%d[fS] = e%d;\n", s, k->stores[s].expr);
         sb_printf(&b, "        }\n");
     }
     sb_printf(&b, "        __syncthreads();\n    }\n}\n");
+done:
     free(ready);
     free(mark);
     return b.s;
+fail:
+    free(ready);
+    free(mark);
+    free(b.s);
+    emit_failed(name, err);
+    return NULL;
 }

@@ -14,11 +14,13 @@ typedef struct {
     int cached; /* loaded from the cache without compiling */
 } jit_module;
 
-/* C source of every kernel of fp (k0 ... k<n-1>) as one translation unit; malloc'd (NULL: out of
- * memory). It is jit_c_unit of every jit_c_kernel_source. */
-char *jit_c_source(const fused_plan *fp);
-/* the C functions of kernel i alone: its segments k<i>_s<j> and the entry point k<i> */
-char *jit_c_kernel_source(const fused_plan *fp, int i);
+/* C source of every kernel of fp (k0 ... k<n-1>) as one translation unit; malloc'd, or NULL
+ * with err (IR_ERRLEN): out of memory, or a kernel the emitter refuses. It is jit_c_unit of
+ * every jit_c_kernel_source. */
+char *jit_c_source(const fused_plan *fp, char *err);
+/* the C functions of kernel i alone: its segments k<i>_s<j> and the entry point k<i>; NULL with
+ * err as above */
+char *jit_c_kernel_source(const fused_plan *fp, int i, char *err);
 /* the translation unit of n kernels' sources (the prelude, then each in order) */
 char *jit_c_unit(const char *const *kernel_src, int n);
 /* Compiles (or finds in the cache) and loads the module. err: IR_ERRLEN. */

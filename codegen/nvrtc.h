@@ -7,10 +7,11 @@
 #include "../passes/fusion.h"
 
 /* CUDA source of every kernel segment of fp: `k<i>_s<j>`, as one translation unit (cuda_unit of
- * every cuda_kernel_source); malloc'd, NULL when out of memory */
-char *cuda_source(const fused_plan *fp);
-/* the CUDA kernels k<i>_s<j> of kernel i alone */
-char *cuda_kernel_source(const fused_plan *fp, int i);
+ * every cuda_kernel_source); malloc'd, or NULL with err (IR_ERRLEN): out of memory, or a kernel
+ * the emitter refuses */
+char *cuda_source(const fused_plan *fp, char *err);
+/* the CUDA kernels k<i>_s<j> of kernel i alone; NULL with err as above */
+char *cuda_kernel_source(const fused_plan *fp, int i, char *err);
 /* the translation unit of n kernels' CUDA sources (the prelude, then each in order) */
 char *cuda_unit(const char *const *kernel_src, int n);
 /* 0 if NVRTC could be loaded; its version goes to major and minor. err: IR_ERRLEN */

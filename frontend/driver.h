@@ -6,7 +6,7 @@
 #include "../codegen/compiled_step.h"
 #include "../methods/method.h"
 #include "../passes/optimizer.h"
-#include "../runtime/augment.h"
+#include "augment_build.h"
 
 typedef struct {
     const method_def *method;
@@ -29,7 +29,8 @@ typedef struct {
 /* Builds the full training step: forward + loss, gradients named grad.<param>, optimizer
  * updates, method state updates. Graph outputs: loss, then every gradient. Unless augment is
  * "none", the views are computed in the graph from input `images` (u8 [B,C,H,W]) by the
- * recipe's augmentation with per-step inputs aug.<view>.* (runtime/augment.h). */
+ * recipe's augmentation (augment_build.h) with per-step inputs aug.<view>.* (drawn by
+ * runtime/augment.h). */
 int driver_build_train(const compile_args *a, ir_graph *g, char *err);
 
 /* `sslc compile` options (argv[0] is ignored, argv[optind] the method) into a; -1 for --help,

@@ -10,10 +10,10 @@
 #include <stdint.h>
 
 #include "../methods/method.h"
-#include "../runtime/augment.h"
 #include "../runtime/engine.h"
 #include "../runtime/interp.h"
 #include "../runtime/planfile.h"
+#include "augment_build.h"
 #include "onnx.h"
 
 #define ENCODER_PLAN_IN_DIR "plan.plan"

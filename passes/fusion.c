@@ -682,20 +682,6 @@ void fused_plan_free(fused_plan *fp) {
     memset(fp, 0, sizeof *fp);
 }
 
-int64_t kir_outer(const kir *k) {
-    int64_t o = 1;
-    for (int d = 0; d < k->dom.ndim; d++)
-        if (!(k->redmask >> d & 1)) o *= k->dom.d[d];
-    return o;
-}
-
-int64_t kir_inner(const kir *k) {
-    int64_t i = 1;
-    for (int d = 0; d < k->dom.ndim; d++)
-        if (k->redmask >> d & 1) i *= k->dom.d[d];
-    return i;
-}
-
 /* ---- horizontal fusion ---- */
 
 static int reads_any(const exec_step *s, const exec_step *run) {

@@ -5,8 +5,8 @@
  * pooling, cross-entropy, concat/slice...) is a library step. */
 #ifndef SSLC_FUSION_H
 #define SSLC_FUSION_H
-#include "../codegen/kir.h"
 #include "exec.h"
+#include "kir.h"
 
 /* one launch: one or more independent segments (horizontal fusion) */
 typedef struct {

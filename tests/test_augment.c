@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "frontend/augment_build.h"
 #include "frontend/driver.h"
 #include "optest.h"
 #include "runtime/augment.h"

@@ -339,7 +339,8 @@ static int run_config(const method_cfg *m, const char *backbone, double width, i
     /* every CUDA kernel of the plan compiles with NVRTC for sm_80 and sm_90 (no GPU needed) */
     int maj, min;
     if (nvrtc_available(&maj, &min, err) == 0) {
-        char *cu = cuda_source(&fp);
+        char *cu = cuda_source(&fp, err);
+        CHECK(cu, "%s", err);
         for (int arch = 80; arch <= 90; arch += 10) {
             void *bin = NULL;
             size_t sz = 0;

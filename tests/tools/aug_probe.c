@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "frontend/augment_build.h"
 #include "ir/builder.h"
 #include "runtime/augment.h"
 #include "runtime/interp.h"

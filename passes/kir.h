@@ -5,7 +5,9 @@
  * non-reduced axes, row-major) the reductions run in phases over the inner index i (the reduced
  * axes), each phase a loop; then outer-level expressions (functions of reductions and of
  * tensors indexed by o) are evaluated once, and a final loop over i evaluates and stores the
- * full-level expressions. Without reductions the kernel is one flat loop over all elements. */
+ * full-level expressions. Without reductions the kernel is one flat loop over all elements.
+ *
+ * Fusion produces it, so it lives with the passes; the emitters (codegen/emit.h) only read it. */
 #ifndef SSLC_KIR_H
 #define SSLC_KIR_H
 #include <stdint.h>
@@ -63,13 +65,5 @@ typedef struct {
 /* outer and inner element counts of a kernel */
 int64_t kir_outer(const kir *k);
 int64_t kir_inner(const kir *k);
-
-/* C source of `void <name>(void **args)`: args are the loads' then the stores' base pointers
- * (float data). The returned string is malloc'd. */
-char *kir_emit_c(const kir *k, const char *name);
-/* CUDA C source of `extern "C" __global__ void <name>(...)` with one pointer parameter per
- * load and store (same order); launch geometry from kir_cuda_launch. */
-char *kir_emit_cuda(const kir *k, const char *name);
-void kir_cuda_launch(const kir *k, int64_t *grid, int *block);
 
 #endif
