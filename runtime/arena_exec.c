@@ -93,15 +93,23 @@ static void *alloc_region(int64_t bytes) {
     return p;
 }
 
+static void release(const arena_exec *ax, void *p) {
+    if (!p) return;
+    if (ax->mem)
+        ax->mem->release(ax->mem->ctx, p);
+    else
+        free(p);
+}
+
 void arena_exec_free(arena_exec *ax) {
     if (ax->t && ax->owned)
         for (int v = 0; v < ax->g->nvals; v++)
             if (ax->owned[v]) free(ax->t[v].data);
-    free(ax->arena);
-    free(ax->persist);
+    release(ax, ax->arena);
+    release(ax, ax->persist);
+    release(ax, ax->stage.stage);
     free(ax->t);
     free(ax->owned);
-    free(ax->stage.stage);
     profile_free(ax->prof);
     memset(ax, 0, sizeof *ax);
 }
@@ -140,7 +148,28 @@ static int place_root(arena_exec *ax, int r, char *err) {
 
 int arena_exec_init(arena_exec *ax, const ir_graph *g, const exec_step *steps, int nsteps, const int *root,
                     const memplan *mp, const int64_t *ws_off, char *err) {
+    return arena_exec_init_mem(ax, g, steps, nsteps, root, mp, ws_off, NULL, err);
+}
+
+static void *region(arena_exec *ax, int64_t bytes, char *err) {
+    if (!ax->mem) return alloc_region(bytes);
+    size_t b = (size_t)((bytes + MEMPLAN_ALIGN - 1) / MEMPLAN_ALIGN * MEMPLAN_ALIGN) + MEMPLAN_ALIGN;
+    return ax->mem->alloc(ax->mem->ctx, b, err);
+}
+
+static int dev_copy(void *ctx, void *dst, const void *src, size_t n, char *err) {
+    const arena_mem *m = ctx;
+    return m->copy(m->ctx, dst, src, n, err);
+}
+
+int arena_exec_init_mem(arena_exec *ax, const ir_graph *g, const exec_step *steps, int nsteps, const int *root,
+                        const memplan *mp, const int64_t *ws_off, const arena_mem *mem, char *err) {
     memset(ax, 0, sizeof *ax);
+    ax->mem = mem;
+    if (mem && !mp) {
+        snprintf(err, IR_ERRLEN, "a device backend needs a memory plan");
+        return -1;
+    }
     if (mp && mp->nvals != g->nvals) {
         snprintf(err, IR_ERRLEN, "memory plan for %d values, the graph has %d", mp->nvals, g->nvals);
         return -1;
@@ -150,9 +179,14 @@ int arena_exec_init(arena_exec *ax, const ir_graph *g, const exec_step *steps, i
     ax->owned = calloc((size_t)g->nvals + 1, 1);
     if (!ax->t || !ax->owned) return oom(ax, "the value table", err);
     if (mp) {
-        ax->arena = alloc_region(mp->arena_bytes);
-        ax->persist = alloc_region(mp->persistent_bytes);
-        if (!ax->arena || !ax->persist) return oom(ax, "the arena", err);
+        err[0] = 0;
+        ax->arena = region(ax, mp->arena_bytes, err);
+        ax->persist = ax->arena ? region(ax, mp->persistent_bytes, err) : NULL;
+        if (!ax->arena || !ax->persist) {
+            if (!err[0]) return oom(ax, "the arena", err);
+            arena_exec_free(ax);
+            return -1;
+        }
     }
     for (int v = 0; v < g->nvals; v++) {
         if (exec_root(root, v) != v) continue;
@@ -163,8 +197,14 @@ int arena_exec_init(arena_exec *ax, const ir_graph *g, const exec_step *steps, i
             return -1;
         }
         const ir_value *val = &g->vals[v];
-        if (val->kind == VK_CONST && val->data && ax->t[v].data)
-            memcpy(ax->t[v].data, val->data, (size_t)ir_numel(&val->shape) * ir_dtype_size(val->dtype));
+        if (val->kind != VK_CONST || !val->data || !ax->t[v].data) continue;
+        size_t bytes = (size_t)ir_numel(&val->shape) * ir_dtype_size(val->dtype);
+        if (!mem)
+            memcpy(ax->t[v].data, val->data, bytes);
+        else if (mem->upload(mem->ctx, ax->t[v].data, val->data, bytes, err)) {
+            arena_exec_free(ax);
+            return -1;
+        }
     }
     /* every value (views included) in its own shape and dtype */
     for (int v = 0; v < g->nvals; v++) {
@@ -176,8 +216,16 @@ int arena_exec_init(arena_exec *ax, const ir_graph *g, const exec_step *steps, i
         t->numel = ir_numel(&t->shape);
     }
     ax->stage.stage_bytes = updates_stage_need(g, ax->t);
-    if (ax->stage.stage_bytes && !(ax->stage.stage = aligned_alloc(64, ax->stage.stage_bytes)))
-        return oom(ax, "staging the updates", err);
+    if (ax->stage.stage_bytes) {
+        err[0] = 0;
+        ax->stage.stage = mem ? mem->alloc(mem->ctx, ax->stage.stage_bytes, err) : aligned_alloc(64, ax->stage.stage_bytes);
+        if (!ax->stage.stage) {
+            if (!err[0]) return oom(ax, "staging the updates", err);
+            arena_exec_free(ax);
+            return -1;
+        }
+    }
+    if (mem) ax->stage.copy = dev_copy, ax->stage.copy_ctx = (void *)mem;
     ax->prof = profile_new(nsteps);
     return 0;
 }
@@ -228,6 +276,9 @@ int arena_exec_step(arena_exec *ax, int s, char *err) {
     if (lib) {
         void *ws = ax->ws_off && ax->ws_off[s] >= 0 ? ax->arena + ax->ws_off[s] : NULL;
         if (lib(ax->lib.ctx, s, &c, ws, err) == 0) return 0;
+    } else if (ax->mem) {
+        snprintf(err, IR_ERRLEN, "step %d: %s has no kernel on this backend", s, def->name);
+        return -1;
     } else if (def->ref_f32 && def->ref_f32(&c) == 0)
         return 0;
     if (!err[0]) snprintf(err, IR_ERRLEN, "step %d (node %d, %s) failed", s, st->node, def->name);
@@ -235,7 +286,7 @@ int arena_exec_step(arena_exec *ax, int s, char *err) {
 }
 
 int arena_exec_run(arena_exec *ax, char *err) {
-    if (ax->poison && ax->mp && ax->mp->arena_bytes) memset(ax->arena, 0xFF, (size_t)ax->mp->arena_bytes);
+    if (ax->poison && !ax->mem && ax->mp && ax->mp->arena_bytes) memset(ax->arena, 0xFF, (size_t)ax->mp->arena_bytes);
     struct exec_profile *p = ax->prof;
     for (int s = 0; s < ax->nsteps; s++) {
         double t0 = p ? tnow(p->clock) : 0;

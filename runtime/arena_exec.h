@@ -16,6 +16,18 @@
 
 typedef struct arena_exec arena_exec;
 
+/* Where a device backend's storage lives: its regions come from alloc (zeroed), constants go in
+ * through upload, and the update phase copies with copy, all on the backend's stream. The host
+ * backends pass none (host memory, memcpy). With device storage a library step whose op has no
+ * entry in the backend's table is an error, not the host reference kernel. */
+typedef struct {
+    void *ctx;
+    void *(*alloc)(void *ctx, size_t bytes, char *err);
+    void (*release)(void *ctx, void *p);
+    int (*upload)(void *ctx, void *dst, const void *src, size_t bytes, char *err);
+    int (*copy)(void *ctx, void *dst, const void *src, size_t bytes, char *err);
+} arena_mem;
+
 /* Runs the fused kernel of STEP_KERNEL step `step` (its values through arena_exec_data).
  * 0, or -1 with err (IR_ERRLEN) set. */
 typedef int (*arena_kernel_fn)(void *ctx, const arena_exec *ax, int step, char *err);
@@ -27,6 +39,7 @@ struct arena_exec {
     const int *root;       /* per value: the value whose storage it shares (views), -1: never materialized; NULL: itself */
     const memplan *mp;     /* NULL: every value an allocation of its own (kernel-by-kernel tests) */
     const int64_t *ws_off; /* per step: its workspace's arena offset, or -1; NULL: no workspaces */
+    const arena_mem *mem;  /* NULL: host memory */
     unsigned char *arena, *persist;
     unsigned char *owned;  /* without a memory plan: values with an allocation of their own */
     ref_tensor *t;         /* per value: storage in its own shape and dtype (views: their root's bytes) */
@@ -42,6 +55,9 @@ struct arena_exec {
  * and offsets must outlive the executor. Float values are float32 (no f64 storage). */
 int arena_exec_init(arena_exec *ax, const ir_graph *g, const exec_step *steps, int nsteps, const int *root,
                     const memplan *mp, const int64_t *ws_off, char *err);
+/* the same on a device backend's memory (mp required) */
+int arena_exec_init_mem(arena_exec *ax, const ir_graph *g, const exec_step *steps, int nsteps, const int *root,
+                        const memplan *mp, const int64_t *ws_off, const arena_mem *mem, char *err);
 void arena_exec_free(arena_exec *ax);
 /* storage of value v (numel * dtype size bytes), NULL if not materialized */
 void *arena_exec_data(const arena_exec *ax, int v);
