@@ -42,6 +42,9 @@ const devop_def *devop_find(int op); /* NULL: the op has no device kernel */
 devop_twin_fn devop_twin_find(const char *kernel); /* NULL if unknown */
 /* the CUDA translation unit of every device kernel (static text, built into sslc) */
 const char *devop_cuda_source(void);
+/* Gemm's bias fill: Y = beta * C broadcast (c: the Gemm call with its C input); cuBLAS then
+ * accumulates the product with beta = 1 */
+void devop_gemm_bias(const ref_call *c, devop_launch *l);
 /* runs the launches of call c with the C twins (tests; the stand-in does the same per launch) */
 int devop_run_twins(const ref_call *c, void *ws, char *err);
 
