@@ -181,6 +181,45 @@ static int blur_k1_c1(ir_graph *g, int *node) { return blur_case(g, node, AUG_UN
 static int blur_k23_c1(ir_graph *g, int *node) { return blur_case(g, node, AUG_UNIT, 1, 24, 26, 23); }
 static int blur_k5_c3_range(ir_graph *g, int *node) { return blur_case(g, node, AUG_RANGE, 3, 7, 6, 5); }
 
+/* f64 images (a float64 plan) are refused by prepare, with the op's name */
+static int aug_refusals(void) {
+    static int (*const build[])(ir_graph *, int *) = {to_float_4d, crop_bicubic_c1, hflip_c3, jitter_c3,
+                                                      gray_c3,     blur_k3_c3,      solarize_c3, normalize_c3};
+    int fails = 0;
+    for (size_t k = 0; k < sizeof build / sizeof build[0]; k++) {
+        ir_graph g;
+        ir_graph_init(&g);
+        int node = -1;
+        char err[IR_ERRLEN] = "";
+        if (build[k](&g, &node) == 0 && node >= 0) {
+            const ir_node *n = &g.nodes[node];
+            ref_call c;
+            memset(&c, 0, sizeof c);
+            c.node = n, c.nin = n->nin, c.nout = n->nout, c.err = err;
+            for (int j = 0; j < n->nin; j++) {
+                c.in[j].dtype = g.vals[n->in[j]].dtype, c.in[j].shape = g.vals[n->in[j]].shape;
+                c.in[j].numel = ir_numel(&c.in[j].shape);
+                if (c.in[j].dtype == DT_F32) c.in[j].dtype = DT_F64;
+            }
+            c.out[0].dtype = DT_F64, c.out[0].shape = g.vals[n->out[0]].shape, c.out[0].numel = ir_numel(&c.out[0].shape);
+            devop_launch l[DEVOP_MAX_LAUNCHES];
+            const char *name = ir_optable[n->op]->name;
+            const devop_def *d = devop_find(n->op);
+            if (d && d->prepare(&c, NULL, l, err) < 0 && strstr(err, name) && !strchr(err, '\n'))
+                printf("ok   %-40s refused: %s\n", "f64 images", err);
+            else {
+                fprintf(stderr, "FAIL %s on f64 is not refused with its name (%s)\n", name, err);
+                fails++;
+            }
+        } else {
+            fprintf(stderr, "FAIL refusal case %zu: building: %s\n", k, g.err);
+            fails++;
+        }
+        ir_graph_free(&g);
+    }
+    return fails;
+}
+
 static const devop_case cases[] = {
     {"Cast f32->i64", cast_f32_i64}, {"Cast f32->u8", cast_f32_u8},   {"Cast i64->f32", cast_i64_f32},
     {"Cast bool->i32", cast_bool_i32}, {"Cast u8->bool", cast_u8_bool},
@@ -319,6 +358,7 @@ int main(void) {
     int fails = 0;
     unsigned char covered[OP__COUNT] = {0};
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) fails += run_case(&cases[i], covered);
+    fails += aug_refusals();
     for (int op = 0; op < OP__COUNT; op++)
         if (devop_find(op) && !covered[op]) {
             fprintf(stderr, "FAIL %s has a device kernel but no case here\n", ir_optable[op]->name);
