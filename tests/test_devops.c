@@ -201,7 +201,8 @@ static int aug_refusals(void) {
                 c.in[j].numel = ir_numel(&c.in[j].shape);
                 if (c.in[j].dtype == DT_F32) c.in[j].dtype = DT_F64;
             }
-            c.out[0].dtype = DT_F64, c.out[0].shape = g.vals[n->out[0]].shape, c.out[0].numel = ir_numel(&c.out[0].shape);
+            c.out[0].dtype = DT_F64, c.out[0].shape = g.vals[n->out[0]].shape;
+            c.out[0].numel = ir_numel(&c.out[0].shape);
             devop_launch l[DEVOP_MAX_LAUNCHES];
             const char *name = ir_optable[n->op]->name;
             const devop_def *d = devop_find(n->op);
