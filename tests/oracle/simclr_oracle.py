@@ -70,6 +70,7 @@ def main():
     ap.add_argument("--tol", type=float, default=1e-4)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--lr", type=float, default=None)
+    ap.add_argument("--device", default=None, help="sslc step --device (ref, cpu, cuda)")
     ap.add_argument("--f64", action="store_true", help="both sides in float64 (diagnostics)")
     # AdamW divides by sqrt(v) ~ |g|: with eps 1e-8 it turns gradient noise at fp32 rounding
     # level into full-size steps, and PyTorch fp32 itself then differs from PyTorch fp64 by
@@ -111,7 +112,8 @@ def main():
         cmd += ["--adam-eps", str(a.adam_eps)]
     subprocess.run(cmd, check=True)
     subprocess.run([a.sslc, "step", plan, "--params", pfile, "--inputs", xfile, "--steps", str(a.steps),
-                    "--dump", dfile] + (["--f64"] if a.f64 else []), check=True)
+                    "--dump", dfile] + (["--f64"] if a.f64 else []) + (["--device", a.device] if a.device else []),
+                   check=True)
     got = st.load(dfile)
 
     if a.optimizer == "sgd":
