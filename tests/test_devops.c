@@ -35,9 +35,264 @@ static int cast_i64_f32(ir_graph *g, int *node) { return cast_case(g, node, DT_I
 static int cast_bool_i32(ir_graph *g, int *node) { return cast_case(g, node, DT_BOOL, DT_I32); }
 static int cast_u8_bool(ir_graph *g, int *node) { return cast_case(g, node, DT_U8, DT_BOOL); }
 
+/* -- shape, pool, softmax cross-entropy, Equal, QueueWrite (runtime/devops/{shape,pool,softmax,
+ *    compare,queue}.c) -- */
+
+/* the last node built is the op under test */
+static int last_node(ir_graph *g, int *node, int y) {
+    if (y < 0) return -1;
+    ir_add_output(g, y);
+    *node = g->nnodes - 1;
+    return 0;
+}
+
+static int concat_case(ir_graph *g, int *node, ir_dtype dt, int n, int axis) {
+    int xs[IR_MAX_IN];
+    for (int k = 0; k < n; k++) {
+        char name[16];
+        snprintf(name, sizeof name, "x%d", k);
+        /* the concatenated axis (1 in a [2, L, 3] stack) has lengths 1, 2, 3, 1, 2, 3, ... */
+        xs[k] = ir_input(g, name, dt, axis == 1 || axis == -2 ? IR_SHAPE(2, 1 + k % 3, 3) : IR_SHAPE(1 + k % 3, 2, 3));
+    }
+    return last_node(g, node, ir_concat(g, xs, n, axis));
+}
+static int concat_f32_ax1(ir_graph *g, int *node) { return concat_case(g, node, DT_F32, 3, 1); }
+static int concat_i64_neg(ir_graph *g, int *node) { return concat_case(g, node, DT_I64, 2, -2); }
+static int concat_u8_9(ir_graph *g, int *node) { return concat_case(g, node, DT_U8, 9, 0); }
+static int concat_f32_16(ir_graph *g, int *node) { return concat_case(g, node, DT_F32, 16, 1); }
+static int concat_bool_ax0(ir_graph *g, int *node) { return concat_case(g, node, DT_BOOL, 4, 0); }
+
+static int slice_node_case(ir_graph *g, int *node, ir_dtype dt, ir_shape s, int n, const int64_t *axes,
+                           const int64_t *starts, const int64_t *ends, const int64_t *steps) {
+    int x = ir_input(g, "x", dt, s);
+    int m = ir_node_new(g, OP_Slice, &x, 1);
+    if (m < 0) return -1;
+    ir_set_ints(g, m, "axes", axes, axes ? n : 0);
+    ir_set_ints(g, m, "starts", starts, n);
+    ir_set_ints(g, m, "ends", ends, n);
+    ir_set_ints(g, m, "steps", steps, steps ? n : 0);
+    return last_node(g, node, ir_node_finish(g, m));
+}
+static int slice_f32_axis1(ir_graph *g, int *node) {
+    int x = ir_input(g, "x", DT_F32, IR_SHAPE(4, 6, 5));
+    return last_node(g, node, ir_slice(g, x, 1, 1, 5));
+}
+static int slice_f32_neg_steps(ir_graph *g, int *node) { /* negative axes, starts, ends and steps */
+    const int64_t axes[] = {-1, 0, -2}, starts[] = {-1, 1, 0}, ends[] = {INT64_MIN, 100, -1}, steps[] = {-2, 2, 3};
+    return slice_node_case(g, node, DT_F32, IR_SHAPE(5, 7, 9), 3, axes, starts, ends, steps);
+}
+static int slice_i64_default_axes(ir_graph *g, int *node) { /* empty axes and steps: 0..n-1, step 1 */
+    const int64_t starts[] = {1, -3}, ends[] = {3, 1000};
+    return slice_node_case(g, node, DT_I64, IR_SHAPE(4, 6, 2), 2, NULL, starts, ends, NULL);
+}
+static int slice_u8_empty(ir_graph *g, int *node) {
+    const int64_t axes[] = {1}, starts[] = {4}, ends[] = {2}, steps[] = {1};
+    return slice_node_case(g, node, DT_U8, IR_SHAPE(3, 6), 1, axes, starts, ends, steps);
+}
+static int slice_bool_rev(ir_graph *g, int *node) {
+    const int64_t axes[] = {0}, starts[] = {-1}, ends[] = {INT64_MIN}, steps[] = {-1};
+    return slice_node_case(g, node, DT_BOOL, IR_SHAPE(7, 3), 1, axes, starts, ends, steps);
+}
+
+static int pad_case(ir_graph *g, int *node, ir_dtype dt, ir_shape s, const int64_t *b, const int64_t *e) {
+    int x = ir_input(g, "x", dt, s);
+    return last_node(g, node, ir_pad(g, x, b, e));
+}
+static int pad_f32_nchw(ir_graph *g, int *node) {
+    const int64_t b[] = {0, 0, 1, 2}, e[] = {0, 0, 1, 0};
+    return pad_case(g, node, DT_F32, IR_SHAPE(2, 3, 4, 5), b, e);
+}
+static int pad_i64_crop(ir_graph *g, int *node) { /* negative pads crop */
+    const int64_t b[] = {0, -1, 2}, e[] = {1, 0, -2};
+    return pad_case(g, node, DT_I64, IR_SHAPE(3, 4, 5), b, e);
+}
+static int pad_u8_zero(ir_graph *g, int *node) {
+    const int64_t b[] = {0, 0}, e[] = {0, 0};
+    return pad_case(g, node, DT_U8, IR_SHAPE(5, 6), b, e);
+}
+static int pad_bool_rank1(ir_graph *g, int *node) {
+    const int64_t b[] = {3}, e[] = {2};
+    return pad_case(g, node, DT_BOOL, IR_SHAPE(4), b, e);
+}
+
+static int transpose_case(ir_graph *g, int *node, ir_dtype dt, ir_shape s, const int64_t *perm, int n) {
+    int x = ir_input(g, "x", dt, s);
+    return last_node(g, node, ir_transpose(g, x, perm, n));
+}
+static int transpose_f32_nhwc(ir_graph *g, int *node) {
+    const int64_t perm[] = {0, 2, 3, 1};
+    return transpose_case(g, node, DT_F32, IR_SHAPE(2, 3, 4, 5), perm, 4);
+}
+static int transpose_i64_default(ir_graph *g, int *node) { /* empty perm reverses */
+    return transpose_case(g, node, DT_I64, IR_SHAPE(3, 4, 5), NULL, 0);
+}
+static int transpose_bool_2d(ir_graph *g, int *node) {
+    const int64_t perm[] = {1, 0};
+    return transpose_case(g, node, DT_BOOL, IR_SHAPE(5, 7), perm, 2);
+}
+static int transpose_f32_heads(ir_graph *g, int *node) { /* ViT attention: [B, T, H, D] -> [B, H, T, D] */
+    const int64_t perm[] = {0, 2, 1, 3};
+    return transpose_case(g, node, DT_F32, IR_SHAPE(2, 5, 3, 4), perm, 4);
+}
+
+/* MaxPool / MaxPoolGrad with kernel, strides and pads (h_begin, w_begin, h_end, w_end) */
+static int pool_node(ir_graph *g, int op, const int *in, int nin, const int64_t *k, const int64_t *s,
+                     const int64_t *p) {
+    int m = ir_node_new(g, op, in, nin);
+    if (m < 0) return -1;
+    ir_set_ints(g, m, "kernel_shape", k, 2);
+    ir_set_ints(g, m, "strides", s, 2);
+    ir_set_ints(g, m, "pads", p, 4);
+    return ir_node_finish(g, m);
+}
+static int maxpool_stem(ir_graph *g, int *node) { /* ResNet stem: kernel 3, stride 2, pad 1 (NaN, inf in x) */
+    int x = ir_input(g, "x", DT_F32, IR_SHAPE(2, 3, 9, 10));
+    return last_node(g, node, ir_maxpool(g, x, 3, 2, 1));
+}
+static int maxpool_2x2(ir_graph *g, int *node) {
+    int x = ir_input(g, "x", DT_F32, IR_SHAPE(2, 2, 8, 8));
+    return last_node(g, node, ir_maxpool(g, x, 2, 2, 0));
+}
+static int maxpool_asym_ties(ir_graph *g, int *node) { /* uneven kernel, strides and pads; Relu's zeros tie */
+    const int64_t k[] = {3, 2}, s[] = {1, 2}, p[] = {1, 0, 2, 1};
+    int x = ir_relu(g, ir_input(g, "x", DT_F32, IR_SHAPE(1, 3, 7, 6)));
+    return last_node(g, node, pool_node(g, OP_MaxPool, &x, 1, k, s, p));
+}
+static int maxpool_grad_case(ir_graph *g, int *node, ir_shape xs, const int64_t *k, const int64_t *s,
+                             const int64_t *p) {
+    /* x = Relu(input): zeros tie in many windows (the first one wins the gradient) */
+    int x = ir_relu(g, ir_input(g, "x", DT_F32, xs));
+    int y = pool_node(g, OP_MaxPool, &x, 1, k, s, p);
+    if (y < 0) return -1;
+    int in[2] = {ir_input(g, "gy", DT_F32, g->vals[y].shape), x};
+    return last_node(g, node, pool_node(g, OP_MaxPoolGrad, in, 2, k, s, p));
+}
+static int maxpool_grad_stem(ir_graph *g, int *node) {
+    const int64_t k[] = {3, 3}, s[] = {2, 2}, p[] = {1, 1, 1, 1};
+    return maxpool_grad_case(g, node, IR_SHAPE(2, 3, 9, 10), k, s, p);
+}
+static int maxpool_grad_s1(ir_graph *g, int *node) { /* stride 1: every cell in up to 9 windows */
+    const int64_t k[] = {3, 3}, s[] = {1, 1}, p[] = {1, 1, 1, 1};
+    return maxpool_grad_case(g, node, IR_SHAPE(2, 2, 6, 7), k, s, p);
+}
+static int maxpool_grad_asym(ir_graph *g, int *node) {
+    const int64_t k[] = {3, 2}, s[] = {2, 1}, p[] = {0, 1, 2, 0};
+    return maxpool_grad_case(g, node, IR_SHAPE(1, 3, 8, 5), k, s, p);
+}
+static int maxpool_grad_2x2(ir_graph *g, int *node) {
+    const int64_t k[] = {2, 2}, s[] = {2, 2}, p[] = {0, 0, 0, 0};
+    return maxpool_grad_case(g, node, IR_SHAPE(2, 2, 8, 8), k, s, p);
+}
+
+/* logits [N, C]: rows 1.. of an input scaled by `scale` (finite: the fill's NaN and infinities
+ * sit in row 0), or the input itself with them (nan_row) */
+static int ce_logits(ir_graph *g, int64_t N, int64_t C, double scale, int nan_row) {
+    int x = ir_input(g, "x", DT_F32, IR_SHAPE(N + 1, C));
+    return nan_row ? ir_slice(g, x, 0, 0, N) : ir_mul_scalar(g, ir_slice(g, x, 0, 1, N + 1), scale);
+}
+static int ce_labels(ir_graph *g, int64_t N, int64_t C) {
+    int64_t lab[64];
+    for (int64_t i = 0; i < N; i++) lab[i] = (i * 7 + 3) % C;
+    lab[0] = 0, lab[N - 1] = C - 1;
+    return ir_const(g, DT_I64, IR_SHAPE(N), lab);
+}
+static int ce_case(ir_graph *g, int *node, int64_t N, int64_t C, double scale, int nan_row) {
+    int x = ce_logits(g, N, C, scale, nan_row);
+    return last_node(g, node, ir_softmax_ce(g, x, ce_labels(g, N, C)));
+}
+static int ce_grad_case(ir_graph *g, int *node, int64_t N, int64_t C, double scale, int nan_row) {
+    int x = ce_logits(g, N, C, scale, nan_row);
+    int in[3] = {ir_input(g, "gy", DT_F32, ir_shape_make(0, NULL)), x, ce_labels(g, N, C)};
+    return last_node(g, node, ir_simple(g, OP_SoftmaxCrossEntropyLossGrad, in, 3));
+}
+static int ce_mean(ir_graph *g, int *node) { return ce_case(g, node, 16, 10, 0.02, 0); }
+static int ce_mean_peaked(ir_graph *g, int *node) { return ce_case(g, node, 8, 33, 1, 0); }
+static int ce_nan_row(ir_graph *g, int *node) { return ce_case(g, node, 6, 9, 1, 1); }
+static int ce_grad_mean(ir_graph *g, int *node) { return ce_grad_case(g, node, 16, 10, 0.02, 0); }
+static int ce_grad_peaked(ir_graph *g, int *node) { return ce_grad_case(g, node, 8, 33, 1, 0); }
+static int ce_grad_nan_row(ir_graph *g, int *node) { return ce_grad_case(g, node, 6, 9, 1, 1); }
+
+static int equal_supcon(ir_graph *g, int *node) { /* SupCon's mask: y[:, None] == y[None, :] */
+    int y = ir_input(g, "y", DT_I64, IR_SHAPE(12));
+    return last_node(g, node, ir_equal(g, ir_reshape(g, y, IR_SHAPE(12, 1)), ir_reshape(g, y, IR_SHAPE(1, 12))));
+}
+static int equal_f32_relu(ir_graph *g, int *node) { /* x == Relu(x): NaN, infinities, zeros */
+    int x = ir_input(g, "x", DT_F32, IR_SHAPE(4, 5, 6));
+    return last_node(g, node, ir_equal(g, x, ir_relu(g, x)));
+}
+static int equal_bool_rank(ir_graph *g, int *node) { /* ranks 3 and 1 */
+    int a = ir_input(g, "a", DT_BOOL, IR_SHAPE(3, 4, 5)), b = ir_input(g, "b", DT_BOOL, IR_SHAPE(5));
+    return last_node(g, node, ir_equal(g, a, b));
+}
+static int equal_i32_col(ir_graph *g, int *node) {
+    int a = ir_input(g, "a", DT_I32, IR_SHAPE(6, 7)), b = ir_input(g, "b", DT_I32, IR_SHAPE(6, 1));
+    return last_node(g, node, ir_equal(g, a, b));
+}
+static int equal_u8_same(ir_graph *g, int *node) {
+    int a = ir_input(g, "a", DT_U8, IR_SHAPE(300)), b = ir_input(g, "b", DT_U8, IR_SHAPE(300));
+    return last_node(g, node, ir_equal(g, a, ir_concat(g, (int[]){ir_slice(g, a, 0, 0, 150), ir_slice(g, b, 0, 150, 300)}, 2, 0)));
+}
+
+/* queue [D, K] (axis 1) or [K, D] (axis 0) as state, N keys, pointer p (a constant: in range) */
+static int queue_case(ir_graph *g, int *node, int axis, int64_t K, int64_t D, int64_t N, int64_t p) {
+    int q = ir_state(g, "queue", DT_F32, axis ? IR_SHAPE(D, K) : IR_SHAPE(K, D), (ir_init){INIT_NONE, 0, 0, -1});
+    int k = ir_input(g, "keys", DT_F32, IR_SHAPE(N, D));
+    int ptr = ir_const(g, DT_I64, IR_SHAPE(1), &p);
+    int np = -1, y = ir_queue_write(g, q, k, ptr, axis, &np);
+    if (y < 0) return -1;
+    ir_add_output(g, np);
+    return last_node(g, node, y);
+}
+static int queue_cols(ir_graph *g, int *node) { return queue_case(g, node, 1, 16, 4, 4, 8); }
+static int queue_cols_wrap(ir_graph *g, int *node) { return queue_case(g, node, 1, 16, 4, 4, 12); }
+static int queue_rows(ir_graph *g, int *node) { return queue_case(g, node, 0, 12, 5, 3, 0); }
+static int queue_rows_wrap(ir_graph *g, int *node) { return queue_case(g, node, 0, 12, 5, 3, 9); }
+
 static const devop_case cases[] = {
     {"Cast f32->i64", cast_f32_i64}, {"Cast f32->u8", cast_f32_u8},   {"Cast i64->f32", cast_i64_f32},
     {"Cast bool->i32", cast_bool_i32}, {"Cast u8->bool", cast_u8_bool},
+    /* -- shape, pool, softmax cross-entropy, Equal, QueueWrite -- */
+    {"Concat f32 axis 1, 3 inputs", concat_f32_ax1},
+    {"Concat i64 axis -2", concat_i64_neg},
+    {"Concat u8 axis 0, 9 inputs (2 launches)", concat_u8_9},
+    {"Concat f32 16 inputs (3 launches)", concat_f32_16},
+    {"Concat bool axis 0", concat_bool_ax0},
+    {"Slice f32 axis 1", slice_f32_axis1},
+    {"Slice f32 negative axes/starts/steps", slice_f32_neg_steps},
+    {"Slice i64 default axes and steps", slice_i64_default_axes},
+    {"Slice u8 empty", slice_u8_empty},
+    {"Slice bool reversed", slice_bool_rev},
+    {"Pad f32 NCHW", pad_f32_nchw},
+    {"Pad i64 negative (crop)", pad_i64_crop},
+    {"Pad u8 zero pads", pad_u8_zero},
+    {"Pad bool rank 1", pad_bool_rank1},
+    {"Transpose f32 NCHW->NHWC", transpose_f32_nhwc},
+    {"Transpose i64 default perm", transpose_i64_default},
+    {"Transpose bool 2-D", transpose_bool_2d},
+    {"Transpose f32 attention heads", transpose_f32_heads},
+    {"MaxPool k3 s2 p1 (stem, NaN/inf)", maxpool_stem},
+    {"MaxPool k2 s2", maxpool_2x2},
+    {"MaxPool k3x2 s1x2 uneven pads, ties", maxpool_asym_ties},
+    {"MaxPoolGrad k3 s2 p1 ties", maxpool_grad_stem},
+    {"MaxPoolGrad k3 s1 p1 ties", maxpool_grad_s1},
+    {"MaxPoolGrad k3x2 s2x1 uneven pads", maxpool_grad_asym},
+    {"MaxPoolGrad k2 s2", maxpool_grad_2x2},
+    {"SoftmaxCELoss mean", ce_mean},
+    {"SoftmaxCELoss mean, peaked", ce_mean_peaked},
+    {"SoftmaxCELoss NaN/inf row", ce_nan_row},
+    {"SoftmaxCELossGrad", ce_grad_mean},
+    {"SoftmaxCELossGrad peaked", ce_grad_peaked},
+    {"SoftmaxCELossGrad NaN/inf row", ce_grad_nan_row},
+    {"Equal i64 SupCon mask", equal_supcon},
+    {"Equal f32 NaN/inf/zeros", equal_f32_relu},
+    {"Equal bool ranks 3 and 1", equal_bool_rank},
+    {"Equal i32 column broadcast", equal_i32_col},
+    {"Equal u8", equal_u8_same},
+    {"QueueWrite axis 1", queue_cols},
+    {"QueueWrite axis 1, wraps", queue_cols_wrap},
+    {"QueueWrite axis 0, pointer 0", queue_rows},
+    {"QueueWrite axis 0, wraps", queue_rows_wrap},
+    /* -- end of shape, pool, softmax cross-entropy, Equal, QueueWrite -- */
 };
 
 /* ---- harness ---- */
