@@ -12,6 +12,9 @@
 #include "optest.h"
 #include "runtime/devops.h"
 #include "runtime/interp.h"
+#include "runtime/planfile.h"
+#include "sslc.h"
+#include <unistd.h>
 
 /* a case: builds a graph whose node `*node` is the op under test, on inputs the harness fills */
 typedef struct {
@@ -387,10 +390,79 @@ static int run_case(const devop_case *dc, unsigned char *covered) {
     return bad;
 }
 
+/* ---- library steps ---- */
+
+/* Compiles small plans of every method and backbone family and checks that each STEP_NODE op
+ * (a library call) is run by a GPU library (cuBLAS, cuDNN) or has a device kernel. The
+ * augmentation ops (ir/ops/augment.c) are reported while they have no device kernel yet. */
+static int library_steps_covered(void) {
+    static const char *const configs[][16] = {
+        {"simclr", "--backbone", "resnet18", "--cifar-stem", "off", "--image-size", "32", "--width", "0.125"},
+        {"moco", "--backbone", "convnet", "--set", "K=32", "--image-size", "16"},
+        {"mocov2", "--backbone", "resnet18", "--set", "K=32", "--width", "0.125", "--image-size", "16"},
+        {"supcon", "--backbone", "resnet18", "--width", "0.125", "--image-size", "16", "--optimizer", "lars"},
+        {"mocov3", "--backbone", "vit-tiny", "--width", "0.125", "--depth", "1", "--image-size", "16"},
+        {"dino", "--backbone", "vit-tiny", "--width", "0.125", "--depth", "1", "--image-size", "16", "--set",
+         "num_crops=0"},
+        {"swav", "--backbone", "convnet", "--image-size", "16", "--optimizer", "adamw"},
+        {"barlow_twins", "--backbone", "convnet", "--image-size", "16", "--set", "projection_dim=32", "--set",
+         "hidden_dim=32"},
+        {"byol", "--backbone", "convnet", "--image-size", "16", "--set", "projection_dim=32", "--set", "hidden_dim=32"},
+        {"simsiam", "--backbone", "convnet", "--image-size", "16"},
+        {"simclr", "--backbone", "convnet", "--image-size", "16", "--augment", "simclr"},
+    };
+    unsigned char gpu_library[OP__COUNT] = {0}, pending[OP__COUNT] = {0};
+    gpu_library[OP_Gemm] = gpu_library[OP_MatMul] = gpu_library[OP_Conv] = gpu_library[OP_ConvGradInput] =
+        gpu_library[OP_ConvGradWeight] = 1;
+    const int augment_ops[] = {OP_ToFloat,   OP_ResizedCrop, OP_HorizontalFlip, OP_ColorJitter,
+                               OP_Grayscale, OP_GaussianBlur, OP_Solarize,      OP_Normalize};
+    int fails = 0;
+    char err[IR_ERRLEN], path[] = "/tmp/sslc_devops_XXXXXX";
+    int fd = mkstemp(path);
+    CHECK(fd >= 0, "mkstemp");
+    close(fd);
+    for (size_t c = 0; c < sizeof configs / sizeof configs[0]; c++) {
+        const char *argv[24];
+        int argc = 0, augment = 0;
+        for (int k = 0; configs[c][k]; k++) augment |= !strcmp(configs[c][k], "--augment"), argv[argc++] = configs[c][k];
+        const char *common[] = {"--batch", "4", "--augment", "none"};
+        for (int k = 0; k < (augment ? 2 : 4); k++) argv[argc++] = common[k];
+        sslc_plan p;
+        plan_init(&p);
+        CHECK(sslc_compile(argc, argv, path, err, sizeof err) == 0, "compiling %s: %s", argv[0], err);
+        CHECK(plan_read(&p, path, err) == 0 && p.has_step, "reading the plan of %s: %s", argv[0], err);
+        const ir_graph *g = &p.step.ep.lowered;
+        int nlib = 0;
+        for (int s = 0; s < p.step.ep.fp.nsteps; s++) {
+            const exec_step *st = &p.step.ep.fp.steps[s];
+            if (st->kind != STEP_NODE) continue;
+            int op = g->nodes[st->node].op, aug = 0;
+            nlib++;
+            for (size_t k = 0; k < sizeof augment_ops / sizeof augment_ops[0]; k++) aug |= op == augment_ops[k];
+            if (gpu_library[op] || devop_find(op)) continue;
+            if (aug) {
+                pending[op] = 1;
+                continue;
+            }
+            fprintf(stderr, "FAIL %s %s: library step %s has neither a GPU library nor a device kernel\n", argv[0],
+                    argv[2], ir_optable[op]->name);
+            fails++;
+        }
+        printf("ok   library steps of %s %s%s: %d, each with a GPU library or a device kernel\n", argv[0], argv[2],
+               augment ? " (augmentation)" : "", nlib);
+        plan_free(&p);
+    }
+    for (int op = 0; op < OP__COUNT; op++)
+        if (pending[op]) printf("skip %s: an augmentation op without a device kernel yet\n", ir_optable[op]->name);
+    unlink(path);
+    return fails;
+}
+
 int main(void) {
     int fails = 0;
     unsigned char covered[OP__COUNT] = {0};
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) fails += run_case(&cases[i], covered);
+    fails += library_steps_covered();
     for (int op = 0; op < OP__COUNT; op++)
         if (devop_find(op) && !covered[op]) {
             fprintf(stderr, "FAIL %s has a device kernel but no case here\n", ir_optable[op]->name);
