@@ -390,6 +390,73 @@ static int run_case(const devop_case *dc, unsigned char *covered) {
     return bad;
 }
 
+/* ---- what the kernels do where the reference kernel refuses ---- */
+
+static ref_tensor tensor_of(const ir_graph *g, int v, void *data) {
+    ref_tensor t = {data, g->vals[v].dtype, g->vals[v].shape, ir_numel(&g->vals[v].shape)};
+    return t;
+}
+
+/* A label outside [0, C) or a queue pointer outside the queue: the reference kernel refuses the
+ * step; the device kernels cannot refuse a value they read on the device, so the result is NaN
+ * (never a plausible number). A storage dtype the kernels do not cover is refused by prepare. */
+static int data_checks(void) {
+    ir_graph g;
+    ir_graph_init(&g);
+    char err[IR_ERRLEN];
+    int x = ir_input(&g, "x", DT_F32, IR_SHAPE(2, 3)), lab = ir_input(&g, "lab", DT_I64, IR_SHAPE(2));
+    int loss = ir_softmax_ce(&g, x, lab);
+    int gy = ir_input(&g, "gy", DT_F32, ir_shape_make(0, NULL));
+    int dx = ir_simple(&g, OP_SoftmaxCrossEntropyLossGrad, (int[]){gy, x, lab}, 3);
+    int q = ir_input(&g, "q", DT_F32, IR_SHAPE(4, 8)), keys = ir_input(&g, "k", DT_F32, IR_SHAPE(2, 4));
+    int ptr = ir_input(&g, "ptr", DT_I64, IR_SHAPE(1)), nptr = -1;
+    int nq = ir_queue_write(&g, q, keys, ptr, 1, &nptr);
+    int img = ir_input(&g, "img", DT_F32, IR_SHAPE(1, 1, 4, 4));
+    int pooled = ir_maxpool(&g, img, 3, 2, 1);
+    CHECK(!g.failed && loss >= 0 && dx >= 0 && nq >= 0 && pooled >= 0, "building: %s", g.err);
+    float xv[6] = {1, 2, 3, 4, 5, 6}, gyv = 1, lv, dxv[6], qv[32], kv[8] = {0}, nqv[32], imgv[16] = {0}, pv[4];
+    int64_t labv[2] = {2, 3}, pv_in = 7, pv_out = -1;
+    double ws[4];
+    ref_call c;
+    /* SoftmaxCrossEntropyLoss with label 3 of C = 3 */
+    memset(&c, 0, sizeof c);
+    c.node = &g.nodes[g.vals[loss].producer], c.nin = 2, c.nout = 1, c.err = err;
+    c.in[0] = tensor_of(&g, x, xv), c.in[1] = tensor_of(&g, lab, labv), c.out[0] = tensor_of(&g, loss, &lv);
+    CHECK(ir_optable[OP_SoftmaxCrossEntropyLoss]->ref_f32(&c) != 0, "the reference accepts label 3 of 3 classes");
+    CHECK(devop_run_twins(&c, ws, err) == 0 && isnan(lv), "SoftmaxCrossEntropyLoss, label out of range: %g, not NaN",
+          (double)lv);
+    /* its gradient: NaN in the row of the bad label only */
+    memset(&c, 0, sizeof c);
+    c.node = &g.nodes[g.vals[dx].producer], c.nin = 3, c.nout = 1, c.err = err;
+    c.in[0] = tensor_of(&g, gy, &gyv), c.in[1] = tensor_of(&g, x, xv), c.in[2] = tensor_of(&g, lab, labv);
+    c.out[0] = tensor_of(&g, dx, dxv);
+    CHECK(devop_run_twins(&c, ws, err) == 0, "%s", err);
+    for (int k = 0; k < 6; k++)
+        CHECK(k < 3 ? isfinite(dxv[k]) : isnan(dxv[k]), "SoftmaxCrossEntropyLossGrad, label out of range: dx[%d] = %g", k,
+              (double)dxv[k]);
+    /* QueueWrite with pointer 7 of a queue of 8 for 2 keys */
+    for (int k = 0; k < 32; k++) qv[k] = (float)k;
+    memset(&c, 0, sizeof c);
+    c.node = &g.nodes[g.vals[nq].producer], c.nin = 3, c.nout = 2, c.err = err;
+    c.in[0] = tensor_of(&g, q, qv), c.in[1] = tensor_of(&g, keys, kv), c.in[2] = tensor_of(&g, ptr, &pv_in);
+    c.out[0] = tensor_of(&g, nq, nqv), c.out[1] = tensor_of(&g, nptr, &pv_out);
+    CHECK(ir_optable[OP_QueueWrite]->ref_f32(&c) != 0, "the reference accepts pointer 7 for 2 keys in 8");
+    CHECK(devop_run_twins(&c, NULL, err) == 0 && pv_out == 7, "QueueWrite, pointer out of range: ptr' %lld",
+          (long long)pv_out);
+    for (int k = 0; k < 32; k++) CHECK(isnan(nqv[k]), "QueueWrite, pointer out of range: queue'[%d] = %g", k, (double)nqv[k]);
+    /* MaxPool on f64 storage (gradient checks' interpreter): refused by prepare, with the op's name */
+    memset(&c, 0, sizeof c);
+    c.node = &g.nodes[g.vals[pooled].producer], c.nin = 1, c.nout = 1, c.err = err;
+    c.in[0] = tensor_of(&g, img, imgv), c.out[0] = tensor_of(&g, pooled, pv);
+    c.in[0].dtype = c.out[0].dtype = DT_F64;
+    err[0] = 0;
+    CHECK(devop_run_twins(&c, NULL, err) != 0 && strstr(err, "MaxPool") && strstr(err, "f64"),
+          "MaxPool on f64 storage: '%s'", err);
+    printf("ok   out-of-range labels and queue pointers give NaN; f64 storage refused (%s)\n", err);
+    ir_graph_free(&g);
+    return 0;
+}
+
 /* ---- library steps ---- */
 
 /* Compiles small plans of every method and backbone family and checks that each STEP_NODE op
@@ -462,6 +529,7 @@ int main(void) {
     int fails = 0;
     unsigned char covered[OP__COUNT] = {0};
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) fails += run_case(&cases[i], covered);
+    fails += data_checks();
     fails += library_steps_covered();
     for (int op = 0; op < OP__COUNT; op++)
         if (devop_find(op) && !covered[op]) {
