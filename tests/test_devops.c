@@ -233,7 +233,8 @@ static int equal_i32_col(ir_graph *g, int *node) {
 }
 static int equal_u8_same(ir_graph *g, int *node) {
     int a = ir_input(g, "a", DT_U8, IR_SHAPE(300)), b = ir_input(g, "b", DT_U8, IR_SHAPE(300));
-    return last_node(g, node, ir_equal(g, a, ir_concat(g, (int[]){ir_slice(g, a, 0, 0, 150), ir_slice(g, b, 0, 150, 300)}, 2, 0)));
+    int halves[2] = {ir_slice(g, a, 0, 0, 150), ir_slice(g, b, 0, 150, 300)}; /* equal, then mostly not */
+    return last_node(g, node, ir_equal(g, a, ir_concat(g, halves, 2, 0)));
 }
 
 /* queue [D, K] (axis 1) or [K, D] (axis 0) as state, N keys, pointer p (a constant: in range) */
@@ -432,8 +433,8 @@ static int data_checks(void) {
     c.out[0] = tensor_of(&g, dx, dxv);
     CHECK(devop_run_twins(&c, ws, err) == 0, "%s", err);
     for (int k = 0; k < 6; k++)
-        CHECK(k < 3 ? isfinite(dxv[k]) : isnan(dxv[k]), "SoftmaxCrossEntropyLossGrad, label out of range: dx[%d] = %g", k,
-              (double)dxv[k]);
+        CHECK(k < 3 ? isfinite(dxv[k]) : isnan(dxv[k]), "SoftmaxCrossEntropyLossGrad, label out of range: dx[%d] = %g",
+              k, (double)dxv[k]);
     /* QueueWrite with pointer 7 of a queue of 8 for 2 keys */
     for (int k = 0; k < 32; k++) qv[k] = (float)k;
     memset(&c, 0, sizeof c);
@@ -443,7 +444,8 @@ static int data_checks(void) {
     CHECK(ir_optable[OP_QueueWrite]->ref_f32(&c) != 0, "the reference accepts pointer 7 for 2 keys in 8");
     CHECK(devop_run_twins(&c, NULL, err) == 0 && pv_out == 7, "QueueWrite, pointer out of range: ptr' %lld",
           (long long)pv_out);
-    for (int k = 0; k < 32; k++) CHECK(isnan(nqv[k]), "QueueWrite, pointer out of range: queue'[%d] = %g", k, (double)nqv[k]);
+    for (int k = 0; k < 32; k++)
+        CHECK(isnan(nqv[k]), "QueueWrite, pointer out of range: queue'[%d] = %g", k, (double)nqv[k]);
     /* MaxPool on f64 storage (gradient checks' interpreter): refused by prepare, with the op's name */
     memset(&c, 0, sizeof c);
     c.node = &g.nodes[g.vals[pooled].producer], c.nin = 1, c.nout = 1, c.err = err;
@@ -491,7 +493,10 @@ static int library_steps_covered(void) {
     for (size_t c = 0; c < sizeof configs / sizeof configs[0]; c++) {
         const char *argv[24];
         int argc = 0, augment = 0;
-        for (int k = 0; configs[c][k]; k++) augment |= !strcmp(configs[c][k], "--augment"), argv[argc++] = configs[c][k];
+        for (int k = 0; configs[c][k]; k++) {
+            augment |= !strcmp(configs[c][k], "--augment");
+            argv[argc++] = configs[c][k];
+        }
         const char *common[] = {"--batch", "4", "--augment", "none"};
         for (int k = 0; k < (augment ? 2 : 4); k++) argv[argc++] = common[k];
         sslc_plan p;

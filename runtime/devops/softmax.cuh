@@ -44,6 +44,6 @@ DEVOP_KERNEL(SoftmaxCEGrad) {
     const double *ms = (const double *)a->p[3] + 2 * r;
     double scale = (double)((const float *)a->p[0])[0] / (double)N;
     float x = ((const float *)a->p[1])[i];
-    ((float *)a->p[4])[i] = lab < 0 || lab >= C ? DEVOP_NAN
-                                                : (float)((exp((double)x - ms[0]) / ms[1] - (j == lab ? 1.0 : 0.0)) * scale);
+    ((float *)a->p[4])[i] =
+        lab < 0 || lab >= C ? DEVOP_NAN : (float)((exp((double)x - ms[0]) / ms[1] - (j == lab ? 1.0 : 0.0)) * scale);
 }
