@@ -38,6 +38,12 @@ void ir_strides(const ir_shape *s, int64_t *strides);
 /* normalizes a possibly negative axis; -1 if out of range */
 int ir_norm_axis(int64_t axis, int ndim);
 
+/* Slice's attributes normalized per dim of x (shape xs): the output takes x[start + i*step],
+ * i < cnt, along every dim (ir/ops/shape.c; the device kernels use it too). 0, or -1 with err
+ * (n bytes). */
+int ir_slice_plan(const ir_node *node, const ir_shape *xs, int64_t *start, int64_t *step, int64_t *cnt, char *err,
+                  size_t n);
+
 /* shape inference helpers shared by families */
 int ir_infer_same(ir_graph *g, ir_node *n, ir_shape *os, ir_dtype *od);      /* out0 = in0 */
 int ir_infer_broadcast(ir_graph *g, ir_node *n, ir_shape *os, ir_dtype *od); /* out0 = bcast(in0,in1) */

@@ -12,6 +12,9 @@
 #include "optest.h"
 #include "runtime/devops.h"
 #include "runtime/interp.h"
+#include "runtime/planfile.h"
+#include "sslc.h"
+#include <unistd.h>
 
 /* a case: builds a graph whose node `*node` is the op under test, on inputs the harness fills */
 typedef struct {
@@ -74,6 +77,17 @@ static int aug_image(ir_graph *g, int kind, int64_t B, int64_t C, int64_t H, int
 }
 
 static int aug_done(ir_graph *g, int *node, int y) {
+    if (y < 0) return -1;
+    ir_add_output(g, y);
+    *node = g->nnodes - 1;
+    return 0;
+}
+
+/* -- shape, pool, softmax cross-entropy, Equal, QueueWrite (runtime/devops/{shape,pool,softmax,
+ *    compare,queue}.c) -- */
+
+/* the last node built is the op under test */
+static int last_node(ir_graph *g, int *node, int y) {
     if (y < 0) return -1;
     ir_add_output(g, y);
     *node = g->nnodes - 1;
@@ -221,6 +235,209 @@ static int aug_refusals(void) {
     return fails;
 }
 
+static int concat_case(ir_graph *g, int *node, ir_dtype dt, int n, int axis) {
+    int xs[IR_MAX_IN];
+    for (int k = 0; k < n; k++) {
+        char name[16];
+        snprintf(name, sizeof name, "x%d", k);
+        /* the concatenated axis (1 in a [2, L, 3] stack) has lengths 1, 2, 3, 1, 2, 3, ... */
+        xs[k] = ir_input(g, name, dt, axis == 1 || axis == -2 ? IR_SHAPE(2, 1 + k % 3, 3) : IR_SHAPE(1 + k % 3, 2, 3));
+    }
+    return last_node(g, node, ir_concat(g, xs, n, axis));
+}
+static int concat_f32_ax1(ir_graph *g, int *node) { return concat_case(g, node, DT_F32, 3, 1); }
+static int concat_i64_neg(ir_graph *g, int *node) { return concat_case(g, node, DT_I64, 2, -2); }
+static int concat_u8_9(ir_graph *g, int *node) { return concat_case(g, node, DT_U8, 9, 0); }
+static int concat_f32_16(ir_graph *g, int *node) { return concat_case(g, node, DT_F32, 16, 1); }
+static int concat_bool_ax0(ir_graph *g, int *node) { return concat_case(g, node, DT_BOOL, 4, 0); }
+
+static int slice_node_case(ir_graph *g, int *node, ir_dtype dt, ir_shape s, int n, const int64_t *axes,
+                           const int64_t *starts, const int64_t *ends, const int64_t *steps) {
+    int x = ir_input(g, "x", dt, s);
+    int m = ir_node_new(g, OP_Slice, &x, 1);
+    if (m < 0) return -1;
+    ir_set_ints(g, m, "axes", axes, axes ? n : 0);
+    ir_set_ints(g, m, "starts", starts, n);
+    ir_set_ints(g, m, "ends", ends, n);
+    ir_set_ints(g, m, "steps", steps, steps ? n : 0);
+    return last_node(g, node, ir_node_finish(g, m));
+}
+static int slice_f32_axis1(ir_graph *g, int *node) {
+    int x = ir_input(g, "x", DT_F32, IR_SHAPE(4, 6, 5));
+    return last_node(g, node, ir_slice(g, x, 1, 1, 5));
+}
+static int slice_f32_neg_steps(ir_graph *g, int *node) { /* negative axes, starts, ends and steps */
+    const int64_t axes[] = {-1, 0, -2}, starts[] = {-1, 1, 0}, ends[] = {INT64_MIN, 100, -1}, steps[] = {-2, 2, 3};
+    return slice_node_case(g, node, DT_F32, IR_SHAPE(5, 7, 9), 3, axes, starts, ends, steps);
+}
+static int slice_i64_default_axes(ir_graph *g, int *node) { /* empty axes and steps: 0..n-1, step 1 */
+    const int64_t starts[] = {1, -3}, ends[] = {3, 1000};
+    return slice_node_case(g, node, DT_I64, IR_SHAPE(4, 6, 2), 2, NULL, starts, ends, NULL);
+}
+static int slice_u8_empty(ir_graph *g, int *node) {
+    const int64_t axes[] = {1}, starts[] = {4}, ends[] = {2}, steps[] = {1};
+    return slice_node_case(g, node, DT_U8, IR_SHAPE(3, 6), 1, axes, starts, ends, steps);
+}
+static int slice_bool_rev(ir_graph *g, int *node) {
+    const int64_t axes[] = {0}, starts[] = {-1}, ends[] = {INT64_MIN}, steps[] = {-1};
+    return slice_node_case(g, node, DT_BOOL, IR_SHAPE(7, 3), 1, axes, starts, ends, steps);
+}
+
+static int pad_case(ir_graph *g, int *node, ir_dtype dt, ir_shape s, const int64_t *b, const int64_t *e) {
+    int x = ir_input(g, "x", dt, s);
+    return last_node(g, node, ir_pad(g, x, b, e));
+}
+static int pad_f32_nchw(ir_graph *g, int *node) {
+    const int64_t b[] = {0, 0, 1, 2}, e[] = {0, 0, 1, 0};
+    return pad_case(g, node, DT_F32, IR_SHAPE(2, 3, 4, 5), b, e);
+}
+static int pad_i64_crop(ir_graph *g, int *node) { /* negative pads crop */
+    const int64_t b[] = {0, -1, 2}, e[] = {1, 0, -2};
+    return pad_case(g, node, DT_I64, IR_SHAPE(3, 4, 5), b, e);
+}
+static int pad_u8_zero(ir_graph *g, int *node) {
+    const int64_t b[] = {0, 0}, e[] = {0, 0};
+    return pad_case(g, node, DT_U8, IR_SHAPE(5, 6), b, e);
+}
+static int pad_bool_rank1(ir_graph *g, int *node) {
+    const int64_t b[] = {3}, e[] = {2};
+    return pad_case(g, node, DT_BOOL, IR_SHAPE(4), b, e);
+}
+
+static int transpose_case(ir_graph *g, int *node, ir_dtype dt, ir_shape s, const int64_t *perm, int n) {
+    int x = ir_input(g, "x", dt, s);
+    return last_node(g, node, ir_transpose(g, x, perm, n));
+}
+static int transpose_f32_nhwc(ir_graph *g, int *node) {
+    const int64_t perm[] = {0, 2, 3, 1};
+    return transpose_case(g, node, DT_F32, IR_SHAPE(2, 3, 4, 5), perm, 4);
+}
+static int transpose_i64_default(ir_graph *g, int *node) { /* empty perm reverses */
+    return transpose_case(g, node, DT_I64, IR_SHAPE(3, 4, 5), NULL, 0);
+}
+static int transpose_bool_2d(ir_graph *g, int *node) {
+    const int64_t perm[] = {1, 0};
+    return transpose_case(g, node, DT_BOOL, IR_SHAPE(5, 7), perm, 2);
+}
+static int transpose_f32_heads(ir_graph *g, int *node) { /* ViT attention: [B, T, H, D] -> [B, H, T, D] */
+    const int64_t perm[] = {0, 2, 1, 3};
+    return transpose_case(g, node, DT_F32, IR_SHAPE(2, 5, 3, 4), perm, 4);
+}
+
+/* MaxPool / MaxPoolGrad with kernel, strides and pads (h_begin, w_begin, h_end, w_end) */
+static int pool_node(ir_graph *g, int op, const int *in, int nin, const int64_t *k, const int64_t *s,
+                     const int64_t *p) {
+    int m = ir_node_new(g, op, in, nin);
+    if (m < 0) return -1;
+    ir_set_ints(g, m, "kernel_shape", k, 2);
+    ir_set_ints(g, m, "strides", s, 2);
+    ir_set_ints(g, m, "pads", p, 4);
+    return ir_node_finish(g, m);
+}
+static int maxpool_stem(ir_graph *g, int *node) { /* ResNet stem: kernel 3, stride 2, pad 1 (NaN, inf in x) */
+    int x = ir_input(g, "x", DT_F32, IR_SHAPE(2, 3, 9, 10));
+    return last_node(g, node, ir_maxpool(g, x, 3, 2, 1));
+}
+static int maxpool_2x2(ir_graph *g, int *node) {
+    int x = ir_input(g, "x", DT_F32, IR_SHAPE(2, 2, 8, 8));
+    return last_node(g, node, ir_maxpool(g, x, 2, 2, 0));
+}
+static int maxpool_asym_ties(ir_graph *g, int *node) { /* uneven kernel, strides and pads; Relu's zeros tie */
+    const int64_t k[] = {3, 2}, s[] = {1, 2}, p[] = {1, 0, 2, 1};
+    int x = ir_relu(g, ir_input(g, "x", DT_F32, IR_SHAPE(1, 3, 7, 6)));
+    return last_node(g, node, pool_node(g, OP_MaxPool, &x, 1, k, s, p));
+}
+static int maxpool_grad_case(ir_graph *g, int *node, ir_shape xs, const int64_t *k, const int64_t *s,
+                             const int64_t *p) {
+    /* x = Relu(input): zeros tie in many windows (the first one wins the gradient) */
+    int x = ir_relu(g, ir_input(g, "x", DT_F32, xs));
+    int y = pool_node(g, OP_MaxPool, &x, 1, k, s, p);
+    if (y < 0) return -1;
+    int in[2] = {ir_input(g, "gy", DT_F32, g->vals[y].shape), x};
+    return last_node(g, node, pool_node(g, OP_MaxPoolGrad, in, 2, k, s, p));
+}
+static int maxpool_grad_stem(ir_graph *g, int *node) {
+    const int64_t k[] = {3, 3}, s[] = {2, 2}, p[] = {1, 1, 1, 1};
+    return maxpool_grad_case(g, node, IR_SHAPE(2, 3, 9, 10), k, s, p);
+}
+static int maxpool_grad_s1(ir_graph *g, int *node) { /* stride 1: every cell in up to 9 windows */
+    const int64_t k[] = {3, 3}, s[] = {1, 1}, p[] = {1, 1, 1, 1};
+    return maxpool_grad_case(g, node, IR_SHAPE(2, 2, 6, 7), k, s, p);
+}
+static int maxpool_grad_asym(ir_graph *g, int *node) {
+    const int64_t k[] = {3, 2}, s[] = {2, 1}, p[] = {0, 1, 2, 0};
+    return maxpool_grad_case(g, node, IR_SHAPE(1, 3, 8, 5), k, s, p);
+}
+static int maxpool_grad_2x2(ir_graph *g, int *node) {
+    const int64_t k[] = {2, 2}, s[] = {2, 2}, p[] = {0, 0, 0, 0};
+    return maxpool_grad_case(g, node, IR_SHAPE(2, 2, 8, 8), k, s, p);
+}
+
+/* logits [N, C]: rows 1.. of an input scaled by `scale` (finite: the fill's NaN and infinities
+ * sit in row 0), or the input itself with them (nan_row) */
+static int ce_logits(ir_graph *g, int64_t N, int64_t C, double scale, int nan_row) {
+    int x = ir_input(g, "x", DT_F32, IR_SHAPE(N + 1, C));
+    return nan_row ? ir_slice(g, x, 0, 0, N) : ir_mul_scalar(g, ir_slice(g, x, 0, 1, N + 1), scale);
+}
+static int ce_labels(ir_graph *g, int64_t N, int64_t C) {
+    int64_t lab[64];
+    for (int64_t i = 0; i < N; i++) lab[i] = (i * 7 + 3) % C;
+    lab[0] = 0, lab[N - 1] = C - 1;
+    return ir_const(g, DT_I64, IR_SHAPE(N), lab);
+}
+static int ce_case(ir_graph *g, int *node, int64_t N, int64_t C, double scale, int nan_row) {
+    int x = ce_logits(g, N, C, scale, nan_row);
+    return last_node(g, node, ir_softmax_ce(g, x, ce_labels(g, N, C)));
+}
+static int ce_grad_case(ir_graph *g, int *node, int64_t N, int64_t C, double scale, int nan_row) {
+    int x = ce_logits(g, N, C, scale, nan_row);
+    int in[3] = {ir_input(g, "gy", DT_F32, ir_shape_make(0, NULL)), x, ce_labels(g, N, C)};
+    return last_node(g, node, ir_simple(g, OP_SoftmaxCrossEntropyLossGrad, in, 3));
+}
+static int ce_mean(ir_graph *g, int *node) { return ce_case(g, node, 16, 10, 0.02, 0); }
+static int ce_mean_peaked(ir_graph *g, int *node) { return ce_case(g, node, 8, 33, 1, 0); }
+static int ce_nan_row(ir_graph *g, int *node) { return ce_case(g, node, 6, 9, 1, 1); }
+static int ce_grad_mean(ir_graph *g, int *node) { return ce_grad_case(g, node, 16, 10, 0.02, 0); }
+static int ce_grad_peaked(ir_graph *g, int *node) { return ce_grad_case(g, node, 8, 33, 1, 0); }
+static int ce_grad_nan_row(ir_graph *g, int *node) { return ce_grad_case(g, node, 6, 9, 1, 1); }
+
+static int equal_supcon(ir_graph *g, int *node) { /* SupCon's mask: y[:, None] == y[None, :] */
+    int y = ir_input(g, "y", DT_I64, IR_SHAPE(12));
+    return last_node(g, node, ir_equal(g, ir_reshape(g, y, IR_SHAPE(12, 1)), ir_reshape(g, y, IR_SHAPE(1, 12))));
+}
+static int equal_f32_relu(ir_graph *g, int *node) { /* x == Relu(x): NaN, infinities, zeros */
+    int x = ir_input(g, "x", DT_F32, IR_SHAPE(4, 5, 6));
+    return last_node(g, node, ir_equal(g, x, ir_relu(g, x)));
+}
+static int equal_bool_rank(ir_graph *g, int *node) { /* ranks 3 and 1 */
+    int a = ir_input(g, "a", DT_BOOL, IR_SHAPE(3, 4, 5)), b = ir_input(g, "b", DT_BOOL, IR_SHAPE(5));
+    return last_node(g, node, ir_equal(g, a, b));
+}
+static int equal_i32_col(ir_graph *g, int *node) {
+    int a = ir_input(g, "a", DT_I32, IR_SHAPE(6, 7)), b = ir_input(g, "b", DT_I32, IR_SHAPE(6, 1));
+    return last_node(g, node, ir_equal(g, a, b));
+}
+static int equal_u8_same(ir_graph *g, int *node) {
+    int a = ir_input(g, "a", DT_U8, IR_SHAPE(300)), b = ir_input(g, "b", DT_U8, IR_SHAPE(300));
+    int halves[2] = {ir_slice(g, a, 0, 0, 150), ir_slice(g, b, 0, 150, 300)}; /* equal, then mostly not */
+    return last_node(g, node, ir_equal(g, a, ir_concat(g, halves, 2, 0)));
+}
+
+/* queue [D, K] (axis 1) or [K, D] (axis 0) as state, N keys, pointer p (a constant: in range) */
+static int queue_case(ir_graph *g, int *node, int axis, int64_t K, int64_t D, int64_t N, int64_t p) {
+    int q = ir_state(g, "queue", DT_F32, axis ? IR_SHAPE(D, K) : IR_SHAPE(K, D), (ir_init){INIT_NONE, 0, 0, -1});
+    int k = ir_input(g, "keys", DT_F32, IR_SHAPE(N, D));
+    int ptr = ir_const(g, DT_I64, IR_SHAPE(1), &p);
+    int np = -1, y = ir_queue_write(g, q, k, ptr, axis, &np);
+    if (y < 0) return -1;
+    ir_add_output(g, np);
+    return last_node(g, node, y);
+}
+static int queue_cols(ir_graph *g, int *node) { return queue_case(g, node, 1, 16, 4, 4, 8); }
+static int queue_cols_wrap(ir_graph *g, int *node) { return queue_case(g, node, 1, 16, 4, 4, 12); }
+static int queue_rows(ir_graph *g, int *node) { return queue_case(g, node, 0, 12, 5, 3, 0); }
+static int queue_rows_wrap(ir_graph *g, int *node) { return queue_case(g, node, 0, 12, 5, 3, 9); }
+
 static const devop_case cases[] = {
     {"Cast f32->i64", cast_f32_i64}, {"Cast f32->u8", cast_f32_u8},   {"Cast i64->f32", cast_i64_f32},
     {"Cast bool->i32", cast_bool_i32}, {"Cast u8->bool", cast_u8_bool},
@@ -261,6 +478,48 @@ static const devop_case cases[] = {
     {"GaussianBlur k=23 C=1 24x26", blur_k23_c1},
     {"GaussianBlur k=5 C=3 [-2,3]", blur_k5_c3_range},
     /* end of augmentation ops */
+    /* -- shape, pool, softmax cross-entropy, Equal, QueueWrite -- */
+    {"Concat f32 axis 1, 3 inputs", concat_f32_ax1},
+    {"Concat i64 axis -2", concat_i64_neg},
+    {"Concat u8 axis 0, 9 inputs (2 launches)", concat_u8_9},
+    {"Concat f32 16 inputs (3 launches)", concat_f32_16},
+    {"Concat bool axis 0", concat_bool_ax0},
+    {"Slice f32 axis 1", slice_f32_axis1},
+    {"Slice f32 negative axes/starts/steps", slice_f32_neg_steps},
+    {"Slice i64 default axes and steps", slice_i64_default_axes},
+    {"Slice u8 empty", slice_u8_empty},
+    {"Slice bool reversed", slice_bool_rev},
+    {"Pad f32 NCHW", pad_f32_nchw},
+    {"Pad i64 negative (crop)", pad_i64_crop},
+    {"Pad u8 zero pads", pad_u8_zero},
+    {"Pad bool rank 1", pad_bool_rank1},
+    {"Transpose f32 NCHW->NHWC", transpose_f32_nhwc},
+    {"Transpose i64 default perm", transpose_i64_default},
+    {"Transpose bool 2-D", transpose_bool_2d},
+    {"Transpose f32 attention heads", transpose_f32_heads},
+    {"MaxPool k3 s2 p1 (stem, NaN/inf)", maxpool_stem},
+    {"MaxPool k2 s2", maxpool_2x2},
+    {"MaxPool k3x2 s1x2 uneven pads, ties", maxpool_asym_ties},
+    {"MaxPoolGrad k3 s2 p1 ties", maxpool_grad_stem},
+    {"MaxPoolGrad k3 s1 p1 ties", maxpool_grad_s1},
+    {"MaxPoolGrad k3x2 s2x1 uneven pads", maxpool_grad_asym},
+    {"MaxPoolGrad k2 s2", maxpool_grad_2x2},
+    {"SoftmaxCELoss mean", ce_mean},
+    {"SoftmaxCELoss mean, peaked", ce_mean_peaked},
+    {"SoftmaxCELoss NaN/inf row", ce_nan_row},
+    {"SoftmaxCELossGrad", ce_grad_mean},
+    {"SoftmaxCELossGrad peaked", ce_grad_peaked},
+    {"SoftmaxCELossGrad NaN/inf row", ce_grad_nan_row},
+    {"Equal i64 SupCon mask", equal_supcon},
+    {"Equal f32 NaN/inf/zeros", equal_f32_relu},
+    {"Equal bool ranks 3 and 1", equal_bool_rank},
+    {"Equal i32 column broadcast", equal_i32_col},
+    {"Equal u8", equal_u8_same},
+    {"QueueWrite axis 1", queue_cols},
+    {"QueueWrite axis 1, wraps", queue_cols_wrap},
+    {"QueueWrite axis 0, pointer 0", queue_rows},
+    {"QueueWrite axis 0, wraps", queue_rows_wrap},
+    /* -- end of shape, pool, softmax cross-entropy, Equal, QueueWrite -- */
 };
 
 /* ---- harness ---- */
@@ -355,11 +614,152 @@ static int run_case(const devop_case *dc, unsigned char *covered) {
     return bad;
 }
 
+/* ---- what the kernels do where the reference kernel refuses ---- */
+
+static ref_tensor tensor_of(const ir_graph *g, int v, void *data) {
+    ref_tensor t = {data, g->vals[v].dtype, g->vals[v].shape, ir_numel(&g->vals[v].shape)};
+    return t;
+}
+
+/* A label outside [0, C) or a queue pointer outside the queue: the reference kernel refuses the
+ * step; the device kernels cannot refuse a value they read on the device, so the result is NaN
+ * (never a plausible number). A storage dtype the kernels do not cover is refused by prepare. */
+static int data_checks(void) {
+    ir_graph g;
+    ir_graph_init(&g);
+    char err[IR_ERRLEN];
+    int x = ir_input(&g, "x", DT_F32, IR_SHAPE(2, 3)), lab = ir_input(&g, "lab", DT_I64, IR_SHAPE(2));
+    int loss = ir_softmax_ce(&g, x, lab);
+    int gy = ir_input(&g, "gy", DT_F32, ir_shape_make(0, NULL));
+    int dx = ir_simple(&g, OP_SoftmaxCrossEntropyLossGrad, (int[]){gy, x, lab}, 3);
+    int q = ir_input(&g, "q", DT_F32, IR_SHAPE(4, 8)), keys = ir_input(&g, "k", DT_F32, IR_SHAPE(2, 4));
+    int ptr = ir_input(&g, "ptr", DT_I64, IR_SHAPE(1)), nptr = -1;
+    int nq = ir_queue_write(&g, q, keys, ptr, 1, &nptr);
+    int img = ir_input(&g, "img", DT_F32, IR_SHAPE(1, 1, 4, 4));
+    int pooled = ir_maxpool(&g, img, 3, 2, 1);
+    CHECK(!g.failed && loss >= 0 && dx >= 0 && nq >= 0 && pooled >= 0, "building: %s", g.err);
+    float xv[6] = {1, 2, 3, 4, 5, 6}, gyv = 1, lv, dxv[6], qv[32], kv[8] = {0}, nqv[32], imgv[16] = {0}, pv[4];
+    int64_t labv[2] = {2, 3}, pv_in = 7, pv_out = -1;
+    double ws[4];
+    ref_call c;
+    /* SoftmaxCrossEntropyLoss with label 3 of C = 3 */
+    memset(&c, 0, sizeof c);
+    c.node = &g.nodes[g.vals[loss].producer], c.nin = 2, c.nout = 1, c.err = err;
+    c.in[0] = tensor_of(&g, x, xv), c.in[1] = tensor_of(&g, lab, labv), c.out[0] = tensor_of(&g, loss, &lv);
+    CHECK(ir_optable[OP_SoftmaxCrossEntropyLoss]->ref_f32(&c) != 0, "the reference accepts label 3 of 3 classes");
+    CHECK(devop_run_twins(&c, ws, err) == 0 && isnan(lv), "SoftmaxCrossEntropyLoss, label out of range: %g, not NaN",
+          (double)lv);
+    /* its gradient: NaN in the row of the bad label only */
+    memset(&c, 0, sizeof c);
+    c.node = &g.nodes[g.vals[dx].producer], c.nin = 3, c.nout = 1, c.err = err;
+    c.in[0] = tensor_of(&g, gy, &gyv), c.in[1] = tensor_of(&g, x, xv), c.in[2] = tensor_of(&g, lab, labv);
+    c.out[0] = tensor_of(&g, dx, dxv);
+    CHECK(devop_run_twins(&c, ws, err) == 0, "%s", err);
+    for (int k = 0; k < 6; k++)
+        CHECK(k < 3 ? isfinite(dxv[k]) : isnan(dxv[k]), "SoftmaxCrossEntropyLossGrad, label out of range: dx[%d] = %g",
+              k, (double)dxv[k]);
+    /* QueueWrite with pointer 7 of a queue of 8 for 2 keys */
+    for (int k = 0; k < 32; k++) qv[k] = (float)k;
+    memset(&c, 0, sizeof c);
+    c.node = &g.nodes[g.vals[nq].producer], c.nin = 3, c.nout = 2, c.err = err;
+    c.in[0] = tensor_of(&g, q, qv), c.in[1] = tensor_of(&g, keys, kv), c.in[2] = tensor_of(&g, ptr, &pv_in);
+    c.out[0] = tensor_of(&g, nq, nqv), c.out[1] = tensor_of(&g, nptr, &pv_out);
+    CHECK(ir_optable[OP_QueueWrite]->ref_f32(&c) != 0, "the reference accepts pointer 7 for 2 keys in 8");
+    CHECK(devop_run_twins(&c, NULL, err) == 0 && pv_out == 7, "QueueWrite, pointer out of range: ptr' %lld",
+          (long long)pv_out);
+    for (int k = 0; k < 32; k++)
+        CHECK(isnan(nqv[k]), "QueueWrite, pointer out of range: queue'[%d] = %g", k, (double)nqv[k]);
+    /* MaxPool on f64 storage (gradient checks' interpreter): refused by prepare, with the op's name */
+    memset(&c, 0, sizeof c);
+    c.node = &g.nodes[g.vals[pooled].producer], c.nin = 1, c.nout = 1, c.err = err;
+    c.in[0] = tensor_of(&g, img, imgv), c.out[0] = tensor_of(&g, pooled, pv);
+    c.in[0].dtype = c.out[0].dtype = DT_F64;
+    err[0] = 0;
+    CHECK(devop_run_twins(&c, NULL, err) != 0 && strstr(err, "MaxPool") && strstr(err, "f64"),
+          "MaxPool on f64 storage: '%s'", err);
+    printf("ok   out-of-range labels and queue pointers give NaN; f64 storage refused (%s)\n", err);
+    ir_graph_free(&g);
+    return 0;
+}
+
+/* ---- library steps ---- */
+
+/* Compiles small plans of every method and backbone family and checks that each STEP_NODE op
+ * (a library call) is run by a GPU library (cuBLAS, cuDNN) or has a device kernel. The
+ * augmentation ops (ir/ops/augment.c) are reported while they have no device kernel yet. */
+static int library_steps_covered(void) {
+    static const char *const configs[][16] = {
+        {"simclr", "--backbone", "resnet18", "--cifar-stem", "off", "--image-size", "32", "--width", "0.125"},
+        {"moco", "--backbone", "convnet", "--set", "K=32", "--image-size", "16"},
+        {"mocov2", "--backbone", "resnet18", "--set", "K=32", "--width", "0.125", "--image-size", "16"},
+        {"supcon", "--backbone", "resnet18", "--width", "0.125", "--image-size", "16", "--optimizer", "lars"},
+        {"mocov3", "--backbone", "vit-tiny", "--width", "0.125", "--depth", "1", "--image-size", "16"},
+        {"dino", "--backbone", "vit-tiny", "--width", "0.125", "--depth", "1", "--image-size", "16", "--set",
+         "num_crops=0"},
+        {"swav", "--backbone", "convnet", "--image-size", "16", "--optimizer", "adamw"},
+        {"barlow_twins", "--backbone", "convnet", "--image-size", "16", "--set", "projection_dim=32", "--set",
+         "hidden_dim=32"},
+        {"byol", "--backbone", "convnet", "--image-size", "16", "--set", "projection_dim=32", "--set", "hidden_dim=32"},
+        {"simsiam", "--backbone", "convnet", "--image-size", "16"},
+        {"simclr", "--backbone", "convnet", "--image-size", "16", "--augment", "simclr"},
+    };
+    unsigned char gpu_library[OP__COUNT] = {0}, pending[OP__COUNT] = {0};
+    gpu_library[OP_Gemm] = gpu_library[OP_MatMul] = gpu_library[OP_Conv] = gpu_library[OP_ConvGradInput] =
+        gpu_library[OP_ConvGradWeight] = 1;
+    const int augment_ops[] = {OP_ToFloat,   OP_ResizedCrop, OP_HorizontalFlip, OP_ColorJitter,
+                               OP_Grayscale, OP_GaussianBlur, OP_Solarize,      OP_Normalize};
+    int fails = 0;
+    char err[IR_ERRLEN], path[] = "/tmp/sslc_devops_XXXXXX";
+    int fd = mkstemp(path);
+    CHECK(fd >= 0, "mkstemp");
+    close(fd);
+    for (size_t c = 0; c < sizeof configs / sizeof configs[0]; c++) {
+        const char *argv[24];
+        int argc = 0, augment = 0;
+        for (int k = 0; configs[c][k]; k++) {
+            augment |= !strcmp(configs[c][k], "--augment");
+            argv[argc++] = configs[c][k];
+        }
+        const char *common[] = {"--batch", "4", "--augment", "none"};
+        for (int k = 0; k < (augment ? 2 : 4); k++) argv[argc++] = common[k];
+        sslc_plan p;
+        plan_init(&p);
+        CHECK(sslc_compile(argc, argv, path, err, sizeof err) == 0, "compiling %s: %s", argv[0], err);
+        CHECK(plan_read(&p, path, err) == 0 && p.has_step, "reading the plan of %s: %s", argv[0], err);
+        const ir_graph *g = &p.step.ep.lowered;
+        int nlib = 0;
+        for (int s = 0; s < p.step.ep.fp.nsteps; s++) {
+            const exec_step *st = &p.step.ep.fp.steps[s];
+            if (st->kind != STEP_NODE) continue;
+            int op = g->nodes[st->node].op, aug = 0;
+            nlib++;
+            for (size_t k = 0; k < sizeof augment_ops / sizeof augment_ops[0]; k++) aug |= op == augment_ops[k];
+            if (gpu_library[op] || devop_find(op)) continue;
+            if (aug) {
+                pending[op] = 1;
+                continue;
+            }
+            fprintf(stderr, "FAIL %s %s: library step %s has neither a GPU library nor a device kernel\n", argv[0],
+                    argv[2], ir_optable[op]->name);
+            fails++;
+        }
+        printf("ok   library steps of %s %s%s: %d, each with a GPU library or a device kernel\n", argv[0], argv[2],
+               augment ? " (augmentation)" : "", nlib);
+        plan_free(&p);
+    }
+    for (int op = 0; op < OP__COUNT; op++)
+        if (pending[op]) printf("skip %s: an augmentation op without a device kernel yet\n", ir_optable[op]->name);
+    unlink(path);
+    return fails;
+}
+
 int main(void) {
     int fails = 0;
     unsigned char covered[OP__COUNT] = {0};
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) fails += run_case(&cases[i], covered);
     fails += aug_refusals();
+    fails += data_checks();
+    fails += library_steps_covered();
     for (int op = 0; op < OP__COUNT; op++)
         if (devop_find(op) && !covered[op]) {
             fprintf(stderr, "FAIL %s has a device kernel but no case here\n", ir_optable[op]->name);

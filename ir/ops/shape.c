@@ -157,6 +157,11 @@ int KN(ref_transpose)(const ref_call *c) {
 }
 
 #ifndef SSLC_REF_F64
+int ir_slice_plan(const ir_node *node, const ir_shape *xs, int64_t *start, int64_t *step, int64_t *cnt, char *err,
+                  size_t n) {
+    return slice_plan(node, xs, start, step, cnt, err, n);
+}
+
 /* ---- builders ---- */
 
 int ir_reshape(ir_graph *g, int x, ir_shape to) {

@@ -16,6 +16,7 @@ typedef unsigned char uint8_t;
 typedef unsigned int uint32_t;
 #define DEVOP_FN __device__ static inline
 #define DEVOP_INF __int_as_float(0x7f800000)
+#define DEVOP_NAN __int_as_float(0x7fc00000)
 /* the launch wrapper: a grid-stride loop over the items */
 #define DEVOP_KERNEL(name)                                                                                           \
     DEVOP_FN void devop_##name(const devop_args *a, int64_t i);                                                      \
@@ -29,6 +30,7 @@ typedef unsigned int uint32_t;
 #include <stdint.h>
 #define DEVOP_FN static inline
 #define DEVOP_INF INFINITY
+#define DEVOP_NAN NAN
 /* the C twin: the same body over every item */
 #define DEVOP_KERNEL(name)                                                                                           \
     DEVOP_FN void devop_##name(const devop_args *a, int64_t i);                                                      \
