@@ -111,8 +111,10 @@ static int load(void *api, size_t api_bytes, const char *what, const char *env, 
             if (!dl && !why[0]) snprintf(why, sizeof why, "%s", dlerror());
         }
         if (!dl) {
-            snprintf(err, IR_ERRLEN, "%s not found (tried %s%s; set %s to its path): %.200s", what, names[0],
-                     nnames > 1 ? " and the CUDA toolkit's lib64" : "", env, why);
+            char tried[256] = "";
+            for (int i = 0; i < nnames; i++)
+                snprintf(tried + strlen(tried), sizeof tried - strlen(tried), "%s%s", i ? ", " : "", names[i]);
+            snprintf(err, IR_ERRLEN, "%s not found (tried %s; set %s to its path): %.150s", what, tried, env, why);
             return -1;
         }
         path = names[0];

@@ -299,6 +299,10 @@ static int alloc_remove(void *p, int host, const char *call) {
         if (!host) used -= round256(allocs[i].bytes);
         memmove(allocs + i, allocs + i + 1, (size_t)(nallocs - i - 1) * sizeof *allocs);
         nallocs--;
+        if (!nallocs) { /* nothing left: the registry goes too (no leak once the library is unloaded) */
+            free(allocs);
+            allocs = NULL, cap_allocs = 0;
+        }
     }
     pthread_mutex_unlock(&lock);
     if (!found) {

@@ -150,6 +150,10 @@ FK_API CUresult cuStreamDestroy_v2(CUstream s) {
     if (s->capturing) ncapturing--;
     for (int i = 0; i < nlive; i++)
         if (live_streams[i] == s) live_streams[i] = live_streams[--nlive];
+    if (!nlive) { /* the last stream: the list goes too (no leak once the library is unloaded) */
+        free(live_streams);
+        live_streams = NULL, cap_live = 0;
+    }
     pthread_mutex_unlock(&lock);
     if (s->capturing) fk_say("cuStreamDestroy_v2", "the stream was still capturing (its capture is dropped)");
     oplist_free(&s->rec);
