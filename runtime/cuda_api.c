@@ -1,3 +1,5 @@
+/* Loads the CUDA driver, cuBLAS and cuDNN (runtime/cuda_api.h): the environment variable's
+ * library, else the usual names; every entry point by its versioned name. */
 #include "cuda_api.h"
 
 #include <dlfcn.h>
@@ -5,127 +7,158 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../ir/ir.h"
+#include "../ir/ir.h" /* IR_ERRLEN: the size of err */
 
-/* the environment variable's library, else the first of `names` that loads */
-static void *open_lib(const char *env, const char *const *names, int n, const char *what, char *err) {
-    const char *path = getenv(env);
-    if (path && *path) {
-        void *dl = dlopen(path, RTLD_NOW | RTLD_LOCAL);
-        if (!dl) snprintf(err, IR_ERRLEN, "%s: cannot load %s=%.200s: %.200s", what, env, path, dlerror());
-        return dl;
-    }
-    for (int i = 0; i < n; i++) {
-        void *dl = dlopen(names[i], RTLD_NOW | RTLD_LOCAL);
-        if (dl) return dl;
-    }
-    snprintf(err, IR_ERRLEN, "%s not found (%s; set %s to its path)", what, names[0], env);
-    return NULL;
-}
-
-/* every entry point, or the name of the first one missing */
 typedef struct {
-    void **slot;
+    size_t off; /* of the function pointer in the api struct */
     const char *name;
-} sym;
+} cuda_sym;
 
-static int bind(void *dl, const sym *s, int n, const char *what, char *err) {
-    for (int i = 0; i < n; i++) {
-        *s[i].slot = dlsym(dl, s[i].name);
-        if (!*s[i].slot) {
-            snprintf(err, IR_ERRLEN, "%s lacks %s (too old a version?)", what, s[i].name);
+#define S(type, field, name) {offsetof(type, field), name}
+static const cuda_sym driver_syms[] = {
+    S(cuda_driver_api, Init, "cuInit"),
+    S(cuda_driver_api, DriverGetVersion, "cuDriverGetVersion"),
+    S(cuda_driver_api, DeviceGetCount, "cuDeviceGetCount"),
+    S(cuda_driver_api, DeviceGet, "cuDeviceGet"),
+    S(cuda_driver_api, DeviceGetName, "cuDeviceGetName"),
+    S(cuda_driver_api, DeviceGetAttribute, "cuDeviceGetAttribute"),
+    S(cuda_driver_api, DeviceTotalMem, "cuDeviceTotalMem_v2"),
+    S(cuda_driver_api, DevicePrimaryCtxRetain, "cuDevicePrimaryCtxRetain"),
+    S(cuda_driver_api, DevicePrimaryCtxRelease, "cuDevicePrimaryCtxRelease_v2"),
+    S(cuda_driver_api, CtxSetCurrent, "cuCtxSetCurrent"),
+    S(cuda_driver_api, StreamCreate, "cuStreamCreate"),
+    S(cuda_driver_api, StreamDestroy, "cuStreamDestroy_v2"),
+    S(cuda_driver_api, StreamSynchronize, "cuStreamSynchronize"),
+    S(cuda_driver_api, EventCreate, "cuEventCreate"),
+    S(cuda_driver_api, EventDestroy, "cuEventDestroy_v2"),
+    S(cuda_driver_api, EventRecord, "cuEventRecord"),
+    S(cuda_driver_api, EventSynchronize, "cuEventSynchronize"),
+    S(cuda_driver_api, MemGetInfo, "cuMemGetInfo_v2"),
+    S(cuda_driver_api, MemAlloc, "cuMemAlloc_v2"),
+    S(cuda_driver_api, MemFree, "cuMemFree_v2"),
+    S(cuda_driver_api, MemAllocHost, "cuMemAllocHost_v2"),
+    S(cuda_driver_api, MemFreeHost, "cuMemFreeHost"),
+    S(cuda_driver_api, MemcpyHtoDAsync, "cuMemcpyHtoDAsync_v2"),
+    S(cuda_driver_api, MemcpyDtoHAsync, "cuMemcpyDtoHAsync_v2"),
+    S(cuda_driver_api, MemcpyDtoDAsync, "cuMemcpyDtoDAsync_v2"),
+    S(cuda_driver_api, MemsetD8Async, "cuMemsetD8Async"),
+    S(cuda_driver_api, ModuleLoadData, "cuModuleLoadData"),
+    S(cuda_driver_api, ModuleUnload, "cuModuleUnload"),
+    S(cuda_driver_api, ModuleGetFunction, "cuModuleGetFunction"),
+    S(cuda_driver_api, LaunchKernel, "cuLaunchKernel"),
+    S(cuda_driver_api, StreamBeginCapture, "cuStreamBeginCapture_v2"),
+    S(cuda_driver_api, StreamEndCapture, "cuStreamEndCapture"),
+    S(cuda_driver_api, GraphInstantiateWithFlags, "cuGraphInstantiateWithFlags"),
+    S(cuda_driver_api, GraphLaunch, "cuGraphLaunch"),
+    S(cuda_driver_api, GraphExecDestroy, "cuGraphExecDestroy"),
+    S(cuda_driver_api, GraphDestroy, "cuGraphDestroy"),
+    S(cuda_driver_api, GetErrorString, "cuGetErrorString"),
+};
+static const cuda_sym blas_syms[] = {
+    S(cuda_blas_api, Create, "cublasCreate_v2"),
+    S(cuda_blas_api, Destroy, "cublasDestroy_v2"),
+    S(cuda_blas_api, SetStream, "cublasSetStream_v2"),
+    S(cuda_blas_api, SetMathMode, "cublasSetMathMode"),
+    S(cuda_blas_api, SetWorkspace, "cublasSetWorkspace_v2"),
+    S(cuda_blas_api, Sgemm, "cublasSgemm_v2"),
+    S(cuda_blas_api, SgemmStridedBatched, "cublasSgemmStridedBatched"),
+};
+static const cuda_sym dnn_syms[] = {
+    S(cuda_dnn_api, Create, "cudnnCreate"),
+    S(cuda_dnn_api, Destroy, "cudnnDestroy"),
+    S(cuda_dnn_api, SetStream, "cudnnSetStream"),
+    S(cuda_dnn_api, GetErrorString, "cudnnGetErrorString"),
+    S(cuda_dnn_api, CreateTensorDescriptor, "cudnnCreateTensorDescriptor"),
+    S(cuda_dnn_api, SetTensor4dDescriptor, "cudnnSetTensor4dDescriptor"),
+    S(cuda_dnn_api, DestroyTensorDescriptor, "cudnnDestroyTensorDescriptor"),
+    S(cuda_dnn_api, CreateFilterDescriptor, "cudnnCreateFilterDescriptor"),
+    S(cuda_dnn_api, SetFilter4dDescriptor, "cudnnSetFilter4dDescriptor"),
+    S(cuda_dnn_api, DestroyFilterDescriptor, "cudnnDestroyFilterDescriptor"),
+    S(cuda_dnn_api, CreateConvolutionDescriptor, "cudnnCreateConvolutionDescriptor"),
+    S(cuda_dnn_api, SetConvolution2dDescriptor, "cudnnSetConvolution2dDescriptor"),
+    S(cuda_dnn_api, SetConvolutionGroupCount, "cudnnSetConvolutionGroupCount"),
+    S(cuda_dnn_api, SetConvolutionMathType, "cudnnSetConvolutionMathType"),
+    S(cuda_dnn_api, DestroyConvolutionDescriptor, "cudnnDestroyConvolutionDescriptor"),
+    S(cuda_dnn_api, GetConvolutionForwardAlgorithm_v7, "cudnnGetConvolutionForwardAlgorithm_v7"),
+    S(cuda_dnn_api, GetConvolutionForwardWorkspaceSize, "cudnnGetConvolutionForwardWorkspaceSize"),
+    S(cuda_dnn_api, ConvolutionForward, "cudnnConvolutionForward"),
+    S(cuda_dnn_api, GetConvolutionBackwardDataAlgorithm_v7, "cudnnGetConvolutionBackwardDataAlgorithm_v7"),
+    S(cuda_dnn_api, GetConvolutionBackwardDataWorkspaceSize, "cudnnGetConvolutionBackwardDataWorkspaceSize"),
+    S(cuda_dnn_api, ConvolutionBackwardData, "cudnnConvolutionBackwardData"),
+    S(cuda_dnn_api, GetConvolutionBackwardFilterAlgorithm_v7, "cudnnGetConvolutionBackwardFilterAlgorithm_v7"),
+    S(cuda_dnn_api, GetConvolutionBackwardFilterWorkspaceSize, "cudnnGetConvolutionBackwardFilterWorkspaceSize"),
+    S(cuda_dnn_api, ConvolutionBackwardFilter, "cudnnConvolutionBackwardFilter"),
+    S(cuda_dnn_api, AddTensor, "cudnnAddTensor"),
+};
+#undef S
+
+/* Opens the library (env's path, else the first of names that opens) and resolves every symbol
+ * into api (whose first member is the dl handle); -1 with one line in err. */
+static int load(void *api, size_t api_bytes, const char *what, const char *env, const char *const *names, int nnames,
+                const cuda_sym *syms, int nsyms, char *err) {
+    memset(api, 0, api_bytes);
+    const char *path = getenv(env);
+    void *dl = NULL;
+    char why[256] = "";
+    if (path && *path) {
+        if (!(dl = dlopen(path, RTLD_NOW | RTLD_LOCAL))) {
+            snprintf(err, IR_ERRLEN, "%s: %s=%s cannot be loaded: %.300s", what, env, path, dlerror());
             return -1;
         }
+    } else {
+        for (int i = 0; i < nnames && !dl; i++) {
+            dl = dlopen(names[i], RTLD_NOW | RTLD_LOCAL);
+            if (!dl && !why[0]) snprintf(why, sizeof why, "%s", dlerror());
+        }
+        if (!dl) {
+            char tried[256] = "";
+            for (int i = 0; i < nnames; i++)
+                snprintf(tried + strlen(tried), sizeof tried - strlen(tried), "%s%s", i ? ", " : "", names[i]);
+            snprintf(err, IR_ERRLEN, "%s not found (tried %s; set %s to its path): %.150s", what, tried, env, why);
+            return -1;
+        }
+        path = names[0];
     }
+    for (int i = 0; i < nsyms; i++) {
+        void *f = dlsym(dl, syms[i].name);
+        if (!f) {
+            snprintf(err, IR_ERRLEN, "%s (%s) lacks the entry point %s", what, path, syms[i].name);
+            dlclose(dl);
+            memset(api, 0, api_bytes);
+            return -1;
+        }
+        memcpy((char *)api + syms[i].off, &f, sizeof f);
+    }
+    memcpy(api, &dl, sizeof dl); /* every api struct begins with `void *dl` */
     return 0;
 }
 
-#define S(field, name) {(void **)&a->field, name}
+_Static_assert(offsetof(cuda_driver_api, dl) == 0 && offsetof(cuda_blas_api, dl) == 0 && offsetof(cuda_dnn_api, dl) == 0,
+               "the api structs begin with their dl handle");
 
+#define N(a) ((int)(sizeof(a) / sizeof((a)[0])))
 int cuda_driver_load(cuda_driver_api *a, char *err) {
     static const char *const names[] = {"libcuda.so.1", "libcuda.so"};
-    memset(a, 0, sizeof *a);
-    if (!(a->dl = open_lib("SSLC_CUDA_DRIVER", names, 2, "the NVIDIA driver library", err))) return -1;
-    const sym s[] = {
-        S(Init, "cuInit"), S(DriverGetVersion, "cuDriverGetVersion"), S(DeviceGetCount, "cuDeviceGetCount"),
-        S(DeviceGet, "cuDeviceGet"), S(DeviceGetName, "cuDeviceGetName"), S(DeviceGetAttribute, "cuDeviceGetAttribute"),
-        S(DeviceTotalMem, "cuDeviceTotalMem_v2"), S(DevicePrimaryCtxRetain, "cuDevicePrimaryCtxRetain"),
-        S(DevicePrimaryCtxRelease, "cuDevicePrimaryCtxRelease_v2"), S(CtxSetCurrent, "cuCtxSetCurrent"),
-        S(StreamCreate, "cuStreamCreate"), S(StreamDestroy, "cuStreamDestroy_v2"),
-        S(StreamSynchronize, "cuStreamSynchronize"), S(EventCreate, "cuEventCreate"),
-        S(EventDestroy, "cuEventDestroy_v2"), S(EventRecord, "cuEventRecord"), S(EventSynchronize, "cuEventSynchronize"),
-        S(MemGetInfo, "cuMemGetInfo_v2"), S(MemAlloc, "cuMemAlloc_v2"), S(MemFree, "cuMemFree_v2"),
-        S(MemAllocHost, "cuMemAllocHost_v2"), S(MemFreeHost, "cuMemFreeHost"),
-        S(MemcpyHtoDAsync, "cuMemcpyHtoDAsync_v2"), S(MemcpyDtoHAsync, "cuMemcpyDtoHAsync_v2"),
-        S(MemcpyDtoDAsync, "cuMemcpyDtoDAsync_v2"), S(MemsetD8Async, "cuMemsetD8Async"),
-        S(ModuleLoadData, "cuModuleLoadData"), S(ModuleUnload, "cuModuleUnload"),
-        S(ModuleGetFunction, "cuModuleGetFunction"), S(LaunchKernel, "cuLaunchKernel"),
-        S(StreamBeginCapture, "cuStreamBeginCapture_v2"), S(StreamEndCapture, "cuStreamEndCapture"),
-        S(GraphInstantiateWithFlags, "cuGraphInstantiateWithFlags"), S(GraphLaunch, "cuGraphLaunch"),
-        S(GraphExecDestroy, "cuGraphExecDestroy"), S(GraphDestroy, "cuGraphDestroy"),
-        S(GetErrorString, "cuGetErrorString"),
-    };
-    if (bind(a->dl, s, (int)(sizeof s / sizeof s[0]), "the NVIDIA driver library", err)) {
-        cuda_driver_unload(a);
-        return -1;
-    }
-    return 0;
+    return load(a, sizeof *a, "the CUDA driver", "SSLC_CUDA_DRIVER", names, N(names), driver_syms, N(driver_syms), err);
 }
-
 int cuda_blas_load(cuda_blas_api *a, char *err) {
-    static const char *const names[] = {"libcublas.so.13", "libcublas.so.12", "libcublas.so",
-                                        "/usr/local/cuda/lib64/libcublas.so.13", "/usr/local/cuda/lib64/libcublas.so.12",
-                                        "/usr/local/cuda/lib64/libcublas.so"};
-    memset(a, 0, sizeof *a);
-    if (!(a->dl = open_lib("SSLC_CUBLAS_LIB", names, 6, "cuBLAS", err))) return -1;
-    const sym s[] = {
-        S(Create, "cublasCreate_v2"), S(Destroy, "cublasDestroy_v2"), S(SetStream, "cublasSetStream_v2"),
-        S(SetMathMode, "cublasSetMathMode"), S(SetWorkspace, "cublasSetWorkspace_v2"), S(Sgemm, "cublasSgemm_v2"),
-        S(SgemmStridedBatched, "cublasSgemmStridedBatched"),
-    };
-    if (bind(a->dl, s, (int)(sizeof s / sizeof s[0]), "cuBLAS", err)) {
-        cuda_blas_unload(a);
-        return -1;
-    }
-    return 0;
+    static const char *const names[] = {"libcublas.so.13", "libcublas.so.12", "/usr/local/cuda/lib64/libcublas.so.13",
+                                        "/usr/local/cuda/lib64/libcublas.so.12", "/usr/local/cuda/lib64/libcublas.so"};
+    return load(a, sizeof *a, "cuBLAS", "SSLC_CUBLAS_LIB", names, N(names), blas_syms, N(blas_syms), err);
 }
-
 int cuda_dnn_load(cuda_dnn_api *a, char *err) {
-    static const char *const names[] = {"libcudnn.so.9", "libcudnn.so", "/usr/local/cuda/lib64/libcudnn.so.9",
+    static const char *const names[] = {"libcudnn.so.9", "/usr/local/cuda/lib64/libcudnn.so.9",
                                         "/usr/local/cuda/lib64/libcudnn.so"};
-    memset(a, 0, sizeof *a);
-    if (!(a->dl = open_lib("SSLC_CUDNN_LIB", names, 4, "cuDNN", err))) return -1;
-    const sym s[] = {
-        S(Create, "cudnnCreate"), S(Destroy, "cudnnDestroy"), S(SetStream, "cudnnSetStream"),
-        S(GetErrorString, "cudnnGetErrorString"), S(CreateTensorDescriptor, "cudnnCreateTensorDescriptor"),
-        S(SetTensor4dDescriptor, "cudnnSetTensor4dDescriptor"),
-        S(DestroyTensorDescriptor, "cudnnDestroyTensorDescriptor"),
-        S(CreateFilterDescriptor, "cudnnCreateFilterDescriptor"), S(SetFilter4dDescriptor, "cudnnSetFilter4dDescriptor"),
-        S(DestroyFilterDescriptor, "cudnnDestroyFilterDescriptor"),
-        S(CreateConvolutionDescriptor, "cudnnCreateConvolutionDescriptor"),
-        S(SetConvolution2dDescriptor, "cudnnSetConvolution2dDescriptor"),
-        S(SetConvolutionGroupCount, "cudnnSetConvolutionGroupCount"),
-        S(SetConvolutionMathType, "cudnnSetConvolutionMathType"),
-        S(DestroyConvolutionDescriptor, "cudnnDestroyConvolutionDescriptor"),
-        S(GetConvolutionForwardAlgorithm_v7, "cudnnGetConvolutionForwardAlgorithm_v7"),
-        S(GetConvolutionForwardWorkspaceSize, "cudnnGetConvolutionForwardWorkspaceSize"),
-        S(ConvolutionForward, "cudnnConvolutionForward"),
-        S(GetConvolutionBackwardDataAlgorithm_v7, "cudnnGetConvolutionBackwardDataAlgorithm_v7"),
-        S(GetConvolutionBackwardDataWorkspaceSize, "cudnnGetConvolutionBackwardDataWorkspaceSize"),
-        S(ConvolutionBackwardData, "cudnnConvolutionBackwardData"),
-        S(GetConvolutionBackwardFilterAlgorithm_v7, "cudnnGetConvolutionBackwardFilterAlgorithm_v7"),
-        S(GetConvolutionBackwardFilterWorkspaceSize, "cudnnGetConvolutionBackwardFilterWorkspaceSize"),
-        S(ConvolutionBackwardFilter, "cudnnConvolutionBackwardFilter"), S(AddTensor, "cudnnAddTensor"),
-    };
-    if (bind(a->dl, s, (int)(sizeof s / sizeof s[0]), "cuDNN", err)) {
-        cuda_dnn_unload(a);
-        return -1;
-    }
-    return 0;
+    return load(a, sizeof *a, "cuDNN", "SSLC_CUDNN_LIB", names, N(names), dnn_syms, N(dnn_syms), err);
 }
+#undef N
 
-/* The libraries stay loaded (dlclose of the driver or cuDNN while their threads live is not
- * safe); unloading forgets the table. */
-void cuda_driver_unload(cuda_driver_api *a) { memset(a, 0, sizeof *a); }
-void cuda_blas_unload(cuda_blas_api *a) { memset(a, 0, sizeof *a); }
-void cuda_dnn_unload(cuda_dnn_api *a) { memset(a, 0, sizeof *a); }
+static void unload(void *api, size_t bytes) {
+    void *dl;
+    memcpy(&dl, api, sizeof dl);
+    if (dl) dlclose(dl);
+    memset(api, 0, bytes);
+}
+void cuda_driver_unload(cuda_driver_api *a) { unload(a, sizeof *a); }
+void cuda_blas_unload(cuda_blas_api *a) { unload(a, sizeof *a); }
+void cuda_dnn_unload(cuda_dnn_api *a) { unload(a, sizeof *a); }
