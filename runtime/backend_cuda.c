@@ -737,15 +737,12 @@ static int open_device(cuda_backend *b, const backend_args *a, char *err) {
 
 static int open_libraries(cuda_backend *b, char *err) {
     int r_;
-    CUresult cr;
     if (cuda_blas_load(&b->blas, err) || cuda_dnn_load(&b->dnn, err)) return -1;
     b->at_step = -1, b->what = "cuBLAS and cuDNN";
     if (BLAS(b->blas.Create(&b->cublas), err) || BLAS(b->blas.SetStream(b->cublas, b->stream), err) ||
         /* float32 as float32: TF32 tensor cores only when asked for */
         BLAS(b->blas.SetMathMode(b->cublas, CUBLAS_PEDANTIC_MATH), err))
         return -1;
-    if ((cr = b->cu.MemAlloc(&b->blas_ws, BLAS_WS_BYTES))) return cu_fail(b, cr, "cuMemAlloc", err);
-    if (BLAS(b->blas.SetWorkspace(b->cublas, (void *)(uintptr_t)b->blas_ws, BLAS_WS_BYTES), err)) return -1;
     if (DNN(b->dnn.Create(&b->cudnn), err) || DNN(b->dnn.SetStream(b->cudnn, b->stream), err)) return -1;
     return 0;
 }
@@ -805,13 +802,15 @@ static int plan_memory(cuda_backend *b, char *err) {
     CUresult r_;
     b->what = "device memory";
     if (CU(b->cu.MemGetInfo(&free_b, &total_b), err)) return -1;
-    double need = (double)b->mp.arena_bytes + (double)b->mp.persistent_bytes + 2.0 * (double)(1 << 20);
+    double need = (double)b->mp.arena_bytes + (double)b->mp.persistent_bytes + (double)BLAS_WS_BYTES +
+                  (double)b->nargs_devop * sizeof(devop_args) + 2.0 * (double)(1 << 20);
     if (need > (double)free_b) {
         snprintf(err, IR_ERRLEN,
-                 "cuda: the step needs %.1f MiB of device memory (arena %.1f MiB, parameters and state %.1f MiB); "
+                 "cuda: the step needs %.1f MiB of device memory (arena %.1f MiB, parameters and state %.1f MiB, "
+                 "cuBLAS workspace %.0f MiB); "
                  "%s has %.1f MiB free of %.1f MiB: use a smaller --batch",
                  need / 1048576.0, (double)b->mp.arena_bytes / 1048576.0, (double)b->mp.persistent_bytes / 1048576.0,
-                 b->name, (double)free_b / 1048576.0, (double)total_b / 1048576.0);
+                 (double)BLAS_WS_BYTES / 1048576.0, b->name, (double)free_b / 1048576.0, (double)total_b / 1048576.0);
         return -1;
     }
     return 0;
@@ -834,6 +833,15 @@ int backend_cuda_new(const backend_args *a, backend *out, char *err) {
     else
         b->run = &b->ep;
     if (open_libraries(b, err) || load_modules(b, a, err) || prep_steps(b, err) || plan_memory(b, err)) goto fail;
+    /* cuBLAS's workspace: set, so that capturing the step allocates nothing */
+    CUresult r_;
+    int br_;
+    b->what = "the cuBLAS workspace";
+    if (CU(b->cu.MemAlloc(&b->blas_ws, BLAS_WS_BYTES), err)) goto fail;
+    if ((br_ = b->blas.SetWorkspace(b->cublas, (void *)(uintptr_t)b->blas_ws, BLAS_WS_BYTES))) {
+        blas_fail(b, br_, "cublasSetWorkspace", err);
+        goto fail;
+    }
     b->mem = (arena_mem){b, mem_alloc, mem_release, mem_upload, mem_copy};
     const fused_plan *fp = &b->run->fp;
     if (arena_exec_init_mem(&b->core, &b->run->lowered, fp->steps, fp->nsteps, fp->root, &b->mp, b->ws_off, &b->mem,
@@ -849,7 +857,6 @@ int backend_cuda_new(const backend_args *a, backend *out, char *err) {
     for (int si = 0; si < fp->nsteps; si++)
         if (b->steps[si].kind == CS_DEVOP) b->core.lib.op[b->run->lowered.nodes[fp->steps[si].node].op] = lib_devop;
     if (bind_steps(b, err)) goto fail;
-    CUresult r_;
     if (CU(b->cu.StreamSynchronize(b->stream), err)) goto fail;
     if (a->info)
         snprintf(a->info, a->info_len,

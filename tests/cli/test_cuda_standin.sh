@@ -1,0 +1,89 @@
+#!/bin/bash
+# The cuda backend's host logic without a GPU (issue 17): the backend runs against the stand-in
+# of the CUDA driver, cuBLAS and cuDNN (tests/fake_cuda/: host memory, each fused kernel's C
+# twin, the device library ops' C twins, the op table's convolution kernels), so every method's
+# steps on --device cuda must be BIT-IDENTICAL to the cpu backend with the same kernels
+# (SSLC_CONV=ref): arena offsets, argument order, copies, update staging and graph replay are
+# all checked by that. It proves nothing about device numerics (tests/gpu/run.sh does).
+# Also: replay vs plain launches, checkpoints crossing cpu <-> cuda, the one-line refusals.
+# Args: SSLC_BINARY SOURCE_DIR
+set -u
+sslc=$(realpath "$1")
+. "$2/tests/tools/cli_checks.sh"
+fake=$(dirname "$sslc")/tests/libsslc_fakecuda.so
+[ -f "$fake" ] || { echo "FAIL the stand-in $fake was not built"; exit 1; }
+if ! "$sslc" devices | grep -q "^nvrtc  [0-9]"; then
+  "$sslc" devices
+  echo "skip: NVRTC (the CUDA toolkit) is not installed: the cuda backend compiles its kernels with it"
+  exit 77
+fi
+standin() { SSLC_CUDA_DRIVER=$fake SSLC_CUBLAS_LIB=$fake SSLC_CUDNN_LIB=$fake "$@"; }
+# one run of $plan; prints its last line when it fails
+run() { "$sslc" run "$plan" --data fake:64 --steps $steps --seed 5 "$@" >"$work/log" 2>&1 || tail -1 "$work/log"; }
+export SSLC_CONV=ref
+
+declare -A opts=(
+  [barlow_twins]="projection_dim=32 hidden_dim=32"
+  [byol]="projection_dim=16 hidden_dim=32"
+  [dino]="projection_dim=32 hidden_dim=32 bottleneck_dim=16 num_crops=2"
+  [moco]="K=64 projection_dim=16"
+  [mocov2]="K=64 projection_dim=16"
+  [mocov3]="projection_dim=16 hidden_dim=32"
+  [simclr]="projection_dim=16"
+  [simclrv2]="projection_dim=16"
+  [simsiam]="projection_dim=16 hidden_dim_proj=16 hidden_dim_pred=8"
+  [supcon]="projection_dim=16"
+  [swav]="projection_dim=16 hidden_dim=32 num_prototypes=32 num_crops=2"
+)
+steps=5
+for m in $(printf '%s\n' "${!opts[@]}" | sort); do
+  sets=(); for o in ${opts[$m]}; do sets+=(--set "$o"); done
+  plan=$work/$m.plan
+  export SSLC_CACHE_DIR=$work/cache-$m
+  if ! "$sslc" compile "$m" --backbone resnet18 --width 0.125 --image-size 16 --batch 4 "${sets[@]}" \
+       --targets cpu,cuda --cuda-arch sm_90 -o "$plan" >"$work/log" 2>&1; then
+    bad "$m: compile: $(tail -1 "$work/log")"; continue
+  fi
+  e=$(run --device cpu --out "$work/$m-cpu")
+  [ -z "$e" ] || { bad "$m: cpu run: $e"; continue; }
+  # the stand-in runs each fused kernel segment from the cpu backend's JIT module of this plan
+  export SSLC_FAKECUDA_KERNELS=$(ls "$SSLC_CACHE_DIR"/*.so | head -1)
+  e=$(standin run --device cuda --out "$work/$m-cuda")
+  if [ -n "$e" ]; then bad "$m: cuda run: $e"; continue; fi
+  if cmp -s "$work/$m-cpu/checkpoint.safetensors" "$work/$m-cuda/checkpoint.safetensors"; then
+    ok "$m: $steps steps on cuda (graph replay) bit-identical to cpu"
+  else
+    bad "$m: cuda (graph replay) checkpoint differs from cpu after $steps steps"
+  fi
+  if [ "$m" = simclr ] || [ "$m" = byol ] || [ "$m" = swav ]; then
+    e=$(SSLC_CUDA_GRAPH=0 standin run --device cuda --out "$work/$m-plain")
+    if [ -z "$e" ] && cmp -s "$work/$m-cpu/checkpoint.safetensors" "$work/$m-plain/checkpoint.safetensors"; then
+      ok "$m: plain launches (SSLC_CUDA_GRAPH=0) bit-identical too"
+    else bad "$m: plain launches: ${e:-checkpoint differs}"; fi
+  fi
+  unset SSLC_FAKECUDA_KERNELS
+done
+
+# checkpoints cross between the backends: 2 steps on one, the rest on the other
+export SSLC_CACHE_DIR=$work/cache-simclr SSLC_FAKECUDA_KERNELS=$(ls "$work"/cache-simclr/*.so | head -1)
+plan=$work/simclr.plan
+"$sslc" run "$plan" --data fake:64 --steps $steps --seed 5 --stop-after 2 --device cpu --out "$work/x1" >/dev/null 2>&1
+if standin "$sslc" run --resume "$work/x1" --device cuda >"$work/log" 2>&1 &&
+   cmp -s "$work/x1/checkpoint.safetensors" "$work/simclr-cpu/checkpoint.safetensors"; then
+  ok "a cpu checkpoint resumed on cuda: bit-identical to the uninterrupted run"
+else bad "cpu -> cuda resume: $(tail -1 "$work/log")"; fi
+standin "$sslc" run "$plan" --data fake:64 --steps $steps --seed 5 --stop-after 2 --device cuda --out "$work/x2" >/dev/null 2>&1
+if "$sslc" run --resume "$work/x2" --device cpu >"$work/log" 2>&1 &&
+   cmp -s "$work/x2/checkpoint.safetensors" "$work/simclr-cpu/checkpoint.safetensors"; then
+  ok "a cuda checkpoint resumed on the cpu: bit-identical to the uninterrupted run"
+else bad "cuda -> cpu resume: $(tail -1 "$work/log")"; fi
+
+# refusals, one line each: no GPU (the real driver library is absent here or has no device),
+# a device too small for the step
+expect_error "no GPU: --device cuda refused in one line" "--device cuda" \
+  env SSLC_CUDA_DRIVER=/nonexistent/libcuda.so.1 "$sslc" run "$plan" --data fake:64 --steps 1 --device cuda --out "$work/r1"
+expect_error "too little device memory: refused before the first step, with the sizes" "MiB of device memory" \
+  env SSLC_FAKECUDA_MEM=4000000 SSLC_CUDA_DRIVER=$fake SSLC_CUBLAS_LIB=$fake SSLC_CUDNN_LIB=$fake \
+  "$sslc" run "$plan" --data fake:64 --steps 1 --device cuda --out "$work/r2"
+echo "$pass passed, $fail failed"
+[ "$fail" -eq 0 ]
