@@ -24,6 +24,9 @@ if [ -z "$sslc" ]; then
 fi
 sslc=$(realpath "$sslc")
 py=${PYTHON:-python3}
+if [ -f "$root/gpu-carry/lib.tar.xz" ] && [ ! -d "$root/gpu-carry/lib" ]; then
+  tar -C "$root/gpu-carry" -xJf "$root/gpu-carry/lib.tar.xz"
+fi
 libs="$root/gpu-carry/lib"
 for d in $($py -c 'import sys, glob, os; print(" ".join(sorted({os.path.dirname(p) for s in sys.path for p in glob.glob(os.path.join(s, "nvidia", "*", "lib", "*.so*"))})))' 2>/dev/null); do
   libs="$libs:$d"
