@@ -6,19 +6,33 @@
 #include <zlib.h>
 
 #include "dataset_impl.h"
+#include "fileio.h"
 
 #define IDX_MAX_ITEMS 100000000LL
 #define IDX_MAX_BYTES (1LL << 33)
 
-/* opens DIR/NAME.gz or, if absent, DIR/NAME */
-static gzFile open_idx(const char *dir, const char *name, char *path, size_t np) {
+/* opens DIR/NAME.gz or, if absent, DIR/NAME (through sslc_open_input: a FIFO is refused, not
+ * waited on); NULL with one line in err */
+static gzFile open_idx(const char *dir, const char *name, char *path, size_t np, const char *what, char *err) {
     snprintf(path, np, "%s/%s.gz", dir, name);
     if (access(path, F_OK) != 0) snprintf(path, np, "%s/%s", dir, name);
     if (access(path, F_OK) != 0) {
         snprintf(path, np, "%s/%s.gz", dir, name);
+        ds_fail(err, "%s: missing file %s (or %s without .gz)", what, path, name);
         return NULL;
     }
-    return gzopen(path, "rb");
+    char e2[IR_ERRLEN];
+    int fd = sslc_open_input(path, e2);
+    if (fd < 0) {
+        ds_fail(err, "%s: %s", what, e2);
+        return NULL;
+    }
+    gzFile f = gzdopen(fd, "rb");
+    if (!f) {
+        close(fd);
+        ds_fail(err, "%s: %s: out of memory", what, path);
+    }
+    return f;
 }
 
 /* reads exactly n bytes; -1 with a message naming truncation or corruption */
@@ -52,8 +66,8 @@ static uint32_t be32(const unsigned char *p) {
 static int read_idx(const char *dir, const char *name, int ndim, uint32_t *dims, uint8_t **data, const char *what,
                     char *err) {
     char path[4096];
-    gzFile f = open_idx(dir, name, path, sizeof path);
-    if (!f) return ds_fail(err, "%s: missing file %s (or %s without .gz)", what, path, name);
+    gzFile f = open_idx(dir, name, path, sizeof path, what, err);
+    if (!f) return -1;
     unsigned char hdr[4 + 4 * 3];
     int rc = gz_exact(f, hdr, 4, path, what, err);
     if (!rc && (hdr[0] || hdr[1] || hdr[2] != 0x08 || hdr[3] != ndim))

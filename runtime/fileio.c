@@ -101,10 +101,8 @@ fail:
     return -1;
 }
 
-int sslc_read_file(const char *path, size_t max, unsigned char **buf, size_t *len, char *err) {
-    *buf = NULL;
-    *len = 0;
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
+int sslc_open_input(const char *path, char *err) {
+    int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
     if (fd < 0) {
         snprintf(err, IR_ERRLEN, "%s: cannot open: %s", path, strerror(errno));
         return -1;
@@ -116,7 +114,29 @@ int sslc_read_file(const char *path, size_t max, unsigned char **buf, size_t *le
         return -1;
     }
     if (!S_ISREG(st.st_mode)) {
-        snprintf(err, IR_ERRLEN, "%s: not a regular file", path);
+        snprintf(err, IR_ERRLEN, "%s is not a regular file (%s); give the path of a file", path,
+                 S_ISDIR(st.st_mode) ? "a directory" : S_ISFIFO(st.st_mode) ? "a FIFO" : "a device or socket");
+        close(fd);
+        return -1;
+    }
+    /* regular files never block, but the readers expect plain blocking semantics */
+    int fl = fcntl(fd, F_GETFL);
+    if (fl < 0 || fcntl(fd, F_SETFL, fl & ~O_NONBLOCK) < 0) {
+        snprintf(err, IR_ERRLEN, "%s: fcntl failed: %s", path, strerror(errno));
+        close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+int sslc_read_file(const char *path, size_t max, unsigned char **buf, size_t *len, char *err) {
+    *buf = NULL;
+    *len = 0;
+    int fd = sslc_open_input(path, err);
+    if (fd < 0) return -1;
+    struct stat st;
+    if (fstat(fd, &st) != 0) {
+        snprintf(err, IR_ERRLEN, "%s: cannot stat: %s", path, strerror(errno));
         close(fd);
         return -1;
     }
