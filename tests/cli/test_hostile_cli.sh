@@ -2,7 +2,9 @@
 # Hostile inputs (issue 15): every reader of user input refuses, with one line and promptly,
 # what would otherwise block or exhaust it. A FIFO given as a plan, checkpoint, ONNX model,
 # folder: image, CIFAR batch or IDX file is "not a regular file" (it used to block in open()
-# forever). Args: SSLC_BINARY SOURCE_DIR
+# forever). Protobuf nested thousands deep (an ONNX model of subgraphs, a plan with a valid
+# checksum) is refused in one line instead of overflowing protobuf-c's recursion (crash).
+# Args: SSLC_BINARY SOURCE_DIR
 sslc=$(realpath "$1"); src=$(realpath "$2")
 source "$src/tests/tools/cli_checks.sh"
 t() { timeout 10 "$sslc" "$@"; } # a hang shows as rc 124 and fails expect_error
@@ -30,6 +32,30 @@ mkdir "$work/cifar" && mkfifo "$work/cifar/data_batch_1.bin"
 expect_error "fifo cifar batch" "$nrf" t run "$work/p.plan" --data "cifar10:$work/cifar" --steps 1
 mkdir "$work/idx" && mkfifo "$work/idx/train-images-idx3-ubyte.gz"
 expect_error "fifo idx file" "$nrf" t run "$work/p.plan" --data "fashion-mnist:$work/idx" --steps 1
+
+# --- B. deeply nested protobuf (written as raw wire data; tests/test_pbnest.c has the details)
+/usr/bin/python3 - "$work" <<'PY'
+import struct, sys, zlib
+def varint(v):
+    out = b""
+    while True:
+        out += bytes([(v & 0x7f) | (0x80 if v > 0x7f else 0)]); v >>= 7
+        if not v: return out
+def field(n, body): return varint(n << 3 | 2) + varint(len(body)) + body
+g = b""  # ONNX: graph { node { op_type "If" attribute { name "then_branch" type GRAPH g { ... } } } }
+for _ in range(3000):
+    attr = field(1, b"then_branch") + varint(20 << 3) + varint(5) + field(6, g)
+    g = field(1, field(4, b"If") + field(5, attr))
+open(sys.argv[1] + "/deep.onnx", "wb").write(varint(1 << 3) + varint(8) + field(7, g))
+gr = b""  # plan: train Graph { compiled CompiledStep { lowered Graph { ... } } }
+for _ in range(20000): gr = field(5, field(2, gr))
+payload = varint(1 << 3) + varint(2) + field(6, gr)
+hdr = b"SSLCPLAN" + struct.pack("<IIQ", 2, zlib.crc32(payload), len(payload))
+open(sys.argv[1] + "/deep.plan", "wb").write(hdr + payload)
+PY
+expect_error "onnx nested 3,000 deep" "nested more than" t compile simclr --backbone "$work/deep.onnx" -o "$work/x.plan"
+expect_error "plan nested 20,000 deep (run)" "nested more than" t run "$work/deep.plan"
+expect_error "plan nested 20,000 deep (inspect)" "nested more than" t inspect "$work/deep.plan"
 
 echo "$pass passed, $fail failed"
 [ $fail -eq 0 ]
