@@ -23,6 +23,7 @@
 #include "../runtime/planfile.h"
 #include "../runtime/rng.h"
 #include "plan_opts.h"
+#include "rundir.h"
 
 static double now(void) {
     struct timespec ts;
@@ -195,6 +196,7 @@ typedef struct {
     ckpt_meta meta;
     int64_t saved_step; /* of the newest checkpoint, -1: none */
     int64_t start_step; /* where this invocation started */
+    int lock_fd;        /* the run directory's lock, when train_run took it; -1 */
 } run_state;
 
 static int open_data(run_state *r, const char *spec, char *err) {
@@ -270,12 +272,13 @@ static int prepare(run_state *r, char *err) {
             ir_errf(err, "--resume needs the run directory (--out DIR)");
             return -1;
         }
+        if (!o->dir_locked && rundir_lock(o->out_dir, 0, NULL, &r->lock_fd, err)) return -1;
         if (!exists(r->dir_ckpt)) {
             ir_errf(err, "%s: no checkpoint to resume from (%s is missing)", o->out_dir, RUN_CHECKPOINT);
             return -1;
         }
     } else if (o->out_dir) {
-        if (run_mkdir(o->out_dir, err)) return -1;
+        if (!o->dir_locked && rundir_lock(o->out_dir, 1, o->plan_path, &r->lock_fd, err)) return -1;
         if (exists(r->dir_ckpt)) {
             ir_errf(err, "%s already holds a run (%s); continue it with --resume or choose another --out", o->out_dir,
                  RUN_CHECKPOINT);
@@ -403,6 +406,7 @@ int train_run(const train_opts *o, train_result *res, char *err) {
     memset(res, 0, sizeof *res);
     r.o = o;
     r.saved_step = -1;
+    r.lock_fd = -1;
     plan_init(&r.p);
     char info[256] = "";
     int rc = -1;
@@ -449,7 +453,8 @@ int train_run(const train_opts *o, train_result *res, char *err) {
     }
     printf("%s\n", info);
     if (o->resume) printf("resuming %s at step %lld of %lld\n", o->out_dir, (long long)r.meta.step, (long long)r.total);
-    if (o->out_dir && !(r.metrics = fopen(r.dir_metrics, "a"))) {
+    /* a fresh run starts the file anew (a run that never checkpointed may have left lines) */
+    if (o->out_dir && !(r.metrics = fopen(r.dir_metrics, o->resume ? "a" : "w"))) {
         ir_errf(err, "cannot open %s: %s", r.dir_metrics, strerror(errno));
         goto out;
     }
@@ -466,5 +471,6 @@ out:
     ds_close(r.ds);
     aug_unbind(&r.ab);
     plan_free(&r.p);
+    if (r.lock_fd >= 0) close(r.lock_fd);
     return rc;
 }
