@@ -31,9 +31,46 @@ static double now(void) {
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
-/* Set by SIGINT/SIGTERM while the loop runs: the loop finishes its step, checkpoints and returns. */
-static volatile sig_atomic_t stop_signal;
-static void on_signal(int sig) { stop_signal = sig; }
+/* SIGINT/SIGTERM during a run: the first sets stop_signal; the loop finishes its step, checkpoints
+ * and returns (exit 130/143). The handlers stay installed from the start of train_run through the
+ * final save and after it (sslc train's evaluation), so a signal never kills a save halfway. A
+ * second signal, or a step not ended STOP_GRACE_S seconds after the first, ends the process at
+ * once (_exit(128 + signal)), removing a checkpoint write in progress: the last checkpoint on disk
+ * stays as it was. Once the final checkpoint is written, one signal ends the process at once. */
+#define STOP_GRACE_S 5
+static volatile sig_atomic_t stop_signal, run_saved;
+static void stop_now(int sig, const char *msg, size_t n) {
+    sslc_write_atomic_abandon();
+    ssize_t w = write(STDERR_FILENO, msg, n);
+    (void)w;
+    _exit(128 + sig);
+}
+#define STOP_NOW(sig, m) stop_now(sig, m, sizeof m - 1)
+static void on_signal(int sig) {
+    if (run_saved) STOP_NOW(sig, "sslc: interrupted after the final checkpoint, which is complete\n");
+    if (stop_signal)
+        STOP_NOW(sig, "sslc: second signal: stopped at once; the checkpoint on disk is the last complete one\n");
+    stop_signal = sig;
+    alarm(STOP_GRACE_S);
+}
+static void on_alarm(int sig) {
+    (void)sig;
+    STOP_NOW(stop_signal ? stop_signal : SIGTERM,
+             "sslc: the step did not end within 5 s of the signal: stopped at once; the checkpoint on disk is the "
+             "last complete one\n");
+}
+static void install_stop_handlers(void) {
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sigemptyset(&sa.sa_mask);
+    sa.sa_flags = SA_RESTART; /* a signal must not fail the save's write() or fsync() */
+    stop_signal = 0, run_saved = 0;
+    sa.sa_handler = on_signal;
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    sa.sa_handler = on_alarm;
+    sigaction(SIGALRM, &sa, NULL);
+}
 
 /* ---- the run directory ---- */
 
@@ -312,16 +349,14 @@ static int run_steps(run_state *r, train_result *res, char *err) {
     int64_t ckpt_every = o->ckpt_every > 0 ? o->ckpt_every : r->per_epoch;
     double t0 = now(), tlast = t0, loss_sum = 0;
     int64_t last_step = start, nsum = 0;
-    struct sigaction sa, old_int, old_term;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_signal;
-    sigemptyset(&sa.sa_mask);
-    stop_signal = 0;
-    sigaction(SIGINT, &sa, &old_int);
-    sigaction(SIGTERM, &sa, &old_term);
     int rc = 0;
     int64_t s;
     for (s = start + 1; s <= total; s++) {
+        if (stop_signal) { /* arrived while the run was being prepared: checkpoint where it stands */
+            res->interrupted = 1;
+            s--;
+            break;
+        }
         double lr = lr_value(&r->p, r->lr, s, total, r->per_epoch);
         opt_scalar sc[OPT_MAX_SCALARS];
         int ns = optimizer_step_inputs(&r->cfg, s, lr, r->wd, sc);
@@ -381,13 +416,16 @@ static int run_steps(run_state *r, train_result *res, char *err) {
             break;
         }
     }
-    sigaction(SIGINT, &old_int, NULL);
-    sigaction(SIGTERM, &old_term, NULL);
+    alarm(0); /* the step ended: no forced stop for the first signal */
     if (s > total) s = total;
     res->step = rc ? s - 1 : s;
-    res->signal = stop_signal;
     res->seconds = now() - t0;
     if (!rc && save(r, s, err)) rc = -1;
+    alarm(0);
+    run_saved = 1;
+    /* a signal during the final save: the checkpoint is written all the same, then the run stops */
+    if (stop_signal) res->interrupted = 1;
+    res->signal = stop_signal;
     if (!rc && res->interrupted) {
         if (stop_signal)
             printf("interrupted (%s) at step %lld; checkpoint written%s%s; continue with --resume\n",
@@ -407,6 +445,7 @@ int train_run(const train_opts *o, train_result *res, char *err) {
     r.o = o;
     r.saved_step = -1;
     r.lock_fd = -1;
+    install_stop_handlers();
     plan_init(&r.p);
     char info[256] = "";
     int rc = -1;

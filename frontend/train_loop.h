@@ -51,7 +51,9 @@ typedef struct {
 /* mkdir -p DIR; 0 or -1 with err */
 int run_mkdir(const char *dir, char *err);
 
-/* Returns 0 (finished or stopped as asked, see r->interrupted) or -1 with one line in err. */
+/* Returns 0 (finished or stopped as asked, see r->interrupted) or -1 with one line in err.
+ * Installs SIGINT/SIGTERM/SIGALRM handlers for good (see train_loop.c): after it returns, one
+ * signal ends the process at once with status 128 + signal. */
 int train_run(const train_opts *o, train_result *r, char *err);
 
 #endif

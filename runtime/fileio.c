@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -49,6 +50,15 @@ static void crash_point(const char *path) {
     if (name && *name && !strcmp(name, base ? base + 1 : path)) _exit(99);
 }
 
+/* The temporary file being written, for sslc_write_atomic_abandon (a signal handler): the name is
+ * complete before `inflight` is set, and `inflight` is cleared before the name changes. */
+static char inflight_tmp[4096];
+static volatile sig_atomic_t inflight;
+
+void sslc_write_atomic_abandon(void) {
+    if (inflight) unlink(inflight_tmp);
+}
+
 int sslc_write_atomic(const char *path, const void *const *parts, const size_t *lens, int nparts, char *err) {
     static unsigned counter;
     size_t plen = strlen(path);
@@ -70,6 +80,9 @@ int sslc_write_atomic(const char *path, const void *const *parts, const size_t *
         free(tmp);
         return -1;
     }
+    /* registered once it is ours (a name that existed was somebody else's) */
+    inflight = 0;
+    inflight = snprintf(inflight_tmp, sizeof inflight_tmp, "%s", tmp) < (int)sizeof inflight_tmp;
     for (int i = 0; i < nparts; i++) {
         if (write_all(fd, parts[i], lens[i]) != 0) {
             snprintf(err, IR_ERRLEN, "%s: write failed: %s", path, strerror(errno));
@@ -91,10 +104,12 @@ int sslc_write_atomic(const char *path, const void *const *parts, const size_t *
         snprintf(err, IR_ERRLEN, "%s: cannot rename the temporary file into place: %s", path, strerror(errno));
         goto fail;
     }
+    inflight = 0;
     sync_dir(path);
     free(tmp);
     return 0;
 fail:
+    inflight = 0;
     if (fd >= 0) close(fd);
     unlink(tmp);
     free(tmp);
