@@ -3,7 +3,8 @@
 # what would otherwise block or exhaust it. A FIFO given as a plan, checkpoint, ONNX model,
 # folder: image, CIFAR batch or IDX file is "not a regular file" (it used to block in open()
 # forever). Protobuf nested thousands deep (an ONNX model of subgraphs, a plan with a valid
-# checksum) is refused in one line instead of overflowing protobuf-c's recursion (crash).
+# checksum) is refused in one line instead of overflowing protobuf-c's recursion (crash). A PNG
+# whose compressed data holds more than the image is refused (libpng's warning used to pass).
 # Args: SSLC_BINARY SOURCE_DIR
 sslc=$(realpath "$1"); src=$(realpath "$2")
 source "$src/tests/tools/cli_checks.sh"
@@ -56,6 +57,23 @@ PY
 expect_error "onnx nested 3,000 deep" "nested more than" t compile simclr --backbone "$work/deep.onnx" -o "$work/x.plan"
 expect_error "plan nested 20,000 deep (run)" "nested more than" t run "$work/deep.plan"
 expect_error "plan nested 20,000 deep (inspect)" "nested more than" t inspect "$work/deep.plan"
+
+# --- C. libpng's warnings about image data are errors (test_dataset has the JPEG and IDX cases)
+/usr/bin/python3 - "$work" <<'PY'
+import os, struct, sys, zlib
+def chunk(t, d): return struct.pack(">I", len(d)) + t + d + struct.pack(">I", zlib.crc32(t + d))
+def png(extra):  # 16x16 gray, filter 0 rows, then `extra` bytes the image has no room for
+    raw = b"".join(b"\0" + bytes((x * 16 + y) & 255 for x in range(16)) for y in range(16)) + extra
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", 16, 16, 8, 0, 0, 0, 0)) +
+            chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b""))
+for d, extra in (("good", b""), ("extra", b"\0" * 51)):
+    os.makedirs(f"{sys.argv[1]}/{d}/a")
+    for i in range(8): open(f"{sys.argv[1]}/{d}/a/{i}.png", "wb").write(png(b"" if i < 7 else extra))
+PY
+"$sslc" run "$work/p.plan" --data "folder:$work/good" --steps 1 >/dev/null 2>&1 && ok "hand-made PNGs decode" \
+    || bad "hand-made PNGs do not decode"
+expect_error "PNG with extra image data" "7.png: cannot decode PNG: IDAT: Too much image data" \
+    t run "$work/p.plan" --data "folder:$work/extra" --steps 1
 
 echo "$pass passed, $fail failed"
 [ $fail -eq 0 ]
