@@ -37,8 +37,10 @@ static double now(void) {
  * second signal, or a step not ended STOP_GRACE_S seconds after the first, ends the process at
  * once (_exit(128 + signal)), removing a checkpoint write in progress: the last checkpoint on disk
  * stays as it was. Once the final checkpoint is written, one signal ends the process at once. */
-#define STOP_GRACE_S 5
+#define STOP_GRACE_S 5 /* SSLC_STOP_GRACE_S overrides it (the tests) */
 static volatile sig_atomic_t stop_signal, run_saved;
+static unsigned stop_grace = STOP_GRACE_S;
+static char grace_msg[160]; /* formatted before any signal: a handler may not call snprintf */
 static void stop_now(int sig, const char *msg, size_t n) {
     sslc_write_atomic_abandon();
     ssize_t w = write(STDERR_FILENO, msg, n);
@@ -51,13 +53,11 @@ static void on_signal(int sig) {
     if (stop_signal)
         STOP_NOW(sig, "sslc: second signal: stopped at once; the checkpoint on disk is the last complete one\n");
     stop_signal = sig;
-    alarm(STOP_GRACE_S);
+    alarm(stop_grace);
 }
 static void on_alarm(int sig) {
     (void)sig;
-    STOP_NOW(stop_signal ? stop_signal : SIGTERM,
-             "sslc: the step did not end within 5 s of the signal: stopped at once; the checkpoint on disk is the "
-             "last complete one\n");
+    stop_now(stop_signal ? stop_signal : SIGTERM, grace_msg, strlen(grace_msg));
 }
 static void install_stop_handlers(void) {
     struct sigaction sa;
@@ -65,6 +65,11 @@ static void install_stop_handlers(void) {
     sigemptyset(&sa.sa_mask);
     sa.sa_flags = SA_RESTART; /* a signal must not fail the save's write() or fsync() */
     stop_signal = 0, run_saved = 0;
+    const char *g = getenv("SSLC_STOP_GRACE_S");
+    stop_grace = g && atoi(g) > 0 ? (unsigned)atoi(g) : STOP_GRACE_S;
+    snprintf(grace_msg, sizeof grace_msg,
+             "sslc: the step did not end within %u s of the signal: stopped at once; the checkpoint on disk is the "
+             "last complete one\n", stop_grace);
     sa.sa_handler = on_signal;
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);

@@ -48,6 +48,11 @@ static void sync_dir(const char *path) {
 static void crash_point(const char *path) {
     const char *name = getenv("SSLC_FAULT_BEFORE_RENAME"), *base = strrchr(path, '/');
     if (name && *name && !strcmp(name, base ? base + 1 : path)) _exit(99);
+    /* SSLC_FAULT_SLOW_RENAME=NAME: a write that hangs (30 s) before its rename, for the tests of
+     * a signal that comes while a checkpoint is being written */
+    name = getenv("SSLC_FAULT_SLOW_RENAME");
+    if (name && *name && !strcmp(name, base ? base + 1 : path))
+        for (unsigned left = 30; left > 0;) left = sleep(left);
 }
 
 /* The temporary file being written, for sslc_write_atomic_abandon (a signal handler): the name is

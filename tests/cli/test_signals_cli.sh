@@ -4,7 +4,8 @@
 # save: it used to kill the process with no checkpoint and no message). After each trial the exit
 # status is 0, 130 or 143, no checkpoint temporary file is left, the checkpoint loads (the next
 # trial resumes it), and with a single signal it holds the last step printed (the step finished
-# and was saved). A second signal stops at once, keeping the last complete checkpoint.
+# and was saved). A second signal stops at once, keeping the last complete checkpoint; so does
+# a save that hangs past the first signal's grace.
 # SSLC_SIGNAL_SEED picks the random moments (printed). Args: SSLC_BINARY SOURCE_DIR
 sslc=$(realpath "$1"); src=$(realpath "$2")
 source "$src/tests/tools/cli_checks.sh"
@@ -82,5 +83,24 @@ else:
 sys.exit(1 if fails else 0)
 PY
 [ $? -eq 0 ] && ok "signal trials" || bad "signal trials"
+
+# --- a save that does not end: the first signal's grace (SSLC_STOP_GRACE_S=1 here, 5 s by
+# default) runs out, the process stops at once with one line, the write in progress is removed
+# and the previous checkpoint stays
+step() { /usr/bin/python3 -c 'import json, struct, sys; f = open(sys.argv[1], "rb"); n = struct.unpack("<Q", f.read(8))[0]
+print(json.loads(f.read(n))["__metadata__"]["step"])' "$work/run/checkpoint.safetensors"; }
+before=$(step)
+SSLC_FAULT_SLOW_RENAME=checkpoint.safetensors SSLC_STOP_GRACE_S=1 "$sslc" run --resume "$work/run" \
+    --steps $((before + 4)) --checkpoint-every 1000000 --log-every 1 >"$work/slow.txt" 2>"$work/slow.err" &
+pid=$!
+for i in $(seq 1 600); do grep -q "^step $((before + 4))/" "$work/slow.txt" && break; sleep 0.05; done
+sleep 0.2; kill -TERM $pid; t0=$(date +%s); wait $pid; rc=$?; t=$(( $(date +%s) - t0 ))
+if [ $rc -eq 143 ] && [ $t -le 4 ] && [ "$(wc -l <"$work/slow.err")" -eq 1 ] && grep -q "did not end within 1 s" "$work/slow.err" \
+    && [ -z "$(ls "$work/run" | grep '\.tmp\.')" ] && [ "$(step)" = "$before" ]; then
+    ok "a hung save: stopped after the grace, previous checkpoint kept"
+else
+    bad "a hung save: rc $rc after $t s, stderr '$(cat "$work/slow.err")', files $(ls "$work/run"), step $(step) (was $before)"
+fi
+"$sslc" run --resume "$work/run" --steps $((before + 4)) >/dev/null && ok "and it resumes" || bad "resume after a hung save"
 echo "$pass passed, $fail failed"
 [ $fail -eq 0 ]
