@@ -6,11 +6,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "../runtime/dataset.h"
 #include "cli.h"
 #include "driver.h"
 #include "eval.h"
+#include "rundir.h"
 #include "train_loop.h"
 
 /* Defaults of `sslc train` where they differ from `sslc compile`'s: a backbone small enough for
@@ -103,6 +105,7 @@ int cmd_train(int argc, char **argv) {
     int cargc = 0, rargc = 0, rc = CLI_USAGE_ERROR;
     char err[IR_ERRLEN], dims[3][32], outbuf[4096];
     char plan_path[4200]; /* o.plan_path points here until train_run returns */
+    int lock_fd = -1;     /* the run directory's lock (frontend/rundir.h) */
     if (!cargv || !rargv) {
         free(cargv);
         free(rargv);
@@ -189,17 +192,24 @@ int cmd_train(int argc, char **argv) {
         goto out;
     }
     if (!o.resume && !o.epochs && !o.steps) o.epochs = TRAIN_DEFAULT_EPOCHS;
-    if (!o.out_dir) { /* runs/METHOD, or the first runs/METHOD-N that holds no run */
+    if (!o.out_dir) { /* runs/METHOD, or the first runs/METHOD-N that does not exist yet */
         snprintf(outbuf, sizeof outbuf, "runs/%s", method);
-        for (int k = 2; !o.resume && k < 10000; k++) {
-            char ck[4200];
-            snprintf(ck, sizeof ck, "%s/%s", outbuf, RUN_CHECKPOINT);
-            struct stat st;
-            if (stat(ck, &st)) break;
-            snprintf(outbuf, sizeof outbuf, "runs/%s-%d", method, k);
+        if (!o.resume) {
+            char base[sizeof outbuf];
+            snprintf(base, sizeof base, "runs/%s", method);
+            if (rundir_make_fresh(base, outbuf, sizeof outbuf, err)) {
+                rc = cli_error("%s", err);
+                goto out;
+            }
         }
         o.out_dir = outbuf;
     }
+    /* held through compile, run and evaluation: no other run may use the directory meanwhile */
+    if (rundir_lock(o.out_dir, !o.resume, NULL, &lock_fd, err)) {
+        rc = cli_error("%s", err);
+        goto out;
+    }
+    o.dir_locked = 1;
     if (o.resume) {
         if (cargc > 2) {
             rc = cli_error("train: --resume continues the plan in %s; compile options are not allowed", o.out_dir);
@@ -266,11 +276,6 @@ int cmd_train(int argc, char **argv) {
         if (o.seed < 0) o.seed = (int64_t)a.seed;
         snprintf(plan_path, sizeof plan_path, "%s/%s", o.out_dir, RUN_PLAN);
         int nnodes = 0;
-        if (run_mkdir(o.out_dir, err)) {
-            free(full);
-            rc = cli_error("%s", err);
-            goto out;
-        }
         printf("compiling %s (%s, width %g, %dx%d, batch %lld) into %s\n", a.method->name, a.spec.backbone.name,
                a.spec.backbone.width, a.spec.backbone.image_size, a.spec.backbone.image_size, (long long)a.spec.batch,
                plan_path);
@@ -297,6 +302,7 @@ int cmd_train(int argc, char **argv) {
         rc = CLI_RUN_ERROR;
     }
 out:
+    if (lock_fd >= 0) close(lock_fd);
     free(cargv);
     free(rargv);
     return rc;

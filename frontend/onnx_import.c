@@ -22,12 +22,14 @@
 #include "../ir/builder.h"
 #include "../ir/opkit.h"
 #include "../runtime/fileio.h"
+#include "../runtime/pbnest.h"
 #include "onnx.h"
 #include "onnx.pb-c.h"
 
 #define IMPORT_OPSET_MIN 11
 #define IMPORT_OPSET_MAX 21
 #define IMPORT_MAX_BYTES ((size_t)1 << 31) /* protobuf's own limit */
+#define ONNX_MAX_NESTING 100             /* about 30 nested subgraphs */
 #define IMPORT_MAX_NAME 200
 #define IMPORT_MAX_NUMEL ((int64_t)1 << 31)
 
@@ -1734,6 +1736,12 @@ int onnx_model_decode(onnx_model **out, const unsigned char *buf, size_t len, co
         size_t k = len - at > (1u << 30) ? (1u << 30) : len - at;
         m->crc = (uint32_t)crc32(m->crc, buf + at, (uInt)k);
         at += k;
+    }
+    /* Real models nest at most 14 levels (3 more per If/Loop body); protobuf-c recurses once per
+     * level and overflows the stack on a file nested thousands deep, so measure first. */
+    if (len && pb_nesting(buf, len, ONNX_MAX_NESTING) > ONNX_MAX_NESTING) {
+        lfail(err, m, "not a usable ONNX model (messages nested more than %d levels deep)", ONNX_MAX_NESTING);
+        goto out;
     }
     m->pb = len ? onnx__model_proto__unpack(NULL, len, buf) : NULL;
     if (!m->pb) {

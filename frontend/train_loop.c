@@ -23,6 +23,7 @@
 #include "../runtime/planfile.h"
 #include "../runtime/rng.h"
 #include "plan_opts.h"
+#include "rundir.h"
 
 static double now(void) {
     struct timespec ts;
@@ -30,9 +31,51 @@ static double now(void) {
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
-/* Set by SIGINT/SIGTERM while the loop runs: the loop finishes its step, checkpoints and returns. */
-static volatile sig_atomic_t stop_signal;
-static void on_signal(int sig) { stop_signal = sig; }
+/* SIGINT/SIGTERM during a run: the first sets stop_signal; the loop finishes its step, checkpoints
+ * and returns (exit 130/143). The handlers stay installed from the start of train_run through the
+ * final save and after it (sslc train's evaluation), so a signal never kills a save halfway. A
+ * second signal, or a step not ended STOP_GRACE_S seconds after the first, ends the process at
+ * once (_exit(128 + signal)), removing a checkpoint write in progress: the last checkpoint on disk
+ * stays as it was. Once the final checkpoint is written, one signal ends the process at once. */
+#define STOP_GRACE_S 5 /* SSLC_STOP_GRACE_S overrides it (the tests) */
+static volatile sig_atomic_t stop_signal, run_saved;
+static unsigned stop_grace = STOP_GRACE_S;
+static char grace_msg[160]; /* formatted before any signal: a handler may not call snprintf */
+static void stop_now(int sig, const char *msg, size_t n) {
+    sslc_write_atomic_abandon();
+    ssize_t w = write(STDERR_FILENO, msg, n);
+    (void)w;
+    _exit(128 + sig);
+}
+#define STOP_NOW(sig, m) stop_now(sig, m, sizeof m - 1)
+static void on_signal(int sig) {
+    if (run_saved) STOP_NOW(sig, "sslc: interrupted after the final checkpoint, which is complete\n");
+    if (stop_signal)
+        STOP_NOW(sig, "sslc: second signal: stopped at once; the checkpoint on disk is the last complete one\n");
+    stop_signal = sig;
+    alarm(stop_grace);
+}
+static void on_alarm(int sig) {
+    (void)sig;
+    stop_now(stop_signal ? stop_signal : SIGTERM, grace_msg, strlen(grace_msg));
+}
+static void install_stop_handlers(void) {
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sigemptyset(&sa.sa_mask);
+    sa.sa_flags = SA_RESTART; /* a signal must not fail the save's write() or fsync() */
+    stop_signal = 0, run_saved = 0;
+    const char *g = getenv("SSLC_STOP_GRACE_S");
+    stop_grace = g && atoi(g) > 0 ? (unsigned)atoi(g) : STOP_GRACE_S;
+    snprintf(grace_msg, sizeof grace_msg,
+             "sslc: the step did not end within %u s of the signal: stopped at once; the checkpoint on disk is the "
+             "last complete one\n", stop_grace);
+    sa.sa_handler = on_signal;
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    sa.sa_handler = on_alarm;
+    sigaction(SIGALRM, &sa, NULL);
+}
 
 /* ---- the run directory ---- */
 
@@ -212,6 +255,7 @@ typedef struct {
     ckpt_meta meta;
     int64_t saved_step; /* of the newest checkpoint, -1: none */
     int64_t start_step; /* where this invocation started */
+    int lock_fd;        /* the run directory's lock, when train_run took it; -1 */
 } run_state;
 
 static int open_data(run_state *r, const char *spec, char *err) {
@@ -287,12 +331,13 @@ static int prepare(run_state *r, char *err) {
             ir_errf(err, "--resume needs the run directory (--out DIR)");
             return -1;
         }
+        if (!o->dir_locked && rundir_lock(o->out_dir, 0, NULL, &r->lock_fd, err)) return -1;
         if (!exists(r->dir_ckpt)) {
             ir_errf(err, "%s: no checkpoint to resume from (%s is missing)", o->out_dir, RUN_CHECKPOINT);
             return -1;
         }
     } else if (o->out_dir) {
-        if (run_mkdir(o->out_dir, err)) return -1;
+        if (!o->dir_locked && rundir_lock(o->out_dir, 1, o->plan_path, &r->lock_fd, err)) return -1;
         if (exists(r->dir_ckpt)) {
             ir_errf(err, "%s already holds a run (%s); continue it with --resume or choose another --out", o->out_dir,
                  RUN_CHECKPOINT);
@@ -326,16 +371,14 @@ static int run_steps(run_state *r, train_result *res, char *err) {
     int64_t ckpt_every = o->ckpt_every > 0 ? o->ckpt_every : r->per_epoch;
     double t0 = now(), tlast = t0, loss_sum = 0;
     int64_t last_step = start, nsum = 0;
-    struct sigaction sa, old_int, old_term;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_signal;
-    sigemptyset(&sa.sa_mask);
-    stop_signal = 0;
-    sigaction(SIGINT, &sa, &old_int);
-    sigaction(SIGTERM, &sa, &old_term);
     int rc = 0;
     int64_t s;
     for (s = start + 1; s <= total; s++) {
+        if (stop_signal) { /* arrived while the run was being prepared: checkpoint where it stands */
+            res->interrupted = 1;
+            s--;
+            break;
+        }
         double lr = lr_value(&r->p, r->lr, s, total, r->per_epoch);
         opt_scalar sc[OPT_MAX_SCALARS];
         int ns = optimizer_step_inputs(&r->cfg, s, lr, r->wd, sc);
@@ -395,13 +438,16 @@ static int run_steps(run_state *r, train_result *res, char *err) {
             break;
         }
     }
-    sigaction(SIGINT, &old_int, NULL);
-    sigaction(SIGTERM, &old_term, NULL);
+    alarm(0); /* the step ended: no forced stop for the first signal */
     if (s > total) s = total;
     res->step = rc ? s - 1 : s;
-    res->signal = stop_signal;
     res->seconds = now() - t0;
     if (!rc && save(r, s, err)) rc = -1;
+    alarm(0);
+    run_saved = 1;
+    /* a signal during the final save: the checkpoint is written all the same, then the run stops */
+    if (stop_signal) res->interrupted = 1;
+    res->signal = stop_signal;
     if (!rc && res->interrupted) {
         if (stop_signal)
             printf("interrupted (%s) at step %lld; checkpoint written%s%s; continue with --resume\n",
@@ -420,6 +466,8 @@ int train_run(const train_opts *o, train_result *res, char *err) {
     memset(res, 0, sizeof *res);
     r.o = o;
     r.saved_step = -1;
+    r.lock_fd = -1;
+    install_stop_handlers();
     plan_init(&r.p);
     char info[256] = "";
     int rc = -1;
@@ -466,7 +514,8 @@ int train_run(const train_opts *o, train_result *res, char *err) {
     }
     printf("%s\n", info);
     if (o->resume) printf("resuming %s at step %lld of %lld\n", o->out_dir, (long long)r.meta.step, (long long)r.total);
-    if (o->out_dir && !(r.metrics = fopen(r.dir_metrics, "a"))) {
+    /* a fresh run starts the file anew (a run that never checkpointed may have left lines) */
+    if (o->out_dir && !(r.metrics = fopen(r.dir_metrics, o->resume ? "a" : "w"))) {
         ir_errf(err, "cannot open %s: %s", r.dir_metrics, strerror(errno));
         goto out;
     }
@@ -483,5 +532,6 @@ out:
     ds_close(r.ds);
     aug_unbind(&r.ab);
     plan_free(&r.p);
+    if (r.lock_fd >= 0) close(r.lock_fd);
     return rc;
 }

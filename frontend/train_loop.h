@@ -8,6 +8,7 @@
  *                               ckpt_every steps, at the end, on Ctrl-C / SIGTERM
  *   DIR/metrics.jsonl           one JSON object per progress line: step, epoch, loss (mean since
  *                               the previous line), lr, img_per_s, elapsed_s
+ *   DIR/.lock                   flock'd for the life of a run, holds its PID (frontend/rundir.h)
  *
  * A run is a pure function of the plan, the data, the seed and the planned total steps (the
  * schedules span the total), so `resume` continues bit-exactly on the CPU: parameters and state
@@ -35,6 +36,7 @@ typedef struct {
     int64_t ckpt_every;    /* 0: once an epoch */
     int resume;
     int64_t stop_after;    /* stop with a checkpoint after this many steps of this invocation (0: no) */
+    int dir_locked;        /* the caller holds out_dir's lock (frontend/rundir.h); else train_run takes it */
 } train_opts;
 
 typedef struct {
@@ -49,7 +51,9 @@ typedef struct {
 /* mkdir -p DIR; 0 or -1 with err */
 int run_mkdir(const char *dir, char *err);
 
-/* Returns 0 (finished or stopped as asked, see r->interrupted) or -1 with one line in err. */
+/* Returns 0 (finished or stopped as asked, see r->interrupted) or -1 with one line in err.
+ * Installs SIGINT/SIGTERM/SIGALRM handlers for good (see train_loop.c): after it returns, one
+ * signal ends the process at once with status 128 + signal. */
 int train_run(const train_opts *o, train_result *r, char *err);
 
 #endif

@@ -110,8 +110,8 @@ static int probe_file(const char *path, int *w, int *h, int *c, const char *what
     const char *x = ext_of(path);
     unsigned char head[64];
     if (!strcasecmp(x, "png")) { /* the IHDR chunk is at the start */
-        int fd = open(path, O_RDONLY | O_CLOEXEC);
-        if (fd < 0) return ds_fail(err, "%s: %s: %s", what, path, strerror(errno));
+        int fd = sslc_open_input(path, e2);
+        if (fd < 0) return ds_fail(err, "%s: %s", what, e2);
         ssize_t got = read(fd, head, sizeof head);
         close(fd);
         if (got >= 8 && !memcmp(head, "\x89PNG", 4)) {

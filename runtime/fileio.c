@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -47,6 +48,20 @@ static void sync_dir(const char *path) {
 static void crash_point(const char *path) {
     const char *name = getenv("SSLC_FAULT_BEFORE_RENAME"), *base = strrchr(path, '/');
     if (name && *name && !strcmp(name, base ? base + 1 : path)) _exit(99);
+    /* SSLC_FAULT_SLOW_RENAME=NAME: a write that hangs (30 s) before its rename, for the tests of
+     * a signal that comes while a checkpoint is being written */
+    name = getenv("SSLC_FAULT_SLOW_RENAME");
+    if (name && *name && !strcmp(name, base ? base + 1 : path))
+        for (unsigned left = 30; left > 0;) left = sleep(left);
+}
+
+/* The temporary file being written, for sslc_write_atomic_abandon (a signal handler): the name is
+ * complete before `inflight` is set, and `inflight` is cleared before the name changes. */
+static char inflight_tmp[4096];
+static volatile sig_atomic_t inflight;
+
+void sslc_write_atomic_abandon(void) {
+    if (inflight) unlink(inflight_tmp);
 }
 
 int sslc_write_atomic(const char *path, const void *const *parts, const size_t *lens, int nparts, char *err) {
@@ -70,6 +85,9 @@ int sslc_write_atomic(const char *path, const void *const *parts, const size_t *
         free(tmp);
         return -1;
     }
+    /* registered once it is ours (a name that existed was somebody else's) */
+    inflight = 0;
+    inflight = snprintf(inflight_tmp, sizeof inflight_tmp, "%s", tmp) < (int)sizeof inflight_tmp;
     for (int i = 0; i < nparts; i++) {
         if (write_all(fd, parts[i], lens[i]) != 0) {
             snprintf(err, IR_ERRLEN, "%s: write failed: %s", path, strerror(errno));
@@ -91,20 +109,20 @@ int sslc_write_atomic(const char *path, const void *const *parts, const size_t *
         snprintf(err, IR_ERRLEN, "%s: cannot rename the temporary file into place: %s", path, strerror(errno));
         goto fail;
     }
+    inflight = 0;
     sync_dir(path);
     free(tmp);
     return 0;
 fail:
+    inflight = 0;
     if (fd >= 0) close(fd);
     unlink(tmp);
     free(tmp);
     return -1;
 }
 
-int sslc_read_file(const char *path, size_t max, unsigned char **buf, size_t *len, char *err) {
-    *buf = NULL;
-    *len = 0;
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
+int sslc_open_input(const char *path, char *err) {
+    int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
     if (fd < 0) {
         snprintf(err, IR_ERRLEN, "%s: cannot open: %s", path, strerror(errno));
         return -1;
@@ -116,7 +134,29 @@ int sslc_read_file(const char *path, size_t max, unsigned char **buf, size_t *le
         return -1;
     }
     if (!S_ISREG(st.st_mode)) {
-        snprintf(err, IR_ERRLEN, "%s: not a regular file", path);
+        snprintf(err, IR_ERRLEN, "%s is not a regular file (%s); give the path of a file", path,
+                 S_ISDIR(st.st_mode) ? "a directory" : S_ISFIFO(st.st_mode) ? "a FIFO" : "a device or socket");
+        close(fd);
+        return -1;
+    }
+    /* regular files never block, but the readers expect plain blocking semantics */
+    int fl = fcntl(fd, F_GETFL);
+    if (fl < 0 || fcntl(fd, F_SETFL, fl & ~O_NONBLOCK) < 0) {
+        snprintf(err, IR_ERRLEN, "%s: fcntl failed: %s", path, strerror(errno));
+        close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+int sslc_read_file(const char *path, size_t max, unsigned char **buf, size_t *len, char *err) {
+    *buf = NULL;
+    *len = 0;
+    int fd = sslc_open_input(path, err);
+    if (fd < 0) return -1;
+    struct stat st;
+    if (fstat(fd, &st) != 0) {
+        snprintf(err, IR_ERRLEN, "%s: cannot stat: %s", path, strerror(errno));
         close(fd);
         return -1;
     }

@@ -61,6 +61,14 @@ static int png_probe(const unsigned char *b, size_t n, int *w, int *h, int *c, c
     return check_size(*w, *h, what, err);
 }
 
+/* libpng's warnings about the image data (extra or missing compressed data, a damaged stream)
+ * are errors: the pixels may be wrong. Warnings about an ancillary chunk, "iCCP: known incorrect
+ * sRGB profile" and the like, start with the chunk's name (lower-case first letter, as the PNG
+ * specification names ancillary chunks) and leave the pixels intact. */
+static int ancillary_warning(const char *m) {
+    return m[0] >= 'a' && m[0] <= 'z' && m[1] && m[2] && m[3] && m[4] == ':';
+}
+
 static int png_decode(const unsigned char *buf, size_t len, int want_c, uint8_t **chw, int *w, int *h, int *c,
                       const char *what, char *err) {
     png_image im;
@@ -85,6 +93,12 @@ static int png_decode(const unsigned char *buf, size_t len, int want_c, uint8_t 
         return fail(err, "%s: out of memory", what);
     }
     if (!png_image_finish_read(&im, NULL, pix, 0, NULL)) {
+        fail(err, "%s: cannot decode PNG: %s", what, im.message);
+        free(pix);
+        png_image_free(&im);
+        return -1;
+    }
+    if ((im.warning_or_error & PNG_IMAGE_WARNING) && !ancillary_warning(im.message)) {
         fail(err, "%s: cannot decode PNG: %s", what, im.message);
         free(pix);
         png_image_free(&im);
@@ -115,13 +129,20 @@ static void jpeg_on_error(j_common_ptr ci) {
     longjmp(e->jb, 1);
 }
 
-/* warnings: a truncated file is an error (libjpeg would pad it with gray), the rest are ignored */
+/* Warnings about the pixel data are errors: libjpeg would pad a truncated file with gray and
+ * decode corrupt entropy-coded data into garbage, and a dataset must not train on either. Only
+ * warnings about metadata (JFIF revision, Adobe transform code, ICC profile) leave the pixels
+ * intact and are ignored. */
 static void jpeg_on_message(j_common_ptr ci, int level) {
-    if (level < 0 && ci->err->msg_code == JWRN_JPEG_EOF) {
-        jpeg_err *e = (jpeg_err *)ci->err;
+    if (level >= 0) return; /* trace messages */
+    int code = ci->err->msg_code;
+    if (code == JWRN_JFIF_MAJOR || code == JWRN_ADOBE_XFORM || code == JWRN_BOGUS_ICC) return;
+    jpeg_err *e = (jpeg_err *)ci->err;
+    if (code == JWRN_JPEG_EOF)
         snprintf(e->msg, sizeof e->msg, "premature end of data (truncated file)");
-        longjmp(e->jb, 1);
-    }
+    else
+        (*ci->err->format_message)(ci, e->msg);
+    longjmp(e->jb, 1);
 }
 
 static void jpeg_silent(j_common_ptr ci) { (void)ci; }

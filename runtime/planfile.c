@@ -9,10 +9,12 @@
 #include <zlib.h>
 
 #include "fileio.h"
+#include "pbnest.h"
 #include "planfile_impl.h"
 
 #define PLAN_MAX_NAME 1024            /* longest value name accepted */
 #define PLAN_MAX_VALUES (1 << 26)     /* values per graph */
+#define PLAN_MAX_NESTING 16           /* message levels (a valid plan has 7) */
 
 static int fail(char *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static int fail(char *err, const char *fmt, ...) {
@@ -733,6 +735,11 @@ int plan_decode(sslc_plan *p, const unsigned char *buf, size_t len, const char *
         return fail(err, "%s: %zu trailing bytes after the plan payload", what, have - (size_t)plen);
     const unsigned char *payload = buf + PLAN_HEADER_BYTES;
     if (crc_of(payload, have) != crc) return fail(err, "%s: plan file is corrupted (checksum mismatch)", what);
+    /* a valid plan nests 7 levels (Plan > Graph > CompiledStep > Graph > Value > Init > field);
+     * protobuf-c would recurse through any depth and overflow the stack */
+    if (pb_nesting(payload, have, PLAN_MAX_NESTING) > PLAN_MAX_NESTING)
+        return fail(err, "%s: plan file is corrupted (messages nested more than %d levels deep; recompile the plan)",
+                    what, PLAN_MAX_NESTING);
     Sslc__Plan *pp = sslc__plan__unpack(NULL, have, payload);
     if (!pp) return fail(err, "%s: plan file is corrupted (payload is not a valid plan message)", what);
     int rc = -1;

@@ -935,18 +935,14 @@ static int pread_all(int fd, void *dst, size_t n, uint64_t off) {
 
 int st_read(st_table *t, const char *path, char *err) {
     st_init(t);
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) return fail(err, "%s: cannot open: %s", path, strerror(errno));
+    int fd = sslc_open_input(path, err);
+    if (fd < 0) return -1;
     struct stat st;
     unsigned char b8[8], *hdr = NULL;
     uint64_t n = 0, *beg = NULL;
     int rc = -1;
     if (fstat(fd, &st) != 0) {
         fail(err, "%s: cannot stat: %s", path, strerror(errno));
-        goto done;
-    }
-    if (!S_ISREG(st.st_mode)) {
-        fail(err, "%s: not a regular file", path);
         goto done;
     }
     uint64_t flen = (uint64_t)st.st_size;

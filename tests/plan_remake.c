@@ -33,6 +33,18 @@ unsigned char *plan_remake(const unsigned char *good, size_t glen, plan_mutator 
 
 void plan_put_u32(unsigned char *b, uint32_t v) { put_le(b, v, 4); }
 
+unsigned char *plan_wrap_payload(const unsigned char *payload, size_t n, size_t *len) {
+    unsigned char *b = malloc(PLAN_HEADER_BYTES + n);
+    if (!b) return NULL;
+    memcpy(b, PLAN_MAGIC, 8);
+    put_le(b + 8, PLAN_FORMAT_VERSION, 4);
+    put_le(b + 12, crc32(0, payload, (uInt)n), 4);
+    put_le(b + 16, (uint64_t)n, 8);
+    memcpy(b + PLAN_HEADER_BYTES, payload, n);
+    *len = PLAN_HEADER_BYTES + n;
+    return b;
+}
+
 int plan_expect_refused(const unsigned char *buf, size_t len, const char *want, const char *label) {
     sslc_plan p;
     char err[IR_ERRLEN] = "";

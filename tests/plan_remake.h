@@ -22,6 +22,10 @@ typedef struct {
 } plan_case;
 int plan_remake_cases(const unsigned char *good, size_t glen, const plan_case *cases, size_t n, int want_step);
 
+/* a plan file image around an arbitrary payload: header with the version, length and a valid CRC
+ * (malloc'd, *len bytes), for payloads plan_remake cannot build (e.g. nested too deep to pack) */
+unsigned char *plan_wrap_payload(const unsigned char *payload, size_t n, size_t *len);
+
 /* little-endian u32 into b (header fields: version at 8, CRC at 12) */
 void plan_put_u32(unsigned char *b, uint32_t v);
 

@@ -189,6 +189,9 @@ static int test_idx(void) {
         buf[glen - 7] ^= 1;
         write_file(P("fmbad/train-images-idx3-ubyte.gz"), buf, glen);
         r = r || expect_open_error(spec, DS_TRAIN, NULL, "corrupt gzip");
+        /* the whole deflate stream but no trailer (CRC, size): used to be accepted */
+        write_file(P("fmbad/train-images-idx3-ubyte.gz"), good, glen - 8);
+        r = r || expect_open_error(spec, DS_TRAIN, NULL, "truncated");
     }
     /* wrong magic, a payload shorter than announced, trailing data, count and label mismatches */
     uint32_t d3[3] = {9, 5, 4}, d1[1] = {9};
@@ -211,6 +214,17 @@ static int test_idx(void) {
     n = idx_bytes(buf, 3, huge, pay, 16);
     write_gz(P("fmbad/train-images-idx3-ubyte.gz"), buf, n);
     r = r || expect_open_error(spec, DS_TRAIN, NULL, "announces more than");
+    /* a 1 GiB announcement in a file of a few dozen bytes: refused from the header and the file's
+     * size, before 1 GiB is allocated and inflated (deflate inflates at most 1032-fold) */
+    uint32_t gib[3] = {1024, 1024, 1024};
+    n = idx_bytes(buf, 3, gib, pay, 16);
+    write_gz(P("fmbad/train-images-idx3-ubyte.gz"), buf, n);
+    r = r || expect_open_error(spec, DS_TRAIN, NULL, "more than a gzip file of");
+    /* the same as a plain file: its size is checked against the header */
+    unlink(P("fmbad/train-images-idx3-ubyte.gz"));
+    write_file(P("fmbad/train-images-idx3-ubyte"), buf, n);
+    r = r || expect_open_error(spec, DS_TRAIN, NULL, "truncated (32 of 1073741840 bytes)");
+    unlink(P("fmbad/train-images-idx3-ubyte"));
     n = idx_bytes(buf, 3, d3, pay, 180);
     write_gz(P("fmbad/train-images-idx3-ubyte.gz"), buf, n);
     unsigned char lab[9] = {0, 1, 2, 3, 4, 5, 6, 7, 12};
@@ -386,6 +400,7 @@ static int test_folder(void) {
     put_image(P("broken/a/1.png"), 16, 16, 3, 0, 0);
     put_image(P("broken/a/2.jpg"), 16, 16, 3, 1, 0);
     put_image(P("broken/a/3.png"), 16, 16, 3, 0, 0);
+    put_image(P("broken/a/4.jpg"), 16, 16, 3, 1, 0);
     unsigned char *b;
     size_t n;
     CHECK(sslc_read_file(P("broken/a/1.png"), 1 << 20, &b, &n, err) == 0, "%s", err);
@@ -402,10 +417,20 @@ static int test_folder(void) {
     for (size_t i = 40; i < n - 20; i++) b[i] ^= 0x33;
     write_file(P("broken/a/3.png"), b, n);
     free(b);
+    /* corrupt, not cut: a marker in the middle of the entropy-coded data (libjpeg warns, then
+     * decodes the rest as gray; it used to be accepted) */
+    CHECK(sslc_read_file(P("broken/a/4.jpg"), 1 << 20, &b, &n, err) == 0, "%s", err);
+    sos = 0;
+    for (size_t i = 0; i + 1 < n && !sos; i++)
+        if (b[i] == 0xFF && b[i + 1] == 0xDA) sos = i;
+    CHECK(sos > 0 && n - sos > 60, "no SOS marker");
+    b[sos + 30] = 0xFF, b[sos + 31] = 0xD5;
+    write_file(P("broken/a/4.jpg"), b, n);
+    free(b);
     snprintf(spec, sizeof spec, "folder:%s", P("broken"));
     CHECK(ds_open(&ds, spec, DS_TRAIN, NULL, err) == 0, "broken data must open (headers are fine): %s", err);
-    static const char *want[3] = {"1.png", "2.jpg", "3.png"};
-    for (int i = 0; i < 3; i++) {
+    static const char *want[4] = {"1.png", "2.jpg", "3.png", "4.jpg"};
+    for (int i = 0; i < 4; i++) {
         uint8_t y[768];
         err[0] = 0;
         CHECK(ds_read(ds, i, y, DS_CHW, &lab, err) != 0 && strstr(err, want[i]) && strstr(err, "cannot decode"),
