@@ -15,7 +15,7 @@ int cmd_run(int argc, char **argv) {
         {"seed", required_argument, 0, 's'},      {"log-every", required_argument, 0, 'L'},
         {"out", required_argument, 0, 'o'},       {"resume", no_argument, 0, 'r'},
         {"checkpoint-every", required_argument, 0, 'k'}, {"stop-after", required_argument, 0, 'S'},
-        {"help", no_argument, 0, 'h'},            {0, 0, 0, 0}};
+        {"precision", required_argument, 0, 'P'}, {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
     train_opts o;
     memset(&o, 0, sizeof o);
     o.seed = -1;
@@ -27,6 +27,11 @@ int cmd_run(int argc, char **argv) {
         switch (c) {
         case 'D': o.data = optarg; break;
         case 'd': device = optarg; break;
+        case 'P': {
+            char perr[IR_ERRLEN];
+            if (engine_precision_parse(optarg, &o.engine_flags, perr)) return cli_error("%s", perr);
+            break;
+        }
         case 'o': o.out_dir = optarg; break;
         case 'r': o.resume = 1; break;
         case 'n':
@@ -48,8 +53,8 @@ int cmd_run(int argc, char **argv) {
             if (cli_parse_int("--stop-after", optarg, 1, INT64_MAX, &o.stop_after)) return CLI_USAGE_ERROR;
             break;
         case 'h':
-            printf("usage: sslc run FILE [--data SPEC] [--steps N | --epochs N] [--out DIR] [--device cpu|ref]\n"
-                   "                [--seed S] [--log-every K] [--checkpoint-every K] [--stop-after K]\n"
+            printf("usage: sslc run FILE [--data SPEC] [--steps N | --epochs N] [--out DIR] [--device cpu|cuda|ref]\n"
+                   "                [--precision f32|tf32] [--seed S] [--log-every K] [--checkpoint-every K] [--stop-after K]\n"
                    "       sslc run --resume DIR [--steps N | --epochs N]\n"
                    "  --data: plans with augmentation read any dataset (fashion-mnist[:DIR], cifar10:DIR,\n"
                    "          folder:DIR, fake:N) through the loader; plans compiled with --augment none\n"
@@ -58,7 +63,10 @@ int cmd_run(int argc, char **argv) {
                    "  --out DIR: run directory: plan.plan, checkpoint.safetensors (every epoch, every\n"
                    "          --checkpoint-every steps, at the end, on Ctrl-C), metrics.jsonl\n"
                    "  --resume: continue the run in DIR from its checkpoint, bit-exactly on the cpu\n"
-                   "  --stop-after K: stop after K steps of this invocation, with a checkpoint\n");
+                   "  --stop-after K: stop after K steps of this invocation, with a checkpoint\n"
+                   "  --device: cpu (fused JIT kernels, oneDNN), cuda (GPU 0: NVRTC kernels, cuBLAS,\n"
+                   "          cuDNN, one CUDA Graph per step), ref (the reference interpreter)\n"
+                   "  --precision: f32 (default), tf32 (cuda: TF32 tensor cores in cuBLAS/cuDNN)\n");
             return 0;
         case ':': return cli_error("option %s needs a value", argv[optind - 1]);
         default: return cli_error("run: unknown option '%s' (see sslc run --help)", argv[optind - 1]);

@@ -47,7 +47,8 @@ static int evaluate(const char *dir, const char *data, int knn, engine_kind devi
 /* options that belong to the run (the rest go to the compiler) */
 static const run_opt run_opts[] = {{"data", 1},  {"epochs", 1},           {"steps", 1},      {"out", 1},
                                    {"resume", 0}, {"device", 1},          {"log-every", 1},  {"checkpoint-every", 1},
-                                   {"stop-after", 1}, {"knn", 1},         {"no-eval", 0},    {0, 0}};
+                                   {"stop-after", 1}, {"knn", 1},         {"no-eval", 0},    {"precision", 1},
+                                   {0, 0}};
 
 static const run_opt *find_run_opt(const char *arg) {
     if (strncmp(arg, "--", 2)) return NULL;
@@ -77,7 +78,7 @@ static int imported_backbone(int argc, char **argv) {
 
 static void usage(void) {
     printf("usage: sslc train METHOD [compile options] [--data SPEC] [--epochs N | --steps N] [--out DIR]\n"
-           "                  [--resume] [--device cpu|ref] [--seed S] [--knn K] [--no-eval]\n"
+           "                  [--resume] [--device cpu|cuda|ref] [--precision f32|tf32] [--seed S] [--knn K] [--no-eval]\n"
            "  compiles METHOD into DIR/plan.plan (any `sslc compile` option; see sslc compile --help),\n"
            "  trains it (as `sslc run`: checkpoints, metrics.jsonl, Ctrl-C checkpoints and exits), then\n"
            "  prints linear-probe and kNN top-1 of the encoder on the test split (as `sslc eval`).\n"
@@ -133,7 +134,7 @@ int cmd_train(int argc, char **argv) {
         {"log-every", required_argument, 0, 'L'}, {"out", required_argument, 0, 'o'},
         {"resume", no_argument, 0, 'r'},       {"checkpoint-every", required_argument, 0, 'k'},
         {"stop-after", required_argument, 0, 'S'}, {"knn", required_argument, 0, 'K'},
-        {"no-eval", no_argument, 0, 'N'},      {0, 0, 0, 0}};
+        {"no-eval", no_argument, 0, 'N'},      {"precision", required_argument, 0, 'P'}, {0, 0, 0, 0}};
     train_opts o;
     memset(&o, 0, sizeof o);
     o.seed = -1;
@@ -149,6 +150,12 @@ int cmd_train(int argc, char **argv) {
         case 'o': o.out_dir = optarg; break;
         case 'r': o.resume = 1; break;
         case 'N': no_eval = 1; break;
+        case 'P':
+            if (engine_precision_parse(optarg, &o.engine_flags, err)) {
+                rc = cli_error("%s", err);
+                goto out;
+            }
+            break;
         case 'n':
             if (cli_parse_int("--steps", optarg, 1, INT64_MAX / 4, &o.steps)) goto out;
             break;

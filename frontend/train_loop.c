@@ -477,7 +477,7 @@ int train_run(const train_opts *o, train_result *res, char *err) {
     /* the first run of a plan compiles its kernels (cached afterwards): say why nothing moves */
     printf("preparing the %s engine (kernels are compiled once and cached)\n", engine_kind_name(o->device));
     fflush(stdout);
-    r.e = engine_new_plan(o->device, 0, &r.p, info, sizeof info, err);
+    r.e = engine_new_plan(o->device, o->engine_flags, &r.p, info, sizeof info, err);
     if (!r.e) goto out;
     if (engine_init_persistent(r.e, r.p.seed, err)) goto out;
     if (o->resume) {

@@ -32,6 +32,7 @@ typedef struct {
     int64_t steps, epochs; /* the planned total (0: not given; default 1 epoch, or the checkpoint's) */
     int64_t seed;          /* -1: not given (0, or the checkpoint's) */
     engine_kind device;
+    unsigned engine_flags; /* ENGINE_TF32 (--precision tf32) */
     int64_t log_every;     /* 0: about 20 lines a run (and at least every 30 s) */
     int64_t ckpt_every;    /* 0: once an epoch */
     int resume;

@@ -70,7 +70,7 @@ typedef struct {
     cublasHandle_t cublas;
     cudnnHandle_t cudnn;
     CUmodule kmod, dmod;
-    int major, minor, use_graph, nargs_devop;
+    int major, minor, use_graph, nargs_devop, tf32;
     char name[128];
     exec_plan ep;         /* the step built here (empty when the plan holds one) */
     const exec_plan *run; /* the step that runs */
@@ -411,7 +411,7 @@ static int prep_conv(cuda_backend *b, const ref_call *c, conv_step *v, char *err
             err) ||
         DNN(b->dnn.SetConvolutionGroupCount(v->cd, (int)ir_get_i(n, "group")), err) ||
         /* float32 arithmetic only: no TF32 unless asked for */
-        DNN(b->dnn.SetConvolutionMathType(v->cd, CUDNN_FMA_MATH), err))
+        DNN(b->dnn.SetConvolutionMathType(v->cd, b->tf32 ? CUDNN_TENSOR_OP_MATH : CUDNN_FMA_MATH), err))
         return -1;
     if (n->op == OP_Conv && c->nin > 2) {
         ir_shape bs = {.ndim = 4, .d = {1, ys->d[1], 1, 1}};
@@ -735,13 +735,13 @@ static int open_device(cuda_backend *b, const backend_args *a, char *err) {
     return 0;
 }
 
-static int open_libraries(cuda_backend *b, char *err) {
+static int open_libraries(cuda_backend *b, int tf32, char *err) {
     int r_;
     if (cuda_blas_load(&b->blas, err) || cuda_dnn_load(&b->dnn, err)) return -1;
     b->at_step = -1, b->what = "cuBLAS and cuDNN";
     if (BLAS(b->blas.Create(&b->cublas), err) || BLAS(b->blas.SetStream(b->cublas, b->stream), err) ||
         /* float32 as float32: TF32 tensor cores only when asked for */
-        BLAS(b->blas.SetMathMode(b->cublas, CUBLAS_PEDANTIC_MATH), err))
+        BLAS(b->blas.SetMathMode(b->cublas, tf32 ? CUBLAS_TF32_TENSOR_OP_MATH : CUBLAS_PEDANTIC_MATH), err))
         return -1;
     if (DNN(b->dnn.Create(&b->cudnn), err) || DNN(b->dnn.SetStream(b->cudnn, b->stream), err)) return -1;
     return 0;
@@ -832,7 +832,8 @@ int backend_cuda_new(const backend_args *a, backend *out, char *err) {
         goto fail;
     else
         b->run = &b->ep;
-    if (open_libraries(b, err) || load_modules(b, a, err) || prep_steps(b, err) || plan_memory(b, err)) goto fail;
+    b->tf32 = a->tf32;
+    if (open_libraries(b, a->tf32, err) || load_modules(b, a, err) || prep_steps(b, err) || plan_memory(b, err)) goto fail;
     /* cuBLAS's workspace: set, so that capturing the step allocates nothing */
     CUresult r_;
     int br_;

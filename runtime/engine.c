@@ -41,10 +41,28 @@ const char *engine_kind_name(engine_kind k) {
     return "?";
 }
 
+int engine_precision_parse(const char *s, unsigned *flags, char *err) {
+    if (!strcmp(s, "f32") || !strcmp(s, "fp32") || !strcmp(s, "float32"))
+        *flags &= ~(unsigned)ENGINE_TF32;
+    else if (!strcmp(s, "tf32"))
+        *flags |= ENGINE_TF32;
+    else {
+        snprintf(err, IR_ERRLEN, "unknown --precision '%s' (choose one of: f32, tf32)", s);
+        return -1;
+    }
+    return 0;
+}
+
 static engine *build(engine_kind kind, unsigned flags, const ir_graph *g, const sslc_plan *p, char *info,
                      size_t info_len, char *err) {
     if ((flags & ENGINE_F64) && kind != ENGINE_REF) {
         snprintf(err, IR_ERRLEN, "float64 runs only on the reference backend (--device ref)");
+        return NULL;
+    }
+    if ((flags & ENGINE_TF32) && kind != ENGINE_CUDA) {
+        snprintf(err, IR_ERRLEN,
+                 "--precision tf32 is for --device cuda (TF32 tensor cores); the %s backend computes in float32: drop it",
+                 engine_kind_name(kind));
         return NULL;
     }
     int i = 0;
@@ -58,7 +76,7 @@ static engine *build(engine_kind kind, unsigned flags, const ir_graph *g, const 
         snprintf(err, IR_ERRLEN, "out of memory");
         return NULL;
     }
-    backend_args a = {g, p, (flags & ENGINE_F64) != 0, info, info_len};
+    backend_args a = {g, p, (flags & ENGINE_F64) != 0, (flags & ENGINE_TF32) != 0, info, info_len};
     if (backends[i].build(&a, &e->b, err)) {
         free(e);
         return NULL;

@@ -13,13 +13,18 @@
 
 typedef enum { ENGINE_REF, ENGINE_CPU, ENGINE_CUDA } engine_kind;
 /* flags of engine_new / engine_new_plan */
-enum { ENGINE_F64 = 1 }; /* float values in float64 (the reference backend only) */
+enum {
+    ENGINE_F64 = 1,  /* float values in float64 (the reference backend only) */
+    ENGINE_TF32 = 2, /* cuBLAS/cuDNN may use TF32 tensor cores (the cuda backend only) */
+};
 
 typedef struct engine engine;
 
 /* "ref", "cpu", "cuda" */
 int engine_kind_parse(const char *s, engine_kind *k, char *err);
 const char *engine_kind_name(engine_kind k);
+/* --precision: "f32" (default: float32 arithmetic everywhere) or "tf32" (ENGINE_TF32) */
+int engine_precision_parse(const char *s, unsigned *flags, char *err);
 
 /* Builds an engine for graph g (not owned; must outlive the engine). The cpu backend lowers,
  * fuses, schedules, plans memory and JIT-compiles here; `info` (optional) receives a one-line

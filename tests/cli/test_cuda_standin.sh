@@ -85,5 +85,11 @@ expect_error "no GPU: --device cuda refused in one line" "--device cuda" \
 expect_error "too little device memory: refused before the first step, with the sizes" "MiB of device memory" \
   env SSLC_FAKECUDA_MEM=4000000 SSLC_CUDA_DRIVER=$fake SSLC_CUBLAS_LIB=$fake SSLC_CUDNN_LIB=$fake \
   "$sslc" run "$plan" --data fake:64 --steps 1 --device cuda --out "$work/r2"
+expect_error "--precision tf32 on the cpu refused in one line" "precision tf32 is for --device cuda" \
+  "$sslc" run "$plan" --data fake:64 --steps 1 --precision tf32 --out "$work/r3"
+expect_error "an unknown --precision lists the choices" "f32, tf32" \
+  "$sslc" run "$plan" --data fake:64 --steps 1 --precision bf8 --out "$work/r4"
+e=$(standin run --device cuda --precision tf32 --out "$work/tf32")
+[ -z "$e" ] && ok "--precision tf32 runs on cuda" || bad "--precision tf32 on cuda: $e"
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]
