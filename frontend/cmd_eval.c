@@ -12,7 +12,7 @@
 
 static const char *eval_help =
     "usage: sslc eval SOURCE --data SPEC [--knn K] [--linear] [--features encoder|pixels] [--batch B] [--seed S]\n"
-    "                 [--json] [--params P] [--with-projector] [--device cpu|ref] [--epochs N] [--quiet]\n"
+    "                 [--json] [--params P] [--with-projector] [--device cpu|cuda|ref] [--epochs N] [--quiet]\n"
     "  SOURCE             a run directory (plan.plan + checkpoint.safetensors; eval.json is written there)\n"
     "                     or a plan file (its initialization unless --params: the random-init baseline)\n"
     "  --data SPEC        a labelled dataset with train and test splits (fashion-mnist[:DIR], cifar10:DIR,\n"
@@ -32,7 +32,7 @@ static const char *eval_help =
 
 static const char *embed_help =
     "usage: sslc embed SOURCE --data SPEC -o features.npy [--split train|test] [--labels labels.npy] [--batch B]\n"
-    "                  [--params P] [--with-projector] [--features encoder|pixels] [--device cpu|ref] [--quiet]\n"
+    "                  [--params P] [--with-projector] [--features encoder|pixels] [--device cpu|cuda|ref] [--quiet]\n"
     "  writes the encoder features of every image of the split (default train), in dataset order, as a\n"
     "  NumPy array float32 [N, F]; --labels writes the labels as int64 [N] (-1: unlabelled).\n"
     "  Images are preprocessed as the training views are at their core: u8 / 255, resized (bilinear)\n"

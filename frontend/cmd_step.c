@@ -255,10 +255,10 @@ int cmd_step(int argc, char **argv) {
             break;
         case 'h':
             printf("usage: sslc step FILE [--params P.safetensors] --inputs X.safetensors [--steps N] "
-                   "--dump OUT.safetensors [--device ref|cpu] [--f64]\n"
+                   "--dump OUT.safetensors [--device ref|cpu|cuda] [--f64]\n"
                    "  inputs: the plan's graph inputs by name (views.0, ... or, with augmentation, images);\n"
                    "  aug.* inputs are drawn each step from the plan's seed unless the file gives all of them\n"
-                   "  --device  ref: the reference interpreter (default); cpu: fused JIT kernels\n"
+                   "  --device  ref: the reference interpreter (default); cpu: fused JIT kernels; cuda: GPU 0\n"
                    "  --f64     run the reference interpreter in float64 (oracle diagnostics)\n"
                    "  method schedule inputs (sched.NAME, see sslc inspect) take the base value recorded in\n"
                    "  the plan unless the inputs file holds an F32 tensor sched.NAME of shape [] (every step)\n"

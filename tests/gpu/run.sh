@@ -84,6 +84,13 @@ for m in $(printf '%s\n' "${!opts[@]}" | sort); do
 done
 
 if [ -z "$standin" ]; then
+  # eval on the GPU (encoder features, kNN, the linear probe trained on the engine) against the cpu
+  for d in cpu cuda; do
+    "$sslc" eval "$OUT/simclr-cuda" --data fake:512 --knn 5 --linear --epochs 5 --device $d --json --quiet \
+      >"$OUT/eval-$d.json" 2>"$OUT/eval-$d.log"
+  done
+  r=$($py "$root/tests/gpu/compare_eval.py" "$OUT/eval-cpu.json" "$OUT/eval-cuda.json" 2>&1 | tail -1)
+  case $r in ok*) row "eval --device cuda vs cpu" ok "${r#ok  }" ;; *) row "eval --device cuda vs cpu" FAIL "$r $(tail -1 "$OUT/eval-cuda.log")" ;; esac
   # 4. the PyTorch oracles through sslc step --device cuda (PyTorch on the CPU side of the oracle)
   if $py -c 'import torch, torchvision, numpy' 2>/dev/null; then
     if $py "$root/tests/oracle/simclr_oracle.py" "$sslc" "$OUT/oracle-simclr" --device cuda >"$OUT/oracle-simclr.log" 2>&1; then
