@@ -12,6 +12,7 @@ out=$root/gpu-carry
 rm -rf "$out"
 mkdir -p "$out/lib"
 cp "$build/sslc" "$out/sslc"
+cp "$build/tests/cuda_kernel_check" "$out/cuda_kernel_check"
 ldd "$build/sslc" | awk '/=> \// {print $3}' | while read -r lib; do
   case $(basename "$lib") in
     libc.so*|libm.so*|libstdc++.so*|libgcc_s.so*|ld-linux*) ;; # the machine's own

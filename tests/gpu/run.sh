@@ -83,6 +83,21 @@ for m in $(printf '%s\n' "${!opts[@]}" | sort); do
   unset SSLC_FAKECUDA_KERNELS
 done
 
+# every fused kernel of every method's plan on the GPU against its C twin, random inputs
+kc=$(dirname "$sslc")/cuda_kernel_check
+[ -x "$kc" ] || kc=$(dirname "$sslc")/tests/cuda_kernel_check
+if [ -x "$kc" ]; then
+  [ -n "$standin" ] && export SSLC_FAKECUDA_KERNELS=$(ls -t "$SSLC_CACHE_DIR"/*.so | head -1)
+  plans=("$OUT"/*.plan)
+  [ -n "$standin" ] && plans=("$OUT/swav.plan") # the stand-in has one JIT module at a time: the last plan's
+  if "$kc" "${plans[@]}" >"$OUT/kernels.log" 2>&1; then
+    row "fused kernels on the GPU vs C twins" ok "$(awk '{n += $3} END {print n " segments"}' "$OUT/kernels.log"), all <= 1e-5"
+  else row "fused kernels on the GPU vs C twins" FAIL "$(grep -m1 FAIL "$OUT/kernels.log")"; fi
+  unset SSLC_FAKECUDA_KERNELS
+else
+  row "fused kernels on the GPU vs C twins" FAIL "cuda_kernel_check not found beside $sslc"
+fi
+
 if [ -z "$standin" ]; then
   # eval on the GPU (encoder features, kNN, the linear probe trained on the engine) against the cpu
   for d in cpu cuda; do
