@@ -16,7 +16,7 @@
 
 const char *cc_command(void) {
     const char *cc = getenv("CC");
-    return cc && *cc ? cc : "cc";
+    return cc && cc[strspn(cc, " \t\n\v\f\r")] ? cc : "cc"; /* a blank CC is no CC */
 }
 
 /* argv: the words of each of words[0..nwords) (split on whitespace), then extra[0..nextra), NULL.
@@ -49,10 +49,6 @@ static char **make_argv(const char *const *words, int nwords, const char *const 
  * blocks); *status: waitpid's. Returns 0, or -1 with one line in err when it could not start. */
 static int spawn_capture(char **argv, size_t cap, char **out, int *status, char *err) {
     *out = NULL;
-    if (!argv[0]) {
-        snprintf(err, IR_ERRLEN, "CC is blank: set CC to a C compiler (e.g. cc or \"ccache gcc\")");
-        return -1;
-    }
     char *buf = malloc(cap + 1);
     int fd[2];
     if (!buf || pipe2(fd, O_CLOEXEC)) {

@@ -4,7 +4,7 @@
 #ifndef SSLC_CC_RUN_H
 #define SSLC_CC_RUN_H
 
-/* the compiler command line prefix: $CC, else "cc" */
+/* the compiler command line prefix: $CC, else (unset or blank) "cc" */
 const char *cc_command(void);
 
 /* Compiles the C file src with flags (whitespace-separated) into out. Returns 0, or -1 with one

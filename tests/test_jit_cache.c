@@ -268,6 +268,9 @@ static int compiler_cases(void) {
                                    "void k0(void **args) { float *x = args[0]; x[0] = x[0] * SSLC_WORD; }\n";
     int fails = load_run(word_src, 6.0f, NULL, NULL, 0);
     if (!fails) printf("ok   CC with words\n");
+    setenv("CC", " \t", 1); /* blank: the default cc, not the first flag as the compiler */
+    fails += load_run(SRC_A, 7.0f, NULL, NULL, 0);
+    if (!fails) printf("ok   blank CC\n");
     unsetenv("CC");
     /* a compile error: the compiler's own message, in one line */
     jit_module m;
