@@ -1,16 +1,22 @@
+#define _GNU_SOURCE /* mkostemps */
 #include "jit.h"
 
 #include <dlfcn.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
-#include "../ir/graph_hash.h"
+#include "../runtime/fileio.h"
+#include "cc_run.h"
+#include "dlopen_bytes.h"
 #include "emit.h"
+#include "jit_cache.h"
+
+/* a kernel object is a few MB at most; a larger entry is not one of ours */
+#define JIT_ENTRY_MAX ((size_t)256 << 20)
 
 /* -fno-trapping-math: without it GCC will not if-convert a select (ReLU, its mask) in a loop
  * that also reduces, so the BatchNorm-gradient kernels ran scalar and branchy, 4x slower on
@@ -47,52 +53,45 @@ char *jit_c_unit(const char *const *kernel_src, int n) { return emit_unit(c_prel
 
 char *jit_c_source(const fused_plan *fp, char *err) { return emit_plan_unit(fp, c_prelude, jit_c_kernel_source, err); }
 
-int jit_cache_dir(char *buf, size_t n) {
-    const char *d = getenv("SSLC_CACHE_DIR");
-    if (d && *d)
-        snprintf(buf, n, "%s", d);
-    else if ((d = getenv("XDG_CACHE_HOME")) && *d)
-        snprintf(buf, n, "%s/sslc", d);
-    else if ((d = getenv("HOME")) && *d)
-        snprintf(buf, n, "%s/.cache/sslc", d);
-    else
-        snprintf(buf, n, "/tmp/sslc-cache");
-    /* create each level */
-    char tmp[512];
-    snprintf(tmp, sizeof tmp, "%s", buf);
-    for (char *p = tmp + 1; *p; p++)
-        if (*p == '/') {
-            *p = 0;
-            mkdir(tmp, 0755);
-            *p = '/';
-        }
-    if (mkdir(tmp, 0755) && errno != EEXIST) return -1;
-    return 0;
-}
-
-static uint64_t fnv(uint64_t h, const char *s) { return fnv64(h, s, strlen(s)); }
-
-static int run_cc(const char *cc, const char *src, const char *out, char *err) {
-    pid_t pid = fork();
-    if (pid < 0) {
-        snprintf(err, IR_ERRLEN, "cannot start the C compiler: %s", strerror(errno));
+/* Compiles src into a fresh shared object and stores it in the cache as the entry for key (a
+ * header with its size and content hash, then its bytes, written atomically: concurrent builds of
+ * the same kernels are fine). *so: the object's bytes, malloc'd. */
+static int build(const char *dir, const char *cc, uint64_t key, const char *src, const char *entry, unsigned char **so,
+                 size_t *n, char *err) {
+    char csrc[600], out[600];
+    int lc = snprintf(csrc, sizeof csrc, "%s/k%016llx.XXXXXX.c", dir, (unsigned long long)key);
+    int lo = snprintf(out, sizeof out, "%s/k%016llx.XXXXXX.so", dir, (unsigned long long)key);
+    if (lc < 0 || (size_t)lc >= sizeof csrc || lo < 0 || (size_t)lo >= sizeof out) {
+        snprintf(err, IR_ERRLEN, "the kernel cache directory %.300s is too long: set SSLC_CACHE_DIR to a shorter one", dir);
         return -1;
     }
-    if (pid == 0) {
-        char cmd[2048];
-        snprintf(cmd, sizeof cmd, "%s %s -o '%s' '%s' -lm 2>&1 | head -20 >&2", cc, cc_flags, out, src);
-        execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
-        _exit(127);
-    }
-    int status;
-    while (waitpid(pid, &status, 0) < 0)
-        if (errno != EINTR) break;
-    FILE *f = fopen(out, "rb");
-    if (!f) {
-        snprintf(err, IR_ERRLEN, "the C compiler (%.60s) failed on the generated kernels %.400s", cc, src);
+    int fc = mkostemps(csrc, 2, O_CLOEXEC), fo;
+    FILE *f = fc >= 0 ? fdopen(fc, "w") : NULL;
+    int bad = !f || fputs(src, f) < 0;
+    if ((f ? fclose(f) : fc >= 0 ? close(fc) : 0) || bad) {
+        snprintf(err, IR_ERRLEN, "cannot write %.400s: %s", csrc, strerror(errno));
+        if (fc >= 0) unlink(csrc);
         return -1;
     }
-    fclose(f);
+    if ((fo = mkostemps(out, 3, O_CLOEXEC)) < 0) { /* the name, reserved for the compiler's output */
+        snprintf(err, IR_ERRLEN, "cannot create %.400s: %s", out, strerror(errno));
+        unlink(csrc);
+        return -1;
+    }
+    close(fo);
+    int rc = cc_compile(cc, cc_flags, csrc, out, err) || sslc_read_file(out, JIT_ENTRY_MAX, so, n, err);
+    if (!getenv("SSLC_KEEP_SOURCE")) unlink(csrc);
+    unlink(out);
+    if (rc) return -1;
+    char hdr[JIT_ENTRY_HEADER];
+    jit_entry_header(key, *so, *n, hdr);
+    const void *parts[] = {hdr, *so};
+    size_t lens[] = {strlen(hdr), *n};
+    if (sslc_write_atomic(entry, parts, lens, 2, err)) {
+        free(*so);
+        *so = NULL;
+        return -1;
+    }
     return 0;
 }
 
@@ -109,44 +108,34 @@ int jit_c_load(const fused_plan *fp, jit_module *m, char *err) {
 
 int jit_c_load_source(const char *src, int nkernels, jit_module *m, char *err) {
     memset(m, 0, sizeof *m);
-    const char *cc = getenv("CC");
-    if (!cc || !*cc) cc = "cc";
-    uint64_t h = fnv(fnv(fnv(FNV64_INIT, cc), cc_flags), src);
-    char dir[400];
-    if (jit_cache_dir(dir, sizeof dir)) {
-        snprintf(err, IR_ERRLEN, "cannot create the kernel cache directory %.400s", dir);
-        return -1;
+    char dir[sizeof m->path - 24]; /* room for "/k<16 hex digits>.kso" */
+    const char *cc = cc_command();
+    char *target;
+    if (jit_cache_dir(dir, sizeof dir, err) || cc_describe(cc, cc_flags, &target, err)) return -1;
+    uint64_t key = jit_cache_key(cc, cc_flags, target, src);
+    free(target);
+    snprintf(m->path, sizeof m->path, "%s/k%016llx.kso", dir, (unsigned long long)key);
+    /* read once, verified in memory, and those very bytes loaded: the file is never opened twice */
+    unsigned char *file = NULL;
+    size_t len = 0;
+    long off = -1;
+    char miss[IR_ERRLEN];
+    if (!sslc_read_file(m->path, JIT_ENTRY_MAX, &file, &len, miss)) off = jit_entry_check(key, file, len);
+    m->cached = off >= 0;
+    if (!m->cached) { /* missing, truncated, corrupt, another key's or not ours at all: rebuilt */
+        free(file);
+        if (build(dir, cc, key, src, m->path, &file, &len, err)) return -1;
+        off = 0;
     }
-    snprintf(m->path, sizeof m->path, "%s/k%016llx.so", dir, (unsigned long long)h);
-    struct stat sb;
-    m->cached = stat(m->path, &sb) == 0;
-    if (!m->cached) {
-        char csrc[512], tmp[512];
-        snprintf(csrc, sizeof csrc, "%s/k%016llx.%d.c", dir, (unsigned long long)h, (int)getpid());
-        snprintf(tmp, sizeof tmp, "%s/k%016llx.%d.so", dir, (unsigned long long)h, (int)getpid());
-        FILE *f = fopen(csrc, "w");
-        if (!f || fputs(src, f) < 0 || fclose(f)) {
-            snprintf(err, IR_ERRLEN, "cannot write %.400s", csrc);
-            return -1;
-        }
-        int rc = run_cc(cc, csrc, tmp, err);
-        if (!rc && rename(tmp, m->path)) { /* atomic: concurrent builds of the same plan are fine */
-            snprintf(err, IR_ERRLEN, "cannot move %.300s into the cache: %s", tmp, strerror(errno));
-            rc = -1;
-        }
-        if (!getenv("SSLC_KEEP_SOURCE")) unlink(csrc);
-        if (rc) {
-            unlink(tmp);
-            return -1;
-        }
-    }
-    m->dl = dlopen(m->path, RTLD_NOW | RTLD_LOCAL);
-    if (!m->dl) {
-        snprintf(err, IR_ERRLEN, "cannot load kernels %.300s: %.150s", m->path, dlerror());
-        return -1;
-    }
+    m->dl = dlopen_bytes(file + off, len - (size_t)off, dir, err);
+    free(file);
+    if (!m->dl) return -1;
     m->n = nkernels;
-    m->fn = calloc((size_t)m->n + 1, sizeof *m->fn);
+    if (!(m->fn = calloc((size_t)m->n + 1, sizeof *m->fn))) {
+        snprintf(err, IR_ERRLEN, "out of memory loading the kernels");
+        jit_c_unload(m);
+        return -1;
+    }
     for (int i = 0; i < m->n; i++) {
         char name[32];
         snprintf(name, sizeof name, "k%d", i);

@@ -1,5 +1,7 @@
-/* CPU JIT: the C source of a plan's kernels, compiled by the system C compiler into a shared
- * object cached by content hash (as PyTorch Inductor does for its CPU code), loaded with dlopen. */
+/* CPU JIT: the C source of a plan's kernels, compiled by the system C compiler (cc_run.h: no
+ * shell) into a shared object kept in a private cache (jit_cache.h) under a key of the source,
+ * the compiler and the CPU it targets (as PyTorch Inductor does for its CPU code), verified
+ * against its recorded content hash and loaded from memory (dlopen_bytes.h). */
 #ifndef SSLC_JIT_H
 #define SSLC_JIT_H
 #include "../passes/fusion.h"
@@ -10,8 +12,8 @@ typedef struct {
     void *dl;
     int n;
     jit_fn *fn; /* fn[i]: kernel i of the fused plan */
-    char path[512];
-    int cached; /* loaded from the cache without compiling */
+    char path[512]; /* its cache entry */
+    int cached;     /* loaded from a valid cache entry without compiling */
 } jit_module;
 
 /* C source of every kernel of fp (k0 ... k<n-1>) as one translation unit; malloc'd, or NULL
@@ -26,10 +28,10 @@ char *jit_c_unit(const char *const *kernel_src, int n);
 /* Compiles (or finds in the cache) and loads the module. err: IR_ERRLEN. */
 int jit_c_load(const fused_plan *fp, jit_module *m, char *err);
 /* The same for a translation unit defining k0 ... k<nkernels-1> (a plan's stored kernels); the
- * cache key is the source's content hash, so the same kernels are compiled once. */
+ * same kernels are compiled once per compiler and CPU. An entry that fails its check (truncated,
+ * corrupt, another key's, planted) is rebuilt, never loaded. Refused with one line in err: a
+ * cache directory that is not private or whose path is too long, a compiler that fails. */
 int jit_c_load_source(const char *src, int nkernels, jit_module *m, char *err);
 void jit_c_unload(jit_module *m);
-/* the cache directory: $SSLC_CACHE_DIR, else $XDG_CACHE_HOME/sslc, else $HOME/.cache/sslc */
-int jit_cache_dir(char *buf, size_t n);
 
 #endif
