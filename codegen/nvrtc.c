@@ -5,7 +5,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../runtime/fileio.h"
 #include "emit.h"
+#include "jit_cache.h"
 
 typedef int nvrtcResult;
 typedef struct _nvrtcProgram *nvrtcProgram;
@@ -120,4 +122,33 @@ out:
     /* NVRTC stays loaded: it keeps internal allocations alive after nvrtcDestroyProgram, and only
      * a loaded library lets leak checkers attribute (and suppress) them */
     return rc;
+}
+
+int nvrtc_compile_cached(const char *src, int arch, void **cubin, size_t *size, int *cached, char *err) {
+    int major = 0, minor = 0;
+    char dir[480], path[512], target[64], why[IR_ERRLEN];
+    *cached = 0;
+    if (nvrtc_available(&major, &minor, err) || jit_cache_dir(dir, sizeof dir, err)) return -1;
+    snprintf(target, sizeof target, "nvrtc %d.%d sm_%d", major, minor, arch);
+    uint64_t key = jit_cache_key("nvrtc", "--std=c++14 -default-device", target, src);
+    snprintf(path, sizeof path, "%s/c%016llx.cubin", dir, (unsigned long long)key);
+    unsigned char *file = NULL;
+    size_t len = 0;
+    if (!sslc_read_file(path, (size_t)1 << 30, &file, &len, why)) {
+        long off = jit_entry_check(key, file, len);
+        if (off >= 0) { /* a valid entry: its bytes, without the header */
+            memmove(file, file + off, len - (size_t)off);
+            *cubin = file, *size = len - (size_t)off, *cached = 1;
+            return 0;
+        }
+        free(file); /* missing, truncated, corrupt or another key's: compiled again */
+    }
+    if (nvrtc_compile(src, arch, cubin, size, err)) return -1;
+    char hdr[JIT_ENTRY_HEADER];
+    jit_entry_header(key, *cubin, *size, hdr);
+    const void *parts[2] = {hdr, *cubin};
+    size_t lens[2] = {strlen(hdr), *size};
+    /* a cache that cannot be written costs time, not correctness */
+    if (sslc_write_atomic(path, parts, lens, 2, why)) fprintf(stderr, "sslc: warning: %s\n", why);
+    return 0;
 }

@@ -19,4 +19,10 @@ int nvrtc_available(int *major, int *minor, char *err);
 /* Compiles src for sm_<arch> (e.g. 80, 90) into a malloc'd CUBIN. */
 int nvrtc_compile(const char *src, int arch, void **cubin, size_t *size, char *err);
 
+/* nvrtc_compile through the kernel cache (codegen/jit_cache.h): an entry c<key>.cubin keyed by
+ * the source, the architecture and NVRTC's version, verified like the C kernels' entries;
+ * *cached says whether it was found there. For the kernels a plan does not carry as CUBIN (the
+ * device library ops, a plan compiled for other GPUs), so NVRTC runs once per machine. */
+int nvrtc_compile_cached(const char *src, int arch, void **cubin, size_t *size, int *cached, char *err);
+
 #endif

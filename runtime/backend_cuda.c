@@ -767,7 +767,8 @@ static int load_modules(cuda_backend *b, const backend_args *a, char *err) {
             snprintf(err, IR_ERRLEN, "cuda: generating the kernels: %.400s", why);
             return -1;
         }
-        int rc = nvrtc_compile(src, arch, &image, &size, why);
+        int hit;
+        int rc = nvrtc_compile_cached(src, arch, &image, &size, &hit, why);
         free(src);
         if (rc) {
             snprintf(err, IR_ERRLEN, "cuda: the plan has no CUBIN for sm_%d and NVRTC cannot make one: %.300s", arch,
@@ -779,7 +780,8 @@ static int load_modules(cuda_backend *b, const backend_args *a, char *err) {
         if (rc) return -1;
     }
     b->what = "loading the device library ops";
-    if (nvrtc_compile(devop_cuda_source(), arch, &image, &size, why)) {
+    int hit;
+    if (nvrtc_compile_cached(devop_cuda_source(), arch, &image, &size, &hit, why)) {
         snprintf(err, IR_ERRLEN, "cuda: compiling the device library ops for sm_%d: %.300s", arch, why);
         return -1;
     }

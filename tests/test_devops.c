@@ -753,6 +753,38 @@ static int library_steps_covered(void) {
     return fails;
 }
 
+/* NVRTC's output is cached like the C kernels: the second compile is a hit with the same bytes;
+ * a corrupted or truncated entry is compiled again, never loaded */
+static int cubin_cache(void) {
+    char dir[] = "/tmp/sslc_cubin_XXXXXX", err[IR_ERRLEN], cmd[128];
+    CHECK(mkdtemp(dir), "mkdtemp");
+    setenv("SSLC_CACHE_DIR", dir, 1);
+    const char *src = devop_cuda_source();
+    void *a = NULL, *b = NULL;
+    size_t na = 0, nb = 0;
+    int hit = -1;
+    CHECK(nvrtc_compile_cached(src, 80, &a, &na, &hit, err) == 0 && hit == 0, "first compile: %s", err);
+    CHECK(nvrtc_compile_cached(src, 80, &b, &nb, &hit, err) == 0 && hit == 1 && na == nb && !memcmp(a, b, na),
+          "second compile not a cache hit with the same bytes (%s)", err);
+    free(b);
+    for (int damage = 0; damage < 2; damage++) {
+        /* flip a byte of the object, then cut the entry short */
+        snprintf(cmd, sizeof cmd,
+                 damage ? "f=$(ls %s/c*.cubin); truncate -s 1000 $f"
+                        : "f=$(ls %s/c*.cubin); printf '\\377' | dd of=$f bs=1 seek=5000 conv=notrunc status=none",
+                 dir);
+        CHECK(system(cmd) == 0, "damaging the entry");
+        CHECK(nvrtc_compile_cached(src, 80, &b, &nb, &hit, err) == 0 && hit == 0 && nb == na && !memcmp(a, b, na),
+              "a %s entry was used (%s)", damage ? "truncated" : "corrupted", err);
+        free(b);
+    }
+    free(a);
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    if (system(cmd) != 0) fprintf(stderr, "warning: could not remove %s\n", dir);
+    printf("ok   NVRTC output cached: a hit the second time, corrupted and truncated entries compiled again\n");
+    return 0;
+}
+
 int main(void) {
     int fails = 0;
     unsigned char covered[OP__COUNT] = {0};
@@ -780,6 +812,7 @@ int main(void) {
                 printf("ok   device kernels compile for sm_%d (%zu bytes of CUBIN)\n", arch, size);
             free(cubin);
         }
+        fails += cubin_cache();
     }
     printf(fails ? "test_devops: %d FAILED\n" : "test_devops: all passed\n", fails);
     return fails != 0;

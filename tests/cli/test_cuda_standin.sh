@@ -47,7 +47,7 @@ for m in $(printf '%s\n' "${!opts[@]}" | sort); do
   e=$(run --device cpu --out "$work/$m-cpu")
   [ -z "$e" ] || { bad "$m: cpu run: $e"; continue; }
   # the stand-in runs each fused kernel segment from the cpu backend's JIT module of this plan
-  export SSLC_FAKECUDA_KERNELS=$(ls "$SSLC_CACHE_DIR"/*.so | head -1)
+  export SSLC_FAKECUDA_KERNELS=$(ls "$SSLC_CACHE_DIR"/*.kso | head -1)
   e=$(standin run --device cuda --out "$work/$m-cuda")
   if [ -n "$e" ]; then bad "$m: cuda run: $e"; continue; fi
   if cmp -s "$work/$m-cpu/checkpoint.safetensors" "$work/$m-cuda/checkpoint.safetensors"; then
@@ -65,7 +65,7 @@ for m in $(printf '%s\n' "${!opts[@]}" | sort); do
 done
 
 # checkpoints cross between the backends: 2 steps on one, the rest on the other
-export SSLC_CACHE_DIR=$work/cache-simclr SSLC_FAKECUDA_KERNELS=$(ls "$work"/cache-simclr/*.so | head -1)
+export SSLC_CACHE_DIR=$work/cache-simclr SSLC_FAKECUDA_KERNELS=$(ls "$work"/cache-simclr/*.kso | head -1)
 plan=$work/simclr.plan
 "$sslc" run "$plan" --data fake:64 --steps $steps --seed 5 --stop-after 2 --device cpu --out "$work/x1" >/dev/null 2>&1
 if standin "$sslc" run --resume "$work/x1" --device cuda >"$work/log" 2>&1 &&

@@ -9,7 +9,9 @@
 #include <string.h>
 
 #include "fake.h"
+#include "codegen/dlopen_bytes.h"
 #include "runtime/devops.h"
+#include "runtime/fileio.h"
 
 struct CUfunc_st {
     CUfunction next; /* the module's functions, freed with it */
@@ -50,6 +52,27 @@ FK_API CUresult cuModuleUnload(CUmodule m) {
     return 0;
 }
 
+/* SSLC_FAKECUDA_KERNELS: a shared object, or a kernel-cache entry k<key>.kso (codegen/jit_cache.h:
+ * one header line, then the object), loaded from memory as the JIT loads it */
+static void *open_kernels(const char *path) {
+    unsigned char *buf = NULL;
+    size_t len = 0;
+    char err[IR_ERRLEN];
+    if (sslc_read_file(path, (size_t)1 << 30, &buf, &len, err)) {
+        fk_say("cuModuleGetFunction", "SSLC_FAKECUDA_KERNELS: %s", err);
+        return NULL;
+    }
+    size_t off = 0;
+    if (len > 12 && !memcmp(buf, "sslc-kernels", 12)) {
+        const unsigned char *nl = memchr(buf, '\n', len);
+        off = nl ? (size_t)(nl - buf) + 1 : len;
+    }
+    void *dl = dlopen_bytes(buf + off, len - off, NULL, err);
+    if (!dl) fk_say("cuModuleGetFunction", "SSLC_FAKECUDA_KERNELS: %s", err);
+    free(buf);
+    return dl;
+}
+
 FK_API CUresult cuModuleGetFunction(CUfunction *f, CUmodule m, const char *name) {
     int r = fk_need_context("cuModuleGetFunction");
     if (r) return r;
@@ -80,10 +103,7 @@ FK_API CUresult cuModuleGetFunction(CUfunction *f, CUmodule m, const char *name)
                 fk_say("cuModuleGetFunction", "%s: SSLC_FAKECUDA_KERNELS names no kernel module (the cpu backend's JIT .so)", name);
                 return FK_NOT_FOUND;
             }
-            if (!(m->kernels = dlopen(path, RTLD_NOW | RTLD_LOCAL))) {
-                fk_say("cuModuleGetFunction", "%s: SSLC_FAKECUDA_KERNELS: %s", name, dlerror());
-                return FK_NOT_FOUND;
-            }
+            if (!(m->kernels = open_kernels(path))) return FK_NOT_FOUND;
         }
         *(void **)&seg = dlsym(m->kernels, name);
         if (!seg) {

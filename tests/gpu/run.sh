@@ -66,7 +66,7 @@ for m in $(printf '%s\n' "${!opts[@]}" | sort); do
     row "$m: cuda vs cpu, 5 steps" FAIL "compile: $(tail -1 "$log")"; continue
   fi
   SSLC_CONV=ref "$sslc" run "$plan" --data fake:256 --steps 5 --seed 3 --out "$OUT/$m-cpu" >>"$log" 2>&1
-  [ -n "$standin" ] && export SSLC_FAKECUDA_KERNELS=$(ls -t "$SSLC_CACHE_DIR"/*.so | head -1)
+  [ -n "$standin" ] && export SSLC_FAKECUDA_KERNELS=$(ls -t "$SSLC_CACHE_DIR"/*.kso | head -1)
   if ! "$sslc" run "$plan" --device cuda --data fake:256 --steps 5 --seed 3 --out "$OUT/$m-cuda" >>"$log" 2>&1; then
     row "$m: cuda vs cpu, 5 steps" FAIL "$(tail -1 "$log")"; continue
   fi
@@ -87,7 +87,7 @@ done
 kc=$(dirname "$sslc")/cuda_kernel_check
 [ -x "$kc" ] || kc=$(dirname "$sslc")/tests/cuda_kernel_check
 if [ -x "$kc" ]; then
-  [ -n "$standin" ] && export SSLC_FAKECUDA_KERNELS=$(ls -t "$SSLC_CACHE_DIR"/*.so | head -1)
+  [ -n "$standin" ] && export SSLC_FAKECUDA_KERNELS=$(ls -t "$SSLC_CACHE_DIR"/*.kso | head -1)
   plans=("$OUT"/*.plan)
   [ -n "$standin" ] && plans=("$OUT/swav.plan") # the stand-in has one JIT module at a time: the last plan's
   if "$kc" "${plans[@]}" >"$OUT/kernels.log" 2>&1; then
