@@ -20,7 +20,7 @@ fi
 standin() { SSLC_CUDA_DRIVER=$fake SSLC_CUBLAS_LIB=$fake SSLC_CUDNN_LIB=$fake "$@"; }
 # one run of $plan; prints its last line when it fails
 run() { "$sslc" run "$plan" --data fake:64 --steps $steps --seed 5 "$@" >"$work/log" 2>&1 || tail -1 "$work/log"; }
-export SSLC_CONV=ref
+export SSLC_CONV=ref SSLC_CACHE_DIR=$work/cache
 
 declare -A opts=(
   [barlow_twins]="projection_dim=32 hidden_dim=32"
@@ -39,15 +39,16 @@ steps=5
 for m in $(printf '%s\n' "${!opts[@]}" | sort); do
   sets=(); for o in ${opts[$m]}; do sets+=(--set "$o"); done
   plan=$work/$m.plan
-  export SSLC_CACHE_DIR=$work/cache-$m
   if ! "$sslc" compile "$m" --backbone resnet18 --width 0.125 --image-size 16 --batch 4 "${sets[@]}" \
        --targets cpu,cuda --cuda-arch sm_90 -o "$plan" >"$work/log" 2>&1; then
     bad "$m: compile: $(tail -1 "$work/log")"; continue
   fi
   e=$(run --device cpu --out "$work/$m-cpu")
   [ -z "$e" ] || { bad "$m: cpu run: $e"; continue; }
-  # the stand-in runs each fused kernel segment from the cpu backend's JIT module of this plan
-  export SSLC_FAKECUDA_KERNELS=$(ls "$SSLC_CACHE_DIR"/*.kso | head -1)
+  # the stand-in runs each fused kernel segment from the cpu backend's JIT module of this plan:
+  # the newest entry of the shared cache (which also keeps NVRTC's device-op CUBIN across plans)
+  export SSLC_FAKECUDA_KERNELS=$(ls -t "$SSLC_CACHE_DIR"/*.kso | head -1)
+  cp "$SSLC_FAKECUDA_KERNELS" "$work/$m.kso"
   e=$(standin run --device cuda --out "$work/$m-cuda")
   if [ -n "$e" ]; then bad "$m: cuda run: $e"; continue; fi
   if cmp -s "$work/$m-cpu/checkpoint.safetensors" "$work/$m-cuda/checkpoint.safetensors"; then
@@ -65,7 +66,7 @@ for m in $(printf '%s\n' "${!opts[@]}" | sort); do
 done
 
 # checkpoints cross between the backends: 2 steps on one, the rest on the other
-export SSLC_CACHE_DIR=$work/cache-simclr SSLC_FAKECUDA_KERNELS=$(ls "$work"/cache-simclr/*.kso | head -1)
+export SSLC_FAKECUDA_KERNELS=$work/simclr.kso
 plan=$work/simclr.plan
 "$sslc" run "$plan" --data fake:64 --steps $steps --seed 5 --stop-after 2 --device cpu --out "$work/x1" >/dev/null 2>&1
 if standin "$sslc" run --resume "$work/x1" --device cuda >"$work/log" 2>&1 &&
