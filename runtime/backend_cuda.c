@@ -86,6 +86,7 @@ typedef struct {
     CUgraphExec gexec;
     int captured;
     const char *what;  /* the call in progress, for error lines */
+    char what_buf[64];
     int at_step;
 } cuda_backend;
 
@@ -172,10 +173,12 @@ static unsigned devop_grid(int64_t n) {
 static int run_kernel(void *ctx, const arena_exec *ax, int si, char *err) {
     cuda_backend *b = ctx;
     const cstep *cs = &b->steps[si];
-    (void)ax;
-    b->at_step = si, b->what = "fused kernel";
-    for (int s = 0; s < cs->nlaunch; s++)
+    b->at_step = si;
+    for (int s = 0; s < cs->nlaunch; s++) {
+        snprintf(b->what_buf, sizeof b->what_buf, "fused kernel k%d_s%d", ax->steps[si].kernel, s);
+        b->what = b->what_buf;
         if (launch(b, cs->fn[s], cs->grid[s], cs->block, cs->args[s], cs->args_size[s], err)) return -1;
+    }
     return 0;
 }
 

@@ -79,6 +79,12 @@ if "$sslc" run --resume "$work/x2" --device cpu >"$work/log" 2>&1 &&
   ok "a cuda checkpoint resumed on the cpu: bit-identical to the uninterrupted run"
 else bad "cuda -> cpu resume: $(tail -1 "$work/log")"; fi
 
+# sslc devices PLAN: the device the driver reports and which CUBIN of the plan runs on it
+if standin "$sslc" devices "$plan" | grep -q "^cuda:0 sslc CUDA stand-in, sm_90" &&
+   standin "$sslc" devices "$plan" | grep -q "cuda:0 runs its sm_90 CUBIN"; then
+  ok "sslc devices PLAN names the device and the CUBIN that runs on it"
+else bad "sslc devices PLAN: $(standin "$sslc" devices "$plan" 2>&1 | tail -2 | tr '\n' ' ')"; fi
+
 # refusals, one line each: no GPU (the real driver library is absent here or has no device),
 # a device too small for the step
 expect_error "no GPU: --device cuda refused in one line" "--device cuda" \
