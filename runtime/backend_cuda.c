@@ -102,7 +102,8 @@ static int cu_fail(cuda_backend *b, CUresult r, const char *call, char *err) {
         snprintf(err, IR_ERRLEN, "cuda: %s failed: %s (error %d)", call, s ? s : "unknown error", r);
     return -1;
 }
-#define CU(call, err) ((r_ = (call)) ? cu_fail(b, r_, #call, err) : 0)
+/* CU(err, Name, args...): b->cu.Name(args...), a failure reported as "cuName failed ..." */
+#define CU(err, fn, ...) ((r_ = b->cu.fn(__VA_ARGS__)) ? cu_fail(b, r_, "cu" #fn, err) : 0)
 
 static int blas_fail(cuda_backend *b, int r, const char *call, char *err) {
     snprintf(err, IR_ERRLEN, "cuda: %s failed at step %d (%s): cuBLAS status %d", call, b->at_step, b->what ? b->what : "?",
@@ -114,8 +115,8 @@ static int dnn_fail(cuda_backend *b, int r, const char *call, char *err) {
              b->dnn.GetErrorString ? b->dnn.GetErrorString(r) : "cuDNN error");
     return -1;
 }
-#define BLAS(call, err) ((r_ = (call)) ? blas_fail(b, r_, #call, err) : 0)
-#define DNN(call, err) ((r_ = (call)) ? dnn_fail(b, r_, #call, err) : 0)
+#define BLAS(err, fn, ...) ((r_ = b->blas.fn(__VA_ARGS__)) ? blas_fail(b, r_, "cublas" #fn, err) : 0)
+#define DNN(err, fn, ...) ((r_ = b->dnn.fn(__VA_ARGS__)) ? dnn_fail(b, r_, "cudnn" #fn, err) : 0)
 
 static CUdeviceptr dptr(const void *p) { return (CUdeviceptr)(uintptr_t)p; }
 
@@ -125,8 +126,8 @@ static void *mem_alloc(void *ctx, size_t bytes, char *err) {
     cuda_backend *b = ctx;
     CUresult r_;
     CUdeviceptr p = 0;
-    if (CU(b->cu.MemAlloc(&p, bytes ? bytes : 1), err)) return NULL;
-    if (CU(b->cu.MemsetD8Async(p, 0, bytes, b->stream), err)) {
+    if (CU(err, MemAlloc, &p, bytes ? bytes : 1)) return NULL;
+    if (CU(err, MemsetD8Async, p, 0, bytes, b->stream)) {
         b->cu.MemFree(p);
         return NULL;
     }
@@ -141,11 +142,11 @@ static int upload_sync(cuda_backend *b, CUdeviceptr dst, const void *src, size_t
     CUresult r_;
     for (size_t off = 0; off < bytes; off += BOUNCE_BYTES) {
         size_t n = bytes - off < BOUNCE_BYTES ? bytes - off : BOUNCE_BYTES;
-        if (CU(b->cu.StreamSynchronize(b->stream), err)) return -1; /* the bounce buffer is free */
+        if (CU(err, StreamSynchronize, b->stream)) return -1; /* the bounce buffer is free */
         memcpy(b->bounce, (const char *)src + off, n);
-        if (CU(b->cu.MemcpyHtoDAsync(dst + off, b->bounce, n, b->stream), err)) return -1;
+        if (CU(err, MemcpyHtoDAsync, dst + off, b->bounce, n, b->stream)) return -1;
     }
-    return CU(b->cu.StreamSynchronize(b->stream), err);
+    return CU(err, StreamSynchronize, b->stream);
 }
 static int mem_upload(void *ctx, void *dst, const void *src, size_t bytes, char *err) {
     return upload_sync(ctx, dptr(dst), src, bytes, err);
@@ -153,7 +154,7 @@ static int mem_upload(void *ctx, void *dst, const void *src, size_t bytes, char 
 static int mem_copy(void *ctx, void *dst, const void *src, size_t bytes, char *err) {
     cuda_backend *b = ctx;
     CUresult r_;
-    return CU(b->cu.MemcpyDtoDAsync(dptr(dst), dptr(src), bytes, b->stream), err);
+    return CU(err, MemcpyDtoDAsync, dptr(dst), dptr(src), bytes, b->stream);
 }
 
 /* ---- launches ---- */
@@ -161,7 +162,7 @@ static int mem_copy(void *ctx, void *dst, const void *src, size_t bytes, char *e
 static int launch(cuda_backend *b, CUfunction f, unsigned grid, int block, void *args, size_t size, char *err) {
     CUresult r_;
     void *extra[] = {CU_LAUNCH_PARAM_BUFFER_POINTER, args, CU_LAUNCH_PARAM_BUFFER_SIZE, &size, CU_LAUNCH_PARAM_END};
-    return CU(b->cu.LaunchKernel(f, grid ? grid : 1, 1, 1, (unsigned)block, 1, 1, 0, b->stream, NULL, extra), err);
+    return CU(err, LaunchKernel, f, grid ? grid : 1, 1, 1, (unsigned)block, 1, 1, 0, b->stream, NULL, extra);
 }
 
 static unsigned devop_grid(int64_t n) {
@@ -225,8 +226,7 @@ static int lib_gemm(void *ctx, int si, const ref_call *c, void *ws, char *err) {
     const float *A = c->in[0].data, *B = c->in[1].data;
     float *Y = c->out[0].data;
     /* row-major Y = op(A) op(B) is column-major Y^T = op(B)^T op(A)^T */
-    return BLAS(b->blas.Sgemm(b->cublas, g->tb, g->ta, g->n, g->m, g->k, &g->alpha, B, g->ldb, A, g->lda, &one, Y, g->ldc),
-                err);
+    return BLAS(err, Sgemm, b->cublas, g->tb, g->ta, g->n, g->m, g->k, &g->alpha, B, g->ldb, A, g->lda, &one, Y, g->ldc);
 }
 
 static int lib_matmul(void *ctx, int si, const ref_call *c, void *ws, char *err) {
@@ -245,13 +245,11 @@ static int lib_matmul(void *ctx, int si, const ref_call *c, void *ws, char *err)
     }
     const float one = 1, zero = 0;
     if (!g->oa)
-        return BLAS(b->blas.SgemmStridedBatched(b->cublas, CUBLAS_OP_N, CUBLAS_OP_N, g->n, g->m, g->k, &one, B, g->n,
-                                                g->sb, A, g->k, g->sa, &zero, Y, g->n, g->sc, (int)g->nbatch),
-                    err);
+        return BLAS(err, SgemmStridedBatched, b->cublas, CUBLAS_OP_N, CUBLAS_OP_N, g->n, g->m, g->k, &one, B, g->n,
+                                                g->sb, A, g->k, g->sa, &zero, Y, g->n, g->sc, (int)g->nbatch);
     for (int64_t i = 0; i < g->nbatch; i++)
-        if (BLAS(b->blas.Sgemm(b->cublas, CUBLAS_OP_N, CUBLAS_OP_N, g->n, g->m, g->k, &one, B + g->ob[i], g->n,
-                               A + g->oa[i], g->k, &zero, Y + i * g->sc, g->n),
-                 err))
+        if (BLAS(err, Sgemm, b->cublas, CUBLAS_OP_N, CUBLAS_OP_N, g->n, g->m, g->k, &one, B + g->ob[i], g->n,
+                               A + g->oa[i], g->k, &zero, Y + i * g->sc, g->n))
             return -1;
     return 0;
 }
@@ -264,21 +262,18 @@ static int lib_conv(void *ctx, int si, const ref_call *c, void *ws, char *err) {
     b->at_step = si, b->what = ir_optable[c->node->op]->name;
     switch (c->node->op) {
     case OP_Conv:
-        if (DNN(b->dnn.ConvolutionForward(b->cudnn, &one, v->xd, c->in[0].data, v->wd, c->in[1].data, v->cd, v->algo, ws,
-                                          v->ws, &zero, v->yd, c->out[0].data),
-                err))
+        if (DNN(err, ConvolutionForward, b->cudnn, &one, v->xd, c->in[0].data, v->wd, c->in[1].data, v->cd, v->algo, ws,
+                                          v->ws, &zero, v->yd, c->out[0].data))
             return -1;
-        if (c->nin > 2 && DNN(b->dnn.AddTensor(b->cudnn, &one, v->bd, c->in[2].data, &one, v->yd, c->out[0].data), err))
+        if (c->nin > 2 && DNN(err, AddTensor, b->cudnn, &one, v->bd, c->in[2].data, &one, v->yd, c->out[0].data))
             return -1;
         return 0;
     case OP_ConvGradInput: /* (gY, W) -> dX */
-        return DNN(b->dnn.ConvolutionBackwardData(b->cudnn, &one, v->wd, c->in[1].data, v->yd, c->in[0].data, v->cd,
-                                                  v->algo, ws, v->ws, &zero, v->xd, c->out[0].data),
-                   err);
+        return DNN(err, ConvolutionBackwardData, b->cudnn, &one, v->wd, c->in[1].data, v->yd, c->in[0].data, v->cd,
+                                                  v->algo, ws, v->ws, &zero, v->xd, c->out[0].data);
     default: /* ConvGradWeight: (gY, X) -> dW */
-        return DNN(b->dnn.ConvolutionBackwardFilter(b->cudnn, &one, v->xd, c->in[1].data, v->yd, c->in[0].data, v->cd,
-                                                    v->algo, ws, v->ws, &zero, v->wd, c->out[0].data),
-                   err);
+        return DNN(err, ConvolutionBackwardFilter, b->cudnn, &one, v->xd, c->in[1].data, v->yd, c->in[0].data, v->cd,
+                                                    v->algo, ws, v->ws, &zero, v->wd, c->out[0].data);
     }
 }
 
@@ -367,10 +362,9 @@ static int tensor4(cuda_backend *b, cudnnTensorDescriptor_t *d, const ir_shape *
     int r_;
     for (int i = 0; i < 4; i++)
         if (too_big("Conv", s->d[i], err)) return -1;
-    return DNN(b->dnn.CreateTensorDescriptor(d), err) ||
-                   DNN(b->dnn.SetTensor4dDescriptor(*d, CUDNN_TENSOR_NCHW, CUDNN_DATA_FLOAT, (int)s->d[0], (int)s->d[1],
-                                                    (int)s->d[2], (int)s->d[3]),
-                       err)
+    return DNN(err, CreateTensorDescriptor, d) ||
+                   DNN(err, SetTensor4dDescriptor, *d, CUDNN_TENSOR_NCHW, CUDNN_DATA_FLOAT, (int)s->d[0], (int)s->d[1],
+                                                    (int)s->d[2], (int)s->d[3])
                ? -1
                : 0;
 }
@@ -405,16 +399,14 @@ static int prep_conv(cuda_backend *b, const ref_call *c, conv_step *v, char *err
     else
         xs = &c->in[1].shape, ws = &c->out[0].shape, ys = &c->in[0].shape;
     if (tensor4(b, &v->xd, xs, err) || tensor4(b, &v->yd, ys, err)) return -1;
-    if (DNN(b->dnn.CreateFilterDescriptor(&v->wd), err) ||
-        DNN(b->dnn.SetFilter4dDescriptor(v->wd, CUDNN_DATA_FLOAT, CUDNN_TENSOR_NCHW, (int)ws->d[0], (int)ws->d[1],
-                                         (int)ws->d[2], (int)ws->d[3]),
-            err) ||
-        DNN(b->dnn.CreateConvolutionDescriptor(&v->cd), err) ||
-        DNN(b->dnn.SetConvolution2dDescriptor(v->cd, ph, pw, sh, sw, dh, dw, CUDNN_CROSS_CORRELATION, CUDNN_DATA_FLOAT),
-            err) ||
-        DNN(b->dnn.SetConvolutionGroupCount(v->cd, (int)ir_get_i(n, "group")), err) ||
+    if (DNN(err, CreateFilterDescriptor, &v->wd) ||
+        DNN(err, SetFilter4dDescriptor, v->wd, CUDNN_DATA_FLOAT, CUDNN_TENSOR_NCHW, (int)ws->d[0], (int)ws->d[1],
+                                         (int)ws->d[2], (int)ws->d[3]) ||
+        DNN(err, CreateConvolutionDescriptor, &v->cd) ||
+        DNN(err, SetConvolution2dDescriptor, v->cd, ph, pw, sh, sw, dh, dw, CUDNN_CROSS_CORRELATION, CUDNN_DATA_FLOAT) ||
+        DNN(err, SetConvolutionGroupCount, v->cd, (int)ir_get_i(n, "group")) ||
         /* float32 arithmetic only: no TF32 unless asked for */
-        DNN(b->dnn.SetConvolutionMathType(v->cd, b->tf32 ? CUDNN_TENSOR_OP_MATH : CUDNN_FMA_MATH), err))
+        DNN(err, SetConvolutionMathType, v->cd, b->tf32 ? CUDNN_TENSOR_OP_MATH : CUDNN_FMA_MATH))
         return -1;
     if (n->op == OP_Conv && c->nin > 2) {
         ir_shape bs = {.ndim = 4, .d = {1, ys->d[1], 1, 1}};
@@ -423,13 +415,12 @@ static int prep_conv(cuda_backend *b, const ref_call *c, conv_step *v, char *err
     cudnn_algo_perf perf[16];
     int got = 0, k;
     if (n->op == OP_Conv) {
-        if (DNN(b->dnn.GetConvolutionForwardAlgorithm_v7(b->cudnn, v->xd, v->wd, v->cd, v->yd, 16, &got, perf), err))
+        if (DNN(err, GetConvolutionForwardAlgorithm_v7, b->cudnn, v->xd, v->wd, v->cd, v->yd, 16, &got, perf))
             return -1;
     } else if (n->op == OP_ConvGradInput) {
-        if (DNN(b->dnn.GetConvolutionBackwardDataAlgorithm_v7(b->cudnn, v->wd, v->yd, v->cd, v->xd, 16, &got, perf), err))
+        if (DNN(err, GetConvolutionBackwardDataAlgorithm_v7, b->cudnn, v->wd, v->yd, v->cd, v->xd, 16, &got, perf))
             return -1;
-    } else if (DNN(b->dnn.GetConvolutionBackwardFilterAlgorithm_v7(b->cudnn, v->xd, v->yd, v->cd, v->wd, 16, &got, perf),
-                   err))
+    } else if (DNN(err, GetConvolutionBackwardFilterAlgorithm_v7, b->cudnn, v->xd, v->yd, v->cd, v->wd, 16, &got, perf))
         return -1;
     if ((k = pick(perf, got)) < 0) {
         snprintf(err, IR_ERRLEN, "cuda: cuDNN offers no algorithm for %s at step %d", ir_optable[n->op]->name, b->at_step);
@@ -475,7 +466,7 @@ static int prep_steps(cuda_backend *b, char *err) {
                 char name[48];
                 snprintf(name, sizeof name, "k%d_s%d", st->kernel, s);
                 b->what = "loading a fused kernel";
-                if (CU(b->cu.ModuleGetFunction(&cs->fn[s], b->kmod, name), err)) return -1;
+                if (CU(err, ModuleGetFunction, &cs->fn[s], b->kmod, name)) return -1;
                 int64_t grid;
                 kir_cuda_launch(&fk->seg[s], &grid, &cs->block);
                 cs->grid[s] = (unsigned)grid;
@@ -572,14 +563,14 @@ static int bind_steps(cuda_backend *b, char *err) {
             char name[64];
             snprintf(name, sizeof name, "sslc_%s", l[k].kernel);
             b->what = name;
-            if (CU(b->cu.ModuleGetFunction(&cs->fn[k], b->dmod, name), err)) return -1;
+            if (CU(err, ModuleGetFunction, &cs->fn[k], b->dmod, name)) return -1;
             b->hargs[cs->devop_base + k] = l[k].args;
         }
     }
     b->at_step = -1;
     b->what = "device library op arguments";
     size_t bytes = (size_t)b->nargs_devop * sizeof *b->hargs;
-    if (bytes && (CU(b->cu.MemAlloc(&b->dargs, bytes), err) || upload_sync(b, b->dargs, b->hargs, bytes, err))) return -1;
+    if (bytes && (CU(err, MemAlloc, &b->dargs, bytes) || upload_sync(b, b->dargs, b->hargs, bytes, err))) return -1;
     return 0;
 oom:
     snprintf(err, IR_ERRLEN, "out of memory");
@@ -618,8 +609,8 @@ static int cuda_download(void *self, int v, void *dst, size_t bytes, char *err) 
     CUdeviceptr src = dptr(arena_exec_data(&b->core, v));
     for (size_t off = 0; off < bytes; off += BOUNCE_BYTES) {
         size_t n = bytes - off < BOUNCE_BYTES ? bytes - off : BOUNCE_BYTES;
-        if (CU(b->cu.MemcpyDtoHAsync(b->bounce, src + off, n, b->stream), err) ||
-            CU(b->cu.StreamSynchronize(b->stream), err))
+        if (CU(err, MemcpyDtoHAsync, b->bounce, src + off, n, b->stream) ||
+            CU(err, StreamSynchronize, b->stream))
             return -1;
         memcpy((char *)dst + off, b->bounce, n);
     }
@@ -655,7 +646,7 @@ static int cuda_run(void *self, char *err) {
     if (!b->captured) { /* the first step records the graph; every step replays it */
         CUgraph graph = NULL;
         b->what = "capturing the step";
-        if (CU(b->cu.StreamBeginCapture(b->stream, CU_STREAM_CAPTURE_MODE_THREAD_LOCAL), err)) return -1;
+        if (CU(err, StreamBeginCapture, b->stream, CU_STREAM_CAPTURE_MODE_THREAD_LOCAL)) return -1;
         int rc = arena_exec_run(&b->core, err);
         CUresult er = b->cu.StreamEndCapture(b->stream, &graph);
         b->at_step = -1;
@@ -670,14 +661,14 @@ static int cuda_run(void *self, char *err) {
         b->captured = 1;
     }
     b->what = "replaying the step";
-    return CU(b->cu.GraphLaunch(b->gexec, b->stream), err);
+    return CU(err, GraphLaunch, b->gexec, b->stream);
 }
 
 static int cuda_sync(void *self, char *err) {
     cuda_backend *b = self;
     CUresult r_;
     b->at_step = -1;
-    return CU(b->cu.StreamSynchronize(b->stream), err);
+    return CU(err, StreamSynchronize, b->stream);
 }
 
 static void cuda_free(void *self) {
@@ -727,13 +718,13 @@ static int open_device(cuda_backend *b, const backend_args *a, char *err) {
         return cuda_refuse(a->plan && a->plan->has_step ? &a->plan->step : NULL, err);
     }
     b->at_step = -1;
-    if (CU(b->cu.DeviceGet(&b->dev, 0), err) ||
-        CU(b->cu.DeviceGetAttribute(&b->major, CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MAJOR, b->dev), err) ||
-        CU(b->cu.DeviceGetAttribute(&b->minor, CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MINOR, b->dev), err) ||
-        CU(b->cu.DeviceGetName(b->name, sizeof b->name, b->dev), err) ||
-        CU(b->cu.DevicePrimaryCtxRetain(&b->ctx, b->dev), err) || CU(b->cu.CtxSetCurrent(b->ctx), err) ||
-        CU(b->cu.StreamCreate(&b->stream, CU_STREAM_NON_BLOCKING), err) ||
-        CU(b->cu.MemAllocHost(&b->bounce, BOUNCE_BYTES), err))
+    if (CU(err, DeviceGet, &b->dev, 0) ||
+        CU(err, DeviceGetAttribute, &b->major, CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MAJOR, b->dev) ||
+        CU(err, DeviceGetAttribute, &b->minor, CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MINOR, b->dev) ||
+        CU(err, DeviceGetName, b->name, sizeof b->name, b->dev) ||
+        CU(err, DevicePrimaryCtxRetain, &b->ctx, b->dev) || CU(err, CtxSetCurrent, b->ctx) ||
+        CU(err, StreamCreate, &b->stream, CU_STREAM_NON_BLOCKING) ||
+        CU(err, MemAllocHost, &b->bounce, BOUNCE_BYTES))
         return -1;
     return 0;
 }
@@ -742,11 +733,11 @@ static int open_libraries(cuda_backend *b, int tf32, char *err) {
     int r_;
     if (cuda_blas_load(&b->blas, err) || cuda_dnn_load(&b->dnn, err)) return -1;
     b->at_step = -1, b->what = "cuBLAS and cuDNN";
-    if (BLAS(b->blas.Create(&b->cublas), err) || BLAS(b->blas.SetStream(b->cublas, b->stream), err) ||
+    if (BLAS(err, Create, &b->cublas) || BLAS(err, SetStream, b->cublas, b->stream) ||
         /* float32 as float32: TF32 tensor cores only when asked for */
-        BLAS(b->blas.SetMathMode(b->cublas, tf32 ? CUBLAS_TF32_TENSOR_OP_MATH : CUBLAS_PEDANTIC_MATH), err))
+        BLAS(err, SetMathMode, b->cublas, tf32 ? CUBLAS_TF32_TENSOR_OP_MATH : CUBLAS_PEDANTIC_MATH))
         return -1;
-    if (DNN(b->dnn.Create(&b->cudnn), err) || DNN(b->dnn.SetStream(b->cudnn, b->stream), err)) return -1;
+    if (DNN(err, Create, &b->cudnn) || DNN(err, SetStream, b->cudnn, b->stream)) return -1;
     return 0;
 }
 
@@ -763,7 +754,7 @@ static int load_modules(cuda_backend *b, const backend_args *a, char *err) {
     char why[IR_ERRLEN];
     b->what = "loading the fused kernels";
     if (cb) {
-        if (CU(b->cu.ModuleLoadData(&b->kmod, cb->image), err)) return -1;
+        if (CU(err, ModuleLoadData, &b->kmod, cb->image)) return -1;
     } else {
         char *src = cuda_source(&b->run->fp, why);
         if (!src) {
@@ -778,7 +769,7 @@ static int load_modules(cuda_backend *b, const backend_args *a, char *err) {
                      why);
             return -1;
         }
-        rc = CU(b->cu.ModuleLoadData(&b->kmod, image), err);
+        rc = CU(err, ModuleLoadData, &b->kmod, image);
         free(image);
         if (rc) return -1;
     }
@@ -788,7 +779,7 @@ static int load_modules(cuda_backend *b, const backend_args *a, char *err) {
         snprintf(err, IR_ERRLEN, "cuda: compiling the device library ops for sm_%d: %.300s", arch, why);
         return -1;
     }
-    int rc = CU(b->cu.ModuleLoadData(&b->dmod, image), err);
+    int rc = CU(err, ModuleLoadData, &b->dmod, image);
     free(image);
     return rc;
 }
@@ -806,7 +797,7 @@ static int plan_memory(cuda_backend *b, char *err) {
     size_t free_b = 0, total_b = 0;
     CUresult r_;
     b->what = "device memory";
-    if (CU(b->cu.MemGetInfo(&free_b, &total_b), err)) return -1;
+    if (CU(err, MemGetInfo, &free_b, &total_b)) return -1;
     double need = (double)b->mp.arena_bytes + (double)b->mp.persistent_bytes + (double)BLAS_WS_BYTES +
                   (double)b->nargs_devop * sizeof(devop_args) + 2.0 * (double)(1 << 20);
     if (need > (double)free_b) {
@@ -843,7 +834,7 @@ int backend_cuda_new(const backend_args *a, backend *out, char *err) {
     CUresult r_;
     int br_;
     b->what = "the cuBLAS workspace";
-    if (CU(b->cu.MemAlloc(&b->blas_ws, BLAS_WS_BYTES), err)) goto fail;
+    if (CU(err, MemAlloc, &b->blas_ws, BLAS_WS_BYTES)) goto fail;
     if ((br_ = b->blas.SetWorkspace(b->cublas, (void *)(uintptr_t)b->blas_ws, BLAS_WS_BYTES))) {
         blas_fail(b, br_, "cublasSetWorkspace", err);
         goto fail;
@@ -863,7 +854,7 @@ int backend_cuda_new(const backend_args *a, backend *out, char *err) {
     for (int si = 0; si < fp->nsteps; si++)
         if (b->steps[si].kind == CS_DEVOP) b->core.lib.op[b->run->lowered.nodes[fp->steps[si].node].op] = lib_devop;
     if (bind_steps(b, err)) goto fail;
-    if (CU(b->cu.StreamSynchronize(b->stream), err)) goto fail;
+    if (CU(err, StreamSynchronize, b->stream)) goto fail;
     if (a->info)
         snprintf(a->info, a->info_len,
                  "cuda: %s (sm_%d%d), %d graph nodes -> %d steps, arena %.1f MiB + %.1f MiB parameters and state, "
