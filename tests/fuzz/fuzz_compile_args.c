@@ -1,6 +1,6 @@
-/* Fuzz entry point: `sslc compile` option parsing (frontend/cmd_compile.c parse_compile_args, then
- * method_resolve_options for the --set values;
- * also what `sslc train` and the C API's sslc_compile call). The input is the argument list,
+/* Fuzz entry point: `sslc compile` option parsing (frontend/cmd_compile.c parse_compile_args, which
+ * `sslc train` and the C API's sslc_compile also call, then method_resolve_options for the --set
+ * values). The input is the argument list,
  * NUL-separated (at most 64 arguments; argv[0] is "compile"). The strings are copies the parser
  * may write into (it does for --source-size), freed after each call, so ASan sees any pointer the
  * parser keeps from one call to the next. `sslc run` parses inline in cmd_run, which then trains:

@@ -1,7 +1,8 @@
 /* Fuzz entry point: the ONNX importer (frontend/onnx_import.c onnx_model_decode, which
- * onnx_model_load calls on the file's bytes, with the only output or else output `features`, then onnx_model_backbone and the backbone's build in
- * both modes, as `sslc compile --backbone FILE.onnx` does). Building the graph is where shape
- * checks live; nothing is run (tests/test_onnx_fuzz.c runs small accepted models). */
+ * onnx_model_load calls on the file's bytes; the graph's only output, else output `features`),
+ * then onnx_model_backbone and the backbone's build in both modes, as `sslc compile --backbone
+ * FILE.onnx` does. Building the graph is where shape checks live; nothing is run
+ * (tests/test_onnx_fuzz.c runs small accepted models). */
 #include "frontend/onnx.h"
 #include "fuzz_target.h"
 #include "methods/mbuild.h"

@@ -24,7 +24,8 @@ static void one(const uint8_t *data, size_t size) {
     size_t len = 0;
     if (plan_encode(&p, &buf, &len, err)) fuzz_fail("plan: accepted, but does not re-encode: %s", err);
     sslc_plan q;
-    if (plan_decode(&q, buf, len, "re-encoded plan", err)) fuzz_fail("plan: accepted, but its re-encoding is refused: %s", err);
+    if (plan_decode(&q, buf, len, "re-encoded plan", err))
+        fuzz_fail("plan: accepted, but its re-encoding is refused: %s", err);
     plan_free(&q);
     free(buf);
     plan_free(&p);
