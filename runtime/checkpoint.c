@@ -25,8 +25,7 @@ static int by_name(const void *a, const void *b) {
     return strcmp((*(const st_tensor *const *)a)->name, (*(const st_tensor *const *)b)->name);
 }
 
-/* CRC32 over (name, dtype, bytes) of every tensor in name order: independent of file layout */
-static int table_crc(const st_table *t, uint32_t *out, char *err) {
+int ckpt_table_crc(const st_table *t, uint32_t *out, char *err) {
     const st_tensor **order = malloc(((size_t)t->n + 1) * sizeof *order);
     if (!order) {
         snprintf(err, IR_ERRLEN, "out of memory");
@@ -84,7 +83,7 @@ int ckpt_save(const engine *e, const ckpt_meta *meta, const char *path, char *er
     free(buf);
     uint32_t crc = 0;
     char hex[16];
-    if (!rc && !(rc = table_crc(&t, &crc, err))) snprintf(hex, sizeof hex, "%08" PRIx32, crc);
+    if (!rc && !(rc = ckpt_table_crc(&t, &crc, err))) snprintf(hex, sizeof hex, "%08" PRIx32, crc);
     char pc[16];
     snprintf(pc, sizeof pc, "%08" PRIx32, meta->plan_crc32);
     rc = rc || st_set_meta(&t, "format", CKPT_FORMAT, err) || st_set_meta(&t, "version", CKPT_VERSION, err) ||
@@ -161,7 +160,7 @@ int ckpt_load(engine *e, const char *path, const uint32_t *plan_crc, ckpt_meta *
     if (st_read(&t, path, err)) return -1;
     ckpt_meta m;
     uint32_t want = 0, got = 0;
-    int rc = read_meta(&t, path, &m, err) || meta_hex32(&t, path, "crc32", &want, err) || table_crc(&t, &got, err);
+    int rc = read_meta(&t, path, &m, err) || meta_hex32(&t, path, "crc32", &want, err) || ckpt_table_crc(&t, &got, err);
     if (!rc && got != want) {
         snprintf(err, IR_ERRLEN, "%s: checkpoint is corrupted (checksum %08" PRIx32 ", expected %08" PRIx32 ")", path, got,
                  want);

@@ -16,6 +16,7 @@
 #include <stdint.h>
 
 #include "engine.h"
+#include "safetensors.h"
 
 #define CKPT_FORMAT "sslc-checkpoint"
 #define CKPT_VERSION "1"
@@ -38,4 +39,8 @@ int ckpt_save(const engine *e, const ckpt_meta *meta, const char *path, char *er
  * (optional) receives the metadata. */
 int ckpt_load(engine *e, const char *path, const uint32_t *plan_crc, ckpt_meta *meta, char *err);
 
+/* The checksum stored as __metadata__ crc32: CRC32 over (name, dtype, bytes) of every tensor in
+ * name order, independent of the file layout. Public for the checkpoint fuzzer, which re-signs
+ * mutated tables so that mutations reach the loading checks behind the checksum. */
+int ckpt_table_crc(const st_table *t, uint32_t *out, char *err);
 #endif
