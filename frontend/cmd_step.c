@@ -8,6 +8,7 @@
 
 #include "../passes/optimizer.h"
 #include "../runtime/augment.h"
+#include "../runtime/checkpoint.h"
 #include "../runtime/engine.h"
 #include "../runtime/planfile.h"
 #include "../runtime/safetensors.h"
@@ -33,9 +34,11 @@ static int load_tensor_into(engine *it, int v, const st_tensor *t, const char *w
     return engine_upload(it, v, t->data, t->nbytes, err);
 }
 
+/* a plain weights file or a checkpoint, verified as every reader of weights does */
 static int load_params(engine *it, const char *path, char *err) {
-    st_table tab;
-    if (st_read(&tab, path, err)) return -1;
+    ckpt_file f;
+    if (ckpt_read(&f, path, err)) return -1;
+    const st_table tab = f.t;
     int rc = 0;
     for (int i = 0; i < tab.n && !rc; i++) {
         int v = engine_find(it, tab.t[i].name);
@@ -46,7 +49,7 @@ static int load_params(engine *it, const char *path, char *err) {
         } else
             rc = load_tensor_into(it, v, &tab.t[i], "parameter", err);
     }
-    st_free(&tab);
+    ckpt_file_free(&f);
     return rc;
 }
 

@@ -7,6 +7,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "../runtime/checkpoint.h"
 #include "../runtime/init.h"
 #include "../runtime/safetensors.h"
 
@@ -135,14 +136,15 @@ int encoder_open(encoder_source *s, const char *source, const char *params, char
         snprintf(s->plan_path, sizeof s->plan_path, "%s", source);
     }
     if (params) snprintf(s->params_path, sizeof s->params_path, "%s", params);
-    if (plan_read(&s->plan, s->plan_path, err)) return -1;
-    return read_options(s, err);
+    if (plan_read(&s->plan, s->plan_path, err) || read_options(s, err)) return -1;
+    return s->params_path[0] ? ckpt_read(&s->weights, s->params_path, err) : 0;
 }
 
 void encoder_close(encoder_source *s) {
     plan_free(&s->plan);
     onnx_model_free(s->imported);
     s->imported = NULL;
+    ckpt_file_free(&s->weights);
 }
 
 /* the encoder on the normalized images x [batch, C, H, W] f32 */
@@ -282,16 +284,15 @@ static int sink_set(const weights_sink *k, const ir_value *val, const st_tensor 
     return engine_upload(k->e, v, t->data, t->nbytes, err);
 }
 
-/* every parameter and state tensor g reads, from the weights file */
+/* every parameter and state tensor g reads, from the weights file encoder_open verified */
 static int load_weights(const encoder_source *s, const ir_graph *g, const weights_sink *k, char *err) {
     if (!s->params_path[0]) return 0;
-    st_table tab;
-    if (st_read(&tab, s->params_path, err)) return -1;
+    const st_table *tab = &s->weights.t;
     int rc = 0;
     for (int v = 0; v < g->nvals && !rc; v++) {
         const ir_value *val = &g->vals[v];
         if ((val->kind != VK_PARAM && val->kind != VK_STATE) || !val->name || !is_read(g, v)) continue;
-        const st_tensor *t = st_find(&tab, val->name);
+        const st_tensor *t = st_find(tab, val->name);
         if (!t) {
             ir_errf(err, "%.300s: no tensor '%s' (the encoder needs it)", s->params_path, val->name);
             rc = -1;
@@ -310,7 +311,6 @@ static int load_weights(const encoder_source *s, const ir_graph *g, const weight
             rc = sink_set(k, val, t, err);
         }
     }
-    st_free(&tab);
     return rc;
 }
 

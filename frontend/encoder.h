@@ -10,6 +10,7 @@
 #include <stdint.h>
 
 #include "../methods/method.h"
+#include "../runtime/checkpoint.h"
 #include "../runtime/engine.h"
 #include "../runtime/interp.h"
 #include "../runtime/planfile.h"
@@ -23,6 +24,7 @@ typedef struct {
     sslc_plan plan;
     char plan_path[4096];
     char params_path[4096]; /* "" : the plan's initial values */
+    ckpt_file weights;      /* params_path read and verified by encoder_open (checksum, NaN / Inf) */
     const method_def *method;
     double val[METHOD_MAX_OPTS]; /* the method's options as the plan records them */
     backbone_cfg backbone;
@@ -30,7 +32,9 @@ typedef struct {
     backbone_ext ext;
 } encoder_source;
 
-/* Opens SOURCE (see above); params, when not NULL, overrides where the weights come from. */
+/* Opens SOURCE (see above); params, when not NULL, overrides where the weights come from. The
+ * weights file is read and verified here, as `run --resume` reads it (runtime/checkpoint.h): a
+ * corrupted checkpoint or one holding NaN is refused before anything is compiled or evaluated. */
 int encoder_open(encoder_source *s, const char *source, const char *params, char *err);
 void encoder_close(encoder_source *s);
 

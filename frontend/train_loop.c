@@ -308,12 +308,46 @@ static int open_data(run_state *r, const char *spec, char *err) {
     return 0;
 }
 
+/* The run diverged at step s (what: the loss or the tensor that became NaN / Inf): one line
+ * naming the step and the last good checkpoint, which stays in place. */
+static void diverged(const run_state *r, int64_t s, const char *what, char *err) {
+    long long ep = (long long)((s - 1) / r->per_epoch + 1);
+    if (r->saved_step >= 0)
+        ir_errf(err, "%s at step %lld (epoch %lld); stopped. The last good checkpoint is step %lld in %s", what,
+                (long long)s, ep, (long long)r->saved_step, r->dir_ckpt);
+    else
+        ir_errf(err, "%s at step %lld (epoch %lld); stopped (no checkpoint was written)%s", what, (long long)s, ep,
+                r->o->out_dir ? "" : "; --out DIR keeps checkpoints");
+}
+
+/* a parameter or state tensor that is NaN or Inf (a finite loss does not rule it out: BatchNorm's
+ * running_var can go NaN while the loss sits at a constant) */
+static int check_state(run_state *r, int64_t s, char *err) {
+    char what[IR_ERRLEN];
+    int rc = ckpt_check_state(r->e, what);
+    if (rc == CKPT_NONFINITE) {
+        size_t n = strlen(what);
+        snprintf(what + n, sizeof what - n, " after the update");
+        diverged(r, s, what, err);
+    } else if (rc)
+        snprintf(err, IR_ERRLEN, "%s", what);
+    return rc ? -1 : 0;
+}
+
 static int save(run_state *r, int64_t step, char *err) {
     if (!r->o->out_dir) return 0;
     r->meta.step = step;
     r->meta.total = r->total;
     r->meta.plan_crc32 = r->plan_crc;
-    if (ckpt_save(r->e, &r->meta, r->dir_ckpt, err)) return -1;
+    char what[IR_ERRLEN];
+    int rc = ckpt_save(r->e, &r->meta, r->dir_ckpt, what);
+    if (rc == CKPT_NONFINITE) { /* nothing written: the previous checkpoint stays the last good one */
+        size_t n = strlen(what);
+        snprintf(what + n, sizeof what - n, " after the update");
+        diverged(r, step, what, err);
+    } else if (rc)
+        snprintf(err, IR_ERRLEN, "%s", what); /* st_write names the file */
+    if (rc) return -1;
     r->saved_step = step;
     return 0;
 }
@@ -398,14 +432,9 @@ static int run_steps(run_state *r, train_result *res, char *err) {
             break;
         }
         if (!isfinite(l)) {
-            if (r->saved_step >= 0)
-                ir_errf(err, "loss became %g at step %lld (epoch %lld); stopped. The last good checkpoint is step %lld in %s",
-                     (double)l, (long long)s, (long long)((s - 1) / r->per_epoch + 1), (long long)r->saved_step,
-                     r->dir_ckpt);
-            else
-                ir_errf(err, "loss became %g at step %lld (epoch %lld); stopped (no checkpoint was written)%s", (double)l,
-                     (long long)s, (long long)((s - 1) / r->per_epoch + 1),
-                     o->out_dir ? "" : "; --out DIR keeps checkpoints");
+            char what[64];
+            snprintf(what, sizeof what, "loss became %g", (double)l);
+            diverged(r, s, what, err);
             rc = -1;
             break;
         }
@@ -428,6 +457,12 @@ static int run_steps(run_state *r, train_result *res, char *err) {
                 fflush(r->metrics);
             }
             tlast = t, last_step = s, loss_sum = 0, nsum = 0;
+            /* the whole state at each progress line (a save checks it anyway): downloading it every
+             * step would cost as much as a checkpoint a step */
+            if (!(o->out_dir && (s % ckpt_every == 0 || s == total)) && check_state(r, s, err)) {
+                rc = -1;
+                break;
+            }
         }
         if (s % ckpt_every == 0 && s != total && save(r, s, err)) {
             rc = -1;

@@ -13,8 +13,9 @@
  * A run is a pure function of the plan, the data, the seed and the planned total steps (the
  * schedules span the total), so `resume` continues bit-exactly on the CPU: parameters and state
  * come from the checkpoint, the loader restarts at the checkpoint's batch, augmentation draws
- * depend on (seed, step) only. A NaN or Inf loss stops the run naming the step and leaves the
- * last good checkpoint in place. */
+ * depend on (seed, step) only. A NaN or Inf loss (checked every step) or parameter or state
+ * tensor (checked at every progress line and save) stops the run naming the step and the tensor,
+ * and leaves the last good checkpoint in place. */
 #ifndef SSLC_TRAIN_LOOP_H
 #define SSLC_TRAIN_LOOP_H
 #include <stdint.h>
