@@ -48,6 +48,10 @@ typedef struct {
     const ir_graph *graph;
 } backend;
 
+/* The check every upload and download makes first: v names a value with storage (has_storage),
+ * and bytes is numel * the size of its graph dtype. 0, or -1 with one line in err. */
+int backend_value_check(const ir_graph *g, int v, int has_storage, size_t bytes, const char *backend, char *err);
+
 /* The constructors (one per backend; each returns 0 and fills b, or -1 with err). */
 int backend_ref_new(const backend_args *a, backend *b, char *err);
 int backend_cpu_new(const backend_args *a, backend *b, char *err);

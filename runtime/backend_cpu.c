@@ -20,18 +20,7 @@ typedef struct {
 } cpu_backend;
 
 static int value_ok(const cpu_backend *c, int v, size_t bytes, char *err) {
-    const ir_graph *g = c->cx.core.g;
-    if (v < 0 || v >= g->nvals || !cpu_exec_data(&c->cx, v)) {
-        snprintf(err, IR_ERRLEN, "value %%%d has no storage in the cpu backend", v);
-        return -1;
-    }
-    size_t want = (size_t)ir_numel(&g->vals[v].shape) * ir_dtype_size(g->vals[v].dtype);
-    if (bytes != want) {
-        snprintf(err, IR_ERRLEN, "'%s': %zu bytes given, the value has %zu", g->vals[v].name ? g->vals[v].name : "?",
-                 bytes, want);
-        return -1;
-    }
-    return 0;
+    return backend_value_check(c->cx.core.g, v, cpu_exec_data(&c->cx, v) != NULL, bytes, "cpu", err);
 }
 
 static int cpu_upload(void *self, int v, const void *src, size_t bytes, char *err) {

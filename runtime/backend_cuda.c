@@ -580,18 +580,7 @@ oom:
 /* ---- the backend table ---- */
 
 static int value_ok(cuda_backend *b, int v, size_t bytes, char *err) {
-    const ir_graph *g = &b->run->lowered;
-    if (v < 0 || v >= g->nvals || !arena_exec_data(&b->core, v)) {
-        snprintf(err, IR_ERRLEN, "value %%%d has no storage in the cuda backend", v);
-        return -1;
-    }
-    size_t want = (size_t)ir_numel(&g->vals[v].shape) * ir_dtype_size(g->vals[v].dtype);
-    if (bytes != want) {
-        snprintf(err, IR_ERRLEN, "'%s': %zu bytes given, the value has %zu", g->vals[v].name ? g->vals[v].name : "?",
-                 bytes, want);
-        return -1;
-    }
-    return 0;
+    return backend_value_check(&b->run->lowered, v, arena_exec_data(&b->core, v) != NULL, bytes, "cuda", err);
 }
 
 static int cuda_upload(void *self, int v, const void *src, size_t bytes, char *err) {

@@ -8,18 +8,7 @@
 #include "interp.h"
 
 static int value_ok(const interp *it, int v, size_t bytes, char *err) {
-    const ir_graph *g = it->g;
-    if (v < 0 || v >= g->nvals || !it->t[v].data) {
-        snprintf(err, IR_ERRLEN, "value %%%d has no storage in the reference backend", v);
-        return -1;
-    }
-    size_t want = (size_t)ir_numel(&g->vals[v].shape) * ir_dtype_size(g->vals[v].dtype);
-    if (bytes != want) {
-        snprintf(err, IR_ERRLEN, "'%s': %zu bytes given, the value has %zu", g->vals[v].name ? g->vals[v].name : "?",
-                 bytes, want);
-        return -1;
-    }
-    return 0;
+    return backend_value_check(it->g, v, interp_data(it, v) != NULL, bytes, "reference", err);
 }
 
 static int is_float(const interp *it, int v) { return it->g->vals[v].dtype == DT_F32; }
