@@ -1,5 +1,8 @@
 /* The reference backend: the interpreter (runtime/interp.h) node by node, in float32 or, with
- * backend_args.f64, float64 (gradient checks, `sslc step --f64`). */
+ * backend_args.f64, float64 (gradient checks, `sslc step --f64`). It makes no memory check
+ * before the first step (the cpu backend's, runtime/memlimit.h): it has no memory plan to add
+ * up (every value an allocation of its own, the unplanned total many times the arena), and it
+ * is the oracle for the small plans of tests and `sslc step`, not for training runs. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>

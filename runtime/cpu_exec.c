@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../passes/steps.h"
+
 /* the reference-kernel call of node n with the shapes of its values (data pointers are not
  * read: the primitives are prepared before the executor places anything) */
 static ref_call call_of(const cpu_exec *x, const ir_node *n, char *err) {
@@ -125,7 +127,37 @@ int cpu_exec_init(cpu_exec *x, const ir_graph *g, const fused_plan *fp, const ji
     return cpu_exec_init_ex(x, g, fp, jit, mp, CPU_CONV_DEFAULT, err);
 }
 
+/* The bytes the update phase will stage, from the memory plan alone (before the regions exist):
+ * the same rule as updates_stage_need (a source sharing bytes with some update's destination),
+ * on planned offsets; a view starts at its root's offset. */
+static int64_t planned_stage(const ir_graph *g, const int *root, const memplan *mp) {
+    int64_t need = 0;
+    for (int u = 0; u < g->nupdates; u++) {
+        int s = g->updates[u].src, rs = exec_root(root, s);
+        if (rs < 0 || mp->loc[rs].kind == LOC_NONE) continue;
+        int64_t sb = ir_numel(&g->vals[s].shape) * (int64_t)ir_dtype_size(g->vals[s].dtype);
+        int64_t so = mp->loc[rs].offset;
+        for (int w = 0; w < g->nupdates; w++) {
+            int d = g->updates[w].dst, rd = exec_root(root, d);
+            if (rd < 0 || mp->loc[rd].kind != mp->loc[rs].kind) continue;
+            int64_t db = ir_numel(&g->vals[d].shape) * (int64_t)ir_dtype_size(g->vals[d].dtype);
+            int64_t dof = mp->loc[rd].offset;
+            if (so < dof + db && dof < so + sb) {
+                need += (sb + 63) / 64 * 64;
+                break;
+            }
+        }
+    }
+    return need;
+}
+
 int cpu_exec_init_ex(cpu_exec *x, const ir_graph *g, const fused_plan *fp, const jit_module *jit, const memplan *mp,
+                     cpu_conv_kind conv, char *err) {
+    if (cpu_exec_prepare(x, g, fp, jit, mp, conv, err)) return -1;
+    return cpu_exec_place(x, err);
+}
+
+int cpu_exec_prepare(cpu_exec *x, const ir_graph *g, const fused_plan *fp, const jit_module *jit, const memplan *mp,
                      cpu_conv_kind conv, char *err) {
     memset(x, 0, sizeof *x);
     x->core.g = g; /* conv_init and plan_workspaces read the graph before the core is placed */
@@ -145,7 +177,19 @@ int cpu_exec_init_ex(cpu_exec *x, const ir_graph *g, const fused_plan *fp, const
         mp = &x->mp;
     }
     x->arena_bytes = mp ? mp->arena_bytes : 0;
-    if (arena_exec_init(&x->core, g, fp->steps, fp->nsteps, fp->root, mp, x->ws_off, err)) {
+    x->persistent_bytes = mp ? mp->persistent_bytes : 0;
+    x->stage_bytes = mp ? planned_stage(g, fp->root, mp) : 0;
+    x->run_mp = mp;
+    return 0;
+oom:
+    snprintf(err, IR_ERRLEN, "out of memory setting up the cpu backend");
+    cpu_exec_free(x);
+    return -1;
+}
+
+int cpu_exec_place(cpu_exec *x, char *err) {
+    const fused_plan *fp = x->fp;
+    if (arena_exec_init(&x->core, x->core.g, fp->steps, fp->nsteps, fp->root, x->run_mp, x->ws_off, err)) {
         cpu_exec_free(x);
         return -1;
     }
@@ -154,10 +198,6 @@ int cpu_exec_init_ex(cpu_exec *x, const ir_graph *g, const fused_plan *fp, const
     if (x->nconv)
         x->core.lib.op[OP_Conv] = x->core.lib.op[OP_ConvGradInput] = x->core.lib.op[OP_ConvGradWeight] = conv_step;
     return 0;
-oom:
-    snprintf(err, IR_ERRLEN, "out of memory setting up the cpu backend");
-    cpu_exec_free(x);
-    return -1;
 }
 
 void cpu_exec_free(cpu_exec *x) {

@@ -19,6 +19,8 @@ typedef struct {
     int64_t *ws_off;       /* per step: its oneDNN workspace's arena offset, or -1 */
     int64_t arena_bytes;   /* the arena: values and oneDNN workspaces */
     memplan mp;            /* the plan's memory plan re-made with the workspaces */
+    const memplan *run_mp; /* the plan the executor places (&mp, the caller's, or NULL) */
+    int64_t persistent_bytes, stage_bytes; /* the persistent region; the update staging (planned) */
 } cpu_exec;
 
 /* Which kernels run the plan's Conv, ConvGradInput and ConvGradWeight steps: oneDNN (the
@@ -28,6 +30,15 @@ typedef enum { CPU_CONV_DEFAULT, CPU_CONV_REF, CPU_CONV_DNNL } cpu_conv_kind;
 /* cpu_exec_init with an explicit choice of convolution kernels */
 int cpu_exec_init_ex(cpu_exec *x, const ir_graph *g, const fused_plan *fp, const jit_module *jit, const memplan *mp,
                      cpu_conv_kind conv, char *err);
+
+/* cpu_exec_init_ex in two halves, so that a caller can compare the sizes (arena_bytes,
+ * persistent_bytes, stage_bytes) with what the process may use before anything large is
+ * allocated: prepare builds the primitives and the memory plan, place allocates and places.
+ * After a failed prepare or place x is freed; after a successful prepare the caller either
+ * places or frees. */
+int cpu_exec_prepare(cpu_exec *x, const ir_graph *g, const fused_plan *fp, const jit_module *jit, const memplan *mp,
+                     cpu_conv_kind conv, char *err);
+int cpu_exec_place(cpu_exec *x, char *err);
 
 /* With a memory plan (mp != NULL) intermediates share one arena at the planned offsets;
  * without one each value gets its own allocation. */
