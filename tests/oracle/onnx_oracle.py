@@ -23,7 +23,8 @@ usage: onnx_oracle.py SSLC WORKDIR {export,import,resnet50,vit,badfiles,rundir}
   rundir    a run directory trained (2 steps) on an imported backbone: eval, export and embed give
             the same JSON, bytes and array after the .onnx moved and after it was deleted (the plan
             holds the model); a model altered inside the plan (file checksum fixed up or not) and a
-            plan without the stored model are refused with one line
+            plan without the stored model are refused with one line; the fix that line names
+            (recompile, the checkpoint as --params) exports the same bytes
 
 Max abs diffs are printed; the tolerance is 1e-4 (--tol)."""
 import argparse
@@ -749,6 +750,13 @@ def cmd_rundir():
     open(os.path.join(old, "plan.plan"), "wb").write(plan_file(header, payload[: -len(field)]))
     one_line_error(["export", old, "-o", path("x.onnx")], "the plan does not hold its imported backbone",
                    "plan without the stored model")
+    # the fix the line names: recompile with the same options, the run's checkpoint as --params
+    again = path("again.onnx")
+    open(again, "wb").write(model_bytes)
+    sslc("compile", "simclr", "--backbone", again, "--batch", "4", "-o", path("again.plan"))
+    sslc("export", path("again.plan"), "--params", os.path.join(run, "checkpoint.safetensors"), "-o", path("again-e.onnx"))
+    assert open(path("again-e.onnx"), "rb").read() == before[1], "recompiled plan + checkpoint exports differently"
+    log("recompiled plan with the run's checkpoint as --params: the same export")
     print("rundir: eval, export and embed unchanged after the model moved; altered and old plans refused in one line")
 
 
