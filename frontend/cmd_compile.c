@@ -336,10 +336,13 @@ static int record_options(sslc_plan *p, const compile_args *a, char *err) {
 }
 
 /* --backbone FILE.onnx: load and check the model; the input's channels and (square) size are the
- * defaults for --channels and --image-size. The model must outlive the build (ext->ctx). */
-static int import_backbone(compile_args *a, onnx_model **m, backbone_ext *ext, char *err) {
+ * defaults for --channels and --image-size. The model must outlive the build (ext->ctx). The
+ * file's bytes go into the plan (p->backbone_onnx): eval, export and embed rebuild the encoder
+ * from that copy, so a run directory keeps working when the .onnx moves. */
+static int import_backbone(compile_args *a, onnx_model **m, backbone_ext *ext, sslc_plan *p, char *err) {
     if (!a->backbone_file) return 0;
-    if (onnx_model_load(m, a->backbone_file, a->backbone_output, err)) return -1;
+    if (onnx_model_load(m, a->backbone_file, a->backbone_output, &p->backbone_onnx, &p->backbone_onnx_len, err))
+        return -1;
     onnx_input_info in = onnx_model_input(*m);
     backbone_cfg *bb = &a->spec.backbone;
     if (!a->channels_set && in.channels >= 1 && in.channels <= 3 && in.channels != bb->channels) {
@@ -375,7 +378,7 @@ int compile_to_file(const compile_args *args, const char *out, int *nnodes, char
     sslc_plan plan;
     plan_init(&plan);
     plan.seed = a.seed;
-    int rc = import_backbone(&a, &model, &ext, err) || driver_build_train(&a, &plan.train, err) ||
+    int rc = import_backbone(&a, &model, &ext, &plan, err) || driver_build_train(&a, &plan.train, err) ||
              record_options(&plan, &a, err) || build_step(&plan, &a.targets, err) || plan_write(&plan, out, err);
     if (nnodes) *nnodes = plan.train.nnodes;
     plan_free(&plan);

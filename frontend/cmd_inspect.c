@@ -101,7 +101,7 @@ static void print_json(const sslc_plan *p, const plan_stats *s, int with_params)
            (long long)s->c_bytes, (long long)s->cuda_bytes);
     for (int i = 0; i < s->ncubins; i++)
         printf("%s{\"arch\":\"sm_%d\",\"bytes\":%lld}", i ? "," : "", s->cubin_arch[i], (long long)s->cubin_bytes[i]);
-    printf("],\"options\":{");
+    printf("],\"backbone_onnx_bytes\":%zu,\"options\":{", p->backbone_onnx_len);
     for (int i = 0; i < p->nopts; i++) {
         if (i) printf(",");
         json_str(stdout, p->keys[i]);
@@ -187,6 +187,8 @@ int cmd_inspect(int argc, char **argv) {
             printf("%s\n", s.ncubins ? "" : " none");
         } else
             printf("stored in the plan: the graph only (compiled with --targets none): the runtime builds the step\n");
+        if (p.backbone_onnx_len) /* why a plan is as large as its model, and what eval/export read */
+            printf("stored in the plan: the imported backbone's ONNX model (%zu bytes)\n", p.backbone_onnx_len);
         if (with_params) {
             const ir_graph *g = &p.train;
             for (int v = 0; v < g->nvals; v++) {

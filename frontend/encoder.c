@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <zlib.h>
 
 #include "../runtime/checkpoint.h"
 #include "../runtime/init.h"
@@ -77,25 +78,33 @@ static int read_options(encoder_source *s, char *err) {
     }
     if (method_resolve_options(s->method, &spec, s->val, err)) return -1;
     if (!strcmp(name, "onnx")) {
-        const char *file = plan_get_option(p, "backbone_file"), *out = plan_get_option(p, "backbone_output");
-        if (!file) {
-            ir_errf(err, "%.300s: imported backbone without a recorded backbone_file", s->plan_path);
+        /* the model stored in the plan, never the file it was imported from (which may have moved
+         * or changed): the plan alone describes the run */
+        const char *out = plan_get_option(p, "backbone_output"), *crc = plan_get_option(p, "backbone_crc32");
+        if (!p->backbone_onnx_len) {
+            const char *file = plan_get_option(p, "backbone_file");
+            ir_errf(err, "%.300s: the plan does not hold its imported backbone (an older sslc recorded only the "
+                         "path %.200s): recompile it with this sslc (sslc compile ... --backbone FILE.onnx) and give "
+                         "the checkpoint with --params",
+                    s->plan_path, file ? file : "of the model");
             return -1;
         }
-        char e2[IR_ERRLEN];
-        const char *crc = plan_get_option(p, "backbone_crc32");
-        if (onnx_model_load(&s->imported, file, out && *out ? out : NULL, e2) == 0 && crc) {
-            char now[16];
-            snprintf(now, sizeof now, "%08x", onnx_model_crc32(s->imported));
-            if (strcmp(now, crc)) {
-                ir_errf(err, "%.200s: its backbone was imported from %.200s, which has changed since (CRC-32 %s, was %.10s)",
-                     s->plan_path, file, now, crc);
-                return -1;
-            }
+        /* before parsing: a model changed inside the plan is named as such, not as a bad ONNX file
+         * (plans are at most PLAN_MAX_BYTES, so the length fits zlib's uInt) */
+        char now[16];
+        snprintf(now, sizeof now, "%08x", (unsigned)crc32(0, p->backbone_onnx, (uInt)p->backbone_onnx_len));
+        if (!crc || strcmp(now, crc)) {
+            ir_errf(err, "%.300s: the ONNX model stored in the plan has CRC-32 %s, the plan records %.10s: the plan "
+                         "was altered; recompile it",
+                    s->plan_path, now, crc ? crc : "none");
+            return -1;
         }
-        if (!s->imported ||
+        char what[64 + sizeof s->plan_path], e2[IR_ERRLEN];
+        snprintf(what, sizeof what, "%s (its imported backbone)", s->plan_path);
+        if (onnx_model_decode(&s->imported, p->backbone_onnx, p->backbone_onnx_len, what, out && *out ? out : NULL,
+                              e2) ||
             onnx_model_backbone(s->imported, s->backbone.channels, s->backbone.image_size, &s->ext, e2)) {
-            ir_errf(err, "%.200s: its backbone was imported from %.200s: %.300s", s->plan_path, file, e2);
+            ir_errf(err, "%.500s", e2);
             return -1;
         }
         s->backbone.ext = &s->ext;

@@ -28,7 +28,7 @@ typedef struct {
     const method_def *method;
     double val[METHOD_MAX_OPTS]; /* the method's options as the plan records them */
     backbone_cfg backbone;
-    onnx_model *imported; /* backbone "onnx": the model re-read from the recorded file */
+    onnx_model *imported; /* backbone "onnx": the model decoded from the plan's copy (plan.backbone_onnx) */
     backbone_ext ext;
 } encoder_source;
 

@@ -44,8 +44,11 @@ typedef struct {
 } onnx_input_info;
 
 /* Reads and checks a model file: one float image input [N, C, H, W], the output `output` (NULL:
- * the graph's only output), every node needed for it supported. */
-int onnx_model_load(onnx_model **m, const char *path, const char *output, char *err);
+ * the graph's only output), every node needed for it supported. With image not NULL, *image and
+ * *image_len receive the file's bytes (malloc'd; NULL after a failure): `sslc compile` keeps them
+ * in the plan, which is what later imports decode. */
+int onnx_model_load(onnx_model **m, const char *path, const char *output, unsigned char **image, size_t *image_len,
+                    char *err);
 /* Same from a file image in memory; `what` names it in messages. */
 int onnx_model_decode(onnx_model **m, const unsigned char *buf, size_t len, const char *what, const char *output,
                       char *err);

@@ -1714,12 +1714,18 @@ static int load_graph(onnx_model *m, const char *output, char *err) {
     return fuse_patterns(m, err);
 }
 
-int onnx_model_load(onnx_model **out, const char *path, const char *output, char *err) {
+int onnx_model_load(onnx_model **out, const char *path, const char *output, unsigned char **image, size_t *image_len,
+                    char *err) {
     *out = NULL;
+    if (image) *image = NULL, *image_len = 0;
     unsigned char *buf = NULL;
     size_t len = 0;
     if (sslc_read_file(path, IMPORT_MAX_BYTES, &buf, &len, err)) return -1;
     int rc = onnx_model_decode(out, buf, len, path, output, err);
+    if (!rc && image) {
+        *image = buf, *image_len = len;
+        return 0;
+    }
     free(buf);
     return rc;
 }

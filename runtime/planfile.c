@@ -41,6 +41,7 @@ void plan_free(sslc_plan *p) {
     ir_graph_free(&p->train);
     ir_graph_free(&p->eval);
     compiled_step_free(&p->step);
+    free(p->backbone_onnx);
     plan_init(p);
 }
 
@@ -353,6 +354,8 @@ static int plan_encode_raw(const sslc_plan *p, unsigned char **buf, size_t *len,
         if (plan_enc_graph(&eval, &p->eval, "eval", NULL, err) != 0) goto done;
         pp.eval = &eval.graph;
     }
+    pp.backbone_onnx.data = p->backbone_onnx;
+    pp.backbone_onnx.len = p->backbone_onnx ? p->backbone_onnx_len : 0;
     size_t n = sslc__plan__get_packed_size(&pp);
     if (n > PLAN_MAX_BYTES - PLAN_HEADER_BYTES) {
         fail(err, "plan is too large (%zu bytes)", n);
@@ -786,6 +789,15 @@ int plan_decode(sslc_plan *p, const unsigned char *buf, size_t len, const char *
         }
         if (plan_dec_graph(&c, pp->eval, &p->eval) != 0) goto done;
         p->has_eval = 1;
+    }
+    if (pp->backbone_onnx.len) { /* copied: the unpacked message is freed below */
+        p->backbone_onnx = malloc(pp->backbone_onnx.len);
+        if (!p->backbone_onnx) {
+            fail(err, "%s: out of memory reading the imported backbone (%zu bytes)", what, pp->backbone_onnx.len);
+            goto done;
+        }
+        memcpy(p->backbone_onnx, pp->backbone_onnx.data, pp->backbone_onnx.len);
+        p->backbone_onnx_len = pp->backbone_onnx.len;
     }
     rc = 0;
 done:

@@ -37,6 +37,11 @@ typedef struct {
      * against the train graph when read. Without it, backends build the step themselves. */
     int has_step;
     compiled_step step;
+    /* An imported backbone's ONNX model file, byte for byte (malloc'd, owned, freed by plan_free;
+     * NULL and 0 without one): the encoder is rebuilt from it, so the plan does not depend on the
+     * file it was imported from. Checking it (its CRC, that it parses) is the frontend's job. */
+    unsigned char *backbone_onnx;
+    size_t backbone_onnx_len;
 } sslc_plan;
 
 void plan_init(sslc_plan *p);

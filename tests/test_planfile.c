@@ -258,6 +258,7 @@ static int round_trip(void) {
     CHECK(plan_get_option(&b, "temperature") && strcmp(plan_get_option(&b, "temperature"), "0.5") == 0, "option");
     CHECK(plan_get_option(&b, "nope") == NULL, "absent option");
     CHECK(!b.has_eval, "eval graph appeared");
+    CHECK(!b.backbone_onnx && !b.backbone_onnx_len, "an imported backbone appeared");
     /* the dump text is identical too */
     char *da = NULL, *db = NULL;
     size_t la = 0, lb = 0;
@@ -286,6 +287,17 @@ static int round_trip(void) {
     CHECK(plan_write(&a, path, err) == 0, "write with eval: %s", err);
     CHECK(plan_read(&c, path, err) == 0, "read with eval: %s", err);
     CHECK(c.has_eval && plan_diff(&a, &c) == 0, "eval round trip");
+    plan_free(&c);
+    /* so does an imported backbone's model file (opaque bytes, NULs included) */
+    static const unsigned char model[] = {0x08, 0x07, 0x00, 0x12, 0xff, 0x00, 0x3a, 0x01};
+    a.backbone_onnx = malloc(sizeof model);
+    CHECK(a.backbone_onnx != NULL, "malloc");
+    memcpy(a.backbone_onnx, model, sizeof model);
+    a.backbone_onnx_len = sizeof model;
+    CHECK(plan_write(&a, path, err) == 0, "write with a model: %s", err);
+    CHECK(plan_read(&c, path, err) == 0, "read with a model: %s", err);
+    CHECK(c.backbone_onnx_len == sizeof model && !memcmp(c.backbone_onnx, model, sizeof model) && plan_diff(&a, &c) == 0,
+          "model round trip (%zu bytes)", c.backbone_onnx_len);
     plan_free(&c);
     /* a graph that fails to build, or that could not be read back, is not written */
     ir_fail(&a.eval, "test failure");

@@ -1,6 +1,6 @@
 """ONNX export/import checks against onnx's checker and ONNX Runtime.
 
-usage: onnx_oracle.py SSLC WORKDIR {export,import,resnet50,vit,badfiles}
+usage: onnx_oracle.py SSLC WORKDIR {export,import,resnet50,vit,badfiles,rundir}
 
   export    sslc-built encoders (ConvNet, ResNet-18 at small width, CIFAR and ImageNet stems) with
             random weights and BatchNorm statistics, and a graph with every op of the exporter's
@@ -20,6 +20,11 @@ usage: onnx_oracle.py SSLC WORKDIR {export,import,resnet50,vit,badfiles}
             opset's form and Gelu; a token-sequence output is refused with one line; the
             importer's fuzzer runs with the torch exports among its seeds
   badfiles  malformed files and sources: one line on stderr, non-zero exit, never a crash
+  rundir    a run directory trained (2 steps) on an imported backbone: eval, export and embed give
+            the same JSON, bytes and array after the .onnx moved and after it was deleted (the plan
+            holds the model); a model altered inside the plan (file checksum fixed up or not) and a
+            plan without the stored model are refused with one line; the fix that line names
+            (recompile, the checkpoint as --params) exports the same bytes
 
 Max abs diffs are printed; the tolerance is 1e-4 (--tol)."""
 import argparse
@@ -30,6 +35,7 @@ import subprocess
 import sys
 import time
 import warnings
+import zlib
 
 import numpy as np
 import onnx
@@ -643,6 +649,117 @@ def cmd_vit():
     print(f"vit: worst max abs diff {worst:.3g}")
 
 
+# ---- run directories keep their imported backbone ----
+
+class SmallNet:
+    """conv-BN-ReLU-pool-flatten: an imported backbone small enough to train in seconds"""
+    @staticmethod
+    def make(seed=0):
+        import torch
+        torch.manual_seed(seed)
+        return torch.nn.Sequential(torch.nn.Conv2d(3, 8, 3, padding=1), torch.nn.BatchNorm2d(8), torch.nn.ReLU(),
+                                   torch.nn.Conv2d(8, 16, 3, stride=2, padding=1), torch.nn.ReLU(),
+                                   torch.nn.AdaptiveAvgPool2d(1), torch.nn.Flatten()).eval()
+
+
+def plan_payload(plan):
+    """a plan file's payload, checked against its header (runtime/planfile.h)"""
+    b = open(plan, "rb").read()
+    assert b[:8] == b"SSLCPLAN", plan
+    n = int.from_bytes(b[16:24], "little")
+    assert len(b) == 24 + n and zlib.crc32(b[24:]) == int.from_bytes(b[12:16], "little"), plan
+    return b[:24], b[24:]
+
+
+def plan_file(header, payload, fix_crc=True):
+    crc = zlib.crc32(payload) if fix_crc else int.from_bytes(header[12:16], "little")
+    return header[:12] + crc.to_bytes(4, "little") + len(payload).to_bytes(8, "little") + payload
+
+
+def run_outputs(run, spec, tag):
+    """what eval (JSON), export (bytes) and embed (array) give for a run directory"""
+    ev = json.loads(sslc("eval", run, "--data", spec, "--knn", "2", "--linear", "--epochs", "2", "--batch", "4",
+                         "--json", "--quiet").stdout)
+    ev.pop("seconds")
+    e = path(f"{tag}.onnx")
+    sslc("export", run, "-o", e)
+    return ev, open(e, "rb").read(), sslc_embed(run, spec)
+
+
+def cmd_rundir():
+    import shutil
+    model = torch_export(SmallNet.make(), path("small.onnx"), 17, mode="PRESERVE")
+    model_bytes = open(model, "rb").read()
+    run = path("run")
+    sslc("train", "simclr", "--backbone", model, "--batch", "4", "--data", "fake:16", "--steps", "2",
+         "--out", run, "--no-eval")
+    spec = "fake:40"
+    before = run_outputs(run, spec, "before")
+    header, payload = plan_payload(os.path.join(run, "plan.plan"))
+    assert payload.count(model_bytes) == 1, "the plan does not hold the model's bytes once"
+    info = json.loads(sslc("inspect", os.path.join(run, "plan.plan"), "--json").stdout)
+    assert info["backbone_onnx_bytes"] == len(model_bytes), info["backbone_onnx_bytes"]
+    log(f"run directory: plan {len(header) + len(payload)} bytes, holding the {len(model_bytes)}-byte model")
+
+    # the .onnx moves, then is gone: the run directory still evaluates, exports and embeds, identically
+    moved = path("elsewhere.onnx")
+    os.rename(model, moved)
+    for tag in ("moved", "deleted"):
+        ev, ex, emb = run_outputs(run, spec, tag)
+        assert ev == before[0], f"{tag}: eval differs: {ev} vs {before[0]}"
+        assert ex == before[1], f"{tag}: export differs"
+        assert np.array_equal(emb, before[2]), f"{tag}: embed differs"
+        log(f"model {tag}: eval (linear {ev['linear_top1']}, kNN {ev['knn_top1']}), export ({len(ex)} bytes) and "
+            f"embed {emb.shape} unchanged")
+        if tag == "moved":
+            os.remove(moved)
+
+    # a model altered inside the plan: refused by the file's checksum, or (checksum fixed up) by the
+    # CRC the plan records for the model
+    at = payload.index(model_bytes) + len(model_bytes) - 40  # in the last initializer's data: still parses
+    bad = payload[:at] + bytes([payload[at] ^ 0x55]) + payload[at + 1:]
+    for fix, expect in ((False, "checksum mismatch"), (True, "the ONNX model stored in the plan has CRC-32")):
+        t = path(f"tampered-{fix}")
+        shutil.copytree(run, t)
+        open(os.path.join(t, "plan.plan"), "wb").write(plan_file(header, bad, fix_crc=fix))
+        for cmd in (["export", t, "-o", path("x.onnx")], ["embed", t, "--data", spec, "-o", path("x.npy")],
+                    ["eval", t, "--data", spec, "--knn", "2"]):
+            one_line_error(cmd, expect, f"tampered model, file checksum {'fixed up' if fix else 'left'}: {cmd[0]}")
+
+    def varint(n):
+        out = b""
+        while n >= 0x80:
+            out, n = out + bytes([n & 0x7F | 0x80]), n >> 7
+        return out + bytes([n])
+    field = b"\x82\x01" + varint(len(model_bytes)) + model_bytes  # Plan.backbone_onnx, field 16, written last
+    assert payload.endswith(field), "Plan.backbone_onnx is not the payload's last field"
+    # both checksums fixed up (the file's and backbone_crc32) around a truncated model: the importer refuses it
+    half = model_bytes[: len(model_bytes) // 2]
+    was, now = f"{zlib.crc32(model_bytes):08x}".encode(), f"{zlib.crc32(half):08x}".encode()
+    assert payload.count(was) == 1, "backbone_crc32 not found once in the plan"
+    cut = (payload[: -len(field)] + b"\x82\x01" + varint(len(half)) + half).replace(was, now)
+    t = path("truncated-model")
+    shutil.copytree(run, t)
+    open(os.path.join(t, "plan.plan"), "wb").write(plan_file(header, cut))
+    one_line_error(["export", t, "-o", path("x.onnx")], "(its imported backbone): not an ONNX model",
+                   "truncated model, both checksums fixed up")
+
+    # a plan from before the model was stored (no field 16): recompile
+    old = path("old-plan")
+    shutil.copytree(run, old)
+    open(os.path.join(old, "plan.plan"), "wb").write(plan_file(header, payload[: -len(field)]))
+    one_line_error(["export", old, "-o", path("x.onnx")], "the plan does not hold its imported backbone",
+                   "plan without the stored model")
+    # the fix the line names: recompile with the same options, the run's checkpoint as --params
+    again = path("again.onnx")
+    open(again, "wb").write(model_bytes)
+    sslc("compile", "simclr", "--backbone", again, "--batch", "4", "-o", path("again.plan"))
+    sslc("export", path("again.plan"), "--params", os.path.join(run, "checkpoint.safetensors"), "-o", path("again-e.onnx"))
+    assert open(path("again-e.onnx"), "rb").read() == before[1], "recompiled plan + checkpoint exports differently"
+    log("recompiled plan with the run's checkpoint as --params: the same export")
+    print("rundir: eval, export and embed unchanged after the model moved; altered and old plans refused in one line")
+
+
 # ---- bad files ----
 
 def one_line_error(args, expect, tag):
@@ -734,12 +851,17 @@ def cmd_badfiles():
                    "the encoder expects", "weights with a wrong shape")
     one_line_error(["export", path("good.plan"), "--opset", "9", "-o", path("x.onnx")], "--opset must be in [13, 17]", "bad opset")
     sslc("export", path("good.plan"), "-o", path("x.onnx"))
+    first = open(path("x.onnx"), "rb").read()
+    # the plan holds the model: the file imported from may change or go (test_onnx_rundir: run directories)
     changed = tiny_model([conv, gap, flat], ["N", 4], [helper.make_tensor("w", TensorProto.FLOAT, [4, 3, 3, 3],
                                                                           np.ones(108, np.float32))])
     onnx.save(changed, path("good.onnx"))
-    one_line_error(["export", path("good.plan"), "-o", path("x.onnx")], "has changed since", "imported file changed")
+    sslc("export", path("good.plan"), "-o", path("x.onnx"))
+    assert open(path("x.onnx"), "rb").read() == first, "export changed with the file the plan was imported from"
     os.rename(path("good.onnx"), path("moved.onnx"))
-    one_line_error(["export", path("good.plan"), "-o", path("x.onnx")], "its backbone was imported from", "imported file gone")
+    sslc("export", path("good.plan"), "-o", path("x.onnx"))
+    assert open(path("x.onnx"), "rb").read() == first, "export changed after the imported file moved"
+    log("imported file changed, then gone: export of its plan unchanged")
     print("badfiles: every case ended in one line")
 
 
@@ -748,14 +870,14 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("sslc")
     ap.add_argument("workdir")
-    ap.add_argument("what", choices=["export", "import", "resnet50", "vit", "badfiles"])
+    ap.add_argument("what", choices=["export", "import", "resnet50", "vit", "badfiles", "rundir"])
     ap.add_argument("--tol", type=float, default=TOL)
     a = ap.parse_args()
     SSLC, WORK, TOL = a.sslc, a.workdir, a.tol
     os.makedirs(WORK, exist_ok=True)
     print(f"onnx {onnx.__version__}, onnxruntime {ort.__version__}, numpy {np.__version__}")
     {"export": cmd_export, "import": cmd_import, "resnet50": cmd_resnet50, "vit": cmd_vit,
-     "badfiles": cmd_badfiles}[a.what]()
+     "badfiles": cmd_badfiles, "rundir": cmd_rundir}[a.what]()
 
 
 if __name__ == "__main__":
