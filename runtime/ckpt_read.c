@@ -203,9 +203,35 @@ static int verify(ckpt_file *f, const char *path, char *err) {
     return read_meta(&f->t, path, &f->meta, err);
 }
 
+/* the first control character (newline, tab, ...) of s, or -1 */
+static int control_char(const char *s) {
+    for (; *s; s++)
+        if ((unsigned char)*s < 0x20 || *s == 0x7f) return (unsigned char)*s;
+    return -1;
+}
+
+/* Names and metadata are quoted in one-line errors, and sslc never writes a control character in
+ * them: a file holding one is refused without quoting it (found by the checkpoint fuzzer: a name
+ * holding "\n" made a two-line error). */
+static int printable(const st_table *t, const char *path, char *err) {
+    for (int i = 0; i < t->n; i++)
+        if (control_char(t->t[i].name) >= 0) {
+            snprintf(err, IR_ERRLEN, "%.300s: tensor %d's name holds a control character (byte 0x%02x): not a file sslc wrote",
+                     path, i, control_char(t->t[i].name));
+            return -1;
+        }
+    for (int i = 0; i < t->nmeta; i++)
+        if (control_char(t->meta_keys[i]) >= 0 || control_char(t->meta_vals[i]) >= 0) {
+            snprintf(err, IR_ERRLEN, "%.300s: metadata entry %d holds a control character: not a file sslc wrote", path, i);
+            return -1;
+        }
+    return 0;
+}
+
 int ckpt_read(ckpt_file *f, const char *path, char *err) {
     memset(f, 0, sizeof *f);
     if (st_read(&f->t, path, err)) return -1;
+    if (printable(&f->t, path, err)) goto fail;
     f->is_ckpt = claims_ckpt(&f->t);
     if (f->is_ckpt && verify(f, path, err)) goto fail;
     char what[IR_ERRLEN / 2];

@@ -174,5 +174,11 @@ expect_error "huge lr: no --out" "running_var' holds NaN .* at step 2 (epoch 1);
 expect_error "adamw lr 1e3: stops" "running_var' holds NaN .* after the update at step" \
     "$sslc" run "$work/adamw.plan" --data $data --steps 16 --out "$work/adamw"
 
+# found by the checkpoint fuzzer: a tensor name holding a newline (checksum valid) was quoted into
+# a two-line error; names and metadata with control characters are refused without quoting them
+expect_error "a tensor name with a newline: one line, not quoted" "name holds a control character" \
+    "$sslc" export "$src/tests/fuzz/corpus/plan/tiny.plan" --params "$src/tests/fuzz/regress/checkpoint_newline_name.safetensors" \
+    -o "$work/nl.onnx"
+
 echo "ckpt cli: $pass passed, $fail failed"
 [ $fail -eq 0 ]
