@@ -109,7 +109,8 @@ FK_API CUresult cuDeviceGetAttribute(int *value, int attrib, CUdevice dev) {
     else if (attrib == CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MINOR)
         *value = minor;
     else {
-        fk_say("cuDeviceGetAttribute", "attribute %d is not implemented by the stand-in", attrib);
+        /* sslc asks for the compute capability only: any other question is a change to check */
+        fk_say("cuDeviceGetAttribute", "attribute %d: the stand-in answers the compute capability only (75, 76)", attrib);
         return FK_INVALID_VALUE;
     }
     return 0;
