@@ -5,19 +5,7 @@ set -u
 sslc=$1
 work=$(mktemp -d); trap 'rm -rf "$work"' EXIT
 export SSLC_CACHE_DIR=${SSLC_CACHE_DIR:-$work/cache} OMP_NUM_THREADS=2 OPENBLAS_NUM_THREADS=2
-declare -A opts=(
-  [barlow_twins]="projection_dim=32 hidden_dim=32"
-  [byol]="projection_dim=16 hidden_dim=32"
-  [dino]="projection_dim=32 hidden_dim=32 bottleneck_dim=16 num_crops=2"
-  [moco]="K=64 projection_dim=16"
-  [mocov2]="K=64 projection_dim=16"
-  [mocov3]="projection_dim=16 hidden_dim=32"
-  [simclr]="projection_dim=16"
-  [simclrv2]="projection_dim=16"
-  [simsiam]="projection_dim=16 hidden_dim_proj=16 hidden_dim_pred=8"
-  [supcon]="projection_dim=16"
-  [swav]="projection_dim=16 hidden_dim=32 num_prototypes=32 num_crops=2"
-)
+. "$2/tests/tools/method_opts.sh"
 pass=0; fail=0
 for m in $(printf '%s\n' "${!opts[@]}" | sort); do
   for bb in resnet18 vit-tiny; do

@@ -22,19 +22,7 @@ standin() { SSLC_CUDA_DRIVER=$fake SSLC_CUBLAS_LIB=$fake SSLC_CUDNN_LIB=$fake "$
 run() { "$sslc" run "$plan" --data fake:64 --steps $steps --seed 5 "$@" >"$work/log" 2>&1 || tail -1 "$work/log"; }
 export SSLC_CONV=ref SSLC_CACHE_DIR=$work/cache
 
-declare -A opts=(
-  [barlow_twins]="projection_dim=32 hidden_dim=32"
-  [byol]="projection_dim=16 hidden_dim=32"
-  [dino]="projection_dim=32 hidden_dim=32 bottleneck_dim=16 num_crops=2"
-  [moco]="K=64 projection_dim=16"
-  [mocov2]="K=64 projection_dim=16"
-  [mocov3]="projection_dim=16 hidden_dim=32"
-  [simclr]="projection_dim=16"
-  [simclrv2]="projection_dim=16"
-  [simsiam]="projection_dim=16 hidden_dim_proj=16 hidden_dim_pred=8"
-  [supcon]="projection_dim=16"
-  [swav]="projection_dim=16 hidden_dim=32 num_prototypes=32 num_crops=2"
-)
+. "$2/tests/tools/method_opts.sh"
 steps=5
 for m in $(printf '%s\n' "${!opts[@]}" | sort); do
   sets=(); for o in ${opts[$m]}; do sets+=(--set "$o"); done
