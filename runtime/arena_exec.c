@@ -108,6 +108,7 @@ void arena_exec_free(arena_exec *ax) {
     release(ax, ax->arena);
     release(ax, ax->persist);
     release(ax, ax->stage.stage);
+    free(ax->stage.staged);
     free(ax->t);
     free(ax->owned);
     profile_free(ax->prof);
@@ -216,6 +217,8 @@ int arena_exec_init_mem(arena_exec *ax, const ir_graph *g, const exec_step *step
         t->numel = ir_numel(&t->shape);
     }
     ax->stage.stage_bytes = updates_stage_need(g, ax->t);
+    /* the storage never moves: which sources are staged is decided once, not on every step */
+    if (g->nupdates && !(ax->stage.staged = updates_staged_flags(g, ax->t))) return oom(ax, "staging the updates", err);
     if (ax->stage.stage_bytes) {
         err[0] = 0;
         ax->stage.stage = mem ? mem->alloc(mem->ctx, ax->stage.stage_bytes, err) : aligned_alloc(64, ax->stage.stage_bytes);

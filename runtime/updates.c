@@ -1,6 +1,7 @@
 #include "updates.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 static size_t nbytes(const ref_tensor *t) { return (size_t)t->numel * ir_dtype_size(t->dtype); }
@@ -26,6 +27,12 @@ size_t updates_stage_need(const ir_graph *g, const ref_tensor *t) {
     return need;
 }
 
+unsigned char *updates_staged_flags(const ir_graph *g, const ref_tensor *t) {
+    unsigned char *f = g->nupdates ? malloc((size_t)g->nupdates) : NULL;
+    for (int u = 0; f && u < g->nupdates; u++) f[u] = (unsigned char)must_stage(g, t, u);
+    return f;
+}
+
 static int copy(const updates_stage *st, void *dst, const void *src, size_t n, char *err) {
     if (st->copy) return st->copy(st->copy_ctx, dst, src, n, err);
     memcpy(dst, src, n);
@@ -46,7 +53,7 @@ int updates_apply(const ir_graph *g, const ref_tensor *t, const updates_stage *s
     size_t off = 0;
     for (int u = 0; u < g->nupdates; u++) {
         const ref_tensor *s = &t[g->updates[u].src];
-        if (!must_stage(g, t, u)) continue;
+        if (!(st->staged ? st->staged[u] : must_stage(g, t, u))) continue;
         size_t n = nbytes(s);
         if (off + n > st->stage_bytes) {
             snprintf(err, IR_ERRLEN, "update staging too small (%zu bytes)", st->stage_bytes);
@@ -59,7 +66,7 @@ int updates_apply(const ir_graph *g, const ref_tensor *t, const updates_stage *s
     for (int u = 0; u < g->nupdates; u++) {
         const ref_tensor *s = &t[g->updates[u].src], *d = &t[g->updates[u].dst];
         const void *from = s->data;
-        if (must_stage(g, t, u)) {
+        if (st->staged ? st->staged[u] : must_stage(g, t, u)) {
             from = st->stage + off;
             off += (nbytes(s) + 63) / 64 * 64;
         }

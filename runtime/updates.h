@@ -16,10 +16,16 @@ typedef struct {
     void *copy_ctx;
     unsigned char *stage; /* staging storage of the backend, stage_bytes long */
     size_t stage_bytes;
+    /* per update: whether its source is staged (updates_staged_flags), for storage that does not
+     * move between steps (the arena backends); NULL: worked out on every apply (the interpreter,
+     * whose intermediates are allocated per run) */
+    unsigned char *staged;
 } updates_stage;
 
 /* The staging bytes the updates of g need with storage t (per value; data NULL: none). */
 size_t updates_stage_need(const ir_graph *g, const ref_tensor *t);
+/* the per-update staging flags of storage t (malloc'd; NULL when out of memory or no updates) */
+unsigned char *updates_staged_flags(const ir_graph *g, const ref_tensor *t);
 /* Writes every update of g in storage t; a missing source or destination is an error naming the
  * value. 0, or -1 with err (IR_ERRLEN). */
 int updates_apply(const ir_graph *g, const ref_tensor *t, const updates_stage *st, char *err);
