@@ -1,0 +1,78 @@
+#include "mixed_precision.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../ir/builder.h"
+#include "rewrite.h"
+
+/* the operands of a product that go to bf16: the two multiplied tensors (not a bias) */
+static int product_operands(int op) {
+    switch (op) {
+    case OP_Conv:
+    case OP_ConvGradInput:
+    case OP_ConvGradWeight:
+    case OP_MatMul:
+    case OP_Gemm: return 2;
+    default: return 0;
+    }
+}
+
+int ir_graph_has_bf16(const ir_graph *g) {
+    for (int v = 0; v < g->nvals; v++)
+        if (g->vals[v].dtype == DT_BF16) return 1;
+    return 0;
+}
+
+int bf16_graph(const ir_graph *in, int share_activations, ir_graph *out, bf16_stats *st, char *err) {
+    ir_graph_init(out);
+    bf16_stats s = {0, 0};
+    int loss = ir_find_value(in, "loss");
+    int boundary = loss >= 0 ? in->vals[loss].producer : -1;
+    size_t nv = (size_t)in->nvals + 1;
+    /* map: old id -> new id; cast[side][new id]: the bf16 copy made on that side, or -1 */
+    int *map = malloc(nv * sizeof *map), *cast[2] = {NULL, NULL};
+    size_t cap = nv * 2 + 64; /* new ids: every old value plus at most two casts per node */
+    for (int i = 0; i < in->nnodes; i++) cap += 2;
+    cast[0] = malloc(cap * sizeof(int));
+    cast[1] = malloc(cap * sizeof(int));
+    if (!map || !cast[0] || !cast[1]) {
+        free(map), free(cast[0]), free(cast[1]);
+        snprintf(err, IR_ERRLEN, "out of memory");
+        return -1;
+    }
+    for (size_t i = 0; i < cap; i++) cast[0][i] = cast[1][i] = -1;
+    for (int v = 0; v < in->nvals; v++) map[v] = in->vals[v].kind == VK_INTER ? -1 : rw_copy_leaf(in, v, out);
+    for (int i = 0; i < in->nnodes && !out->failed; i++) {
+        const ir_node *n = &in->nodes[i];
+        int nops = product_operands(n->op);
+        int side = share_activations || boundary < 0 || i <= boundary ? 0 : 1;
+        int saved[2] = {-1, -1};
+        for (int k = 0; k < nops && k < n->nin; k++) {
+            int v = map[n->in[k]];
+            if (v < 0 || out->vals[v].dtype != DT_F32) continue;
+            /* parameters: one copy per step whatever the side (the float32 master stays) */
+            int sd = in->vals[n->in[k]].kind == VK_PARAM ? 0 : side;
+            if ((size_t)v >= cap) {
+                ir_fail(out, "bf16: value table overflow");
+                break;
+            }
+            if (cast[sd][v] < 0) {
+                cast[sd][v] = ir_cast(out, v, DT_BF16);
+                s.casts++;
+            }
+            saved[k] = v;
+            map[n->in[k]] = cast[sd][v];
+        }
+        if (nops && (saved[0] >= 0 || saved[1] >= 0)) s.products++;
+        rw_copy_node(in, n, map, out);
+        for (int k = 0; k < 2; k++) /* other readers of the operand keep the float32 value */
+            if (saved[k] >= 0) map[n->in[k]] = saved[k];
+    }
+    int rc = out->failed ? -1 : rw_finish(in, map, out);
+    if (rc) snprintf(err, IR_ERRLEN, "bf16 mixed precision: %.400s", out->err);
+    free(map), free(cast[0]), free(cast[1]);
+    if (st) *st = s;
+    return rc;
+}
