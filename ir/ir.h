@@ -172,6 +172,8 @@ size_t ir_dtype_size(ir_dtype t);
 int ir_dtype_is_float(ir_dtype t);
 const char *ir_kind_name(ir_kind k);
 int64_t ir_numel(const ir_shape *s);
+/* whether g has bfloat16 values (a plan compiled with --precision bf16) */
+int ir_graph_has_bf16(const ir_graph *g);
 ir_shape ir_shape_make(int ndim, const int64_t *d);
 int ir_shape_eq(const ir_shape *a, const ir_shape *b);
 void ir_shape_str(const ir_shape *s, char *buf, size_t n);

@@ -19,12 +19,6 @@ static int product_operands(int op) {
     }
 }
 
-int ir_graph_has_bf16(const ir_graph *g) {
-    for (int v = 0; v < g->nvals; v++)
-        if (g->vals[v].dtype == DT_BF16) return 1;
-    return 0;
-}
-
 int bf16_graph(const ir_graph *in, int share_activations, ir_graph *out, bf16_stats *st, char *err) {
     ir_graph_init(out);
     bf16_stats s = {0, 0};

@@ -19,7 +19,5 @@ typedef struct {
 
 /* out = in with bf16 operands for every product; st may be NULL. 0, or -1 with err set. */
 int bf16_graph(const ir_graph *in, int share_activations, ir_graph *out, bf16_stats *st, char *err);
-/* whether g has bf16 values (a plan compiled with --precision bf16) */
-int ir_graph_has_bf16(const ir_graph *g);
 
 #endif
