@@ -7,14 +7,42 @@
 #include "../ir/builder.h"
 #include "rewrite.h"
 
-/* the operands of a product that go to bf16: the two multiplied tensors (not a bias) */
-static int product_operands(int op) {
-    switch (op) {
+/* Which products are layers (bf16) and which belong to a loss (float32). Every convolution is
+ * a layer. A MatMul / Gemm is a layer when it multiplies by a trainable parameter (a linear
+ * layer forward, or its input gradient), or when it computes a parameter's gradient (its result
+ * reaches a graph output grad.* through sums, reshapes and transposes only). The others multiply
+ * two activations — the similarity matrices of SimCLR / MoCo / SupCon, Barlow Twins' cross-
+ * correlation, the queue logits — and stay float32 with the rest of the loss. */
+static int is_copy_like(int op) {
+    return op == OP_Add || op == OP_Identity || op == OP_Reshape || op == OP_Flatten || op == OP_Transpose;
+}
+
+/* feeds[v]: value v reaches a parameter gradient output through copy-like nodes only */
+static unsigned char *gradient_feeders(const ir_graph *g) {
+    unsigned char *feeds = calloc((size_t)g->nvals + 1, 1);
+    if (!feeds) return NULL;
+    for (int o = 0; o < g->noutputs; o++) {
+        const char *nm = g->vals[g->outputs[o]].name;
+        if (nm && !strncmp(nm, "grad.", 5)) feeds[g->outputs[o]] = 1;
+    }
+    for (int i = g->nnodes - 1; i >= 0; i--) { /* nodes are in topological order */
+        const ir_node *n = &g->nodes[i];
+        if (!is_copy_like(n->op) || !feeds[n->out[0]]) continue;
+        for (int k = 0; k < n->nin; k++) feeds[n->in[k]] = 1;
+    }
+    return feeds;
+}
+
+static int is_layer_product(const ir_graph *g, const ir_node *n, const unsigned char *feeds) {
+    switch (n->op) {
     case OP_Conv:
     case OP_ConvGradInput:
-    case OP_ConvGradWeight:
+    case OP_ConvGradWeight: return 1;
     case OP_MatMul:
-    case OP_Gemm: return 2;
+    case OP_Gemm:
+        for (int k = 0; k < 2; k++)
+            if (g->vals[n->in[k]].kind == VK_PARAM && !(g->vals[n->in[k]].flags & VF_FROZEN)) return 1;
+        return feeds[n->out[0]];
     default: return 0;
     }
 }
@@ -27,12 +55,13 @@ int bf16_graph(const ir_graph *in, int share_activations, ir_graph *out, bf16_st
     size_t nv = (size_t)in->nvals + 1;
     /* map: old id -> new id; cast[side][new id]: the bf16 copy made on that side, or -1 */
     int *map = malloc(nv * sizeof *map), *cast[2] = {NULL, NULL};
+    unsigned char *feeds = gradient_feeders(in);
     size_t cap = nv * 2 + 64; /* new ids: every old value plus at most two casts per node */
     for (int i = 0; i < in->nnodes; i++) cap += 2;
     cast[0] = malloc(cap * sizeof(int));
     cast[1] = malloc(cap * sizeof(int));
-    if (!map || !cast[0] || !cast[1]) {
-        free(map), free(cast[0]), free(cast[1]);
+    if (!map || !cast[0] || !cast[1] || !feeds) {
+        free(map), free(cast[0]), free(cast[1]), free(feeds);
         snprintf(err, IR_ERRLEN, "out of memory");
         return -1;
     }
@@ -40,7 +69,7 @@ int bf16_graph(const ir_graph *in, int share_activations, ir_graph *out, bf16_st
     for (int v = 0; v < in->nvals; v++) map[v] = in->vals[v].kind == VK_INTER ? -1 : rw_copy_leaf(in, v, out);
     for (int i = 0; i < in->nnodes && !out->failed; i++) {
         const ir_node *n = &in->nodes[i];
-        int nops = product_operands(n->op);
+        int nops = is_layer_product(in, n, feeds) ? 2 : 0; /* the two multiplied operands, not a bias */
         int side = share_activations || boundary < 0 || i <= boundary ? 0 : 1;
         int saved[2] = {-1, -1};
         for (int k = 0; k < nops && k < n->nin; k++) {
@@ -66,7 +95,7 @@ int bf16_graph(const ir_graph *in, int share_activations, ir_graph *out, bf16_st
     }
     int rc = out->failed ? -1 : rw_finish(in, map, out);
     if (rc) snprintf(err, IR_ERRLEN, "bf16 mixed precision: %.400s", out->err);
-    free(map), free(cast[0]), free(cast[1]);
+    free(map), free(cast[0]), free(cast[1]), free(feeds);
     if (st) *st = s;
     return rc;
 }
