@@ -25,26 +25,38 @@ if ! grep -qw avx512_bf16 /proc/cpuinfo; then
     [ "$(wc -l <"$work/err")" -eq 1 ] && { echo "ok   no avx512_bf16 here: bf16 plans refused in one line"; exit 0; }
   echo "FAIL no avx512_bf16 here and the refusal is wrong: $(cat "$work/err")"; exit 1
 fi
-for m in $(printf '%s\n' "${!opts[@]}" | sort); do
+# every method on the small convnet (its JIT kernels compile in half a ResNet's time), and SimCLR
+# on resnet18 (residual blocks, strided 1x1 downsampling convolutions)
+for mb in $(printf '%s:convnet\n' "${!opts[@]}" | sort) simclr:resnet18; do
+  m=${mb%:*} bb=${mb#*:}
   sets=(); for o in ${opts[$m]}; do sets+=(--set "$o"); done
   for p in f32 bf16; do
-    "$sslc" compile "$m" --width 0.125 --image-size 16 ${size[$m]:---batch 16 --lr ${BF16_LR:-1e-4}} "${sets[@]}" --precision $p -o "$work/$m-$p.plan" >"$work/log-$p" 2>&1 &&
-      "$sslc" run "$work/$m-$p.plan" --data fake:512 --steps 5 --log-every 1 --out "$work/run-$m-$p" >>"$work/log-$p" 2>&1 ||
-      { bad "$m $p: $(tail -1 "$work/log-$p")"; continue 2; }
+    "$sslc" compile "$m" --backbone $bb --width 0.125 --image-size 16 ${size[$m]:---batch 16 --lr ${BF16_LR:-1e-4}} "${sets[@]}" --precision $p -o "$work/$m-$p.plan" >"$work/log-$p" 2>&1 &&
+      "$sslc" run "$work/$m-$p.plan" --data fake:512 --steps 5 --log-every 1 --out "$work/run-$mb-$p" >>"$work/log-$p" 2>&1 ||
+      { bad "$mb $p: $(tail -1 "$work/log-$p")"; continue 2; }
   done
+  # the cpu backend's bf16 step (fused casts storing bf16, oneDNN bf16 convolutions) against the
+  # reference interpreter's (widened operands) on the same first step (three methods: time)
+  if [[ " simclr:resnet18 dino:convnet swav:convnet " == *" $mb "* ]] && "$sslc" run "$work/$m-bf16.plan" --data fake:512 --steps 1 --device ref --out "$work/ref-$mb" >"$work/log-ref" 2>&1 &&
+     res=$(paste <(grep -o 'loss [0-9.e+-]*' "$work/log-ref" | cut -d' ' -f2) <(grep -o 'loss [0-9.e+-]*' "$work/log-bf16" | head -1 | cut -d' ' -f2) |
+       awk '{ a = $1 < 0 ? -$1 : $1; r = ($2 - $1) / (a > 1 ? a : 1); if (r < 0) r = -r; printf "%.2e", r; exit !(r <= 2e-3) }'); then
+    ok "$mb: bf16 step 1 cpu against ref: $res"
+  elif [[ " simclr:resnet18 dino:convnet swav:convnet " == *" $mb "* ]]; then
+    bad "$mb: bf16 step 1 cpu against ref: ${res:-$(tail -1 "$work/log-ref")}"
+  fi
   if res=$(paste <(grep -o 'loss [0-9.e+-]*' "$work/log-f32" | cut -d' ' -f2) <(grep -o 'loss [0-9.e+-]*' "$work/log-bf16" | cut -d' ' -f2) |
       awk '{ a = $1 < 0 ? -$1 : $1; r = ($2 - $1) / (a > 1 ? a : 1); if (r < 0) r = -r; if (r > w) w = r; n++ }
            END { printf "%d steps, worst relative difference %.2e", n, w; exit !(n == 5 && w <= 2e-2) }'); then
-    ok "$m: $res"
+    ok "$mb: $res"
   else
-    bad "$m: $res"; paste "$work/log-f32" "$work/log-bf16" | grep step
+    bad "$mb: $res"; paste "$work/log-f32" "$work/log-bf16" | grep step
   fi
 done
 # the plan records its precision; the casts are graph nodes; checkpoints stay float32
 p=$work/simclr-bf16.plan
 "$sslc" inspect "$p" 2>&1 | grep -q "precision.*bf16" && ok "inspect shows the precision" || bad "inspect: no precision line"
 "$sslc" inspect "$p" --graph 2>/dev/null | grep -q "Cast" && ok "casts are graph nodes" || bad "no Cast nodes in the bf16 graph"
-/usr/bin/python3 - "$work/run-simclr-bf16/checkpoint.safetensors" <<'PY' && ok "bf16 checkpoint holds float32 tensors" || bad "bf16 checkpoint not float32"
+/usr/bin/python3 - "$work/run-simclr:resnet18-bf16/checkpoint.safetensors" <<'PY' && ok "bf16 checkpoint holds float32 tensors" || bad "bf16 checkpoint not float32"
 import json, struct, sys
 b = open(sys.argv[1], 'rb').read(); n = struct.unpack('<Q', b[:8])[0]
 h = {k: v for k, v in json.loads(b[8:8 + n]).items() if k != '__metadata__'}
