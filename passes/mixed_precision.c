@@ -99,3 +99,24 @@ int bf16_graph(const ir_graph *in, int share_activations, ir_graph *out, bf16_st
     if (st) *st = s;
     return rc;
 }
+
+int bf16_strip(const ir_graph *in, ir_graph *out, char *err) {
+    ir_graph_init(out);
+    int *map = malloc(((size_t)in->nvals + 1) * sizeof *map);
+    if (!map) {
+        snprintf(err, IR_ERRLEN, "out of memory");
+        return -1;
+    }
+    for (int v = 0; v < in->nvals; v++) map[v] = in->vals[v].kind == VK_INTER ? -1 : rw_copy_leaf(in, v, out);
+    for (int i = 0; i < in->nnodes && !out->failed; i++) {
+        const ir_node *n = &in->nodes[i];
+        if (n->op == OP_Cast && in->vals[n->out[0]].dtype == DT_BF16)
+            map[n->out[0]] = map[n->in[0]];
+        else
+            rw_copy_node(in, n, map, out);
+    }
+    int rc = out->failed ? -1 : rw_finish(in, map, out);
+    if (rc) snprintf(err, IR_ERRLEN, "the float32 twin of a bf16 graph: %.400s", out->err);
+    free(map);
+    return rc;
+}

@@ -20,4 +20,8 @@ typedef struct {
 /* out = in with bf16 operands for every product; st may be NULL. 0, or -1 with err set. */
 int bf16_graph(const ir_graph *in, int share_activations, ir_graph *out, bf16_stats *st, char *err);
 
+/* out = the float32 graph in of a bf16 graph: every Cast to bf16 removed (its readers take its
+ * input), for comparing the two memory plans (sslc inspect). 0, or -1 with err set. */
+int bf16_strip(const ir_graph *in, ir_graph *out, char *err);
+
 #endif

@@ -55,6 +55,8 @@ done
 # the plan records its precision; the casts are graph nodes; checkpoints stay float32
 p=$work/simclr-bf16.plan
 "$sslc" inspect "$p" 2>&1 | grep -q "precision.*bf16" && ok "inspect shows the precision" || bad "inspect: no precision line"
+line=$("$sslc" inspect "$p" 2>&1 | grep "^precision bf16: .*arena .* MiB against .* MiB in float32 (\(saves\|costs\) ")
+[ -n "$line" ] && ok "inspect: $line" || bad "inspect: no bf16 memory line"
 "$sslc" inspect "$p" --graph 2>/dev/null | grep -q "Cast" && ok "casts are graph nodes" || bad "no Cast nodes in the bf16 graph"
 /usr/bin/python3 - "$work/run-simclr:resnet18-bf16/checkpoint.safetensors" <<'PY' && ok "bf16 checkpoint holds float32 tensors" || bad "bf16 checkpoint not float32"
 import json, struct, sys
