@@ -26,6 +26,8 @@ typedef struct {
     int opset;   /* ONNX_OPSET_MIN..ONNX_OPSET_MAX */
     int fold_bn; /* fold eval-mode BatchNormalization into the Conv before it */
     const char *doc; /* model doc_string, or NULL */
+    int nmeta;       /* metadata_props: nmeta key / value pairs */
+    const char *const *meta_keys, *const *meta_values;
 } onnx_export_opts;
 
 /* g and g3 are the same eval-mode graph built at batch 2 and batch 3 (their first input is
