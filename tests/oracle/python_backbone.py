@@ -157,6 +157,14 @@ def check_refusals(convnet_run):
         os.link(os.path.join(convnet_run, f), os.path.join(bare, f))
     expect_error("a run without backbone.json", lambda: sslc.load_backbone(bare), "backbone.json", "--resume")
     expect_error("a plan file", lambda: sslc.load_backbone(os.path.join(bare, "plan.plan")), "run directory")
+    # the fix the message names: resuming the run writes backbone.json
+    sslc_cmd("run", "--resume", bare, "--steps", "3")
+    x = np.random.default_rng(4).normal(0, 1, (2, 3, 16, 16)).astype(np.float32)
+    xf, ff = os.path.join(WORK, "x.safetensors"), os.path.join(WORK, "f.safetensors")
+    st.save(xf, {"images": x})
+    sslc_cmd("features", bare, "--inputs", xf, "-o", ff)
+    with torch.no_grad():
+        compare("a resumed old run", sslc.load_backbone(bare)(torch.from_numpy(x)), st.load(ff)["features"])
     onnx = os.path.join(WORK, "convnet.onnx")
     sslc_cmd("export", convnet_run, "-o", onnx, "--raw-input")
     run = os.path.join(WORK, "imported")
