@@ -112,7 +112,7 @@ static void describe(const encoder_desc *d, int raw_input, export_meta *m) {
     add_meta(m, "sslc.channels", m->channels);
     add_meta(m, "sslc.mean", m->mean);
     add_meta(m, "sslc.std", m->std);
-    add_meta(m, "sslc.input", raw_input ? "(pixels - mean) / std" : "pixels in [0, 1]");
+    add_meta(m, ONNX_META_INPUT, raw_input ? ONNX_INPUT_NORMALIZED : ONNX_INPUT_PIXELS);
 }
 
 static int run_export(const export_args *a, char *err) {

@@ -22,6 +22,11 @@
 #define ONNX_OPSET_MAX 17
 #define ONNX_OPSET_DEFAULT 17
 
+/* metadata_props entry of sslc's exports saying what the input `images` holds */
+#define ONNX_META_INPUT "sslc.input"
+#define ONNX_INPUT_PIXELS "pixels in [0, 1]"            /* the model normalizes (default) */
+#define ONNX_INPUT_NORMALIZED "(pixels - mean) / std" /* --raw-input */
+
 typedef struct {
     int opset;   /* ONNX_OPSET_MIN..ONNX_OPSET_MAX */
     int fold_bn; /* fold eval-mode BatchNormalization into the Conv before it */

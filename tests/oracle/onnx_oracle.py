@@ -10,7 +10,8 @@ usage: onnx_oracle.py SSLC WORKDIR {export,import,resnet50,vit,badfiles,rundir}
             and `sslc embed` (cpu engine) on a folder: dataset of PNG files, which ONNX Runtime
             gets as u8 / 255 normalized with the plan's mean and std (--raw-input models) or as
             u8 / 255 alone (the default models, which normalize inside); metadata_props record
-            method, backbone, width, feat_dim, image size, channels, mean, std and the input
+            method, backbone, width, feat_dim, image size, channels, mean, std and the input;
+            importing a default model as a backbone is refused (it would normalize twice)
   import    torchvision ResNet-18 exported by torch.onnx.export (opset 13 and 17; BatchNorm
             folded, preserved, and in training mode; cut before fc with --backbone-output):
             imported by `sslc compile`, its forward equals ONNX Runtime's; SimCLR steps on it;
@@ -196,6 +197,9 @@ def check_pixel_input(name, run, imgs, xe, spec, options):
     worst = max(worst, compare(f"{name} pixel-input export vs --raw-input export on normalized pixels", y,
                                run_ort(raw, xe)["features"]))
     log(f"{name}: metadata_props and the Sub/Div normalization as expected")
+    # as a backbone, a model that normalizes would normalize the plan's views twice
+    one_line_error(["compile", "simclr", "--backbone", pix, "--targets", "none", "-o", path("x.plan")],
+                   "export it again with --raw-input", f"{name}: a pixel-input export imported as a backbone")
     return worst
 
 
