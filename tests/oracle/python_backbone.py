@@ -54,10 +54,16 @@ def sslc_cmd(*args):
     return r
 
 
+def device(tag):
+    """the default model on the cpu engine (JIT kernels, oneDNN); the rest on the reference
+    interpreter, which compiles nothing (a cold kernel cache would cost a minute)"""
+    return "cpu" if tag == "resnet18-w0.25" else "ref"
+
+
 def train(tag, method, args, c, s):
     run = os.path.join(WORK, tag)
     sslc_cmd("train", *method, *args, "--image-size", s, "--channels", c, "--data", f"fake:8:{c}x{s}x{s}",
-             "--batch", "4", "--steps", "2", "--targets", "none", "--no-eval", "--out", run)
+             "--batch", "4", "--steps", "2", "--targets", "none", "--no-eval", "--device", device(tag), "--out", run)
     return run
 
 
@@ -121,7 +127,7 @@ def check_config(tag, method, args, c, s):
         # PNG files through model.transform against `sslc embed` on the same files
         root, files = png_folder(tag, c, s)
         npy = os.path.join(WORK, "e.npy")
-        sslc_cmd("embed", run, "--data", f"folder:{root}", "-o", npy, "--quiet")
+        sslc_cmd("embed", run, "--data", f"folder:{root}", "-o", npy, "--quiet", "--device", device(tag))
         xs = torch.stack([model.transform(Image.open(f)) for f in files])
         worst = max(worst, compare(f"{tag} transform + model vs sslc embed", model(xs), np.load(npy)))
     return run, model, worst
@@ -158,7 +164,7 @@ def check_refusals(convnet_run):
     expect_error("a run without backbone.json", lambda: sslc.load_backbone(bare), "backbone.json", "--resume")
     expect_error("a plan file", lambda: sslc.load_backbone(os.path.join(bare, "plan.plan")), "run directory")
     # the fix the message names: resuming the run writes backbone.json
-    sslc_cmd("run", "--resume", bare, "--steps", "3")
+    sslc_cmd("run", "--resume", bare, "--steps", "3", "--device", "ref")
     x = np.random.default_rng(4).normal(0, 1, (2, 3, 16, 16)).astype(np.float32)
     xf, ff = os.path.join(WORK, "x.safetensors"), os.path.join(WORK, "f.safetensors")
     st.save(xf, {"images": x})
@@ -169,7 +175,7 @@ def check_refusals(convnet_run):
     sslc_cmd("export", convnet_run, "-o", onnx, "--raw-input")
     run = os.path.join(WORK, "imported")
     sslc_cmd("train", "simclr", "--backbone", onnx, "--data", "fake:8:3x16x16", "--batch", "4", "--steps", "1",
-             "--targets", "none", "--no-eval", "--out", run)
+             "--targets", "none", "--no-eval", "--device", "ref", "--out", run)
     expect_error("an imported ONNX backbone", lambda: sslc.load_backbone(run), "imported ONNX backbone", "sslc export")
 
 
