@@ -2,7 +2,8 @@
 kind gives the features `sslc features` (same float inputs) and `sslc embed` (PNG files through
 model.transform) compute, to 1e-5; width-1 ResNet-18 is torchvision's own resnet18(); ViTs are
 torchvision's VisionTransformer; backbone.json records what the plan used; missing or unusable
-inputs are refused with one clear message.
+inputs (no backbone.json, a plan file, an imported backbone, a damaged checkpoint) are refused with
+one clear message.
 
 usage: python_backbone.py SSLC WORKDIR   (python/ on PYTHONPATH or the package installed)"""
 import json
@@ -163,6 +164,14 @@ def check_refusals(convnet_run):
         os.link(os.path.join(convnet_run, f), os.path.join(bare, f))
     expect_error("a run without backbone.json", lambda: sslc.load_backbone(bare), "backbone.json", "--resume")
     expect_error("a plan file", lambda: sslc.load_backbone(os.path.join(bare, "plan.plan")), "run directory")
+    # a flipped bit in a weight: the checkpoint's checksum refuses it
+    flip = os.path.join(WORK, "flip")
+    os.makedirs(flip)
+    os.link(os.path.join(convnet_run, "backbone.json"), os.path.join(flip, "backbone.json"))
+    data = bytearray(open(os.path.join(convnet_run, "checkpoint.safetensors"), "rb").read())
+    data[-3] ^= 0x10
+    open(os.path.join(flip, "checkpoint.safetensors"), "wb").write(data)
+    expect_error("a flipped bit", lambda: sslc.load_backbone(flip), "corrupted")
     # the fix the message names: resuming the run writes backbone.json
     sslc_cmd("run", "--resume", bare, "--steps", "3", "--device", "ref")
     x = np.random.default_rng(4).normal(0, 1, (2, 3, 16, 16)).astype(np.float32)
