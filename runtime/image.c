@@ -11,6 +11,7 @@
 #include <jerror.h>
 #include <png.h>
 
+#include "image_resize.h"
 #include "ir/ir.h" /* IR_ERRLEN */
 
 #define IMG_MAX_SIDE 65535
@@ -151,12 +152,14 @@ static void jpeg_on_message(j_common_ptr ci, int level) {
 static void jpeg_silent(j_common_ptr ci) { (void)ci; }
 
 /* the largest libjpeg-turbo scaled-IDCT reduction 1/d (d = 1, 2, 4, 8) that keeps the decoded
- * image at least twice min_h x min_w: decoding fewer pixels pays, and the resize after it still
- * averages over two or more decoded pixels, so the IDCT's shortcut stays below the rounding */
+ * image at least four times the size it is resized to (before the crop to min_h x min_w):
+ * decoding fewer pixels pays, and the resize after it still averages over four or more decoded
+ * pixels, which keeps the difference from a full decode small (README "Your own images") */
 static int jpeg_denom(int w, int h, int min_h, int min_w) {
-    int d = 1;
+    int d = 1, rh, rw;
     if (min_h <= 0 || min_w <= 0) return 1;
-    while (d < 8 && (w + 2 * d - 1) / (2 * d) >= 2 * min_w && (h + 2 * d - 1) / (2 * d) >= 2 * min_h) d *= 2;
+    img_cover_size(h, w, min_h, min_w, &rh, &rw);
+    while (d < 8 && (w + 2 * d - 1) / (2 * d) >= 4 * rw && (h + 2 * d - 1) / (2 * d) >= 4 * rh) d *= 2;
     return d;
 }
 
