@@ -258,6 +258,7 @@ typedef struct {
     int64_t fail_at; /* the lowest failing index (n: none) */
     char err[IR_ERRLEN];
     double t0, last;
+    int printed;
 } decode_job;
 
 static double now(void) {
@@ -293,9 +294,11 @@ static void decode_progress(decode_job *j, int final) {
     if (j->quiet) return;
     double t = now();
     int tty = isatty(2);
-    if (!final && t - j->last < (tty ? 0.5 : 10.0)) return;
-    if (final && t - j->t0 < 2.0 && j->last == j->t0) return; /* quick: no line */
+    /* a line only for a folder that takes more than 2 s */
+    if (!final && (t - j->t0 < 2.0 || t - j->last < (tty ? 0.5 : 10.0))) return;
+    if (final && t - j->t0 < 2.0 && !j->printed) return;
     j->last = t;
+    j->printed = 1;
     double mib = (double)j->f->n * j->sc * j->H * j->W / (1024.0 * 1024.0);
     fprintf(stderr, "%s%s: decoded %lld/%lld images to %dx%dx%d (%.1f MiB in memory), %.0f img/s%s", tty ? "\r" : "",
             j->what, (long long)j->done, (long long)j->f->n, j->sc, j->H, j->W, mib, (double)j->done / (t - j->t0 + 1e-9),
