@@ -346,7 +346,7 @@ static int test_folder(void) {
           "folder info n=%lld c=%d", (long long)in->n, in->c);
     CHECK(!strcmp(ds_class_name(ds, 0), "cat") && !strcmp(ds_class_name(ds, 1), "dog") && !ds_class_name(ds, 2), "classes");
     CHECK(strstr(ds_path(ds, 1), "imgs/train/cat/sub/a.jpg") != NULL, "path of sample 1: %s", ds_path(ds, 1));
-    uint8_t x[90];
+    uint8_t x[3 * 8 * 8]; /* the largest image read here: 8x8 RGB */
     int32_t lab;
     /* sorted: cat/b.png, cat/sub/a.jpg, dog/c.PNG */
     CHECK(ds_read(ds, 0, x, DS_CHW, &lab, err) == 0, "%s", err);
