@@ -15,6 +15,7 @@
 #include "fileio.h"
 #include "image.h"
 #include "image_resize.h"
+#include "memlimit.h"
 
 #define IMG_MAX_FILE ((size_t)256 << 20)
 #define DECODE_MAX_THREADS 8
@@ -439,9 +440,17 @@ int ds_open_folder(sslc_dataset *ds, const char *dir, ds_split split, const ds_o
                         .quiet = opt->quiet, .fail_at = f.n};
         j.sc = opt->channels ? opt->channels : 3;
         size_t bytes = (size_t)f.n * j.sc * (size_t)H * W;
-        if (!(j.store = malloc(bytes ? bytes : 1))) {
-            ds_fail(err, "%s: out of memory for %lld images of %dx%dx%d (%.1f MiB)", what, (long long)f.n, j.sc, H, W,
-                    (double)bytes / (1024.0 * 1024.0));
+        /* checked against what the process may use: Linux would hand out the memory and kill
+         * the process later, while it trains */
+        memlimits ml;
+        memlimit_read(&ml);
+        const char *lim_name;
+        int64_t lim = memlimit_smallest(&ml, &lim_name);
+        if ((lim >= 0 && (int64_t)bytes > lim) || !(j.store = malloc(bytes ? bytes : 1))) {
+            ds_fail(err, "%s: %lld images of %dx%dx%d need %.1f MiB in memory, more than there is (%s: %.1f MiB); a "
+                         "smaller --image-size or --source-size needs less",
+                    what, (long long)f.n, j.sc, H, W, (double)bytes / (1024.0 * 1024.0), lim >= 0 ? lim_name : "malloc",
+                    lim >= 0 ? (double)lim / (1024.0 * 1024.0) : 0.0);
             goto fail;
         }
         pthread_mutex_init(&j.mu, NULL);
