@@ -3,6 +3,7 @@
  * shutdown with threads blocked on a full queue. */
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "optest.h"
 #include "runtime/dataset.h"
