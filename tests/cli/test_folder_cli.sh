@@ -119,6 +119,14 @@ if [ -d /usr/share/datasets/fashion-mnist ]; then
     "$sslc" train simclr --source-size 32 --out "$work/r2" --steps 1
 fi
 
+# the decoded images must fit in what the process may use (3 images at 8000x8000: 549 MiB)
+"$sslc" compile simclr --image-size 32 --source-size 8000 --batch 2 --width 0.125 -o "$work/huge.plan" >/dev/null || bad "compile huge"
+if ldd "$sslc" | grep -q libasan; then echo "skip the address-space limit under ASan (its shadow memory needs more)"
+else
+  expect_error "decoded images over the memory limit" "need 549.3 MiB in memory, more than there is (RLIMIT_AS.*smaller --image-size" \
+    bash -c 'ulimit -v 700000; exec "$0" embed "$1" --data "folder:$2" -o "$3" -q' "$sslc" "$work/huge.plan" "$work/big" "$work/h.npy"
+fi
+
 # a labelled folder without splits: trained on 63, evaluated on the 7 held out, and it says so
 "$sslc" train simclr --data "folder:$work/pets" --image-size 16 --batch 8 --width 0.125 --steps 2 --knn 5 \
   --out "$work/run" >"$work/out" 2>"$work/err"
