@@ -222,24 +222,33 @@ static int carve(file_list *f, const char *root, ds_split split, int64_t *held, 
     return 0;
 }
 
-/* size and channels of an image file from its header */
+/* size and channels of an image file from its header: the first 64 KiB hold it unless a large
+ * metadata block (an EXIF thumbnail) comes first; then the whole file is read */
 static int probe_file(const char *path, int *w, int *h, int *c, const char *what, char *err) {
     char e2[IR_ERRLEN];
-    unsigned char head[64];
-    if (!strcasecmp(ext_of(path), "png")) { /* the IHDR chunk is at the start */
-        int fd = sslc_open_input(path, e2);
-        if (fd < 0) return ds_fail(err, "%s: %s", what, e2);
-        ssize_t got = read(fd, head, sizeof head);
-        close(fd);
-        if (got >= 8 && !memcmp(head, "\x89PNG", 4)) {
-            if (img_probe(head, (size_t)got, w, h, c, path, e2)) return ds_fail(err, "%s: %s", what, e2);
-            return 0;
-        }
+    enum { HEAD = 64 << 10 };
+    unsigned char *head = malloc(HEAD);
+    if (!head) return ds_fail(err, "%s: out of memory", what);
+    int fd = sslc_open_input(path, e2);
+    if (fd < 0) {
+        free(head);
+        return ds_fail(err, "%s: %s", what, e2);
     }
+    ssize_t got = 0, r;
+    while (got < HEAD && (r = read(fd, head + got, (size_t)(HEAD - got))) > 0) got += r;
+    close(fd);
+    if (got <= 0) {
+        free(head);
+        return ds_fail(err, "%s: %s: empty or unreadable file", what, path);
+    }
+    int rc = img_probe(head, (size_t)got, w, h, c, path, e2);
+    free(head);
+    if (!rc) return 0;
+    if (got < HEAD) return ds_fail(err, "%s: %s", what, e2); /* that was the whole file */
     unsigned char *buf;
     size_t len;
     if (sslc_read_file(path, IMG_MAX_FILE, &buf, &len, e2)) return ds_fail(err, "%s: %s", what, e2);
-    int rc = img_probe(buf, len, w, h, c, path, e2);
+    rc = img_probe(buf, len, w, h, c, path, e2);
     free(buf);
     return rc ? ds_fail(err, "%s: %s", what, e2) : 0;
 }
@@ -429,8 +438,8 @@ int ds_open_folder(sslc_dataset *ds, const char *dir, ds_split split, const ds_o
     ds->info.has_labels = nclasses > 0;
     if (held_out)
         snprintf(ds->info.note, sizeof ds->info.note,
-                 "%.60s has no train/ and test/ sub-folders: %lld of its %lld images (%d %%, picked by a fixed hash of "
-                 "their paths) are held out as the test split and never trained on",
+                 "%.60s has no train/ and test/ sub-folders: the test split is %lld of its %lld images (%d %%, picked by a "
+                 "fixed hash of their paths), held out and never trained on",
                  has_tr ? "train/" : dir, (long long)held, (long long)total, FOLDER_HELD_OUT_PERCENT);
     if (opt->shape_only) {
         ds->info.c = opt->channels ? opt->channels : C;
