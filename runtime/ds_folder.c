@@ -364,8 +364,8 @@ static int decode_all(decode_job *j, char *err) {
         }
         j->any_color |= color;
         j->done++;
+        decode_progress(j, 0); /* under the lock: it reads done */
         pthread_mutex_unlock(&j->mu);
-        decode_progress(j, 0);
     }
     for (int t = 1; t <= started; t++) pthread_join(th[t], NULL);
     if (j->fail_at < j->f->n) {
@@ -438,9 +438,10 @@ int ds_open_folder(sslc_dataset *ds, const char *dir, ds_split split, const ds_o
     ds->info.has_labels = nclasses > 0;
     if (held_out)
         snprintf(ds->info.note, sizeof ds->info.note,
-                 "%.60s has no train/ and test/ sub-folders: the test split is %lld of its %lld images (%d %%, picked by a "
-                 "fixed hash of their paths), held out and never trained on",
-                 has_tr ? "train/" : dir, (long long)held, (long long)total, FOLDER_HELD_OUT_PERCENT);
+                 "%.60s has no %s: the test split is %lld of the %lld images%s (%d %%, picked by a fixed hash of their "
+                 "paths), held out and never trained on",
+                 dir, has_tr ? "test/ (or val/) beside train/" : "train/ and test/ sub-folders", (long long)held,
+                 (long long)total, has_tr ? " of train/" : "", FOLDER_HELD_OUT_PERCENT);
     if (opt->shape_only) {
         ds->info.c = opt->channels ? opt->channels : C;
         ds->read = NULL;

@@ -409,7 +409,7 @@ static int test_folder(void) {
     ds_options f8 = {.height = 8, .width = 8, .seed = 1}, f8b = {.height = 8, .width = 8, .seed = 99, .channels = 3};
     CHECK(ds_open(&ds, spec, DS_TRAIN, &f8, err) == 0, "%s", err);
     in = ds_get_info(ds);
-    CHECK(in->n == 18 && !in->has_labels && in->num_classes == 0 && in->c == 3 && strstr(in->note, "2 of its 20 images"),
+    CHECK(in->n == 18 && !in->has_labels && in->num_classes == 0 && in->c == 3 && strstr(in->note, "2 of the 20 images"),
           "flat train n=%lld labels=%d note '%s'", (long long)in->n, in->has_labels, in->note);
     CHECK(ds_read(ds, 17, x, DS_HWC, &lab, err) == 0 && lab == -1, "unlabelled read: %s", err);
     split_paths(ds, tr_paths, sizeof tr_paths);
