@@ -427,6 +427,18 @@ static int test_folder(void) {
     CHECK(ds_open(&ds, spec, DS_TRAIN, &so, err) == 0 && ds_get_info(ds)->n == 18 && ds_read(ds, 0, x, DS_CHW, &lab, err) != 0,
           "shape only: %s", err);
     ds_close(ds);
+    /* train/ without test/: the test split is held out of train/ */
+    mkdirs(P("trainonly/train/a"));
+    for (int i = 0; i < 3; i++) {
+        char name[64];
+        snprintf(name, sizeof name, "trainonly/train/a/%d.png", i);
+        CHECK(put_image(P(name), 4, 4, 1, 0, (uint8_t)i) == 0, "write");
+    }
+    snprintf(spec, sizeof spec, "folder:%s", P("trainonly"));
+    CHECK(ds_open(&ds, spec, DS_TEST, NULL, err) == 0 && ds_get_info(ds)->n == 1 && ds_get_info(ds)->has_labels &&
+              strstr(ds_get_info(ds)->note, "test/ (or val/) beside train/") && strstr(ds_get_info(ds)->note, "of train/"),
+          "train/ only: %s / note '%s'", err, ds ? ds_get_info(ds)->note : "");
+    ds_close(ds);
     /* one image: nothing to hold out */
     mkdirs(P("one"));
     CHECK(put_image(P("one/x.png"), 4, 4, 1, 0, 0) == 0, "write");
