@@ -73,6 +73,18 @@ else
 fi
 SSLC_CPU_BF16=0 "$sslc" run "$p" --data fake:64 --steps 2 --device ref --out "$work/refbf16" >/dev/null 2>&1 &&
   ok "the ref backend runs bf16 plans" || bad "the ref backend refused a bf16 plan"
+# the cuda backend (through the stand-in of tests/fake_cuda) refuses bf16 plans in one line
+fake=$(dirname "$sslc")/tests/libsslc_fakecuda.so
+if [ -f "$fake" ]; then
+  if SSLC_CUDA_DRIVER=$fake SSLC_CUBLAS_LIB=$fake SSLC_CUDNN_LIB=$fake "$sslc" run "$p" --device cuda --data fake:64 --steps 1 \
+       --out "$work/cuda" >/dev/null 2>"$work/err"; then
+    bad "the cuda backend ran a bf16 plan"
+  else
+    [ "$(wc -l <"$work/err")" -eq 1 ] && grep -q "does not run bf16" "$work/err" && ok "cuda: $(cat "$work/err")" || bad "cuda refusal: $(cat "$work/err")"
+  fi
+else
+  bad "the cuda stand-in $fake was not built"
+fi
 # the precision options
 "$sslc" run "$p" --precision bf16 --data fake:64 --steps 1 --out "$work/x1" >/dev/null 2>"$work/err"
 [ $? -ne 0 ] && grep -q "sslc compile/train --precision bf16" "$work/err" && ok "run --precision bf16 points to compile" || bad "run --precision bf16: $(cat "$work/err")"
