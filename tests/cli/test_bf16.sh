@@ -85,6 +85,13 @@ if [ -f "$fake" ]; then
 else
   bad "the cuda stand-in $fake was not built"
 fi
+# sslc train --precision bf16 compiles a bf16 plan and trains it; --resume keeps the plan as compiled
+"$sslc" train simclr --data fake:64 --steps 1 --backbone convnet --width 0.125 --image-size 16 --batch 8 --no-eval \
+  --precision bf16 --out "$work/train" >"$work/log" 2>&1 && grep -q "done: 1 steps" "$work/log" &&
+  "$sslc" inspect "$work/train/plan.plan" | grep -q "^  precision *bf16" && ok "train --precision bf16" ||
+  bad "train --precision bf16: $(tail -1 "$work/log")"
+"$sslc" train simclr --resume --out "$work/train" --steps 2 --precision bf16 >/dev/null 2>"$work/err"
+[ $? -ne 0 ] && grep -q "as compiled" "$work/err" && ok "train --resume --precision bf16 refused" || bad "resume: $(cat "$work/err")"
 # the precision options
 "$sslc" run "$p" --precision bf16 --data fake:64 --steps 1 --out "$work/x1" >/dev/null 2>"$work/err"
 [ $? -ne 0 ] && grep -q "sslc compile/train --precision bf16" "$work/err" && ok "run --precision bf16 points to compile" || bad "run --precision bf16: $(cat "$work/err")"
