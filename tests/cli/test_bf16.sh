@@ -73,6 +73,25 @@ else
 fi
 SSLC_CPU_BF16=0 "$sslc" run "$p" --data fake:64 --steps 2 --device ref --out "$work/refbf16" >/dev/null 2>&1 &&
   ok "the ref backend runs bf16 plans" || bad "the ref backend refused a bf16 plan"
+# the cuda backend (through the stand-in of tests/fake_cuda) refuses bf16 plans in one line
+fake=$(dirname "$sslc")/tests/libsslc_fakecuda.so
+if [ -f "$fake" ]; then
+  if SSLC_CUDA_DRIVER=$fake SSLC_CUBLAS_LIB=$fake SSLC_CUDNN_LIB=$fake "$sslc" run "$p" --device cuda --data fake:64 --steps 1 \
+       --out "$work/cuda" >/dev/null 2>"$work/err"; then
+    bad "the cuda backend ran a bf16 plan"
+  else
+    [ "$(wc -l <"$work/err")" -eq 1 ] && grep -q "does not run bf16" "$work/err" && ok "cuda: $(cat "$work/err")" || bad "cuda refusal: $(cat "$work/err")"
+  fi
+else
+  bad "the cuda stand-in $fake was not built"
+fi
+# sslc train --precision bf16 compiles a bf16 plan and trains it; --resume keeps the plan as compiled
+"$sslc" train simclr --data fake:64 --steps 1 --backbone convnet --width 0.125 --image-size 16 --batch 8 --no-eval \
+  --precision bf16 --out "$work/train" >"$work/log" 2>&1 && grep -q "done: 1 steps" "$work/log" &&
+  "$sslc" inspect "$work/train/plan.plan" | grep -q "^  precision *bf16" && ok "train --precision bf16" ||
+  bad "train --precision bf16: $(tail -1 "$work/log")"
+"$sslc" train simclr --resume --out "$work/train" --steps 2 --precision bf16 >/dev/null 2>"$work/err"
+[ $? -ne 0 ] && grep -q "as compiled" "$work/err" && ok "train --resume --precision bf16 refused" || bad "resume: $(cat "$work/err")"
 # the precision options
 "$sslc" run "$p" --precision bf16 --data fake:64 --steps 1 --out "$work/x1" >/dev/null 2>"$work/err"
 [ $? -ne 0 ] && grep -q "sslc compile/train --precision bf16" "$work/err" && ok "run --precision bf16 points to compile" || bad "run --precision bf16: $(cat "$work/err")"
