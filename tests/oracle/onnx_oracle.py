@@ -118,15 +118,17 @@ def write_png(file, img):
 
 
 def png_folder(name, c, s, n=5, seed=0):
-    """A folder: dataset of n random images in two classes; returns (spec, u8 [n, C, S, S] in the
-    dataset's order: classes sorted, files sorted)."""
+    """A folder: dataset of n random images in two classes, the same in train/ and test/ (without
+    them a part would be held out); returns (spec, u8 [n, C, S, S] in the dataset's order:
+    classes sorted, files sorted)."""
     root = path(f"{name}.images")
     rng = np.random.default_rng(seed)
     imgs = rng.integers(0, 256, (n, c, s, s), dtype=np.uint8)
-    for i in range(n):
-        d = os.path.join(root, "a" if i < n // 2 else "b")
-        os.makedirs(d, exist_ok=True)
-        write_png(os.path.join(d, f"{i:03d}.png"), imgs[i])
+    for split in ("train", "test"):
+        for i in range(n):
+            d = os.path.join(root, split, "a" if i < n // 2 else "b")
+            os.makedirs(d, exist_ok=True)
+            write_png(os.path.join(d, f"{i:03d}.png"), imgs[i])
     return f"folder:{root}", imgs
 
 
