@@ -16,6 +16,7 @@
 typedef struct {
     float *x;   /* [n, dim] row-major */
     int64_t *y; /* [n] labels, -1 where the dataset has none */
+    int64_t *idx; /* [n] the rows' sample indices in the split (a subset: sorted, seeded) */
     int64_t n, dim;
     int classes; /* the dataset's (0: unlabelled) */
     char what[96]; /* e.g. "fashion-mnist train" */
@@ -30,6 +31,11 @@ typedef struct {
     engine_kind device;
     uint64_t seed;       /* fake: datasets */
     int verbose;         /* progress and a summary line on stderr */
+    int64_t limit_train, limit_test; /* > 0: a seeded subset of at most this many samples */
+    uint64_t subset_seed;            /* which subsets (extract_subset) */
+    /* not NULL: the weights are this engine's current parameters and state, copied by name at
+     * every extractor_run (online evaluation during training; the engine is only read) */
+    const engine *weights_from;
 } extract_opts;
 
 typedef struct extractor extractor;
@@ -42,5 +48,11 @@ int extractor_open(extractor **x, const encoder_source *s, const extract_opts *o
  * channels are converted to the plan's (1 <-> 3) as in training. 0 or -1 with err. */
 int extractor_run(extractor *x, ds_split split, feat_set *out, char *err);
 void extractor_close(extractor *x);
+
+/* The subset extract_opts.limit selects: k of n sample indices (all when k >= n), each subset
+ * equally likely (seeded selection sampling), in increasing order, into idx[min(k, n)]. The same (n, k, seed)
+ * gives the same subset everywhere; the split is part of the seed, so train and test subsets
+ * are drawn independently. */
+void extract_subset(int64_t n, int64_t k, uint64_t seed, ds_split split, int64_t *idx);
 
 #endif
