@@ -255,8 +255,8 @@ int cmd_report(int argc, char **argv) {
     if (encoder_open(&s, dir, NULL, err)) goto fail;
     opened = 1;
     if (!data) data = s.weights.meta.data;
-    printf("embedding %d training and %d test images of %s with %s's checkpoint (step %lld)\n", REPORT_BANK, REPORT_MAP,
-           data, dir, (long long)s.weights.meta.step);
+    printf("embedding up to %d training and %d test images (seeded) of %s with the checkpoint of step %lld\n",
+           REPORT_BANK, REPORT_MAP, data, (long long)s.weights.meta.step);
     fflush(stdout);
     extract_opts xo = {.data = data, .what = ENCODER_FEATURES, .device = dev, .seed = s.weights.meta.seed,
                        .limit_train = REPORT_BANK, .limit_test = REPORT_MAP, .subset_seed = s.weights.meta.seed};
