@@ -33,6 +33,7 @@ cmp -s "$work/full/checkpoint.safetensors" "$work/off/checkpoint.safetensors" ||
 grep -q "online knn" "$work/off.txt" && fail "--online-knn off still measured"
 train --out "$work/every" --no-eval --online-knn-every 3 >"$work/every.txt"
 [ "$(grep -c "online knn-20 top-1" "$work/every.txt")" -eq 6 ] || { cat "$work/every.txt"; fail "--online-knn-every 3: expected steps 3 6 9 12 15 16"; }
+"$sslc" eval "$work/off" --data fake:64:1x16x16 --limit 20 --json --quiet >"$work/eval20.json"
 /usr/bin/python3 - "$work" <<'PY'
 import json, sys
 w = sys.argv[1]
@@ -46,6 +47,8 @@ assert full == half, (full, half)          # the same weights score the same aft
 assert [k[0] for k in knn("every")] == [3, 6, 9, 12, 15, 16], knn("every")
 ev = json.load(open(f"{w}/full/eval.json"))
 assert ev["limit"] == 32 and ev["n_train"] == 32 and ev["n_test"] == 32, ev
+ev = json.load(open(f"{w}/eval20.json"))
+assert ev["limit"] == 20 and ev["n_train"] == 20 and ev["n_test"] == 20, ev
 PY
 
 # --- bad options and runs: one line each
