@@ -192,6 +192,10 @@ static int run_subset(extractor *x, const sslc_dataset *ds, feat_set *out, float
     double t0 = now(), last = t0;
     int rc = 0;
     for (int64_t done = 0; done < out->n && !rc;) {
+        if (x->o.cancel && *x->o.cancel) {
+            rc = 1;
+            break;
+        }
         int64_t nb = out->n - done < x->batch ? out->n - done : x->batch;
         for (int64_t i = 0; i < nb && !rc; i++) {
             int32_t lab;
@@ -249,6 +253,10 @@ int extractor_run(extractor *x, ds_split split, feat_set *out, char *err) {
     size_t img_bytes = (size_t)x->batch * (size_t)in->c * (size_t)in->h * (size_t)in->w;
     double t0 = now(), last = t0;
     for (int64_t k = 0; k < nb; k++) {
+        if (x->o.cancel && *x->o.cancel) {
+            rc = 1;
+            goto done;
+        }
         loader_batch b;
         if (loader_next(l, &b, err)) goto done;
         if (forward(x, b.images, img_bytes, buf, err)) goto done;

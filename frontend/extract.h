@@ -5,6 +5,7 @@
  * rows dropped. Used by `sslc embed` and `sslc eval`. */
 #ifndef SSLC_EXTRACT_H
 #define SSLC_EXTRACT_H
+#include <signal.h>
 #include <stdint.h>
 
 #include "../runtime/dataset.h"
@@ -36,6 +37,9 @@ typedef struct {
     /* not NULL: the weights are this engine's current parameters and state, copied by name at
      * every extractor_run (online evaluation during training; the engine is only read) */
     const engine *weights_from;
+    /* not NULL: checked between batches; once non-zero, extractor_run stops and returns 1 (a
+     * run's stop signal: the online evaluation must not hold up its checkpoint) */
+    const volatile sig_atomic_t *cancel;
 } extract_opts;
 
 typedef struct extractor extractor;
@@ -45,7 +49,7 @@ typedef struct extractor extractor;
 int extractor_open(extractor **x, const encoder_source *s, const extract_opts *o, char *err);
 /* The features of one split into out (allocated here; feat_set_free). The dataset's images must
  * have the plan's image size or the size of the images it trained on (resized in the graph);
- * channels are converted to the plan's (1 <-> 3) as in training. 0 or -1 with err. */
+ * channels are converted to the plan's (1 <-> 3) as in training. 0, 1 (cancelled), or -1 with err. */
 int extractor_run(extractor *x, ds_split split, feat_set *out, char *err);
 void extractor_close(extractor *x);
 

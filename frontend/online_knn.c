@@ -46,7 +46,8 @@ static int check_split(const char *data, ds_split split, int k, int *classes, ch
 }
 
 int online_knn_open(online_knn **out, const char *plan_path, const char *data, uint64_t seed, int64_t n_train,
-                    int64_t n_test, int k, engine_kind device, const engine *train, char *why, char *err) {
+                    int64_t n_test, int k, engine_kind device, const engine *train, const volatile sig_atomic_t *cancel, char *why,
+                    char *err) {
     *out = NULL;
     int classes = 0, rc;
     if (n_train < k) {
@@ -66,7 +67,7 @@ int online_knn_open(online_knn **out, const char *plan_path, const char *data, u
         return -1;
     }
     extract_opts xo = {.data = data, .what = ENCODER_FEATURES, .device = device, .seed = seed, .limit_train = n_train,
-                       .limit_test = n_test, .subset_seed = seed, .weights_from = train};
+                       .limit_test = n_test, .subset_seed = seed, .weights_from = train, .cancel = cancel};
     if (extractor_open(&ok->x, &ok->s, &xo, err)) {
         online_knn_close(ok);
         return -1;
@@ -81,7 +82,12 @@ int online_knn_measure(online_knn *ok, online_knn_result *r, char *err) {
     memset(&tr, 0, sizeof tr);
     memset(&te, 0, sizeof te);
     int rc = -1;
-    if (extractor_run(ok->x, DS_TRAIN, &tr, err) || extractor_run(ok->x, DS_TEST, &te, err)) goto out;
+    int x = extractor_run(ok->x, DS_TRAIN, &tr, err);
+    if (!x) x = extractor_run(ok->x, DS_TEST, &te, err);
+    if (x) {
+        rc = x; /* 1: cancelled */
+        goto out;
+    }
     free(ok->pred);
     if (!(ok->pred = malloc((size_t)te.n * sizeof *ok->pred))) {
         snprintf(err, IR_ERRLEN, "out of memory");

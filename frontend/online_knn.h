@@ -5,6 +5,7 @@
  * same with it on or off, and resumes bit-exactly either way. */
 #ifndef SSLC_ONLINE_KNN_H
 #define SSLC_ONLINE_KNN_H
+#include <signal.h>
 #include <stdint.h>
 
 #include "../runtime/engine.h"
@@ -25,9 +26,11 @@ typedef struct {
  * Nothing is compiled yet. Returns 0, 1 when the data cannot be measured this way (no labels,
  * no test split, too few samples: `why` says which, the run goes on without it), or -1 with err. */
 int online_knn_open(online_knn **ok, const char *plan_path, const char *data, uint64_t seed, int64_t n_train,
-                    int64_t n_test, int k, engine_kind device, const engine *train, char *why, char *err);
-/* Scores the weights the training engine holds now (persistent values matched by name). 0 or -1
- * with err. */
+                    int64_t n_test, int k, engine_kind device, const engine *train,
+                    const volatile sig_atomic_t *cancel, char *why, char *err);
+/* Scores the weights the training engine holds now (persistent values matched by name). 0, 1
+ * when *cancel became non-zero meanwhile (checked between batches: a stop signal must not wait
+ * for the measurement), or -1 with err. */
 int online_knn_measure(online_knn *ok, online_knn_result *r, char *err);
 void online_knn_close(online_knn *ok);
 

@@ -396,10 +396,11 @@ static int prepare(run_state *r, char *err) {
 }
 
 /* Online kNN at step s: a line on stdout and one in metrics.jsonl. Returns its seconds (the
- * caller keeps them out of the images/s), or -1 with err. */
+ * caller keeps them out of the images/s; 0 when a stop signal cut it short), or -1 with err. */
 static double online_knn_at(run_state *r, int64_t s, char *err) {
     online_knn_result k;
-    if (online_knn_measure(r->knn, &k, err)) return -1;
+    int rc = online_knn_measure(r->knn, &k, err);
+    if (rc) return rc > 0 ? 0 : -1;
     int64_t ep = (s - 1) / r->per_epoch + 1;
     printf("step %lld  epoch %lld  online knn-%d top-1 %.2f %%  (%lld train / %lld test images, %.1f s)\n", (long long)s,
            (long long)ep, r->o->knn_k, k.top1, (long long)k.n_train, (long long)k.n_test, k.seconds);
@@ -486,7 +487,7 @@ static int run_steps(run_state *r, train_result *res, char *err) {
                 break;
             }
         }
-        if (r->knn && (s % knn_every == 0 || s == total)) {
+        if (r->knn && !stop_signal && (s % knn_every == 0 || s == total)) {
             double dt = online_knn_at(r, s, err);
             if (dt < 0) {
                 rc = -1;
@@ -587,7 +588,7 @@ int train_run(const train_opts *o, train_result *res, char *err) {
     if (o->knn_train > 0) {
         char why[IR_ERRLEN] = "";
         int k = online_knn_open(&r.knn, o->plan_path ? o->plan_path : r.dir_plan, r.meta.data, r.meta.seed, o->knn_train,
-                                o->knn_test, o->knn_k, o->device, r.e, why, err);
+                                o->knn_test, o->knn_k, o->device, r.e, &stop_signal, why, err);
         if (k < 0) goto out;
         if (k)
             printf("online kNN: off (%s)\n", why);

@@ -51,6 +51,19 @@ ev = json.load(open(f"{w}/eval20.json"))
 assert ev["limit"] == 20 and ev["n_train"] == 20 and ev["n_test"] == 20, ev
 PY
 
+# --- Ctrl-C during an online kNN measurement stops it between batches: the run checkpoints and
+# exits 130 within the grace period (1 s here; the measurement of 60000 images takes longer)
+SSLC_STOP_GRACE_S=1 "$sslc" train simclr --backbone convnet --width 0.25 --image-size 16 --channels 1 --batch 8 \
+    --data fake:60000:1x16x16 --steps 1000000 --online-knn 60000:1000 --online-knn-every 2 --log-every 1 --no-eval \
+    --out "$work/int" >"$work/int.txt" 2>&1 &
+pid=$!
+for i in $(seq 1 600); do grep -q '"step":2,' "$work/int/metrics.jsonl" 2>/dev/null && break; sleep 0.1; done
+kill -INT $pid
+set +e; wait $pid; rc=$?; set -e
+[ $rc -eq 130 ] || { cat "$work/int.txt"; fail "Ctrl-C during online kNN: exit $rc"; }
+grep -q "^interrupted (Ctrl-C) at step 2; checkpoint written" "$work/int.txt" || { cat "$work/int.txt"; fail "Ctrl-C during online kNN did not checkpoint"; }
+grep -q "online knn-20 top-1" "$work/int.txt" && fail "the interrupted measurement printed a result"
+
 # --- bad options and runs: one line each
 expect_error "expects TRAIN:TEST" train --out "$work/bad" --online-knn 500
 expect_error "online-knn (test images) must be" train --out "$work/bad" --online-knn 50:0
