@@ -130,9 +130,14 @@ static int retrieval_grid(FILE *f, const encoder_source *s, const char *data, co
     int nn = tr->n < REPORT_NEIGHBOURS ? (int)tr->n : REPORT_NEIGHBOURS;
     int64_t idx[REPORT_NEIGHBOURS];
     if (open_display(s, data, DS_TRAIN, &dtr, err) || open_display(s, data, DS_TEST, &dte, err)) goto out;
-    const ds_info *in = ds_get_info(dte);
+    const ds_info *in = ds_get_info(dte), *itr = ds_get_info(dtr);
+    if (itr->c != in->c || itr->h != in->h || itr->w != in->w) {
+        snprintf(err, IR_ERRLEN, "%s has %dx%dx%d images, %s %dx%dx%d: the retrieval grid needs one size", itr->what,
+                 itr->c, itr->h, itr->w, in->what, in->c, in->h, in->w);
+        goto out;
+    }
+    /* at least 64 pixels a side on the page */
     int scale = (64 + in->h - 1) / in->h, cell = in->h * scale + 6, cellw = in->w * scale + 6, gap = 4;
-    if (scale < 1) scale = 1;
     cv.w = (nn + 1) * (cellw + gap) + 2 * gap, cv.h = nq * (cell + gap) + gap;
     cv.rgb = malloc((size_t)3 * (size_t)cv.w * (size_t)cv.h);
     img = malloc((size_t)in->c * (size_t)in->h * (size_t)in->w);
@@ -177,8 +182,11 @@ static void page_head(FILE *f, const char *dir, const encoder_source *s, const c
     html_text(f, dir);
     fprintf(f, "</title><style>%s</style></head><body>\n<section id=\"summary\"><h1>sslc run ", css);
     html_text(f, dir);
-    fprintf(f, "</h1><p>%s, %s width %g, %dx%d, data ", s->method->name, s->backbone.name, s->backbone.width,
-            s->backbone.image_size, s->backbone.image_size);
+    fprintf(f, "</h1><p>");
+    html_text(f, s->method->name);
+    fprintf(f, ", ");
+    html_text(f, s->backbone.name);
+    fprintf(f, " width %g, %dx%d, data ", s->backbone.width, s->backbone.image_size, s->backbone.image_size);
     html_text(f, data);
     fprintf(f, "; step %lld of %lld, seed %llu</p></section>\n", (long long)s->weights.meta.step,
             (long long)s->weights.meta.total, (unsigned long long)s->weights.meta.seed);

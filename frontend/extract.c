@@ -128,8 +128,13 @@ static int copy_weights(extractor *x, char *err) {
 void extract_subset(int64_t n, int64_t k, uint64_t seed, ds_split split, int64_t *idx) {
     /* selection sampling (Knuth's Algorithm S): each index is taken with probability
      * (still needed) / (still left), which yields k indices in increasing order */
+    /* the seed through splitmix64's finalizer: PCG streams of nearby seeds (0, 1, 2, ...) are
+     * correlated enough to bias the selection when compared across seeds */
+    uint64_t z = seed + 0x9e3779b97f4a7c15ULL;
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
     sslc_rng r;
-    rng_seed(&r, seed, 0x737562u + (uint64_t)split); /* "sub" */
+    rng_seed(&r, z ^ (z >> 31), 0x737562u + (uint64_t)split); /* "sub" */
     int64_t m = 0;
     for (int64_t i = 0; i < n && m < k; i++)
         if (k >= n || rng_uniform(&r) * (double)(n - i) < (double)(k - m)) idx[m++] = i;
