@@ -43,6 +43,10 @@ char *emit_plan_unit(const fused_plan *fp, const char *prelude,
 int kir_expr_c(strbuf *b, const kir *k, int x, char *err);
 /* right-hand side of expression x of any kind; a full-level load L reads L<l>[<full_index><l>] */
 int kir_value_c(strbuf *b, const kir *k, int x, const char *full_index, char *err);
+/* A store of a Cast expression writes bfloat16 (the only Cast fusion takes: float32 -> bf16,
+ * --precision bf16): its element type and the conversion around the float value */
+int kir_store_bf16(const kir *k, int s);
+#define KIR_STORE_CONV(k, s) (kir_store_bf16(k, s) ? "sslc_bf16" : "")
 /* puts "kernel <name>: " before err */
 void emit_failed(const char *name, char *err);
 

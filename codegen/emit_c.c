@@ -29,6 +29,11 @@ void sb_printf(strbuf *b, const char *fmt, ...) {
     }
 }
 
+int kir_store_bf16(const kir *k, int s) {
+    const kx_expr *e = &k->exprs[k->stores[s].expr];
+    return e->kind == KX_UNARY && e->op == OP_Cast;
+}
+
 /* Per-axis pitches of the outer (non-reduced) and inner (reduced) index spaces. */
 void kir_pitches(const kir *k, int64_t *opitch, int64_t *ipitch) {
     int64_t op = 1, ip = 1;
@@ -124,6 +129,8 @@ int kir_expr_c(strbuf *b, const kir *k, int x, char *err) {
     case OP_Relu: sb_printf(b, "(%s > 0.0f ? %s : 0.0f)", a, a); break;
     case OP_Gelu: sb_printf(b, "0.5f * %s * (1.0f + erff(%s * 0.70710678118654752f))", a, a); break;
     /* the broadcast of Expand is in the load strides, so all three pass their operand through */
+    /* float32 -> bf16 (fusion takes no other Cast): the value rounded as bf16 stores it */
+    case OP_Cast: sb_printf(b, "sslc_bf16r(%s)", a); break;
     case OP_Identity:
     case OP_StopGradient:
     case OP_Expand: sb_printf(b, "%s", a); break;
@@ -259,7 +266,7 @@ static int emit_flat(strbuf *b, const kir *k, unsigned char *mark, char *err) {
     }
     for (int x = 0; x < k->nexprs; x++)
         if (mark[x] && k->exprs[x].kind != KX_RED && emit_value(b, k, x, "f", err)) return -1;
-    for (int s = 0; s < k->nstores; s++) sb_printf(b, "        S%d[i] = e%d;\n", s, k->stores[s].expr);
+    for (int s = 0; s < k->nstores; s++) sb_printf(b, "        S%d[i] = %s(e%d);\n", s, KIR_STORE_CONV(k, s), k->stores[s].expr);
     sb_printf(b, "    }\n}\n");
     return 0;
 }
@@ -332,7 +339,7 @@ static int emit_reduction(strbuf *b, const kir *k, unsigned char *mark, int *rea
     int full_stores = 0;
     for (int s = 0; s < k->nstores; s++) {
         if (k->exprs[k->stores[s].expr].level == LV_OUTER)
-            sb_printf(b, "        S%d[o] = e%d;\n", s, k->stores[s].expr);
+            sb_printf(b, "        S%d[o] = %s(e%d);\n", s, KIR_STORE_CONV(k, s), k->stores[s].expr);
         else
             full_stores = 1;
     }
@@ -353,7 +360,8 @@ static int emit_reduction(strbuf *b, const kir *k, unsigned char *mark, int *rea
         for (int x = 0; x < k->nexprs; x++)
             if (mark[x] && k->exprs[x].level == LV_FULL && emit_value(b, k, x, "f", err)) return -1;
         for (int s = 0; s < k->nstores; s++)
-            if (k->exprs[k->stores[s].expr].level == LV_FULL) sb_printf(b, "        S%d[fS] = e%d;\n", s, k->stores[s].expr);
+            if (k->exprs[k->stores[s].expr].level == LV_FULL)
+                    sb_printf(b, "        S%d[fS] = %s(e%d);\n", s, KIR_STORE_CONV(k, s), k->stores[s].expr);
         sb_printf(b, split ? "        }\n        }\n" : "        }\n");
     }
     sb_printf(b, "    }\n}\n");
@@ -369,7 +377,8 @@ char *kir_emit_c(const kir *k, const char *name, char *err) {
         return b.s;
     }
     for (int l = 0; l < k->nloads; l++) sb_printf(&b, "    const float *restrict L%d = args[%d];\n", l, l);
-    for (int s = 0; s < k->nstores; s++) sb_printf(&b, "    float *restrict S%d = args[%d];\n", s, k->nloads + s);
+    for (int s = 0; s < k->nstores; s++)
+        sb_printf(&b, "    %s *restrict S%d = args[%d];\n", kir_store_bf16(k, s) ? "uint16_t" : "float", s, k->nloads + s);
     unsigned char *mark = calloc((size_t)k->nexprs + 1, 1);
     int *ready = calloc((size_t)k->nexprs + 1, sizeof(int));
     int rc = -1;

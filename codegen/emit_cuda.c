@@ -24,7 +24,7 @@ static void params(strbuf *b, const kir *k) {
         return;
     }
     for (int l = 0; l < k->nloads; l++) sb_printf(b, "%sconst float* __restrict__ L%d", l ? ", " : "", l);
-    for (int s = 0; s < k->nstores; s++) sb_printf(b, "%sfloat* __restrict__ S%d", (k->nloads || s) ? ", " : "", s);
+    for (int s = 0; s < k->nstores; s++) sb_printf(b, "%s%s* __restrict__ S%d", (k->nloads || s) ? ", " : "", kir_store_bf16(k, s) ? "unsigned short" : "float", s);
 }
 
 static void full_offsets(strbuf *b, const kir *k, const unsigned char *mark, int reduced, const int64_t *pitch,
@@ -76,7 +76,7 @@ char *kir_emit_cuda(const kir *k, const char *name, char *err) {
         full_offsets(&b, k, mark, 0, opitch, "        ");
         for (int x = 0; x < k->nexprs; x++)
             if (mark[x] && value(&b, k, x, "        ", err)) goto fail;
-        for (int s = 0; s < k->nstores; s++) sb_printf(&b, "        S%d[i] = e%d;\n", s, k->stores[s].expr);
+        for (int s = 0; s < k->nstores; s++) sb_printf(&b, "        S%d[i] = %s(e%d);\n", s, KIR_STORE_CONV(k, s), k->stores[s].expr);
         sb_printf(&b, "    }\n}\n");
         goto done;
     }
@@ -128,7 +128,7 @@ char *kir_emit_cuda(const kir *k, const char *name, char *err) {
     int full_stores = 0;
     for (int s = 0; s < k->nstores; s++) {
         if (k->exprs[k->stores[s].expr].level == LV_OUTER)
-            sb_printf(&b, "        if (threadIdx.x == 0) S%d[o] = e%d;\n", s, k->stores[s].expr);
+            sb_printf(&b, "        if (threadIdx.x == 0) S%d[o] = %s(e%d);\n", s, KIR_STORE_CONV(k, s), k->stores[s].expr);
         else
             full_stores = 1;
     }
@@ -145,7 +145,7 @@ char *kir_emit_cuda(const kir *k, const char *name, char *err) {
             if (mark[x] && k->exprs[x].level == LV_FULL && value(&b, k, x, "            ", err)) goto fail;
         for (int s = 0; s < k->nstores; s++)
             if (k->exprs[k->stores[s].expr].level == LV_FULL)
-                sb_printf(&b, "            S%d[fS] = e%d;\n", s, k->stores[s].expr);
+                sb_printf(&b, "            S%d[fS] = %s(e%d);\n", s, KIR_STORE_CONV(k, s), k->stores[s].expr);
         sb_printf(&b, "        }\n");
     }
     sb_printf(&b, "        __syncthreads();\n    }\n}\n");

@@ -57,6 +57,10 @@ static void compile_usage(FILE *f) {
             "                       NVRTC, adds seconds), none (graph only: the runtime rebuilds the step)\n"
             "  --cuda-arch LIST     GPU architectures to embed CUBIN for (default sm_80,sm_90); implies\n"
             "                       --targets cpu,cuda\n"
+            "  --precision f32|bf16 bf16: mixed precision, convolutions and GEMMs on bfloat16 operands\n"
+            "                       with float32 accumulation (the cpu backend needs avx512_bf16);\n"
+            "                       BatchNorm, softmax, losses, optimizer, weights, checkpoints stay\n"
+            "                       float32 (default f32)\n"
             "  -o, --output FILE    plan file to write\n",
             backbone_choices(), aug_recipe_choices());
 }
@@ -79,7 +83,7 @@ int parse_compile_args(int argc, char **argv, compile_args *a, const char **out,
         {"std", required_argument, 0, 'T'},       {"lr-schedule", required_argument, 0, 'R'},
         {"warmup-epochs", required_argument, 0, 'W'}, {"exclude-bias-norm", required_argument, 0, 'x'},
         {"targets", required_argument, 0, 'G'},   {"cuda-arch", required_argument, 0, 'A'},
-        {0, 0, 0, 0}};
+        {"precision", required_argument, 0, 'Q'}, {0, 0, 0, 0}};
     int exclude = -1;
     const char *targets = NULL, *archs = NULL;
     int have_mean = 0, have_std = 0;
@@ -240,6 +244,16 @@ int parse_compile_args(int argc, char **argv, compile_args *a, const char **out,
                 return cli_fail(perr, "--exclude-bias-norm expects on or off, got '%s'", optarg);
             break;
         case 'o': *out = optarg; break;
+        case 'Q':
+            if (!strcmp(optarg, "bf16"))
+                a->bf16 = 1;
+            else if (!strcmp(optarg, "f32"))
+                a->bf16 = 0;
+            else if (!strcmp(optarg, "tf32"))
+                return cli_fail(perr, "--precision tf32 is chosen when running (sslc run/train --precision tf32); a plan is f32 or bf16");
+            else
+                return cli_fail(perr, "--precision expects f32 or bf16, got '%s'", optarg);
+            break;
         case 'G': targets = optarg; break;
         case 'A': archs = optarg; break;
         case 'h': return -1;
@@ -307,7 +321,8 @@ static int record_options(sslc_plan *p, const compile_args *a, char *err) {
              set_optf(p, "beta2", a->opt.beta2, err) || set_optf(p, "eps", a->opt.eps, err) ||
              set_optf(p, "eta", a->opt.eta, err) || plan_set_option(p, "lr_schedule", a->lr_schedule, err) ||
              set_optf(p, "warmup_epochs", a->warmup_epochs, err) ||
-             set_optf(p, "exclude_bias_norm", a->opt.exclude_no_decay, err);
+             set_optf(p, "exclude_bias_norm", a->opt.exclude_no_decay, err) ||
+             plan_set_option(p, "precision", a->bf16 ? "bf16" : "f32", err);
     if (!rc && a->backbone_file) {
         char path[PATH_MAX];
         if (!realpath(a->backbone_file, path)) snprintf(path, sizeof path, "%s", a->backbone_file);
@@ -379,7 +394,7 @@ int compile_to_file(const compile_args *args, const char *out, int *nnodes, char
     plan_init(&plan);
     plan.seed = a.seed;
     int rc = import_backbone(&a, &model, &ext, &plan, err) || driver_build_train(&a, &plan.train, err) ||
-             record_options(&plan, &a, err) || build_step(&plan, &a.targets, err) || plan_write(&plan, out, err);
+             (a.bf16 && driver_bf16(&plan.train, err)) || record_options(&plan, &a, err) || build_step(&plan, &a.targets, err) || plan_write(&plan, out, err);
     if (nnodes) *nnodes = plan.train.nnodes;
     plan_free(&plan);
     onnx_model_free(model);

@@ -9,22 +9,27 @@
 #include "../runtime/safetensors.h"
 #include "cli.h"
 #include "encoder.h"
+#include "encoder_desc.h"
 
 typedef struct {
     const char *source, *params, *out, *inputs;
-    int with_projector, fold_bn;
+    int with_projector, fold_bn, raw_input;
     int64_t opset;
 } export_args;
 
 static const char *export_help =
     "usage: sslc export SOURCE -o encoder.onnx [--params P.safetensors] [--with-projector] [--opset N] [--fold-bn]\n"
+    "                   [--raw-input]\n"
     "  SOURCE             a plan file, or a run directory holding plan.plan and checkpoint.safetensors\n"
     "  --params P         trained weights (safetensors, named as in `sslc inspect --params`);\n"
     "                     without: the checkpoint of a run directory, or the plan's initial weights\n"
     "  --with-projector   add the method's projection head: output `projection` beside `features`\n"
     "  --opset N          ONNX opset, 13..17 (default 17)\n"
     "  --fold-bn          fold BatchNorm (running statistics) into the convolutions before it\n"
-    "The model: input `images` [N, C, H, W] float32 (N dynamic), output `features` [N, F].\n";
+    "  --raw-input        leave the normalization out: the caller feeds (pixels - mean) / std\n"
+    "The model: input `images` [N, C, H, W] float32 (N dynamic): pixels in [0, 1], normalized inside\n"
+    "with the plan's mean and std (--raw-input: already normalized); output `features` [N, F].\n"
+    "metadata_props record sslc.method, backbone, width, feat_dim, image_size, channels, mean, std, input.\n";
 
 static const char *features_help =
     "usage: sslc features SOURCE --inputs X.safetensors -o F.safetensors [--params P] [--with-projector]\n"
@@ -36,6 +41,7 @@ static int parse(int argc, char **argv, export_args *a, int features) {
         {"params", required_argument, 0, 'p'}, {"output", required_argument, 0, 'o'},
         {"inputs", required_argument, 0, 'x'}, {"with-projector", no_argument, 0, 'P'},
         {"opset", required_argument, 0, 'O'},  {"fold-bn", no_argument, 0, 'F'},
+        {"raw-input", no_argument, 0, 'R'},
         {"help", no_argument, 0, 'h'},         {0, 0, 0, 0}};
     const char *cmd = features ? "features" : "export";
     memset(a, 0, sizeof *a);
@@ -60,6 +66,10 @@ static int parse(int argc, char **argv, export_args *a, int features) {
             if (features) return cli_error("features: unknown option '--fold-bn' (see sslc features --help)");
             a->fold_bn = 1;
             break;
+        case 'R':
+            if (features) return cli_error("features: unknown option '--raw-input' (see sslc features --help)");
+            a->raw_input = 1;
+            break;
         case 'h': fputs(features ? features_help : export_help, stdout); return -1;
         case ':': return cli_error("option %s needs a value", argv[optind - 1]);
         default: return cli_error("%s: unknown option '%s' (see sslc %s --help)", cmd, argv[optind - 1], cmd);
@@ -73,6 +83,38 @@ static int parse(int argc, char **argv, export_args *a, int features) {
     return 0;
 }
 
+/* metadata_props: what a program needs to feed the model (frontend/encoder_desc.h) */
+#define ONNX_META_MAX 9
+typedef struct {
+    char width[32], feat_dim[32], size[32], channels[32], mean[96], std[96];
+    const char *keys[ONNX_META_MAX], *values[ONNX_META_MAX];
+    int n;
+} export_meta;
+
+static void add_meta(export_meta *m, const char *key, const char *value) {
+    m->keys[m->n] = key;
+    m->values[m->n++] = value;
+}
+
+static void describe(const encoder_desc *d, int raw_input, export_meta *m) {
+    memset(m, 0, sizeof *m);
+    snprintf(m->width, sizeof m->width, "%.9g", d->width);
+    snprintf(m->feat_dim, sizeof m->feat_dim, "%lld", (long long)d->feat_dim);
+    snprintf(m->size, sizeof m->size, "%d", d->image_size);
+    snprintf(m->channels, sizeof m->channels, "%d", d->channels);
+    encoder_desc_floats(d->mean, d->channels, m->mean, sizeof m->mean);
+    encoder_desc_floats(d->std, d->channels, m->std, sizeof m->std);
+    add_meta(m, "sslc.method", d->method);
+    add_meta(m, "sslc.backbone", d->backbone);
+    add_meta(m, "sslc.width", m->width);
+    add_meta(m, "sslc.feat_dim", m->feat_dim);
+    add_meta(m, "sslc.image_size", m->size);
+    add_meta(m, "sslc.channels", m->channels);
+    add_meta(m, "sslc.mean", m->mean);
+    add_meta(m, "sslc.std", m->std);
+    add_meta(m, ONNX_META_INPUT, raw_input ? ONNX_INPUT_NORMALIZED : ONNX_INPUT_PIXELS);
+}
+
 static int run_export(const export_args *a, char *err) {
     encoder_source s;
     ir_graph g, g3;
@@ -84,9 +126,11 @@ static int run_export(const export_args *a, char *err) {
     if (encoder_open(&s, a->source, a->params, err)) goto out;
     if (!s.params_path[0])
         fprintf(stderr, "sslc: note: no weights given (--params): exporting the plan's initial parameters\n");
-    if (encoder_build(&s, 2, a->with_projector, &g, err) || encoder_build(&s, 3, a->with_projector, &g3, err) ||
-        interp_init(&it, &g, 0, err))
+    if (a->raw_input ? encoder_build(&s, 2, a->with_projector, &g, err) || encoder_build(&s, 3, a->with_projector, &g3, err)
+                     : encoder_build_pixels(&s, 2, a->with_projector, &g, err) ||
+                           encoder_build_pixels(&s, 3, a->with_projector, &g3, err))
         goto out;
+    if (interp_init(&it, &g, 0, err)) goto out;
     have_it = 1;
     if (encoder_load_weights(&s, &it, err)) goto out;
     w = calloc((size_t)g.nvals + 1, sizeof *w);
@@ -97,14 +141,20 @@ static int run_export(const export_args *a, char *err) {
     for (int v = 0; v < g.nvals; v++)
         if ((g.vals[v].kind == VK_PARAM || g.vals[v].kind == VK_STATE) && g.vals[v].dtype == DT_F32)
             w[v] = interp_data(&it, v);
-    char doc[256];
-    snprintf(doc, sizeof doc, "sslc %s encoder (%s), input images [N,%d,%d,%d]", s.method->name, s.backbone.name,
-             s.backbone.channels, s.backbone.image_size, s.backbone.image_size);
-    onnx_export_opts o = {.opset = (int)a->opset, .fold_bn = a->fold_bn, .doc = doc};
+    encoder_desc d;
+    export_meta meta;
+    if (encoder_describe(&s, &d, err)) goto out;
+    describe(&d, a->raw_input, &meta);
+    char doc[320];
+    snprintf(doc, sizeof doc, "sslc %s encoder (%s), input images [N,%d,%d,%d]: %s", s.method->name,
+             s.backbone.name, s.backbone.channels, s.backbone.image_size, s.backbone.image_size,
+             a->raw_input ? "(pixels in [0, 1] - mean) / std" : "pixels in [0, 1], normalized inside");
+    onnx_export_opts o = {.opset = (int)a->opset, .fold_bn = a->fold_bn, .doc = doc, .nmeta = meta.n,
+                          .meta_keys = meta.keys, .meta_values = meta.values};
     const char *names[2] = {"features", "projection"};
     if (onnx_export(&g, &g3, (const float *const *)w, names, &o, a->out, err)) goto out;
-    printf("exported %s encoder (%s%s, opset %d) -> %s\n", s.method->name, s.backbone.name,
-           a->with_projector ? " + projector" : "", o.opset, a->out);
+    printf("exported %s encoder (%s%s, opset %d, %s input) -> %s\n", s.method->name, s.backbone.name,
+           a->with_projector ? " + projector" : "", o.opset, a->raw_input ? "normalized" : "pixel", a->out);
     rc = 0;
 out:
     free(w);

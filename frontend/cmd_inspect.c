@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "../codegen/compiled_step.h"
+#include "../passes/mixed_precision.h"
 #include "../passes/pipeline.h"
 #include "../runtime/planfile.h"
 #include "cli.h"
@@ -14,6 +15,7 @@ typedef struct {
     int lowered_nodes, launches, kernels, library, merged;
     int64_t arena_bytes, intermediate_bytes, persistent_bytes;
     remat_stats remat; /* forward values the backward pass recomputes */
+    int64_t f32_arena_bytes; /* a bf16 plan: the arena of its float32 twin; 0 otherwise */
     /* what the plan file holds of it (stored: 0 when the runtime rebuilds it) */
     int stored;
     int64_t c_bytes, cuda_bytes;
@@ -83,6 +85,18 @@ static void json_str(FILE *f, const char *s) {
     fputc('"', f);
 }
 
+/* --precision bf16: the arena of the same step in float32 (the casts removed), 0 for an f32 plan */
+static int f32_twin_arena(const sslc_plan *p, int64_t *bytes, char *err) {
+    *bytes = 0;
+    if (!ir_graph_has_bf16(&p->train)) return 0;
+    ir_graph g;
+    exec_plan ep;
+    int rc = bf16_strip(&p->train, &g, err) || exec_plan_build(&g, &ep, err) ? -1 : 0;
+    if (!rc) *bytes = ep.mp.arena_bytes, exec_plan_free(&ep);
+    ir_graph_free(&g);
+    return rc;
+}
+
 static void print_json(const sslc_plan *p, const plan_stats *s, int with_params) {
     const ir_graph *g = &p->train;
     printf("{\"method\":");
@@ -91,12 +105,13 @@ static void print_json(const sslc_plan *p, const plan_stats *s, int with_params)
            "\"state_elements\":%lld,\"inputs\":%d,\"flops_per_step\":%lld,\"lowered_nodes\":%d,"
            "\"launches\":%d,\"fused_kernels\":%d,\"library_calls\":%d,\"launches_per_node\":%.4f,"
            "\"arena_bytes\":%lld,\"intermediate_bytes\":%lld,\"arena_fraction\":%.4f,\"persistent_bytes\":%lld,"
-           "\"recomputed_values\":%d,\"recomputed_bytes\":%lld,",
+           "\"recomputed_values\":%d,\"recomputed_bytes\":%lld,\"f32_arena_bytes\":%lld,",
            s->nodes, s->params, (long long)s->param_elems, s->states, (long long)s->state_elems, s->inputs,
            (long long)s->flops, s->lowered_nodes, s->launches, s->kernels, s->library,
            (double)s->launches / (double)(s->nodes ? s->nodes : 1), (long long)s->arena_bytes,
            (long long)s->intermediate_bytes, (double)s->arena_bytes / (double)(s->intermediate_bytes ? s->intermediate_bytes : 1),
-           (long long)s->persistent_bytes, s->remat.values, (long long)s->remat.bytes);
+           (long long)s->persistent_bytes, s->remat.values, (long long)s->remat.bytes,
+           (long long)(s->f32_arena_bytes ? s->f32_arena_bytes : s->arena_bytes));
     printf("\"step_stored\":%s,\"kernel_c_bytes\":%lld,\"kernel_cuda_bytes\":%lld,\"cubins\":[", s->stored ? "true" : "false",
            (long long)s->c_bytes, (long long)s->cuda_bytes);
     for (int i = 0; i < s->ncubins; i++)
@@ -157,7 +172,7 @@ int cmd_inspect(int argc, char **argv) {
         return CLI_RUN_ERROR;
     }
     plan_stats s = stats_of(&p.train);
-    if (exec_stats(&p, &s, err)) {
+    if (exec_stats(&p, &s, err) || f32_twin_arena(&p, &s.f32_arena_bytes, err)) {
         plan_free(&p);
         fprintf(stderr, "sslc: compiling the step: %s\n", err);
         return CLI_RUN_ERROR;
@@ -178,6 +193,11 @@ int cmd_inspect(int argc, char **argv) {
                (double)s.arena_bytes / (double)(s.intermediate_bytes ? s.intermediate_bytes : 1), s.persistent_bytes / 1048576.0);
         printf("recomputed in the backward pass instead of kept from the forward pass: %d values (%.1f MiB)\n",
                s.remat.values, s.remat.bytes / 1048576.0);
+        if (s.f32_arena_bytes) {
+            double d = (double)(s.f32_arena_bytes - s.arena_bytes) / 1048576.0;
+            printf("precision bf16: products on bf16 operands; arena %.1f MiB against %.1f MiB in float32 (%s %.1f MiB)\n",
+                   s.arena_bytes / 1048576.0, s.f32_arena_bytes / 1048576.0, d >= 0 ? "saves" : "costs", d >= 0 ? d : -d);
+        }
         if (s.stored) {
             printf("stored in the plan: the compiled step (schedule, memory plan), %d kernels: C source %lld bytes",
                    s.kernels, (long long)s.c_bytes);

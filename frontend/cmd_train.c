@@ -83,11 +83,12 @@ static int imported_backbone(int argc, char **argv) {
 
 static void usage(void) {
     printf("usage: sslc train METHOD [compile options] [--data SPEC] [--epochs N | --steps N] [--out DIR]\n"
-           "                  [--resume] [--device cpu|cuda|ref] [--precision f32|tf32] [--seed S] [--knn K] [--no-eval]\n"
+           "                  [--resume] [--device cpu|cuda|ref] [--precision f32|tf32|bf16] [--seed S] [--knn K] [--no-eval]\n"
            "                  [--online-knn TRAIN:TEST|off] [--online-knn-every STEPS] [--eval-limit N]\n"
            "  compiles METHOD into DIR/plan.plan (any `sslc compile` option; see sslc compile --help),\n"
            "  trains it (as `sslc run`: checkpoints, metrics.jsonl, Ctrl-C checkpoints and exits), then\n"
            "  prints linear-probe and kNN top-1 of the encoder on the test split (as `sslc eval`).\n"
+           "  --precision bf16 compiles the plan in bf16 mixed precision (see sslc compile --help).\n"
            "  Defaults: --data " TRAIN_DEFAULT_DATA ", --epochs %d, --out runs/METHOD (runs/METHOD-2, ... when\n"
            "  that holds a run), --backbone resnet18 --width " TRAIN_DEFAULT_WIDTH ", image size and channels\n"
            "  of the data, --optimizer adamw --lr 1e-3 --weight-decay 1e-6 (unless --optimizer is given),\n"
@@ -174,7 +175,7 @@ int cmd_train(int argc, char **argv) {
     const char *device = "cpu";
     int64_t knn = 20, eval_limit = 0;
     o.knn_train = ONLINE_KNN_DEFAULT_TRAIN, o.knn_test = ONLINE_KNN_DEFAULT_TEST;
-    int no_eval = 0, c;
+    int no_eval = 0, c, bf16 = 0;
     optind = 1;
     opterr = 0;
     while ((c = getopt_long(rargc, rargv, ":", longopts, NULL)) != -1) {
@@ -185,7 +186,8 @@ int cmd_train(int argc, char **argv) {
         case 'r': o.resume = 1; break;
         case 'N': no_eval = 1; break;
         case 'P':
-            if (engine_precision_parse(optarg, &o.engine_flags, err)) {
+            bf16 = !strcmp(optarg, "bf16"); /* a compile option: the plan's graph changes */
+            if (!bf16 && engine_precision_parse(optarg, &o.engine_flags, err)) {
                 rc = cli_error("%s", err);
                 goto out;
             }
@@ -266,6 +268,10 @@ int cmd_train(int argc, char **argv) {
             rc = cli_error("train: --resume continues the plan in %s; compile options are not allowed", o.out_dir);
             goto out;
         }
+        if (bf16) {
+            rc = cli_error("train: --resume continues the plan in %s as compiled; --precision bf16 is a compile option", o.out_dir);
+            goto out;
+        }
     } else {
         char ck[4200];
         snprintf(ck, sizeof ck, "%s/%s", o.out_dir, RUN_CHECKPOINT);
@@ -307,6 +313,7 @@ int cmd_train(int argc, char **argv) {
         }
         if (!strcmp(method, "simclr") || !strcmp(method, "simclrv2")) full[n++] = "--set", full[n++] = "temperature=0.2";
         for (int i = 1; i < cargc; i++) full[n++] = cargv[i];
+        if (bf16) full[n++] = "--precision", full[n++] = "bf16";
         compile_args a;
         const char *dash_o = NULL;
         int prc = parse_compile_args(n, full, &a, &dash_o, err);

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "../passes/autodiff.h"
+#include "../passes/mixed_precision.h"
 
 /* the method graph, with the augmentation in front of it unless augment is "none" */
 static int build_forward(const compile_args *a, ir_graph *g, char *err) {
@@ -79,4 +80,15 @@ out:
     free(grads);
     free(cur);
     return rc;
+}
+
+int driver_bf16(ir_graph *g, char *err) {
+    ir_graph out;
+    if (bf16_graph(g, 0, &out, NULL, err)) {
+        ir_graph_free(&out);
+        return -1;
+    }
+    ir_graph_free(g);
+    *g = out;
+    return 0;
 }

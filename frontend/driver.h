@@ -24,6 +24,7 @@ typedef struct {
     uint32_t backbone_crc32;
     int image_size_set, channels_set; /* given on the command line (else the ONNX input's) */
     step_targets targets;             /* --targets / --cuda-arch: what the plan holds beyond the graph */
+    int bf16;                         /* --precision bf16: products on bf16 operands (passes/mixed_precision.h) */
 } compile_args;
 
 /* Builds the full training step: forward + loss, gradients named grad.<param>, optimizer
@@ -32,6 +33,8 @@ typedef struct {
  * recipe's augmentation (augment_build.h) with per-step inputs aug.<view>.* (drawn by
  * runtime/augment.h). */
 int driver_build_train(const compile_args *a, ir_graph *g, char *err);
+/* --precision bf16 on a train graph, in place; 0 or -1 with err */
+int driver_bf16(ir_graph *g, char *err);
 
 /* `sslc compile` options (argv[0] is ignored, argv[optind] the method) into a; -1 for --help,
  * 2 with one line in perr for a usage error */

@@ -196,6 +196,29 @@ int encoder_build(const encoder_source *s, int64_t batch, int with_projector, ir
     return build_encoder_on(s, batch, x, with_projector, g, err);
 }
 
+int encoder_build_pixels(const encoder_source *s, int64_t batch, int with_projector, ir_graph *g, char *err) {
+    const backbone_cfg *bb = &s->backbone;
+    int64_t C = bb->channels;
+    aug_norm norm;
+    if (encoder_norm(s, &norm, err)) return -1;
+    float mean[3], std[3];
+    for (int c = 0; c < C; c++) {
+        mean[c] = (float)norm.mean[norm.nmean == 1 ? 0 : c];
+        std[c] = (float)norm.std[norm.nstd == 1 ? 0 : c];
+    }
+    int x = ir_input(g, "images", DT_F32, IR_SHAPE(batch, C, bb->image_size, bb->image_size));
+    int m = ir_const(g, DT_F32, IR_SHAPE(1, C, 1, 1), mean), sd = ir_const(g, DT_F32, IR_SHAPE(1, C, 1, 1), std);
+    if (m >= 0) ir_set_name(g, m, "normalize.mean");
+    if (sd >= 0) ir_set_name(g, sd, "normalize.std");
+    /* Normalize's arithmetic, (x - mean) / std, in ops every exporter and runtime has */
+    x = ir_div(g, ir_sub(g, x, m), sd);
+    if (g->failed) {
+        ir_errf(err, "normalization: %.400s", g->err);
+        return -1;
+    }
+    return build_encoder_on(s, batch, x, with_projector, g, err);
+}
+
 int encoder_norm(const encoder_source *s, aug_norm *norm, char *err) {
     const char *m = plan_get_option(&s->plan, "aug.mean"), *sd = plan_get_option(&s->plan, "aug.std");
     int C = s->backbone.channels;

@@ -42,6 +42,11 @@ void encoder_close(encoder_source *s);
  * outputs: the backbone features [batch, F], then with with_projector the method's projection. */
 int encoder_build(const encoder_source *s, int64_t batch, int with_projector, ir_graph *g, char *err);
 
+/* As encoder_build, but "images" holds pixels in [0, 1] (u8 / 255) and the graph first normalizes
+ * them with the plan's mean and std, (x - mean) / std (constants normalize.mean / normalize.std,
+ * [1, C, 1, 1]). */
+int encoder_build_pixels(const encoder_source *s, int64_t batch, int with_projector, ir_graph *g, char *err);
+
 /* The images a dataset gives become encoder inputs as the training views do at their core,
  * without the random parts: ToFloat (u8 / 255), a bilinear resize of the whole image when its
  * size differs from the plan's image size, Normalize with the plan's mean and std. */

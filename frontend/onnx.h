@@ -22,10 +22,17 @@
 #define ONNX_OPSET_MAX 17
 #define ONNX_OPSET_DEFAULT 17
 
+/* metadata_props entry of sslc's exports saying what the input `images` holds */
+#define ONNX_META_INPUT "sslc.input"
+#define ONNX_INPUT_PIXELS "pixels in [0, 1]"            /* the model normalizes (default) */
+#define ONNX_INPUT_NORMALIZED "(pixels - mean) / std" /* --raw-input */
+
 typedef struct {
     int opset;   /* ONNX_OPSET_MIN..ONNX_OPSET_MAX */
     int fold_bn; /* fold eval-mode BatchNormalization into the Conv before it */
     const char *doc; /* model doc_string, or NULL */
+    int nmeta;       /* metadata_props: nmeta key / value pairs */
+    const char *const *meta_keys, *const *meta_values;
 } onnx_export_opts;
 
 /* g and g3 are the same eval-mode graph built at batch 2 and batch 3 (their first input is

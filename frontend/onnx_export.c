@@ -696,13 +696,31 @@ int onnx_export(const ir_graph *g, const ir_graph *g3, const float *const *weigh
     model.producer_version = SSLC_VERSION;
     model.doc_string = (char *)o->doc;
     model.graph = &graph;
+    Onnx__StringStringEntryProto *meta = calloc((size_t)o->nmeta + 1, sizeof *meta);
+    Onnx__StringStringEntryProto **metap = calloc((size_t)o->nmeta + 1, sizeof *metap);
+    if (!meta || !metap) {
+        free(meta);
+        free(metap);
+        exfail(&e, "out of memory");
+        goto out;
+    }
+    for (int i = 0; i < o->nmeta; i++) {
+        onnx__string_string_entry_proto__init(&meta[i]);
+        meta[i].key = (char *)o->meta_keys[i];
+        meta[i].value = (char *)o->meta_values[i];
+        metap[i] = &meta[i];
+    }
+    model.n_metadata_props = (size_t)o->nmeta;
+    model.metadata_props = metap;
     size_t len = onnx__model_proto__get_packed_size(&model);
     uint8_t *buf = malloc(len ? len : 1);
+    if (buf) onnx__model_proto__pack(&model, buf);
+    free(meta);
+    free(metap);
     if (!buf) {
         exfail(&e, "out of memory (%zu bytes)", len);
         goto out;
     }
-    onnx__model_proto__pack(&model, buf);
     const void *parts[1] = {buf};
     rc = sslc_write_atomic(path, parts, &len, 1, err);
     free(buf);

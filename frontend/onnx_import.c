@@ -1772,6 +1772,16 @@ int onnx_model_decode(onnx_model **out, const unsigned char *buf, size_t len, co
                   IMPORT_OPSET_MAX);
         goto out;
     }
+    /* a backbone's input is the plan's normalized views: an sslc export that normalizes its
+     * pixels itself would normalize them twice */
+    for (size_t i = 0; i < m->pb->n_metadata_props; i++) {
+        const Onnx__StringStringEntryProto *p = m->pb->metadata_props[i];
+        if (p->key && p->value && !strcmp(p->key, ONNX_META_INPUT) && !strcmp(p->value, ONNX_INPUT_PIXELS)) {
+            lfail(err, m, "normalizes its input itself (an `sslc export` without --raw-input), and the plan "
+                          "normalizes the views it feeds the backbone: export it again with --raw-input");
+            goto out;
+        }
+    }
     rc = load_graph(m, output, err);
 out:
     if (rc) {

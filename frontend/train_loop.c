@@ -22,6 +22,7 @@
 #include "../runtime/loader.h"
 #include "../runtime/planfile.h"
 #include "../runtime/rng.h"
+#include "encoder_desc.h"
 #include "online_knn.h"
 #include "plan_opts.h"
 #include "rundir.h"
@@ -243,7 +244,7 @@ static void fmt_time(double s, char *buf, size_t n) {
 typedef struct {
     const train_opts *o;
     sslc_plan p;
-    char dir_plan[PATH_MAX], dir_ckpt[PATH_MAX], dir_metrics[PATH_MAX];
+    char dir_plan[PATH_MAX], dir_ckpt[PATH_MAX], dir_metrics[PATH_MAX], dir_desc[PATH_MAX];
     uint32_t plan_crc;
     engine *e;
     sslc_dataset *ds;
@@ -361,6 +362,7 @@ static int prepare(run_state *r, char *err) {
         join(r->dir_plan, sizeof r->dir_plan, o->out_dir, RUN_PLAN);
         join(r->dir_ckpt, sizeof r->dir_ckpt, o->out_dir, RUN_CHECKPOINT);
         join(r->dir_metrics, sizeof r->dir_metrics, o->out_dir, RUN_METRICS);
+        join(r->dir_desc, sizeof r->dir_desc, o->out_dir, BACKBONE_JSON);
     }
     if (o->resume) {
         if (!o->out_dir) {
@@ -392,6 +394,8 @@ static int prepare(run_state *r, char *err) {
         if (!same) rc = sslc_write_atomic(r->dir_plan, parts, &len, 1, err);
     }
     free(bytes);
+    /* what PyTorch needs to rebuild the encoder (python/); a run from before it existed gets it on resume */
+    if (!rc && o->out_dir && (!o->resume || !exists(r->dir_desc))) rc = backbone_json_write(r->dir_plan, r->dir_desc, err);
     return rc;
 }
 

@@ -48,6 +48,11 @@ static const char *dtype_names[DT__COUNT] = {"f32", "f64", "bf16", "f16", "i32",
 static const size_t dtype_sizes[DT__COUNT] = {4, 8, 2, 2, 4, 8, 1, 1};
 const char *ir_dtype_name(ir_dtype t) { return (unsigned)t < DT__COUNT ? dtype_names[t] : "?"; }
 size_t ir_dtype_size(ir_dtype t) { return (unsigned)t < DT__COUNT ? dtype_sizes[t] : 0; }
+int ir_graph_has_bf16(const ir_graph *g) {
+    for (int v = 0; v < g->nvals; v++)
+        if (g->vals[v].dtype == DT_BF16) return 1;
+    return 0;
+}
 int ir_dtype_is_float(ir_dtype t) { return t == DT_F32 || t == DT_F64 || t == DT_BF16 || t == DT_F16; }
 
 static const char *kind_names[VK__COUNT] = {"input", "param", "state", "const", "inter"};

@@ -102,6 +102,11 @@ typedef struct {
     char *err; /* IR_ERRLEN buffer for kernel failures (allocation) */
 } ref_call;
 typedef int (*ref_kernel)(const ref_call *c);
+struct ir_opdef;
+/* Runs an op's reference kernel (float64 with f64). The kernels compute in float or double:
+ * bfloat16 inputs are widened to that first (into temporaries), so every op takes bf16 operands
+ * with float32 (float64) arithmetic; only Cast reads and writes bf16 itself. 0 or -1 (c->err). */
+int ir_ref_run(const struct ir_opdef *def, const ref_call *c, int f64);
 
 /* ---- op table ---- */
 enum {
@@ -150,10 +155,25 @@ void ir_graph_init(ir_graph *g);
 void ir_graph_free(ir_graph *g);
 int ir_fail(ir_graph *g, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 const char *ir_dtype_name(ir_dtype t);
+/* bfloat16 bits <-> float32: round to nearest even; NaN stays NaN (quiet) */
+static inline uint16_t ir_bf16_from_f32(float f) {
+    union { float f; uint32_t u; } x = {f};
+    if ((x.u & 0x7fffffffu) > 0x7f800000u) return (uint16_t)((x.u >> 16) | 0x40u);
+    return (uint16_t)((x.u + 0x7fffu + ((x.u >> 16) & 1u)) >> 16);
+}
+static inline float ir_f32_from_bf16(uint16_t b) {
+    union { uint32_t u; float f; } x = {(uint32_t)b << 16};
+    return x.f;
+}
+/* the dtype a product (Conv, Gemm, MatMul) of `in` operands accumulates and writes: float32 for
+ * bfloat16 operands (mixed precision), else the operands' own */
+static inline ir_dtype ir_acc_dtype(ir_dtype in) { return in == DT_BF16 ? DT_F32 : in; }
 size_t ir_dtype_size(ir_dtype t);
 int ir_dtype_is_float(ir_dtype t);
 const char *ir_kind_name(ir_kind k);
 int64_t ir_numel(const ir_shape *s);
+/* whether g has bfloat16 values (a plan compiled with --precision bf16) */
+int ir_graph_has_bf16(const ir_graph *g);
 ir_shape ir_shape_make(int ndim, const int64_t *d);
 int ir_shape_eq(const ir_shape *a, const ir_shape *b);
 void ir_shape_str(const ir_shape *s, char *buf, size_t n);

@@ -20,6 +20,9 @@ static int all_f32(const ir_graph *g, const ir_node *n) {
 static int node_class(const ir_graph *g, const ir_node *n) {
     if (n->op == OP_Reshape || n->op == OP_Flatten) return C_VIEW;
     if (n->op == OP_Increment && g->vals[n->in[0]].dtype == DT_I64) return C_COUNTER;
+    /* --precision bf16: the cast of a product's operand joins its producer's kernel, which
+     * stores the bf16 copy (codegen: a store of a Cast expression writes bf16) */
+    if (n->op == OP_Cast && g->vals[n->in[0]].dtype == DT_F32 && g->vals[n->out[0]].dtype == DT_BF16) return C_ELEM;
     if (!all_f32(g, n)) return C_LIB;
     if (n->op == OP_ReduceSum || n->op == OP_ReduceMax) return C_RED;
     if ((ir_optable[n->op]->flags & OPF_ELEMENTWISE) || n->op == OP_Expand) return C_ELEM;

@@ -282,7 +282,7 @@ int arena_exec_step(arena_exec *ax, int s, char *err) {
     } else if (ax->mem) {
         snprintf(err, IR_ERRLEN, "step %d: %s has no kernel on this backend", s, def->name);
         return -1;
-    } else if (def->ref_f32 && def->ref_f32(&c) == 0)
+    } else if (ir_ref_run(def, &c, 0) == 0)
         return 0;
     if (!err[0]) snprintf(err, IR_ERRLEN, "step %d (node %d, %s) failed", s, st->node, def->name);
     return -1;

@@ -802,6 +802,12 @@ static int plan_memory(cuda_backend *b, char *err) {
 }
 
 int backend_cuda_new(const backend_args *a, backend *out, char *err) {
+    if (ir_graph_has_bf16(a->g)) { /* cuDNN/cuBLAS bf16 calls and bf16 device kernels are not written yet */
+        snprintf(err, IR_ERRLEN,
+                 "the cuda backend does not run bf16 mixed-precision plans yet: compile without --precision bf16 "
+                 "for --device cuda (or run this plan on --device cpu)");
+        return -1;
+    }
     cuda_backend *b = calloc(1, sizeof *b);
     if (!b) {
         snprintf(err, IR_ERRLEN, "out of memory");

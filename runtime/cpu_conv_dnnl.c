@@ -24,6 +24,7 @@ typedef struct {
     /* key */
     int op, has_bias;
     int64_t dims[3][4]; /* in0, in1, out0 */
+    int bf16;           /* bf16 operands (in0, in1), float32 result: --precision bf16 */
     int64_t st[2], pb[2], pe[2], dl[2], group;
     int direct; /* the direct algorithm whatever the policy */
     /* primitive */
@@ -118,7 +119,8 @@ const char *cpu_conv_impl(const cpu_conv *cc, int h) { return cc && h >= 0 && h 
 
 /* ---- building ---- */
 
-/* the key of call c; -1 if it is not a 4-D f32 convolution */
+/* the key of call c; -1 if it is not a 4-D convolution of float32 tensors, or of bf16 operands
+ * with a float32 result */
 static int key_of(const ref_call *c, cc_entry *k, char *err) {
     memset(k, 0, sizeof *k);
     const ir_node *n = c->node;
@@ -129,9 +131,12 @@ static int key_of(const ref_call *c, cc_entry *k, char *err) {
     }
     k->has_bias = n->op == OP_Conv && c->nin > 2;
     const ref_tensor *t[3] = {&c->in[0], &c->in[1], &c->out[0]};
+    k->bf16 = c->in[0].dtype == DT_BF16;
     for (int i = 0; i < 3; i++) {
-        if (t[i]->shape.ndim != 4 || t[i]->dtype != DT_F32) {
-            snprintf(err, IR_ERRLEN, "oneDNN: %s needs 4-D float32 tensors", ir_optable[n->op]->name);
+        ir_dtype want = i < 2 && k->bf16 ? DT_BF16 : DT_F32;
+        if (t[i]->shape.ndim != 4 || t[i]->dtype != want) {
+            snprintf(err, IR_ERRLEN, "oneDNN: %s needs 4-D float32 tensors (or bf16 operands, float32 result)",
+                     ir_optable[n->op]->name);
             return -1;
         }
         for (int d = 0; d < 4; d++) k->dims[i][d] = t[i]->shape.d[d];
@@ -152,26 +157,26 @@ static int key_of(const ref_call *c, cc_entry *k, char *err) {
 }
 
 static int same_key(const cc_entry *a, const cc_entry *b) {
-    return a->op == b->op && a->has_bias == b->has_bias && !memcmp(a->dims, b->dims, sizeof a->dims) &&
+    return a->op == b->op && a->has_bias == b->has_bias && a->bf16 == b->bf16 && !memcmp(a->dims, b->dims, sizeof a->dims) &&
            !memcmp(a->st, b->st, sizeof a->st) && !memcmp(a->pb, b->pb, sizeof a->pb) &&
            !memcmp(a->pe, b->pe, sizeof a->pe) && !memcmp(a->dl, b->dl, sizeof a->dl) && a->group == b->group &&
            a->direct == b->direct;
 }
 
 /* plain and requested descriptors of an activation [N,C,H,W] and of the weights (goihw when grouped) */
-static int md_act(dnnl_memory_desc_t *md, const int64_t *d, int any, char *err) {
+static int md_act(dnnl_memory_desc_t *md, const int64_t *d, dnnl_data_type_t dt, int any, char *err) {
     dnnl_dims_t dims = {d[0], d[1], d[2], d[3]};
-    DN(dnnl_memory_desc_init_by_tag(md, 4, dims, dnnl_f32, any ? dnnl_format_tag_any : dnnl_nchw), "memory desc");
+    DN(dnnl_memory_desc_init_by_tag(md, 4, dims, dt, any ? dnnl_format_tag_any : dnnl_nchw), "memory desc");
     return 0;
 }
 
-static int md_wei(dnnl_memory_desc_t *md, const int64_t *d, int64_t G, int any, char *err) {
+static int md_wei(dnnl_memory_desc_t *md, const int64_t *d, int64_t G, dnnl_data_type_t dt, int any, char *err) {
     if (G == 1) {
         dnnl_dims_t dims = {d[0], d[1], d[2], d[3]};
-        DN(dnnl_memory_desc_init_by_tag(md, 4, dims, dnnl_f32, any ? dnnl_format_tag_any : dnnl_oihw), "memory desc");
+        DN(dnnl_memory_desc_init_by_tag(md, 4, dims, dt, any ? dnnl_format_tag_any : dnnl_oihw), "memory desc");
     } else {
         dnnl_dims_t dims = {G, d[0] / G, d[1], d[2], d[3]};
-        DN(dnnl_memory_desc_init_by_tag(md, 5, dims, dnnl_f32, any ? dnnl_format_tag_any : dnnl_goihw), "memory desc");
+        DN(dnnl_memory_desc_init_by_tag(md, 5, dims, dt, any ? dnnl_format_tag_any : dnnl_goihw), "memory desc");
     }
     return 0;
 }
@@ -208,9 +213,19 @@ static int build(cpu_conv *cc, cc_entry *e, char *err) {
         yd = e->dims[0], wd = e->dims[1], xd = e->dims[2];
     else
         yd = e->dims[0], xd = e->dims[1], wd = e->dims[2];
-    dnnl_memory_desc_t xp, wp, yp, xa, wa, ya, bmd;
-    if (md_act(&xp, xd, 0, err) || md_act(&yp, yd, 0, err) || md_wei(&wp, wd, e->group, 0, err) ||
-        md_act(&xa, xd, any_act, err) || md_act(&ya, yd, any_act, err) || md_wei(&wa, wd, e->group, any_w, err))
+    /* bf16: the two operands of the op are bf16, its result float32; the forward descriptor
+     * that hints a backward primitive takes bf16 source and weights and a bf16 destination */
+    dnnl_data_type_t xt = dnnl_f32, wt = dnnl_f32, yt = dnnl_f32, ht = e->bf16 ? dnnl_bf16 : dnnl_f32;
+    if (e->bf16) {
+        if (e->op == OP_Conv) xt = wt = dnnl_bf16;
+        if (e->op == OP_ConvGradInput) yt = wt = dnnl_bf16;
+        if (e->op == OP_ConvGradWeight) yt = xt = dnnl_bf16;
+    }
+    dnnl_memory_desc_t xp, wp, yp, xa, wa, ya, bmd, xh, wh, yh;
+    if (md_act(&xp, xd, xt, 0, err) || md_act(&yp, yd, yt, 0, err) || md_wei(&wp, wd, e->group, wt, 0, err) ||
+        md_act(&xa, xd, xt, any_act, err) || md_act(&ya, yd, yt, any_act, err) ||
+        md_wei(&wa, wd, e->group, wt, any_w, err) || md_act(&xh, xd, ht, any_act, err) ||
+        md_act(&yh, yd, ht, any_act, err) || md_wei(&wh, wd, e->group, ht, any_w, err))
         return -1;
     if (e->has_bias) {
         dnnl_dims_t bd = {wd[0]};
@@ -220,8 +235,10 @@ static int build(cpu_conv *cc, cc_entry *e, char *err) {
     dnnl_dims_t pl = {e->pb[0], e->pb[1]}, pr = {e->pe[0], e->pe[1]};
     dnnl_convolution_desc_t fwd_d, d;
     dnnl_alg_kind_t alg = e->direct ? dnnl_convolution_direct : cc->alg;
-    DN(dnnl_dilated_convolution_forward_desc_init(&fwd_d, dnnl_forward_training, alg, &xa, &wa,
-                                                  e->has_bias ? &bmd : NULL, &ya, strides, dil, pl, pr),
+    int fwd = e->op == OP_Conv;
+    DN(dnnl_dilated_convolution_forward_desc_init(&fwd_d, dnnl_forward_training, alg, fwd ? &xa : &xh,
+                                                  fwd ? &wa : &wh, e->has_bias ? &bmd : NULL, fwd ? &ya : &yh,
+                                                  strides, dil, pl, pr),
        "convolution forward desc");
     dnnl_primitive_attr_t attr;
     DN(dnnl_primitive_attr_create(&attr), "attr");

@@ -118,7 +118,7 @@ static int run_kernel(void *ctx, const arena_exec *ax, int si, char *err) {
 static int conv_step(void *ctx, int si, const ref_call *c, void *ws, char *err) {
     const cpu_exec *x = ctx;
     (void)err;
-    if (x->conv_h[si] < 0) return ir_optable[c->node->op]->ref_f32(c);
+    if (x->conv_h[si] < 0) return ir_ref_run(ir_optable[c->node->op], c, 0);
     return ws ? cpu_conv_exec_ws(x->conv, x->conv_h[si], c, ws) : cpu_conv_exec(x->conv, x->conv_h[si], c);
 }
 

@@ -46,7 +46,11 @@ int engine_precision_parse(const char *s, unsigned *flags, char *err) {
         *flags &= ~(unsigned)ENGINE_TF32;
     else if (!strcmp(s, "tf32"))
         *flags |= ENGINE_TF32;
-    else {
+    else if (!strcmp(s, "bf16")) {
+        snprintf(err, IR_ERRLEN,
+                 "--precision bf16 changes the plan: compile it so (sslc compile/train --precision bf16); a run takes f32 or tf32");
+        return -1;
+    } else {
         snprintf(err, IR_ERRLEN, "unknown --precision '%s' (choose one of: f32, tf32)", s);
         return -1;
     }

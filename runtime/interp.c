@@ -153,9 +153,8 @@ int interp_run(interp *it, char *err) {
             if (alloc_tensor(it, n->out[k], err)) return -1;
             c.out[k] = it->t[n->out[k]];
         }
-        ref_kernel kern = it->f64 ? def->ref_f64 : def->ref_f32;
         err[0] = 0;
-        if (!kern || kern(&c) != 0) {
+        if (ir_ref_run(def, &c, it->f64) != 0) {
             if (!err[0]) snprintf(err, IR_ERRLEN, "node %d (%s): kernel failed", i, def->name);
             return -1;
         }

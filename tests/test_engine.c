@@ -89,7 +89,8 @@ static int refusals(void) {
           "tf32 on the cpu backend accepted (%s)", err);
     unsigned fl = 0;
     CHECK(engine_precision_parse("tf32", &fl, err) == 0 && fl == ENGINE_TF32 && engine_precision_parse("f32", &fl, err) == 0 &&
-              fl == 0 && engine_precision_parse("bf16", &fl, err) != 0 && strstr(err, "f32, tf32"),
+              fl == 0 && engine_precision_parse("bf16", &fl, err) != 0 && strstr(err, "sslc compile/train --precision bf16") &&
+              engine_precision_parse("f16", &fl, err) != 0 && strstr(err, "f32, tf32"),
           "--precision parsing (%s)", err);
     CHECK(engine_kind_parse("tpu", &k, err) != 0 && strstr(err, "cpu, cuda, ref"), "unknown device: %s", err);
     CHECK(engine_kind_parse("reference", &k, err) == 0 && k == ENGINE_REF && !strcmp(engine_kind_name(k), "ref"),

@@ -47,12 +47,13 @@ int KN(ref_equal)(const ref_call *c) {
     return 0;
 }
 
-static int KN(is_float)(ir_dtype dt) { return dt == DT_F32 || dt == DT_F64; }
+static int KN(is_float)(ir_dtype dt) { return dt == DT_F32 || dt == DT_F64 || dt == DT_BF16; }
 
 static double KN(load_f)(const void *p, int64_t i, ir_dtype dt) {
     switch (dt) {
     case DT_F32: return ((const float *)p)[i];
     case DT_F64: return ((const double *)p)[i];
+    case DT_BF16: return ir_f32_from_bf16(((const uint16_t *)p)[i]);
     case DT_I32: return ((const int32_t *)p)[i];
     case DT_I64: return (double)((const int64_t *)p)[i];
     case DT_U8: return ((const uint8_t *)p)[i];
@@ -88,6 +89,8 @@ int KN(ref_cast)(const ref_call *c) {
         switch (to) {
         case DT_F32: ((float *)y)[i] = (float)KN(load_f)(x, i, from); break;
         case DT_F64: ((double *)y)[i] = KN(load_f)(x, i, from); break;
+        /* through float32 (as every bf16 producer rounds): one rounding rule for all backends */
+        case DT_BF16: ((uint16_t *)y)[i] = ir_bf16_from_f32((float)KN(load_f)(x, i, from)); break;
         case DT_BOOL: ((uint8_t *)y)[i] = ff ? KN(load_f)(x, i, from) != 0 : KN(load_i)(x, i, from) != 0; break;
         case DT_U8:
             ((uint8_t *)y)[i] = (uint8_t)(ff ? KN(f_to_i)(KN(load_f)(x, i, from), 0, 255) : KN(load_i)(x, i, from));
@@ -114,7 +117,7 @@ int KN(ref_cast)(const ref_call *c) {
 static const struct {
     int onnx;
     ir_dtype dt;
-} cast_codes[] = {{1, DT_F32}, {11, DT_F64}, {6, DT_I32}, {7, DT_I64}, {2, DT_U8}, {9, DT_BOOL}};
+} cast_codes[] = {{1, DT_F32}, {11, DT_F64}, {16, DT_BF16}, {6, DT_I32}, {7, DT_I64}, {2, DT_U8}, {9, DT_BOOL}};
 #define NCODES (int)(sizeof cast_codes / sizeof cast_codes[0])
 
 static int supported(ir_dtype dt) {
@@ -125,7 +128,7 @@ static int supported(ir_dtype dt) {
 
 static int equal_infer(ir_graph *g, ir_node *n, ir_shape *os, ir_dtype *od) {
     ir_dtype dt = g->vals[n->in[0]].dtype;
-    if (!supported(dt)) return ir_fail(g, "Equal: %s tensors are not supported", ir_dtype_name(dt));
+    if (!supported(dt) || dt == DT_BF16) return ir_fail(g, "Equal: %s tensors are not supported", ir_dtype_name(dt));
     if (ir_infer_broadcast(g, n, os, od)) return -1;
     od[0] = DT_BOOL;
     return 0;
@@ -141,7 +144,7 @@ static int cast_infer(ir_graph *g, ir_node *n, ir_shape *os, ir_dtype *od) {
             od[0] = cast_codes[i].dt;
             return 0;
         }
-    return ir_fail(g, "Cast: unsupported target type code %lld (ONNX codes: 1 float, 11 double, 6 int32, 7 int64, "
+    return ir_fail(g, "Cast: unsupported target type code %lld (ONNX codes: 1 float, 11 double, 16 bfloat16, 6 int32, 7 int64, "
                       "2 uint8, 9 bool)",
                    (long long)to);
 }

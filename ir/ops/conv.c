@@ -280,8 +280,8 @@ static int conv_fail(ir_graph *g, const ir_node *n, const char *why) {
 static int conv_check_float(ir_graph *g, const ir_node *n) {
     ir_dtype dt = g->vals[n->in[0]].dtype;
     if (!ir_dtype_is_float(dt)) return conv_fail(g, n, "needs float tensors");
-    for (int k = 1; k < n->nin; k++)
-        if (g->vals[n->in[k]].dtype != dt)
+    for (int k = 1; k < n->nin; k++) /* a bias stays in the accumulation dtype (float32 for bf16) */
+        if (g->vals[n->in[k]].dtype != (k == 2 ? ir_acc_dtype(dt) : dt))
             return ir_fail(g, "%s: input %d is %s, input 0 is %s", ir_optable[n->op]->name, k,
                            ir_dtype_name(g->vals[n->in[k]].dtype), ir_dtype_name(dt));
     return 0;
@@ -315,7 +315,7 @@ static int conv_infer(ir_graph *g, ir_node *n, ir_shape *os, ir_dtype *od) {
             return ir_fail(g, "Conv: bias must be [%lld] (one per output channel)", (long long)q.M);
     }
     os[0] = IR_SHAPE(q.N, q.M, q.OH, q.OW);
-    od[0] = g->vals[n->in[0]].dtype;
+    od[0] = ir_acc_dtype(g->vals[n->in[0]].dtype);
     return 0;
 }
 
@@ -327,7 +327,7 @@ static int conv_grad_input_infer(ir_graph *g, ir_node *n, ir_shape *os, ir_dtype
     if (conv_geom_of(n, &xs, &g->vals[n->in[1]].shape, &q, why, sizeof why)) return conv_fail(g, n, why);
     if (check_gy(g, n, &q)) return -1;
     os[0] = xs;
-    od[0] = g->vals[n->in[0]].dtype;
+    od[0] = ir_acc_dtype(g->vals[n->in[0]].dtype);
     return 0;
 }
 
@@ -339,7 +339,7 @@ static int conv_grad_weight_infer(ir_graph *g, ir_node *n, ir_shape *os, ir_dtyp
     if (conv_geom_of(n, &g->vals[n->in[1]].shape, &ws, &q, why, sizeof why)) return conv_fail(g, n, why);
     if (check_gy(g, n, &q)) return -1;
     os[0] = ws;
-    od[0] = g->vals[n->in[0]].dtype;
+    od[0] = ir_acc_dtype(g->vals[n->in[0]].dtype);
     return 0;
 }
 

@@ -91,7 +91,7 @@ static int matmul_infer(ir_graph *g, ir_node *n, ir_shape *os, ir_dtype *od) {
     ob.d[ob.ndim++] = a->shape.d[na - 2];
     ob.d[ob.ndim++] = b->shape.d[nb - 1];
     os[0] = ob;
-    od[0] = a->dtype;
+    od[0] = ir_acc_dtype(a->dtype);
     return 0;
 }
 
@@ -113,12 +113,12 @@ static int gemm_infer(ir_graph *g, ir_node *n, ir_shape *os, ir_dtype *od) {
         char sc[96], sy[96];
         ir_shape_str(&cv->shape, sc, sizeof sc);
         ir_shape_str(&ys, sy, sizeof sy);
-        if (cv->dtype != a->dtype) return ir_fail(g, "Gemm: C is %s, A is %s", ir_dtype_name(cv->dtype), ir_dtype_name(a->dtype));
+        if (cv->dtype != ir_acc_dtype(a->dtype)) return ir_fail(g, "Gemm: C is %s, A is %s", ir_dtype_name(cv->dtype), ir_dtype_name(a->dtype));
         if (cv->shape.ndim > 2 || ir_broadcast_shape(&cv->shape, &ys, &bc) || !ir_shape_eq(&bc, &ys))
             return ir_fail(g, "Gemm: C %s does not broadcast to %s", sc, sy);
     }
     os[0] = ys;
-    od[0] = a->dtype;
+    od[0] = ir_acc_dtype(a->dtype);
     return 0;
 }
 

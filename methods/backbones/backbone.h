@@ -38,6 +38,8 @@ int backbone_build(mbuild *mb, const backbone_cfg *cfg, int x);
 
 int resnet_build(mbuild *mb, const backbone_cfg *cfg, int x);
 int64_t resnet_feat_dim(const backbone_cfg *cfg);
+/* whether a ResNet uses the CIFAR stem (cifar_stem -1 resolved by the image size) */
+int resnet_cifar_stem(const backbone_cfg *cfg);
 /* the patch size a ViT uses (the auto rule applied); 0 for other backbones */
 int backbone_patch_size(const backbone_cfg *cfg);
 /* the number of blocks a ViT uses; 0 for other backbones */

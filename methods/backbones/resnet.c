@@ -20,7 +20,7 @@ static int64_t base_width(const backbone_cfg *cfg) {
 
 int64_t resnet_feat_dim(const backbone_cfg *cfg) { return base_width(cfg) * 8 * (is_bottleneck(cfg) ? 4 : 1); }
 
-static int use_cifar_stem(const backbone_cfg *cfg) {
+int resnet_cifar_stem(const backbone_cfg *cfg) {
     return cfg->cifar_stem >= 0 ? cfg->cifar_stem : cfg->image_size <= 64;
 }
 
@@ -52,7 +52,7 @@ int resnet_build(mbuild *mb, const backbone_cfg *cfg, int x) {
     layer_blocks(cfg, blocks);
     int64_t w = base_width(cfg), cin = w;
     int y;
-    if (use_cifar_stem(cfg)) {
+    if (resnet_cifar_stem(cfg)) {
         y = ir_relu(g, mb_batchnorm(mb, "bn1", mb_conv(mb, "conv1", x, cfg->channels, w, 3, 1, 1), w, 1));
     } else {
         y = ir_relu(g, mb_batchnorm(mb, "bn1", mb_conv(mb, "conv1", x, cfg->channels, w, 7, 2, 3), w, 1));

@@ -23,6 +23,8 @@ static void *run_raw(ir_graph *g, int f64, int v, ir_dtype *storage) {
     return out;
 }
 
+static int cast_bf16_f(void);
+
 static int equal_f(void) {
     for (int f64 = 0; f64 < 2; f64++) {
         /* i64 labels [4,1] vs [1,4]: the SupCon mask */
@@ -133,6 +135,76 @@ static int cast_f(void) {
     x = ir_input(&g, "x", DT_F32, IR_SHAPE(2));
     CHECK(ir_cast(&g, x, DT_F16) < 0 && strstr(g.err, "f16"), "Cast to f16 accepted: %s", g.err);
     ir_graph_free(&g);
+    return cast_bf16_f();
+}
+
+/* Cast to bf16 rounds to nearest even (ties included), keeps signs, infinities and NaN, and is
+ * stored as 2-byte bfloat16 in both interpreters; a product of bf16 operands is float32 and
+ * equals the product of the rounded values (float32 accumulation). */
+static int cast_bf16_f(void) {
+    const float h = 1.0f / 256; /* half a bf16 ulp at 1 */
+    float xf[8] = {1.0f, 1 + h, 1 + 3 * h, 1 + h + 1.0f / (1 << 20), -3.0f, INFINITY, NAN, -0x1.03p-100f};
+    float want[8] = {1.0f, 1.0f, 1 + 4 * h, 1 + 2 * h, -3.0f, INFINITY, NAN, -0x1.04p-100f};
+    for (int f64 = 0; f64 < 2; f64++) {
+        ir_graph g;
+        ir_graph_init(&g);
+        int x = ir_const(&g, DT_F32, IR_SHAPE(8), xf);
+        int b = ir_cast(&g, x, DT_BF16), back = ir_cast(&g, b, DT_F32);
+        CHECK(b >= 0 && back >= 0 && g.vals[b].dtype == DT_BF16, "Cast to bf16: %s", g.err);
+        ir_dtype st;
+        uint16_t *raw = run_raw(&g, f64, b, &st);
+        CHECK(raw && st == DT_BF16, "bf16 storage is %s", raw ? ir_dtype_name(st) : "?");
+        ir_graph_free(&g);
+        for (int k = 0; k < 8; k++) {
+            float r = ir_f32_from_bf16(raw[k]);
+            CHECK(isnan(want[k]) ? isnan(r) : r == want[k], "f32 %.9g -> bf16 %.9g, want %.9g (%s)", xf[k], r,
+                  want[k], f64 ? "f64" : "f32");
+        }
+        free(raw);
+        /* MatMul [1,3] x [3,1] on bf16 operands: float32 result of the rounded operands */
+        ir_graph_init(&g);
+        float a[3] = {1 + h, 1 + 3 * h, -2.0f}, c[3] = {3.0f, 1 + h + 1.0f / (1 << 20), 0.5f};
+        int ma = ir_cast(&g, ir_const(&g, DT_F32, IR_SHAPE(1, 3), a), DT_BF16);
+        int mc = ir_cast(&g, ir_const(&g, DT_F32, IR_SHAPE(3, 1), c), DT_BF16);
+        int y = ir_matmul(&g, ma, mc);
+        CHECK(y >= 0 && g.vals[y].dtype == DT_F32, "MatMul of bf16 operands: %s %s", g.err,
+              y >= 0 ? ir_dtype_name(g.vals[y].dtype) : "");
+        ir_dtype sy;
+        float *ry = run_raw(&g, f64, y, &sy);
+        double w = 1.0 * 3.0 + (1 + 4 * h) * (1 + 2 * h) + -2.0 * 0.5, got = !ry ? NAN : f64 ? ((double *)ry)[0] : ry[0];
+        CHECK(ry && sy == (f64 ? DT_F64 : DT_F32) && got == (f64 ? w : (double)(float)w), "bf16 MatMul = %.17g, want %.17g",
+              got, w);
+        free(ry);
+        ir_graph_free(&g);
+        ir_graph_init(&g);
+        ma = ir_cast(&g, ir_const(&g, DT_F32, IR_SHAPE(1, 3), a), DT_BF16);
+        CHECK(ir_matmul(&g, ma, ir_const(&g, DT_F32, IR_SHAPE(3, 1), c)) < 0 && strstr(g.err, "one dtype"),
+              "MatMul bf16 x f32 accepted: %s", g.err);
+        ir_graph_free(&g);
+    }
+    return 0;
+}
+
+/* d/dx of Cast(Cast(x, bf16), f32) goes straight through the rounding, as every float-to-float
+ * cast; the gradient is cast back at each step, so it passes through bf16 (rounded there) */
+static int cast_bf16_g(void) {
+    ir_graph g;
+    ir_graph_init(&g);
+    int x = ir_param(&g, "x", IR_SHAPE(4), ir_init_uniform(-2, 2), 0);
+    float cw[4] = {0.5f, -1.25f, 3.0f, 1e-3f};
+    int cv = ir_const(&g, DT_F32, IR_SHAPE(4), cw);
+    int loss = ir_reduce_sum(&g, ir_mul(&g, ir_cast(&g, ir_cast(&g, x, DT_BF16), DT_F32), cv), NULL, 0, 0);
+    int gx = -1;
+    CHECK(loss >= 0 && autodiff(&g, loss, &x, 1, &gx) == 0 && gx >= 0, "bf16 cast gradient: %s", g.err);
+    ir_dtype st;
+    float *r = run_raw(&g, 0, gx, &st);
+    CHECK(r && st == DT_F32, "gradient storage");
+    for (int k = 0; k < 4; k++) {
+        float w = ir_f32_from_bf16(ir_bf16_from_f32(cw[k])); /* 1e-3 -> 0.00099945068 */
+        CHECK(r[k] == w, "d/dx[%d] = %.9g, want %.9g", k, r[k], w);
+    }
+    free(r);
+    ir_graph_free(&g);
     return 0;
 }
 
@@ -146,7 +218,7 @@ static int build_cast_chain(ir_graph *g, void *ctx) {
 }
 
 static int cast_g(void) {
-    if (gradcheck("Cast f32->f64->f32", build_cast_chain, NULL, 1e-6)) return 1;
+    if (gradcheck("Cast f32->f64->f32", build_cast_chain, NULL, 1e-6) || cast_bf16_g()) return 1;
     /* no gradient through an integer cast: x only reaches the loss through Cast(x, i64) */
     ir_graph g;
     ir_graph_init(&g);

@@ -8,7 +8,10 @@ usage: onnx_oracle.py SSLC WORKDIR {export,import,resnet50,vit,badfiles,rundir}
             onnx.checker.check_model(full_check=True); ONNX Runtime on the model equals
             `sslc features` (same weights, same images, another batch size than the export's)
             and `sslc embed` (cpu engine) on a folder: dataset of PNG files, which ONNX Runtime
-            gets as u8 / 255 normalized with the plan's mean and std
+            gets as u8 / 255 normalized with the plan's mean and std (--raw-input models) or as
+            u8 / 255 alone (the default models, which normalize inside); metadata_props record
+            method, backbone, width, feat_dim, image size, channels, mean, std and the input;
+            importing a default model as a backbone is refused (it would normalize twice)
   import    torchvision ResNet-18 exported by torch.onnx.export (opset 13 and 17; BatchNorm
             folded, preserved, and in training mode; cut before fc with --backbone-output):
             imported by `sslc compile`, its forward equals ONNX Runtime's; SimCLR steps on it;
@@ -159,6 +162,47 @@ def compare(what, a, b, tol=TOL):
 
 # ---- export ----
 
+def expected_meta(options, raw_input):
+    """metadata_props sslc export records: the plan's options, mean/std one value per channel"""
+    c = int(options["channels"])
+
+    def per_channel(key):
+        v = [f"{float(a):.9g}" for a in options[key].split(",")]
+        return ",".join(v * c if len(v) == 1 else v)
+    return {"sslc.method": "simclr", "sslc.backbone": options["backbone"], "sslc.width": f"{float(options['width']):.9g}",
+            "sslc.image_size": options["image_size"], "sslc.channels": options["channels"],
+            "sslc.mean": per_channel("aug.mean"), "sslc.std": per_channel("aug.std"),
+            "sslc.input": "(pixels - mean) / std" if raw_input else "pixels in [0, 1]"}
+
+
+def check_pixel_input(name, run, imgs, xe, spec, options):
+    """The default export normalizes inside: ONNX Runtime on raw pixels (u8 / 255) equals
+    `sslc embed` on the same images and the --raw-input model on the normalized pixels; both
+    models' metadata_props say what they expect."""
+    pix, raw = path("pixels.onnx"), path("raw.onnx")
+    sslc("export", run, "-o", pix)
+    sslc("export", run, "--raw-input", "-o", raw)
+    worst = 0.0
+    for model, raw_input in ((pix, False), (raw, True)):
+        m = check_model(model)
+        meta = {p.key: p.value for p in m.metadata_props}
+        feat = meta.pop("sslc.feat_dim")
+        assert int(feat) == m.graph.output[0].type.tensor_type.shape.dim[1].dim_value, f"{name}: feat_dim {feat}"
+        want = expected_meta(options, raw_input)
+        assert meta == want, f"{name}: metadata_props {meta}, expected {want}"
+        ops = [n.op_type for n in m.graph.node]
+        assert (ops[:2] == ["Sub", "Div"]) != raw_input, f"{name}: the model starts with {ops[:2]}"
+    y = run_ort(pix, (imgs.astype(np.float32) / np.float32(255)))["features"]
+    worst = max(worst, compare(f"{name} pixel-input export on [0, 1] pixels vs sslc embed", y, sslc_embed(run, spec)))
+    worst = max(worst, compare(f"{name} pixel-input export vs --raw-input export on normalized pixels", y,
+                               run_ort(raw, xe)["features"]))
+    log(f"{name}: metadata_props and the Sub/Div normalization as expected")
+    # as a backbone, a model that normalizes would normalize the plan's views twice
+    one_line_error(["compile", "simclr", "--backbone", pix, "--targets", "none", "-o", path("x.plan")],
+                   "export it again with --raw-input", f"{name}: a pixel-input export imported as a backbone")
+    return worst
+
+
 def cmd_export():
     configs = [
         ("convnet", ["--backbone", "convnet", "--width", "0.25", "--image-size", "16"]),
@@ -193,7 +237,7 @@ def cmd_export():
         xe = normalized(imgs, info["options"])
         for v in variants:
             model = path(f"{name}.onnx")
-            sslc("export", plan, "--params", pf, "-o", model, *v)
+            sslc("export", plan, "--params", pf, "--raw-input", "-o", model, *v)
             m = check_model(model)
             dim0 = m.graph.input[0].type.tensor_type.shape.dim[0]
             assert m.graph.input[0].name == "images" and dim0.dim_param == "N", "input must be images [N,C,H,W]"
@@ -216,13 +260,14 @@ def cmd_export():
         os.makedirs(run, exist_ok=True)
         os.replace(plan, os.path.join(run, "plan.plan"))
         st.save(os.path.join(run, "checkpoint.safetensors"), params)
-        sslc("export", run, "-o", path("run.onnx"))
+        sslc("export", run, "--raw-input", "-o", path("run.onnx"))
         check_model(path("run.onnx"))
         worst = max(worst, compare(f"{name} run directory", run_ort(path("run.onnx"), x)["features"],
                                    sslc_features(run, x)["features"]))
         worst = max(worst, compare(f"{name} run directory vs sslc embed", run_ort(path("run.onnx"), xe)["features"],
                                    sslc_embed(run, spec)))
         compare(f"{name} run directory = plan + params", run_ort(path("run.onnx"), x)["features"], y_default, tol=0)
+        worst = max(worst, check_pixel_input(name, run, imgs, xe, spec, info["options"]))
     for method, margs in method_configs:
         available = method in sslc("methods").stdout.split()
         if not available:
@@ -236,7 +281,7 @@ def cmd_export():
         st.save(pf, params)
         x = np.random.default_rng(8).normal(0, 1, (3, 3, 16, 16)).astype(np.float32)
         model = path(f"{method}.onnx")
-        sslc("export", plan, "--params", pf, "--with-projector", "-o", model)
+        sslc("export", plan, "--params", pf, "--with-projector", "--raw-input", "-o", model)
         check_model(model)
         y, f = run_ort(model, x), sslc_features(plan, x, "--params", pf, "--with-projector")
         for k in ("features", "projection"):
@@ -395,7 +440,7 @@ def cmd_import():
     # export -> import -> export: the torchvision import, exported by sslc, gives ONNX Runtime's outputs
     for plan, src, tag in [(p13, f13, "opset 13 (folded)"), (pp, fp, "opset 17 (BatchNorm)")]:
         e = path("reexport.onnx")
-        sslc("export", plan, "-o", e)
+        sslc("export", plan, "--raw-input", "-o", e)
         check_model(e)
         worst = max(worst, compare(f"torchvision {tag} -> sslc import -> export", run_ort(e, x3)["features"],
                                    run_ort(src, x3)["y"]))
@@ -409,10 +454,10 @@ def cmd_import():
         pf = path(f"native-{tag}.safetensors")
         st.save(pf, params)
         e1, e2 = path(f"native-{tag}-1.onnx"), path(f"native-{tag}-2.onnx")
-        sslc("export", nat, "--params", pf, "-o", e1)
+        sslc("export", nat, "--params", pf, "--raw-input", "-o", e1)
         p2 = path(f"native-{tag}-1.plan")
         sslc("compile", "simclr", "--backbone", e1, "--batch", "4", "-o", p2)
-        sslc("export", p2, "-o", e2)
+        sslc("export", p2, "--raw-input", "-o", e2)
         check_model(e2)
         y1 = run_ort(e1, x)["features"]
         worst = max(worst, compare(f"sslc {tag} -> export -> import -> export (ONNX Runtime)", run_ort(e2, x)["features"], y1))
@@ -579,13 +624,13 @@ def cmd_vit():
     for opset, plan in plans.items():
         src = path(f"tvvit_{opset}.onnx")
         e1, e2 = path(f"tvvit_{opset}_e1.onnx"), path(f"tvvit_{opset}_e2.onnx")
-        sslc("export", plan, "-o", e1)
+        sslc("export", plan, "--raw-input", "-o", e1)
         check_model(e1)
         y1 = run_ort(e1, x3)["features"]
         worst = max(worst, compare(f"vit opset {opset} -> sslc import -> export", y1, run_ort(src, x3)["y"]))
         p2 = path(f"tvvit_{opset}_e1.plan")
         sslc("compile", "simclr", "--backbone", e1, "--batch", "4", "-o", p2)
-        sslc("export", p2, "-o", e2)
+        sslc("export", p2, "--raw-input", "-o", e2)
         check_model(e2)
         worst = max(worst, compare(f"vit opset {opset} -> import -> export -> import -> export", run_ort(e2, x3)["features"], y1))
         names = [{t["name"] for t in json.loads(sslc("inspect", p, "--params", "--json").stdout)["tensors"]
@@ -603,7 +648,7 @@ def cmd_vit():
     counts = []
     for opset in ("13", "17"):
         e = path(f"native-vit-{opset}.onnx")
-        sslc("export", nat, "--params", pf, "--opset", opset, "-o", e)
+        sslc("export", nat, "--params", pf, "--opset", opset, "--raw-input", "-o", e)
         p, d = import_and_compare(e, x16, run_ort(e, x16)["features"], f"sslc vit-tiny exported at opset {opset}")
         worst = max(worst, d)
         counts.append(json.loads(sslc("inspect", p, "--json").stdout)["nodes"])
@@ -619,7 +664,7 @@ def cmd_vit():
     for tag, (model, fused) in ln_models().items():
         plan, d = small(tag, model)
         worst = max(worst, d)
-        sslc("export", plan, "-o", path("ln-e.onnx"))  # what the plan computes, as ONNX ops
+        sslc("export", plan, "--raw-input", "-o", path("ln-e.onnx"))  # what the plan computes, as ONNX ops
         ops = [n.op_type for n in onnx.load(path("ln-e.onnx")).graph.node]
         assert ("LayerNormalization" in ops) == fused and ("Sqrt" in ops) != fused, f"{tag}: {ops}"
     for tag, model in split_models().items():
