@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../runtime/fileio.h"
 #include "../runtime/npy.h"
 #include "cli.h"
 #include "eval.h"
@@ -39,7 +40,10 @@ static const char *embed_help =
     "  Images are preprocessed as the training views are at their core: u8 / 255, resized (bilinear)\n"
     "  when the plan trained on another size, normalized with the plan's mean and std.\n"
     "  --with-projector   the method's projection instead of the backbone features\n"
-    "  --features pixels  the normalized pixels [N, C*H*W] (what the encoder sees)\n";
+    "  --features pixels  the normalized pixels [N, C*H*W] (what the encoder sees)\n"
+    "  With folder:DIR data it also writes F.paths.txt (the image file of each row) and, when DIR has\n"
+    "  class sub-folders, F.classes.txt (the class name of each row), beside F.npy, one line per row;\n"
+    "  a backslash or newline in a name is written as \\\\ or \\n.\n";
 
 typedef struct {
     const char *source, *params, *data, *out, *labels;
@@ -178,6 +182,47 @@ int cmd_eval(int argc, char **argv) {
     return 0;
 }
 
+/* F.npy -> F.<suffix> */
+static void beside(const char *npy, const char *suffix, char *out, size_t n) {
+    size_t l = strlen(npy);
+    if (l >= 4 && !strcmp(npy + l - 4, ".npy")) l -= 4;
+    snprintf(out, n, "%.*s.%s", (int)l, npy, suffix);
+}
+
+/* one escaped line per row: names[row] (or class_names[y[row]]) */
+static int write_lines(const char *path, char *const *names, const int64_t *y, int64_t n, char *err) {
+    size_t cap = 1 << 16, len = 0;
+    char *buf = malloc(cap);
+    for (int64_t i = 0; buf && i < n; i++) {
+        const char *s = y ? names[y[i]] : names[i];
+        size_t need = 2 * strlen(s) + 2;
+        if (len + need > cap) {
+            while (len + need > cap) cap *= 2;
+            char *b = realloc(buf, cap);
+            if (!b) {
+                free(buf);
+                buf = NULL;
+                break;
+            }
+            buf = b;
+        }
+        for (; *s; s++) {
+            if (*s == '\\' || *s == '\n') buf[len++] = '\\';
+            buf[len++] = *s == '\n' ? 'n' : *s;
+        }
+        buf[len++] = '\n';
+    }
+    if (!buf) {
+        snprintf(err, IR_ERRLEN, "out of memory writing %.300s", path);
+        return -1;
+    }
+    const void *parts[1] = {buf};
+    size_t lens[1] = {len};
+    int rc = sslc_write_atomic(path, parts, lens, 1, err);
+    free(buf);
+    return rc;
+}
+
 int cmd_embed(int argc, char **argv) {
     eval_args a;
     int rc = parse(argc, argv, &a, 1);
@@ -195,9 +240,19 @@ int cmd_embed(int argc, char **argv) {
     int64_t shape[2] = {f.n, f.dim};
     if (npy_write(a.out, NPY_F32, 2, shape, f.x, err)) goto out;
     if (a.labels && npy_write(a.labels, NPY_I64, 1, shape, f.y, err)) goto out;
-    printf("%s: %lld x %lld %s -> %s%s%s\n", f.what, (long long)f.n, (long long)f.dim,
+    char paths[4200] = "", classes[4200] = "";
+    if (f.paths) {
+        beside(a.out, "paths.txt", paths, sizeof paths);
+        if (write_lines(paths, f.paths, NULL, f.n, err)) goto out;
+    }
+    if (f.paths && f.class_names) {
+        beside(a.out, "classes.txt", classes, sizeof classes);
+        if (write_lines(classes, f.class_names, f.y, f.n, err)) goto out;
+    }
+    printf("%s: %lld x %lld %s -> %s%s%s%s%s%s%s\n", f.what, (long long)f.n, (long long)f.dim,
            a.features == ENCODER_PIXELS ? "pixels" : a.with_projector ? "projections" : "features", a.out,
-           a.labels ? ", labels -> " : "", a.labels ? a.labels : "");
+           a.labels ? ", labels -> " : "", a.labels ? a.labels : "", paths[0] ? ", paths -> " : "", paths,
+           classes[0] ? ", classes -> " : "", classes);
     rc = 0;
 out:
     if (rc) fprintf(stderr, "sslc: %s\n", err);

@@ -114,10 +114,12 @@ static void paint(canvas *cv, int x0, int y0, const uint8_t *chw, int c, int w, 
 }
 
 static int open_display(const encoder_source *s, const char *data, ds_split split, sslc_dataset **ds, char *err) {
-    ds_options o = {0};
     int64_t th, tw;
     encoder_source_size(s, &th, &tw);
-    if (!strncmp(data, "fake:", 5)) o.height = (int)th, o.width = (int)tw, o.seed = s->weights.meta.seed;
+    /* as the extractor opens it (frontend/extract.c): the plan's channels, fake: and folder: data
+     * at the size the plan trained on */
+    ds_options o = {.channels = s->backbone.channels, .height = (int)th, .width = (int)tw, .seed = s->weights.meta.seed,
+                    .quiet = 1};
     return ds_open(ds, data, split, &o, err);
 }
 

@@ -96,7 +96,8 @@ static void usage(void) {
            "  While training: kNN top-1 (k = --knn) of the current encoder on seeded subsets of %d train / %d test\n"
            "  images at each epoch's end (--online-knn-every STEPS to change; --online-knn off to skip), printed\n"
            "  and written to DIR/metrics.jsonl. --eval-limit N: the final evaluation on at most N seeded images\n"
-           "  of each split (default: all). `sslc report DIR` draws the run as one HTML page.\n",
+           "  of each split (default: all). `sslc report DIR` draws the run as one HTML page.\n"
+           "  --data folder:DIR trains on your own PNG/JPEG images, resized to --image-size (README \"Your own images\").\n",
            TRAIN_DEFAULT_EPOCHS, ONLINE_KNN_DEFAULT_TRAIN, ONLINE_KNN_DEFAULT_TEST);
 }
 
@@ -121,15 +122,55 @@ static int parse_online_knn(const char *v, int64_t *ntrain, int64_t *ntest) {
                : 0;
 }
 
-/* The data's image size and channels, the defaults of --image-size / --channels. */
-static int data_shape(const char *spec, int *c, int *h, int *w, char *err) {
+/* What `sslc train` learns from its data before compiling: the image size and channels (the
+ * defaults of --image-size / --channels), the train split's size, whether it has labels. */
+typedef struct {
+    int c, h, w;
+    int64_t n;
+    int has_labels;
+    int resizable; /* folder: and fake: data come at any size; the others at their own */
+    char what[96];
+} data_facts;
+
+/* h x w (0 x 0: the images' own) asks folder: data for that size. */
+static int data_facts_get(const char *spec, int h, int w, data_facts *d, char *err) {
     sslc_dataset *ds;
-    ds_options o = {0};
+    ds_options o = {.shape_only = 1, .height = h, .width = w};
     if (ds_open(&ds, spec, DS_TRAIN, &o, err)) return -1;
     const ds_info *in = ds_get_info(ds);
-    *c = in->c, *h = in->h, *w = in->w;
+    d->c = in->c, d->h = in->h, d->w = in->w, d->n = in->n, d->has_labels = in->has_labels;
+    d->resizable = !strncmp(spec, "folder:", 7) || !strncmp(spec, "fake:", 5);
+    snprintf(d->what, sizeof d->what, "%s", in->what);
     ds_close(ds);
     return 0;
+}
+
+/* --source-size N|HxW, else --image-size N, as given (0 x 0 when absent or unreadable: the
+ * compiler's parser reports a bad value) */
+static void requested_size(int argc, char **argv, int *h, int *w) {
+    const char *v = opt_value(argc, argv, "--source-size");
+    *h = *w = 0;
+    if (v) {
+        if (sscanf(v, "%dx%d", h, w) == 2 || (sscanf(v, "%d", h) == 1 && (*w = *h)))
+            if (*h > 0 && *w > 0) return;
+        *h = *w = 0;
+        return;
+    }
+    v = opt_value(argc, argv, "--image-size");
+    if (v && sscanf(v, "%d", h) == 1 && *h > 0)
+        *w = *h;
+    else
+        *h = *w = 0;
+}
+
+/* the data has labels to evaluate with (folder: data without class sub-folders has none) */
+static int data_has_labels(const char *spec, char *err) {
+    sslc_dataset *ds;
+    ds_options o = {.shape_only = 1, .height = 1, .width = 1};
+    if (ds_open(&ds, spec, DS_TRAIN, &o, err)) return -1;
+    int has = ds_get_info(ds)->has_labels;
+    ds_close(ds);
+    return has;
 }
 
 int cmd_train(int argc, char **argv) {
@@ -291,19 +332,27 @@ int cmd_train(int argc, char **argv) {
         full[n++] = argv[0];
         int imported = imported_backbone(cargc, cargv);
         if (!imported && !has_opt(cargc, cargv, "--width")) full[n++] = "--width", full[n++] = TRAIN_DEFAULT_WIDTH;
-        if (!has_opt(cargc, cargv, "--image-size") || !has_opt(cargc, cargv, "--channels")) {
-            int ch, h, w;
-            if (data_shape(o.data, &ch, &h, &w, err)) {
-                free(full);
-                rc = cli_error("%s", err);
-                goto out;
-            }
-            snprintf(dims[0], sizeof dims[0], "%d", h < w ? h : w);
-            snprintf(dims[1], sizeof dims[1], "%d", ch == 1 ? 1 : 3);
-            snprintf(dims[2], sizeof dims[2], "%dx%d", h, w);
-            if (!imported) full[n++] = "--image-size", full[n++] = dims[0], full[n++] = "--channels", full[n++] = dims[1];
-            if (h != w && !has_opt(cargc, cargv, "--source-size")) full[n++] = "--source-size", full[n++] = dims[2];
+        /* the data before compiling: its shape gives the defaults, and what it cannot do is
+         * refused here, naming the option that fixes it */
+        data_facts df;
+        int rq_h, rq_w;
+        requested_size(cargc, cargv, &rq_h, &rq_w);
+        if (data_facts_get(o.data, rq_h, rq_w, &df, err)) {
+            free(full);
+            rc = cli_error("%s", err);
+            goto out;
         }
+        snprintf(dims[0], sizeof dims[0], "%d", df.h < df.w ? df.h : df.w);
+        snprintf(dims[1], sizeof dims[1], "%d", df.c == 1 ? 1 : 3);
+        snprintf(dims[2], sizeof dims[2], "%dx%d", df.h, df.w);
+        int have_size = has_opt(cargc, cargv, "--image-size"), have_src = has_opt(cargc, cargv, "--source-size");
+        if (!imported && !have_size) full[n++] = "--image-size", full[n++] = dims[0];
+        if (!imported && !has_opt(cargc, cargv, "--channels")) full[n++] = "--channels", full[n++] = dims[1];
+        /* images of another size than the plan's: the graph resizes them (folder: data is
+         * resized by the loader to whatever the plan takes) */
+        if (!have_src && (df.resizable ? !have_size && df.h != df.w
+                                       : df.h != df.w || (have_size && !imported && rq_h != df.h)))
+            full[n++] = "--source-size", full[n++] = dims[2];
         /* the short-run recipe (measured on the main job, README "Training runs"): AdamW at
          * PySSL's example rate 1e-3, and for SimCLR temperature 0.2 instead of PySSL's 0.5
          * (4 epochs: 86.2 % linear against 84.9 %) */
@@ -332,6 +381,21 @@ int cmd_train(int argc, char **argv) {
             goto out;
         }
         if (o.seed < 0) o.seed = (int64_t)a.seed;
+        int64_t src_h = a.source_h ? a.source_h : a.spec.backbone.image_size;
+        int64_t src_w = a.source_w ? a.source_w : a.spec.backbone.image_size;
+        if (!df.resizable && strcmp(a.augment, "none") && (src_h != df.h || src_w != df.w)) {
+            free(full);
+            rc = cli_error("%s has %dx%d images (HxW), the plan would take %lldx%lld: give --source-size %dx%d (the plan "
+                           "then resizes them to --image-size)",
+                           df.what, df.h, df.w, (long long)src_h, (long long)src_w, df.h, df.w);
+            goto out;
+        }
+        if (df.n < a.spec.batch) {
+            free(full);
+            rc = cli_error("%s has %lld images, fewer than one batch of %lld: give --batch %lld or less", df.what,
+                           (long long)df.n, (long long)a.spec.batch, (long long)df.n);
+            goto out;
+        }
         snprintf(plan_path, sizeof plan_path, "%s/%s", o.out_dir, RUN_PLAN);
         int nnodes = 0;
         printf("compiling %s (%s, width %g, %dx%d, batch %lld) into %s\n", a.method->name, a.spec.backbone.name,
@@ -355,6 +419,16 @@ int cmd_train(int argc, char **argv) {
     }
     rc = r.signal ? 128 + r.signal : 0;
     if (r.interrupted || no_eval) goto out;
+    int labelled = data_has_labels(r.data, err);
+    if (labelled <= 0) {
+        if (labelled < 0)
+            fprintf(stderr, "sslc: %s\n", err);
+        else
+            printf("no evaluation: %s has no labels (no class sub-folders); sslc embed %s --data %s -o F.npy writes "
+                   "the features\n", r.data, o.out_dir, r.data);
+        if (labelled < 0) rc = CLI_RUN_ERROR;
+        goto out;
+    }
     if (evaluate(o.out_dir, r.data, (int)knn, eval_limit, o.device, err)) {
         fprintf(stderr, "sslc: %s\n", err);
         rc = CLI_RUN_ERROR;

@@ -29,6 +29,12 @@ void feat_set_free(feat_set *f) {
     free(f->x);
     free(f->y);
     free(f->idx);
+    if (f->paths)
+        for (int64_t i = 0; i < f->n; i++) free(f->paths[i]);
+    free(f->paths);
+    if (f->class_names)
+        for (int k = 0; k < f->classes; k++) free(f->class_names[k]);
+    free(f->class_names);
     memset(f, 0, sizeof *f);
 }
 
@@ -145,10 +151,12 @@ static int open_split(extractor *x, ds_split split, sslc_dataset **ds, char *err
     const backbone_cfg *bb = &x->s->backbone;
     int64_t th, tw;
     encoder_source_size(x->s, &th, &tw);
-    ds_options o = {.channels = bb->channels, .seed = x->o.seed};
-    if (!strncmp(x->o.data, "fake:", 5)) o.height = (int)th, o.width = (int)tw;
+    /* fake: and folder: data come at the size the plan trained on (folder: resized) */
+    ds_options o = {.channels = bb->channels, .seed = x->o.seed, .height = (int)th, .width = (int)tw,
+                    .quiet = !x->o.verbose};
     if (ds_open(ds, x->o.data, split, &o, err)) return -1;
     const ds_info *in = ds_get_info(*ds);
+    if (x->o.verbose && in->note[0] && split == DS_TEST) fprintf(stderr, "note: %s\n", in->note);
     int S = bb->image_size;
     if ((in->h != S || in->w != S) && (in->h != th || in->w != tw)) {
         if (th == S && tw == S)
@@ -246,6 +254,16 @@ int extractor_run(extractor *x, ds_split split, feat_set *out, char *err) {
         goto done;
     }
     extract_subset(in->n, n, x->o.subset_seed, split, out->idx);
+    if (ds_path(ds, 0)) { /* which file each row is, and the class names */
+        if (!(out->paths = calloc((size_t)n, sizeof *out->paths))) goto oom;
+        for (int64_t i = 0; i < n; i++)
+            if (!(out->paths[i] = strdup(ds_path(ds, out->idx[i])))) goto oom;
+    }
+    if (out->classes && ds_class_name(ds, 0)) {
+        if (!(out->class_names = calloc((size_t)out->classes, sizeof *out->class_names))) goto oom;
+        for (int k = 0; k < out->classes; k++)
+            if (!(out->class_names[k] = strdup(ds_class_name(ds, k)))) goto oom;
+    }
     if (n < in->n) {
         rc = run_subset(x, ds, out, buf, err);
         goto done;
@@ -277,6 +295,9 @@ int extractor_run(extractor *x, ds_split split, feat_set *out, char *err) {
     }
     progress(x, in->what, done, in->n, t0, &last, 1);
     rc = 0;
+    goto done;
+oom:
+    snprintf(err, IR_ERRLEN, "out of memory for the image paths of %s", in->what);
 done:
     if (rc) feat_set_free(out);
     free(buf);

@@ -25,9 +25,13 @@ static double now(void) {
 }
 
 /* 0: usable, 1: not (why), -1: error */
-static int check_split(const char *data, ds_split split, int k, int *classes, char *why, char *err) {
+static int check_split(const encoder_source *s, const char *data, ds_split split, int k, int *classes, char *why,
+                       char *err) {
     sslc_dataset *ds;
-    ds_options o = {0};
+    int64_t th, tw;
+    encoder_source_size(s, &th, &tw);
+    /* as the extractor opens it (folder: at the plan's size), headers only: nothing decoded */
+    ds_options o = {.channels = s->backbone.channels, .height = (int)th, .width = (int)tw, .shape_only = 1, .quiet = 1};
     char e[IR_ERRLEN];
     if (ds_open(&ds, data, split, &o, e)) {
         if (split == DS_TRAIN) return snprintf(err, IR_ERRLEN, "%s", e), -1;
@@ -54,18 +58,21 @@ int online_knn_open(online_knn **out, const char *plan_path, const char *data, u
         snprintf(why, IR_ERRLEN, "%lld training images are fewer than k = %d", (long long)n_train, k);
         return 1;
     }
-    if ((rc = check_split(data, DS_TRAIN, k, &classes, why, err)) || (rc = check_split(data, DS_TEST, k, &classes, why, err)))
-        return rc;
     online_knn *ok = calloc(1, sizeof *ok);
     if (!ok) {
         snprintf(err, IR_ERRLEN, "out of memory");
         return -1;
     }
-    ok->k = k, ok->classes = classes;
     if (encoder_open(&ok->s, plan_path, NULL, err)) {
         free(ok);
         return -1;
     }
+    if ((rc = check_split(&ok->s, data, DS_TRAIN, k, &classes, why, err)) ||
+        (rc = check_split(&ok->s, data, DS_TEST, k, &classes, why, err))) {
+        online_knn_close(ok);
+        return rc;
+    }
+    ok->k = k, ok->classes = classes;
     extract_opts xo = {.data = data, .what = ENCODER_FEATURES, .device = device, .seed = seed, .limit_train = n_train,
                        .limit_test = n_test, .subset_seed = seed, .weights_from = train, .cancel = cancel};
     if (extractor_open(&ok->x, &ok->s, &xo, err)) {

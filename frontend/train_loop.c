@@ -283,10 +283,11 @@ static int open_data(run_state *r, const char *spec, char *err) {
         return 0;
     }
     const ir_shape *s = &g->vals[ir_find_value(g, "images")].shape;
-    ds_options dopt = {.channels = (int)s->d[1], .seed = r->meta.seed};
-    if (!strncmp(spec, "fake:", 5)) dopt.height = (int)s->d[2], dopt.width = (int)s->d[3];
+    /* fake: and folder: data come at the plan's size (folder: resized); the others have their own */
+    ds_options dopt = {.channels = (int)s->d[1], .seed = r->meta.seed, .height = (int)s->d[2], .width = (int)s->d[3]};
     if (ds_open(&r->ds, spec, DS_TRAIN, &dopt, err)) return -1;
     const ds_info *in = ds_get_info(r->ds);
+    if (in->note[0]) printf("note: %s\n", in->note);
     if (in->h != s->d[2] || in->w != s->d[3]) {
         ir_errf(err, "%s has %dx%d images, the plan takes %lldx%lld (compile with --source-size %dx%d)", in->what, in->h, in->w,
              (long long)s->d[2], (long long)s->d[3], in->h, in->w);
@@ -297,7 +298,8 @@ static int open_data(run_state *r, const char *spec, char *err) {
     /* per_epoch before the loader exists: batches of a full epoch (drop_last) */
     r->per_epoch = in->n / r->batch;
     if (r->per_epoch < 1) {
-        ir_errf(err, "%s has %lld images, fewer than one batch of %lld", in->what, (long long)in->n, (long long)r->batch);
+        ir_errf(err, "%s has %lld images, fewer than one batch of %lld (compile with --batch %lld or less)", in->what,
+                (long long)in->n, (long long)r->batch, (long long)in->n);
         return -1;
     }
     c.start_epoch = r->meta.step / r->per_epoch;

@@ -32,9 +32,22 @@ const char *ds_split_name(ds_split s) { return s == DS_TEST ? "test" : "train"; 
 
 const ds_info *ds_get_info(const sslc_dataset *ds) { return &ds->info; }
 
+const char *ds_path(const sslc_dataset *ds, int64_t i) {
+    return ds->paths && i >= 0 && i < ds->info.n ? ds->paths[i] : NULL;
+}
+
+const char *ds_class_name(const sslc_dataset *ds, int k) {
+    return ds->class_names && k >= 0 && k < ds->nclass_names ? ds->class_names[k] : NULL;
+}
+
 void ds_close(sslc_dataset *ds) {
     if (!ds) return;
     if (ds->close) ds->close(ds);
+    if (ds->paths)
+        for (int64_t i = 0; i < ds->info.n; i++) free(ds->paths[i]);
+    free(ds->paths);
+    for (int k = 0; k < ds->nclass_names; k++) free(ds->class_names[k]);
+    free(ds->class_names);
     free(ds->mem);
     free(ds->labels);
     free(ds);
@@ -59,7 +72,7 @@ int ds_open(sslc_dataset **out, const char *spec, ds_split split, const ds_optio
         rc = (!arg || !*arg) ? ds_fail(err, "cifar10 needs a directory: cifar10:DIR (the binary version's batches)")
                              : ds_open_cifar10(ds, arg, split, err);
     } else if (IS("folder")) {
-        rc = (!arg || !*arg) ? ds_fail(err, "folder needs a directory: folder:DIR (one sub-folder per class)")
+        rc = (!arg || !*arg) ? ds_fail(err, "folder needs a directory: folder:DIR (images, or one sub-folder of images per class)")
                              : ds_open_folder(ds, arg, split, opt, err);
     } else if (IS("fake")) {
         rc = (!arg || !*arg) ? ds_fail(err, "fake needs a sample count: fake:N[:CxHxW]") : ds_open_fake(ds, arg, split, opt, err);
@@ -109,6 +122,8 @@ int ds_read(const sslc_dataset *ds, int64_t i, uint8_t *img, ds_layout layout, i
         else
             convert(src, ds->native_c, img, in->c, hw, layout);
         if (ds->labels) lab = ds->labels[i];
+    } else if (!ds->read) {
+        return ds_fail(err, "%s: internal: opened for its shape only, no pixels to read", in->what);
     } else {
         int same = ds->native_c == in->c && (layout == DS_CHW || in->c == 1);
         uint8_t *tmp = same ? img : malloc((size_t)(ds->native_c * hw));

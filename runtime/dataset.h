@@ -5,30 +5,37 @@
  *                        dataset-fashion-mnist). 60000 train / 10000 test, 1x28x28, 10 classes.
  *   cifar10:DIR          the binary version: data_batch_1.bin .. data_batch_5.bin (train) and
  *                        test_batch.bin (test), in DIR or DIR/cifar-10-batches-bin. 3x32x32.
- *   folder:DIR           one sub-folder per class (sorted by name, as torchvision's ImageFolder;
- *                        folders starting with '.' are skipped), PNG and JPEG files found
- *                        recursively (sorted), decoded with libpng / libjpeg. When DIR has
- *                        train/ and test/ (or val/) sub-folders they are the splits; otherwise
- *                        both splits read DIR. Images are not resized: all must have the size
- *                        given in ds_options (or the first image's size), checked at open from
- *                        the file headers. Channels: ds_options.channels, or the first image's
- *                        (1 for grayscale, 3 otherwise); grayscale is replicated to RGB and RGB
- *                        converted to gray with PIL's L = (19595 R + 38470 G + 7471 B) >> 16;
- *                        alpha is dropped (PIL's convert("RGB")).
+ *   folder:DIR           PNG and JPEG images of any sizes and modes (gray, gray+alpha, RGB, RGBA,
+ *                        palette, 16-bit; alpha is dropped as PIL's convert("RGB")), found
+ *                        recursively (sorted; entries starting with '.' are skipped). When DIR
+ *                        holds only sub-folders, each is a class (sorted by name, as torchvision's
+ *                        ImageFolder); when it holds images itself, nothing is labelled. Splits:
+ *                        DIR/train and DIR/test (or DIR/val) when both exist; otherwise
+ *                        FOLDER_HELD_OUT_PERCENT of the images of DIR/train or DIR (at least one,
+ *                        those whose paths hash lowest: the same split for every run and command)
+ *                        are the test split and the rest the train split; info.note says so.
+ *                        Every image is decoded and resized once at open into memory
+ *                        (n x C x H x W bytes) to ds_options' height x width (default: the
+ *                        images' own size, when they all have one): the shorter side scaled, then
+ *                        a center crop, as torchvision's Resize + CenterCrop on a PIL image
+ *                        (runtime/image_resize.h); large JPEGs are decoded reduced by
+ *                        libjpeg-turbo's scaled IDCT. Channels: ds_options.channels, or 1 when
+ *                        every image is grayscale, else 3; RGB -> gray is PIL's L =
+ *                        (19595 R + 38470 G + 7471 B) >> 16.
  *   fake:N[:CxHxW]       N deterministic random images per split (default 3x32x32, or the
  *                        ds_options size), 10 classes; each class has its own smooth pattern
  *                        under the noise, so they are learnable. Seeded by ds_options.seed.
  *
  * Every dataset keeps its images' native channels and converts on read when ds_options asks for
- * another count (1 <-> 3). The in-memory formats (IDX, CIFAR) load at open; folder decodes on
- * read. ds_read is safe to call from several threads at once. Every bad input (missing
+ * another count (1 <-> 3). Every format loads at open. ds_read is safe to call from several threads at once. Every bad input (missing
  * directory or file, truncated or corrupt IDX / gzip / batch, an image that fails to decode, a
- * folder without classes or images, mixed sizes) ends in one line in err, never a crash. */
+ * folder without images, images of several sizes and no size asked for) ends in one line in err, never a crash. */
 #ifndef SSLC_DATASET_H
 #define SSLC_DATASET_H
 #include <stdint.h>
 
 #define DS_DEFAULT_FMNIST_DIR "/usr/share/datasets/fashion-mnist"
+#define FOLDER_HELD_OUT_PERCENT 10
 
 typedef enum { DS_TRAIN, DS_TEST } ds_split;
 typedef enum { DS_CHW, DS_HWC } ds_layout;
@@ -39,12 +46,15 @@ typedef struct {
     int num_classes; /* 0 when there are no labels */
     int has_labels;
     char what[96];   /* e.g. "fashion-mnist train", for messages */
+    char note[256];  /* what a user should know about the split ("": nothing), e.g. a held-out part */
 } ds_info;
 
 typedef struct {
     int channels;      /* 0: as stored; 1 or 3: convert */
-    int height, width; /* folder: required image size (0: the first image's); fake: image size */
+    int height, width; /* folder: the size images are resized to (0: their own); fake: image size */
     uint64_t seed;     /* fake: generator seed */
+    int shape_only;    /* folder: list and read headers only (info, paths); ds_read then fails */
+    int quiet;         /* folder: no progress line while decoding */
 } ds_options;
 
 typedef struct sslc_dataset sslc_dataset;
@@ -56,6 +66,10 @@ const ds_info *ds_get_info(const sslc_dataset *ds);
  * NULL). Thread-safe. Returns 0 or -1 with err (an image that fails to decode). */
 int ds_read(const sslc_dataset *ds, int64_t i, uint8_t *img, ds_layout layout, int32_t *label, char *err);
 void ds_close(sslc_dataset *ds);
+/* The file of sample i (folder: data; NULL for the others) and the name of class k (NULL when
+ * the dataset has no names). */
+const char *ds_path(const sslc_dataset *ds, int64_t i);
+const char *ds_class_name(const sslc_dataset *ds, int k);
 const char *ds_split_name(ds_split s);
 
 /* PIL's RGB -> L */

@@ -15,6 +15,9 @@ struct sslc_dataset {
     /* on-demand formats: native-channel CHW image of sample i */
     int (*read)(const sslc_dataset *ds, int64_t i, uint8_t *chw, int32_t *label, char *err);
     void (*close)(sslc_dataset *ds);
+    char **paths;       /* info.n image paths, in sample order (folder:; else NULL); freed by ds_close */
+    char **class_names; /* nclass_names, in label order (or NULL); freed by ds_close */
+    int nclass_names;
     void *impl;
 };
 

@@ -11,6 +11,7 @@
 #include <jerror.h>
 #include <png.h>
 
+#include "image_resize.h"
 #include "ir/ir.h" /* IR_ERRLEN */
 
 #define IMG_MAX_SIDE 65535
@@ -30,7 +31,7 @@ static int is_jpeg(const unsigned char *b, size_t n) { return n >= 3 && b[0] == 
 
 static int check_size(int w, int h, const char *what, char *err) {
     if (w < 1 || h < 1 || w > IMG_MAX_SIDE || h > IMG_MAX_SIDE || (int64_t)w * h > IMG_MAX_PIXELS)
-        return fail(err, "%s: image size %dx%d is not supported", what, w, h);
+        return fail(err, "%s: image size %dx%d (HxW) is not supported", what, h, w);
     return 0;
 }
 
@@ -55,7 +56,7 @@ static int png_probe(const unsigned char *b, size_t n, int *w, int *h, int *c, c
     uint32_t H = (uint32_t)b[20] << 24 | (uint32_t)b[21] << 16 | (uint32_t)b[22] << 8 | b[23];
     int ct = b[25];
     if (ct != 0 && ct != 2 && ct != 3 && ct != 4 && ct != 6) return fail(err, "%s: corrupt PNG (colour type %d)", what, ct);
-    if (W > IMG_MAX_SIDE || H > IMG_MAX_SIDE) return fail(err, "%s: image size %ux%u is not supported", what, W, H);
+    if (W > IMG_MAX_SIDE || H > IMG_MAX_SIDE) return fail(err, "%s: image size %ux%u (HxW) is not supported", what, H, W);
     *w = (int)W, *h = (int)H;
     *c = (ct == 0 || ct == 4) ? 1 : 3;
     return check_size(*w, *h, what, err);
@@ -79,6 +80,9 @@ static int png_decode(const unsigned char *buf, size_t len, int want_c, uint8_t 
         png_image_free(&im);
         return -1;
     }
+    /* 16-bit samples are scaled to 8 bits (v * 255 / 65535, rounded); without the flag the
+     * simplified API would take them as linear light and gamma-encode them to sRGB */
+    im.flags |= PNG_IMAGE_FLAG_16BIT_sRGB;
     int color = (im.format & PNG_FORMAT_FLAG_COLOR) != 0, alpha = (im.format & PNG_FORMAT_FLAG_ALPHA) != 0;
     int sc = (color ? 3 : 1) + alpha;
     im.format = color ? (alpha ? PNG_FORMAT_RGBA : PNG_FORMAT_RGB) : (alpha ? PNG_FORMAT_GA : PNG_FORMAT_GRAY);
@@ -147,8 +151,20 @@ static void jpeg_on_message(j_common_ptr ci, int level) {
 
 static void jpeg_silent(j_common_ptr ci) { (void)ci; }
 
-static int jpeg_run(const unsigned char *buf, size_t len, int want_c, int probe_only, uint8_t **chw, int *w, int *h,
-                    int *c, const char *what, char *err) {
+/* the largest libjpeg-turbo scaled-IDCT reduction 1/d (d = 1, 2, 4, 8) that keeps the decoded
+ * image at least four times the size it is resized to (before the crop to min_h x min_w):
+ * decoding fewer pixels pays, and the resize after it still averages over four or more decoded
+ * pixels, which keeps the difference from a full decode small (README "Your own images") */
+static int jpeg_denom(int w, int h, int min_h, int min_w) {
+    int d = 1, rh, rw;
+    if (min_h <= 0 || min_w <= 0) return 1;
+    img_cover_size(h, w, min_h, min_w, &rh, &rw);
+    while (d < 8 && (w + 2 * d - 1) / (2 * d) >= 4 * rw && (h + 2 * d - 1) / (2 * d) >= 4 * rh) d *= 2;
+    return d;
+}
+
+static int jpeg_run(const unsigned char *buf, size_t len, int want_c, int probe_only, int min_h, int min_w, uint8_t **chw,
+                    int *w, int *h, int *dw, int *dh, int *c, const char *what, char *err) {
     struct jpeg_decompress_struct ci;
     jpeg_err je;
     uint8_t *volatile pix = NULL;
@@ -187,7 +203,10 @@ static int jpeg_run(const unsigned char *buf, size_t len, int want_c, int probe_
         jpeg_destroy_decompress(&ci);
         return 0;
     }
+    ci.scale_num = 1;
+    ci.scale_denom = (unsigned)jpeg_denom(*w, *h, min_h, min_w);
     jpeg_start_decompress(&ci);
+    *dw = (int)ci.output_width, *dh = (int)ci.output_height;
     int64_t hw = (int64_t)ci.output_width * ci.output_height, stride = (int64_t)ci.output_width * nc;
     pix = malloc((size_t)(hw * nc));
     if (!pix) {
@@ -215,16 +234,27 @@ static int jpeg_run(const unsigned char *buf, size_t len, int want_c, int probe_
 
 int img_probe(const unsigned char *buf, size_t len, int *w, int *h, int *c, const char *what, char *err) {
     if (is_png(buf, len)) return png_probe(buf, len, w, h, c, what, err);
-    if (is_jpeg(buf, len)) return jpeg_run(buf, len, 0, 1, NULL, w, h, c, what, err);
+    int dw, dh;
+    if (is_jpeg(buf, len)) return jpeg_run(buf, len, 0, 1, 0, 0, NULL, w, h, &dw, &dh, c, what, err);
     return fail(err, "%s: not a PNG or JPEG file", what);
 }
 
 int img_decode(const unsigned char *buf, size_t len, int want_c, uint8_t **chw, int *w, int *h, int *c,
                const char *what, char *err) {
+    int fw, fh;
+    return img_decode_reduced(buf, len, want_c, 0, 0, chw, w, h, &fw, &fh, c, what, err);
+}
+
+int img_decode_reduced(const unsigned char *buf, size_t len, int want_c, int min_h, int min_w, uint8_t **chw, int *w,
+                       int *h, int *full_w, int *full_h, int *c, const char *what, char *err) {
     *chw = NULL;
     if (want_c != 0 && want_c != 1 && want_c != 3) return fail(err, "%s: cannot convert to %d channels", what, want_c);
-    if (is_png(buf, len)) return png_decode(buf, len, want_c, chw, w, h, c, what, err);
-    if (is_jpeg(buf, len)) return jpeg_run(buf, len, want_c, 0, chw, w, h, c, what, err);
+    if (is_png(buf, len)) {
+        if (png_decode(buf, len, want_c, chw, w, h, c, what, err)) return -1;
+        *full_w = *w, *full_h = *h;
+        return 0;
+    }
+    if (is_jpeg(buf, len)) return jpeg_run(buf, len, want_c, 0, min_h, min_w, chw, full_w, full_h, w, h, c, what, err);
     return fail(err, "%s: not a PNG or JPEG file", what);
 }
 

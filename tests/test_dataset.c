@@ -318,21 +318,35 @@ static int put_image(const char *path, int w, int h, int c, int jpeg, uint8_t se
     return rc;
 }
 
+/* the paths of a split, in order, as one string */
+static void split_paths(sslc_dataset *ds, char *out, size_t n) {
+    out[0] = 0;
+    for (int64_t i = 0; i < ds_get_info(ds)->n; i++) {
+        size_t l = strlen(out);
+        snprintf(out + l, n - l, "%s|", ds_path(ds, i));
+    }
+}
+
 static int test_folder(void) {
     char err[IR_ERRLEN], spec[600];
-    mkdirs(P("imgs/cat/sub"));
-    mkdirs(P("imgs/dog"));
-    mkdirs(P("imgs/.hidden"));
-    CHECK(put_image(P("imgs/cat/b.png"), 6, 5, 3, 0, 1) == 0 && put_image(P("imgs/cat/sub/a.jpg"), 6, 5, 3, 1, 2) == 0 &&
-              put_image(P("imgs/dog/c.PNG"), 6, 5, 1, 0, 3) == 0 && write_file(P("imgs/dog/notes.txt"), "hi", 2) == 0,
+    /* class folders with train/ and test/ splits: sorted, labelled, pixels as stored */
+    mkdirs(P("imgs/train/cat/sub"));
+    mkdirs(P("imgs/train/dog"));
+    mkdirs(P("imgs/train/.hidden"));
+    mkdirs(P("imgs/test/cat"));
+    CHECK(put_image(P("imgs/train/cat/b.png"), 6, 5, 3, 0, 1) == 0 && put_image(P("imgs/train/cat/sub/a.jpg"), 6, 5, 3, 1, 2) == 0 &&
+              put_image(P("imgs/train/dog/c.PNG"), 6, 5, 1, 0, 3) == 0 && write_file(P("imgs/train/dog/notes.txt"), "hi", 2) == 0 &&
+              put_image(P("imgs/test/cat/t.png"), 6, 5, 3, 0, 4) == 0,
           "writing images");
     snprintf(spec, sizeof spec, "folder:%s", P("imgs"));
     sslc_dataset *ds;
     CHECK(ds_open(&ds, spec, DS_TRAIN, NULL, err) == 0, "%s", err);
     const ds_info *in = ds_get_info(ds);
-    CHECK(in->n == 3 && in->c == 3 && in->h == 5 && in->w == 6 && in->num_classes == 2, "folder info n=%lld c=%d",
-          (long long)in->n, in->c);
-    uint8_t x[90];
+    CHECK(in->n == 3 && in->c == 3 && in->h == 5 && in->w == 6 && in->num_classes == 2 && in->has_labels && !in->note[0],
+          "folder info n=%lld c=%d", (long long)in->n, in->c);
+    CHECK(!strcmp(ds_class_name(ds, 0), "cat") && !strcmp(ds_class_name(ds, 1), "dog") && !ds_class_name(ds, 2), "classes");
+    CHECK(strstr(ds_path(ds, 1), "imgs/train/cat/sub/a.jpg") != NULL, "path of sample 1: %s", ds_path(ds, 1));
+    uint8_t x[3 * 8 * 8]; /* the largest image read here: 8x8 RGB */
     int32_t lab;
     /* sorted: cat/b.png, cat/sub/a.jpg, dog/c.PNG */
     CHECK(ds_read(ds, 0, x, DS_CHW, &lab, err) == 0, "%s", err);
@@ -352,92 +366,141 @@ static int test_folder(void) {
     CHECK(ds_open(&ds, spec, DS_TRAIN, &g, err) == 0 && ds_read(ds, 0, x, DS_CHW, &lab, err) == 0, "%s", err);
     CHECK(ds_get_info(ds)->c == 1 && x[0] == ds_luma(1, 1 + 30 * 5, (uint8_t)(1 + 60 * 5)), "RGB -> L");
     ds_close(ds);
-    /* splits */
-    mkdirs(P("split/train/a"));
-    mkdirs(P("split/val/a"));
-    mkdirs(P("split/val/b"));
-    CHECK(put_image(P("split/train/a/x.png"), 4, 4, 1, 0, 0) == 0 && put_image(P("split/val/a/y.png"), 4, 4, 1, 0, 0) == 0 &&
-              put_image(P("split/val/b/z.png"), 4, 4, 1, 0, 0) == 0,
-          "write");
-    snprintf(spec, sizeof spec, "folder:%s", P("split"));
-    CHECK(ds_open(&ds, spec, DS_TEST, NULL, err) == 0 && ds_get_info(ds)->num_classes == 2 && ds_get_info(ds)->n == 2,
+    CHECK(ds_open(&ds, spec, DS_TEST, NULL, err) == 0 && ds_get_info(ds)->n == 1 && ds_get_info(ds)->num_classes == 1, "%s", err);
+    ds_close(ds);
+    /* resized to the size asked for: a constant image stays constant, the shape is the target */
+    ds_options sz = {.height = 4, .width = 3};
+    CHECK(ds_open(&ds, spec, DS_TRAIN, &sz, err) == 0, "%s", err);
+    CHECK(ds_get_info(ds)->h == 4 && ds_get_info(ds)->w == 3 && ds_read(ds, 2, x, DS_CHW, &lab, err) == 0, "resized: %s", err);
+    ds_close(ds);
+    mkdirs(P("const/train/a"));
+    mkdirs(P("const/val/a"));
+    mkdirs(P("const/val/b"));
+    {
+        uint8_t px[3 * 40 * 30];
+        memset(px, 77, sizeof px);
+        unsigned char *buf;
+        size_t len;
+        CHECK(img_encode_png(px, 40, 30, 3, &buf, &len, err) == 0, "%s", err);
+        write_file(P("const/train/a/x.png"), buf, len);
+        write_file(P("const/val/a/y.png"), buf, len);
+        write_file(P("const/val/b/z.png"), buf, len);
+        free(buf);
+    }
+    snprintf(spec, sizeof spec, "folder:%s", P("const"));
+    ds_options s7 = {.height = 7, .width = 7};
+    CHECK(ds_open(&ds, spec, DS_TEST, &s7, err) == 0 && ds_get_info(ds)->num_classes == 2 && ds_get_info(ds)->n == 2,
           "val split: %s", err);
+    uint8_t y7[3 * 49];
+    CHECK(ds_read(ds, 1, y7, DS_CHW, &lab, err) == 0 && lab == 1, "%s", err);
+    for (int i = 0; i < 3 * 49; i++) CHECK(y7[i] == 77, "a constant image resized is not constant: %d", y7[i]);
     ds_close(ds);
     int r = 0;
+    /* flat (unlabelled), mixed sizes and modes, nested: a held-out split, the same for every seed */
+    mkdirs(P("flat/deeper"));
+    for (int i = 0; i < 20; i++) {
+        char name[64];
+        snprintf(name, sizeof name, "flat/%sim%02d.%s", i >= 15 ? "deeper/" : "", i, i % 3 == 2 ? "jpg" : "png");
+        CHECK(put_image(P(name), 8 + i, 30 - i, i % 2 ? 1 : 3, i % 3 == 2, (uint8_t)i) == 0, "write %s", name);
+    }
+    snprintf(spec, sizeof spec, "folder:%s", P("flat"));
+    r = r || expect_open_error(spec, DS_TRAIN, NULL, "--image-size");
+    static char tr_paths[8192], te_paths[4096], tr2[8192];
+    ds_options f8 = {.height = 8, .width = 8, .seed = 1}, f8b = {.height = 8, .width = 8, .seed = 99, .channels = 3};
+    CHECK(ds_open(&ds, spec, DS_TRAIN, &f8, err) == 0, "%s", err);
+    in = ds_get_info(ds);
+    CHECK(in->n == 18 && !in->has_labels && in->num_classes == 0 && in->c == 3 && strstr(in->note, "2 of the 20 images"),
+          "flat train n=%lld labels=%d note '%s'", (long long)in->n, in->has_labels, in->note);
+    CHECK(ds_read(ds, 17, x, DS_HWC, &lab, err) == 0 && lab == -1, "unlabelled read: %s", err);
+    split_paths(ds, tr_paths, sizeof tr_paths);
+    ds_close(ds);
+    CHECK(ds_open(&ds, spec, DS_TRAIN, &f8b, err) == 0, "%s", err);
+    split_paths(ds, tr2, sizeof tr2);
+    ds_close(ds);
+    CHECK(!strcmp(tr_paths, tr2), "the held-out split depends on the seed");
+    CHECK(ds_open(&ds, spec, DS_TEST, &f8, err) == 0 && ds_get_info(ds)->n == 2, "flat test: %s", err);
+    split_paths(ds, te_paths, sizeof te_paths);
+    for (int64_t i = 0; i < 2; i++) CHECK(!strstr(tr_paths, ds_path(ds, i)), "held-out %s is in the train split", ds_path(ds, i));
+    ds_close(ds);
+    /* opened for the shape only: headers, no pixels */
+    ds_options so = {.shape_only = 1, .height = 8, .width = 8};
+    CHECK(ds_open(&ds, spec, DS_TRAIN, &so, err) == 0 && ds_get_info(ds)->n == 18 && ds_read(ds, 0, x, DS_CHW, &lab, err) != 0,
+          "shape only: %s", err);
+    ds_close(ds);
+    /* train/ without test/: the test split is held out of train/ */
     mkdirs(P("trainonly/train/a"));
-    CHECK(put_image(P("trainonly/train/a/x.png"), 4, 4, 1, 0, 0) == 0, "write");
+    for (int i = 0; i < 3; i++) {
+        char name[64];
+        snprintf(name, sizeof name, "trainonly/train/a/%d.png", i);
+        CHECK(put_image(P(name), 4, 4, 1, 0, (uint8_t)i) == 0, "write");
+    }
     snprintf(spec, sizeof spec, "folder:%s", P("trainonly"));
-    r = r || expect_open_error(spec, DS_TEST, NULL, "no test/ or val/");
+    CHECK(ds_open(&ds, spec, DS_TEST, NULL, err) == 0 && ds_get_info(ds)->n == 1 && ds_get_info(ds)->has_labels &&
+              strstr(ds_get_info(ds)->note, "test/ (or val/) beside train/") && strstr(ds_get_info(ds)->note, "of train/"),
+          "train/ only: %s / note '%s'", err, ds ? ds_get_info(ds)->note : "");
+    ds_close(ds);
+    /* one image: nothing to hold out */
+    mkdirs(P("one"));
+    CHECK(put_image(P("one/x.png"), 4, 4, 1, 0, 0) == 0, "write");
+    snprintf(spec, sizeof spec, "folder:%s", P("one"));
+    r = r || expect_open_error(spec, DS_TRAIN, NULL, "needs at least 2");
     /* errors at open */
     mkdirs(P("empty"));
     snprintf(spec, sizeof spec, "folder:%s", P("empty"));
-    r = r || expect_open_error(spec, DS_TRAIN, NULL, "no class sub-folders");
+    r = r || expect_open_error(spec, DS_TRAIN, NULL, "has no PNG or JPEG images");
     mkdirs(P("noimg/a"));
     write_file(P("noimg/a/readme.txt"), "x", 1);
     snprintf(spec, sizeof spec, "folder:%s", P("noimg"));
     r = r || expect_open_error(spec, DS_TRAIN, NULL, "has no PNG or JPEG");
-    mkdirs(P("mixed/a"));
-    put_image(P("mixed/a/1.png"), 8, 8, 3, 0, 0);
-    put_image(P("mixed/a/2.jpg"), 9, 8, 3, 1, 0);
-    snprintf(spec, sizeof spec, "folder:%s", P("mixed"));
-    r = r || expect_open_error(spec, DS_TRAIN, NULL, "not resized");
-    ds_options sz = {.height = 4, .width = 4};
-    snprintf(spec, sizeof spec, "folder:%s", P("imgs"));
-    r = r || expect_open_error(spec, DS_TRAIN, &sz, "as requested");
     mkdirs(P("bmp/a"));
     write_file(P("bmp/a/x.bmp"), "BM", 2);
     snprintf(spec, sizeof spec, "folder:%s", P("bmp"));
     r = r || expect_open_error(spec, DS_TRAIN, NULL, "only PNG and JPEG");
-    mkdirs(P("junk/a"));
-    write_file(P("junk/a/x.png"), "this is not an image at all, really not", 40);
+    mkdirs(P("junk/train/a"));
+    mkdirs(P("junk/test/a"));
+    write_file(P("junk/train/a/x.png"), "this is not an image at all, really not", 40);
     snprintf(spec, sizeof spec, "folder:%s", P("junk"));
     r = r || expect_open_error(spec, DS_TRAIN, NULL, "not a PNG or JPEG");
     snprintf(spec, sizeof spec, "folder:%s", P("nothere"));
     r = r || expect_open_error(spec, DS_TRAIN, NULL, "No such file");
     r = r || expect_open_error("folder:", DS_TRAIN, NULL, "folder:DIR");
-    /* errors at read: a PNG and a JPEG whose headers are fine but whose data is cut or broken */
-    mkdirs(P("broken/a"));
-    put_image(P("broken/a/1.png"), 16, 16, 3, 0, 0);
-    put_image(P("broken/a/2.jpg"), 16, 16, 3, 1, 0);
-    put_image(P("broken/a/3.png"), 16, 16, 3, 0, 0);
-    put_image(P("broken/a/4.jpg"), 16, 16, 3, 1, 0);
-    unsigned char *b;
-    size_t n;
-    CHECK(sslc_read_file(P("broken/a/1.png"), 1 << 20, &b, &n, err) == 0, "%s", err);
-    write_file(P("broken/a/1.png"), b, n / 2);
-    free(b);
-    CHECK(sslc_read_file(P("broken/a/2.jpg"), 1 << 20, &b, &n, err) == 0, "%s", err);
-    size_t sos = 0; /* cut inside the entropy-coded data, after the start-of-scan header */
-    for (size_t i = 0; i + 1 < n && !sos; i++)
-        if (b[i] == 0xFF && b[i + 1] == 0xDA) sos = i;
-    CHECK(sos > 0, "no SOS marker");
-    write_file(P("broken/a/2.jpg"), b, sos + 20 + (n - sos - 20) / 2);
-    free(b);
-    CHECK(sslc_read_file(P("broken/a/3.png"), 1 << 20, &b, &n, err) == 0, "%s", err);
-    for (size_t i = 40; i < n - 20; i++) b[i] ^= 0x33;
-    write_file(P("broken/a/3.png"), b, n);
-    free(b);
-    /* corrupt, not cut: a marker in the middle of the entropy-coded data (libjpeg warns, then
-     * decodes the rest as gray; it used to be accepted) */
-    CHECK(sslc_read_file(P("broken/a/4.jpg"), 1 << 20, &b, &n, err) == 0, "%s", err);
-    sos = 0;
-    for (size_t i = 0; i + 1 < n && !sos; i++)
-        if (b[i] == 0xFF && b[i + 1] == 0xDA) sos = i;
-    CHECK(sos > 0 && n - sos > 60, "no SOS marker");
-    b[sos + 30] = 0xFF, b[sos + 31] = 0xD5;
-    write_file(P("broken/a/4.jpg"), b, n);
-    free(b);
-    snprintf(spec, sizeof spec, "folder:%s", P("broken"));
-    CHECK(ds_open(&ds, spec, DS_TRAIN, NULL, err) == 0, "broken data must open (headers are fine): %s", err);
-    static const char *want[4] = {"1.png", "2.jpg", "3.png", "4.jpg"};
+    /* a PNG and a JPEG whose headers are fine but whose data is cut or broken: the open fails,
+     * naming the file */
+    static const char *names[4] = {"1.png", "2.jpg", "3.png", "4.jpg"};
     for (int i = 0; i < 4; i++) {
-        uint8_t y[768];
+        char d[64], t[64], path[96];
+        snprintf(d, sizeof d, "broken%d/train/a", i);
+        snprintf(t, sizeof t, "broken%d/test/a", i);
+        mkdirs(P(d));
+        mkdirs(P(t));
+        snprintf(path, sizeof path, "%s/%s", d, names[i]);
+        put_image(P(path), 16, 16, 3, i % 2, 0);
+        unsigned char *b;
+        size_t n;
+        CHECK(sslc_read_file(P(path), 1 << 20, &b, &n, err) == 0, "%s", err);
+        size_t sos = 0; /* JPEG: the start-of-scan header */
+        for (size_t k = 0; k + 1 < n && !sos && i % 2; k++)
+            if (b[k] == 0xFF && b[k + 1] == 0xDA) sos = k;
+        CHECK(!(i % 2) || (sos > 0 && n - sos > 60), "no SOS marker");
+        if (i == 0) write_file(P(path), b, n / 2);                             /* PNG cut */
+        if (i == 1) write_file(P(path), b, sos + 20 + (n - sos - 20) / 2); /* JPEG cut in the entropy-coded data */
+        if (i == 2) {                                                        /* PNG data damaged */
+            for (size_t k = 40; k < n - 20; k++) b[k] ^= 0x33;
+            write_file(P(path), b, n);
+        }
+        if (i == 3) { /* corrupt, not cut: a marker in the middle of the entropy-coded data (libjpeg
+                       * warns, then decodes the rest as gray; it used to be accepted) */
+            b[sos + 30] = 0xFF, b[sos + 31] = 0xD5;
+            write_file(P(path), b, n);
+        }
+        free(b);
+        snprintf(spec, sizeof spec, "folder:%s/broken%d", root, i);
         err[0] = 0;
-        CHECK(ds_read(ds, i, y, DS_CHW, &lab, err) != 0 && strstr(err, want[i]) && strstr(err, "cannot decode"),
-              "corrupt %s decoded (err '%s')", want[i], err);
+        CHECK(ds_open(&ds, spec, DS_TRAIN, NULL, err) != 0 && strstr(err, names[i]) && strstr(err, "cannot decode"),
+              "corrupt %s decoded (err '%s')", names[i], err);
         printf("     expected error: %s\n", err);
     }
-    ds_close(ds);
+    (void)te_paths;
     return r;
 }
 

@@ -27,7 +27,7 @@ cp "$work/run/metrics.jsonl" "$work/ck/"
 expect_error "fifo checkpoint (resume)" "$nrf" t run --resume "$work/ck" --steps 2
 mkdir -p "$work/folder/cat" && mkfifo "$work/folder/cat/a.png" "$work/folder/cat/b.jpg"
 expect_error "fifo folder: png" "$nrf" t run "$work/p.plan" --data "folder:$work/folder" --steps 1
-rm "$work/folder/cat/a.png"
+rm "$work/folder/cat/a.png" && mkfifo "$work/folder/cat/c.jpg" # two images: one may be held out for the test split
 expect_error "fifo folder: jpeg" "$nrf" t run "$work/p.plan" --data "folder:$work/folder" --steps 1
 mkdir "$work/cifar" && mkfifo "$work/cifar/data_batch_1.bin"
 expect_error "fifo cifar batch" "$nrf" t run "$work/p.plan" --data "cifar10:$work/cifar" --steps 1
@@ -67,8 +67,10 @@ def png(extra):  # 16x16 gray, filter 0 rows, then `extra` bytes the image has n
     return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", 16, 16, 8, 0, 0, 0, 0)) +
             chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b""))
 for d, extra in (("good", b""), ("extra", b"\0" * 51)):
-    os.makedirs(f"{sys.argv[1]}/{d}/a")
-    for i in range(8): open(f"{sys.argv[1]}/{d}/a/{i}.png", "wb").write(png(b"" if i < 7 else extra))
+    for s in ("train", "test"):
+        os.makedirs(f"{sys.argv[1]}/{d}/{s}/a")
+    open(f"{sys.argv[1]}/{d}/test/a/t.png", "wb").write(png(b""))
+    for i in range(8): open(f"{sys.argv[1]}/{d}/train/a/{i}.png", "wb").write(png(b"" if i < 7 else extra))
 PY
 "$sslc" run "$work/p.plan" --data "folder:$work/good" --steps 1 >/dev/null 2>&1 && ok "hand-made PNGs decode" \
     || bad "hand-made PNGs do not decode"
