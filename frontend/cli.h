@@ -27,5 +27,6 @@ int cmd_export(int argc, char **argv);
 int cmd_features(int argc, char **argv);
 int cmd_eval(int argc, char **argv);
 int cmd_embed(int argc, char **argv);
+int cmd_report(int argc, char **argv);
 
 #endif

@@ -13,7 +13,7 @@
 
 static const char *eval_help =
     "usage: sslc eval SOURCE --data SPEC [--knn K] [--linear] [--features encoder|pixels] [--batch B] [--seed S]\n"
-    "                 [--json] [--params P] [--with-projector] [--device cpu|cuda|ref] [--epochs N] [--quiet]\n"
+    "                 [--json] [--params P] [--with-projector] [--device cpu|cuda|ref] [--epochs N] [--limit N] [--quiet]\n"
     "  SOURCE             a run directory (plan.plan + checkpoint.safetensors; eval.json is written there)\n"
     "                     or a plan file (its initialization unless --params: the random-init baseline)\n"
     "  --data SPEC        a labelled dataset with train and test splits (fashion-mnist[:DIR], cifar10:DIR,\n"
@@ -25,6 +25,7 @@ static const char *eval_help =
     "  --batch B          images per forward pass (default 256)\n"
     "  --seed S           the probe's mini-batch order (default 0)\n"
     "  --epochs N         linear-probe epochs (default 30)\n"
+    "  --limit N          at most N images of each split, a subset drawn with --seed (default: all)\n"
     "  --json             print one JSON object instead of the summary line\n"
     "  --params P         weights (safetensors) instead of the source's\n"
     "  --with-projector   evaluate the method's projection instead of the backbone features\n"
@@ -46,7 +47,7 @@ static const char *embed_help =
 
 typedef struct {
     const char *source, *params, *data, *out, *labels;
-    int64_t knn, batch, seed, epochs;
+    int64_t knn, batch, seed, epochs, limit;
     int linear, json, with_projector, quiet, knn_set;
     ds_split split;
     encoder_output features;
@@ -63,6 +64,7 @@ static int parse(int argc, char **argv, eval_args *a, int embed) {
         {"epochs", required_argument, 0, 'E'},   {"quiet", no_argument, 0, 'q'},
         {"output", required_argument, 0, 'o'},   {"split", required_argument, 0, 'S'},
         {"labels", required_argument, 0, 'L'},   {"help", no_argument, 0, 'h'},
+        {"limit", required_argument, 0, 'n'},
         {0, 0, 0, 0}};
     const char *cmd = embed ? "embed" : "eval";
     memset(a, 0, sizeof *a);
@@ -76,7 +78,7 @@ static int parse(int argc, char **argv, eval_args *a, int embed) {
     char err[IR_ERRLEN];
     while ((c = getopt_long(argc, argv, ":o:qh", longopts, NULL)) != -1) {
         /* options of the other command */
-        if (c > 0 && strchr(embed ? "kljE" : "oSL", c)) {
+        if (c > 0 && strchr(embed ? "kljEn" : "oSL", c)) {
             const char *name = "-o";
             for (const struct option *lo = longopts; lo->name; lo++)
                 if (lo->val == c && c != 'o') name = lo->name;
@@ -105,6 +107,9 @@ static int parse(int argc, char **argv, eval_args *a, int embed) {
             break;
         case 'E':
             if (cli_parse_int("--epochs", optarg, 1, 100000, &a->epochs)) return CLI_USAGE_ERROR;
+            break;
+        case 'n':
+            if (cli_parse_int("--limit", optarg, 1, INT64_MAX, &a->limit)) return CLI_USAGE_ERROR;
             break;
         case 'j': a->json = 1; break;
         case 'p': a->params = optarg; break;
@@ -150,6 +155,7 @@ int cmd_eval(int argc, char **argv) {
     o.features = a.features, o.with_projector = a.with_projector;
     o.batch = (int)a.batch, o.device = a.device, o.seed = (uint64_t)a.seed, o.verbose = !a.quiet;
     o.probe.epochs = (int)a.epochs;
+    o.limit = a.limit;
     eval_result r;
     char err[IR_ERRLEN];
     if (eval_run(&o, &r, err)) {

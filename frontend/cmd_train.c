@@ -12,6 +12,7 @@
 #include "cli.h"
 #include "driver.h"
 #include "eval.h"
+#include "online_knn.h"
 #include "rundir.h"
 #include "train_loop.h"
 
@@ -31,11 +32,15 @@ typedef struct {
 
 /* The end of a run: kNN and linear probe on the run directory's encoder (frontend/eval.h), on
  * the data it trained on. */
-static int evaluate(const char *dir, const char *data, int knn, engine_kind device, char *err) {
+static int evaluate(const char *dir, const char *data, int knn, int64_t limit, engine_kind device, char *err) {
     eval_opts e = eval_defaults();
-    e.source = dir, e.data = data, e.knn_k = knn, e.device = device;
+    e.source = dir, e.data = data, e.knn_k = knn, e.device = device, e.limit = limit;
     eval_result r;
-    printf("evaluating the encoder on %s (train split fits, test split scores)\n", data);
+    if (limit > 0)
+        printf("evaluating the encoder on %s (at most %lld seeded images of each split, --eval-limit; train fits, test "
+               "scores)\n", data, (long long)limit);
+    else
+        printf("evaluating the encoder on %s (train split fits, test split scores; --eval-limit N for a subset)\n", data);
     fflush(stdout);
     if (eval_run(&e, &r, err)) return -1;
     char line[256];
@@ -48,7 +53,7 @@ static int evaluate(const char *dir, const char *data, int knn, engine_kind devi
 static const run_opt run_opts[] = {{"data", 1},  {"epochs", 1},           {"steps", 1},      {"out", 1},
                                    {"resume", 0}, {"device", 1},          {"log-every", 1},  {"checkpoint-every", 1},
                                    {"stop-after", 1}, {"knn", 1},         {"no-eval", 0},    {"precision", 1},
-                                   {0, 0}};
+                                   {"online-knn", 1}, {"online-knn-every", 1}, {"eval-limit", 1}, {0, 0}};
 
 static const run_opt *find_run_opt(const char *arg) {
     if (strncmp(arg, "--", 2)) return NULL;
@@ -79,6 +84,7 @@ static int imported_backbone(int argc, char **argv) {
 static void usage(void) {
     printf("usage: sslc train METHOD [compile options] [--data SPEC] [--epochs N | --steps N] [--out DIR]\n"
            "                  [--resume] [--device cpu|cuda|ref] [--precision f32|tf32|bf16] [--seed S] [--knn K] [--no-eval]\n"
+           "                  [--online-knn TRAIN:TEST|off] [--online-knn-every STEPS] [--eval-limit N]\n"
            "  compiles METHOD into DIR/plan.plan (any `sslc compile` option; see sslc compile --help),\n"
            "  trains it (as `sslc run`: checkpoints, metrics.jsonl, Ctrl-C checkpoints and exits), then\n"
            "  prints linear-probe and kNN top-1 of the encoder on the test split (as `sslc eval`).\n"
@@ -87,8 +93,33 @@ static void usage(void) {
            "  that holds a run), --backbone resnet18 --width " TRAIN_DEFAULT_WIDTH ", image size and channels\n"
            "  of the data, --optimizer adamw --lr 1e-3 --weight-decay 1e-6 (unless --optimizer is given),\n"
            "  for simclr/simclrv2 --set temperature=0.2, --knn 20. --resume continues DIR's run (its plan; no compile options).\n"
+           "  While training: kNN top-1 (k = --knn) of the current encoder on seeded subsets of %d train / %d test\n"
+           "  images at each epoch's end (--online-knn-every STEPS to change; --online-knn off to skip), printed\n"
+           "  and written to DIR/metrics.jsonl. --eval-limit N: the final evaluation on at most N seeded images\n"
+           "  of each split (default: all). `sslc report DIR` draws the run as one HTML page.\n"
            "  --data folder:DIR trains on your own PNG/JPEG images, resized to --image-size (README \"Your own images\").\n",
-           TRAIN_DEFAULT_EPOCHS);
+           TRAIN_DEFAULT_EPOCHS, ONLINE_KNN_DEFAULT_TRAIN, ONLINE_KNN_DEFAULT_TEST);
+}
+
+/* --online-knn TRAIN:TEST (subset sizes) or off */
+static int parse_online_knn(const char *v, int64_t *ntrain, int64_t *ntest) {
+    if (!strcmp(v, "off")) {
+        *ntrain = *ntest = 0;
+        return 0;
+    }
+    char a[32];
+    const char *colon = strchr(v, ':');
+    if (!colon || (size_t)(colon - v) >= sizeof a) {
+        cli_error("--online-knn expects TRAIN:TEST image counts (e.g. %d:%d) or off, got '%s'", ONLINE_KNN_DEFAULT_TRAIN,
+                  ONLINE_KNN_DEFAULT_TEST, v);
+        return -1;
+    }
+    memcpy(a, v, (size_t)(colon - v));
+    a[colon - v] = 0;
+    return cli_parse_int("--online-knn (train images)", a, 1, INT64_MAX / 4, ntrain) ||
+                   cli_parse_int("--online-knn (test images)", colon + 1, 1, INT64_MAX / 4, ntest)
+               ? -1
+               : 0;
 }
 
 /* What `sslc train` learns from its data before compiling: the image size and channels (the
@@ -176,12 +207,15 @@ int cmd_train(int argc, char **argv) {
         {"log-every", required_argument, 0, 'L'}, {"out", required_argument, 0, 'o'},
         {"resume", no_argument, 0, 'r'},       {"checkpoint-every", required_argument, 0, 'k'},
         {"stop-after", required_argument, 0, 'S'}, {"knn", required_argument, 0, 'K'},
-        {"no-eval", no_argument, 0, 'N'},      {"precision", required_argument, 0, 'P'}, {0, 0, 0, 0}};
+        {"no-eval", no_argument, 0, 'N'},      {"precision", required_argument, 0, 'P'},
+        {"online-knn", required_argument, 0, 'O'}, {"online-knn-every", required_argument, 0, 'V'},
+        {"eval-limit", required_argument, 0, 'I'}, {0, 0, 0, 0}};
     train_opts o;
     memset(&o, 0, sizeof o);
     o.seed = -1;
     const char *device = "cpu";
-    int64_t knn = 20;
+    int64_t knn = 20, eval_limit = 0;
+    o.knn_train = ONLINE_KNN_DEFAULT_TRAIN, o.knn_test = ONLINE_KNN_DEFAULT_TEST;
     int no_eval = 0, c, bf16 = 0;
     optind = 1;
     opterr = 0;
@@ -217,10 +251,20 @@ int cmd_train(int argc, char **argv) {
         case 'K':
             if (cli_parse_int("--knn", optarg, 1, 100000, &knn)) goto out;
             break;
+        case 'O':
+            if (parse_online_knn(optarg, &o.knn_train, &o.knn_test)) goto out;
+            break;
+        case 'V':
+            if (cli_parse_int("--online-knn-every", optarg, 1, INT64_MAX, &o.knn_every)) goto out;
+            break;
+        case 'I':
+            if (cli_parse_int("--eval-limit", optarg, 1, INT64_MAX, &eval_limit)) goto out;
+            break;
         case ':': rc = cli_error("option %s needs a value", rargv[optind - 1]); goto out;
         default: rc = cli_error("train: unknown option '%s'", rargv[optind - 1]); goto out;
         }
     }
+    o.knn_k = (int)knn;
     if (o.steps > 0 && o.epochs > 0) {
         rc = cli_error("train: give --steps or --epochs, not both");
         goto out;
@@ -385,7 +429,7 @@ int cmd_train(int argc, char **argv) {
         if (labelled < 0) rc = CLI_RUN_ERROR;
         goto out;
     }
-    if (evaluate(o.out_dir, r.data, (int)knn, o.device, err)) {
+    if (evaluate(o.out_dir, r.data, (int)knn, eval_limit, o.device, err)) {
         fprintf(stderr, "sslc: %s\n", err);
         rc = CLI_RUN_ERROR;
     }

@@ -70,7 +70,8 @@ int eval_run(const eval_opts *o, eval_result *r, char *err) {
         fprintf(stderr, "sslc: note: no trained weights (a plan file without --params): the random-initialization "
                         "baseline\n");
     extract_opts xo = {.data = o->data, .what = o->features, .with_projector = o->with_projector, .batch = o->batch,
-                       .device = o->device, .seed = o->seed, .verbose = o->verbose};
+                       .device = o->device, .seed = o->seed, .verbose = o->verbose, .limit_train = o->limit,
+                       .limit_test = o->limit, .subset_seed = o->seed};
     if (extractor_open(&x, &s, &xo, err) || extractor_run(x, DS_TRAIN, &tr, err) || extractor_run(x, DS_TEST, &te, err))
         goto out;
     extractor_close(x);
@@ -171,6 +172,10 @@ int eval_json(const eval_opts *o, const eval_result *r, char *buf, size_t n) {
     }
     if (r->has_knn) {
         k += snprintf(buf + k, n - (size_t)k, ", \"knn_k\": %d, \"knn_top1\": %.2f", r->knn_k, r->knn_top1);
+        if ((size_t)k >= n) return -1;
+    }
+    if (o->limit > 0) {
+        k += snprintf(buf + k, n - (size_t)k, ", \"limit\": %lld", (long long)o->limit);
         if ((size_t)k >= n) return -1;
     }
     k += snprintf(buf + k, n - (size_t)k, ", \"seed\": %llu, \"seconds\": %.1f}", (unsigned long long)o->seed, r->seconds);

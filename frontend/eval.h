@@ -22,6 +22,7 @@ typedef struct {
     encoder_output features;
     int with_projector;
     int batch;          /* feature extraction batch (0: default) */
+    int64_t limit;      /* > 0: a seeded subset (seed) of at most this many images of each split */
     engine_kind device;
     uint64_t seed;      /* the probe's mini-batch order (and fake: data) */
     int verbose;        /* progress and timings on stderr */

@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "../runtime/loader.h"
+#include "../runtime/rng.h"
 
 struct extractor {
     const encoder_source *s;
@@ -27,6 +28,7 @@ static double now(void) {
 void feat_set_free(feat_set *f) {
     free(f->x);
     free(f->y);
+    free(f->idx);
     if (f->paths)
         for (int64_t i = 0; i < f->n; i++) free(f->paths[i]);
     free(f->paths);
@@ -88,6 +90,62 @@ static int compile_for(extractor *x, int64_t h, int64_t w, char *err) {
     return 0;
 }
 
+/* The encoder's parameters and state from x->o.weights_from, by name: the values the eval graph
+ * reads, as encoder_load_engine would take them from a checkpoint. */
+static int copy_weights(extractor *x, char *err) {
+    const engine *from = x->o.weights_from;
+    float *buf = NULL;
+    size_t cap = 0;
+    int rc = 0;
+    for (int v = 0; v < x->g.nvals && !rc; v++) {
+        const ir_value *val = &x->g.vals[v];
+        if ((val->kind != VK_PARAM && val->kind != VK_STATE) || !val->name) continue;
+        int dv = engine_find(x->e, val->name), sv = engine_find(from, val->name);
+        if (dv < 0 || !engine_has_value(x->e, dv)) continue; /* folded away by the compiler */
+        if (sv < 0 || !engine_has_value(from, sv)) {
+            snprintf(err, IR_ERRLEN, "online evaluation: the training engine has no '%s'", val->name);
+            rc = -1;
+            break;
+        }
+        size_t bytes = val->dtype == DT_F32 ? (size_t)ir_numel(&val->shape) * sizeof(float) : engine_value_bytes(x->e, dv);
+        if (val->dtype != DT_F32 && bytes != engine_value_bytes(from, sv)) {
+            snprintf(err, IR_ERRLEN, "online evaluation: '%s' differs in size between training and evaluation", val->name);
+            rc = -1;
+            break;
+        }
+        if (bytes > cap) {
+            float *nb = realloc(buf, bytes);
+            if (!nb) {
+                snprintf(err, IR_ERRLEN, "out of memory");
+                rc = -1;
+                break;
+            }
+            buf = nb, cap = bytes;
+        }
+        if (val->dtype == DT_F32)
+            rc = engine_get_f32(from, sv, buf, err) || engine_set_f32(x->e, dv, buf, err);
+        else
+            rc = engine_download(from, sv, buf, bytes, err) || engine_upload(x->e, dv, buf, bytes, err);
+    }
+    free(buf);
+    return rc ? -1 : 0;
+}
+
+void extract_subset(int64_t n, int64_t k, uint64_t seed, ds_split split, int64_t *idx) {
+    /* selection sampling (Knuth's Algorithm S): each index is taken with probability
+     * (still needed) / (still left), which yields k indices in increasing order */
+    /* the seed through splitmix64's finalizer: PCG streams of nearby seeds (0, 1, 2, ...) are
+     * correlated enough to bias the selection when compared across seeds */
+    uint64_t z = seed + 0x9e3779b97f4a7c15ULL;
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+    sslc_rng r;
+    rng_seed(&r, z ^ (z >> 31), 0x737562u + (uint64_t)split); /* "sub" */
+    int64_t m = 0;
+    for (int64_t i = 0; i < n && m < k; i++)
+        if (k >= n || rng_uniform(&r) * (double)(n - i) < (double)(k - m)) idx[m++] = i;
+}
+
 /* opens the split with the plan's channels; fake data at the training images' size */
 static int open_split(extractor *x, ds_split split, sslc_dataset **ds, char *err) {
     const backbone_cfg *bb = &x->s->backbone;
@@ -127,6 +185,48 @@ static void progress(const extractor *x, const char *what, int64_t done, int64_t
     fflush(stderr);
 }
 
+/* one batch of features: rows b.n of the engine's output after uploading img */
+static int forward(extractor *x, const uint8_t *img, size_t img_bytes, float *buf, char *err) {
+    return engine_upload(x->e, x->images, img, img_bytes, err) || engine_run(x->e, err) ||
+                   engine_get_f32(x->e, x->out, buf, err)
+               ? -1
+               : 0;
+}
+
+/* the samples out->idx[0..n) read one by one (a subset: no loader threads needed) */
+static int run_subset(extractor *x, const sslc_dataset *ds, feat_set *out, float *buf, char *err) {
+    const ds_info *in = ds_get_info(ds);
+    size_t one = (size_t)in->c * (size_t)in->h * (size_t)in->w, img_bytes = (size_t)x->batch * one;
+    uint8_t *img = calloc(img_bytes, 1);
+    if (!img) {
+        snprintf(err, IR_ERRLEN, "out of memory");
+        return -1;
+    }
+    double t0 = now(), last = t0;
+    int rc = 0;
+    for (int64_t done = 0; done < out->n && !rc;) {
+        if (x->o.cancel && *x->o.cancel) {
+            rc = 1;
+            break;
+        }
+        int64_t nb = out->n - done < x->batch ? out->n - done : x->batch;
+        for (int64_t i = 0; i < nb && !rc; i++) {
+            int32_t lab;
+            rc = ds_read(ds, out->idx[done + i], img + (size_t)i * one, DS_CHW, &lab, err);
+            out->y[done + i] = in->has_labels ? lab : -1;
+        }
+        if (rc || forward(x, img, img_bytes, buf, err)) {
+            rc = -1;
+            break;
+        }
+        memcpy(out->x + done * out->dim, buf, (size_t)nb * (size_t)out->dim * sizeof *buf);
+        done += nb;
+        progress(x, in->what, done, out->n, t0, &last, done == out->n);
+    }
+    free(img);
+    return rc;
+}
+
 int extractor_run(extractor *x, ds_split split, feat_set *out, char *err) {
     memset(out, 0, sizeof *out);
     sslc_dataset *ds = NULL;
@@ -136,28 +236,37 @@ int extractor_run(extractor *x, ds_split split, feat_set *out, char *err) {
     if (open_split(x, split, &ds, err)) goto done;
     const ds_info *in = ds_get_info(ds);
     if (compile_for(x, in->h, in->w, err)) goto done;
+    if (x->o.weights_from && copy_weights(x, err)) goto done;
     const ir_value *ov = &engine_graph(x->e)->vals[x->out];
     int64_t dim = ir_numel(&ov->shape) / x->batch;
-    out->n = in->n;
+    int64_t lim = split == DS_TRAIN ? x->o.limit_train : x->o.limit_test;
+    int64_t n = lim > 0 && lim < in->n ? lim : in->n;
+    out->n = n;
     out->dim = dim;
     out->classes = in->has_labels ? in->num_classes : 0;
     snprintf(out->what, sizeof out->what, "%s", in->what);
-    out->x = malloc((size_t)in->n * (size_t)dim * sizeof *out->x);
-    out->y = malloc((size_t)in->n * sizeof *out->y);
+    out->x = malloc((size_t)n * (size_t)dim * sizeof *out->x);
+    out->y = malloc((size_t)n * sizeof *out->y);
+    out->idx = malloc((size_t)n * sizeof *out->idx);
     buf = malloc((size_t)x->batch * (size_t)dim * sizeof *buf);
-    if (!out->x || !out->y || !buf) {
-        snprintf(err, IR_ERRLEN, "out of memory for %lld x %lld features", (long long)in->n, (long long)dim);
+    if (!out->x || !out->y || !out->idx || !buf) {
+        snprintf(err, IR_ERRLEN, "out of memory for %lld x %lld features", (long long)n, (long long)dim);
         goto done;
     }
+    extract_subset(in->n, n, x->o.subset_seed, split, out->idx);
     if (ds_path(ds, 0)) { /* which file each row is, and the class names */
-        if (!(out->paths = calloc((size_t)in->n, sizeof *out->paths))) goto oom;
-        for (int64_t i = 0; i < in->n; i++)
-            if (!(out->paths[i] = strdup(ds_path(ds, i)))) goto oom;
+        if (!(out->paths = calloc((size_t)n, sizeof *out->paths))) goto oom;
+        for (int64_t i = 0; i < n; i++)
+            if (!(out->paths[i] = strdup(ds_path(ds, out->idx[i])))) goto oom;
     }
     if (out->classes && ds_class_name(ds, 0)) {
         if (!(out->class_names = calloc((size_t)out->classes, sizeof *out->class_names))) goto oom;
         for (int k = 0; k < out->classes; k++)
             if (!(out->class_names[k] = strdup(ds_class_name(ds, k)))) goto oom;
+    }
+    if (n < in->n) {
+        rc = run_subset(x, ds, out, buf, err);
+        goto done;
     }
     loader_cfg c = loader_defaults((int)x->batch);
     c.shuffle = 0;   /* dataset order */
@@ -167,9 +276,13 @@ int extractor_run(extractor *x, ds_split split, feat_set *out, char *err) {
     size_t img_bytes = (size_t)x->batch * (size_t)in->c * (size_t)in->h * (size_t)in->w;
     double t0 = now(), last = t0;
     for (int64_t k = 0; k < nb; k++) {
+        if (x->o.cancel && *x->o.cancel) {
+            rc = 1;
+            goto done;
+        }
         loader_batch b;
         if (loader_next(l, &b, err)) goto done;
-        if (engine_upload(x->e, x->images, b.images, img_bytes, err) || engine_run(x->e, err) || engine_get_f32(x->e, x->out, buf, err)) goto done;
+        if (forward(x, b.images, img_bytes, buf, err)) goto done;
         /* no shuffling: batch k holds samples k*B .. k*B+n-1 */
         memcpy(out->x + done * dim, buf, (size_t)b.n * (size_t)dim * sizeof *buf);
         for (int i = 0; i < b.n; i++) out->y[done + i] = b.labels[i];

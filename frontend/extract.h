@@ -5,6 +5,7 @@
  * rows dropped. Used by `sslc embed` and `sslc eval`. */
 #ifndef SSLC_EXTRACT_H
 #define SSLC_EXTRACT_H
+#include <signal.h>
 #include <stdint.h>
 
 #include "../runtime/dataset.h"
@@ -16,6 +17,7 @@
 typedef struct {
     float *x;   /* [n, dim] row-major */
     int64_t *y; /* [n] labels, -1 where the dataset has none */
+    int64_t *idx; /* [n] the rows' sample indices in the split (a subset: sorted, seeded) */
     int64_t n, dim;
     int classes; /* the dataset's (0: unlabelled) */
     char **paths;       /* [n] the image files (folder: data), else NULL */
@@ -32,6 +34,14 @@ typedef struct {
     engine_kind device;
     uint64_t seed;       /* fake: datasets */
     int verbose;         /* progress and a summary line on stderr */
+    int64_t limit_train, limit_test; /* > 0: a seeded subset of at most this many samples */
+    uint64_t subset_seed;            /* which subsets (extract_subset) */
+    /* not NULL: the weights are this engine's current parameters and state, copied by name at
+     * every extractor_run (online evaluation during training; the engine is only read) */
+    const engine *weights_from;
+    /* not NULL: checked between batches; once non-zero, extractor_run stops and returns 1 (a
+     * run's stop signal: the online evaluation must not hold up its checkpoint) */
+    const volatile sig_atomic_t *cancel;
 } extract_opts;
 
 typedef struct extractor extractor;
@@ -41,8 +51,14 @@ typedef struct extractor extractor;
 int extractor_open(extractor **x, const encoder_source *s, const extract_opts *o, char *err);
 /* The features of one split into out (allocated here; feat_set_free). The dataset's images must
  * have the plan's image size or the size of the images it trained on (resized in the graph);
- * channels are converted to the plan's (1 <-> 3) as in training. 0 or -1 with err. */
+ * channels are converted to the plan's (1 <-> 3) as in training. 0, 1 (cancelled), or -1 with err. */
 int extractor_run(extractor *x, ds_split split, feat_set *out, char *err);
 void extractor_close(extractor *x);
+
+/* The subset extract_opts.limit selects: k of n sample indices (all when k >= n), each subset
+ * equally likely (seeded selection sampling), in increasing order, into idx[min(k, n)]. The same (n, k, seed)
+ * gives the same subset everywhere; the split is part of the seed, so train and test subsets
+ * are drawn independently. */
+void extract_subset(int64_t n, int64_t k, uint64_t seed, ds_split split, int64_t *idx);
 
 #endif

@@ -21,6 +21,7 @@ static const command commands[] = {
     {"export", cmd_export, "write the trained encoder (eval mode) as an ONNX model"},
     {"features", cmd_features, "run the eval-mode encoder on given images (reference interpreter)"},
     {"eval", cmd_eval, "kNN and linear-probe top-1 of the encoder's features on a test split"},
+    {"report", cmd_report, "write one self-contained HTML page about a run: curves, accuracy, retrieval, map"},
     {"embed", cmd_embed, "write the encoder's features of a dataset split as a NumPy .npy file"},
 };
 #define NCOMMANDS (int)(sizeof commands / sizeof commands[0])

@@ -23,6 +23,7 @@
 #include "../runtime/planfile.h"
 #include "../runtime/rng.h"
 #include "encoder_desc.h"
+#include "online_knn.h"
 #include "plan_opts.h"
 #include "rundir.h"
 
@@ -257,6 +258,7 @@ typedef struct {
     int64_t saved_step; /* of the newest checkpoint, -1: none */
     int64_t start_step; /* where this invocation started */
     int lock_fd;        /* the run directory's lock, when train_run took it; -1 */
+    online_knn *knn;    /* NULL: no online kNN */
 } run_state;
 
 static int open_data(run_state *r, const char *spec, char *err) {
@@ -399,6 +401,26 @@ static int prepare(run_state *r, char *err) {
     return rc;
 }
 
+/* Online kNN at step s: a line on stdout and one in metrics.jsonl. Returns its seconds (the
+ * caller keeps them out of the images/s; 0 when a stop signal cut it short), or -1 with err. */
+static double online_knn_at(run_state *r, int64_t s, char *err) {
+    online_knn_result k;
+    int rc = online_knn_measure(r->knn, &k, err);
+    if (rc) return rc > 0 ? 0 : -1;
+    int64_t ep = (s - 1) / r->per_epoch + 1;
+    printf("step %lld  epoch %lld  online knn-%d top-1 %.2f %%  (%lld train / %lld test images, %.1f s)\n", (long long)s,
+           (long long)ep, r->o->knn_k, k.top1, (long long)k.n_train, (long long)k.n_test, k.seconds);
+    fflush(stdout);
+    if (r->metrics) {
+        fprintf(r->metrics,
+                "{\"step\":%lld,\"epoch\":%lld,\"online_knn_top1\":%.2f,\"online_knn_k\":%d,\"online_knn_train\":%lld,"
+                "\"online_knn_test\":%lld,\"online_knn_s\":%.3f}\n",
+                (long long)s, (long long)ep, k.top1, r->o->knn_k, (long long)k.n_train, (long long)k.n_test, k.seconds);
+        fflush(r->metrics);
+    }
+    return k.seconds;
+}
+
 static int run_steps(run_state *r, train_result *res, char *err) {
     const train_opts *o = r->o;
     int loss = engine_find(r->e, "loss");
@@ -409,6 +431,7 @@ static int run_steps(run_state *r, train_result *res, char *err) {
     int64_t start = r->start_step, total = r->total;
     int64_t log_every = o->log_every > 0 ? o->log_every : (total < 20 ? 1 : total / 20);
     int64_t ckpt_every = o->ckpt_every > 0 ? o->ckpt_every : r->per_epoch;
+    int64_t knn_every = o->knn_every > 0 ? o->knn_every : r->per_epoch;
     double t0 = now(), tlast = t0, loss_sum = 0;
     int64_t last_step = start, nsum = 0;
     int rc = 0;
@@ -469,6 +492,14 @@ static int run_steps(run_state *r, train_result *res, char *err) {
                 rc = -1;
                 break;
             }
+        }
+        if (r->knn && !stop_signal && (s % knn_every == 0 || s == total)) {
+            double dt = online_knn_at(r, s, err);
+            if (dt < 0) {
+                rc = -1;
+                break;
+            }
+            tlast += dt; /* the next images/s counts training only */
         }
         if (s % ckpt_every == 0 && s != total && save(r, s, err)) {
             rc = -1;
@@ -560,6 +591,18 @@ int train_run(const train_opts *o, train_result *res, char *err) {
         ir_errf(err, "cannot open %s: %s", r.dir_metrics, strerror(errno));
         goto out;
     }
+    if (o->knn_train > 0) {
+        char why[IR_ERRLEN] = "";
+        int k = online_knn_open(&r.knn, o->plan_path ? o->plan_path : r.dir_plan, r.meta.data, r.meta.seed, o->knn_train,
+                                o->knn_test, o->knn_k, o->device, r.e, &stop_signal, why, err);
+        if (k < 0) goto out;
+        if (k)
+            printf("online kNN: off (%s)\n", why);
+        else
+            printf("online kNN: knn-%d on %lld train / %lld test images (seeded), every %lld steps and at the end\n",
+                   o->knn_k, (long long)o->knn_train, (long long)o->knn_test,
+                   (long long)(o->knn_every > 0 ? o->knn_every : r.per_epoch));
+    }
     res->total = r.total;
     r.start_step = r.meta.step;
     rc = run_steps(&r, res, err);
@@ -568,6 +611,7 @@ int train_run(const train_opts *o, train_result *res, char *err) {
                o->out_dir ? ", checkpoint " : "", o->out_dir ? r.dir_ckpt : "");
 out:
     if (r.metrics) fclose(r.metrics);
+    online_knn_close(r.knn);
     engine_free(r.e);
     loader_close(r.ld);
     ds_close(r.ds);

@@ -7,7 +7,9 @@
  *                               (runtime/checkpoint.h); written atomically every epoch, every
  *                               ckpt_every steps, at the end, on Ctrl-C / SIGTERM
  *   DIR/metrics.jsonl           one JSON object per progress line: step, epoch, loss (mean since
- *                               the previous line), lr, img_per_s, elapsed_s
+ *                               the previous line), lr, img_per_s, elapsed_s; and one per online
+ *                               kNN measurement: step, epoch, online_knn_top1, online_knn_k,
+ *                               online_knn_train, online_knn_test, online_knn_s
  *   DIR/.lock                   flock'd for the life of a run, holds its PID (frontend/rundir.h)
  *
  * A run is a pure function of the plan, the data, the seed and the planned total steps (the
@@ -39,6 +41,10 @@ typedef struct {
     int resume;
     int64_t stop_after;    /* stop with a checkpoint after this many steps of this invocation (0: no) */
     int dir_locked;        /* the caller holds out_dir's lock (frontend/rundir.h); else train_run takes it */
+    /* online kNN (frontend/online_knn.h): subsets of knn_train / knn_test images (0: none), every
+     * knn_every steps (0: at each epoch's end) and at the last step, with knn_k neighbours */
+    int64_t knn_train, knn_test, knn_every;
+    int knn_k;
 } train_opts;
 
 typedef struct {
