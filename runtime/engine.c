@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../ir/comm.h"
 #include "backend.h"
 #include "init.h"
 
@@ -53,8 +54,8 @@ int engine_precision_parse(const char *s, unsigned *flags, char *err) {
     return 0;
 }
 
-static engine *build(engine_kind kind, unsigned flags, const ir_graph *g, const sslc_plan *p, char *info,
-                     size_t info_len, char *err) {
+static engine *build(engine_kind kind, unsigned flags, const ir_graph *g, const sslc_plan *p, const ir_comm *comm,
+                     char *info, size_t info_len, char *err) {
     if ((flags & ENGINE_F64) && kind != ENGINE_REF) {
         snprintf(err, IR_ERRLEN, "float64 runs only on the reference backend (--device ref)");
         return NULL;
@@ -76,7 +77,7 @@ static engine *build(engine_kind kind, unsigned flags, const ir_graph *g, const 
         snprintf(err, IR_ERRLEN, "out of memory");
         return NULL;
     }
-    backend_args a = {g, p, (flags & ENGINE_F64) != 0, (flags & ENGINE_TF32) != 0, info, info_len};
+    backend_args a = {g, p, (flags & ENGINE_F64) != 0, (flags & ENGINE_TF32) != 0, comm, info, info_len};
     if (backends[i].build(&a, &e->b, err)) {
         free(e);
         return NULL;
@@ -86,11 +87,16 @@ static engine *build(engine_kind kind, unsigned flags, const ir_graph *g, const 
 }
 
 engine *engine_new(engine_kind kind, unsigned flags, const ir_graph *g, char *info, size_t info_len, char *err) {
-    return build(kind, flags, g, NULL, info, info_len, err);
+    return build(kind, flags, g, NULL, NULL, info, info_len, err);
 }
 
 engine *engine_new_plan(engine_kind kind, unsigned flags, const sslc_plan *p, char *info, size_t info_len, char *err) {
-    return build(kind, flags, &p->train, p, info, info_len, err);
+    return build(kind, flags, &p->train, p, NULL, info, info_len, err);
+}
+
+engine *engine_new_plan_comm(engine_kind kind, unsigned flags, const sslc_plan *p, const ir_comm *comm, char *info,
+                             size_t info_len, char *err) {
+    return build(kind, flags, &p->train, p, comm, info, info_len, err);
 }
 
 void engine_free(engine *e) {
