@@ -6,7 +6,8 @@
  * the frontend and passed explicitly down to the engines (backend_args.comm) and from there into
  * every reference call (ref_call.comm); there is no global one.
  *
- * Every function works on contiguous buffers of `n` elements of dtype `dt` (DT_F32 or DT_F64),
+ * Every function works on contiguous buffers of `n` elements of dtype `dt` (DT_F32 or DT_F64;
+ * broadcast also DT_U8, raw bytes of a tensor of any dtype),
  * is called by every rank in the same order (the graph's schedule is the same on all ranks), and
  * returns 0, or -1 with one line in err (IR_ERRLEN). Sums are over ranks in a fixed order, so
  * every rank holds bit-identical results. */

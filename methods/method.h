@@ -37,7 +37,9 @@ typedef struct {
 /* What the user asked for, before building. */
 typedef struct {
     backbone_cfg backbone;
-    int64_t batch;
+    int64_t batch; /* per rank */
+    int ranks;     /* data-parallel ranks the graph is built for (0 or 1: one) */
+    int sync_bn;   /* BatchNorm statistics over the global batch (ranks > 1) */
     int nset;
     const char *set[64]; /* "name=value" overrides */
 } method_spec;
@@ -47,7 +49,8 @@ typedef struct method_ctx {
     ir_graph *g;
     mbuild mb;
     backbone_cfg backbone;
-    int64_t batch;
+    int64_t batch; /* per rank */
+    int ranks;     /* data-parallel ranks (1: one process); losses over the global batch gather across them */
     double val[METHOD_MAX_OPTS]; /* option values, indexed like def->opts */
     int nviews;
     int views[METHOD_MAX_VIEWS]; /* graph inputs views.0 ... (float32 NCHW, normalized) */

@@ -165,6 +165,8 @@ int method_build(const method_def *def, const method_spec *spec, ir_graph *g, ch
     if (method_resolve_options(def, spec, ctx.val, err)) return -1;
     if (def->validate && def->validate(&ctx, err)) return -1;
     mb_init(&ctx.mb, g, 1);
+    ctx.ranks = spec->ranks > 1 ? spec->ranks : 1;
+    if (spec->sync_bn) ctx.mb.sync_ranks = ctx.ranks;
     int loss = def->build(&ctx);
     mb_finish(&ctx.mb);
     mb_free(&ctx.mb);

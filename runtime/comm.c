@@ -12,8 +12,9 @@ int comm_launched(void) {
     return getenv("OMPI_COMM_WORLD_SIZE") || getenv("PMI_SIZE") || getenv("PMIX_RANK") || getenv("PMI_RANK");
 }
 
-static size_t elt(ir_dtype dt) { return dt == DT_F64 ? 8 : 4; }
-static MPI_Datatype mpi_type(ir_dtype dt) { return dt == DT_F64 ? MPI_DOUBLE : MPI_FLOAT; }
+/* DT_U8 moves raw bytes (broadcasting tensors of any dtype) */
+static size_t elt(ir_dtype dt) { return dt == DT_F64 ? 8 : dt == DT_U8 ? 1 : 4; }
+static MPI_Datatype mpi_type(ir_dtype dt) { return dt == DT_F64 ? MPI_DOUBLE : dt == DT_U8 ? MPI_BYTE : MPI_FLOAT; }
 
 static int mpi_fail(int rc, const char *what, char *err) {
     char msg[MPI_MAX_ERROR_STRING];

@@ -174,3 +174,27 @@ int engine_init_persistent(engine *e, uint64_t seed, char *err) {
 
 int engine_run(engine *e, char *err) { return e->b.ops->run(e->b.self, err); }
 int engine_sync(engine *e, char *err) { return e->b.ops->sync(e->b.self, err); }
+
+int engine_broadcast_persistent(engine *e, const ir_comm *comm, int root, char *err) {
+    if (!comm || comm->size < 2) return 0;
+    const ir_graph *g = e->b.graph;
+    for (int v = 0; v < g->nvals; v++) {
+        if (g->vals[v].kind != VK_PARAM && g->vals[v].kind != VK_STATE) continue;
+        size_t bytes = engine_value_bytes(e, v);
+        if (!bytes) continue;
+        unsigned char *buf = malloc(2 * bytes);
+        if (!buf) {
+            snprintf(err, IR_ERRLEN, "out of memory broadcasting '%s'", g->vals[v].name);
+            return -1;
+        }
+        /* uploaded only where it differs: a float64 engine keeps its full-precision values
+         * when the ranks already agree (the usual case: one seed, one parameter file) */
+        int rc = engine_download(e, v, buf, bytes, err);
+        if (!rc) memcpy(buf + bytes, buf, bytes);
+        rc = rc || comm->ops->broadcast(comm->self, buf, (int64_t)bytes, DT_U8, root, err) ||
+             (memcmp(buf, buf + bytes, bytes) && engine_upload(e, v, buf, bytes, err));
+        free(buf);
+        if (rc) return -1;
+    }
+    return 0;
+}

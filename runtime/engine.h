@@ -42,6 +42,9 @@ engine *engine_new_plan(engine_kind kind, unsigned flags, const sslc_plan *p, ch
 engine *engine_new_plan_comm(engine_kind kind, unsigned flags, const sslc_plan *p, const struct ir_comm *comm,
                              char *info, size_t info_len, char *err);
 void engine_free(engine *e);
+/* Every parameter and state tensor takes root's value (the start of a data-parallel job: the
+ * ranks step from one initialization). 0, or -1 with err. */
+int engine_broadcast_persistent(engine *e, const struct ir_comm *comm, int root, char *err);
 /* the graph whose value ids the engine uses (the lowered one for cpu) */
 const ir_graph *engine_graph(const engine *e);
 /* value id by name in engine_graph, -1 if absent */
