@@ -47,7 +47,7 @@ static int bt_build(method_ctx *ctx) {
     int z2 = bt_encoder(ctx, ctx->views[1]);
     int z1n = mb_batchnorm(&ctx->mb, "bn", z1, p, 0);
     int z2n = mb_batchnorm(&ctx->mb, "bn", z2, p, 0);
-    return barlow_twins_loss(g, z1n, z2n, mopt(ctx, "lamda"));
+    return barlow_twins_loss(g, z1n, z2n, mopt(ctx, "lamda"), ctx->ranks);
 }
 
 const method_def method_barlow_twins = {

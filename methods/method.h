@@ -122,7 +122,7 @@ int byol_regression_loss(ir_graph *g, int p, int z);
 /* SimSiam's −mean cos(p, sg z) */
 int negative_cosine_loss(ir_graph *g, int p, int z);
 /* Barlow Twins on batch-normalized projections: Σ(1−c_ii)² + λ Σ_{i≠j} c_ij², c = z1nᵀz2n/N */
-int barlow_twins_loss(ir_graph *g, int z1n, int z2n, double lamda);
+int barlow_twins_loss(ir_graph *g, int z1n, int z2n, double lamda, int ranks);
 /* PySSL's sup_con_loss over the views [z1; z2] with i64 labels [N] */
 int supcon_loss(ir_graph *g, int z1, int z2, int labels, double temperature, double base_temperature);
 

@@ -1,0 +1,32 @@
+#!/bin/bash
+# Data-parallel equivalence (tests/mpi/dp_equiv.py): 2 ranks x batch 4 (mpirun -np 2, --ranks 2
+# --sync-bn) against 1 rank x batch 8 (--sync-bn: the same BatchNorm formulation) on the same
+# views from the same initialization, 3 SGD-momentum steps: every loss, gradient, parameter,
+# BatchNorm buffer and momentum buffer. float64 within 1e-9 (per tensor), float32 within 5e-5
+# of each group's scale (the ranks sum in another order) on the reference interpreter and the
+# cpu backend. Then SimCLR with AllGather's gradient broken as lightly issue 1528 had it
+# (SSLC_BREAK_ALLGATHER_GRAD=1) must fail the check.
+# Args: SSLC_BINARY SOURCE_DIR MPIRUN...
+set -e
+sslc=$1; src=$2; shift 2
+mpirun="$*"
+work=$(mktemp -d); trap 'rm -rf "$work"' EXIT
+export OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1
+eq() { /usr/bin/python3 "$src/tests/mpi/dp_equiv.py" "$sslc" "$mpirun" "$work" "$@"; }
+declare -A opts=(
+  [simsiam]="--set projection_dim=16 --set hidden_dim_proj=16 --set hidden_dim_pred=8"
+  [byol]="--set projection_dim=16 --set hidden_dim=32"
+  [simclr]="--set projection_dim=16"
+  [simclrv2]="--set projection_dim=16"
+  [barlow_twins]="--set projection_dim=32 --set hidden_dim=32"
+)
+for m in simsiam byol simclr simclrv2 barlow_twins; do
+  # shellcheck disable=SC2086
+  eq $m ${opts[$m]} --f64 --tol 1e-9
+  # shellcheck disable=SC2086
+  eq $m ${opts[$m]} --tol 5e-5 --floor 1
+done
+eq simclr ${opts[simclr]} --tol 5e-5 --floor 1 --device cpu
+eq barlow_twins ${opts[barlow_twins]} --tol 5e-5 --floor 1 --device cpu
+SSLC_BREAK_ALLGATHER_GRAD=1 eq simclr ${opts[simclr]} --f64 --tol 1e-9 --expect-fail
+echo "data-parallel equivalence: ok"
