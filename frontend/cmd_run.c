@@ -6,6 +6,7 @@
 #include <sys/stat.h>
 
 #include "cli.h"
+#include "job.h"
 #include "train_loop.h"
 
 int cmd_run(int argc, char **argv) {
@@ -90,10 +91,11 @@ int cmd_run(int argc, char **argv) {
     }
     char err[IR_ERRLEN];
     if (engine_kind_parse(device, &o.device, err)) return cli_error("%s", err);
+    ir_comm comm;
+    if (job_open(&comm, err)) return cli_error("%s", err);
+    o.comm = &comm;
     train_result r;
-    if (train_run(&o, &r, err)) {
-        fprintf(stderr, "sslc: %s\n", err);
-        return CLI_RUN_ERROR;
-    }
+    if (train_run(&o, &r, err)) return job_fail(&comm, err, CLI_RUN_ERROR);
+    job_close(&comm);
     return r.signal ? 128 + r.signal : 0;
 }

@@ -10,11 +10,11 @@
 #include "../passes/optimizer.h"
 #include "../runtime/augment.h"
 #include "../runtime/checkpoint.h"
-#include "../runtime/comm.h"
 #include "../runtime/engine.h"
 #include "../runtime/planfile.h"
 #include "../runtime/safetensors.h"
 #include "cli.h"
+#include "job.h"
 #include "plan_opts.h"
 
 /* In a job of several ranks an input tensor may hold the global batch: ranks x the plan's rows
@@ -302,19 +302,12 @@ int cmd_step(int argc, char **argv) {
     if (engine_kind_parse(device, &kind, err)) return cli_error("%s", err);
     if (f64 && kind != ENGINE_REF) return cli_error("--f64 runs the reference interpreter; drop --device");
     ir_comm comm;
-    if (comm_open(&comm, err)) return cli_error("%s", err);
+    if (job_open(&comm, err)) return cli_error("%s", err);
     plan_init(&p);
     int rc = plan_read(&p, argv[optind], err) || plan_check_ranks(&p, argv[optind], &comm, err) ||
              run_steps(&p, params, inputs, steps, dump, kind, f64 ? ENGINE_F64 : 0, &comm, err);
     plan_free(&p);
-    if (rc) {
-        if (comm.size > 1) fprintf(stderr, "sslc: rank %d: %s\n", comm.rank, err);
-        else
-            fprintf(stderr, "sslc: %s\n", err);
-        comm_abort(&comm, CLI_RUN_ERROR);
-        comm_close(&comm);
-        return CLI_RUN_ERROR;
-    }
-    comm_close(&comm);
+    if (rc) return job_fail(&comm, err, CLI_RUN_ERROR);
+    job_close(&comm);
     return 0;
 }
