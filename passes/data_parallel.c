@@ -69,6 +69,9 @@ int dp_allreduce_grads(ir_graph *g, int *loss, int *grads, int np, int ranks, in
         for (int k = b0; k < b1; k++) flat[k - b0] = ir_reshape(g, s[k].grad, IR_SHAPE(ir_numel(&g->vals[s[k].grad].shape)));
         int cat = b1 - b0 == 1 ? flat[0] : ir_concat(g, flat, b1 - b0, 0);
         int red = ir_all_reduce(g, cat, ranks, 1);
+        char bname[32];
+        snprintf(bname, sizeof bname, "dp.bucket.%d", *nbuckets);
+        if (red >= 0) ir_set_name(g, red, bname);
         int64_t off = 0;
         for (int k = b0; k < b1 && !g->failed; k++) {
             ir_shape shp = g->vals[s[k].grad].shape;

@@ -9,7 +9,7 @@
  * last gradient exists. Nodes stay in creation order (a plan requires it): the reference
  * interpreter runs the buckets after the backward pass; the cpu pipeline's scheduler places
  * them (passes/schedule.h). The reduced gradients take the names grad.<param>; the local ones
- * become grad.<param>.local. */
+ * become grad.<param>.local; bucket k's reduced values are dp.bucket.k. */
 #ifndef SSLC_DATA_PARALLEL_H
 #define SSLC_DATA_PARALLEL_H
 #include <stdint.h>

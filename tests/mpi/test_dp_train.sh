@@ -54,3 +54,20 @@ echo "ok   the last checkpoint resumes: $(grep 'resuming' resume.log)"
   --set projection_dim=16 --set hidden_dim_proj=16 --set hidden_dim_pred=8 --no-eval --out tr >train.log
 "$sslc" inspect tr/plan.plan | grep -q "ranks *2" || fail "sslc train under mpirun -np 2 did not build for 2 ranks"
 echo "ok   sslc train under mpirun builds for the job's size"
+
+# communication: sslc inspect's count from the plan = what the communicator counted in sslc step
+"$sslc" inspect sc2.plan | grep "communication per step" >comm.txt || fail "sslc inspect prints no communication line"
+grep -q "1 gradient buckets send .* (1.00 x the bound)" comm.txt || fail "gradient buckets vs the ring bound: $(cat comm.txt)"
+/usr/bin/python3 -c "
+import numpy as np, sys
+sys.path.insert(0, '$(dirname "$0")/../oracle')
+import st
+r = np.random.default_rng(1)
+st.save('x.safetensors', {'images': r.integers(0, 255, (8, 3, 16, 16), dtype=np.uint8)})
+"
+"${mpirun[@]}" "$sslc" step sc2.plan --inputs x.safetensors --steps 2 --dump d.safetensors --device cpu >step.log
+measured=$(sed -n 's/.*rank 0 sent \([0-9]*\) bytes per step.*/\1/p' step.log)
+planned=$(sed -n 's/.*: \([0-9.]*\) MiB sent by.*/\1/p' comm.txt)
+/usr/bin/python3 -c "import sys; m, p = $measured / 1048576, $planned; sys.exit(0 if abs(m - p) < 0.0006 else 1)" ||
+  fail "measured $measured bytes per step, sslc inspect plans $planned MiB"
+echo "ok   bytes sent per step: measured $measured, planned $planned MiB ($(cat comm.txt | cut -c1-80)...)"
