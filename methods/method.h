@@ -32,6 +32,10 @@ typedef struct {
      * parameter names); `sslc export --with-projector` builds it in eval mode. NULL: the method
      * has no projector to export. */
     int (*projector)(struct method_ctx *ctx, int features);
+    /* builds for several data-parallel ranks (--ranks N) with its global-batch terms across
+     * ranks (gathers, all-reduced statistics) and is proven equal to one rank over the global
+     * batch (tests/mpi/test_dp_equivalence.sh); the other methods refuse --ranks > 1 */
+    int data_parallel;
 } method_def;
 
 /* What the user asked for, before building. */

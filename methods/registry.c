@@ -162,6 +162,13 @@ int method_build(const method_def *def, const method_spec *spec, ir_graph *g, ch
         return -1;
     }
     if (backbone_check(&spec->backbone, err)) return -1;
+    if (spec->ranks > 1 && !def->data_parallel) {
+        snprintf(err, IR_ERRLEN,
+                 "--ranks %d: %s does not run over several ranks yet (its global-batch terms are not gathered "
+                 "across ranks); data-parallel methods: barlow_twins, byol, simclr, simclrv2, simsiam",
+                 spec->ranks, def->name);
+        return -1;
+    }
     if (method_resolve_options(def, spec, ctx.val, err)) return -1;
     if (def->validate && def->validate(&ctx, err)) return -1;
     mb_init(&ctx.mb, g, 1);

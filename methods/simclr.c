@@ -53,7 +53,8 @@ int simclr_build(method_ctx *ctx) {
 const method_def method_simclr = {
     .name = "simclr",
     .summary = "SimCLR: contrastive NT-Xent between two views through one encoder and projector",
-    .notes = NULL,
+    .notes = "data-parallel: negatives over the global batch; every rank gathers all ranks' projections (AllGather) and computes the whole batch's NT-Xent, as one device over the global batch (the reference implementation computes only its own rows against all)",
+    .data_parallel = 1,
     .opts = simclr_opts,
     .nopts = (int)(sizeof simclr_opts / sizeof simclr_opts[0]),
     .validate = simclr_validate,

@@ -47,7 +47,8 @@ static int simclrv2_build(method_ctx *ctx) {
 const method_def method_simclrv2 = {
     .name = "simclrv2",
     .summary = "SimCLRv2: SimCLR with a three-layer Linear+BatchNorm projector",
-    .notes = NULL,
+    .notes = "data-parallel: negatives over the global batch; every rank gathers all ranks' projections (AllGather) and computes the whole batch's NT-Xent, as one device over the global batch (the reference implementation computes only its own rows against all)",
+    .data_parallel = 1,
     .opts = simclrv2_opts,
     .nopts = (int)(sizeof simclrv2_opts / sizeof simclrv2_opts[0]),
     .validate = simclrv2_validate,
