@@ -290,7 +290,9 @@ int cmd_step(int argc, char **argv) {
                    "  --f64     run the reference interpreter in float64 (oracle diagnostics)\n"
                    "  method schedule inputs (sched.NAME, see sslc inspect) take the base value recorded in\n"
                    "  the plan unless the inputs file holds an F32 tensor sched.NAME of shape [] (every step)\n"
-                   "  or [N], N >= steps (step s uses element s-1)\n");
+                   "  or [N], N >= steps (step s uses element s-1)\n"
+                   "  under mpirun -np N (a plan compiled with --ranks N): an input holding N x the plan's rows\n"
+                   "  is split by rank (rank r takes block r); rank 0 writes the dump\n");
             return 0;
         case ':': return cli_error("option %s needs a value", argv[optind - 1]);
         default: return cli_error("step: unknown option '%s' (options: --params, --inputs, --steps, --dump)", argv[optind - 1]);

@@ -86,7 +86,8 @@ static void usage(void) {
            "  Defaults: --data " TRAIN_DEFAULT_DATA ", --epochs %d, --out runs/METHOD (runs/METHOD-2, ... when\n"
            "  that holds a run), --backbone resnet18 --width " TRAIN_DEFAULT_WIDTH ", image size and channels\n"
            "  of the data, --optimizer adamw --lr 1e-3 --weight-decay 1e-6 (unless --optimizer is given),\n"
-           "  for simclr/simclrv2 --set temperature=0.2, --knn 20. --resume continues DIR's run (its plan; no compile options).\n",
+           "  for simclr/simclrv2 --set temperature=0.2, --knn 20. --resume continues DIR's run (its plan; no compile options).\n"
+           "  mpirun -np N sslc train ...: N data-parallel ranks (the plan is compiled for N; --batch per rank).\n",
            TRAIN_DEFAULT_EPOCHS);
 }
 
