@@ -21,6 +21,9 @@ typedef struct {
     int64_t c_bytes, cuda_bytes;
     int ncubins, cubin_arch[STEP_MAX_ARCHS];
     int64_t cubin_bytes[STEP_MAX_ARCHS];
+    /* data-parallel plans: the launches (1-based) that issue the gradient buckets' AllReduce,
+     * and the last launch that computes a gradient (the end of the backward pass) */
+    int nbucket, bucket_launch[16], last_grad_launch;
 } plan_stats;
 
 static plan_stats stats_of(const ir_graph *g) {
@@ -37,7 +40,25 @@ static plan_stats stats_of(const ir_graph *g) {
     return s;
 }
 
+/* where the schedule puts the gradient buckets: a bucket issued before the backward pass ends
+ * could overlap it */
+static void bucket_stats(const exec_plan *ep, plan_stats *s) {
+    const ir_graph *g = &ep->lowered;
+    s->nbucket = 0, s->last_grad_launch = 0;
+    for (int i = 0; i < ep->fp.nsteps; i++) {
+        const exec_step *st = &ep->fp.steps[i];
+        for (int k = 0; k < st->nout; k++) {
+            const char *n = g->vals[st->out[k]].name;
+            if (n && !strncmp(n, "grad.", 5) && strstr(n, ".local")) s->last_grad_launch = i + 1;
+        }
+        if (st->kind != STEP_NODE || g->nodes[st->node].op != OP_AllReduce) continue;
+        const char *n = g->vals[g->nodes[st->node].out[0]].name;
+        if (n && !strncmp(n, "dp.bucket.", 10) && s->nbucket < 16) s->bucket_launch[s->nbucket++] = i + 1;
+    }
+}
+
 static void step_stats(const exec_plan *ep, plan_stats *s) {
+    bucket_stats(ep, s);
     s->lowered_nodes = ep->lowered.nnodes;
     s->launches = ep->fp.nsteps;
     s->kernels = ep->nkernels;
@@ -51,7 +72,7 @@ static void step_stats(const exec_plan *ep, plan_stats *s) {
 /* What one step sends per rank through its collectives, as ring algorithms move it
  * (comm_ring_bytes), against the lower bound of all-reducing the gradients, 2(N-1)/N x their
  * bytes. One line; nothing for a one-rank plan. */
-static void print_comm(const ir_graph *g) {
+static void print_comm(const ir_graph *g, const plan_stats *s) {
     int ranks = dp_graph_ranks(g);
     if (ranks <= 1) return;
     double sent = 0, bucket_sent = 0, grad_bytes = 0;
@@ -76,6 +97,10 @@ static void print_comm(const ir_graph *g) {
            "MiB (%.2f x the bound), the other collectives (BatchNorm statistics, gathers, loss) %.3f MiB\n",
            ranks, sent / mib, ncoll, grad_bytes / mib, bound / mib, nbuckets, bucket_sent / mib,
            bound > 0 ? bucket_sent / bound : 0.0, (sent - bucket_sent) / mib);
+    if (!s->nbucket) return;
+    printf("gradient buckets issued at launch");
+    for (int i = 0; i < s->nbucket; i++) printf("%s %d", i ? "," : "", s->bucket_launch[i]);
+    printf(" of %d; the last local gradient is computed at launch %d\n", s->launches, s->last_grad_launch);
 }
 
 /* the stored step as it is; without one, the step the runtime would build */
@@ -202,7 +227,7 @@ int cmd_inspect(int argc, char **argv) {
         printf("train step: %d nodes, %d inputs, %d parameters (%lld elements), %d state tensors (%lld elements)\n",
                s.nodes, s.inputs, s.params, (long long)s.param_elems, s.states, (long long)s.state_elems);
         printf("FLOPs per step: %.3f GFLOP\n", (double)s.flops / 1e9);
-        print_comm(&p.train);
+        print_comm(&p.train, &s);
         printf("compiled step: %d nodes before fusion (%d after lowering) -> %d launches (%d fused kernels, %d library "
                "calls; %d merged horizontally), %.3f launches per node\n",
                s.nodes, s.lowered_nodes, s.launches, s.kernels, s.library, s.merged, (double)s.launches / s.nodes);
