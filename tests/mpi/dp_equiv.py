@@ -36,6 +36,8 @@ def main():
     rng = np.random.default_rng(7)
     size = 16
     views = {f"views.{k}": rng.standard_normal((a.batch, 3, size, size)).astype(np.float32) for k in range(2)}
+    if a.method == "supcon":  # class labels, 3 classes: positives within and across ranks
+        views["labels"] = rng.integers(0, 3, a.batch).astype(np.int64)
     st.save(w("x.safetensors"), views)
     common = [a.method, "--backbone", "convnet", "--width", "0.25", "--image-size", str(size), "--augment", "none",
               "--optimizer", "sgd", "--lr", "0.1", "--momentum", "0.9", "--lr-schedule", "constant"]

@@ -1,6 +1,6 @@
 #!/bin/bash
 # Data-parallel equivalence (tests/mpi/dp_equiv.py) of SimSiam, BYOL, SimCLR, SimCLRv2, Barlow
-# Twins, MoCo v1/v2 and DINO (without multi-crop): 2 ranks x batch 4 (mpirun -np 2, --ranks 2
+# Twins, MoCo v1/v2/v3, DINO (without multi-crop) and SupCon: 2 ranks x batch 4 (mpirun -np 2, --ranks 2
 # --sync-bn) against 1 rank x batch 8 (--sync-bn: the same BatchNorm formulation) on the same
 # views from the same initialization, 3 SGD-momentum steps: every loss, gradient, parameter,
 # BatchNorm buffer and momentum buffer. float64 within 1e-9 (per tensor), float32 within 5e-5
@@ -23,8 +23,10 @@ declare -A opts=(
   [moco]="--set K=64 --set projection_dim=16"
   [mocov2]="--set K=64 --set projection_dim=16"
   [dino]="--set projection_dim=32 --set hidden_dim=32 --set bottleneck_dim=16 --set num_crops=0"
+  [supcon]="--set projection_dim=16"
+  [mocov3]="--set projection_dim=16 --set hidden_dim=32"
 )
-for m in simsiam byol simclr simclrv2 barlow_twins moco mocov2 dino; do
+for m in simsiam byol simclr simclrv2 barlow_twins moco mocov2 dino supcon mocov3; do
   # shellcheck disable=SC2086
   eq $m ${opts[$m]} --f64 --tol 1e-9
 done
