@@ -166,7 +166,7 @@ int method_build(const method_def *def, const method_spec *spec, ir_graph *g, ch
     if (spec->ranks > 1 && !def->data_parallel) {
         snprintf(err, IR_ERRLEN,
                  "--ranks %d: %s does not run over several ranks yet (its global-batch terms are not gathered "
-                 "across ranks); data-parallel methods: all but swav",
+                 "across ranks): compile it with --ranks 1",
                  spec->ranks, def->name);
         return -1;
     }

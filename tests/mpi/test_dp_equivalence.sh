@@ -1,6 +1,7 @@
 #!/bin/bash
 # Data-parallel equivalence (tests/mpi/dp_equiv.py) of SimSiam, BYOL, SimCLR, SimCLRv2, Barlow
-# Twins, MoCo v1/v2/v3, DINO (without multi-crop) and SupCon: 2 ranks x batch 4 (mpirun -np 2, --ranks 2
+# Twins, MoCo v1/v2/v3, DINO and SwAV (without multi-crop; SwAV's queue filling at step 2) and
+# SupCon, all eleven methods: 2 ranks x batch 4 (mpirun -np 2, --ranks 2
 # --sync-bn) against 1 rank x batch 8 (--sync-bn: the same BatchNorm formulation) on the same
 # views from the same initialization, 3 SGD-momentum steps: every loss, gradient, parameter,
 # BatchNorm buffer and momentum buffer. float64 within 1e-9 (per tensor), float32 within 5e-5
@@ -25,8 +26,9 @@ declare -A opts=(
   [dino]="--set projection_dim=32 --set hidden_dim=32 --set bottleneck_dim=16 --set num_crops=0"
   [supcon]="--set projection_dim=16"
   [mocov3]="--set projection_dim=16 --set hidden_dim=32"
+  [swav]="--set projection_dim=16 --set hidden_dim=32 --set num_prototypes=32 --set num_crops=0 --set queue_length=16"
 )
-for m in simsiam byol simclr simclrv2 barlow_twins moco mocov2 dino supcon mocov3; do
+for m in simsiam byol simclr simclrv2 barlow_twins moco mocov2 dino supcon mocov3 swav; do
   # shellcheck disable=SC2086
   eq $m ${opts[$m]} --f64 --tol 1e-9
 done
