@@ -35,15 +35,24 @@ def main():
     w = lambda n: os.path.join(a.workdir, n)  # noqa: E731
     rng = np.random.default_rng(7)
     size = 16
-    views = {f"views.{k}": rng.standard_normal((a.batch, 3, size, size)).astype(np.float32) for k in range(2)}
-    if a.method == "supcon":  # class labels, 3 classes: positives within and across ranks
-        views["labels"] = rng.integers(0, 3, a.batch).astype(np.int64)
-    st.save(w("x.safetensors"), views)
     common = [a.method, "--backbone", "convnet", "--width", "0.25", "--image-size", str(size), "--augment", "none",
               "--optimizer", "sgd", "--lr", "0.1", "--momentum", "0.9", "--lr-schedule", "constant"]
     common += [f"--set={s}" for s in a.set]
     subprocess.run([a.sslc, "compile"] + common + ["--batch", str(a.batch), "--sync-bn", "-o", w("one.plan")], check=True,
                    stdout=subprocess.DEVNULL)
+    # the one-rank plan's inputs (views.0, views.1, multi-crop views, labels) at the global batch
+    graph = subprocess.run([a.sslc, "inspect", w("one.plan"), "--graph"], check=True, capture_output=True,
+                           text=True).stdout
+    views = {}
+    for line in graph.splitlines():
+        f = line.split()
+        if len(f) == 5 and f[0] == "input" and not f[4].startswith(("opt.", "sched.", "aug.")):
+            shape = tuple(int(d) for d in f[3].strip("[]").split(","))
+            if f[4] == "labels":  # class labels, 3 classes: positives within and across ranks
+                views[f[4]] = rng.integers(0, 3, shape).astype(np.int64)
+            else:
+                views[f[4]] = rng.standard_normal(shape).astype(np.float32)
+    st.save(w("x.safetensors"), views)
     subprocess.run([a.sslc, "compile"] + common + ["--batch", str(a.batch // 2), "--ranks", "2", "--sync-bn", "-o",
                    w("two.plan")], check=True, stdout=subprocess.DEVNULL)
     step = ["step", "--inputs", w("x.safetensors"), "--steps", str(a.steps), "--device", a.device]

@@ -1,6 +1,6 @@
 #!/bin/bash
 # Data-parallel equivalence (tests/mpi/dp_equiv.py) of SimSiam, BYOL, SimCLR, SimCLRv2, Barlow
-# Twins, MoCo v1/v2/v3, DINO and SwAV (without multi-crop; SwAV's queue filling at step 2) and
+# Twins, MoCo v1/v2/v3, DINO and SwAV (two multi-crop local views; SwAV's queue full at step 3) and
 # SupCon, all eleven methods: 2 ranks x batch 4 (mpirun -np 2, --ranks 2
 # --sync-bn) against 1 rank x batch 8 (--sync-bn: the same BatchNorm formulation) on the same
 # views from the same initialization, 3 SGD-momentum steps: every loss, gradient, parameter,
@@ -23,10 +23,10 @@ declare -A opts=(
   [barlow_twins]="--set projection_dim=32 --set hidden_dim=32"
   [moco]="--set K=64 --set projection_dim=16"
   [mocov2]="--set K=64 --set projection_dim=16"
-  [dino]="--set projection_dim=32 --set hidden_dim=32 --set bottleneck_dim=16 --set num_crops=0"
+  [dino]="--set projection_dim=32 --set hidden_dim=32 --set bottleneck_dim=16 --set num_crops=2"
   [supcon]="--set projection_dim=16"
   [mocov3]="--set projection_dim=16 --set hidden_dim=32"
-  [swav]="--set projection_dim=16 --set hidden_dim=32 --set num_prototypes=32 --set num_crops=0 --set queue_length=16"
+  [swav]="--set projection_dim=16 --set hidden_dim=32 --set num_prototypes=32 --set num_crops=2 --set queue_length=16"
 )
 for m in simsiam byol simclr simclrv2 barlow_twins moco mocov2 dino supcon mocov3 swav; do
   # shellcheck disable=SC2086
@@ -59,7 +59,7 @@ declare -A opts=(
   [barlow_twins]="--set projection_dim=32 --set hidden_dim=32"
   [moco]="--set K=64 --set projection_dim=16"
   [mocov2]="--set K=64 --set projection_dim=16"
-  [dino]="--set projection_dim=32 --set hidden_dim=32 --set bottleneck_dim=16 --set num_crops=0"
+  [dino]="--set projection_dim=32 --set hidden_dim=32 --set bottleneck_dim=16 --set num_crops=2"
 )
 for m in simsiam byol simclr simclrv2 barlow_twins; do
   # shellcheck disable=SC2086
