@@ -29,7 +29,11 @@ static void compile_usage(FILE *f) {
             "  --image-size N       input height = width (default 32)\n"
             "  --channels C         input channels, 1 or 3 (default 3)\n"
             "  --cifar-stem auto|on|off  3x3 stem without max pool (auto: image size <= 64)\n"
-            "  --batch B            images per step (default 256)\n"
+            "  --batch B            images per step (default 256); per rank in a data-parallel job\n"
+            "  --ranks N            data-parallel ranks the plan is built for (default 1; sslc train and run\n"
+            "                       under mpirun build for the job's size): gradients averaged over ranks\n"
+            "  --sync-bn            BatchNorm statistics over the global batch of every rank, built from\n"
+            "                       collectives (with --ranks 1: the same formulation on one rank)\n"
             "  --set NAME=VALUE     method option (see `sslc methods`), repeatable\n"
             "  --optimizer NAME     sgd | adamw | lars (default sgd)\n"
             "  --lr X               learning rate (default: sgd 0.05, adamw 0.001, lars 0.3)\n"
@@ -83,7 +87,8 @@ int parse_compile_args(int argc, char **argv, compile_args *a, const char **out,
         {"std", required_argument, 0, 'T'},       {"lr-schedule", required_argument, 0, 'R'},
         {"warmup-epochs", required_argument, 0, 'W'}, {"exclude-bias-norm", required_argument, 0, 'x'},
         {"targets", required_argument, 0, 'G'},   {"cuda-arch", required_argument, 0, 'A'},
-        {"precision", required_argument, 0, 'Q'}, {0, 0, 0, 0}};
+        {"precision", required_argument, 0, 'Q'}, {"ranks", required_argument, 0, 'r'},
+        {"sync-bn", no_argument, 0, 'Y'},         {0, 0, 0, 0}};
     int exclude = -1;
     const char *targets = NULL, *archs = NULL;
     int have_mean = 0, have_std = 0;
@@ -162,6 +167,11 @@ int parse_compile_args(int argc, char **argv, compile_args *a, const char **out,
             if (cli_parse_int_e("--batch", optarg, 2, 65536, &v, perr)) return CLI_USAGE_ERROR;
             a->spec.batch = v;
             break;
+        case 'r':
+            if (cli_parse_int_e("--ranks", optarg, 1, 4096, &v, perr)) return CLI_USAGE_ERROR;
+            a->spec.ranks = (int)v;
+            break;
+        case 'Y': a->spec.sync_bn = 1; break;
         case 's':
             if (a->spec.nset >= (int)(sizeof a->spec.set / sizeof a->spec.set[0]))
                 return cli_fail(perr, "too many --set options");
@@ -322,7 +332,9 @@ static int record_options(sslc_plan *p, const compile_args *a, char *err) {
              set_optf(p, "eta", a->opt.eta, err) || plan_set_option(p, "lr_schedule", a->lr_schedule, err) ||
              set_optf(p, "warmup_epochs", a->warmup_epochs, err) ||
              set_optf(p, "exclude_bias_norm", a->opt.exclude_no_decay, err) ||
-             plan_set_option(p, "precision", a->bf16 ? "bf16" : "f32", err);
+             plan_set_option(p, "precision", a->bf16 ? "bf16" : "f32", err) ||
+             set_optf(p, "ranks", a->spec.ranks > 1 ? a->spec.ranks : 1, err) ||
+             set_optf(p, "sync_bn", a->spec.sync_bn, err);
     if (!rc && a->backbone_file) {
         char path[PATH_MAX];
         if (!realpath(a->backbone_file, path)) snprintf(path, sizeof path, "%s", a->backbone_file);

@@ -3,8 +3,10 @@
 #include <string.h>
 
 #include "../codegen/compiled_step.h"
+#include "../passes/data_parallel.h"
 #include "../passes/mixed_precision.h"
 #include "../passes/pipeline.h"
+#include "../runtime/comm.h"
 #include "../runtime/planfile.h"
 #include "cli.h"
 
@@ -21,6 +23,9 @@ typedef struct {
     int64_t c_bytes, cuda_bytes;
     int ncubins, cubin_arch[STEP_MAX_ARCHS];
     int64_t cubin_bytes[STEP_MAX_ARCHS];
+    /* data-parallel plans: the launches (1-based) that issue the gradient buckets' AllReduce,
+     * and the last launch that computes a gradient (the end of the backward pass) */
+    int nbucket, bucket_launch[16], last_grad_launch;
 } plan_stats;
 
 static plan_stats stats_of(const ir_graph *g) {
@@ -37,7 +42,25 @@ static plan_stats stats_of(const ir_graph *g) {
     return s;
 }
 
+/* where the schedule puts the gradient buckets: a bucket issued before the backward pass ends
+ * could overlap it */
+static void bucket_stats(const exec_plan *ep, plan_stats *s) {
+    const ir_graph *g = &ep->lowered;
+    s->nbucket = 0, s->last_grad_launch = 0;
+    for (int i = 0; i < ep->fp.nsteps; i++) {
+        const exec_step *st = &ep->fp.steps[i];
+        for (int k = 0; k < st->nout; k++) {
+            const char *n = g->vals[st->out[k]].name;
+            if (n && !strncmp(n, "grad.", 5) && strstr(n, ".local")) s->last_grad_launch = i + 1;
+        }
+        if (st->kind != STEP_NODE || g->nodes[st->node].op != OP_AllReduce) continue;
+        const char *n = g->vals[g->nodes[st->node].out[0]].name;
+        if (n && !strncmp(n, "dp.bucket.", 10) && s->nbucket < 16) s->bucket_launch[s->nbucket++] = i + 1;
+    }
+}
+
 static void step_stats(const exec_plan *ep, plan_stats *s) {
+    bucket_stats(ep, s);
     s->lowered_nodes = ep->lowered.nnodes;
     s->launches = ep->fp.nsteps;
     s->kernels = ep->nkernels;
@@ -46,6 +69,40 @@ static void step_stats(const exec_plan *ep, plan_stats *s) {
     s->arena_bytes = ep->mp.arena_bytes;
     s->intermediate_bytes = ep->mp.sum_bytes;
     s->persistent_bytes = ep->mp.persistent_bytes;
+}
+
+/* What one step sends per rank through its collectives, as ring algorithms move it
+ * (comm_ring_bytes), against the lower bound of all-reducing the gradients, 2(N-1)/N x their
+ * bytes. One line; nothing for a one-rank plan. */
+static void print_comm(const ir_graph *g, const plan_stats *s) {
+    int ranks = dp_graph_ranks(g);
+    if (ranks <= 1) return;
+    double sent = 0, bucket_sent = 0, grad_bytes = 0;
+    int ncoll = 0, nbuckets = 0;
+    for (int i = 0; i < g->nnodes; i++) {
+        const ir_node *n = &g->nodes[i];
+        int split = n->op == OP_AllGather || n->op == OP_ReduceScatter; /* payload: the input */
+        const ir_value *x = &g->vals[split ? n->in[0] : n->out[0]];
+        double b = comm_ring_bytes(n->op, (double)ir_numel(&x->shape) * (double)ir_dtype_size(x->dtype), ranks);
+        if (b <= 0) continue;
+        ncoll++, sent += b;
+        const char *name = g->vals[n->out[0]].name;
+        if (name && !strncmp(name, "dp.bucket.", 10)) bucket_sent += b, nbuckets++;
+    }
+    for (int k = 0; k < g->noutputs; k++) {
+        const ir_value *x = &g->vals[g->outputs[k]];
+        if (x->name && !strncmp(x->name, "grad.", 5)) grad_bytes += (double)ir_numel(&x->shape) * (double)ir_dtype_size(x->dtype);
+    }
+    double bound = 2.0 * (ranks - 1) / ranks * grad_bytes, mib = 1048576.0;
+    printf("communication per step and rank (%d ranks, ring algorithms): %.3f MiB sent by %d collectives; gradients "
+           "%.3f MiB, ring all-reduce lower bound 2(N-1)/N x gradients = %.3f MiB; the %d gradient buckets send %.3f "
+           "MiB (%.2f x the bound), the other collectives (BatchNorm statistics, gathers, loss) %.3f MiB\n",
+           ranks, sent / mib, ncoll, grad_bytes / mib, bound / mib, nbuckets, bucket_sent / mib,
+           bound > 0 ? bucket_sent / bound : 0.0, (sent - bucket_sent) / mib);
+    if (!s->nbucket) return;
+    printf("gradient buckets issued at launch");
+    for (int i = 0; i < s->nbucket; i++) printf("%s %d", i ? "," : "", s->bucket_launch[i]);
+    printf(" of %d; the last local gradient is computed at launch %d\n", s->launches, s->last_grad_launch);
 }
 
 /* the stored step as it is; without one, the step the runtime would build */
@@ -185,6 +242,7 @@ int cmd_inspect(int argc, char **argv) {
         printf("train step: %d nodes, %d inputs, %d parameters (%lld elements), %d state tensors (%lld elements)\n",
                s.nodes, s.inputs, s.params, (long long)s.param_elems, s.states, (long long)s.state_elems);
         printf("FLOPs per step: %.3f GFLOP\n", (double)s.flops / 1e9);
+        print_comm(&p.train, &s);
         printf("compiled step: %d nodes before fusion (%d after lowering) -> %d launches (%d fused kernels, %d library "
                "calls; %d merged horizontally), %.3f launches per node\n",
                s.nodes, s.lowered_nodes, s.launches, s.kernels, s.library, s.merged, (double)s.launches / s.nodes);

@@ -6,6 +6,7 @@
 #include <sys/stat.h>
 
 #include "cli.h"
+#include "job.h"
 #include "train_loop.h"
 
 int cmd_run(int argc, char **argv) {
@@ -64,6 +65,8 @@ int cmd_run(int argc, char **argv) {
                    "          --checkpoint-every steps, at the end, on Ctrl-C), metrics.jsonl\n"
                    "  --resume: continue the run in DIR from its checkpoint, bit-exactly on the cpu\n"
                    "  --stop-after K: stop after K steps of this invocation, with a checkpoint\n"
+                   "  mpirun -np N sslc run ...: N data-parallel ranks of a plan compiled with --ranks N\n"
+                   "          (global batch N x batch; rank 0 writes DIR; README \"Many processes\")\n"
                    "  --device: cpu (fused JIT kernels, oneDNN), cuda (GPU 0: NVRTC kernels, cuBLAS,\n"
                    "          cuDNN, one CUDA Graph per step), ref (the reference interpreter)\n"
                    "  --precision: f32 (default), tf32 (cuda: TF32 tensor cores in cuBLAS/cuDNN)\n");
@@ -90,10 +93,11 @@ int cmd_run(int argc, char **argv) {
     }
     char err[IR_ERRLEN];
     if (engine_kind_parse(device, &o.device, err)) return cli_error("%s", err);
+    ir_comm comm;
+    if (job_open(&comm, err)) return cli_error("%s", err);
+    o.comm = &comm;
     train_result r;
-    if (train_run(&o, &r, err)) {
-        fprintf(stderr, "sslc: %s\n", err);
-        return CLI_RUN_ERROR;
-    }
+    if (train_run(&o, &r, err)) return job_fail(&comm, err, CLI_RUN_ERROR);
+    job_close(&comm);
     return r.signal ? 128 + r.signal : 0;
 }

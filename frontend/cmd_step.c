@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../passes/data_parallel.h"
 #include "../passes/optimizer.h"
 #include "../runtime/augment.h"
 #include "../runtime/checkpoint.h"
@@ -13,7 +14,24 @@
 #include "../runtime/planfile.h"
 #include "../runtime/safetensors.h"
 #include "cli.h"
+#include "job.h"
 #include "plan_opts.h"
+
+/* In a job of several ranks an input tensor may hold the global batch: ranks x the plan's rows
+ * along axis 0. Each rank then takes its own block (rank r: rows r*n .. r*n+n-1), so that one
+ * inputs file drives both a one-rank and an N-rank run over the same images. */
+static st_tensor shard_of(const st_tensor *t, const ir_value *val, const ir_comm *comm) {
+    st_tensor s = *t;
+    if (!comm || comm->size < 2 || t->ndim != val->shape.ndim || t->ndim < 1 ||
+        t->shape[0] != comm->size * val->shape.d[0])
+        return s;
+    for (int d = 1; d < t->ndim; d++)
+        if (t->shape[d] != val->shape.d[d]) return s;
+    s.shape[0] = val->shape.d[0];
+    s.nbytes = t->nbytes / (size_t)comm->size;
+    s.data = (unsigned char *)t->data + s.nbytes * (size_t)comm->rank;
+    return s;
+}
 
 static int load_tensor_into(engine *it, int v, const st_tensor *t, const char *what, char *err) {
     const ir_value *val = &engine_graph(it)->vals[v];
@@ -108,7 +126,8 @@ static int add_override(sched_overrides *so, const ir_graph *g, int v, const st_
 }
 
 /* *aug_given: how many aug.* inputs the file provides (they then stay fixed) */
-static int load_inputs(engine *it, const char *path, int64_t steps, sched_overrides *so, int *aug_given, char *err) {
+static int load_inputs(engine *it, const char *path, int64_t steps, sched_overrides *so, int *aug_given,
+                       const ir_comm *comm, char *err) {
     st_table tab;
     if (st_read(&tab, path, err)) return -1;
     const ir_graph *g = engine_graph(it);
@@ -127,8 +146,10 @@ static int load_inputs(engine *it, const char *path, int64_t steps, sched_overri
         if (!t) {
             snprintf(err, IR_ERRLEN, "%s: missing input '%s'", path, val->name);
             rc = -1;
-        } else
-            rc = load_tensor_into(it, v, t, "input", err);
+        } else {
+            st_tensor sh = shard_of(t, val, comm);
+            rc = load_tensor_into(it, v, &sh, "input", err);
+        }
     }
     for (int i = 0; i < tab.n && !rc; i++) {
         int v = ir_find_value(g, tab.t[i].name);
@@ -174,13 +195,13 @@ static int feed_aug(engine *it, aug_binding *ab, uint64_t seed, int64_t step, ch
 }
 
 static int run_steps(sslc_plan *p, const char *params, const char *inputs, int64_t steps, const char *dump,
-                     engine_kind kind, unsigned flags, char *err) {
+                     engine_kind kind, unsigned flags, const ir_comm *comm, char *err) {
     opt_config cfg;
     double lr, wd;
     if (plan_opt_config(p, &cfg, &lr, &wd, err)) return -1;
     aug_binding ab;
     if (aug_bind_plan(&ab, p, err)) return -1;
-    engine *it = engine_new_plan(kind, flags, p, NULL, 0, err);
+    engine *it = engine_new_plan_comm(kind, flags, p, comm, NULL, 0, err);
     if (!it) {
         aug_unbind(&ab);
         return -1;
@@ -198,12 +219,13 @@ static int run_steps(sslc_plan *p, const char *params, const char *inputs, int64
     int aug_given = 0;
     sched_overrides so = {NULL, 0};
     int rc = engine_init_persistent(it, p->seed, err) || (params && load_params(it, params, err)) ||
-             load_inputs(it, inputs, steps, &so, &aug_given, err);
+             engine_broadcast_persistent(it, comm, 0, err) || load_inputs(it, inputs, steps, &so, &aug_given, comm, err);
     if (!rc && aug_given && aug_given != ab.ninputs) {
         snprintf(err, IR_ERRLEN, "%s: gives %d of the plan's %d aug.* inputs: give all (fixed) or none (drawn per step)",
                  inputs, aug_given, ab.ninputs);
         rc = -1;
     }
+    uint64_t sent0 = comm->bytes_sent; /* after the start's parameter broadcast */
     for (int64_t s = 1; s <= steps && !rc; s++) {
         opt_scalar sc[OPT_MAX_SCALARS];
         int ns = optimizer_step_inputs(&cfg, s, lr, wd, sc);
@@ -227,7 +249,10 @@ static int run_steps(sslc_plan *p, const char *params, const char *inputs, int64
     }
     for (int v = 0; v < g->nvals && !rc; v++)
         if (g->vals[v].kind == VK_PARAM || g->vals[v].kind == VK_STATE) rc = add_value(&out, it, v, g->vals[v].name, err);
-    if (!rc) rc = st_write(&out, dump, err);
+    if (!rc && comm->rank == 0) rc = st_write(&out, dump, err); /* every rank holds the same values */
+    if (!rc && comm->size > 1) /* measured: compare with sslc inspect's count from the plan */
+        printf("data-parallel: %d ranks; rank 0 sent %.0f bytes per step through its collectives\n", comm->size,
+               (double)(comm->bytes_sent - sent0) / (double)steps);
     st_free(&out);
     free_overrides(&so);
     engine_free(it);
@@ -265,7 +290,9 @@ int cmd_step(int argc, char **argv) {
                    "  --f64     run the reference interpreter in float64 (oracle diagnostics)\n"
                    "  method schedule inputs (sched.NAME, see sslc inspect) take the base value recorded in\n"
                    "  the plan unless the inputs file holds an F32 tensor sched.NAME of shape [] (every step)\n"
-                   "  or [N], N >= steps (step s uses element s-1)\n");
+                   "  or [N], N >= steps (step s uses element s-1)\n"
+                   "  under mpirun -np N (a plan compiled with --ranks N): an input holding N x the plan's rows\n"
+                   "  is split by rank (rank r takes block r); rank 0 writes the dump\n");
             return 0;
         case ':': return cli_error("option %s needs a value", argv[optind - 1]);
         default: return cli_error("step: unknown option '%s' (options: --params, --inputs, --steps, --dump)", argv[optind - 1]);
@@ -280,12 +307,13 @@ int cmd_step(int argc, char **argv) {
     engine_kind kind;
     if (engine_kind_parse(device, &kind, err)) return cli_error("%s", err);
     if (f64 && kind != ENGINE_REF) return cli_error("--f64 runs the reference interpreter; drop --device");
+    ir_comm comm;
+    if (job_open(&comm, err)) return cli_error("%s", err);
     plan_init(&p);
-    int rc = plan_read(&p, argv[optind], err) || run_steps(&p, params, inputs, steps, dump, kind, f64 ? ENGINE_F64 : 0, err);
+    int rc = plan_read(&p, argv[optind], err) || plan_check_ranks(&p, argv[optind], &comm, err) ||
+             run_steps(&p, params, inputs, steps, dump, kind, f64 ? ENGINE_F64 : 0, &comm, err);
     plan_free(&p);
-    if (rc) {
-        fprintf(stderr, "sslc: %s\n", err);
-        return CLI_RUN_ERROR;
-    }
+    if (rc) return job_fail(&comm, err, CLI_RUN_ERROR);
+    job_close(&comm);
     return 0;
 }

@@ -10,6 +10,7 @@
 
 #include "../runtime/dataset.h"
 #include "cli.h"
+#include "job.h"
 #include "driver.h"
 #include "eval.h"
 #include "online_knn.h"
@@ -97,7 +98,8 @@ static void usage(void) {
            "  images at each epoch's end (--online-knn-every STEPS to change; --online-knn off to skip), printed\n"
            "  and written to DIR/metrics.jsonl. --eval-limit N: the final evaluation on at most N seeded images\n"
            "  of each split (default: all). `sslc report DIR` draws the run as one HTML page.\n"
-           "  --data folder:DIR trains on your own PNG/JPEG images, resized to --image-size (README \"Your own images\").\n",
+           "  --data folder:DIR trains on your own PNG/JPEG images, resized to --image-size (README \"Your own images\").\n"
+           "  mpirun -np N sslc train ...: N data-parallel ranks (the plan is compiled for N; --batch per rank).\n",
            TRAIN_DEFAULT_EPOCHS, ONLINE_KNN_DEFAULT_TRAIN, ONLINE_KNN_DEFAULT_TEST);
 }
 
@@ -180,6 +182,8 @@ int cmd_train(int argc, char **argv) {
     char err[IR_ERRLEN], dims[3][32], outbuf[4096];
     char plan_path[4200]; /* o.plan_path points here until train_run returns */
     int lock_fd = -1;     /* the run directory's lock (frontend/rundir.h) */
+    ir_comm comm = {.size = 1};
+    int job = 0; /* comm is open */
     if (!cargv || !rargv) {
         free(cargv);
         free(rargv);
@@ -286,6 +290,19 @@ int cmd_train(int argc, char **argv) {
         goto out;
     }
     if (!o.resume && !o.epochs && !o.steps) o.epochs = TRAIN_DEFAULT_EPOCHS;
+    if (job_open(&comm, err)) {
+        rc = cli_error("%s", err);
+        goto out;
+    }
+    job = 1;
+    o.comm = &comm;
+    if (!o.out_dir && comm.rank != 0) { /* rank 0 names the directory (below) */
+        if (comm.ops->broadcast(comm.self, outbuf, (int64_t)sizeof outbuf, DT_U8, 0, err)) {
+            rc = job_fail(&comm, err, CLI_RUN_ERROR), job = 0;
+            goto out;
+        }
+        o.out_dir = outbuf;
+    }
     if (!o.out_dir) { /* runs/METHOD, or the first runs/METHOD-N that does not exist yet */
         snprintf(outbuf, sizeof outbuf, "runs/%s", method);
         if (!o.resume) {
@@ -297,9 +314,14 @@ int cmd_train(int argc, char **argv) {
             }
         }
         o.out_dir = outbuf;
+        if (comm.size > 1 && comm.ops->broadcast(comm.self, outbuf, (int64_t)sizeof outbuf, DT_U8, 0, err)) {
+            rc = job_fail(&comm, err, CLI_RUN_ERROR), job = 0;
+            goto out;
+        }
     }
-    /* held through compile, run and evaluation: no other run may use the directory meanwhile */
-    if (rundir_lock(o.out_dir, !o.resume, NULL, &lock_fd, err)) {
+    /* held through compile, run and evaluation: no other run may use the directory meanwhile
+     * (rank 0 holds it for the job) */
+    if (comm.rank == 0 && rundir_lock(o.out_dir, !o.resume, NULL, &lock_fd, err)) {
         rc = cli_error("%s", err);
         goto out;
     }
@@ -390,35 +412,35 @@ int cmd_train(int argc, char **argv) {
                            df.what, df.h, df.w, (long long)src_h, (long long)src_w, df.h, df.w);
             goto out;
         }
-        if (df.n < a.spec.batch) {
+        if (df.n < a.spec.batch * comm.size) {
             free(full);
-            rc = cli_error("%s has %lld images, fewer than one batch of %lld: give --batch %lld or less", df.what,
-                           (long long)df.n, (long long)a.spec.batch, (long long)df.n);
+            rc = cli_error("%s has %lld images, fewer than one global batch of %lld: give --batch %lld or less", df.what,
+                           (long long)df.n, (long long)(a.spec.batch * comm.size), (long long)(df.n / comm.size));
             goto out;
         }
+        if (!has_opt(cargc, cargv, "--ranks")) a.spec.ranks = comm.size; /* the job's size */
         snprintf(plan_path, sizeof plan_path, "%s/%s", o.out_dir, RUN_PLAN);
         int nnodes = 0;
         printf("compiling %s (%s, width %g, %dx%d, batch %lld) into %s\n", a.method->name, a.spec.backbone.name,
                a.spec.backbone.width, a.spec.backbone.image_size, a.spec.backbone.image_size, (long long)a.spec.batch,
                plan_path);
         fflush(stdout);
-        int crc = compile_to_file(&a, plan_path, &nnodes, err);
+        /* rank 0 writes the plan; the others read it once it is there */
+        int crc = comm.rank == 0 ? compile_to_file(&a, plan_path, &nnodes, err) : 0;
         free(full);
-        if (crc) {
-            fprintf(stderr, "sslc: %s\n", err);
-            rc = CLI_RUN_ERROR;
+        if (crc || comm.ops->barrier(comm.self, err)) {
+            rc = job_fail(&comm, err, CLI_RUN_ERROR), job = 0;
             goto out;
         }
         o.plan_path = plan_path;
     }
     train_result r;
     if (train_run(&o, &r, err)) {
-        fprintf(stderr, "sslc: %s\n", err);
-        rc = CLI_RUN_ERROR;
+        rc = job_fail(&comm, err, CLI_RUN_ERROR), job = 0;
         goto out;
     }
     rc = r.signal ? 128 + r.signal : 0;
-    if (r.interrupted || no_eval) goto out;
+    if (r.interrupted || no_eval || comm.rank != 0) goto out; /* rank 0 evaluates */
     int labelled = data_has_labels(r.data, err);
     if (labelled <= 0) {
         if (labelled < 0)
@@ -435,6 +457,8 @@ int cmd_train(int argc, char **argv) {
     }
 out:
     if (lock_fd >= 0) close(lock_fd);
+    if (job && rc && rc < 128 && comm.size > 1) comm_abort(&comm, rc); /* the other ranks may wait on this one */
+    if (job) job_close(&comm);
     free(cargv);
     free(rargv);
     return rc;

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "../passes/autodiff.h"
+#include "../passes/data_parallel.h"
 #include "../passes/mixed_precision.h"
 
 /* the method graph, with the augmentation in front of it unless augment is "none" */
@@ -49,6 +50,11 @@ int driver_build_train(const compile_args *a, ir_graph *g, char *err) {
     }
     if (autodiff(g, loss, params, np, grads)) {
         snprintf(err, IR_ERRLEN, "autodiff of %s: %.400s", a->method->name, g->err);
+        goto out;
+    }
+    int nbuckets = 0;
+    if (dp_allreduce_grads(g, &loss, grads, np, a->spec.ranks, DP_BUCKET_ELEMS_DEFAULT, &nbuckets)) {
+        snprintf(err, IR_ERRLEN, "data-parallel pass: %.400s", g->err);
         goto out;
     }
     ir_add_output(g, loss);

@@ -1,5 +1,8 @@
 #include "plan_opts.h"
 
+#include "../ir/comm.h"
+#include "../passes/data_parallel.h"
+
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -95,4 +98,17 @@ int feed_sched_step(engine *e, const sslc_plan *p, int64_t step, int64_t total, 
         if (engine_set_f32(e, v, &x, err)) return -1;
     }
     return 0;
+}
+
+int plan_check_ranks(const sslc_plan *p, const char *path, const ir_comm *comm, char *err) {
+    int r = dp_graph_ranks(&p->train);
+    if (r < 0) {
+        snprintf(err, IR_ERRLEN, "%s: its collectives disagree on the number of ranks: recompile it", path);
+        return -1;
+    }
+    if (r == comm->size) return 0;
+    snprintf(err, IR_ERRLEN,
+             "%s was built for %d rank%s and this job has %d: run it with mpirun -np %d, or compile it with --ranks %d",
+             path, r, r == 1 ? "" : "s", comm->size, r, comm->size);
+    return -1;
 }

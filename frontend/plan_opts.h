@@ -25,4 +25,9 @@ double lr_value(const sslc_plan *p, double base, int64_t step, int64_t total, in
 /* every sched.* input at its scheduled value for the step */
 int feed_sched_step(engine *e, const sslc_plan *p, int64_t step, int64_t total, int64_t per_epoch, char *err);
 
+/* The plan's data-parallel rank count (its collectives') must be the job's size: else one line
+ * naming both and the fix. path names the plan in the message. */
+struct ir_comm;
+int plan_check_ranks(const sslc_plan *p, const char *path, const struct ir_comm *comm, char *err);
+
 #endif

@@ -14,6 +14,7 @@
 #include <unistd.h>
 #include <zlib.h>
 
+#include "../ir/comm.h"
 #include "../passes/optimizer.h"
 #include "../runtime/augment.h"
 #include "../runtime/checkpoint.h"
@@ -259,7 +260,14 @@ typedef struct {
     int64_t start_step; /* where this invocation started */
     int lock_fd;        /* the run directory's lock, when train_run took it; -1 */
     online_knn *knn;    /* NULL: no online kNN */
+    const ir_comm *comm; /* NULL: one rank */
+    int rank, ranks;
 } run_state;
+
+/* the seed of this rank's random views and augmentation: the run's seed on rank 0 */
+static uint64_t rank_seed(const run_state *r) {
+    return r->meta.seed + (uint64_t)r->rank * 0x9E3779B97F4A7C15ULL;
+}
 
 static int open_data(run_state *r, const char *spec, char *err) {
     const ir_graph *g = &r->p.train;
@@ -275,9 +283,9 @@ static int open_data(run_state *r, const char *spec, char *err) {
             return -1;
         }
         r->nfake = n;
-        r->per_epoch = r->nfake / r->batch;
+        r->per_epoch = r->nfake / (r->batch * r->ranks);
         if (r->per_epoch < 1) {
-            ir_errf(err, "fake:%lld has fewer images than one batch of %lld", n, (long long)r->batch);
+            ir_errf(err, "fake:%lld has fewer images than one batch of %lld", n, (long long)(r->batch * r->ranks));
             return -1;
         }
         return 0;
@@ -295,11 +303,12 @@ static int open_data(run_state *r, const char *spec, char *err) {
     }
     loader_cfg c = loader_defaults((int)r->batch);
     c.seed = r->meta.seed;
-    /* per_epoch before the loader exists: batches of a full epoch (drop_last) */
-    r->per_epoch = in->n / r->batch;
+    c.shard = r->rank, c.nshards = r->ranks;
+    /* per_epoch before the loader exists: global batches of a full epoch (drop_last) */
+    r->per_epoch = in->n / (r->batch * r->ranks);
     if (r->per_epoch < 1) {
-        ir_errf(err, "%s has %lld images, fewer than one batch of %lld (compile with --batch %lld or less)", in->what,
-                (long long)in->n, (long long)r->batch, (long long)in->n);
+        ir_errf(err, "%s has %lld images, fewer than one global batch of %lld (compile with --batch %lld or less)",
+                in->what, (long long)in->n, (long long)(r->batch * r->ranks), (long long)(in->n / r->ranks));
         return -1;
     }
     c.start_epoch = r->meta.step / r->per_epoch;
@@ -340,7 +349,7 @@ static int check_state(run_state *r, int64_t s, char *err) {
 }
 
 static int save(run_state *r, int64_t step, char *err) {
-    if (!r->o->out_dir) return 0;
+    if (!r->o->out_dir || r->rank != 0) return 0; /* every rank holds the same parameters and state */
     r->meta.step = step;
     r->meta.total = r->total;
     r->meta.plan_crc32 = r->plan_crc;
@@ -371,12 +380,12 @@ static int prepare(run_state *r, char *err) {
             ir_errf(err, "--resume needs the run directory (--out DIR)");
             return -1;
         }
-        if (!o->dir_locked && rundir_lock(o->out_dir, 0, NULL, &r->lock_fd, err)) return -1;
+        if (!o->dir_locked && r->rank == 0 && rundir_lock(o->out_dir, 0, NULL, &r->lock_fd, err)) return -1;
         if (!exists(r->dir_ckpt)) {
             ir_errf(err, "%s: no checkpoint to resume from (%s is missing)", o->out_dir, RUN_CHECKPOINT);
             return -1;
         }
-    } else if (o->out_dir) {
+    } else if (o->out_dir && r->rank == 0) {
         if (!o->dir_locked && rundir_lock(o->out_dir, 1, o->plan_path, &r->lock_fd, err)) return -1;
         if (exists(r->dir_ckpt)) {
             ir_errf(err, "%s already holds a run (%s); continue it with --resume or choose another --out", o->out_dir,
@@ -388,8 +397,9 @@ static int prepare(run_state *r, char *err) {
     unsigned char *bytes = NULL;
     size_t len = 0;
     if (file_crc32(plan_path, &r->plan_crc, &bytes, &len, err)) return -1;
-    int rc = plan_decode(&r->p, bytes, len, plan_path, err);
-    if (!rc && o->out_dir && !o->resume) {
+    ir_comm one = {.size = 1};
+    int rc = plan_decode(&r->p, bytes, len, plan_path, err) || plan_check_ranks(&r->p, plan_path, r->comm ? r->comm : &one, err);
+    if (!rc && o->out_dir && !o->resume && r->rank == 0) {
         char a[PATH_MAX], b[PATH_MAX];
         int same = realpath(plan_path, a) && realpath(r->dir_plan, b) && !strcmp(a, b);
         const void *parts[1] = {bytes};
@@ -449,8 +459,8 @@ static int run_steps(run_state *r, train_result *res, char *err) {
             int v = engine_find(r->e, sc[k].name);
             if (v >= 0) rc = engine_set_f32(r->e, v, &sc[k].value, err);
         }
-        if (rc || (r->ld && feed_images(r->e, r->ld, &r->ab, s - 1, r->meta.seed, err)) ||
-            feed_sched_step(r->e, &r->p, s, total, r->per_epoch, err) || feed_fake(r->e, s, r->meta.seed, 10, err) ||
+        if (rc || (r->ld && feed_images(r->e, r->ld, &r->ab, s - 1, rank_seed(r), err)) ||
+            feed_sched_step(r->e, &r->p, s, total, r->per_epoch, err) || feed_fake(r->e, s, rank_seed(r), 10, err) ||
             engine_run(r->e, err)) {
             rc = -1;
             break;
@@ -472,7 +482,7 @@ static int run_steps(run_state *r, train_result *res, char *err) {
         double t = now();
         if (s % log_every == 0 || s == total || t - tlast >= 30 || stop_signal ||
             (o->stop_after && s - start >= o->stop_after)) {
-            double ips = (double)(s - last_step) * (double)r->batch / (t - tlast + 1e-12);
+            double ips = (double)(s - last_step) * (double)(r->batch * r->ranks) / (t - tlast + 1e-12);
             char eta[32];
             fmt_time((t - t0) / (double)(s - start) * (double)(total - s), eta, sizeof eta);
             int64_t ep = (s - 1) / r->per_epoch + 1, eps = (total + r->per_epoch - 1) / r->per_epoch;
@@ -505,7 +515,16 @@ static int run_steps(run_state *r, train_result *res, char *err) {
             rc = -1;
             break;
         }
-        if (stop_signal || (o->stop_after && s - start >= o->stop_after)) {
+        int stop = stop_signal || (o->stop_after && s - start >= o->stop_after);
+        if (r->ranks > 1) { /* a rank that stops alone would leave the others in the next collective */
+            float any = (float)stop;
+            if (r->comm->ops->allreduce_sum(r->comm->self, &any, 1, DT_F32, err)) {
+                rc = -1;
+                break;
+            }
+            stop = any > 0;
+        }
+        if (stop) {
             res->interrupted = 1;
             break;
         }
@@ -539,6 +558,9 @@ int train_run(const train_opts *o, train_result *res, char *err) {
     r.o = o;
     r.saved_step = -1;
     r.lock_fd = -1;
+    r.comm = o->comm;
+    r.rank = o->comm ? o->comm->rank : 0;
+    r.ranks = o->comm ? o->comm->size : 1;
     install_stop_handlers();
     plan_init(&r.p);
     char info[256] = "";
@@ -549,7 +571,7 @@ int train_run(const train_opts *o, train_result *res, char *err) {
     /* the first run of a plan compiles its kernels (cached afterwards): say why nothing moves */
     printf("preparing the %s engine (kernels are compiled once and cached)\n", engine_kind_name(o->device));
     fflush(stdout);
-    r.e = engine_new_plan(o->device, o->engine_flags, &r.p, info, sizeof info, err);
+    r.e = engine_new_plan_comm(o->device, o->engine_flags, &r.p, o->comm, info, sizeof info, err);
     if (!r.e) goto out;
     if (engine_init_persistent(r.e, r.p.seed, err)) goto out;
     if (o->resume) {
@@ -563,8 +585,10 @@ int train_run(const train_opts *o, train_result *res, char *err) {
             goto out;
         }
         r.saved_step = r.meta.step;
-        remove_stale_temps(o->out_dir);
-        if (trim_metrics(r.dir_metrics, r.meta.step, err)) goto out;
+        if (r.rank == 0) {
+            remove_stale_temps(o->out_dir);
+            if (trim_metrics(r.dir_metrics, r.meta.step, err)) goto out;
+        }
     } else {
         snprintf(r.meta.data, sizeof r.meta.data, "%s", o->data ? o->data : "fake:512");
         if (strlen(o->data ? o->data : "") >= sizeof r.meta.data) {
@@ -573,6 +597,7 @@ int train_run(const train_opts *o, train_result *res, char *err) {
         }
         r.meta.seed = o->seed >= 0 ? (uint64_t)o->seed : 0;
     }
+    if (engine_broadcast_persistent(r.e, o->comm, 0, err)) goto out;
     snprintf(res->data, sizeof res->data, "%s", r.meta.data);
     if (open_data(&r, r.meta.data, err)) goto out;
     r.total = o->steps > 0 ? o->steps : o->epochs > 0 ? o->epochs * r.per_epoch : o->resume ? r.meta.total : r.per_epoch;
@@ -585,13 +610,16 @@ int train_run(const train_opts *o, train_result *res, char *err) {
         goto out;
     }
     printf("%s\n", info);
+    if (r.ranks > 1)
+        printf("data-parallel: %d ranks x batch %lld = global batch %lld\n", r.ranks, (long long)r.batch,
+               (long long)(r.batch * r.ranks));
     if (o->resume) printf("resuming %s at step %lld of %lld\n", o->out_dir, (long long)r.meta.step, (long long)r.total);
     /* a fresh run starts the file anew (a run that never checkpointed may have left lines) */
-    if (o->out_dir && !(r.metrics = fopen(r.dir_metrics, o->resume ? "a" : "w"))) {
+    if (o->out_dir && r.rank == 0 && !(r.metrics = fopen(r.dir_metrics, o->resume ? "a" : "w"))) {
         ir_errf(err, "cannot open %s: %s", r.dir_metrics, strerror(errno));
         goto out;
     }
-    if (o->knn_train > 0) {
+    if (o->knn_train > 0 && r.rank == 0) { /* rank 0 measures, as it evaluates */
         char why[IR_ERRLEN] = "";
         int k = online_knn_open(&r.knn, o->plan_path ? o->plan_path : r.dir_plan, r.meta.data, r.meta.seed, o->knn_train,
                                 o->knn_test, o->knn_k, o->device, r.e, &stop_signal, why, err);

@@ -17,7 +17,15 @@
  * come from the checkpoint, the loader restarts at the checkpoint's batch, augmentation draws
  * depend on (seed, step) only. A NaN or Inf loss (checked every step) or parameter or state
  * tensor (checked at every progress line and save) stops the run naming the step and the tensor,
- * and leaves the last good checkpoint in place. */
+ * and leaves the last good checkpoint in place.
+ *
+ * Under mpirun (train_opts.comm) the plan must be built for the job's number of ranks; `batch`
+ * is per rank and an epoch is cut into global batches of ranks x batch (the loader's shards:
+ * rank r takes rows r*batch .. of each, one seeded permutation), which the progress line and
+ * the schedules count. Augmentation and fake views are drawn from the seed mixed with the rank
+ * (rank 0 draws what a one-rank run draws). Parameters start from rank 0's; a resume needs the
+ * same number of ranks (the plan's). The ranks agree on stopping (signal, --stop-after) after
+ * every step, so none waits in a collective for a rank that stopped. */
 #ifndef SSLC_TRAIN_LOOP_H
 #define SSLC_TRAIN_LOOP_H
 #include <stdint.h>
@@ -45,6 +53,9 @@ typedef struct {
      * knn_every steps (0: at each epoch's end) and at the last step, with knn_k neighbours */
     int64_t knn_train, knn_test, knn_every;
     int knn_k;
+    /* the data-parallel job (runtime/comm.h); NULL: one rank. Every rank trains; rank 0 alone
+     * takes the directory's lock and writes the plan copy, checkpoints and metrics. */
+    const struct ir_comm *comm;
 } train_opts;
 
 typedef struct {

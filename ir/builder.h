@@ -94,6 +94,12 @@ int ir_cast(ir_graph *g, int x, ir_dtype to);
  * with entries as columns (PySSL's layout); axis 0: queue [K,D] with entries as rows. */
 int ir_queue_write(ir_graph *g, int queue, int keys, int ptr, int axis, int *new_ptr);
 
+/* collectives (ir/ops/collective.c) over a job of `ranks` ranks, along axis 0 where they split */
+int ir_all_reduce(ir_graph *g, int x, int ranks, int mean); /* sum, or mean over ranks */
+int ir_all_gather(ir_graph *g, int x, int ranks);           /* [n,...] -> [ranks*n,...] */
+int ir_reduce_scatter(ir_graph *g, int x, int ranks);       /* [ranks*n,...] -> [n,...], summed */
+int ir_broadcast(ir_graph *g, int x, int ranks, int root);
+
 /* augmentation (ir/ops/augment.c): images float [B,C,H,W] in [0,1], per-sample parameters as
  * tensors; torchvision 0.14 tensor semantics. Flags are float [B] (nonzero = apply). */
 int ir_to_float(ir_graph *g, int x_u8); /* u8 -> f32 / 255 */

@@ -100,6 +100,7 @@ typedef struct {
     ref_tensor in[IR_MAX_IN];
     ref_tensor out[IR_MAX_OUT];
     char *err; /* IR_ERRLEN buffer for kernel failures (allocation) */
+    const struct ir_comm *comm; /* the collectives' transport (ir/comm.h); NULL: one rank */
 } ref_call;
 typedef int (*ref_kernel)(const ref_call *c);
 struct ir_opdef;

@@ -47,13 +47,14 @@ static int bt_build(method_ctx *ctx) {
     int z2 = bt_encoder(ctx, ctx->views[1]);
     int z1n = mb_batchnorm(&ctx->mb, "bn", z1, p, 0);
     int z2n = mb_batchnorm(&ctx->mb, "bn", z2, p, 0);
-    return barlow_twins_loss(g, z1n, z2n, mopt(ctx, "lamda"));
+    return barlow_twins_loss(g, z1n, z2n, mopt(ctx, "lamda"), ctx->ranks);
 }
 
 const method_def method_barlow_twins = {
     .name = "barlow_twins",
     .summary = "Barlow Twins: cross-correlation of the two views' batch-normalized projections pushed to identity",
-    .notes = NULL,
+    .notes = "data-parallel: the cross-correlation is summed over ranks in the graph (AllReduce with its gradient), as the reference implementation; with --sync-bn z is batch-normalized over the global batch",
+    .data_parallel = 1,
     .opts = bt_opts,
     .nopts = (int)(sizeof bt_opts / sizeof bt_opts[0]),
     .validate = bt_validate,

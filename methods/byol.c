@@ -86,6 +86,7 @@ static int byol_build(method_ctx *ctx) {
 const method_def method_byol = {
     .name = "byol",
     .summary = "BYOL: online predictor regresses an EMA target encoder's projection of the other view",
+    .data_parallel = 1,
     .notes = "state_dict names as PySSL's without the aliases online_encoder.* and encoder.* (= backbone.*, "
              "projector.*); cosine_tau is recorded in the plan for the host's schedule (sched.tau)",
     .opts = byol_opts,

@@ -162,6 +162,9 @@ static int dino_build(method_ctx *ctx) {
     /* center <- m*center + (1-m)*mean(cat(t0, t1), dim=0) */
     int64_t ax0 = 0;
     int mean = ir_reduce_mean(g, ir_concat(g, t, 2, 0), &ax0, 1, 1);
+    /* the global batch's mean, as the reference's all_reduce of the batch center (every rank
+     * holds the same number of rows) */
+    if (ctx->ranks > 1) mean = ir_all_reduce(g, ir_stop_gradient(g, mean), ctx->ranks, 1);
     mb_advance(&ctx->mb, center, ir_add(g, ir_mul(g, m, c), ir_mul(g, ir_sub(g, ir_scalar(g, 1.0), m), mean)));
     return loss;
 }
@@ -170,10 +173,12 @@ const method_def method_dino = {
     .name = "dino",
     .summary = "DINO: self-distillation of an EMA teacher (global views) into the student (global + local "
                "crops) with a centered, sharpened teacher",
+    .data_parallel = 1,
     .notes = "as PySSL, plus multi-crop local views at round(3/7 * image size) (PySSL truncates); the reference "
              "implementation's teacher-temperature warm-up (warmup_teacher_temp, warmup_teacher_temp_epochs) and "
              "last-layer freezing (freeze_last_layer) are options for the host schedule (sched.temp_t, "
-             "sched.last_layer_grad), off by default as in PySSL",
+             "sched.last_layer_grad), off by default as in PySSL; data-parallel: the center takes the global "
+             "batch's mean (AllReduce), as the reference",
     .opts = dino_opts,
     .nopts = (int)(sizeof dino_opts / sizeof dino_opts[0]),
     .validate = dino_validate,

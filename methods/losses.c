@@ -73,11 +73,14 @@ static int slice_step(ir_graph *g, int x, int64_t start, int64_t end, int64_t st
 /* Barlow Twins on batch-normalized z1n, z2n [N,D]: c = z1nᵀ z2n / N,
  * Σ_i (c_ii − 1)² + λ Σ_{i≠j} c_ij². The diagonal is flat(c)[::D+1] and the off-diagonal
  * elements flat(c)[:-1] viewed as [D-1, D+1] without its first column (PySSL's off_diagonal):
- * no D×D mask constant. */
-int barlow_twins_loss(ir_graph *g, int z1n, int z2n, double lamda) {
+ * no D×D mask constant. Over `ranks` ranks c is the global batch's: each rank's z1nᵀ z2n /
+ * (ranks N) summed by AllReduce (whose gradient rule sums the ranks' gradients of c: lightly
+ * issue 1977 reduced it outside autograd), and every rank computes the same loss from it. */
+int barlow_twins_loss(ir_graph *g, int z1n, int z2n, double lamda, int ranks) {
     if (g->failed) return -1;
     int64_t n = g->vals[z1n].shape.d[0], d = g->vals[z1n].shape.d[1];
-    int c = ir_gemm(g, z1n, z2n, -1, 1, 0, 1.0 / (double)n, 0.0);
+    int c = ir_gemm(g, z1n, z2n, -1, 1, 0, 1.0 / (double)(n * (ranks > 1 ? ranks : 1)), 0.0);
+    if (ranks > 1) c = ir_all_reduce(g, c, ranks, 0);
     int flat = ir_reshape(g, c, IR_SHAPE(d * d));
     int diag = slice_step(g, flat, 0, d * d, d + 1);
     int dm1 = ir_add_scalar(g, diag, -1.0);

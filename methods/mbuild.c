@@ -9,6 +9,7 @@ void mb_init(mbuild *mb, ir_graph *g, int training) {
     memset(mb, 0, sizeof *mb);
     mb->g = g;
     mb->training = training;
+    mb->sync_ranks = 0;
     mb->ema_momentum = -1;
 }
 
@@ -125,6 +126,52 @@ int mb_conv(mbuild *mb, const char *name, int x, int64_t cin, int64_t cout, int 
     return ir_conv(g, x, w, -1, stride, pad, 1);
 }
 
+/* (1 - m) * old + m * v as old + (v - old) / (1/m): with m = 0.1 the constant 10 is exact in the
+ * graph's float32 constants, so a float64 run matches the BatchNormalization op (whose momentum
+ * is a double attribute) to float64 rounding */
+static int ema_toward(ir_graph *g, int old, int v, double m) {
+    double k = 1.0 / m;
+    int d = ir_sub(g, v, old);
+    d = k == (double)(float)k && k == (double)(int64_t)k ? ir_div(g, d, ir_scalar(g, k)) : ir_mul_scalar(g, d, m);
+    return ir_add(g, old, d);
+}
+
+/* Training-mode BatchNorm with statistics over every rank's batch (SyncBatchNorm), built from
+ * plain ops and AllReduce(mean) so that autodiff derives its backward (the gradients of the
+ * mean and variance cross ranks through AllReduce's rule). Every rank holds the same number of
+ * rows, so the global mean is the mean of the ranks' means. Running variance: unbiased over
+ * the global count, as torch.nn.SyncBatchNorm. */
+static int sync_batchnorm(mbuild *mb, int x, int scale, int bias, int rm, int rv, double eps, double momentum,
+                          int *nm, int *nv) {
+    ir_graph *g = mb->g;
+    int R = mb->sync_ranks;
+    ir_shape xs = g->vals[x].shape, bs = xs;
+    int64_t axes[IR_MAX_DIMS], count = R;
+    int nax = 0;
+    for (int d = 0; d < xs.ndim; d++)
+        if (d != 1) bs.d[d] = 1, axes[nax++] = d, count *= xs.d[d];
+    int64_t C = xs.ndim >= 2 ? xs.d[1] : 1;
+    ir_shape cs = IR_SHAPE(C);
+    int mean = ir_all_reduce(g, ir_reduce_mean(g, x, axes, nax, 1), R, 1);
+    int xc = ir_sub(g, x, mean);
+    int var = ir_all_reduce(g, ir_reduce_mean(g, ir_mul(g, xc, xc), axes, nax, 1), R, 1);
+    /* var + eps as (var * K + 1) / K with K = 1/eps (1e-5: K = 100000, exact in float32), so
+     * that a float64 run adds the double eps as the BatchNormalization op does */
+    double K = 1.0 / eps;
+    int ve = K == (double)(int64_t)K && K == (double)(float)K
+                 ? ir_div(g, ir_add_scalar(g, ir_mul_scalar(g, var, K), 1.0), ir_scalar(g, K))
+                 : ir_add_scalar(g, var, eps);
+    int y = ir_div(g, xc, ir_sqrt(g, ve));
+    if (scale >= 0) y = ir_mul(g, y, ir_reshape(g, scale, bs));
+    if (bias >= 0) y = ir_add(g, y, ir_reshape(g, bias, bs));
+    int sm = ir_stop_gradient(g, ir_reshape(g, mean, cs)), sv = ir_stop_gradient(g, ir_reshape(g, var, cs));
+    /* unbiased: var * M / (M - 1), both integers exact in a float32 constant */
+    if (count > 1) sv = ir_div(g, ir_mul_scalar(g, sv, (double)count), ir_scalar(g, (double)(count - 1)));
+    *nm = ema_toward(g, rm, sm, momentum);
+    *nv = ema_toward(g, rv, sv, momentum);
+    return y;
+}
+
 int mb_batchnorm(mbuild *mb, const char *name, int x, int64_t c, int affine) {
     ir_graph *g = mb->g;
     ir_scope_push(g, name);
@@ -136,7 +183,9 @@ int mb_batchnorm(mbuild *mb, const char *name, int x, int64_t c, int affine) {
     int nbt = mb_state(mb, "num_batches_tracked", DT_I64, scalar, ir_init_const(0));
     ir_scope_pop(g);
     int nm = -1, nv = -1;
-    int y = ir_batchnorm(g, x, scale, bias, mb_cur(mb, rm), mb_cur(mb, rv), 1e-5, 0.1, mb->training, &nm, &nv);
+    int y = mb->training && mb->sync_ranks > 0
+                ? sync_batchnorm(mb, x, scale, bias, mb_cur(mb, rm), mb_cur(mb, rv), 1e-5, 0.1, &nm, &nv)
+                : ir_batchnorm(g, x, scale, bias, mb_cur(mb, rm), mb_cur(mb, rv), 1e-5, 0.1, mb->training, &nm, &nv);
     if (mb->training) {
         mb_advance(mb, rm, nm);
         mb_advance(mb, rv, nv);

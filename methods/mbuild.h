@@ -11,6 +11,10 @@ typedef struct {
     int *cur; /* cur[state id] = value holding its latest content in this step, or -1 */
     int cap;
     int training;
+    /* > 0: training-mode BatchNorm over the global batch of that many ranks (--sync-bn), built
+     * from plain ops and AllReduce; 1 gives a one-rank run the same formulation (the reference
+     * an N-rank run is compared with) */
+    int sync_ranks;
     /* EMA mode (teacher / momentum encoders), see mb_ema_begin */
     char ema_target[128], ema_online[128];
     int ema_momentum; /* value id of the momentum scalar, -1 when inactive */

@@ -32,12 +32,18 @@ typedef struct {
      * parameter names); `sslc export --with-projector` builds it in eval mode. NULL: the method
      * has no projector to export. */
     int (*projector)(struct method_ctx *ctx, int features);
+    /* builds for several data-parallel ranks (--ranks N) with its global-batch terms across
+     * ranks (gathers, all-reduced statistics) and is proven equal to one rank over the global
+     * batch (tests/mpi/test_dp_equivalence.sh); the other methods refuse --ranks > 1 */
+    int data_parallel;
 } method_def;
 
 /* What the user asked for, before building. */
 typedef struct {
     backbone_cfg backbone;
-    int64_t batch;
+    int64_t batch; /* per rank */
+    int ranks;     /* data-parallel ranks the graph is built for (0 or 1: one) */
+    int sync_bn;   /* BatchNorm statistics over the global batch (ranks > 1) */
     int nset;
     const char *set[64]; /* "name=value" overrides */
 } method_spec;
@@ -47,7 +53,8 @@ typedef struct method_ctx {
     ir_graph *g;
     mbuild mb;
     backbone_cfg backbone;
-    int64_t batch;
+    int64_t batch; /* per rank */
+    int ranks;     /* data-parallel ranks (1: one process); losses over the global batch gather across them */
     double val[METHOD_MAX_OPTS]; /* option values, indexed like def->opts */
     int nviews;
     int views[METHOD_MAX_VIEWS]; /* graph inputs views.0 ... (float32 NCHW, normalized) */
@@ -119,7 +126,7 @@ int byol_regression_loss(ir_graph *g, int p, int z);
 /* SimSiam's −mean cos(p, sg z) */
 int negative_cosine_loss(ir_graph *g, int p, int z);
 /* Barlow Twins on batch-normalized projections: Σ(1−c_ii)² + λ Σ_{i≠j} c_ij², c = z1nᵀz2n/N */
-int barlow_twins_loss(ir_graph *g, int z1n, int z2n, double lamda);
+int barlow_twins_loss(ir_graph *g, int z1n, int z2n, double lamda, int ranks);
 /* PySSL's sup_con_loss over the views [z1; z2] with i64 labels [N] */
 int supcon_loss(ir_graph *g, int z1, int z2, int labels, double temperature, double base_temperature);
 

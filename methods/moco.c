@@ -30,9 +30,9 @@ int moco_queue_validate(const method_ctx *ctx, char *err) {
         snprintf(err, IR_ERRLEN, "K (queue length) must be in [1, 2^30], got %lld", (long long)K);
         return -1;
     }
-    if (K % ctx->batch != 0) {
-        snprintf(err, IR_ERRLEN, "K (queue length) %lld must be divisible by the batch size %lld", (long long)K,
-                 (long long)ctx->batch);
+    if (K % (ctx->batch * ctx->ranks) != 0) {
+        snprintf(err, IR_ERRLEN, "K (queue length) %lld must be divisible by the %sbatch size %lld", (long long)K,
+                 ctx->ranks > 1 ? "global " : "", (long long)(ctx->batch * ctx->ranks));
         return -1;
     }
     return 0;
@@ -82,8 +82,11 @@ int moco_queue_build(method_ctx *ctx, moco_projector_fn projector) {
     int ptr = mb_state(mb, "queue_ptr", DT_I64, IR_SHAPE(1), ir_init_const(0));
     int loss = infonce_queue_loss(g, q, k, mb_cur(mb, queue), temperature);
     /* _dequeue_and_enqueue: queue[:, ptr:ptr+N] = k^T; ptr = (ptr + N) % K */
+    /* over several ranks the queue takes every rank's keys, in rank order (the reference's
+     * concat_all_gather), so every rank's queue is the one-device queue of the global batch */
+    int keys = ctx->ranks > 1 ? ir_all_gather(g, ir_stop_gradient(g, k), ctx->ranks) : k;
     int new_ptr = -1;
-    int new_queue = ir_queue_write(g, mb_cur(mb, queue), k, mb_cur(mb, ptr), 1, &new_ptr);
+    int new_queue = ir_queue_write(g, mb_cur(mb, queue), keys, mb_cur(mb, ptr), 1, &new_ptr);
     mb_advance(mb, queue, new_queue);
     mb_advance(mb, ptr, new_ptr);
     return loss;
@@ -103,8 +106,11 @@ static const method_opt moco_opts[] = {MOCO_QUEUE_OPTS};
 const method_def method_moco = {
     .name = "moco",
     .summary = "MoCo: InfoNCE of queries against EMA-encoder keys and a queue of K past keys; Linear projector",
+    .data_parallel = 1,
     .notes = "no batch shuffle for the key encoder: on one device it does not change BatchNorm's batch "
-             "statistics (PySSL's shuffle is undone before the loss)",
+             "statistics (PySSL's shuffle is undone before the loss); data-parallel: the queue takes every rank's "
+             "keys in rank order (AllGather), as the reference's concat_all_gather; K must divide by the global "
+             "batch; no shuffle-BN across ranks (use --sync-bn)",
     .opts = moco_opts,
     .nopts = (int)(sizeof moco_opts / sizeof moco_opts[0]),
     .validate = moco_queue_validate,

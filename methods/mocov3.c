@@ -56,6 +56,11 @@ static int mocov3_build(method_ctx *ctx) {
     int m = method_sched_input(ctx, "m", mopt(ctx, "m"));
     int k1 = moco_key_encoder(ctx, ctx->views[0], m, mocov3_proj);
     int k2 = moco_key_encoder(ctx, ctx->views[1], m, mocov3_proj);
+    if (ctx->ranks > 1) { /* keys (and queries) of the global batch: every rank computes its loss */
+        int R = ctx->ranks;
+        q1 = ir_all_gather(g, q1, R), q2 = ir_all_gather(g, q2, R);
+        k1 = ir_all_gather(g, ir_stop_gradient(g, k1), R), k2 = ir_all_gather(g, ir_stop_gradient(g, k2), R);
+    }
     int l1 = infonce_inbatch_loss(g, q1, k2, t), l2 = infonce_inbatch_loss(g, q2, k1, t);
     if (mopt(ctx, "scale_loss") != 0) {
         l1 = ir_mul_scalar(g, l1, 2 * t);
@@ -68,7 +73,9 @@ const method_def method_mocov3 = {
     .name = "mocov3",
     .summary = "MoCo v3: symmetric in-batch InfoNCE between predictor outputs and EMA-encoder keys",
     .notes = "the loss is PySSL's InfoNCE(q1,k2)+InfoNCE(q2,k1); the reference implementation scales each term "
-             "by 2*temperature (scale_loss=true)",
+             "by 2*temperature (scale_loss=true); data-parallel: keys from every rank (AllGather), as the reference's "
+             "concat_all_gather; every rank computes the global batch's loss from the gathered queries and keys",
+    .data_parallel = 1,
     .opts = mocov3_opts,
     .nopts = (int)(sizeof mocov3_opts / sizeof mocov3_opts[0]),
     .validate = mocov3_validate,

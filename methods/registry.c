@@ -157,14 +157,23 @@ int method_build(const method_def *def, const method_spec *spec, ir_graph *g, ch
     ctx.g = g;
     ctx.backbone = spec->backbone;
     ctx.batch = spec->batch;
+    ctx.ranks = spec->ranks > 1 ? spec->ranks : 1;
     if (spec->batch < 2 || spec->batch > 65536) {
         snprintf(err, IR_ERRLEN, "--batch must be in [2, 65536], got %lld", (long long)spec->batch);
         return -1;
     }
     if (backbone_check(&spec->backbone, err)) return -1;
+    if (spec->ranks > 1 && !def->data_parallel) {
+        snprintf(err, IR_ERRLEN,
+                 "--ranks %d: %s does not run over several ranks yet (its global-batch terms are not gathered "
+                 "across ranks): compile it with --ranks 1",
+                 spec->ranks, def->name);
+        return -1;
+    }
     if (method_resolve_options(def, spec, ctx.val, err)) return -1;
     if (def->validate && def->validate(&ctx, err)) return -1;
     mb_init(&ctx.mb, g, 1);
+    if (spec->sync_bn) ctx.mb.sync_ranks = ctx.ranks;
     int loss = def->build(&ctx);
     mb_finish(&ctx.mb);
     mb_free(&ctx.mb);

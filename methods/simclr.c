@@ -44,13 +44,17 @@ int simclr_build(method_ctx *ctx) {
     /* each view through the encoder separately: BatchNorm statistics are per view */
     int z1 = simclr_encoder(ctx, ctx->views[0]);
     int z2 = simclr_encoder(ctx, ctx->views[1]);
+    /* negatives from every rank: each rank computes the global batch's loss from the gathered
+     * projections (AllGather's gradient sums the ranks' gradients of its own rows) */
+    if (ctx->ranks > 1) z1 = ir_all_gather(g, z1, ctx->ranks), z2 = ir_all_gather(g, z2, ctx->ranks);
     return nt_xent_loss(g, z1, z2, mopt(ctx, "temperature"));
 }
 
 const method_def method_simclr = {
     .name = "simclr",
     .summary = "SimCLR: contrastive NT-Xent between two views through one encoder and projector",
-    .notes = NULL,
+    .notes = "data-parallel: negatives over the global batch; every rank gathers all ranks' projections (AllGather) and computes the whole batch's NT-Xent, as one device over the global batch (the reference implementation computes only its own rows against all)",
+    .data_parallel = 1,
     .opts = simclr_opts,
     .nopts = (int)(sizeof simclr_opts / sizeof simclr_opts[0]),
     .validate = simclr_validate,

@@ -38,13 +38,17 @@ static int simclrv2_build(method_ctx *ctx) {
     ctx->views[1] = ir_input(g, "views.1", DT_F32, vs);
     int z1 = simclrv2_encoder(ctx, ctx->views[0]);
     int z2 = simclrv2_encoder(ctx, ctx->views[1]);
+    /* negatives from every rank: each rank computes the global batch's loss from the gathered
+     * projections (AllGather's gradient sums the ranks' gradients of its own rows) */
+    if (ctx->ranks > 1) z1 = ir_all_gather(g, z1, ctx->ranks), z2 = ir_all_gather(g, z2, ctx->ranks);
     return nt_xent_loss(g, z1, z2, mopt(ctx, "temperature"));
 }
 
 const method_def method_simclrv2 = {
     .name = "simclrv2",
     .summary = "SimCLRv2: SimCLR with a three-layer Linear+BatchNorm projector",
-    .notes = NULL,
+    .notes = "data-parallel: negatives over the global batch; every rank gathers all ranks' projections (AllGather) and computes the whole batch's NT-Xent, as one device over the global batch (the reference implementation computes only its own rows against all)",
+    .data_parallel = 1,
     .opts = simclrv2_opts,
     .nopts = (int)(sizeof simclrv2_opts / sizeof simclrv2_opts[0]),
     .validate = simclrv2_validate,

@@ -53,6 +53,7 @@ static int simsiam_build(method_ctx *ctx) {
 const method_def method_simsiam = {
     .name = "simsiam",
     .summary = "SimSiam: predictor regresses the stop-gradient projection of the other view (no negatives, no EMA)",
+    .data_parallel = 1,
     .notes = "the last projector BatchNorm has projection_dim features (PySSL gives it hidden_dim_proj, which "
              "fails unless the two are equal)",
     .opts = simsiam_opts,

@@ -48,6 +48,11 @@ static int supcon_build(method_ctx *ctx) {
     int labels = ir_input(g, "labels", DT_I64, IR_SHAPE(ctx->batch));
     int z1 = supcon_encoder(ctx, ctx->views[0]);
     int z2 = supcon_encoder(ctx, ctx->views[1]);
+    if (ctx->ranks > 1) { /* the global batch's features and labels (exact as float32 below 2^24) */
+        int R = ctx->ranks;
+        z1 = ir_all_gather(g, z1, R), z2 = ir_all_gather(g, z2, R);
+        labels = ir_cast(g, ir_all_gather(g, ir_cast(g, labels, DT_F32), R), DT_I64);
+    }
     return supcon_loss(g, z1, z2, labels, mopt(ctx, "temperature"), SUPCON_BASE_TEMPERATURE);
 }
 
@@ -55,7 +60,10 @@ const method_def method_supcon = {
     .name = "supcon",
     .summary = "SupCon: supervised contrastive loss over two views, positives = same class label (needs labels)",
     .notes = "projections are L2-normalized before the loss as in the reference SupContrast (PySSL feeds raw "
-             "projections, whose logits grow without bound at temperature 0.07); normalize=false gives PySSL's",
+             "projections, whose logits grow without bound at temperature 0.07); normalize=false gives PySSL's; "
+             "data-parallel: features and labels of every rank (AllGather), as the reference's all-gather; every "
+             "rank computes the global batch's loss",
+    .data_parallel = 1,
     .opts = supcon_opts,
     .nopts = (int)(sizeof supcon_opts / sizeof supcon_opts[0]),
     .validate = supcon_validate,

@@ -53,7 +53,7 @@ static int bad(char *err, const char *what, double v) {
 static int64_t queue_rows(const method_ctx *ctx) {
     if (!mopt(ctx, "use_the_queue")) return 0;
     int64_t l = mopt_int(ctx, "queue_length");
-    return l - l % ctx->batch;
+    return l - l % (ctx->batch * ctx->ranks); /* of the global batch */
 }
 
 static int swav_validate(const method_ctx *ctx, char *err) {
@@ -124,7 +124,9 @@ static int swav_build(method_ctx *ctx) {
     ir_graph *g = ctx->g;
     mbuild *mb = &ctx->mb;
     if (method_multicrop_views(ctx, mopt_int(ctx, "num_crops"))) return -1;
-    int64_t p = mopt_int(ctx, "projection_dim"), k = mopt_int(ctx, "num_prototypes"), b = ctx->batch;
+    /* over several ranks every rank gathers every view's embeddings and computes the global
+     * batch's Sinkhorn codes, queue and loss (AllGather's gradient returns each rank its rows) */
+    int64_t p = mopt_int(ctx, "projection_dim"), k = mopt_int(ctx, "num_prototypes"), b = ctx->batch * ctx->ranks;
     int nv = ctx->nviews;
     double eps = mopt(ctx, "epsilon"), temp = mopt(ctx, "temperature");
     int iters = (int)mopt_int(ctx, "sinkhorn_iterations");
@@ -140,6 +142,7 @@ static int swav_build(method_ctx *ctx) {
     int z[METHOD_MAX_VIEWS], c[METHOD_MAX_VIEWS];
     for (int v = 0; v < nv; v++) {
         z[v] = swav_embed(ctx, ctx->views[v]);
+        if (ctx->ranks > 1) z[v] = ir_all_gather(g, z[v], ctx->ranks);
         c[v] = ir_gemm(g, z[v], wuse, -1, 0, 1, 1.0, 0.0);
     }
 
@@ -200,12 +203,14 @@ static int swav_build(method_ctx *ctx) {
 const method_def method_swav = {
     .name = "swav",
     .summary = "SwAV: swapped prediction of Sinkhorn cluster assignments between global views and local crops",
+    .data_parallel = 1,
     .notes = "follows the reference implementation where PySSL breaks training: scores from non-detached "
              "normalized z (gradient reaches the encoder), loss -mean sum q log softmax(p/T) (starts near "
              "ln(num_prototypes)), Sinkhorn on detached scores in fp32 keeping the batch rows, prototypes "
              "L2-normalized before each step, queue_length rounded down to a multiple of the batch and the queue "
              "used only once full; local crops at round(3/7 * image size); freeze_prototypes_niters masks the "
-             "prototype gradient through sched.prototypes_grad (host schedule)",
+             "prototype gradient through sched.prototypes_grad (host schedule); data-parallel: every rank gathers the embeddings of all ranks (AllGather) and computes Sinkhorn, "
+             "the queue and the loss over the global batch",
     .opts = swav_opts,
     .nopts = (int)(sizeof swav_opts / sizeof swav_opts[0]),
     .validate = swav_validate,

@@ -1,4 +1,5 @@
 #include "remat.h"
+#include "data_parallel.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -93,7 +94,7 @@ int remat_graph(const ir_graph *in, ir_graph *out, remat_stats *st, char *err) {
     ir_graph_init(out);
     if (st) memset(st, 0, sizeof *st);
     rstate s = {.g = g, .loss_node = -1};
-    int loss = ir_find_value(g, "loss");
+    int loss = dp_forward_loss(g);
     if (loss >= 0 && g->vals[loss].kind == VK_INTER) s.loss_node = g->vals[loss].producer;
     size_t nv = (size_t)g->nvals + 1;
     int *map = malloc(nv * sizeof(int)), *cm = malloc(nv * sizeof(int));

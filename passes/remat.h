@@ -12,7 +12,8 @@
  * same inputs, so results are unchanged. Per conv-BN-ReLU layer of a ResNet this keeps one
  * tensor across the step instead of two.
  *
- * The forward/backward boundary is the producer of the value named "loss"; a graph without one
+ * The forward/backward boundary is the producer of the value named "loss" ("loss.local" in a
+ * data-parallel graph, passes/data_parallel.h); a graph without one
  * is copied unchanged. */
 #ifndef SSLC_REMAT_H
 #define SSLC_REMAT_H

@@ -37,6 +37,7 @@ typedef struct {
     const sslc_plan *plan;   /* NULL: a bare graph (probe, features, tests) */
     int f64;                 /* float values in float64 (the reference backend only) */
     int tf32;                /* TF32 tensor cores allowed (the cuda backend only) */
+    const struct ir_comm *comm; /* the collectives' communicator (ir/comm.h); NULL: one rank */
     char *info;              /* optional one-line summary of what was built */
     size_t info_len;
 } backend_args;

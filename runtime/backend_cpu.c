@@ -137,6 +137,7 @@ static int start(cpu_backend *c, const exec_plan *ep, const char *src, const bac
         jit_c_unload(&c->jm);
         return -1;
     }
+    c->cx.comm = a->comm;
     if (fits(&c->cx, err) || cpu_exec_place(&c->cx, err)) {
         cpu_exec_free(&c->cx);
         jit_c_unload(&c->jm);

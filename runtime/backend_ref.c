@@ -58,6 +58,7 @@ int backend_ref_new(const backend_args *a, backend *b, char *err) {
         free(it);
         return -1;
     }
+    it->comm = a->comm;
     if (a->info)
         snprintf(a->info, a->info_len, "reference interpreter%s: %d nodes", a->f64 ? " (float64)" : "", a->g->nnodes);
     *b = (backend){&ref_ops, it, a->g};

@@ -122,6 +122,15 @@ static int conv_step(void *ctx, int si, const ref_call *c, void *ws, char *err) 
     return ws ? cpu_conv_exec_ws(x->conv, x->conv_h[si], c, ws) : cpu_conv_exec(x->conv, x->conv_h[si], c);
 }
 
+/* the library-op table's collective entries: the reference kernel over the communicator */
+static int collective_step(void *ctx, int si, const ref_call *c, void *ws, char *err) {
+    const cpu_exec *x = ctx;
+    (void)si, (void)ws, (void)err;
+    ref_call cc = *c;
+    cc.comm = x->comm;
+    return ir_optable[c->node->op]->ref_f32(&cc);
+}
+
 int cpu_exec_init(cpu_exec *x, const ir_graph *g, const fused_plan *fp, const jit_module *jit, const memplan *mp,
                   char *err) {
     return cpu_exec_init_ex(x, g, fp, jit, mp, CPU_CONV_DEFAULT, err);
@@ -197,6 +206,8 @@ int cpu_exec_place(cpu_exec *x, char *err) {
     x->core.lib.ctx = x;
     if (x->nconv)
         x->core.lib.op[OP_Conv] = x->core.lib.op[OP_ConvGradInput] = x->core.lib.op[OP_ConvGradWeight] = conv_step;
+    x->core.lib.op[OP_AllReduce] = x->core.lib.op[OP_AllGather] = x->core.lib.op[OP_ReduceScatter] =
+        x->core.lib.op[OP_Broadcast] = x->core.lib.op[OP_Reduce] = collective_step;
     return 0;
 }
 

@@ -21,6 +21,7 @@ typedef struct {
     memplan mp;            /* the plan's memory plan re-made with the workspaces */
     const memplan *run_mp; /* the plan the executor places (&mp, the caller's, or NULL) */
     int64_t persistent_bytes, stage_bytes; /* the persistent region; the update staging (planned) */
+    const struct ir_comm *comm; /* the collectives' communicator (NULL: one rank); set before place */
 } cpu_exec;
 
 /* Which kernels run the plan's Conv, ConvGradInput and ConvGradWeight steps: oneDNN (the

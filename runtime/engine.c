@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../ir/comm.h"
 #include "backend.h"
 #include "init.h"
 
@@ -57,8 +58,8 @@ int engine_precision_parse(const char *s, unsigned *flags, char *err) {
     return 0;
 }
 
-static engine *build(engine_kind kind, unsigned flags, const ir_graph *g, const sslc_plan *p, char *info,
-                     size_t info_len, char *err) {
+static engine *build(engine_kind kind, unsigned flags, const ir_graph *g, const sslc_plan *p, const ir_comm *comm,
+                     char *info, size_t info_len, char *err) {
     if ((flags & ENGINE_F64) && kind != ENGINE_REF) {
         snprintf(err, IR_ERRLEN, "float64 runs only on the reference backend (--device ref)");
         return NULL;
@@ -80,7 +81,7 @@ static engine *build(engine_kind kind, unsigned flags, const ir_graph *g, const 
         snprintf(err, IR_ERRLEN, "out of memory");
         return NULL;
     }
-    backend_args a = {g, p, (flags & ENGINE_F64) != 0, (flags & ENGINE_TF32) != 0, info, info_len};
+    backend_args a = {g, p, (flags & ENGINE_F64) != 0, (flags & ENGINE_TF32) != 0, comm, info, info_len};
     if (backends[i].build(&a, &e->b, err)) {
         free(e);
         return NULL;
@@ -90,11 +91,16 @@ static engine *build(engine_kind kind, unsigned flags, const ir_graph *g, const 
 }
 
 engine *engine_new(engine_kind kind, unsigned flags, const ir_graph *g, char *info, size_t info_len, char *err) {
-    return build(kind, flags, g, NULL, info, info_len, err);
+    return build(kind, flags, g, NULL, NULL, info, info_len, err);
 }
 
 engine *engine_new_plan(engine_kind kind, unsigned flags, const sslc_plan *p, char *info, size_t info_len, char *err) {
-    return build(kind, flags, &p->train, p, info, info_len, err);
+    return build(kind, flags, &p->train, p, NULL, info, info_len, err);
+}
+
+engine *engine_new_plan_comm(engine_kind kind, unsigned flags, const sslc_plan *p, const ir_comm *comm, char *info,
+                             size_t info_len, char *err) {
+    return build(kind, flags, &p->train, p, comm, info, info_len, err);
 }
 
 void engine_free(engine *e) {
@@ -172,3 +178,27 @@ int engine_init_persistent(engine *e, uint64_t seed, char *err) {
 
 int engine_run(engine *e, char *err) { return e->b.ops->run(e->b.self, err); }
 int engine_sync(engine *e, char *err) { return e->b.ops->sync(e->b.self, err); }
+
+int engine_broadcast_persistent(engine *e, const ir_comm *comm, int root, char *err) {
+    if (!comm || comm->size < 2) return 0;
+    const ir_graph *g = e->b.graph;
+    for (int v = 0; v < g->nvals; v++) {
+        if (g->vals[v].kind != VK_PARAM && g->vals[v].kind != VK_STATE) continue;
+        size_t bytes = engine_value_bytes(e, v);
+        if (!bytes) continue;
+        unsigned char *buf = malloc(2 * bytes);
+        if (!buf) {
+            snprintf(err, IR_ERRLEN, "out of memory broadcasting '%s'", g->vals[v].name);
+            return -1;
+        }
+        /* uploaded only where it differs: a float64 engine keeps its full-precision values
+         * when the ranks already agree (the usual case: one seed, one parameter file) */
+        int rc = engine_download(e, v, buf, bytes, err);
+        if (!rc) memcpy(buf + bytes, buf, bytes);
+        rc = rc || comm->ops->broadcast(comm->self, buf, (int64_t)bytes, DT_U8, root, err) ||
+             (memcmp(buf, buf + bytes, bytes) && engine_upload(e, v, buf, bytes, err));
+        free(buf);
+        if (rc) return -1;
+    }
+    return 0;
+}

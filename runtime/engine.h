@@ -37,7 +37,14 @@ engine *engine_new(engine_kind kind, unsigned flags, const ir_graph *g, char *in
  * does. ENGINE_CUDA is refused naming what is missing: a device, a CUBIN for its
  * architecture, or the CUDA runtime backend itself. */
 engine *engine_new_plan(engine_kind kind, unsigned flags, const sslc_plan *p, char *info, size_t info_len, char *err);
+/* The same in a data-parallel job: the plan's collectives run over comm (not owned; must
+ * outlive the engine). */
+engine *engine_new_plan_comm(engine_kind kind, unsigned flags, const sslc_plan *p, const struct ir_comm *comm,
+                             char *info, size_t info_len, char *err);
 void engine_free(engine *e);
+/* Every parameter and state tensor takes root's value (the start of a data-parallel job: the
+ * ranks step from one initialization). 0, or -1 with err. */
+int engine_broadcast_persistent(engine *e, const struct ir_comm *comm, int root, char *err);
 /* the graph whose value ids the engine uses (the lowered one for cpu) */
 const ir_graph *engine_graph(const engine *e);
 /* value id by name in engine_graph, -1 if absent */

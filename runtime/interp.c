@@ -140,6 +140,7 @@ int interp_run(interp *it, char *err) {
         c.nin = n->nin;
         c.nout = n->nout;
         c.err = err;
+        c.comm = it->comm;
         for (int k = 0; k < n->nin; k++) {
             if (!it->t[n->in[k]].data) {
                 snprintf(err, IR_ERRLEN, "node %d (%s): input %d not computed", i, def->name, k);

@@ -8,6 +8,7 @@ typedef struct {
     const ir_graph *g;
     int f64;
     int keep_all; /* keep every intermediate after run (tests, debugging) */
+    const struct ir_comm *comm; /* the collectives' communicator (NULL: one rank) */
     ref_tensor *t;
     int *last_use; /* last node reading each value; -1 if none */
     unsigned char *keep;

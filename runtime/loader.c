@@ -45,7 +45,8 @@ struct sslc_loader {
 };
 
 loader_cfg loader_defaults(int batch) {
-    loader_cfg c = {.batch = batch, .threads = 2, .prefetch = 4, .shuffle = 1, .drop_last = 1, .layout = DS_CHW};
+    loader_cfg c = {.batch = batch, .threads = 2, .prefetch = 4, .shuffle = 1, .drop_last = 1, .layout = DS_CHW,
+                    .shard = 0, .nshards = 1};
     return c;
 }
 
@@ -108,7 +109,9 @@ static void *worker(void *arg) {
         s->epoch = l->cfg.start_epoch + pos / l->bpe;
         s->batch = pos % l->bpe;
         s->ready = s->failed = 0;
-        int64_t first = s->batch * l->cfg.batch, n = l->n - first < l->cfg.batch ? l->n - first : l->cfg.batch;
+        int64_t first = (s->batch * l->cfg.nshards + l->cfg.shard) * l->cfg.batch;
+        int64_t n = l->n - first < l->cfg.batch ? l->n - first : l->cfg.batch;
+        if (n < 0) n = 0; /* the partial last global batch may not reach this shard */
         s->n = (int)n;
         const int64_t *perm = epoch_perm(l, s->epoch);
         if (!perm) {
@@ -146,10 +149,13 @@ int loader_open(sslc_loader **out, const sslc_dataset *ds, const loader_cfg *cfg
         return snprintf(err, IR_ERRLEN, "loader: prefetch must be in 2..1024, got %d", cfg->prefetch), -1;
     if (cfg->start_epoch < 0 || cfg->start_batch < 0)
         return snprintf(err, IR_ERRLEN, "loader: negative start position"), -1;
-    int64_t bpe = cfg->drop_last ? in->n / cfg->batch : (in->n + cfg->batch - 1) / cfg->batch;
+    if (cfg->nshards < 1 || cfg->shard < 0 || cfg->shard >= cfg->nshards)
+        return snprintf(err, IR_ERRLEN, "loader: shard %d of %d does not exist", cfg->shard, cfg->nshards), -1;
+    int64_t gb = (int64_t)cfg->batch * cfg->nshards;
+    int64_t bpe = cfg->drop_last ? in->n / gb : (in->n + gb - 1) / gb;
     if (bpe < 1)
-        return snprintf(err, IR_ERRLEN, "loader: %s has %lld samples, fewer than one batch of %d", in->what,
-                        (long long)in->n, cfg->batch),
+        return snprintf(err, IR_ERRLEN, "loader: %s has %lld samples, fewer than one batch of %lld", in->what,
+                        (long long)in->n, (long long)gb),
                -1;
     if (cfg->start_batch >= bpe)
         return snprintf(err, IR_ERRLEN, "loader: start batch %lld is past the %lld batches of an epoch",

@@ -31,9 +31,13 @@ typedef struct {
     uint64_t seed;
     ds_layout layout; /* DS_CHW: [B,C,H,W]; DS_HWC: [B,H,W,C] */
     int64_t start_epoch, start_batch; /* where the stream starts (resume) */
+    /* data-parallel shard: the epoch is cut into global batches of batch * nshards samples (one
+     * seeded permutation, the same on every rank) and this loader yields rows shard * batch ..
+     * shard * batch + batch - 1 of each; nshards 1: the whole batch */
+    int shard, nshards;
 } loader_cfg;
 
-/* batch B, 2 threads, prefetch 4, shuffle, drop_last, seed 0, CHW, from the start */
+/* batch B, 2 threads, prefetch 4, shuffle, drop_last, seed 0, CHW, from the start, one shard */
 loader_cfg loader_defaults(int batch);
 
 typedef struct {

@@ -176,6 +176,37 @@ static int test_errors(void) {
     return 0;
 }
 
+/* data-parallel shards: 2 shards of batch B/2 are the halves of each batch of B, in order,
+ * across epochs and from a resume position; a shard outside the job is refused */
+static int test_shards(const sslc_dataset *ds) {
+    int nb = 25;
+    int64_t *whole = malloc(sizeof(int64_t) * nb * B), *half[2] = {malloc(sizeof(int64_t) * nb * B / 2),
+                                                                    malloc(sizeof(int64_t) * nb * B / 2)};
+    int64_t ew[25], eh[25];
+    uint64_t s;
+    loader_cfg c = loader_defaults(B);
+    c.seed = 42;
+    if (stream(ds, c, nb, whole, ew, &s)) return 1;
+    for (int r = 0; r < 2; r++) {
+        loader_cfg h = loader_defaults(B / 2);
+        h.seed = 42, h.shard = r, h.nshards = 2;
+        if (stream(ds, h, nb, half[r], eh, &s)) return 1;
+        CHECK(!memcmp(ew, eh, sizeof ew), "shard %d: batch numbering differs", r);
+        for (int k = 0; k < nb; k++)
+            CHECK(!memcmp(half[r] + k * B / 2, whole + k * B + r * B / 2, sizeof(int64_t) * B / 2),
+                  "shard %d, batch %d: not its half of the global batch", r, k);
+        h.start_epoch = 1, h.start_batch = 3;
+        if (stream(ds, h, 4, half[r], eh, &s)) return 1;
+        CHECK(!memcmp(half[r], whole + 13 * B + r * B / 2, sizeof(int64_t) * B / 2), "shard %d: resume", r);
+    }
+    sslc_loader *l;
+    char err[IR_ERRLEN];
+    c.shard = 2, c.nshards = 2;
+    CHECK(loader_open(&l, ds, &c, err) != 0 && strstr(err, "shard 2 of 2"), "shard 2 of 2 accepted: %s", err);
+    free(whole), free(half[0]), free(half[1]);
+    return 0;
+}
+
 int main(void) {
     sslc_dataset *ds;
     char err[IR_ERRLEN];
@@ -190,6 +221,7 @@ int main(void) {
         int (*fn)(const sslc_dataset *);
     } tests[] = {{"determinism across threads, epochs, resume", test_determinism},
                  {"partial batches", test_partial},
+                 {"data-parallel shards", test_shards},
                  {"shutdown", test_shutdown}};
     for (size_t i = 0; i < sizeof tests / sizeof tests[0]; i++) {
         int r = tests[i].fn(ds);

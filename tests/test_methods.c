@@ -188,6 +188,14 @@ static int test_bad_options(void) {
     s.nset = 0;
     snprintf(s.backbone.name, sizeof s.backbone.name, "vgg");
     CHECK(method_build(method_find("simclr"), &s, &g, err) < 0 && strstr(err, "resnet18"), "bad backbone: %s", err);
+    /* every built-in method runs over several ranks; a method that has not opted in is refused */
+    s = spec_of("convnet", 0.25, 16, 3, 4);
+    s.ranks = 2;
+    for (int i = 0; i < method_count(); i++) CHECK(method_at(i)->data_parallel, "%s is not data-parallel", method_at(i)->name);
+    method_def local = *method_find("simclr");
+    local.data_parallel = 0;
+    CHECK(method_build(&local, &s, &g, err) < 0 && strstr(err, "--ranks 2: simclr does not run over several ranks"),
+          "a method without data_parallel built for 2 ranks: %s", err);
     ir_graph_free(&g);
     printf("ok   bad options\n");
     return 0;

@@ -1,0 +1,35 @@
+/* The data-parallel pass: makes one rank's train graph a member of a job of `ranks` ranks.
+ * After autodiff and before the optimizer it averages every parameter gradient over the ranks
+ * (AllReduce(mean): each rank's loss is over its batch of B, so the mean over ranks is the loss
+ * of the global batch of ranks x B), and reports the loss as that mean too.
+ *
+ * Gradients are flattened into buckets of about `bucket_elems` elements, filled in the order
+ * backward produces them (the last layers' first); each bucket is one Concat -> AllReduce ->
+ * Slice group that depends on its own gradients only, so a schedule may issue it as soon as its
+ * last gradient exists. Nodes stay in creation order (a plan requires it): the reference
+ * interpreter runs the buckets after the backward pass; the cpu pipeline's scheduler places
+ * them (passes/schedule.h). The reduced gradients take the names grad.<param>; the local ones
+ * become grad.<param>.local; bucket k's reduced values are dp.bucket.k. */
+#ifndef SSLC_DATA_PARALLEL_H
+#define SSLC_DATA_PARALLEL_H
+#include <stdint.h>
+
+#include "../ir/ir.h"
+
+#define DP_BUCKET_ELEMS_DEFAULT (1 << 20) /* 4 MiB of float32 per bucket */
+
+/* grads[i] (value ids, -1: no gradient) are replaced by the reduced ones; *loss by the mean
+ * loss. *nbuckets receives the bucket count. 0, or -1 with g->err. */
+int dp_allreduce_grads(ir_graph *g, int *loss, int *grads, int np, int ranks, int64_t bucket_elems,
+                       int *nbuckets);
+
+/* The value whose producer ends the forward pass (remat and fusion split there): the rank's
+ * own loss, "loss.local" in a data-parallel graph (its "loss" is the mean over ranks, made
+ * after the backward pass), else "loss"; -1 if neither. */
+int dp_forward_loss(const ir_graph *g);
+
+/* the rank count a graph was built for: the `ranks` of its collectives (1 without any); -1 if
+ * two collectives disagree */
+int dp_graph_ranks(const ir_graph *g);
+
+#endif

@@ -1,0 +1,50 @@
+#!/bin/bash
+# Data-parallel equivalence (tests/mpi/dp_equiv.py) of all eleven methods: SimSiam, BYOL, SimCLR,
+# SimCLRv2, Barlow Twins, MoCo v1/v2/v3, DINO and SwAV (two multi-crop local views; SwAV's queue
+# full at step 3) and SupCon. 2 ranks x batch 4 (mpirun -np 2, --ranks 2 --sync-bn) against
+# 1 rank x batch 8 (--sync-bn: the same BatchNorm formulation) on the same views from the same
+# initialization, 3 SGD-momentum steps: every loss, gradient, parameter, BatchNorm buffer,
+# method state and momentum buffer. float64 within 1e-9 (per tensor) for every method; float32
+# within 5e-5 of each group's scale (the ranks add in another order) for a few, on the
+# reference interpreter and the cpu backend. Then SimCLR with AllGather's gradient broken as
+# lightly issue 1528 had it (SSLC_BREAK_ALLGATHER_GRAD=1) must fail the check.
+# Args: SSLC_BINARY SOURCE_DIR MPIRUN...
+set -e
+sslc=$1; src=$2; shift 2
+mpirun="$*"
+work=$(mktemp -d); trap 'rm -rf "$work"' EXIT
+export OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1
+eq() { /usr/bin/python3 "$src/tests/mpi/dp_equiv.py" "$sslc" "$mpirun" "$work" "$@"; }
+declare -A opts=(
+  [simsiam]="--set projection_dim=16 --set hidden_dim_proj=16 --set hidden_dim_pred=8"
+  [byol]="--set projection_dim=16 --set hidden_dim=32"
+  [simclr]="--set projection_dim=16"
+  [simclrv2]="--set projection_dim=16"
+  [barlow_twins]="--set projection_dim=32 --set hidden_dim=32"
+  [moco]="--set K=64 --set projection_dim=16"
+  [mocov2]="--set K=64 --set projection_dim=16"
+  [mocov3]="--set projection_dim=16 --set hidden_dim=32"
+  [dino]="--set projection_dim=32 --set hidden_dim=32 --set bottleneck_dim=16 --set num_crops=2"
+  [swav]="--set projection_dim=16 --set hidden_dim=32 --set num_prototypes=32 --set num_crops=2 --set queue_length=16"
+  [supcon]="--set projection_dim=16"
+)
+for m in simsiam byol simclr simclrv2 barlow_twins moco mocov2 mocov3 dino swav supcon; do
+  # shellcheck disable=SC2086
+  eq $m ${opts[$m]} --f64 --tol 1e-9
+done
+# float32 on a few. MoCo's runs on the cpu backend: the reference interpreter's float32 MoCo
+# step at batch 8 with one OpenBLAS thread is itself 9 % away from float64 (also on main; with
+# two threads 5e-6), which is not the ranks' doing.
+for m in simsiam byol simclr barlow_twins; do
+  # shellcheck disable=SC2086
+  eq $m ${opts[$m]} --tol 5e-5 --floor 1
+done
+# shellcheck disable=SC2086
+eq simclr ${opts[simclr]} --tol 5e-5 --floor 1 --device cpu
+# shellcheck disable=SC2086
+eq moco ${opts[moco]} --tol 5e-5 --floor 1 --device cpu
+# shellcheck disable=SC2086
+eq dino ${opts[dino]} --tol 5e-5 --floor 1 --device cpu
+# shellcheck disable=SC2086
+SSLC_BREAK_ALLGATHER_GRAD=1 eq simclr ${opts[simclr]} --f64 --tol 1e-9 --expect-fail
+echo "data-parallel equivalence: ok"
