@@ -414,8 +414,8 @@ int cmd_train(int argc, char **argv) {
         }
         if (df.n < a.spec.batch * comm.size) {
             free(full);
-            rc = cli_error("%s has %lld images, fewer than one global batch of %lld: give --batch %lld or less", df.what,
-                           (long long)df.n, (long long)(a.spec.batch * comm.size), (long long)(df.n / comm.size));
+            rc = cli_error("%s has %lld images, fewer than one batch of %lld%s: give --batch %lld or less", df.what,
+                           (long long)df.n, (long long)(a.spec.batch * comm.size), comm.size > 1 ? " (all ranks)" : "", (long long)(df.n / comm.size));
             goto out;
         }
         if (!has_opt(cargc, cargv, "--ranks")) a.spec.ranks = comm.size; /* the job's size */

@@ -407,7 +407,7 @@ static int prepare(run_state *r, char *err) {
     }
     free(bytes);
     /* what PyTorch needs to rebuild the encoder (python/); a run from before it existed gets it on resume */
-    if (!rc && o->out_dir && (!o->resume || !exists(r->dir_desc))) rc = backbone_json_write(r->dir_plan, r->dir_desc, err);
+    if (!rc && o->out_dir && r->rank == 0 && (!o->resume || !exists(r->dir_desc))) rc = backbone_json_write(r->dir_plan, r->dir_desc, err);
     return rc;
 }
 
