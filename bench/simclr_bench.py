@@ -175,7 +175,7 @@ def main():
         sys.exit("--steps and --threads must be >= 1")
     env = dict(os.environ, OMP_NUM_THREADS=str(a.threads), OPENBLAS_NUM_THREADS=str(a.threads),
                TORCHINDUCTOR_COMPILE_THREADS="1")
-    configs = ["cifar", "main"] if a.config == "both" else [a.config]
+    configs = ["main", "cifar"] if a.config == "both" else [a.config]
     print(f"SimCLR step, fake data, {a.threads} threads, {a.steps} timed steps per side after warm-up; "
           f"each side in a process of its own")
     for c in configs:

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "../runtime/npy.h"
+#include "../runtime/threads.h"
 #include "cli.h"
 #include "eval.h"
 #include "extract.h"
@@ -148,6 +149,14 @@ int cmd_eval(int argc, char **argv) {
     o.probe.epochs = (int)a.epochs;
     eval_result r;
     char err[IR_ERRLEN];
+    if (a.device == ENGINE_CPU) { /* the thread count from the load, as `sslc run` (runtime/threads.h) */
+        char line[256];
+        if (threads_setup(line, sizeof line, err)) {
+            fprintf(stderr, "sslc: %s\n", err);
+            return CLI_RUN_ERROR;
+        }
+        if (!a.quiet) fprintf(stderr, "eval: %s\n", line);
+    }
     if (eval_run(&o, &r, err)) {
         fprintf(stderr, "sslc: %s\n", err);
         return CLI_RUN_ERROR;

@@ -498,11 +498,8 @@ static int run_steps(run_state *r, train_result *res, char *err) {
 
 /* the cpu backend's thread count, chosen once before the engine starts (runtime/threads.h) */
 static int choose_threads(char *err) {
-    thread_choice c;
-    if (threads_choose(getenv("SSLC_THREADS"), getenv("OMP_NUM_THREADS"), &c, err)) return -1;
-    threads_apply(&c);
     char line[256];
-    threads_describe(&c, line, sizeof line);
+    if (threads_setup(line, sizeof line, err)) return -1;
     printf("%s\n", line);
     return 0;
 }

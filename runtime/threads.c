@@ -113,3 +113,11 @@ void threads_describe(const thread_choice *c, char *buf, int len) {
     else
         snprintf(buf, (size_t)len, "threads: %d of %d CPUs (%s)", c->threads, c->available, c->source);
 }
+
+int threads_setup(char *line, int len, char *err) {
+    thread_choice c;
+    if (threads_choose(getenv("SSLC_THREADS"), getenv("OMP_NUM_THREADS"), &c, err)) return -1;
+    threads_apply(&c);
+    threads_describe(&c, line, len);
+    return 0;
+}

@@ -32,4 +32,8 @@ void threads_apply(const thread_choice *c);
 /* one line for the log, e.g. "threads: 1 of 2 CPUs (auto: 1.0 busy with other processes; ...)" */
 void threads_describe(const thread_choice *c, char *buf, int len);
 
+/* choose (from SSLC_THREADS, OMP_NUM_THREADS, the load), apply, and describe in `line` for the
+ * caller to print: what a command does once before it starts a cpu engine. 0, or -1 with err. */
+int threads_setup(char *line, int len, char *err);
+
 #endif
