@@ -29,10 +29,10 @@ for bad in 0 two -3; do
         fail "SSLC_THREADS=$bad: $(cat "$work/err")"
 done
 
-# sslc eval: the line on stderr (stdout keeps the result alone)
+# sslc eval: the choice at the end of the summary line on stderr (stdout keeps the result alone)
 SSLC_THREADS=1 "$sslc" eval "$work/run" --data fake:32 --knn 3 >"$work/eval.out" 2>"$work/eval.err" ||
     fail "eval: $(cat "$work/eval.err")"
-grep -q '^eval: threads: 1 of [0-9]* CPUs (SSLC_THREADS)$' "$work/eval.err" || fail "eval's line: $(cat "$work/eval.err")"
+grep -q '^eval: .*; threads: 1 of [0-9]* CPUs (SSLC_THREADS)$' "$work/eval.err" || fail "eval's line: $(cat "$work/eval.err")"
 grep -q threads "$work/eval.out" && fail "eval's stdout: $(cat "$work/eval.out")"
 set +e; SSLC_THREADS=x "$sslc" eval "$work/run" --data fake:32 --knn 3 >/dev/null 2>"$work/err"; rc=$?; set -e
 [ $rc -ne 0 ] && [ "$(wc -l <"$work/err")" = 1 ] || fail "eval SSLC_THREADS=x: exit $rc, $(cat "$work/err")"
