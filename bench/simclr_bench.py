@@ -186,9 +186,9 @@ def main():
             label = f"PyTorch {version} " + ("torch.compile" if PEERS[p][1] else "eager")
             rows.append((f"{label} ({p})", s, rss))
         print(f"\n{cfg['title']}")
-        print(f"  {'':44} {'s/step':>8} {'img/s':>8} {'peak RSS':>10}")
+        print(f"  {'':52} {'s/step':>8} {'img/s':>8} {'peak RSS':>10}")
         for name, s, rss in rows:
-            print(f"  {name:44} {s:8.3f} {cfg['batch'] / s:8.1f} {rss / 1024:6.0f} MiB")
+            print(f"  {name:52} {s:8.3f} {cfg['batch'] / s:8.1f} {rss / 1024:6.0f} MiB")
         if len(rows) > 1:
             fast = min(rows[1:], key=lambda r: r[1])
             small = min(rows[1:], key=lambda r: r[2])
