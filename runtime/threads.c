@@ -54,14 +54,14 @@ static int cpu_times(const cpu_set_t *mask, unsigned long long *busy, unsigned l
 }
 
 /* CPUs' worth of busy time on the mask's CPUs over THREADS_SAMPLE_MS (this process is idle
- * meanwhile, so it is others' load); 0 when /proc/stat cannot tell */
+ * meanwhile, so it is others' load); -1 when /proc/stat cannot tell */
 static double sample_busy(const cpu_set_t *mask, int ncpu) {
     unsigned long long b0, t0, b1, t1;
-    if (cpu_times(mask, &b0, &t0)) return 0;
+    if (cpu_times(mask, &b0, &t0)) return -1;
     struct timespec ts = {0, THREADS_SAMPLE_MS * 1000000L};
     while (nanosleep(&ts, &ts) && errno == EINTR) {
     }
-    if (cpu_times(mask, &b1, &t1) || t1 <= t0) return 0;
+    if (cpu_times(mask, &b1, &t1) || t1 <= t0) return -1;
     return (double)(b1 - b0) / (double)(t1 - t0) * ncpu;
 }
 
@@ -82,6 +82,7 @@ int threads_choose(const char *sslc_threads, const char *omp_num_threads, thread
     cpu_set_t mask;
     c->available = affinity(&mask);
     c->busy_cores = -1;
+    c->load_unknown = 0;
     if (sslc_threads && strcmp(sslc_threads, "auto")) {
         c->source = "SSLC_THREADS";
         return parse_count("SSLC_THREADS", sslc_threads, &c->threads, err);
@@ -95,6 +96,8 @@ int threads_choose(const char *sslc_threads, const char *omp_num_threads, thread
     }
     c->source = "auto";
     c->busy_cores = sample_busy(&mask, c->available);
+    c->load_unknown = c->busy_cores < 0; /* then every CPU, as OpenMP would, and the line says why */
+    if (c->load_unknown) c->busy_cores = 0;
     c->threads = threads_for_load(c->available, c->busy_cores);
     return 0;
 }
@@ -106,7 +109,11 @@ void threads_apply(const thread_choice *c) {
 }
 
 void threads_describe(const thread_choice *c, char *buf, int len) {
-    if (c->busy_cores >= 0)
+    if (c->load_unknown)
+        snprintf(buf, (size_t)len,
+                 "threads: %d of %d CPUs (auto: the load could not be read from /proc/stat; SSLC_THREADS=N sets it)",
+                 c->threads, c->available);
+    else if (c->busy_cores >= 0)
         snprintf(buf, (size_t)len,
                  "threads: %d of %d CPUs (auto: %.1f busy with other processes at start; SSLC_THREADS=N sets it)",
                  c->threads, c->available, c->busy_cores);

@@ -14,6 +14,7 @@ typedef struct {
     int threads;       /* what the computation uses */
     int available;     /* CPUs in this process's affinity mask */
     double busy_cores; /* auto: CPUs' worth of time others used during the sample; else -1 */
+    int load_unknown;  /* auto without /proc/stat: every CPU, and the line says so */
     const char *source; /* "SSLC_THREADS", "OMP_NUM_THREADS" or "auto" */
 } thread_choice;
 
