@@ -17,6 +17,7 @@ of each process, and sslc's ratios to the best peer (fastest step, smallest peak
 
 usage: /usr/bin/python3 bench/simclr_bench.py SSLC [--config both] [--steps 4] [--threads 2] [--peers ...]"""
 import argparse
+import json
 import os
 import re
 import resource
@@ -115,7 +116,7 @@ def torch_side(cfg, steps, threads, compiled):
 
 
 def sslc_side(sslc, cfg, steps, env):
-    """seconds per step (the mean of the logged steps after the first) and peak RSS in KiB"""
+    """seconds per step (the mean of the steps after the first) and peak RSS in KiB"""
     with tempfile.TemporaryDirectory() as d:
         plan = os.path.join(d, "simclr.plan")
         # --augment none: views are inputs, as on the PyTorch side (no augmentation in the step)
@@ -129,14 +130,17 @@ def sslc_side(sslc, cfg, steps, env):
         # warm the kernel cache so that compiling kernels is not counted
         subprocess.run([sslc, "run", plan, "--data", data, "--steps", "1"], check=True, env=env,
                        stdout=subprocess.DEVNULL)
+        run = os.path.join(d, "run")
         r = subprocess.run(["/usr/bin/time", "-f", "MAXRSS %M", sslc, "run", plan, "--data", data, "--steps",
-                            str(steps + 1), "--log-every", "1"], capture_output=True, text=True, env=env)
-    if r.returncode:
-        sys.exit("sslc failed: " + r.stderr[-500:])
-    ips = [float(x) for x in re.findall(r"([0-9.]+) img/s", r.stdout)][1:]  # the first step is warm-up
-    if not ips:
-        sys.exit("sslc printed no img/s lines: " + r.stdout[-500:])
-    return cfg["batch"] / (sum(ips) / len(ips)), int(re.search(r"MAXRSS (\d+)", r.stderr).group(1))
+                            str(steps + 1), "--log-every", "1", "--out", run], capture_output=True, text=True, env=env)
+        if r.returncode:
+            sys.exit("sslc failed: " + r.stderr[-500:])
+        # metrics.jsonl: elapsed_s after each step (ms); the first step is warm-up
+        with open(os.path.join(run, "metrics.jsonl")) as f:
+            elapsed = [json.loads(line)["elapsed_s"] for line in f if line.strip()]
+    if len(elapsed) != steps + 1:
+        sys.exit(f"sslc logged {len(elapsed)} steps of {steps + 1} in metrics.jsonl")
+    return (elapsed[-1] - elapsed[0]) / steps, int(re.search(r"MAXRSS (\d+)", r.stderr).group(1))
 
 
 def peer_side(peer, config, steps, threads, env):
