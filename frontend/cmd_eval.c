@@ -7,6 +7,7 @@
 
 #include "../runtime/fileio.h"
 #include "../runtime/npy.h"
+#include "../runtime/threads.h"
 #include "cli.h"
 #include "eval.h"
 #include "extract.h"
@@ -158,6 +159,13 @@ int cmd_eval(int argc, char **argv) {
     o.limit = a.limit;
     eval_result r;
     char err[IR_ERRLEN];
+    /* the thread count from the load, as `sslc run` (runtime/threads.h); said in the summary line,
+     * so that an error stays the only line on stderr */
+    char threads[256] = "";
+    if (a.device == ENGINE_CPU && threads_setup(threads, sizeof threads, err)) {
+        fprintf(stderr, "sslc: %s\n", err);
+        return CLI_RUN_ERROR;
+    }
     if (eval_run(&o, &r, err)) {
         fprintf(stderr, "sslc: %s\n", err);
         return CLI_RUN_ERROR;
@@ -175,9 +183,10 @@ int cmd_eval(int argc, char **argv) {
         printf("%s\n", line);
         if (!a.quiet)
             fprintf(stderr, "eval: %lld train / %lld test images, %lld features, %.1f s (features %.1f s, linear %.1f s, "
-                            "kNN %.1f s)%s%s\n",
+                            "kNN %.1f s)%s%s%s%s\n",
                     (long long)r.n_train, (long long)r.n_test, (long long)r.dim, r.seconds, r.seconds_features,
-                    r.seconds_linear, r.seconds_knn, r.json_path[0] ? "; wrote " : "", r.json_path);
+                    r.seconds_linear, r.seconds_knn, r.json_path[0] ? "; wrote " : "", r.json_path,
+                    threads[0] ? "; " : "", threads);
     }
     return 0;
 }

@@ -25,6 +25,7 @@
 #include "../runtime/rng.h"
 #include "encoder_desc.h"
 #include "online_knn.h"
+#include "../runtime/threads.h"
 #include "plan_opts.h"
 #include "rundir.h"
 
@@ -551,6 +552,14 @@ static int run_steps(run_state *r, train_result *res, char *err) {
     return rc;
 }
 
+/* the cpu backend's thread count, chosen once before the engine starts (runtime/threads.h) */
+static int choose_threads(char *err) {
+    char line[256];
+    if (threads_setup(line, sizeof line, err)) return -1;
+    printf("%s\n", line);
+    return 0;
+}
+
 int train_run(const train_opts *o, train_result *res, char *err) {
     run_state r;
     memset(&r, 0, sizeof r);
@@ -568,6 +577,7 @@ int train_run(const train_opts *o, train_result *res, char *err) {
     if (prepare(&r, err) || plan_opt_config(&r.p, &r.cfg, &r.lr, &r.wd, err) ||
         plan_int_option(&r.p, "batch", &r.batch, err) || aug_bind_plan(&r.ab, &r.p, err))
         goto out;
+    if (o->device == ENGINE_CPU && choose_threads(err)) goto out;
     /* the first run of a plan compiles its kernels (cached afterwards): say why nothing moves */
     printf("preparing the %s engine (kernels are compiled once and cached)\n", engine_kind_name(o->device));
     fflush(stdout);
