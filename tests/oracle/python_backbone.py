@@ -129,7 +129,13 @@ def check_config(tag, method, args, c, s):
         root, files = png_folder(tag, c, s)
         npy = os.path.join(WORK, "e.npy")
         sslc_cmd("embed", run, "--data", f"folder:{root}", "-o", npy, "--quiet", "--device", device(tag))
-        xs = torch.stack([model.transform(Image.open(f)) for f in files])
+        # embed's rows: the images of the split it embeds (a folder without train/ and test/ holds
+        # some out for evaluation), in the order of the paths file it writes beside the .npy
+        with open(os.path.join(WORK, "e.paths.txt")) as fp:
+            rows = [ln.rstrip("\n") for ln in fp]
+        if not rows or not set(rows) <= {os.path.relpath(f, root) for f in files} | set(files):
+            fail(f"{tag}: embed's paths file {rows} does not name the folder's images")
+        xs = torch.stack([model.transform(Image.open(r if os.path.isabs(r) else os.path.join(root, r))) for r in rows])
         worst = max(worst, compare(f"{tag} transform + model vs sslc embed", model(xs), np.load(npy)))
     return run, model, worst
 
