@@ -12,6 +12,7 @@
 #include "cli.h"
 #include "driver.h"
 #include "onnx.h"
+#include "suggest.h"
 
 static void compile_usage(FILE *f) {
     fprintf(f,
@@ -59,6 +60,31 @@ static void compile_usage(FILE *f) {
             "                       --targets cpu,cuda\n"
             "  -o, --output FILE    plan file to write\n",
             backbone_choices(), aug_recipe_choices());
+}
+
+/* --set NAME=VALUE against the method's options, before anything is built: a misspelt name is
+ * answered with the nearest one, a bad value as method_resolve_options words it. */
+static int check_set_options(const method_def *m, const method_spec *spec, char *perr) {
+    char names[1024];
+    size_t k = 0;
+    names[0] = 0;
+    for (int j = 0; j < m->nopts && k < sizeof names; j++)
+        k += (size_t)snprintf(names + k, sizeof names - k, "%s%s", j ? ", " : "", m->opts[j].name);
+    for (int i = 0; i < spec->nset; i++) {
+        const char *s = spec->set[i], *eq = strchr(s, '=');
+        if (!eq) return cli_fail(perr, "--set expects NAME=VALUE, got '%s' (e.g. --set %s=...)", s, m->nopts ? m->opts[0].name : "NAME");
+        char name[64], hint[96];
+        snprintf(name, sizeof name, "%.*s", (int)(eq - s), s);
+        int known = 0;
+        for (int j = 0; j < m->nopts; j++) known |= !strcmp(m->opts[j].name, name);
+        if (!known)
+            return cli_fail(perr, "%s has no option '%s' (%soptions: %s)", m->name, name, suggest_hint(name, names, hint, sizeof hint),
+                            names);
+    }
+    double vals[METHOD_MAX_OPTS];
+    char err[IR_ERRLEN];
+    if (method_resolve_options(m, spec, vals, err)) return cli_fail(perr, "--set: %s", err);
+    return 0;
 }
 
 /* Parses the compile options shared by `compile` (and later `train`) into args. */
@@ -114,8 +140,7 @@ int parse_compile_args(int argc, char **argv, compile_args *a, const char **out,
                 break;
             }
             a->backbone_file = NULL;
-            if (strlen(optarg) >= sizeof a->spec.backbone.name)
-                return cli_fail(perr, "unknown backbone '%s' (choose one of: %s)", optarg, backbone_choices());
+            if (strlen(optarg) >= sizeof a->spec.backbone.name) return cli_check_backbone(optarg, perr), CLI_USAGE_ERROR;
             snprintf(a->spec.backbone.name, sizeof a->spec.backbone.name, "%s", optarg);
             break;
         case 'X': a->backbone_output = optarg; break;
@@ -244,13 +269,15 @@ int parse_compile_args(int argc, char **argv, compile_args *a, const char **out,
         case 'A': archs = optarg; break;
         case 'h': return -1;
         case ':': return cli_fail(perr, "option %s needs a value", argv[optind - 1]);
-        default: return cli_fail(perr, "compile: unknown option '%s' (see sslc compile --help)", argv[optind - 1]);
+        default: return cli_unknown_option_e(perr, "compile", argv[optind - 1], longopts, NULL);
         }
     }
     if (optind >= argc) return cli_fail(perr, "compile: which method? (choose one of: %s)", method_choices());
     if (optind + 1 < argc) return cli_fail(perr, "compile: unexpected argument '%s'", argv[optind + 1]);
-    a->method = method_find(argv[optind]);
-    if (!a->method) return cli_fail(perr, "unknown method '%s' (choose one of: %s)", argv[optind], method_choices());
+    a->method = cli_find_method(argv[optind], perr);
+    if (!a->method) return CLI_USAGE_ERROR;
+    if (!a->backbone_file && cli_check_backbone(a->spec.backbone.name, perr)) return CLI_USAGE_ERROR;
+    if (check_set_options(a->method, &a->spec, perr)) return CLI_USAGE_ERROR;
     a->spec.backbone.width = width;
     if (shape_opt && a->backbone_file)
         return cli_fail(perr, "%s applies to the built-in backbones, not to an imported one (%s)", shape_opt, a->backbone_file);

@@ -15,11 +15,12 @@ int cmd_methods(int argc, char **argv) {
         if (argv[i][0] == '-') return cli_error("methods: unknown option '%s'", argv[i]);
         only = argv[i];
     }
-    if (only && !method_find(only))
-        return cli_error("unknown method '%s' (choose one of: %s)", only, method_choices());
+    const method_def *one = NULL;
+    char err[CLI_ERRLEN];
+    if (only && !(one = cli_find_method(only, err))) return cli_error("%s", err);
     for (int m = 0; m < method_count(); m++) {
         const method_def *d = method_at(m);
-        if (only && strcmp(only, d->name)) continue;
+        if (one && one != d) continue;
         printf("%s\n  %s\n", d->name, d->summary);
         if (d->notes) printf("  note: %s\n", d->notes);
         for (int i = 0; i < d->nopts; i++) {

@@ -69,7 +69,7 @@ int cmd_run(int argc, char **argv) {
                    "  --precision: f32 (default), tf32 (cuda: TF32 tensor cores in cuBLAS/cuDNN)\n");
             return 0;
         case ':': return cli_error("option %s needs a value", argv[optind - 1]);
-        default: return cli_error("run: unknown option '%s' (see sslc run --help)", argv[optind - 1]);
+        default: return cli_unknown_option("run", argv[optind - 1], longopts, NULL);
         }
     }
     if (optind + 1 < argc) return cli_error("run: unexpected argument '%s'", argv[optind + 1]);

@@ -268,7 +268,7 @@ int cmd_step(int argc, char **argv) {
                    "  or [N], N >= steps (step s uses element s-1)\n");
             return 0;
         case ':': return cli_error("option %s needs a value", argv[optind - 1]);
-        default: return cli_error("step: unknown option '%s' (options: --params, --inputs, --steps, --dump)", argv[optind - 1]);
+        default: return cli_unknown_option("step", argv[optind - 1], longopts, NULL);
         }
     }
     if (optind >= argc) return cli_error("step: which plan file?");
