@@ -62,6 +62,26 @@ static void compile_usage(FILE *f) {
             backbone_choices(), aug_recipe_choices());
 }
 
+static const struct option longopts[] = {
+    {"backbone", required_argument, 0, 'b'},  {"width", required_argument, 0, 'w'},
+    {"backbone-output", required_argument, 0, 'X'},
+    {"image-size", required_argument, 0, 'i'}, {"channels", required_argument, 0, 'c'},
+    {"cifar-stem", required_argument, 0, 'C'}, {"batch", required_argument, 0, 'B'},
+    {"set", required_argument, 0, 's'},       {"optimizer", required_argument, 0, 'O'},
+    {"lr", required_argument, 0, 'l'},        {"momentum", required_argument, 0, 'm'},
+    {"nesterov", no_argument, 0, 'n'},        {"weight-decay", required_argument, 0, 'd'},
+    {"adam-eps", required_argument, 0, 'e'},  {"lars-eta", required_argument, 0, 'E'},
+    {"augment", required_argument, 0, 'a'},   {"seed", required_argument, 0, 'S'},
+    {"output", required_argument, 0, 'o'},    {"help", no_argument, 0, 'h'},
+    {"patch-size", required_argument, 0, 'P'}, {"depth", required_argument, 0, 'D'},
+    {"source-size", required_argument, 0, 'z'}, {"mean", required_argument, 0, 'M'},
+    {"std", required_argument, 0, 'T'},       {"lr-schedule", required_argument, 0, 'R'},
+    {"warmup-epochs", required_argument, 0, 'W'}, {"exclude-bias-norm", required_argument, 0, 'x'},
+    {"targets", required_argument, 0, 'G'},   {"cuda-arch", required_argument, 0, 'A'},
+    {0, 0, 0, 0}};
+
+const struct option *compile_options(void) { return longopts; }
+
 /* --set NAME=VALUE against the method's options, before anything is built: a misspelt name is
  * answered with the nearest one, a bad value as method_resolve_options words it. */
 static int check_set_options(const method_def *m, const method_spec *spec, char *perr) {
@@ -89,23 +109,6 @@ static int check_set_options(const method_def *m, const method_spec *spec, char 
 
 /* Parses the compile options shared by `compile` (and later `train`) into args. */
 int parse_compile_args(int argc, char **argv, compile_args *a, const char **out, char *perr) {
-    static const struct option longopts[] = {
-        {"backbone", required_argument, 0, 'b'},  {"width", required_argument, 0, 'w'},
-        {"backbone-output", required_argument, 0, 'X'},
-        {"image-size", required_argument, 0, 'i'}, {"channels", required_argument, 0, 'c'},
-        {"cifar-stem", required_argument, 0, 'C'}, {"batch", required_argument, 0, 'B'},
-        {"set", required_argument, 0, 's'},       {"optimizer", required_argument, 0, 'O'},
-        {"lr", required_argument, 0, 'l'},        {"momentum", required_argument, 0, 'm'},
-        {"nesterov", no_argument, 0, 'n'},        {"weight-decay", required_argument, 0, 'd'},
-        {"adam-eps", required_argument, 0, 'e'},  {"lars-eta", required_argument, 0, 'E'},
-        {"augment", required_argument, 0, 'a'},   {"seed", required_argument, 0, 'S'},
-        {"output", required_argument, 0, 'o'},    {"help", no_argument, 0, 'h'},
-        {"patch-size", required_argument, 0, 'P'}, {"depth", required_argument, 0, 'D'},
-        {"source-size", required_argument, 0, 'z'}, {"mean", required_argument, 0, 'M'},
-        {"std", required_argument, 0, 'T'},       {"lr-schedule", required_argument, 0, 'R'},
-        {"warmup-epochs", required_argument, 0, 'W'}, {"exclude-bias-norm", required_argument, 0, 'x'},
-        {"targets", required_argument, 0, 'G'},   {"cuda-arch", required_argument, 0, 'A'},
-        {0, 0, 0, 0}};
     int exclude = -1;
     const char *targets = NULL, *archs = NULL;
     int have_mean = 0, have_std = 0;
@@ -318,8 +321,7 @@ static int set_optf(sslc_plan *p, const char *k, double v, char *err) {
     return plan_set_option(p, k, buf, err);
 }
 
-/* Everything the runtime and `inspect` need to know about how the plan was made. */
-static int record_options(sslc_plan *p, const compile_args *a, char *err) {
+int compile_args_options(sslc_plan *p, const compile_args *a, char *err) {
     const backbone_cfg *bb = &a->spec.backbone;
     double vals[METHOD_MAX_OPTS];
     if (method_resolve_options(a->method, &a->spec, vals, err)) return -1;
@@ -335,21 +337,13 @@ static int record_options(sslc_plan *p, const compile_args *a, char *err) {
              set_optf(p, "eta", a->opt.eta, err) || plan_set_option(p, "lr_schedule", a->lr_schedule, err) ||
              set_optf(p, "warmup_epochs", a->warmup_epochs, err) ||
              set_optf(p, "exclude_bias_norm", a->opt.exclude_no_decay, err);
-    if (!rc && a->backbone_file) {
-        char path[PATH_MAX];
-        if (!realpath(a->backbone_file, path)) snprintf(path, sizeof path, "%s", a->backbone_file);
-        char crc[16];
-        snprintf(crc, sizeof crc, "%08x", a->backbone_crc32);
-        rc = plan_set_option(p, "backbone_file", path, err) ||
-             plan_set_option(p, "backbone_output", a->backbone_output ? a->backbone_output : "", err) ||
-             plan_set_option(p, "backbone_crc32", crc, err);
-    }
     if (!rc && strcmp(a->augment, "none")) {
         char m[64], sd[64];
         size_t k = 0;
         for (int i = 0; i < a->norm.nmean; i++) k += (size_t)snprintf(m + k, sizeof m - k, "%s%g", i ? "," : "", a->norm.mean[i]);
         k = 0;
         for (int i = 0; i < a->norm.nstd; i++) k += (size_t)snprintf(sd + k, sizeof sd - k, "%s%g", i ? "," : "", a->norm.std[i]);
+        /* aug.view.*: from the graph's views (none yet in a plan that holds no graph) */
         rc = plan_set_option(p, "aug.mean", m, err) || plan_set_option(p, "aug.std", sd, err) ||
              aug_plan_options(p, &p->train, aug_recipe_find(a->augment), err);
     }
@@ -358,6 +352,22 @@ static int record_options(sslc_plan *p, const compile_args *a, char *err) {
         snprintf(key, sizeof key, "method.%s", a->method->opts[i].name);
         method_format_value(&a->method->opts[i], vals[i], v, sizeof v);
         rc = plan_set_option(p, key, v, err);
+    }
+    p->seed = a->seed;
+    return rc ? -1 : 0;
+}
+
+/* Everything the runtime and `inspect` need to know about how the plan was made. */
+static int record_options(sslc_plan *p, const compile_args *a, char *err) {
+    int rc = compile_args_options(p, a, err);
+    if (!rc && a->backbone_file) {
+        char path[PATH_MAX];
+        if (!realpath(a->backbone_file, path)) snprintf(path, sizeof path, "%s", a->backbone_file);
+        char crc[16];
+        snprintf(crc, sizeof crc, "%08x", a->backbone_crc32);
+        rc = plan_set_option(p, "backbone_file", path, err) ||
+             plan_set_option(p, "backbone_output", a->backbone_output ? a->backbone_output : "", err) ||
+             plan_set_option(p, "backbone_crc32", crc, err);
     }
     return rc ? -1 : 0;
 }

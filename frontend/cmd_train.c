@@ -13,16 +13,8 @@
 #include "driver.h"
 #include "eval.h"
 #include "rundir.h"
+#include "train_recipe.h"
 #include "train_loop.h"
-
-/* Defaults of `sslc train` where they differ from `sslc compile`'s: a backbone small enough for
- * a CPU (ResNet-18 at a quarter width: 16 base channels), the dataset's image size and channels,
- * and a schedule that learns within a few epochs. */
-#define TRAIN_DEFAULT_DATA "fashion-mnist"
-#define TRAIN_DEFAULT_EPOCHS 4
-#define TRAIN_DEFAULT_WIDTH "0.25"
-#define TRAIN_DEFAULT_OPTIMIZER "adamw"
-#define TRAIN_DEFAULT_WD "1e-6"
 
 typedef struct {
     const char *name;
@@ -78,40 +70,108 @@ static int imported_backbone(int argc, char **argv) {
 
 static void usage(void) {
     printf("usage: sslc train METHOD [compile options] [--data SPEC] [--epochs N | --steps N] [--out DIR]\n"
-           "                  [--resume] [--device cpu|cuda|ref] [--precision f32|tf32] [--seed S] [--knn K] [--no-eval]\n"
+           "                  [--device cpu|cuda|ref] [--precision f32|tf32] [--seed S] [--knn K] [--no-eval]\n"
+           "                  [--log-every K] [--checkpoint-every K] [--stop-after K]\n"
+           "       sslc train [METHOD] --resume [DIR] [the same options]\n"
            "  compiles METHOD into DIR/plan.plan (any `sslc compile` option; see sslc compile --help),\n"
-           "  trains it (as `sslc run`: checkpoints, metrics.jsonl, Ctrl-C checkpoints and exits), then\n"
-           "  prints linear-probe and kNN top-1 of the encoder on the test split (as `sslc eval`).\n"
+           "  prints the resolved recipe, trains it (as `sslc run`: checkpoints, metrics.jsonl, Ctrl-C\n"
+           "  checkpoints and exits), then prints linear-probe and kNN top-1 of the encoder on the test\n"
+           "  split (as `sslc eval`).\n"
            "  Defaults: --data " TRAIN_DEFAULT_DATA ", --epochs %d, --out runs/METHOD (runs/METHOD-2, ... when\n"
            "  that holds a run), --backbone resnet18 --width " TRAIN_DEFAULT_WIDTH ", image size and channels\n"
-           "  of the data, --optimizer adamw --lr 1e-3 --weight-decay 1e-6 (unless --optimizer is given),\n"
-           "  for simclr/simclrv2 --set temperature=0.2, --knn 20. --resume continues DIR's run (its plan; no compile options).\n",
+           "  of the data (--source-size: the data's when it differs from --image-size),\n"
+           "  --optimizer " TRAIN_DEFAULT_OPTIMIZER " --lr " TRAIN_DEFAULT_LR " --weight-decay " TRAIN_DEFAULT_WD
+           " (unless --optimizer is given),\n"
+           "  for simclr/simclrv2 --set temperature=0.2 (`sslc methods METHOD` shows both commands' defaults), --knn 20.\n"
+           "  --log-every K: a progress line every K steps (default about 20 a run)\n"
+           "  --checkpoint-every K: also checkpoint every K steps (default once an epoch, at the end, on Ctrl-C)\n"
+           "  --stop-after K: stop after K steps of this invocation, with a checkpoint\n"
+           "  --resume DIR: continue the run in DIR (or --out DIR) from its checkpoint with its own plan;\n"
+           "          compile options given must match the run's (the first that differs is named), and\n"
+           "          METHOD, if given, must be the run's method\n",
            TRAIN_DEFAULT_EPOCHS);
 }
 
-/* The data's image size and channels, the defaults of --image-size / --channels. */
-static int data_shape(const char *spec, int *c, int *h, int *w, char *err) {
+/* The data's image size, channels and training images: the defaults of --image-size /
+ * --channels / --source-size, and the checks that need no compiling. */
+static int data_shape(const char *spec, int *c, int *h, int *w, int64_t *n, char *err) {
     sslc_dataset *ds;
     ds_options o = {0};
     if (ds_open(&ds, spec, DS_TRAIN, &o, err)) return -1;
     const ds_info *in = ds_get_info(ds);
-    *c = in->c, *h = in->h, *w = in->w;
+    *c = in->c, *h = in->h, *w = in->w, *n = in->n;
     ds_close(ds);
+    return 0;
+}
+
+/* fake:N without CxHxW takes the plan's image shape */
+static int shapeless_fake(const char *spec) { return !strncmp(spec, "fake:", 5) && !strchr(spec + 5, ':'); }
+
+static int is_dir(const char *path) {
+    struct stat st;
+    return !stat(path, &st) && S_ISDIR(st.st_mode);
+}
+
+/* --resume without a directory: never guess which run (runs/METHOD may be an older, finished
+ * one); name the runs of the method that are here instead */
+static int which_run(const method_def *m) {
+    if (!m) return cli_error("train: --resume: which run? give its directory: sslc train --resume DIR");
+    char found[512] = "", last[300] = "", p[300];
+    size_t k = 0;
+    int n = 0;
+    for (int i = 1; i < 1000; i++) {
+        if (i == 1)
+            snprintf(p, sizeof p, "runs/%s/%s", m->name, RUN_CHECKPOINT);
+        else
+            snprintf(p, sizeof p, "runs/%s-%d/%s", m->name, i, RUN_CHECKPOINT);
+        struct stat st;
+        if (stat(p, &st)) continue;
+        *strrchr(p, '/') = 0;
+        snprintf(last, sizeof last, "%s", p);
+        if (n++ < 6) k += (size_t)snprintf(found + k, sizeof found - k, "%s%s", k ? ", " : "", p);
+    }
+    if (!n) return cli_error("train: --resume: which run? give its directory (sslc train --resume DIR); no runs/%s* run is here", m->name);
+    return cli_error("train: --resume: which run? give its directory, e.g. sslc train --resume %s (%s run%s here: %s%s)", last,
+                     m->name, n > 1 ? "s" : "", found, n > 6 ? ", ..." : "");
+}
+
+
+/* Every --option among the compile arguments must be a compile option (getopt_long also takes
+ * a unique prefix); else one line naming the nearest option of either kind. */
+static int check_compile_option_names(int cargc, char **cargv, const struct option *run_longopts) {
+    for (int i = 1; i < cargc; i++) {
+        if (strncmp(cargv[i], "--", 2) || !cargv[i][2]) continue;
+        size_t n = strcspn(cargv[i] + 2, "=");
+        int known = 0;
+        for (const struct option *o = compile_options(); o->name && !known; o++) known = !strncmp(o->name, cargv[i] + 2, n);
+        if (!known) return cli_unknown_option("train", cargv[i], compile_options(), run_longopts);
+        const struct option *o = compile_options();
+        while (o->name && strncmp(o->name, cargv[i] + 2, n)) o++;
+        if (o->has_arg == required_argument && !strchr(cargv[i], '=')) i++; /* its value */
+    }
     return 0;
 }
 
 int cmd_train(int argc, char **argv) {
     /* split argv: run options here, compile options (and METHOD) to parse_compile_args */
     char **cargv = calloc((size_t)argc + 16, sizeof *cargv), **rargv = calloc((size_t)argc + 2, sizeof *rargv);
+    char **full = calloc((size_t)argc + 40, sizeof *full);
     int cargc = 0, rargc = 0, rc = CLI_USAGE_ERROR;
     char err[IR_ERRLEN], dims[3][32], outbuf[4096];
     char plan_path[4200]; /* o.plan_path points here until train_run returns */
     int lock_fd = -1;     /* the run directory's lock (frontend/rundir.h) */
-    if (!cargv || !rargv) {
-        free(cargv);
-        free(rargv);
-        return cli_error("out of memory");
+    int made_dir = 0;     /* this command made the run directory: removed if it fails before training */
+    const char *resume_dir = NULL;
+    sslc_plan run_plan, recipe;
+    plan_init(&run_plan);
+    plan_init(&recipe);
+    if (!cargv || !rargv || !full) {
+        rc = cli_error("out of memory");
+        goto out;
     }
+    train_opts o;
+    memset(&o, 0, sizeof o);
+    o.seed = -1;
     cargv[cargc++] = argv[0];
     rargv[rargc++] = argv[0];
     for (int i = 1; i < argc; i++) {
@@ -120,24 +180,30 @@ int cmd_train(int argc, char **argv) {
             rc = 0;
             goto out;
         }
-        const run_opt *o = find_run_opt(argv[i]);
-        if (!o) {
+        /* --resume [DIR]: a following directory is the run to resume */
+        if (!strcmp(argv[i], "--resume") || !strncmp(argv[i], "--resume=", 9)) {
+            o.resume = 1;
+            if (argv[i][8] == '=')
+                resume_dir = argv[i] + 9;
+            else if (i + 1 < argc && argv[i + 1][0] != '-' && is_dir(argv[i + 1]))
+                resume_dir = argv[++i];
+            continue;
+        }
+        const run_opt *ro = find_run_opt(argv[i]);
+        if (!ro) {
             cargv[cargc++] = argv[i];
             continue;
         }
         rargv[rargc++] = argv[i];
-        if (o->has_arg && !strchr(argv[i], '=') && i + 1 < argc) rargv[rargc++] = argv[++i];
+        if (ro->has_arg && !strchr(argv[i], '=') && i + 1 < argc) rargv[rargc++] = argv[++i];
     }
     static const struct option longopts[] = {
         {"data", required_argument, 0, 'D'},   {"steps", required_argument, 0, 'n'},
         {"epochs", required_argument, 0, 'E'}, {"device", required_argument, 0, 'd'},
         {"log-every", required_argument, 0, 'L'}, {"out", required_argument, 0, 'o'},
-        {"resume", no_argument, 0, 'r'},       {"checkpoint-every", required_argument, 0, 'k'},
+        {"resume", optional_argument, 0, 'r'}, {"checkpoint-every", required_argument, 0, 'k'},
         {"stop-after", required_argument, 0, 'S'}, {"knn", required_argument, 0, 'K'},
         {"no-eval", no_argument, 0, 'N'},      {"precision", required_argument, 0, 'P'}, {0, 0, 0, 0}};
-    train_opts o;
-    memset(&o, 0, sizeof o);
-    o.seed = -1;
     const char *device = "cpu";
     int64_t knn = 20;
     int no_eval = 0, c;
@@ -148,7 +214,6 @@ int cmd_train(int argc, char **argv) {
         case 'D': o.data = optarg; break;
         case 'd': device = optarg; break;
         case 'o': o.out_dir = optarg; break;
-        case 'r': o.resume = 1; break;
         case 'N': no_eval = 1; break;
         case 'P':
             if (engine_precision_parse(optarg, &o.engine_flags, err)) {
@@ -175,7 +240,7 @@ int cmd_train(int argc, char **argv) {
             if (cli_parse_int("--knn", optarg, 1, 100000, &knn)) goto out;
             break;
         case ':': rc = cli_error("option %s needs a value", rargv[optind - 1]); goto out;
-        default: rc = cli_error("train: unknown option '%s'", rargv[optind - 1]); goto out;
+        default: rc = cli_unknown_option("train", rargv[optind - 1], longopts, compile_options()); goto out;
         }
     }
     if (o.steps > 0 && o.epochs > 0) {
@@ -186,88 +251,98 @@ int cmd_train(int argc, char **argv) {
         rc = cli_error("%s", err);
         goto out;
     }
+    if ((rc = check_compile_option_names(cargc, cargv, longopts))) goto out;
+    rc = CLI_USAGE_ERROR;
     /* the method: the one positional argument among the compile arguments */
-    const char *method = NULL;
-    for (int i = 1; i < cargc; i++)
-        if (cargv[i][0] != '-' && (i == 1 || cargv[i - 1][0] != '-' || strchr(cargv[i - 1], '=') ||
-                                   !strcmp(cargv[i - 1], "--nesterov"))) {
-            method = cargv[i];
-            break;
+    int method_at = 0;
+    for (int i = 1; i < cargc; i++) {
+        if (!strcmp(cargv[i], "-o")) {
+            i++;
+            continue;
         }
-    if (!method) {
-        rc = cli_error("train: which method? (e.g. sslc train simclr; see sslc methods)");
-        goto out;
-    }
-    if (!o.resume && !o.epochs && !o.steps) o.epochs = TRAIN_DEFAULT_EPOCHS;
-    if (!o.out_dir) { /* runs/METHOD, or the first runs/METHOD-N that does not exist yet */
-        snprintf(outbuf, sizeof outbuf, "runs/%s", method);
-        if (!o.resume) {
-            char base[sizeof outbuf];
-            snprintf(base, sizeof base, "runs/%s", method);
-            if (rundir_make_fresh(base, outbuf, sizeof outbuf, err)) {
-                rc = cli_error("%s", err);
-                goto out;
-            }
+        if (cargv[i][0] == '-') {
+            const struct option *co = compile_options();
+            size_t n = strcspn(cargv[i] + 2, "=");
+            while (co->name && strncmp(co->name, cargv[i] + 2, n)) co++;
+            if (!strncmp(cargv[i], "--", 2) && co->name && co->has_arg == required_argument && !strchr(cargv[i], '=')) i++;
+            continue;
         }
-        o.out_dir = outbuf;
+        method_at = i;
+        break;
     }
-    /* held through compile, run and evaluation: no other run may use the directory meanwhile */
-    if (rundir_lock(o.out_dir, !o.resume, NULL, &lock_fd, err)) {
+    const method_def *m = NULL;
+    if (method_at && !(m = cli_find_method(cargv[method_at], err))) {
         rc = cli_error("%s", err);
         goto out;
     }
-    o.dir_locked = 1;
+    if (!m && !o.resume) {
+        rc = cli_error("train: which method? (e.g. sslc train simclr; see sslc methods)");
+        goto out;
+    }
     if (o.resume) {
-        if (cargc > 2) {
-            rc = cli_error("train: --resume continues the plan in %s; compile options are not allowed", o.out_dir);
+        if (resume_dir && o.out_dir && strcmp(resume_dir, o.out_dir)) {
+            rc = cli_error("train: --resume %s --out %s: give the run directory once", resume_dir, o.out_dir);
             goto out;
         }
-    } else {
-        char ck[4200];
-        snprintf(ck, sizeof ck, "%s/%s", o.out_dir, RUN_CHECKPOINT);
-        struct stat st;
-        if (!stat(ck, &st)) {
-            rc = cli_error("%s already holds a run; continue it with --resume or choose another --out", o.out_dir);
+        if (resume_dir) o.out_dir = resume_dir;
+        if (!o.out_dir) {
+            rc = which_run(m);
             goto out;
         }
-        if (!o.data) o.data = TRAIN_DEFAULT_DATA;
-        /* train's defaults go first, so that the user's options override them */
-        char **full = calloc((size_t)cargc + 24, sizeof *full);
-        if (!full) {
-            rc = cli_error("out of memory");
+        if (rundir_lock(o.out_dir, 0, NULL, &lock_fd, err)) {
+            rc = cli_error("%s", err);
             goto out;
         }
-        int n = 0;
-        full[n++] = argv[0];
-        int imported = imported_backbone(cargc, cargv);
-        if (!imported && !has_opt(cargc, cargv, "--width")) full[n++] = "--width", full[n++] = TRAIN_DEFAULT_WIDTH;
-        if (!has_opt(cargc, cargv, "--image-size") || !has_opt(cargc, cargv, "--channels")) {
-            int ch, h, w;
-            if (data_shape(o.data, &ch, &h, &w, err)) {
-                free(full);
+        o.dir_locked = 1;
+        snprintf(plan_path, sizeof plan_path, "%s/%s", o.out_dir, RUN_PLAN);
+        if (plan_read(&run_plan, plan_path, err)) {
+            rc = cli_error("train: --resume: %s is not a run to resume (%s)", o.out_dir, err);
+            goto out;
+        }
+        /* compile options beyond METHOD: parse them as a fresh run would, then compare */
+        int has_options = cargc > (method_at ? 2 : 1);
+        compile_args a;
+        if (has_options) {
+            int n = 0;
+            for (int i = 0; i < cargc; i++) full[n++] = cargv[i];
+            if (!method_at) full[n++] = run_plan.method;
+            const char *dash_o = NULL;
+            if (parse_compile_args(n, full, &a, &dash_o, err)) {
                 rc = cli_error("%s", err);
                 goto out;
             }
-            snprintf(dims[0], sizeof dims[0], "%d", h < w ? h : w);
-            snprintf(dims[1], sizeof dims[1], "%d", ch == 1 ? 1 : 3);
-            snprintf(dims[2], sizeof dims[2], "%dx%d", h, w);
-            if (!imported) full[n++] = "--image-size", full[n++] = dims[0], full[n++] = "--channels", full[n++] = dims[1];
-            if (h != w && !has_opt(cargc, cargv, "--source-size")) full[n++] = "--source-size", full[n++] = dims[2];
         }
-        /* the short-run recipe (measured on the main job, README "Training runs"): AdamW at
-         * PySSL's example rate 1e-3, and for SimCLR temperature 0.2 instead of PySSL's 0.5
-         * (4 epochs: 86.2 % linear against 84.9 %) */
+        if (train_resume_check(&run_plan, o.out_dir, m, has_options ? &a : NULL, cargc, cargv, err)) {
+            rc = cli_error("%s", err);
+            goto out;
+        }
+        train_print_recipe(&run_plan, o.data, o.epochs, o.steps);
+    } else {
+        if (!o.epochs && !o.steps) o.epochs = TRAIN_DEFAULT_EPOCHS;
+        if (!o.data) o.data = TRAIN_DEFAULT_DATA;
+        /* train's defaults go first, so that the user's options override them */
+        int n = 0, ch, h, w;
+        int64_t nimages;
+        full[n++] = argv[0];
+        int imported = imported_backbone(cargc, cargv);
+        if (data_shape(o.data, &ch, &h, &w, &nimages, err)) {
+            rc = cli_error("%s", err);
+            goto out;
+        }
+        if (!imported && !has_opt(cargc, cargv, "--width")) full[n++] = "--width", full[n++] = TRAIN_DEFAULT_WIDTH;
+        snprintf(dims[0], sizeof dims[0], "%d", h < w ? h : w);
+        snprintf(dims[1], sizeof dims[1], "%d", ch == 1 ? 1 : 3);
+        if (!imported && !shapeless_fake(o.data)) full[n++] = "--image-size", full[n++] = dims[0], full[n++] = "--channels", full[n++] = dims[1];
         if (!has_opt(cargc, cargv, "--optimizer")) {
             full[n++] = "--optimizer", full[n++] = TRAIN_DEFAULT_OPTIMIZER;
             if (!has_opt(cargc, cargv, "--weight-decay")) full[n++] = "--weight-decay", full[n++] = TRAIN_DEFAULT_WD;
         }
-        if (!strcmp(method, "simclr") || !strcmp(method, "simclrv2")) full[n++] = "--set", full[n++] = "temperature=0.2";
+        if (train_default_set(m)) full[n++] = "--set", full[n++] = (char *)train_default_set(m);
         for (int i = 1; i < cargc; i++) full[n++] = cargv[i];
         compile_args a;
         const char *dash_o = NULL;
         int prc = parse_compile_args(n, full, &a, &dash_o, err);
         if (prc) {
-            free(full);
             if (prc < 0) {
                 usage();
                 rc = 0;
@@ -276,20 +351,71 @@ int cmd_train(int argc, char **argv) {
             goto out;
         }
         if (dash_o) {
-            free(full);
             rc = cli_error("train: the plan goes to DIR/%s (--out DIR), not -o", RUN_PLAN);
             goto out;
         }
+        /* what the loader and the compiled step would refuse after compiling, said now with the
+         * option that fixes it */
+        int augmented = strcmp(a.augment, "none") != 0;
+        if (!augmented && strncmp(o.data, "fake:", 5)) {
+            rc = cli_error("train: --augment none takes its views as inputs: only fake:N data, not %s (drop --augment none "
+                           "to train on it)", o.data);
+            goto out;
+        }
+        if (nimages < a.spec.batch) {
+            rc = cli_error("train: %s has %lld training images, fewer than one batch (--batch %lld): give --batch %lld or "
+                           "less, or more data", o.data, (long long)nimages, (long long)a.spec.batch,
+                           (long long)(nimages >= 2 ? nimages : 2));
+            goto out;
+        }
+        if (augmented && !shapeless_fake(o.data)) {
+            int img = a.spec.backbone.image_size;
+            if (has_opt(cargc, cargv, "--source-size")) {
+                if (a.source_h != h || a.source_w != w) {
+                    rc = cli_error("train: %s has %dx%d (HxW) images, --source-size says %lldx%lld: give --source-size %dx%d "
+                                   "or leave it out", o.data, h, w, (long long)a.source_h, (long long)a.source_w, h, w);
+                    goto out;
+                }
+            } else if (h != w || (!imported && (h != img || w != img))) /* the crop resizes to --image-size */
+                a.source_h = h, a.source_w = w;
+        }
         if (o.seed < 0) o.seed = (int64_t)a.seed;
+        if (!o.out_dir) { /* runs/METHOD, or the first runs/METHOD-N that does not exist yet */
+            char base[sizeof outbuf];
+            snprintf(base, sizeof base, "runs/%s", m->name);
+            if (rundir_make_fresh(base, outbuf, sizeof outbuf, err)) {
+                rc = cli_error("%s", err);
+                goto out;
+            }
+            made_dir = 1;
+            o.out_dir = outbuf;
+        } else
+            made_dir = !is_dir(o.out_dir);
+        /* held through compile, run and evaluation: no other run may use the directory meanwhile */
+        if (rundir_lock(o.out_dir, 1, NULL, &lock_fd, err)) {
+            rc = cli_error("%s", err);
+            goto out;
+        }
+        o.dir_locked = 1;
+        char ck[4200];
+        snprintf(ck, sizeof ck, "%s/%s", o.out_dir, RUN_CHECKPOINT);
+        struct stat st;
+        if (!stat(ck, &st)) {
+            made_dir = 0;
+            rc = cli_error("%s already holds a run; continue it with --resume or choose another --out", o.out_dir);
+            goto out;
+        }
+        if (compile_args_options(&recipe, &a, err)) {
+            rc = cli_error("%s", err);
+            goto out;
+        }
+        train_print_recipe(&recipe, o.data, o.epochs, o.steps);
         snprintf(plan_path, sizeof plan_path, "%s/%s", o.out_dir, RUN_PLAN);
-        int nnodes = 0;
         printf("compiling %s (%s, width %g, %dx%d, batch %lld) into %s\n", a.method->name, a.spec.backbone.name,
                a.spec.backbone.width, a.spec.backbone.image_size, a.spec.backbone.image_size, (long long)a.spec.batch,
                plan_path);
         fflush(stdout);
-        int crc = compile_to_file(&a, plan_path, &nnodes, err);
-        free(full);
-        if (crc) {
+        if (compile_to_file(&a, plan_path, NULL, err)) {
             fprintf(stderr, "sslc: %s\n", err);
             rc = CLI_RUN_ERROR;
             goto out;
@@ -302,6 +428,7 @@ int cmd_train(int argc, char **argv) {
         rc = CLI_RUN_ERROR;
         goto out;
     }
+    made_dir = 0; /* trained: the directory is the user's now */
     rc = r.signal ? 128 + r.signal : 0;
     if (r.interrupted || no_eval) goto out;
     if (evaluate(o.out_dir, r.data, (int)knn, o.device, err)) {
@@ -309,8 +436,12 @@ int cmd_train(int argc, char **argv) {
         rc = CLI_RUN_ERROR;
     }
 out:
+    if (made_dir && rc) rundir_discard(o.out_dir);
     if (lock_fd >= 0) close(lock_fd);
+    plan_free(&run_plan);
+    plan_free(&recipe);
     free(cargv);
     free(rargv);
+    free(full);
     return rc;
 }
