@@ -88,7 +88,7 @@ int train_resume_check(const sslc_plan *run, const char *dir, const method_def *
                        char **argv, char *err) {
     if (method && strcmp(method->name, run->method)) {
         snprintf(err, IR_ERRLEN,
-                 "train: --resume: %.200s holds a %s run, not %s; continue it with sslc train %s --resume %.200s, or "
+                 "train: --resume: %.100s holds a %s run, not %s; continue it with sslc train %s --resume %.100s, or "
                  "start a new %s run (another --out)",
                  dir, run->method, method->name, run->method, dir, method->name);
         return -1;
