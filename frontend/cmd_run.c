@@ -90,6 +90,8 @@ int cmd_run(int argc, char **argv) {
     }
     char err[IR_ERRLEN];
     if (engine_kind_parse(device, &o.device, err)) return cli_error("%s", err);
+    if (!o.resume && !o.data) /* train_loop.h's default: say so, random images learn nothing */
+        printf("note: no --data: training on fake:512 (random images); give --data SPEC for a dataset\n");
     train_result r;
     if (train_run(&o, &r, err)) {
         fprintf(stderr, "sslc: %s\n", err);
