@@ -282,6 +282,7 @@ int parse_compile_args(int argc, char **argv, compile_args *a, const char **out,
     if (!a->backbone_file && cli_check_backbone(a->spec.backbone.name, perr)) return CLI_USAGE_ERROR;
     if (check_set_options(a->method, &a->spec, perr)) return CLI_USAGE_ERROR;
     a->spec.backbone.width = width;
+    if (!a->backbone_file && backbone_check(&a->spec.backbone, err)) return cli_fail(perr, "%s", err); /* before building */
     if (shape_opt && a->backbone_file)
         return cli_fail(perr, "%s applies to the built-in backbones, not to an imported one (%s)", shape_opt, a->backbone_file);
     if (a->backbone_output && !a->backbone_file)
