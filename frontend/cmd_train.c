@@ -180,12 +180,13 @@ int cmd_train(int argc, char **argv) {
             rc = 0;
             goto out;
         }
-        /* --resume [DIR]: a following directory is the run to resume */
+        /* --resume [DIR]: the following argument is the run to resume unless it is a method's name
+         * (and no directory) */
         if (!strcmp(argv[i], "--resume") || !strncmp(argv[i], "--resume=", 9)) {
             o.resume = 1;
             if (argv[i][8] == '=')
                 resume_dir = argv[i] + 9;
-            else if (i + 1 < argc && argv[i + 1][0] != '-' && is_dir(argv[i + 1]))
+            else if (i + 1 < argc && argv[i + 1][0] != '-' && (is_dir(argv[i + 1]) || !method_find(argv[i + 1])))
                 resume_dir = argv[++i];
             continue;
         }

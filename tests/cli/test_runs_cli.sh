@@ -87,6 +87,7 @@ expect_error "another method's run (case-insensitive name)" "r1 holds a simclr r
 "$sslc" train simclr "${tiny[@]}" "${data[@]}" --steps 4 --stop-after 2 --no-eval --out r2 >/dev/null 2>&1 || bad "train r2"
 "$sslc" train --resume r2 --no-eval >t3.txt 2>&1 && grep -q "resuming r2 at step 2 of 4" t3.txt \
     && ok "sslc train --resume DIR" || bad "--resume DIR: $(tail -2 t3.txt)"
+expect_error "--resume DIR that does not exist" "r9: no run directory to resume" "$sslc" train simclr --resume r9
 expect_error "--resume DIR and another --out" "give the run directory once" "$sslc" train --resume r2 --out r1
 # --resume with neither DIR nor --out never picks a run: it names them
 mkdir -p runs && cp -r r1 runs/simclr && cp -r r2 runs/simclr-2 && rm -f runs/simclr*/.lock
