@@ -108,5 +108,12 @@ echo "not a model" >bad.onnx
 "$sslc" train simclr --backbone bad.onnx --image-size 16 --channels 1 --batch 8 "${data[@]}" --out onnxbad >/dev/null 2>&1 \
     && bad "a garbage ONNX backbone trained"
 [ ! -e vitbad ] && [ ! -e onnxbad ] && ok "no directory after a failed compile" || bad "left: $(ls -A vitbad onnxbad 2>&1)"
+
+# --- eval.json and the log agree on the linear probe's epochs (small data trains longer than 30)
+"$sslc" eval r2 "${data[@]}" --linear >ev.txt 2>&1 || bad "eval r2: $(tail -1 ev.txt)"
+logged=$(sed -n 's/.* \([0-9]*\) epochs of .*/\1/p' ev.txt)
+json=$(sed -n 's/.*"linear_epochs": \([0-9]*\).*/\1/p' r2/eval.json)
+[ -n "$logged" ] && [ "$logged" = "$json" ] && ok "eval.json says the $logged linear epochs the log says" \
+    || bad "linear epochs: log '$logged', eval.json '$json'"
 echo "$pass passed, $fail failed"
 [ $fail -eq 0 ]
