@@ -1,10 +1,15 @@
 #include "cli.h"
 
 #include <errno.h>
+#include <getopt.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+
+#include "../methods/method.h"
+#include "suggest.h"
 
 int cli_error(const char *fmt, ...) {
     va_list ap;
@@ -54,4 +59,52 @@ int cli_parse_int(const char *opt, const char *s, int64_t lo, int64_t hi, int64_
     char err[CLI_ERRLEN];
     if (cli_parse_int_e(opt, s, lo, hi, out, err)) return cli_error("%s", err), -1;
     return 0;
+}
+
+int cli_unknown_option_e(char *err, const char *cmd, const char *arg, const struct option *a, const struct option *b) {
+    if (strncmp(arg, "--", 2)) return cli_fail(err, "%s: unknown option '%s' (see sslc %s --help)", cmd, arg, cmd);
+    char word[64];
+    snprintf(word, sizeof word, "%.*s", (int)strcspn(arg + 2, "="), arg + 2);
+    char list[2048];
+    size_t k = 0;
+    list[0] = 0;
+    for (const struct option *t = a; t; t = t == a ? b : NULL)
+        for (const struct option *o = t; o->name && k < sizeof list - 64; o++)
+            k += (size_t)snprintf(list + k, sizeof list - k, "%s%s", k ? ", " : "", o->name);
+    char hint[96], name[64];
+    if (suggest_from_list(word, list, name, sizeof name))
+        snprintf(hint, sizeof hint, "did you mean '--%s'? ", name);
+    else
+        hint[0] = 0;
+    return cli_fail(err, "%s: unknown option '%s' (%ssee sslc %s --help)", cmd, arg, hint, cmd);
+}
+
+int cli_unknown_option(const char *cmd, const char *arg, const struct option *a, const struct option *b) {
+    char err[CLI_ERRLEN];
+    cli_unknown_option_e(err, cmd, arg, a, b);
+    return cli_error("%s", err);
+}
+
+const method_def *cli_find_method(const char *name, char *err) {
+    const method_def *m = method_find(name);
+    if (!m) {
+        char hint[96];
+        cli_fail(err, "unknown method '%s' (%schoose one of: %s)", name, suggest_hint(name, method_choices(), hint, sizeof hint),
+                 method_choices());
+    }
+    return m;
+}
+
+int cli_check_backbone(const char *name, char *err) {
+    const char *list = backbone_choices();
+    for (const char *p = list; *p;) {
+        size_t n = strcspn(p, ",");
+        if (n == strlen(name) && !strncmp(p, name, n)) return 0;
+        p += n;
+        while (*p == ',' || *p == ' ') p++;
+    }
+    char hint[96];
+    cli_fail(err, "unknown backbone '%s' (%schoose one of: %s, or FILE.onnx)", name, suggest_hint(name, list, hint, sizeof hint),
+             list);
+    return -1;
 }

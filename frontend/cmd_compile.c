@@ -12,6 +12,7 @@
 #include "cli.h"
 #include "driver.h"
 #include "onnx.h"
+#include "suggest.h"
 
 static void compile_usage(FILE *f) {
     fprintf(f,
@@ -69,26 +70,54 @@ static void compile_usage(FILE *f) {
             backbone_choices(), aug_recipe_choices());
 }
 
+static const struct option longopts[] = {
+    {"backbone", required_argument, 0, 'b'},  {"width", required_argument, 0, 'w'},
+    {"backbone-output", required_argument, 0, 'X'},
+    {"image-size", required_argument, 0, 'i'}, {"channels", required_argument, 0, 'c'},
+    {"cifar-stem", required_argument, 0, 'C'}, {"batch", required_argument, 0, 'B'},
+    {"set", required_argument, 0, 's'},       {"optimizer", required_argument, 0, 'O'},
+    {"lr", required_argument, 0, 'l'},        {"momentum", required_argument, 0, 'm'},
+    {"nesterov", no_argument, 0, 'n'},        {"weight-decay", required_argument, 0, 'd'},
+    {"adam-eps", required_argument, 0, 'e'},  {"lars-eta", required_argument, 0, 'E'},
+    {"augment", required_argument, 0, 'a'},   {"seed", required_argument, 0, 'S'},
+    {"output", required_argument, 0, 'o'},    {"help", no_argument, 0, 'h'},
+    {"patch-size", required_argument, 0, 'P'}, {"depth", required_argument, 0, 'D'},
+    {"source-size", required_argument, 0, 'z'}, {"mean", required_argument, 0, 'M'},
+    {"std", required_argument, 0, 'T'},       {"lr-schedule", required_argument, 0, 'R'},
+    {"warmup-epochs", required_argument, 0, 'W'}, {"exclude-bias-norm", required_argument, 0, 'x'},
+    {"targets", required_argument, 0, 'G'},   {"cuda-arch", required_argument, 0, 'A'},
+    {"precision", required_argument, 0, 'Q'}, {"ranks", required_argument, 0, 'r'},
+    {"sync-bn", no_argument, 0, 'Y'},         {0, 0, 0, 0}};
+
+const struct option *compile_options(void) { return longopts; }
+
+/* --set NAME=VALUE against the method's options, before anything is built: a misspelt name is
+ * answered with the nearest one, a bad value as method_resolve_options words it. */
+static int check_set_options(const method_def *m, const method_spec *spec, char *perr) {
+    char names[1024];
+    size_t k = 0;
+    names[0] = 0;
+    for (int j = 0; j < m->nopts && k < sizeof names; j++)
+        k += (size_t)snprintf(names + k, sizeof names - k, "%s%s", j ? ", " : "", m->opts[j].name);
+    for (int i = 0; i < spec->nset; i++) {
+        const char *s = spec->set[i], *eq = strchr(s, '=');
+        if (!eq) return cli_fail(perr, "--set expects NAME=VALUE, got '%s' (e.g. --set %s=...)", s, m->nopts ? m->opts[0].name : "NAME");
+        char name[64], hint[96];
+        snprintf(name, sizeof name, "%.*s", (int)(eq - s), s);
+        int known = 0;
+        for (int j = 0; j < m->nopts; j++) known |= !strcmp(m->opts[j].name, name);
+        if (!known)
+            return cli_fail(perr, "%s has no option '%s' (%soptions: %s)", m->name, name, suggest_hint(name, names, hint, sizeof hint),
+                            names);
+    }
+    double vals[METHOD_MAX_OPTS];
+    char err[IR_ERRLEN];
+    if (method_resolve_options(m, spec, vals, err)) return cli_fail(perr, "--set: %s", err);
+    return 0;
+}
+
 /* Parses the compile options shared by `compile` (and later `train`) into args. */
 int parse_compile_args(int argc, char **argv, compile_args *a, const char **out, char *perr) {
-    static const struct option longopts[] = {
-        {"backbone", required_argument, 0, 'b'},  {"width", required_argument, 0, 'w'},
-        {"backbone-output", required_argument, 0, 'X'},
-        {"image-size", required_argument, 0, 'i'}, {"channels", required_argument, 0, 'c'},
-        {"cifar-stem", required_argument, 0, 'C'}, {"batch", required_argument, 0, 'B'},
-        {"set", required_argument, 0, 's'},       {"optimizer", required_argument, 0, 'O'},
-        {"lr", required_argument, 0, 'l'},        {"momentum", required_argument, 0, 'm'},
-        {"nesterov", no_argument, 0, 'n'},        {"weight-decay", required_argument, 0, 'd'},
-        {"adam-eps", required_argument, 0, 'e'},  {"lars-eta", required_argument, 0, 'E'},
-        {"augment", required_argument, 0, 'a'},   {"seed", required_argument, 0, 'S'},
-        {"output", required_argument, 0, 'o'},    {"help", no_argument, 0, 'h'},
-        {"patch-size", required_argument, 0, 'P'}, {"depth", required_argument, 0, 'D'},
-        {"source-size", required_argument, 0, 'z'}, {"mean", required_argument, 0, 'M'},
-        {"std", required_argument, 0, 'T'},       {"lr-schedule", required_argument, 0, 'R'},
-        {"warmup-epochs", required_argument, 0, 'W'}, {"exclude-bias-norm", required_argument, 0, 'x'},
-        {"targets", required_argument, 0, 'G'},   {"cuda-arch", required_argument, 0, 'A'},
-        {"precision", required_argument, 0, 'Q'}, {"ranks", required_argument, 0, 'r'},
-        {"sync-bn", no_argument, 0, 'Y'},         {0, 0, 0, 0}};
     int exclude = -1;
     const char *targets = NULL, *archs = NULL;
     int have_mean = 0, have_std = 0;
@@ -123,8 +152,7 @@ int parse_compile_args(int argc, char **argv, compile_args *a, const char **out,
                 break;
             }
             a->backbone_file = NULL;
-            if (strlen(optarg) >= sizeof a->spec.backbone.name)
-                return cli_fail(perr, "unknown backbone '%s' (choose one of: %s)", optarg, backbone_choices());
+            if (strlen(optarg) >= sizeof a->spec.backbone.name) return cli_check_backbone(optarg, perr), CLI_USAGE_ERROR;
             snprintf(a->spec.backbone.name, sizeof a->spec.backbone.name, "%s", optarg);
             break;
         case 'X': a->backbone_output = optarg; break;
@@ -268,14 +296,17 @@ int parse_compile_args(int argc, char **argv, compile_args *a, const char **out,
         case 'A': archs = optarg; break;
         case 'h': return -1;
         case ':': return cli_fail(perr, "option %s needs a value", argv[optind - 1]);
-        default: return cli_fail(perr, "compile: unknown option '%s' (see sslc compile --help)", argv[optind - 1]);
+        default: return cli_unknown_option_e(perr, "compile", argv[optind - 1], longopts, NULL);
         }
     }
     if (optind >= argc) return cli_fail(perr, "compile: which method? (choose one of: %s)", method_choices());
     if (optind + 1 < argc) return cli_fail(perr, "compile: unexpected argument '%s'", argv[optind + 1]);
-    a->method = method_find(argv[optind]);
-    if (!a->method) return cli_fail(perr, "unknown method '%s' (choose one of: %s)", argv[optind], method_choices());
+    a->method = cli_find_method(argv[optind], perr);
+    if (!a->method) return CLI_USAGE_ERROR;
+    if (!a->backbone_file && cli_check_backbone(a->spec.backbone.name, perr)) return CLI_USAGE_ERROR;
+    if (check_set_options(a->method, &a->spec, perr)) return CLI_USAGE_ERROR;
     a->spec.backbone.width = width;
+    if (!a->backbone_file && backbone_check(&a->spec.backbone, err)) return cli_fail(perr, "%s", err); /* before building */
     if (shape_opt && a->backbone_file)
         return cli_fail(perr, "%s applies to the built-in backbones, not to an imported one (%s)", shape_opt, a->backbone_file);
     if (a->backbone_output && !a->backbone_file)
@@ -315,8 +346,7 @@ static int set_optf(sslc_plan *p, const char *k, double v, char *err) {
     return plan_set_option(p, k, buf, err);
 }
 
-/* Everything the runtime and `inspect` need to know about how the plan was made. */
-static int record_options(sslc_plan *p, const compile_args *a, char *err) {
+int compile_args_options(sslc_plan *p, const compile_args *a, char *err) {
     const backbone_cfg *bb = &a->spec.backbone;
     double vals[METHOD_MAX_OPTS];
     if (method_resolve_options(a->method, &a->spec, vals, err)) return -1;
@@ -335,21 +365,13 @@ static int record_options(sslc_plan *p, const compile_args *a, char *err) {
              plan_set_option(p, "precision", a->bf16 ? "bf16" : "f32", err) ||
              set_optf(p, "ranks", a->spec.ranks > 1 ? a->spec.ranks : 1, err) ||
              set_optf(p, "sync_bn", a->spec.sync_bn, err);
-    if (!rc && a->backbone_file) {
-        char path[PATH_MAX];
-        if (!realpath(a->backbone_file, path)) snprintf(path, sizeof path, "%s", a->backbone_file);
-        char crc[16];
-        snprintf(crc, sizeof crc, "%08x", a->backbone_crc32);
-        rc = plan_set_option(p, "backbone_file", path, err) ||
-             plan_set_option(p, "backbone_output", a->backbone_output ? a->backbone_output : "", err) ||
-             plan_set_option(p, "backbone_crc32", crc, err);
-    }
     if (!rc && strcmp(a->augment, "none")) {
         char m[64], sd[64];
         size_t k = 0;
         for (int i = 0; i < a->norm.nmean; i++) k += (size_t)snprintf(m + k, sizeof m - k, "%s%g", i ? "," : "", a->norm.mean[i]);
         k = 0;
         for (int i = 0; i < a->norm.nstd; i++) k += (size_t)snprintf(sd + k, sizeof sd - k, "%s%g", i ? "," : "", a->norm.std[i]);
+        /* aug.view.*: from the graph's views (none yet in a plan that holds no graph) */
         rc = plan_set_option(p, "aug.mean", m, err) || plan_set_option(p, "aug.std", sd, err) ||
              aug_plan_options(p, &p->train, aug_recipe_find(a->augment), err);
     }
@@ -358,6 +380,22 @@ static int record_options(sslc_plan *p, const compile_args *a, char *err) {
         snprintf(key, sizeof key, "method.%s", a->method->opts[i].name);
         method_format_value(&a->method->opts[i], vals[i], v, sizeof v);
         rc = plan_set_option(p, key, v, err);
+    }
+    p->seed = a->seed;
+    return rc ? -1 : 0;
+}
+
+/* Everything the runtime and `inspect` need to know about how the plan was made. */
+static int record_options(sslc_plan *p, const compile_args *a, char *err) {
+    int rc = compile_args_options(p, a, err);
+    if (!rc && a->backbone_file) {
+        char path[PATH_MAX];
+        if (!realpath(a->backbone_file, path)) snprintf(path, sizeof path, "%s", a->backbone_file);
+        char crc[16];
+        snprintf(crc, sizeof crc, "%08x", a->backbone_crc32);
+        rc = plan_set_option(p, "backbone_file", path, err) ||
+             plan_set_option(p, "backbone_output", a->backbone_output ? a->backbone_output : "", err) ||
+             plan_set_option(p, "backbone_crc32", crc, err);
     }
     return rc ? -1 : 0;
 }

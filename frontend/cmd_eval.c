@@ -131,7 +131,7 @@ static int parse(int argc, char **argv, eval_args *a, int embed) {
         case 'L': a->labels = optarg; break;
         case 'h': fputs(embed ? embed_help : eval_help, stdout); return -1;
         case ':': return cli_error("option %s needs a value", argv[optind - 1]);
-        default: return cli_error("%s: unknown option '%s' (see sslc %s --help)", cmd, argv[optind - 1], cmd);
+        default: return cli_unknown_option(cmd, argv[optind - 1], longopts, NULL);
         }
     }
     if (optind >= argc) return cli_error("%s: which run directory or plan file?", cmd);

@@ -72,7 +72,7 @@ static int parse(int argc, char **argv, export_args *a, int features) {
             break;
         case 'h': fputs(features ? features_help : export_help, stdout); return -1;
         case ':': return cli_error("option %s needs a value", argv[optind - 1]);
-        default: return cli_error("%s: unknown option '%s' (see sslc %s --help)", cmd, argv[optind - 1], cmd);
+        default: return cli_unknown_option(cmd, argv[optind - 1], longopts, NULL);
         }
     }
     if (optind >= argc) return cli_error("%s: which plan file or run directory?", cmd);

@@ -4,6 +4,17 @@
 
 #include "../methods/method.h"
 #include "cli.h"
+#include "train_recipe.h"
+
+/* the defaults of both commands, which differ (tset: the method option train sets, or NULL) */
+static void print_defaults(const char *tset) {
+    printf("  defaults: sslc compile --backbone resnet18 --width 1 --image-size 32 --channels 3 --batch 256\n"
+           "                        --optimizer sgd --lr 0.05 --weight-decay 0 --lr-schedule cosine\n"
+           "            sslc train  --width " TRAIN_DEFAULT_WIDTH " --optimizer " TRAIN_DEFAULT_OPTIMIZER " --lr " TRAIN_DEFAULT_LR
+           " --weight-decay " TRAIN_DEFAULT_WD "%s%s,\n"
+           "                        image size and channels of --data (" TRAIN_DEFAULT_DATA "), %d epochs\n",
+           tset ? " --set " : "", tset ? tset : "", TRAIN_DEFAULT_EPOCHS);
+}
 
 int cmd_methods(int argc, char **argv) {
     const char *only = NULL;
@@ -15,20 +26,26 @@ int cmd_methods(int argc, char **argv) {
         if (argv[i][0] == '-') return cli_error("methods: unknown option '%s'", argv[i]);
         only = argv[i];
     }
-    if (only && !method_find(only))
-        return cli_error("unknown method '%s' (choose one of: %s)", only, method_choices());
+    const method_def *one = NULL;
+    char err[CLI_ERRLEN];
+    if (only && !(one = cli_find_method(only, err))) return cli_error("%s", err);
     for (int m = 0; m < method_count(); m++) {
         const method_def *d = method_at(m);
-        if (only && strcmp(only, d->name)) continue;
+        if (one && one != d) continue;
         printf("%s\n  %s\n", d->name, d->summary);
         if (d->notes) printf("  note: %s\n", d->notes);
+        const char *tset = train_default_set(d); /* NAME=VALUE or NULL */
         for (int i = 0; i < d->nopts; i++) {
-            char v[32];
+            char v[32], t[48] = "";
             method_format_value(&d->opts[i], d->opts[i].def, v, sizeof v);
-            printf("    --set %-26s default %-8s %s\n", d->opts[i].name, v, d->opts[i].help);
+            size_t n = strlen(d->opts[i].name);
+            if (tset && !strncmp(tset, d->opts[i].name, n) && tset[n] == '=') snprintf(t, sizeof t, " (sslc train: %s)", tset + n + 1);
+            printf("    --set %-26s default %-8s %s%s\n", d->opts[i].name, v, d->opts[i].help, t);
         }
+        if (one) print_defaults(tset);
         printf("\n");
     }
+    if (!one) print_defaults(NULL);
     printf("backbones: %s\n", backbone_choices());
     return 0;
 }

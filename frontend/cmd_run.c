@@ -72,7 +72,7 @@ int cmd_run(int argc, char **argv) {
                    "  --precision: f32 (default), tf32 (cuda: TF32 tensor cores in cuBLAS/cuDNN)\n");
             return 0;
         case ':': return cli_error("option %s needs a value", argv[optind - 1]);
-        default: return cli_error("run: unknown option '%s' (see sslc run --help)", argv[optind - 1]);
+        default: return cli_unknown_option("run", argv[optind - 1], longopts, NULL);
         }
     }
     if (optind + 1 < argc) return cli_error("run: unexpected argument '%s'", argv[optind + 1]);
@@ -96,6 +96,8 @@ int cmd_run(int argc, char **argv) {
     ir_comm comm;
     if (job_open(&comm, err)) return cli_error("%s", err);
     o.comm = &comm;
+    if (!o.resume && !o.data && comm.rank == 0) /* train_loop.h's default: say so, random images learn nothing */
+        printf("note: no --data: training on fake:512 (random images); give --data SPEC for a dataset\n");
     train_result r;
     if (train_run(&o, &r, err)) return job_fail(&comm, err, CLI_RUN_ERROR);
     job_close(&comm);

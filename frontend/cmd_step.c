@@ -295,7 +295,7 @@ int cmd_step(int argc, char **argv) {
                    "  is split by rank (rank r takes block r); rank 0 writes the dump\n");
             return 0;
         case ':': return cli_error("option %s needs a value", argv[optind - 1]);
-        default: return cli_error("step: unknown option '%s' (options: --params, --inputs, --steps, --dump)", argv[optind - 1]);
+        default: return cli_unknown_option("step", argv[optind - 1], longopts, NULL);
         }
     }
     if (optind >= argc) return cli_error("step: which plan file?");

@@ -15,16 +15,8 @@
 #include "eval.h"
 #include "online_knn.h"
 #include "rundir.h"
+#include "train_recipe.h"
 #include "train_loop.h"
-
-/* Defaults of `sslc train` where they differ from `sslc compile`'s: a backbone small enough for
- * a CPU (ResNet-18 at a quarter width: 16 base channels), the dataset's image size and channels,
- * and a schedule that learns within a few epochs. */
-#define TRAIN_DEFAULT_DATA "fashion-mnist"
-#define TRAIN_DEFAULT_EPOCHS 4
-#define TRAIN_DEFAULT_WIDTH "0.25"
-#define TRAIN_DEFAULT_OPTIMIZER "adamw"
-#define TRAIN_DEFAULT_WD "1e-6"
 
 typedef struct {
     const char *name;
@@ -84,16 +76,27 @@ static int imported_backbone(int argc, char **argv) {
 
 static void usage(void) {
     printf("usage: sslc train METHOD [compile options] [--data SPEC] [--epochs N | --steps N] [--out DIR]\n"
-           "                  [--resume] [--device cpu|cuda|ref] [--precision f32|tf32|bf16] [--seed S] [--knn K] [--no-eval]\n"
+           "                  [--device cpu|cuda|ref] [--precision f32|tf32|bf16] [--seed S] [--knn K] [--no-eval]\n"
+           "                  [--log-every K] [--checkpoint-every K] [--stop-after K]\n"
            "                  [--online-knn TRAIN:TEST|off] [--online-knn-every STEPS] [--eval-limit N]\n"
+           "       sslc train [METHOD] --resume [DIR] [the same options]\n"
            "  compiles METHOD into DIR/plan.plan (any `sslc compile` option; see sslc compile --help),\n"
-           "  trains it (as `sslc run`: checkpoints, metrics.jsonl, Ctrl-C checkpoints and exits), then\n"
-           "  prints linear-probe and kNN top-1 of the encoder on the test split (as `sslc eval`).\n"
-           "  --precision bf16 compiles the plan in bf16 mixed precision (see sslc compile --help).\n"
+           "  prints the resolved recipe, trains it (as `sslc run`: checkpoints, metrics.jsonl, Ctrl-C\n"
+           "  checkpoints and exits), then prints linear-probe and kNN top-1 of the encoder on the test\n"
+           "  split (as `sslc eval`).\n"
            "  Defaults: --data " TRAIN_DEFAULT_DATA ", --epochs %d, --out runs/METHOD (runs/METHOD-2, ... when\n"
            "  that holds a run), --backbone resnet18 --width " TRAIN_DEFAULT_WIDTH ", image size and channels\n"
-           "  of the data, --optimizer adamw --lr 1e-3 --weight-decay 1e-6 (unless --optimizer is given),\n"
-           "  for simclr/simclrv2 --set temperature=0.2, --knn 20. --resume continues DIR's run (its plan; no compile options).\n"
+           "  of the data (--source-size: the data's when it differs from --image-size),\n"
+           "  --optimizer " TRAIN_DEFAULT_OPTIMIZER " --lr " TRAIN_DEFAULT_LR " --weight-decay " TRAIN_DEFAULT_WD
+           " (unless --optimizer is given),\n"
+           "  for simclr/simclrv2 --set temperature=0.2 (`sslc methods METHOD` shows both commands' defaults), --knn 20.\n"
+           "  --log-every K: a progress line every K steps (default about 20 a run)\n"
+           "  --checkpoint-every K: also checkpoint every K steps (default once an epoch, at the end, on Ctrl-C)\n"
+           "  --stop-after K: stop after K steps of this invocation, with a checkpoint\n"
+           "  --resume DIR: continue the run in DIR (or --out DIR) from its checkpoint with its own plan;\n"
+           "          compile options given must match the run's (the first that differs is named), and\n"
+           "          METHOD, if given, must be the run's method\n"
+           "  --precision bf16 compiles the plan in bf16 mixed precision (see sslc compile --help).\n"
            "  While training: kNN top-1 (k = --knn) of the current encoder on seeded subsets of %d train / %d test\n"
            "  images at each epoch's end (--online-knn-every STEPS to change; --online-knn off to skip), printed\n"
            "  and written to DIR/metrics.jsonl. --eval-limit N: the final evaluation on at most N seeded images\n"
@@ -175,20 +178,76 @@ static int data_has_labels(const char *spec, char *err) {
     return has;
 }
 
+/* fake:N without CxHxW takes the plan's image shape */
+static int shapeless_fake(const char *spec) { return !strncmp(spec, "fake:", 5) && !strchr(spec + 5, ':'); }
+
+static int is_dir(const char *path) {
+    struct stat st;
+    return !stat(path, &st) && S_ISDIR(st.st_mode);
+}
+
+/* --resume without a directory: never guess which run (runs/METHOD may be an older, finished
+ * one); name the runs of the method that are here instead */
+static int which_run(const method_def *m) {
+    if (!m) return cli_error("train: --resume: which run? give its directory: sslc train --resume DIR");
+    char found[512] = "", last[300] = "", p[300];
+    size_t k = 0;
+    int n = 0;
+    for (int i = 1; i < 1000; i++) {
+        if (i == 1)
+            snprintf(p, sizeof p, "runs/%s/%s", m->name, RUN_CHECKPOINT);
+        else
+            snprintf(p, sizeof p, "runs/%s-%d/%s", m->name, i, RUN_CHECKPOINT);
+        struct stat st;
+        if (stat(p, &st)) continue;
+        *strrchr(p, '/') = 0;
+        snprintf(last, sizeof last, "%s", p);
+        if (n++ < 6) k += (size_t)snprintf(found + k, sizeof found - k, "%s%s", k ? ", " : "", p);
+    }
+    if (!n) return cli_error("train: --resume: which run? give its directory (sslc train --resume DIR); no runs/%s* run is here", m->name);
+    return cli_error("train: --resume: which run? give its directory, e.g. sslc train --resume %s (%s run%s here: %s%s)", last,
+                     m->name, n > 1 ? "s" : "", found, n > 6 ? ", ..." : "");
+}
+
+
+/* Every --option among the compile arguments must be a compile option (getopt_long also takes
+ * a unique prefix); else one line naming the nearest option of either kind. */
+static int check_compile_option_names(int cargc, char **cargv, const struct option *run_longopts) {
+    for (int i = 1; i < cargc; i++) {
+        if (strncmp(cargv[i], "--", 2) || !cargv[i][2]) continue;
+        size_t n = strcspn(cargv[i] + 2, "=");
+        int known = 0;
+        for (const struct option *o = compile_options(); o->name && !known; o++) known = !strncmp(o->name, cargv[i] + 2, n);
+        if (!known) return cli_unknown_option("train", cargv[i], compile_options(), run_longopts);
+        const struct option *o = compile_options();
+        while (o->name && strncmp(o->name, cargv[i] + 2, n)) o++;
+        if (o->has_arg == required_argument && !strchr(cargv[i], '=')) i++; /* its value */
+    }
+    return 0;
+}
+
 int cmd_train(int argc, char **argv) {
     /* split argv: run options here, compile options (and METHOD) to parse_compile_args */
     char **cargv = calloc((size_t)argc + 16, sizeof *cargv), **rargv = calloc((size_t)argc + 2, sizeof *rargv);
+    char **full = calloc((size_t)argc + 40, sizeof *full);
     int cargc = 0, rargc = 0, rc = CLI_USAGE_ERROR;
     char err[IR_ERRLEN], dims[3][32], outbuf[4096];
     char plan_path[4200]; /* o.plan_path points here until train_run returns */
     int lock_fd = -1;     /* the run directory's lock (frontend/rundir.h) */
     ir_comm comm = {.size = 1};
     int job = 0; /* comm is open */
-    if (!cargv || !rargv) {
-        free(cargv);
-        free(rargv);
-        return cli_error("out of memory");
+    int made_dir = 0;     /* this command made the run directory: removed if it fails before training */
+    const char *resume_dir = NULL;
+    sslc_plan run_plan, recipe;
+    plan_init(&run_plan);
+    plan_init(&recipe);
+    if (!cargv || !rargv || !full) {
+        rc = cli_error("out of memory");
+        goto out;
     }
+    train_opts o;
+    memset(&o, 0, sizeof o);
+    o.seed = -1;
     cargv[cargc++] = argv[0];
     rargv[rargc++] = argv[0];
     for (int i = 1; i < argc; i++) {
@@ -197,26 +256,33 @@ int cmd_train(int argc, char **argv) {
             rc = 0;
             goto out;
         }
-        const run_opt *o = find_run_opt(argv[i]);
-        if (!o) {
+        /* --resume [DIR]: the following argument is the run to resume unless it is a method's name
+         * (and no directory) */
+        if (!strcmp(argv[i], "--resume") || !strncmp(argv[i], "--resume=", 9)) {
+            o.resume = 1;
+            if (argv[i][8] == '=')
+                resume_dir = argv[i] + 9;
+            else if (i + 1 < argc && argv[i + 1][0] != '-' && (is_dir(argv[i + 1]) || !method_find(argv[i + 1])))
+                resume_dir = argv[++i];
+            continue;
+        }
+        const run_opt *ro = find_run_opt(argv[i]);
+        if (!ro) {
             cargv[cargc++] = argv[i];
             continue;
         }
         rargv[rargc++] = argv[i];
-        if (o->has_arg && !strchr(argv[i], '=') && i + 1 < argc) rargv[rargc++] = argv[++i];
+        if (ro->has_arg && !strchr(argv[i], '=') && i + 1 < argc) rargv[rargc++] = argv[++i];
     }
     static const struct option longopts[] = {
         {"data", required_argument, 0, 'D'},   {"steps", required_argument, 0, 'n'},
         {"epochs", required_argument, 0, 'E'}, {"device", required_argument, 0, 'd'},
         {"log-every", required_argument, 0, 'L'}, {"out", required_argument, 0, 'o'},
-        {"resume", no_argument, 0, 'r'},       {"checkpoint-every", required_argument, 0, 'k'},
+        {"resume", optional_argument, 0, 'r'}, {"checkpoint-every", required_argument, 0, 'k'},
         {"stop-after", required_argument, 0, 'S'}, {"knn", required_argument, 0, 'K'},
         {"no-eval", no_argument, 0, 'N'},      {"precision", required_argument, 0, 'P'},
         {"online-knn", required_argument, 0, 'O'}, {"online-knn-every", required_argument, 0, 'V'},
         {"eval-limit", required_argument, 0, 'I'}, {0, 0, 0, 0}};
-    train_opts o;
-    memset(&o, 0, sizeof o);
-    o.seed = -1;
     const char *device = "cpu";
     int64_t knn = 20, eval_limit = 0;
     o.knn_train = ONLINE_KNN_DEFAULT_TRAIN, o.knn_test = ONLINE_KNN_DEFAULT_TEST;
@@ -228,7 +294,6 @@ int cmd_train(int argc, char **argv) {
         case 'D': o.data = optarg; break;
         case 'd': device = optarg; break;
         case 'o': o.out_dir = optarg; break;
-        case 'r': o.resume = 1; break;
         case 'N': no_eval = 1; break;
         case 'P':
             bf16 = !strcmp(optarg, "bf16"); /* a compile option: the plan's graph changes */
@@ -265,7 +330,7 @@ int cmd_train(int argc, char **argv) {
             if (cli_parse_int("--eval-limit", optarg, 1, INT64_MAX, &eval_limit)) goto out;
             break;
         case ':': rc = cli_error("option %s needs a value", rargv[optind - 1]); goto out;
-        default: rc = cli_error("train: unknown option '%s'", rargv[optind - 1]); goto out;
+        default: rc = cli_unknown_option("train", rargv[optind - 1], longopts, compile_options()); goto out;
         }
     }
     o.knn_k = (int)knn;
@@ -277,79 +342,87 @@ int cmd_train(int argc, char **argv) {
         rc = cli_error("%s", err);
         goto out;
     }
+    if ((rc = check_compile_option_names(cargc, cargv, longopts))) goto out;
+    rc = CLI_USAGE_ERROR;
     /* the method: the one positional argument among the compile arguments */
-    const char *method = NULL;
-    for (int i = 1; i < cargc; i++)
-        if (cargv[i][0] != '-' && (i == 1 || cargv[i - 1][0] != '-' || strchr(cargv[i - 1], '=') ||
-                                   !strcmp(cargv[i - 1], "--nesterov"))) {
-            method = cargv[i];
-            break;
+    int method_at = 0;
+    for (int i = 1; i < cargc; i++) {
+        if (!strcmp(cargv[i], "-o")) {
+            i++;
+            continue;
         }
-    if (!method) {
+        if (cargv[i][0] == '-') {
+            const struct option *co = compile_options();
+            size_t n = strcspn(cargv[i] + 2, "=");
+            while (co->name && strncmp(co->name, cargv[i] + 2, n)) co++;
+            if (!strncmp(cargv[i], "--", 2) && co->name && co->has_arg == required_argument && !strchr(cargv[i], '=')) i++;
+            continue;
+        }
+        method_at = i;
+        break;
+    }
+    const method_def *m = NULL;
+    if (method_at && !(m = cli_find_method(cargv[method_at], err))) {
+        rc = cli_error("%s", err);
+        goto out;
+    }
+    if (!m && !o.resume) {
         rc = cli_error("train: which method? (e.g. sslc train simclr; see sslc methods)");
         goto out;
     }
-    if (!o.resume && !o.epochs && !o.steps) o.epochs = TRAIN_DEFAULT_EPOCHS;
     if (job_open(&comm, err)) {
         rc = cli_error("%s", err);
         goto out;
     }
     job = 1;
     o.comm = &comm;
-    if (!o.out_dir && comm.rank != 0) { /* rank 0 names the directory (below) */
-        if (comm.ops->broadcast(comm.self, outbuf, (int64_t)sizeof outbuf, DT_U8, 0, err)) {
-            rc = job_fail(&comm, err, CLI_RUN_ERROR), job = 0;
+    if (o.resume) {
+        if (resume_dir && o.out_dir && strcmp(resume_dir, o.out_dir)) {
+            rc = cli_error("train: --resume %s --out %s: give the run directory once", resume_dir, o.out_dir);
             goto out;
         }
-        o.out_dir = outbuf;
-    }
-    if (!o.out_dir) { /* runs/METHOD, or the first runs/METHOD-N that does not exist yet */
-        snprintf(outbuf, sizeof outbuf, "runs/%s", method);
-        if (!o.resume) {
-            char base[sizeof outbuf];
-            snprintf(base, sizeof base, "runs/%s", method);
-            if (rundir_make_fresh(base, outbuf, sizeof outbuf, err)) {
+        if (bf16) {
+            rc = cli_error("train: --resume continues the plan in %s as compiled; --precision bf16 is a compile option",
+                           resume_dir ? resume_dir : o.out_dir ? o.out_dir : "the run");
+            goto out;
+        }
+        if (resume_dir) o.out_dir = resume_dir;
+        if (!o.out_dir) {
+            rc = which_run(m);
+            goto out;
+        }
+        if (comm.rank == 0 && rundir_lock(o.out_dir, 0, NULL, &lock_fd, err)) {
+            rc = cli_error("%s", err);
+            goto out;
+        }
+        o.dir_locked = 1;
+        snprintf(plan_path, sizeof plan_path, "%s/%s", o.out_dir, RUN_PLAN);
+        if (plan_read(&run_plan, plan_path, err)) {
+            rc = cli_error("train: --resume: %s is not a run to resume (%s)", o.out_dir, err);
+            goto out;
+        }
+        /* compile options beyond METHOD: parse them as a fresh run would, then compare */
+        int has_options = cargc > (method_at ? 2 : 1);
+        compile_args a;
+        if (has_options) {
+            int n = 0;
+            for (int i = 0; i < cargc; i++) full[n++] = cargv[i];
+            if (!method_at) full[n++] = run_plan.method;
+            const char *dash_o = NULL;
+            if (parse_compile_args(n, full, &a, &dash_o, err)) {
                 rc = cli_error("%s", err);
                 goto out;
             }
         }
-        o.out_dir = outbuf;
-        if (comm.size > 1 && comm.ops->broadcast(comm.self, outbuf, (int64_t)sizeof outbuf, DT_U8, 0, err)) {
-            rc = job_fail(&comm, err, CLI_RUN_ERROR), job = 0;
+        if (train_resume_check(&run_plan, o.out_dir, m, has_options ? &a : NULL, cargc, cargv, err)) {
+            rc = cli_error("%s", err);
             goto out;
         }
-    }
-    /* held through compile, run and evaluation: no other run may use the directory meanwhile
-     * (rank 0 holds it for the job) */
-    if (comm.rank == 0 && rundir_lock(o.out_dir, !o.resume, NULL, &lock_fd, err)) {
-        rc = cli_error("%s", err);
-        goto out;
-    }
-    o.dir_locked = 1;
-    if (o.resume) {
-        if (cargc > 2) {
-            rc = cli_error("train: --resume continues the plan in %s; compile options are not allowed", o.out_dir);
-            goto out;
-        }
-        if (bf16) {
-            rc = cli_error("train: --resume continues the plan in %s as compiled; --precision bf16 is a compile option", o.out_dir);
-            goto out;
-        }
+        if (comm.rank == 0) train_print_recipe(&run_plan, o.data, o.epochs, o.steps);
     } else {
-        char ck[4200];
-        snprintf(ck, sizeof ck, "%s/%s", o.out_dir, RUN_CHECKPOINT);
-        struct stat st;
-        if (!stat(ck, &st)) {
-            rc = cli_error("%s already holds a run; continue it with --resume or choose another --out", o.out_dir);
-            goto out;
-        }
+        if (!o.epochs && !o.steps) o.epochs = TRAIN_DEFAULT_EPOCHS;
         if (!o.data) o.data = TRAIN_DEFAULT_DATA;
         /* train's defaults go first, so that the user's options override them */
-        char **full = calloc((size_t)cargc + 24, sizeof *full);
-        if (!full) {
-            rc = cli_error("out of memory");
-            goto out;
-        }
         int n = 0;
         full[n++] = argv[0];
         int imported = imported_backbone(cargc, cargv);
@@ -360,7 +433,6 @@ int cmd_train(int argc, char **argv) {
         int rq_h, rq_w;
         requested_size(cargc, cargv, &rq_h, &rq_w);
         if (data_facts_get(o.data, rq_h, rq_w, &df, err)) {
-            free(full);
             rc = cli_error("%s", err);
             goto out;
         }
@@ -368,28 +440,24 @@ int cmd_train(int argc, char **argv) {
         snprintf(dims[1], sizeof dims[1], "%d", df.c == 1 ? 1 : 3);
         snprintf(dims[2], sizeof dims[2], "%dx%d", df.h, df.w);
         int have_size = has_opt(cargc, cargv, "--image-size"), have_src = has_opt(cargc, cargv, "--source-size");
-        if (!imported && !have_size) full[n++] = "--image-size", full[n++] = dims[0];
-        if (!imported && !has_opt(cargc, cargv, "--channels")) full[n++] = "--channels", full[n++] = dims[1];
+        if (!imported && !have_size && !shapeless_fake(o.data)) full[n++] = "--image-size", full[n++] = dims[0];
+        if (!imported && !has_opt(cargc, cargv, "--channels") && !shapeless_fake(o.data)) full[n++] = "--channels", full[n++] = dims[1];
         /* images of another size than the plan's: the graph resizes them (folder: data is
          * resized by the loader to whatever the plan takes) */
         if (!have_src && (df.resizable ? !have_size && df.h != df.w
                                        : df.h != df.w || (have_size && !imported && rq_h != df.h)))
             full[n++] = "--source-size", full[n++] = dims[2];
-        /* the short-run recipe (measured on the main job, README "Training runs"): AdamW at
-         * PySSL's example rate 1e-3, and for SimCLR temperature 0.2 instead of PySSL's 0.5
-         * (4 epochs: 86.2 % linear against 84.9 %) */
         if (!has_opt(cargc, cargv, "--optimizer")) {
             full[n++] = "--optimizer", full[n++] = TRAIN_DEFAULT_OPTIMIZER;
             if (!has_opt(cargc, cargv, "--weight-decay")) full[n++] = "--weight-decay", full[n++] = TRAIN_DEFAULT_WD;
         }
-        if (!strcmp(method, "simclr") || !strcmp(method, "simclrv2")) full[n++] = "--set", full[n++] = "temperature=0.2";
+        if (train_default_set(m)) full[n++] = "--set", full[n++] = (char *)train_default_set(m);
         for (int i = 1; i < cargc; i++) full[n++] = cargv[i];
         if (bf16) full[n++] = "--precision", full[n++] = "bf16";
         compile_args a;
         const char *dash_o = NULL;
         int prc = parse_compile_args(n, full, &a, &dash_o, err);
         if (prc) {
-            free(full);
             if (prc < 0) {
                 usage();
                 rc = 0;
@@ -398,36 +466,80 @@ int cmd_train(int argc, char **argv) {
             goto out;
         }
         if (dash_o) {
-            free(full);
             rc = cli_error("train: the plan goes to DIR/%s (--out DIR), not -o", RUN_PLAN);
+            goto out;
+        }
+        /* what the loader and the compiled step would refuse after compiling, said now with the
+         * option that fixes it */
+        int augmented = strcmp(a.augment, "none") != 0;
+        if (!augmented && strncmp(o.data, "fake:", 5)) {
+            rc = cli_error("train: --augment none takes its views as inputs: only fake:N data, not %s (drop --augment none "
+                           "to train on it)", o.data);
             goto out;
         }
         if (o.seed < 0) o.seed = (int64_t)a.seed;
         int64_t src_h = a.source_h ? a.source_h : a.spec.backbone.image_size;
         int64_t src_w = a.source_w ? a.source_w : a.spec.backbone.image_size;
         if (!df.resizable && strcmp(a.augment, "none") && (src_h != df.h || src_w != df.w)) {
-            free(full);
             rc = cli_error("%s has %dx%d images (HxW), the plan would take %lldx%lld: give --source-size %dx%d (the plan "
                            "then resizes them to --image-size)",
                            df.what, df.h, df.w, (long long)src_h, (long long)src_w, df.h, df.w);
             goto out;
         }
         if (df.n < a.spec.batch * comm.size) {
-            free(full);
             rc = cli_error("%s has %lld images, fewer than one batch of %lld%s: give --batch %lld or less", df.what,
                            (long long)df.n, (long long)(a.spec.batch * comm.size), comm.size > 1 ? " (all ranks)" : "", (long long)(df.n / comm.size));
             goto out;
         }
         if (!has_opt(cargc, cargv, "--ranks")) a.spec.ranks = comm.size; /* the job's size */
+        if (!o.out_dir && comm.rank != 0) { /* rank 0 names the directory (below) */
+            if (comm.ops->broadcast(comm.self, outbuf, (int64_t)sizeof outbuf, DT_U8, 0, err)) {
+                rc = job_fail(&comm, err, CLI_RUN_ERROR), job = 0;
+                goto out;
+            }
+            o.out_dir = outbuf;
+        } else if (!o.out_dir) { /* runs/METHOD, or the first runs/METHOD-N that does not exist yet */
+            char base[sizeof outbuf];
+            snprintf(base, sizeof base, "runs/%s", m->name);
+            if (rundir_make_fresh(base, outbuf, sizeof outbuf, err)) {
+                rc = cli_error("%s", err);
+                goto out;
+            }
+            made_dir = 1;
+            o.out_dir = outbuf;
+            if (comm.size > 1 && comm.ops->broadcast(comm.self, outbuf, (int64_t)sizeof outbuf, DT_U8, 0, err)) {
+                rc = job_fail(&comm, err, CLI_RUN_ERROR), job = 0;
+                goto out;
+            }
+        } else if (comm.rank == 0)
+            made_dir = !is_dir(o.out_dir);
+        /* held through compile, run and evaluation: no other run may use the directory meanwhile
+         * (rank 0 holds it for the job) */
+        if (comm.rank == 0 && rundir_lock(o.out_dir, 1, NULL, &lock_fd, err)) {
+            rc = cli_error("%s", err);
+            goto out;
+        }
+        o.dir_locked = 1;
+        char ck[4200];
+        snprintf(ck, sizeof ck, "%s/%s", o.out_dir, RUN_CHECKPOINT);
+        struct stat st;
+        if (!stat(ck, &st)) {
+            made_dir = 0;
+            rc = cli_error("%s already holds a run; continue it with --resume or choose another --out", o.out_dir);
+            goto out;
+        }
+        if (compile_args_options(&recipe, &a, err)) {
+            rc = cli_error("%s", err);
+            goto out;
+        }
+        if (comm.rank == 0) train_print_recipe(&recipe, o.data, o.epochs, o.steps);
         snprintf(plan_path, sizeof plan_path, "%s/%s", o.out_dir, RUN_PLAN);
-        int nnodes = 0;
         printf("compiling %s (%s, width %g, %dx%d, batch %lld) into %s\n", a.method->name, a.spec.backbone.name,
                a.spec.backbone.width, a.spec.backbone.image_size, a.spec.backbone.image_size, (long long)a.spec.batch,
                plan_path);
         fflush(stdout);
         /* rank 0 writes the plan; the others read it once it is there */
-        int crc = comm.rank == 0 ? compile_to_file(&a, plan_path, &nnodes, err) : 0;
-        free(full);
+        int crc = comm.rank == 0 ? compile_to_file(&a, plan_path, NULL, err) : 0;
         if (crc || comm.ops->barrier(comm.self, err)) {
             rc = job_fail(&comm, err, CLI_RUN_ERROR), job = 0;
             goto out;
@@ -439,6 +551,7 @@ int cmd_train(int argc, char **argv) {
         rc = job_fail(&comm, err, CLI_RUN_ERROR), job = 0;
         goto out;
     }
+    made_dir = 0; /* trained: the directory is the user's now */
     rc = r.signal ? 128 + r.signal : 0;
     if (r.interrupted || no_eval || comm.rank != 0) goto out; /* rank 0 evaluates */
     int labelled = data_has_labels(r.data, err);
@@ -456,10 +569,14 @@ int cmd_train(int argc, char **argv) {
         rc = CLI_RUN_ERROR;
     }
 out:
+    if (made_dir && rc) rundir_discard(o.out_dir);
     if (lock_fd >= 0) close(lock_fd);
     if (job && rc && rc < 128 && comm.size > 1) comm_abort(&comm, rc); /* the other ranks may wait on this one */
     if (job) job_close(&comm);
+    plan_free(&run_plan);
+    plan_free(&recipe);
     free(cargv);
     free(rargv);
+    free(full);
     return rc;
 }

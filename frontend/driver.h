@@ -6,6 +6,7 @@
 #include "../codegen/compiled_step.h"
 #include "../methods/method.h"
 #include "../passes/optimizer.h"
+#include "../runtime/planfile.h"
 #include "augment_build.h"
 
 typedef struct {
@@ -39,6 +40,13 @@ int driver_bf16(ir_graph *g, char *err);
 /* `sslc compile` options (argv[0] is ignored, argv[optind] the method) into a; -1 for --help,
  * 2 with one line in perr for a usage error */
 int parse_compile_args(int argc, char **argv, compile_args *a, const char **out, char *perr);
+/* parse_compile_args' options (a getopt_long table), for suggestions */
+struct option;
+const struct option *compile_options(void);
+/* The options a plan records about how it was made (method, backbone, optimizer, method
+ * options, Normalize, seed), from the arguments alone, without building anything: what
+ * `sslc train` prints as its recipe and compares on --resume. 0 or -1 with err. */
+int compile_args_options(sslc_plan *p, const compile_args *a, char *err);
 /* the whole compile: train graph, recorded options, plan written atomically */
 int compile_to_file(const compile_args *a, const char *out, int *nnodes, char *err);
 

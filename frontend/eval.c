@@ -93,6 +93,7 @@ int eval_run(const eval_opts *o, eval_result *r, char *err) {
             goto out;
         r->has_linear = 1;
         r->linear_top1 = top1(pred, te.y, te.n);
+        r->linear_epochs = pm.epochs;
         r->seconds_linear = now() - t;
     }
     if (o->knn_k > 0) {
@@ -166,8 +167,8 @@ int eval_json(const eval_opts *o, const eval_result *r, char *buf, size_t n) {
                      (long long)r->n_test, (long long)r->dim, r->classes);
     if (k < 0 || (size_t)k >= n) return -1;
     if (r->has_linear) {
-        k += snprintf(buf + k, n - (size_t)k, ", \"linear_top1\": %.2f, \"linear_epochs\": %d", r->linear_top1,
-                      o->probe.epochs);
+        k += snprintf(buf + k, n - (size_t)k, ", \"linear_top1\": %.2f, \"linear_epochs\": %lld", r->linear_top1,
+                      (long long)r->linear_epochs);
         if ((size_t)k >= n) return -1;
     }
     if (r->has_knn) {

@@ -36,6 +36,7 @@ eval_opts eval_defaults(void);
 typedef struct {
     int has_linear, has_knn, knn_k;
     double linear_top1, knn_top1; /* percent */
+    int64_t linear_epochs;        /* the probe's final fit, as its log line says */
     int64_t n_train, n_test, dim;
     int classes;
     double seconds, seconds_features, seconds_linear, seconds_knn;

@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "suggest.h"
 
 typedef struct {
     const char *name;
@@ -51,5 +52,6 @@ int main(int argc, char **argv) {
     size_t k = 0;
     for (int i = 0; i < NCOMMANDS; i++)
         k += (size_t)snprintf(list + k, sizeof list - k, "%s%s", i ? ", " : "", commands[i].name);
-    return cli_error("unknown command '%s' (commands: %s)", argv[1], list);
+    char hint[96];
+    return cli_error("unknown command '%s' (%scommands: %s)", argv[1], suggest_hint(argv[1], list, hint, sizeof hint), list);
 }

@@ -274,6 +274,7 @@ int probe_fit(const probe_opts *o, const float *x, const int64_t *y, int64_t n, 
     if (select_wd(&t, o, z, y, n, m, err) ||
         train_rows(&t, o, o->epochs, z, y, all, n, m->weight_decay, m->w, m->b, &m->train_loss, err))
         goto out;
+    m->epochs = fit_epochs(o, n / B, o->epochs);
     if (o->verbose) {
         fprintf(stderr, "linear probe: ");
         if (m->nval) {
@@ -282,7 +283,7 @@ int probe_fit(const probe_opts *o, const float *x, const int64_t *y, int64_t n, 
             fprintf(stderr, " on %lld held-out train samples -> %g; ", (long long)m->nval, m->weight_decay);
         }
         fprintf(stderr, "%lld epochs of %lld steps (batch %lld, lr %.3g%s), final train loss %.4f\n",
-                (long long)fit_epochs(o, n / B, o->epochs), (long long)(n / B), (long long)B, t.lr,
+                (long long)m->epochs, (long long)(n / B), (long long)B, t.lr,
                 o->lr_relative ? " = lr / top eigenvalue" : "", m->train_loss);
     }
     rc = 0;

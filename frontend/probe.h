@@ -52,6 +52,7 @@ typedef struct {
     double weight_decay;            /* the chosen one */
     double val_top1[PROBE_MAX_WD];  /* per candidate, percent (when selected) */
     int64_t nval;                   /* validation samples (0: no selection) */
+    int64_t epochs;                 /* of the final fit (more than asked on small data: min_steps) */
 } probe_model;
 
 /* Builds the probe's train graph (forward, loss, gradients, optimizer) into g (ir_graph_init'ed).

@@ -133,3 +133,13 @@ int rundir_lock(const char *dir, int fresh, const char *plan_path, int *lock_fd,
     *lock_fd = fd;
     return 0;
 }
+
+void rundir_discard(const char *dir) {
+    static const char *const ours[] = {RUN_PLAN, RUN_METRICS, RUN_LOCK};
+    char p[PATH_MAX];
+    struct stat st;
+    if (snprintf(p, sizeof p, "%s/%s", dir, RUN_CHECKPOINT) >= (int)sizeof p || !stat(p, &st)) return;
+    for (size_t i = 0; i < sizeof ours / sizeof ours[0]; i++)
+        if (snprintf(p, sizeof p, "%s/%s", dir, ours[i]) < (int)sizeof p) unlink(p);
+    rmdir(dir);
+}

@@ -19,4 +19,9 @@ int rundir_make_fresh(const char *base, char *out, size_t n, char *err);
  * 0 with *lock_fd open, or -1 with one line in err. */
 int rundir_lock(const char *dir, int fresh, const char *plan_path, int *lock_fd, char *err);
 
+/* Removes a run directory this command made when the run failed before it had anything to
+ * keep (no checkpoint): sslc's own files (plan, metrics, lock), then the directory if that
+ * leaves it empty. Best effort: what cannot be removed stays. */
+void rundir_discard(const char *dir);
+
 #endif

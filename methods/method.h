@@ -60,7 +60,7 @@ typedef struct method_ctx {
     int views[METHOD_MAX_VIEWS]; /* graph inputs views.0 ... (float32 NCHW, normalized) */
 } method_ctx;
 
-const method_def *method_find(const char *name);
+const method_def *method_find(const char *name); /* case-insensitive */
 int method_count(void);
 const method_def *method_at(int i);
 const char *method_choices(void); /* "barlow_twins, byol, ..." of the registered methods */

@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "method.h"
 
@@ -28,9 +29,9 @@ const method_def *method_at(int i) {
     return NULL;
 }
 
-const method_def *method_find(const char *name) {
+const method_def *method_find(const char *name) { /* case-insensitive: BYOL is byol */
     for (int i = 0; i < NALL; i++)
-        if (all_methods[i] && strcmp(all_methods[i]->name, name) == 0) return all_methods[i];
+        if (all_methods[i] && strcasecmp(all_methods[i]->name, name) == 0) return all_methods[i];
     return NULL;
 }
 

@@ -137,5 +137,5 @@ PY
 expect_error "fashion-mnist\|no such\|cannot open" "$sslc" train simclr --data fashion-mnist:/nonexistent --out "$work/x"
 expect_error "train: which method" "$sslc" train --data $data
 expect_error "unknown method" "$sslc" train simclrr --data $data --out "$work/y"
-expect_error "compile options are not allowed" "$sslc" train simclr --resume --out "$work/full" --batch 4
+expect_error "was compiled with --batch 8, this command line gives 4; drop --batch" "$sslc" train simclr --resume --out "$work/full" --batch 4
 echo "train cli: all checks passed"

@@ -1,0 +1,37 @@
+/* `sslc train`'s recipe: its defaults (where they differ from `sslc compile`'s, shown by
+ * `sslc methods`), the resolved recipe it prints before the first step, and the check that a
+ * command line may --resume a run. */
+#ifndef SSLC_TRAIN_RECIPE_H
+#define SSLC_TRAIN_RECIPE_H
+#include <stdint.h>
+
+#include "../runtime/planfile.h"
+#include "driver.h"
+
+/* A CPU-sized backbone (ResNet-18 at a quarter width: 16 base channels), the dataset's image
+ * size and channels, and a schedule that learns within a few epochs: AdamW at PySSL's example
+ * rate 1e-3 (measured on the main job, README "Training runs"). */
+#define TRAIN_DEFAULT_DATA "fashion-mnist"
+#define TRAIN_DEFAULT_EPOCHS 4
+#define TRAIN_DEFAULT_WIDTH "0.25"
+#define TRAIN_DEFAULT_OPTIMIZER "adamw"
+#define TRAIN_DEFAULT_LR "1e-3"
+#define TRAIN_DEFAULT_WD "1e-6"
+
+/* The method option `sslc train` sets unlike PySSL's default, as NAME=VALUE (simclr,
+ * simclrv2: temperature=0.2), or NULL. */
+const char *train_default_set(const method_def *m);
+
+/* One line "recipe: method ..., backbone ..., ..." on stdout from the options a plan records
+ * (p: a compiled plan, or compile_args_options' result); data and the run's length as given
+ * (NULL / 0: the run's own, on resume). */
+void train_print_recipe(const sslc_plan *p, const char *data, int64_t epochs, int64_t steps);
+
+/* May this command line --resume the run whose plan is `run` (in dir)? method: the METHOD
+ * argument (NULL: none given); a: the command line's compile options parsed (NULL: none given);
+ * argv: the compile arguments, to know which options were given. Every option given must match
+ * what the run was compiled with; one line in err names the first that does not. 0 or -1. */
+int train_resume_check(const sslc_plan *run, const char *dir, const method_def *method, const compile_args *a, int argc,
+                       char **argv, char *err);
+
+#endif
