@@ -144,7 +144,8 @@ static int data_facts_get(const char *spec, int h, int w, data_facts *d, char *e
     if (ds_open(&ds, spec, DS_TRAIN, &o, err)) return -1;
     const ds_info *in = ds_get_info(ds);
     d->c = in->c, d->h = in->h, d->w = in->w, d->n = in->n, d->has_labels = in->has_labels;
-    d->resizable = !strncmp(spec, "folder:", 7) || !strncmp(spec, "fake:", 5);
+    /* fake:N without CxHxW takes the plan's image shape */
+    d->resizable = !strncmp(spec, "folder:", 7) || (!strncmp(spec, "fake:", 5) && !strchr(spec + 5, ':'));
     snprintf(d->what, sizeof d->what, "%s", in->what);
     ds_close(ds);
     return 0;
@@ -444,7 +445,8 @@ int cmd_train(int argc, char **argv) {
         if (!imported && !has_opt(cargc, cargv, "--channels") && !shapeless_fake(o.data)) full[n++] = "--channels", full[n++] = dims[1];
         /* images of another size than the plan's: the graph resizes them (folder: data is
          * resized by the loader to whatever the plan takes) */
-        if (!have_src && (df.resizable ? !have_size && df.h != df.w
+        const char *aug = opt_value(cargc, cargv, "--augment");
+        if (!have_src && !(aug && !strcmp(aug, "none")) && (df.resizable ? !have_size && df.h != df.w
                                        : df.h != df.w || (have_size && !imported && rq_h != df.h)))
             full[n++] = "--source-size", full[n++] = dims[2];
         if (!has_opt(cargc, cargv, "--optimizer")) {
@@ -475,6 +477,11 @@ int cmd_train(int argc, char **argv) {
         if (!augmented && strncmp(o.data, "fake:", 5)) {
             rc = cli_error("train: --augment none takes its views as inputs: only fake:N data, not %s (drop --augment none "
                            "to train on it)", o.data);
+            goto out;
+        }
+        if (augmented && have_src && !df.resizable && (a.source_h != df.h || a.source_w != df.w)) {
+            rc = cli_error("train: %s has %dx%d (HxW) images, --source-size says %lldx%lld: give --source-size %dx%d or "
+                           "leave it out", o.data, df.h, df.w, (long long)a.source_h, (long long)a.source_w, df.h, df.w);
             goto out;
         }
         if (o.seed < 0) o.seed = (int64_t)a.seed;

@@ -115,7 +115,7 @@ expect_error "fewer images than a batch" "fewer than one batch of 256: give --ba
   "$sslc" train simclr --data "folder:$work/pets" --image-size 16 --out "$work/r1" --steps 1
 grep -q compiling "$work/out" && bad "batch: refused after compiling" || ok "batch: refused before compiling"
 if [ -d /usr/share/datasets/fashion-mnist ]; then
-  expect_error "fashion-mnist with another --source-size" "has 28x28 images (HxW).*give --source-size 28x28" \
+  expect_error "fashion-mnist with another --source-size" "has 28x28 (HxW) images.*give --source-size 28x28" \
     "$sslc" train simclr --source-size 32 --out "$work/r2" --steps 1
 fi
 

@@ -50,7 +50,7 @@ grep -q "temperature .*default 0.5 .*(sslc train: 0.2)" m.txt && grep -q "sslc c
     && ok "run without --data says it trains on fake data" || bad "run without --data: $(cat r.txt)"
 
 # --- errors that another option fixes, before compiling (and with no directory left behind)
-expect_error "too little data names --batch" "fake:4:1x16x16 has 4 training images, fewer than one batch (--batch 8): give --batch 4" \
+expect_error "too little data names --batch" "fake:4:1x16x16 train has 4 images, fewer than one batch of 8: give --batch 4" \
     "$sslc" train simclr "${tiny[@]}" --data fake:4:1x16x16 --out small
 expect_error "a wrong --source-size names it" "has 16x16 (HxW) images, --source-size says 20x20: give --source-size 16x16" \
     "$sslc" train simclr "${tiny[@]}" "${data[@]}" --source-size 20 --out src
