@@ -323,6 +323,7 @@ static int test_new_methods_fd(void) {
     const char *bt[] = {"projection_dim=8", "hidden_dim=16", "lamda=0.05"};
     const char *by[] = {"projection_dim=8", "hidden_dim=16"};
     const char *v2[] = {"projection_dim=8"};
+    const char *vr[] = {"projection_dim=8", "hidden_dim=16"};
     const char *sc[] = {"projection_dim=8"}, *raw[] = {"projection_dim=8", "normalize=false", "temperature=0.5"};
     /* loss ranges: Barlow Twins Σ(1 - c_ii)² + λΣc_ij² > 0; BYOL in [0, 4]; SupCon near ln(2N - 1)
      * for normalized features. SimSiam has no FD check: its stop-gradient acts on the other
@@ -331,7 +332,7 @@ static int test_new_methods_fd(void) {
     method_spec s = spec_of("convnet", 0.125, 8, 1, 4);
     return method_fd(&s, "barlow_twins", bt, 3, NAN, 0.0, 100.0) || method_fd(&s, "byol", by, 2, 1.0, 0.0, 4.0) ||
            method_fd(&s, "simclrv2", v2, 1, NAN, 1.0, 3.0) || method_fd(&s, "supcon", sc, 1, NAN, 0.5, 10.0) ||
-           method_fd(&s, "supcon", raw, 3, NAN, 0.0, 100.0);
+           method_fd(&s, "supcon", raw, 3, NAN, 0.0, 100.0) || method_fd(&s, "vicreg", vr, 2, NAN, 0.0, 1000.0);
 }
 
 static int has(const ir_graph *g, const char *name, ir_kind kind) {
@@ -369,6 +370,12 @@ static int test_method_names(void) {
          {"projector.layer4.0.weight"}},
         {"supcon", {"projection_dim=8"}, 9 + 4, 9, {"projector.layer1.0.weight", "projector.layer1.2.bias"}, {NULL},
          {"projector.layer1.1.weight"}},
+        /* facebookresearch/vicreg's Projector: one Sequential, the last Linear without bias */
+        {"vicreg", {"projection_dim=8", "hidden_dim=16"}, 9 + 2 + 2 + 2 + 2 + 1, 9 + 3 + 3,
+         {"projector.0.weight", "projector.0.bias", "projector.1.weight", "projector.3.bias", "projector.4.bias",
+          "projector.6.weight"},
+         {"projector.1.running_mean", "projector.4.num_batches_tracked"},
+         {"projector.6.bias", "projector.2.weight", "projector.layer1.0.weight"}},
     };
     for (size_t m = 0; m < sizeof ex / sizeof ex[0]; m++) {
         const method_expect *e = &ex[m];
@@ -414,7 +421,7 @@ static int test_method_names(void) {
         }
         ir_graph_free(&g);
     }
-    printf("ok   method names (barlow_twins, byol, simsiam, simclrv2, supcon)\n");
+    printf("ok   method names (barlow_twins, byol, simsiam, simclrv2, supcon, vicreg)\n");
     return 0;
 }
 
@@ -468,6 +475,9 @@ static int test_new_bad_options(void) {
         {"simsiam", "hidden_dim=8", "options: projection_dim, hidden_dim_proj, hidden_dim_pred"},
         {"byol", "temperature=0.1", "options: projection_dim, hidden_dim, tau, cosine_tau"},
         {"simclrv2", "projection_dim=1.5", "integer"},
+        {"vicreg", "std_coeff=-1", "std_coeff must be >= 0"},
+        {"vicreg", "hidden_dim=0", "hidden_dim must be in [1,"},
+        {"vicreg", "lamda=1", "options: projection_dim, hidden_dim, sim_coeff, std_coeff, cov_coeff"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         ir_graph g;

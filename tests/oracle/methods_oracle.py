@@ -1,4 +1,4 @@
-"""PyTorch oracle for Barlow Twins, BYOL, SimSiam, SimCLRv2 and SupCon.
+"""PyTorch oracle for Barlow Twins, BYOL, SimSiam, SimCLRv2, SupCon and VICReg.
 
 Each model below is written from the method's definition in the style of PySSL's modules
 (same module tree, hence the same state_dict names), independently of sslc. The script gives
@@ -233,6 +233,39 @@ class SupCon(nn.Module):
         return supervised_contrastive(z1, z2, y, self.temperature)
 
 
+def off_diagonal(c):
+    n = c.shape[0]
+    return c.flatten()[:-1].view(n - 1, n + 1)[:, 1:].flatten()
+
+
+class VICReg(nn.Module):
+    """Bardes et al. 2022, Algorithm 1 (the loss) and facebookresearch/vicreg's Projector (the
+    expander: Sequential(Linear, BN, ReLU, Linear, BN, ReLU, Linear(bias=False)))."""
+
+    def __init__(self, backbone, f, projection_dim, hidden_dim, sim_coeff, std_coeff, cov_coeff):
+        super().__init__()
+        self.lam, self.mu, self.nu = sim_coeff, std_coeff, cov_coeff
+        self.backbone = backbone
+        H = hidden_dim
+        self.projector = seq(nn.Linear(f, H), nn.BatchNorm1d(H), nn.ReLU(True), nn.Linear(H, H), nn.BatchNorm1d(H),
+                             nn.ReLU(True), nn.Linear(H, projection_dim, bias=False))
+
+    def forward(self, x_a, x_b, y=None):
+        z_a = self.projector(self.backbone(x_a))
+        z_b = self.projector(self.backbone(x_b))
+        N, D = z_a.shape
+        sim_loss = F.mse_loss(z_a, z_b)
+        std_z_a = torch.sqrt(z_a.var(dim=0) + 1e-04)
+        std_z_b = torch.sqrt(z_b.var(dim=0) + 1e-04)
+        std_loss = torch.mean(F.relu(1 - std_z_a)) + torch.mean(F.relu(1 - std_z_b))
+        z_a = z_a - z_a.mean(dim=0)
+        z_b = z_b - z_b.mean(dim=0)
+        cov_z_a = (z_a.T @ z_a) / (N - 1)
+        cov_z_b = (z_b.T @ z_b) / (N - 1)
+        cov_loss = off_diagonal(cov_z_a).pow_(2).sum() / D + off_diagonal(cov_z_b).pow_(2).sum() / D
+        return self.lam * sim_loss + self.mu * std_loss + self.nu * cov_loss
+
+
 # option name -> (type, default); the test passes small dims through --set
 METHODS = {
     "barlow_twins": (BarlowTwins, {"projection_dim": (int, 8192), "hidden_dim": (int, 8192), "lamda": (float, 0.005)}),
@@ -241,6 +274,8 @@ METHODS = {
     "simclrv2": (SimCLRv2, {"projection_dim": (int, 128), "temperature": (float, 0.5)}),
     "supcon": (SupCon, {"projection_dim": (int, 128), "temperature": (float, 0.07),
                         "normalize": (lambda s: s.lower() in ("1", "true"), True)}),
+    "vicreg": (VICReg, {"projection_dim": (int, 8192), "hidden_dim": (int, 8192), "sim_coeff": (float, 25.0),
+                        "std_coeff": (float, 25.0), "cov_coeff": (float, 1.0)}),
 }
 ALIASES = ("encoder.", "online_encoder.")  # PySSL's second names for backbone/projector
 
