@@ -89,6 +89,11 @@ int ir_equal(ir_graph *g, int a, int b); /* a == b -> bool, numpy broadcasting, 
  * differentiable between float types */
 int ir_cast(ir_graph *g, int x, ir_dtype to);
 
+/* index of the first maximum along axis -> i64 (not differentiable) */
+int ir_argmax(ir_graph *g, int x, int axis, int keepdims);
+/* data[indices] along axis 0: [K, ...] and i64 indices -> indices.shape + data.shape[1:] */
+int ir_gather(ir_graph *g, int data, int indices);
+
 /* queue state (MoCo): writes the N rows of keys [N,D] into queue at the pointer (one i64
  * element p) and returns the new queue; *new_ptr receives (p + N) mod K. axis 1: queue [D,K]
  * with entries as columns (PySSL's layout); axis 0: queue [K,D] with entries as rows. */
