@@ -57,7 +57,7 @@ static const aug_pipeline swav_global =
 static const aug_pipeline swav_local =
     LOCAL_PIPE(CROP(0.05, 0.14, 0), FLIP(0.5), JITTER(0.8, 0.8, 0.8, 0.8, 0.2), GRAY(0.2), BLUR(0.5));
 
-/* VICReg (facebookresearch/vicreg augmentations.py, BYOL's): TrainTransform / transform_prime,
+/* VICReg (facebookresearch/vicreg augmentations.py, BYOL's) and NNCLR: TrainTransform / transform_prime,
  * blur always in the first view, rarely in the second; the first view's Solarization(p=0.0)
  * never fires and is left out */
 static const aug_pipeline vicreg_view0 =
@@ -78,6 +78,8 @@ static const aug_recipe recipes[] = {
     {"supcon", &supcon_view, &supcon_view, NULL},
     {"swav", &swav_global, &swav_global, &swav_local},
     {"vicreg", &vicreg_view0, &vicreg_view1, NULL},
+    /* NNCLR: "the same augmentations as BYOL" (the paper), solo-learn's asymmetric ones */
+    {"nnclr", &vicreg_view0, &vicreg_view1, NULL},
 };
 #define NRECIPES (int)(sizeof recipes / sizeof recipes[0])
 

@@ -22,6 +22,8 @@ ir_init ir_init_copy(int src);
 /* normal(mean, std) draws, then every vector along axis 0 scaled to unit L2 norm:
  * F.normalize(torch.randn(D, K), dim=0) for mean 0, std 1 (MoCo's queue) */
 ir_init ir_init_normal_l2(double mean, double std);
+/* normal draws, each row (vector along the last axis) scaled to unit L2 norm: F.normalize(x, dim=-1) */
+ir_init ir_init_normal_l2_rows(double mean, double std);
 
 /* elementwise, numpy broadcasting */
 int ir_add(ir_graph *g, int a, int b);

@@ -151,6 +151,18 @@ int supcon_loss(ir_graph *g, int z1, int z2, int labels, double temperature, dou
     return ir_mul_scalar(g, ir_reduce_mean(g, mean_pos, NULL, 0, 0), -(temperature / base_temperature));
 }
 
+int nnclr_loss(ir_graph *g, int nn, int p, double temperature) {
+    if (g->failed) return -1;
+    int64_t n = g->vals[nn].shape.d[0];
+    int logits = ir_gemm(g, l2_normalize(g, nn), l2_normalize(g, p), -1, 0, 1, 1.0 / temperature, 0.0);
+    int64_t *labels = malloc((size_t)n * sizeof(int64_t));
+    if (!labels) return ir_fail(g, "out of memory");
+    for (int64_t i = 0; i < n; i++) labels[i] = i;
+    int lab = ir_const(g, DT_I64, IR_SHAPE(n), labels);
+    free(labels);
+    return ir_softmax_ce(g, logits, lab);
+}
+
 /* ---- MoCo family (declared in moco.h) ---- */
 #include "moco.h"
 

@@ -738,6 +738,7 @@ static int library_steps_covered(void) {
         {"byol", "--backbone", "convnet", "--image-size", "16", "--set", "projection_dim=32", "--set", "hidden_dim=32"},
         {"simsiam", "--backbone", "convnet", "--image-size", "16"},
         {"vicreg", "--backbone", "convnet", "--image-size", "16", "--set", "projection_dim=32", "--set", "hidden_dim=32"},
+        {"nnclr", "--backbone", "convnet", "--image-size", "16", "--set", "queue_size=32", "--set", "proj_hidden_dim=32"},
         {"simclr", "--backbone", "convnet", "--image-size", "16", "--augment", "simclr"},
     };
     unsigned char gpu_library[OP__COUNT] = {0}, pending[OP__COUNT] = {0};

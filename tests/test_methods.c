@@ -376,6 +376,14 @@ static int test_method_names(void) {
           "projector.6.weight"},
          {"projector.1.running_mean", "projector.4.num_batches_tracked"},
          {"projector.6.bias", "projector.2.weight", "projector.layer1.0.weight"}},
+        /* solo-learn's NNCLR: projector 0,1,3,4,6,7 (last BatchNorm affine), predictor 0,1,3, the
+         * support set as state */
+        {"nnclr", {"queue_size=8", "proj_hidden_dim=16", "proj_output_dim=8", "pred_hidden_dim=16"},
+         9 + 2 * 6 + 2 * 3, 9 + 3 * 3 + 3 + 2,
+         {"projector.0.weight", "projector.4.bias", "projector.6.bias", "projector.7.weight", "predictor.1.weight",
+          "predictor.3.bias"},
+         {"queue", "queue_ptr", "projector.7.running_var", "predictor.1.running_mean"},
+         {"queue_y", "predictor.4.weight", "projector.8.weight"}},
     };
     for (size_t m = 0; m < sizeof ex / sizeof ex[0]; m++) {
         const method_expect *e = &ex[m];
@@ -421,7 +429,7 @@ static int test_method_names(void) {
         }
         ir_graph_free(&g);
     }
-    printf("ok   method names (barlow_twins, byol, simsiam, simclrv2, supcon, vicreg)\n");
+    printf("ok   method names (barlow_twins, byol, simsiam, simclrv2, supcon, vicreg, nnclr)\n");
     return 0;
 }
 
@@ -460,6 +468,44 @@ static int test_byol_ema_step(void) {
     return 0;
 }
 
+/* NNCLR's support set: rows of unit norm at initialization (F.normalize(randn, dim=1)); one
+ * step writes the first view's normalized projections into rows 0..N-1, leaves the rest and
+ * advances the pointer to N */
+static int test_nnclr_queue_step(void) {
+    ir_graph g;
+    ir_graph_init(&g);
+    method_spec s = spec_of("convnet", 0.125, 8, 1, 4);
+    const char *sets[] = {"queue_size=12", "proj_hidden_dim=8", "proj_output_dim=6", "pred_hidden_dim=8"};
+    for (int i = 0; i < 4; i++) s.set[s.nset++] = sets[i];
+    char err[IR_ERRLEN];
+    CHECK(method_build(method_find("nnclr"), &s, &g, err) >= 0, "%s", err);
+    interp it;
+    CHECK(interp_init(&it, &g, 1, err) == 0 && init_persistent(&it, 5, err) == 0, "%s", err);
+    int q = ir_find_value(&g, "queue"), p = ir_find_value(&g, "queue_ptr");
+    CHECK(g.vals[q].init.kind == INIT_NORMAL_L2_ROWS, "nnclr: queue init kind %d", (int)g.vals[q].init.kind);
+    double q0[72], *qv = interp_data(&it, q);
+    memcpy(q0, qv, sizeof q0);
+    for (int r = 0; r < 12; r++) {
+        double ss = 0;
+        for (int d = 0; d < 6; d++) ss += q0[r * 6 + d] * q0[r * 6 + d];
+        CHECK(fabs(ss - 1) < 1e-6, "nnclr: initial queue row %d has squared norm %g", r, ss);
+    }
+    CHECK(feed_inputs(&it, &g, NAN, err) == 0 && interp_run(&it, err) == 0, "%s", err);
+    for (int r = 0; r < 12; r++) {
+        double ss = 0;
+        int same = !memcmp(&qv[r * 6], &q0[r * 6], 6 * sizeof(double));
+        for (int d = 0; d < 6; d++) ss += qv[r * 6 + d] * qv[r * 6 + d];
+        CHECK(fabs(ss - 1) < 1e-6, "nnclr: queue row %d has squared norm %g after a step", r, ss);
+        CHECK(r < 4 ? !same : same, "nnclr: queue row %d %s", r, r < 4 ? "not written" : "changed");
+    }
+    CHECK(*(int64_t *)interp_data(&it, p) == 4, "nnclr: queue_ptr %lld after one step of 4",
+          (long long)*(int64_t *)interp_data(&it, p));
+    interp_free(&it);
+    ir_graph_free(&g);
+    printf("ok   nnclr support set: unit rows at init, rows 0..3 written by a step, pointer 4\n");
+    return 0;
+}
+
 static int test_new_bad_options(void) {
     static const struct {
         const char *method, *set, *want;
@@ -478,6 +524,9 @@ static int test_new_bad_options(void) {
         {"vicreg", "std_coeff=-1", "std_coeff must be >= 0"},
         {"vicreg", "hidden_dim=0", "hidden_dim must be in [1,"},
         {"vicreg", "lamda=1", "options: projection_dim, hidden_dim, sim_coeff, std_coeff, cov_coeff"},
+        {"nnclr", "queue_size=6", "queue_size 6 must be divisible by the batch size 4"},
+        {"nnclr", "temperature=0", "temperature must be > 0"},
+        {"nnclr", "proj_output_dim=0", "proj_output_dim must be in [1,"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         ir_graph g;
@@ -969,7 +1018,7 @@ int main(void) {
                             test_simclr_fd,      test_method_names,  test_byol_ema_step,   test_new_bad_options,
                             test_new_methods_fd, test_moco_graphs,   test_moco_steps,      test_mocov3_bn,
                             test_moco_bad_options, test_multicrop,   test_dino_graph,      test_swav_graph,
-                            test_bad_multicrop_options};
+                            test_bad_multicrop_options, test_nnclr_queue_step};
     for (size_t i = 0; i < sizeof tests / sizeof tests[0]; i++) tests[i]() ? failed++ : passed++;
     printf("%d passed, %d failed\n", passed, failed);
     return failed != 0;

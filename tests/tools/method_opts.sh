@@ -13,4 +13,5 @@ declare -A opts=(
   [supcon]="projection_dim=16"
   [swav]="projection_dim=16 hidden_dim=32 num_prototypes=32 num_crops=2"
   [vicreg]="projection_dim=16 hidden_dim=32"
+  [nnclr]="queue_size=64 proj_hidden_dim=32 proj_output_dim=16 pred_hidden_dim=32"
 )
