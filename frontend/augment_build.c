@@ -57,6 +57,14 @@ static const aug_pipeline swav_global =
 static const aug_pipeline swav_local =
     LOCAL_PIPE(CROP(0.05, 0.14, 0), FLIP(0.5), JITTER(0.8, 0.8, 0.8, 0.8, 0.2), GRAY(0.2), BLUR(0.5));
 
+/* VICReg (facebookresearch/vicreg augmentations.py, BYOL's) and NNCLR: TrainTransform / transform_prime,
+ * blur always in the first view, rarely in the second; the first view's Solarization(p=0.0)
+ * never fires and is left out */
+static const aug_pipeline vicreg_view0 =
+    PIPE(CROP(0.08, 1.0, 1), FLIP(0.5), JITTER(0.8, 0.4, 0.4, 0.2, 0.1), GRAY(0.2), BLUR(1.0));
+static const aug_pipeline vicreg_view1 =
+    PIPE(CROP(0.08, 1.0, 1), FLIP(0.5), JITTER(0.8, 0.4, 0.4, 0.2, 0.1), GRAY(0.2), BLUR(0.1), SOLARIZE(0.2));
+
 static const aug_recipe recipes[] = {
     {"barlow_twins", &barlow_view0, &barlow_view1, NULL},
     {"byol", &byol_view0, &byol_view1, NULL},
@@ -69,6 +77,9 @@ static const aug_recipe recipes[] = {
     {"simsiam", &mocov2_view, &mocov2_view, NULL},
     {"supcon", &supcon_view, &supcon_view, NULL},
     {"swav", &swav_global, &swav_global, &swav_local},
+    {"vicreg", &vicreg_view0, &vicreg_view1, NULL},
+    /* NNCLR: "the same augmentations as BYOL" (the paper), solo-learn's asymmetric ones */
+    {"nnclr", &vicreg_view0, &vicreg_view1, NULL},
 };
 #define NRECIPES (int)(sizeof recipes / sizeof recipes[0])
 

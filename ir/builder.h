@@ -22,6 +22,8 @@ ir_init ir_init_copy(int src);
 /* normal(mean, std) draws, then every vector along axis 0 scaled to unit L2 norm:
  * F.normalize(torch.randn(D, K), dim=0) for mean 0, std 1 (MoCo's queue) */
 ir_init ir_init_normal_l2(double mean, double std);
+/* normal draws, each row (vector along the last axis) scaled to unit L2 norm: F.normalize(x, dim=-1) */
+ir_init ir_init_normal_l2_rows(double mean, double std);
 
 /* elementwise, numpy broadcasting */
 int ir_add(ir_graph *g, int a, int b);
@@ -88,6 +90,11 @@ int ir_equal(ir_graph *g, int a, int b); /* a == b -> bool, numpy broadcasting, 
 /* Cast to f32, f64, i32, i64, u8 or bool (ONNX Cast; float -> integer truncates, saturating);
  * differentiable between float types */
 int ir_cast(ir_graph *g, int x, ir_dtype to);
+
+/* index of the first maximum along axis -> i64 (not differentiable) */
+int ir_argmax(ir_graph *g, int x, int axis, int keepdims);
+/* data[indices] along axis 0: [K, ...] and i64 indices -> indices.shape + data.shape[1:] */
+int ir_gather(ir_graph *g, int data, int indices);
 
 /* queue state (MoCo): writes the N rows of keys [N,D] into queue at the pointer (one i64
  * element p) and returns the new queue; *new_ptr receives (p + N) mod K. axis 1: queue [D,K]

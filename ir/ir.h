@@ -31,7 +31,8 @@ typedef struct {
 /* How a parameter or state tensor is initialized; the runtime draws it from a seeded RNG. */
 /* INIT_DATA: the value's `data` holds its initial contents (imported weights), dtype layout. */
 typedef enum {
-    INIT_NONE, INIT_CONST, INIT_NORMAL, INIT_UNIFORM, INIT_TRUNC_NORMAL, INIT_COPY, INIT_NORMAL_L2, INIT_DATA
+    INIT_NONE, INIT_CONST, INIT_NORMAL, INIT_UNIFORM, INIT_TRUNC_NORMAL, INIT_COPY, INIT_NORMAL_L2, INIT_DATA,
+    INIT_NORMAL_L2_ROWS
 } ir_init_kind;
 typedef struct {
     ir_init_kind kind;

@@ -11,6 +11,9 @@ ir_init ir_init_copy(int src) { return (ir_init){.kind = INIT_COPY, .src = src};
 ir_init ir_init_normal_l2(double mean, double std) {
     return (ir_init){.kind = INIT_NORMAL_L2, .a = mean, .b = std, .src = -1};
 }
+ir_init ir_init_normal_l2_rows(double mean, double std) {
+    return (ir_init){.kind = INIT_NORMAL_L2_ROWS, .a = mean, .b = std, .src = -1};
+}
 
 int ir_input(ir_graph *g, const char *name, ir_dtype dt, ir_shape s) {
     if (g->failed) return -1;

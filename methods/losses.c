@@ -71,24 +71,57 @@ static int slice_step(ir_graph *g, int x, int64_t start, int64_t end, int64_t st
 }
 
 /* Barlow Twins on batch-normalized z1n, z2n [N,D]: c = z1nᵀ z2n / N,
- * Σ_i (c_ii − 1)² + λ Σ_{i≠j} c_ij². The diagonal is flat(c)[::D+1] and the off-diagonal
- * elements flat(c)[:-1] viewed as [D-1, D+1] without its first column (PySSL's off_diagonal):
- * no D×D mask constant. Over `ranks` ranks c is the global batch's: each rank's z1nᵀ z2n /
- * (ranks N) summed by AllReduce (whose gradient rule sums the ranks' gradients of c: lightly
- * issue 1977 reduced it outside autograd), and every rank computes the same loss from it. */
+ * Σ_i (c_ii − 1)² + λ Σ_{i≠j} c_ij². The diagonal is flat(c)[::D+1]. Over `ranks` ranks c is
+ * the global batch's: each rank's z1nᵀ z2n / (ranks N) summed by AllReduce (whose gradient rule
+ * sums the ranks' gradients of c: lightly issue 1977 reduced it outside autograd), and every
+ * rank computes the same loss from it. */
+/* Σ_{i≠j} c_ij² of a [D, D] matrix (D > 1): the off-diagonal elements are flat(c)[:-1] viewed
+ * as [D-1, D+1] without its first column (PySSL's off_diagonal), no D×D mask constant */
+static int off_diagonal_sq_sum(ir_graph *g, int c, int64_t d) {
+    int flat = ir_reshape(g, c, IR_SHAPE(d * d));
+    int off = ir_slice(g, ir_reshape(g, ir_slice(g, flat, 0, 0, d * d - 1), IR_SHAPE(d - 1, d + 1)), 1, 1, d + 1);
+    return ir_reduce_sum(g, ir_mul(g, off, off), NULL, 0, 0);
+}
+
 int barlow_twins_loss(ir_graph *g, int z1n, int z2n, double lamda, int ranks) {
     if (g->failed) return -1;
     int64_t n = g->vals[z1n].shape.d[0], d = g->vals[z1n].shape.d[1];
     int c = ir_gemm(g, z1n, z2n, -1, 1, 0, 1.0 / (double)(n * (ranks > 1 ? ranks : 1)), 0.0);
     if (ranks > 1) c = ir_all_reduce(g, c, ranks, 0);
-    int flat = ir_reshape(g, c, IR_SHAPE(d * d));
-    int diag = slice_step(g, flat, 0, d * d, d + 1);
+    int diag = slice_step(g, ir_reshape(g, c, IR_SHAPE(d * d)), 0, d * d, d + 1);
     int dm1 = ir_add_scalar(g, diag, -1.0);
     int on = ir_reduce_sum(g, ir_mul(g, dm1, dm1), NULL, 0, 0);
     if (d == 1) return on;
-    int off = ir_slice(g, ir_reshape(g, ir_slice(g, flat, 0, 0, d * d - 1), IR_SHAPE(d - 1, d + 1)), 1, 1, d + 1);
-    int offsq = ir_reduce_sum(g, ir_mul(g, off, off), NULL, 0, 0);
-    return ir_add(g, on, ir_mul_scalar(g, offsq, lamda));
+    return ir_add(g, on, ir_mul_scalar(g, off_diagonal_sq_sum(g, c, d), lamda));
+}
+
+/* One view's variance and covariance terms of VICReg: z [N, D] centred per dimension, unbiased
+ * variance v = Σ_n zc² / (N−1); std term mean(relu(1 − sqrt(v + 1e-4))); covariance term
+ * Σ_{i≠j} (zcᵀzc / (N−1))_ij² / D. */
+static void vicreg_view_terms(ir_graph *g, int z, int *std_term, int *cov_term) {
+    int64_t n = g->vals[z].shape.d[0], d = g->vals[z].shape.d[1], ax0 = 0;
+    int zc = ir_sub(g, z, ir_reduce_mean(g, z, &ax0, 1, 1));
+    int var = ir_mul_scalar(g, ir_reduce_sum(g, ir_mul(g, zc, zc), &ax0, 1, 0), 1.0 / (double)(n - 1));
+    int std = ir_sqrt(g, ir_add_scalar(g, var, 1e-4));
+    *std_term = ir_reduce_mean(g, ir_relu(g, ir_add_scalar(g, ir_neg(g, std), 1.0)), NULL, 0, 0);
+    if (d == 1) {
+        *cov_term = -1;
+        return;
+    }
+    int cov = ir_gemm(g, zc, zc, -1, 1, 0, 1.0 / (double)(n - 1), 0.0);
+    *cov_term = ir_mul_scalar(g, off_diagonal_sq_sum(g, cov, d), 1.0 / (double)d);
+}
+
+int vicreg_loss(ir_graph *g, int z1, int z2, double sim_coeff, double std_coeff, double cov_coeff) {
+    if (g->failed) return -1;
+    int diff = ir_sub(g, z1, z2);
+    int sim = ir_reduce_mean(g, ir_mul(g, diff, diff), NULL, 0, 0);
+    int s1, c1, s2, c2;
+    vicreg_view_terms(g, z1, &s1, &c1);
+    vicreg_view_terms(g, z2, &s2, &c2);
+    int loss = ir_add(g, ir_mul_scalar(g, sim, sim_coeff), ir_mul_scalar(g, ir_add(g, s1, s2), std_coeff));
+    if (c1 < 0) return loss; /* D = 1: no off-diagonal covariances */
+    return ir_add(g, loss, ir_mul_scalar(g, ir_add(g, c1, c2), cov_coeff));
 }
 
 /* Supervised contrastive loss as PySSL's sup_con_loss (contrast_mode 'all'): the 2N features
@@ -120,6 +153,18 @@ int supcon_loss(ir_graph *g, int z1, int z2, int labels, double temperature, dou
     int cnt = ir_reduce_sum(g, mask, &ax, 1, 0);
     int mean_pos = ir_div(g, pos, cnt);
     return ir_mul_scalar(g, ir_reduce_mean(g, mean_pos, NULL, 0, 0), -(temperature / base_temperature));
+}
+
+int nnclr_loss(ir_graph *g, int nn, int p, double temperature) {
+    if (g->failed) return -1;
+    int64_t n = g->vals[nn].shape.d[0];
+    int logits = ir_gemm(g, l2_normalize(g, nn), l2_normalize(g, p), -1, 0, 1, 1.0 / temperature, 0.0);
+    int64_t *labels = malloc((size_t)n * sizeof(int64_t));
+    if (!labels) return ir_fail(g, "out of memory");
+    for (int64_t i = 0; i < n; i++) labels[i] = i;
+    int lab = ir_const(g, DT_I64, IR_SHAPE(n), labels);
+    free(labels);
+    return ir_softmax_ce(g, logits, lab);
 }
 
 /* ---- MoCo family (declared in moco.h) ---- */

@@ -127,6 +127,13 @@ int byol_regression_loss(ir_graph *g, int p, int z);
 int negative_cosine_loss(ir_graph *g, int p, int z);
 /* Barlow Twins on batch-normalized projections: Σ(1−c_ii)² + λ Σ_{i≠j} c_ij², c = z1nᵀz2n/N */
 int barlow_twins_loss(ir_graph *g, int z1n, int z2n, double lamda, int ranks);
+/* NNCLR's L(nn, p): cross-entropy of normalize(nn) normalize(p)ᵀ / temperature against
+ * arange(N) (the neighbour of row i against every prediction, positive p_i) */
+int nnclr_loss(ir_graph *g, int nn, int p, double temperature);
+/* VICReg (paper's Algorithm 1) on the expander outputs z1, z2 [N,D]:
+ * sim_coeff·mse(z1, z2) + std_coeff·Σ_views mean(relu(1 − sqrt(var + 1e-4)))
+ * + cov_coeff·Σ_views Σ_{i≠j} cov_ij² / D, var and cov unbiased (N − 1) */
+int vicreg_loss(ir_graph *g, int z1, int z2, double sim_coeff, double std_coeff, double cov_coeff);
 /* PySSL's sup_con_loss over the views [z1; z2] with i64 labels [N] */
 int supcon_loss(ir_graph *g, int z1, int z2, int labels, double temperature, double base_temperature);
 

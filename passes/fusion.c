@@ -369,6 +369,8 @@ typedef struct {
     const ir_graph *g;
     const int *root;
     char *err;
+    const int *node_group; /* the fusion groups, and the one this kernel is built from */
+    int group;
 } kbuild;
 
 static int add_expr(kbuild *kb, kx_expr e) {
@@ -388,6 +390,11 @@ static int keepdims_of(const kir *k, const ir_shape *s) {
 static int operand(kbuild *kb, int u, int lvl) {
     const ir_graph *g = kb->g;
     if (kb->expr_of[u] >= 0) {
+        /* an Expand in this kernel is its input's expression broadcast to the domain: whether
+         * that expression can be reused depends on the input's shape, not the expanded one (an
+         * outer-level load of a keepdims [1, D] read through Expand [N, D] at full level) */
+        int p = g->vals[u].producer;
+        if (p >= 0 && g->nodes[p].op == OP_Expand && kb->node_group[p] == kb->group) return operand(kb, g->nodes[p].in[0], lvl);
         const kx_expr *e = &kb->k->exprs[kb->expr_of[u]];
         /* an outer-indexed load is only right at full level when it broadcasts like keepdims */
         int reuse = !(lvl == LV_FULL && e->kind == KX_LOAD && e->level == LV_OUTER &&
@@ -653,7 +660,7 @@ int fuse(const ir_graph *g, fused_plan *fp, char *err) {
                 goto out;
             }
             for (int v = 0; v < g->nvals; v++) expr_of[v] = -1;
-            kbuild kb = {fk->seg, expr_of, g, fp->root, err};
+            kbuild kb = {fk->seg, expr_of, g, fp->root, err, st.node_group, G};
             if (build_kernel(&kb, &st, G, ms.stored)) {
                 free(order);
                 snprintf(err, IR_ERRLEN, "fusion: group %d exceeds the kernel IR limits", G);

@@ -9,13 +9,15 @@ _Static_assert((int)DEVOP_F32 == (int)DT_F32 && (int)DEVOP_F64 == (int)DT_F64 &&
 
 /* the families (runtime/devops/<family>.c); a new family is one line here */
 extern const devop_family devops_cast, devops_linalg, devops_augment, devops_shape, devops_pool, devops_softmax,
-    devops_compare, devops_queue;
+    devops_compare, devops_queue, devops_index;
 static const devop_family *const families[] = {
     &devops_cast,
     &devops_linalg,
     &devops_augment,
     /* shape, pool, softmax cross-entropy, Equal, QueueWrite */
     &devops_shape, &devops_pool, &devops_softmax, &devops_compare, &devops_queue,
+    /* ArgMax, Gather */
+    &devops_index,
 };
 enum { NFAMILIES = (int)(sizeof families / sizeof families[0]) };
 

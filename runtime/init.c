@@ -16,10 +16,13 @@ static uint64_t name_hash(const char *s) {
 }
 
 /* normal draws, then each vector along axis 0 (x[:, j] of x viewed as [d0, rest]) scaled to
- * unit L2 norm, as F.normalize(x, dim=0) with its 1e-12 floor */
-static int init_normal_l2(const ir_value *val, sslc_rng *r, float *dst, char *err) {
+ * unit L2 norm, as F.normalize(x, dim=0) with its 1e-12 floor; rows: each vector along the last
+ * axis (x viewed as [rest, d0] with d0 the last dimension), as F.normalize(x, dim=-1) */
+static int init_normal_l2(const ir_value *val, sslc_rng *r, float *dst, int rows, char *err) {
     int64_t n = ir_numel(&val->shape);
-    int64_t d0 = val->shape.ndim ? val->shape.d[0] : 1, rest = d0 ? n / d0 : 0;
+    int64_t d0 = val->shape.ndim ? val->shape.d[rows ? val->shape.ndim - 1 : 0] : 1, rest = d0 ? n / d0 : 0;
+    /* element d of vector j */
+    int64_t sd = rows ? 1 : rest, sj = rows ? d0 : 1;
     double *x = malloc((size_t)(n ? n : 1) * sizeof(double));
     if (!x) {
         snprintf(err, IR_ERRLEN, "out of memory initializing '%s'", val->name);
@@ -28,9 +31,9 @@ static int init_normal_l2(const ir_value *val, sslc_rng *r, float *dst, char *er
     for (int64_t i = 0; i < n; i++) x[i] = val->init.a + val->init.b * rng_normal(r);
     for (int64_t j = 0; j < rest; j++) {
         double ss = 0;
-        for (int64_t d = 0; d < d0; d++) ss += x[d * rest + j] * x[d * rest + j];
+        for (int64_t d = 0; d < d0; d++) ss += x[d * sd + j * sj] * x[d * sd + j * sj];
         double norm = fmax(sqrt(ss), 1e-12);
-        for (int64_t d = 0; d < d0; d++) dst[d * rest + j] = (float)(x[d * rest + j] / norm);
+        for (int64_t d = 0; d < d0; d++) dst[d * sd + j * sj] = (float)(x[d * sd + j * sj] / norm);
     }
     free(x);
     return 0;
@@ -42,7 +45,8 @@ int init_value_f32(const ir_graph *g, int v, uint64_t seed, float *dst, char *er
     sslc_rng r;
     rng_seed(&r, seed, name_hash(val->name));
     const ir_init *in = &val->init;
-    if (in->kind == INIT_NORMAL_L2) return init_normal_l2(val, &r, dst, err);
+    if (in->kind == INIT_NORMAL_L2 || in->kind == INIT_NORMAL_L2_ROWS)
+        return init_normal_l2(val, &r, dst, in->kind == INIT_NORMAL_L2_ROWS, err);
     for (int64_t i = 0; i < n; i++) {
         double x = 0;
         switch (in->kind) {
@@ -55,7 +59,8 @@ int init_value_f32(const ir_graph *g, int v, uint64_t seed, float *dst, char *er
             while (x < -2.0 || x > 2.0);
             x = in->a + in->b * x;
             break;
-        case INIT_NORMAL_L2: break; /* handled above */
+        case INIT_NORMAL_L2:
+        case INIT_NORMAL_L2_ROWS: break; /* handled above */
         case INIT_DATA:
             if (!val->data || val->dtype != DT_F32) {
                 snprintf(err, IR_ERRLEN, "'%s': data-initialized without f32 data", val->name);

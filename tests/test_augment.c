@@ -15,9 +15,10 @@
 static int test_recipes(void) {
     char err[IR_ERRLEN], text[AUG_TEXTLEN];
     static const char *methods[] = {"barlow_twins", "byol", "dino", "moco", "mocov2", "mocov3",
-                                    "simclr", "simclrv2", "simsiam", "supcon", "swav"};
-    CHECK(aug_recipe_count() == 11, "%d recipes", aug_recipe_count());
-    for (int i = 0; i < 11; i++) {
+                                    "simclr", "simclrv2", "simsiam", "supcon", "swav", "vicreg", "nnclr"};
+    const int nm = (int)(sizeof methods / sizeof methods[0]);
+    CHECK(aug_recipe_count() == nm, "%d recipes", aug_recipe_count());
+    for (int i = 0; i < nm; i++) {
         const aug_recipe *r = aug_recipe_find(methods[i]);
         CHECK(r && !strcmp(r->name, methods[i]), "no recipe for %s", methods[i]);
         for (int v = 0; v < 3; v++) {

@@ -438,6 +438,21 @@ static int queue_cols_wrap(ir_graph *g, int *node) { return queue_case(g, node, 
 static int queue_rows(ir_graph *g, int *node) { return queue_case(g, node, 0, 12, 5, 3, 0); }
 static int queue_rows_wrap(ir_graph *g, int *node) { return queue_case(g, node, 0, 12, 5, 3, 9); }
 
+/* ArgMax over the inputs' NaN / inf / ties; Gather with constant (in-range) indices */
+static int argmax_rows(ir_graph *g, int *node) {
+    return last_node(g, node, ir_argmax(g, ir_input(g, "x", DT_F32, IR_SHAPE(6, 37)), 1, 0));
+}
+static int argmax_mid(ir_graph *g, int *node) {
+    return last_node(g, node, ir_argmax(g, ir_input(g, "x", DT_F32, IR_SHAPE(5, 7, 3)), 1, 1));
+}
+static int gather_case(ir_graph *g, int *node, ir_dtype dt) {
+    const int64_t idx[5] = {3, 0, -1, 3, 7};
+    int x = ir_input(g, "x", dt, IR_SHAPE(8, 3, 2));
+    return last_node(g, node, ir_gather(g, x, ir_const(g, DT_I64, IR_SHAPE(5), idx)));
+}
+static int gather_f32(ir_graph *g, int *node) { return gather_case(g, node, DT_F32); }
+static int gather_i64(ir_graph *g, int *node) { return gather_case(g, node, DT_I64); }
+
 static const devop_case cases[] = {
     {"Cast f32->i64", cast_f32_i64}, {"Cast f32->u8", cast_f32_u8},   {"Cast i64->f32", cast_i64_f32},
     {"Cast bool->i32", cast_bool_i32}, {"Cast u8->bool", cast_u8_bool},
@@ -520,6 +535,10 @@ static const devop_case cases[] = {
     {"QueueWrite axis 0, pointer 0", queue_rows},
     {"QueueWrite axis 0, wraps", queue_rows_wrap},
     /* -- end of shape, pool, softmax cross-entropy, Equal, QueueWrite -- */
+    {"ArgMax f32 [6,37] axis 1", argmax_rows},
+    {"ArgMax f32 [5,7,3] axis 1 keepdims", argmax_mid},
+    {"Gather f32 rows (repeated, negative)", gather_f32},
+    {"Gather i64 rows", gather_i64},
 };
 
 /* ---- harness ---- */
@@ -669,6 +688,23 @@ static int data_checks(void) {
           (long long)pv_out);
     for (int k = 0; k < 32; k++)
         CHECK(isnan(nqv[k]), "QueueWrite, pointer out of range: queue'[%d] = %g", k, (double)nqv[k]);
+    /* Gather with index 5 of 4 rows: NaN in that output row only */
+    {
+        ir_graph h;
+        ir_graph_init(&h);
+        int d = ir_input(&h, "d", DT_F32, IR_SHAPE(4, 2)), ix = ir_input(&h, "ix", DT_I64, IR_SHAPE(2));
+        int y = ir_gather(&h, d, ix);
+        CHECK(y >= 0, "%s", h.err);
+        float dv[8] = {1, 2, 3, 4, 5, 6, 7, 8}, yv[4];
+        int64_t iv[2] = {5, -4};
+        memset(&c, 0, sizeof c);
+        c.node = &h.nodes[h.vals[y].producer], c.nin = 2, c.nout = 1, c.err = err;
+        c.in[0] = tensor_of(&h, d, dv), c.in[1] = tensor_of(&h, ix, iv), c.out[0] = tensor_of(&h, y, yv);
+        CHECK(ir_optable[OP_Gather]->ref_f32(&c) != 0, "the reference accepts index 5 of 4 rows");
+        CHECK(devop_run_twins(&c, NULL, err) == 0 && isnan(yv[0]) && isnan(yv[1]) && yv[2] == 1 && yv[3] == 2,
+              "Gather, index out of range: %g %g %g %g", (double)yv[0], (double)yv[1], (double)yv[2], (double)yv[3]);
+        ir_graph_free(&h);
+    }
     /* MaxPool on f64 storage (gradient checks' interpreter): refused by prepare, with the op's name */
     memset(&c, 0, sizeof c);
     c.node = &g.nodes[g.vals[pooled].producer], c.nin = 1, c.nout = 1, c.err = err;
@@ -677,7 +713,7 @@ static int data_checks(void) {
     err[0] = 0;
     CHECK(devop_run_twins(&c, NULL, err) != 0 && strstr(err, "MaxPool") && strstr(err, "f64"),
           "MaxPool on f64 storage: '%s'", err);
-    printf("ok   out-of-range labels and queue pointers give NaN; f64 storage refused (%s)\n", err);
+    printf("ok   out-of-range labels, queue pointers and Gather indices give NaN; f64 storage refused (%s)\n", err);
     ir_graph_free(&g);
     return 0;
 }
@@ -701,6 +737,8 @@ static int library_steps_covered(void) {
          "hidden_dim=32"},
         {"byol", "--backbone", "convnet", "--image-size", "16", "--set", "projection_dim=32", "--set", "hidden_dim=32"},
         {"simsiam", "--backbone", "convnet", "--image-size", "16"},
+        {"vicreg", "--backbone", "convnet", "--image-size", "16", "--set", "projection_dim=32", "--set", "hidden_dim=32"},
+        {"nnclr", "--backbone", "convnet", "--image-size", "16", "--set", "queue_size=32", "--set", "proj_hidden_dim=32"},
         {"simclr", "--backbone", "convnet", "--image-size", "16", "--augment", "simclr"},
     };
     unsigned char gpu_library[OP__COUNT] = {0}, pending[OP__COUNT] = {0};

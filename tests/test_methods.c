@@ -331,6 +331,7 @@ static int test_new_methods_fd(void) {
     const char *bt[] = {"projection_dim=8", "hidden_dim=16", "lamda=0.05"};
     const char *by[] = {"projection_dim=8", "hidden_dim=16"};
     const char *v2[] = {"projection_dim=8"};
+    const char *vr[] = {"projection_dim=8", "hidden_dim=16"};
     const char *sc[] = {"projection_dim=8"}, *raw[] = {"projection_dim=8", "normalize=false", "temperature=0.5"};
     /* loss ranges: Barlow Twins Σ(1 - c_ii)² + λΣc_ij² > 0; BYOL in [0, 4]; SupCon near ln(2N - 1)
      * for normalized features. SimSiam has no FD check: its stop-gradient acts on the other
@@ -339,7 +340,7 @@ static int test_new_methods_fd(void) {
     method_spec s = spec_of("convnet", 0.125, 8, 1, 4);
     return method_fd(&s, "barlow_twins", bt, 3, NAN, 0.0, 100.0) || method_fd(&s, "byol", by, 2, 1.0, 0.0, 4.0) ||
            method_fd(&s, "simclrv2", v2, 1, NAN, 1.0, 3.0) || method_fd(&s, "supcon", sc, 1, NAN, 0.5, 10.0) ||
-           method_fd(&s, "supcon", raw, 3, NAN, 0.0, 100.0);
+           method_fd(&s, "supcon", raw, 3, NAN, 0.0, 100.0) || method_fd(&s, "vicreg", vr, 2, NAN, 0.0, 1000.0);
 }
 
 static int has(const ir_graph *g, const char *name, ir_kind kind) {
@@ -377,6 +378,20 @@ static int test_method_names(void) {
          {"projector.layer4.0.weight"}},
         {"supcon", {"projection_dim=8"}, 9 + 4, 9, {"projector.layer1.0.weight", "projector.layer1.2.bias"}, {NULL},
          {"projector.layer1.1.weight"}},
+        /* facebookresearch/vicreg's Projector: one Sequential, the last Linear without bias */
+        {"vicreg", {"projection_dim=8", "hidden_dim=16"}, 9 + 2 + 2 + 2 + 2 + 1, 9 + 3 + 3,
+         {"projector.0.weight", "projector.0.bias", "projector.1.weight", "projector.3.bias", "projector.4.bias",
+          "projector.6.weight"},
+         {"projector.1.running_mean", "projector.4.num_batches_tracked"},
+         {"projector.6.bias", "projector.2.weight", "projector.layer1.0.weight"}},
+        /* solo-learn's NNCLR: projector 0,1,3,4,6,7 (last BatchNorm affine), predictor 0,1,3, the
+         * support set as state */
+        {"nnclr", {"queue_size=8", "proj_hidden_dim=16", "proj_output_dim=8", "pred_hidden_dim=16"},
+         9 + 2 * 6 + 2 * 3, 9 + 3 * 3 + 3 + 2,
+         {"projector.0.weight", "projector.4.bias", "projector.6.bias", "projector.7.weight", "predictor.1.weight",
+          "predictor.3.bias"},
+         {"queue", "queue_ptr", "projector.7.running_var", "predictor.1.running_mean"},
+         {"queue_y", "predictor.4.weight", "projector.8.weight"}},
     };
     for (size_t m = 0; m < sizeof ex / sizeof ex[0]; m++) {
         const method_expect *e = &ex[m];
@@ -422,7 +437,7 @@ static int test_method_names(void) {
         }
         ir_graph_free(&g);
     }
-    printf("ok   method names (barlow_twins, byol, simsiam, simclrv2, supcon)\n");
+    printf("ok   method names (barlow_twins, byol, simsiam, simclrv2, supcon, vicreg, nnclr)\n");
     return 0;
 }
 
@@ -461,6 +476,44 @@ static int test_byol_ema_step(void) {
     return 0;
 }
 
+/* NNCLR's support set: rows of unit norm at initialization (F.normalize(randn, dim=1)); one
+ * step writes the first view's normalized projections into rows 0..N-1, leaves the rest and
+ * advances the pointer to N */
+static int test_nnclr_queue_step(void) {
+    ir_graph g;
+    ir_graph_init(&g);
+    method_spec s = spec_of("convnet", 0.125, 8, 1, 4);
+    const char *sets[] = {"queue_size=12", "proj_hidden_dim=8", "proj_output_dim=6", "pred_hidden_dim=8"};
+    for (int i = 0; i < 4; i++) s.set[s.nset++] = sets[i];
+    char err[IR_ERRLEN];
+    CHECK(method_build(method_find("nnclr"), &s, &g, err) >= 0, "%s", err);
+    interp it;
+    CHECK(interp_init(&it, &g, 1, err) == 0 && init_persistent(&it, 5, err) == 0, "%s", err);
+    int q = ir_find_value(&g, "queue"), p = ir_find_value(&g, "queue_ptr");
+    CHECK(g.vals[q].init.kind == INIT_NORMAL_L2_ROWS, "nnclr: queue init kind %d", (int)g.vals[q].init.kind);
+    double q0[72], *qv = interp_data(&it, q);
+    memcpy(q0, qv, sizeof q0);
+    for (int r = 0; r < 12; r++) {
+        double ss = 0;
+        for (int d = 0; d < 6; d++) ss += q0[r * 6 + d] * q0[r * 6 + d];
+        CHECK(fabs(ss - 1) < 1e-6, "nnclr: initial queue row %d has squared norm %g", r, ss);
+    }
+    CHECK(feed_inputs(&it, &g, NAN, err) == 0 && interp_run(&it, err) == 0, "%s", err);
+    for (int r = 0; r < 12; r++) {
+        double ss = 0;
+        int same = !memcmp(&qv[r * 6], &q0[r * 6], 6 * sizeof(double));
+        for (int d = 0; d < 6; d++) ss += qv[r * 6 + d] * qv[r * 6 + d];
+        CHECK(fabs(ss - 1) < 1e-6, "nnclr: queue row %d has squared norm %g after a step", r, ss);
+        CHECK(r < 4 ? !same : same, "nnclr: queue row %d %s", r, r < 4 ? "not written" : "changed");
+    }
+    CHECK(*(int64_t *)interp_data(&it, p) == 4, "nnclr: queue_ptr %lld after one step of 4",
+          (long long)*(int64_t *)interp_data(&it, p));
+    interp_free(&it);
+    ir_graph_free(&g);
+    printf("ok   nnclr support set: unit rows at init, rows 0..3 written by a step, pointer 4\n");
+    return 0;
+}
+
 static int test_new_bad_options(void) {
     static const struct {
         const char *method, *set, *want;
@@ -476,6 +529,12 @@ static int test_new_bad_options(void) {
         {"simsiam", "hidden_dim=8", "options: projection_dim, hidden_dim_proj, hidden_dim_pred"},
         {"byol", "temperature=0.1", "options: projection_dim, hidden_dim, tau, cosine_tau"},
         {"simclrv2", "projection_dim=1.5", "integer"},
+        {"vicreg", "std_coeff=-1", "std_coeff must be >= 0"},
+        {"vicreg", "hidden_dim=0", "hidden_dim must be in [1,"},
+        {"vicreg", "lamda=1", "options: projection_dim, hidden_dim, sim_coeff, std_coeff, cov_coeff"},
+        {"nnclr", "queue_size=6", "queue_size 6 must be divisible by the batch size 4"},
+        {"nnclr", "temperature=0", "temperature must be > 0"},
+        {"nnclr", "proj_output_dim=0", "proj_output_dim must be in [1,"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         ir_graph g;
@@ -967,7 +1026,7 @@ int main(void) {
                             test_simclr_fd,      test_method_names,  test_byol_ema_step,   test_new_bad_options,
                             test_new_methods_fd, test_moco_graphs,   test_moco_steps,      test_mocov3_bn,
                             test_moco_bad_options, test_multicrop,   test_dino_graph,      test_swav_graph,
-                            test_bad_multicrop_options};
+                            test_bad_multicrop_options, test_nnclr_queue_step};
     for (size_t i = 0; i < sizeof tests / sizeof tests[0]; i++) tests[i]() ? failed++ : passed++;
     printf("%d passed, %d failed\n", passed, failed);
     return failed != 0;

@@ -4,7 +4,7 @@
 
 #include "optest.h"
 
-#define FAMILIES(X) X(elementwise) X(reduce) X(shape) X(linalg) X(softmax) X(conv) X(pool) X(batchnorm) X(state) X(compare) X(norm) X(queue) X(augment) X(collective)
+#define FAMILIES(X) X(elementwise) X(reduce) X(shape) X(linalg) X(softmax) X(conv) X(pool) X(batchnorm) X(state) X(compare) X(norm) X(queue) X(index) X(augment) X(collective)
 #define DECL(f) extern const op_test optests_##f[] __attribute__((weak));
 FAMILIES(DECL)
 #define REF(f) optests_##f,

@@ -2,7 +2,7 @@
 # The cuda backend on a real GPU (issue 17), in one script of at most ~8 minutes for the lent GPU
 # machine. Prints one table and writes every log under $OUT.
 #   1. the devices sslc sees
-#   2. 5 steps of all eleven methods on cuda against cpu from the same initialization
+#   2. 5 steps of every method on cuda against cpu from the same initialization
 #      (loss <= 1e-5 relative every step, parameters and state <= 1e-4; float32, no TF32)
 #   3. CUDA Graph replay bit-identical to plain launches (SSLC_CUDA_GRAPH=0)
 #   4. the SimCLR and BYOL PyTorch oracles against `sslc step --device cuda`
@@ -56,6 +56,8 @@ declare -A opts=(
   [mocov2]="K=256 projection_dim=32" [mocov3]="projection_dim=32 hidden_dim=64" [simclr]="projection_dim=32"
   [simclrv2]="projection_dim=32" [simsiam]="projection_dim=32 hidden_dim_proj=32 hidden_dim_pred=16"
   [supcon]="projection_dim=32" [swav]="projection_dim=32 hidden_dim=64 num_prototypes=64 num_crops=2"
+  [vicreg]="projection_dim=64 hidden_dim=64"
+  [nnclr]="queue_size=256 proj_hidden_dim=64 proj_output_dim=32 pred_hidden_dim=64"
 )
 for m in $(printf '%s\n' "${!opts[@]}" | sort); do
   sets=(); for o in ${opts[$m]}; do sets+=(--set "$o"); done

@@ -1,4 +1,4 @@
-"""PyTorch oracle for Barlow Twins, BYOL, SimSiam, SimCLRv2 and SupCon.
+"""PyTorch oracle for Barlow Twins, BYOL, SimSiam, SimCLRv2, SupCon, VICReg and NNCLR.
 
 Each model below is written from the method's definition in the style of PySSL's modules
 (same module tree, hence the same state_dict names), independently of sslc. The script gives
@@ -233,6 +233,78 @@ class SupCon(nn.Module):
         return supervised_contrastive(z1, z2, y, self.temperature)
 
 
+def off_diagonal(c):
+    n = c.shape[0]
+    return c.flatten()[:-1].view(n - 1, n + 1)[:, 1:].flatten()
+
+
+class VICReg(nn.Module):
+    """Bardes et al. 2022, Algorithm 1 (the loss) and facebookresearch/vicreg's Projector (the
+    expander: Sequential(Linear, BN, ReLU, Linear, BN, ReLU, Linear(bias=False)))."""
+
+    def __init__(self, backbone, f, projection_dim, hidden_dim, sim_coeff, std_coeff, cov_coeff):
+        super().__init__()
+        self.lam, self.mu, self.nu = sim_coeff, std_coeff, cov_coeff
+        self.backbone = backbone
+        H = hidden_dim
+        self.projector = seq(nn.Linear(f, H), nn.BatchNorm1d(H), nn.ReLU(True), nn.Linear(H, H), nn.BatchNorm1d(H),
+                             nn.ReLU(True), nn.Linear(H, projection_dim, bias=False))
+
+    def forward(self, x_a, x_b, y=None):
+        z_a = self.projector(self.backbone(x_a))
+        z_b = self.projector(self.backbone(x_b))
+        N, D = z_a.shape
+        sim_loss = F.mse_loss(z_a, z_b)
+        std_z_a = torch.sqrt(z_a.var(dim=0) + 1e-04)
+        std_z_b = torch.sqrt(z_b.var(dim=0) + 1e-04)
+        std_loss = torch.mean(F.relu(1 - std_z_a)) + torch.mean(F.relu(1 - std_z_b))
+        z_a = z_a - z_a.mean(dim=0)
+        z_b = z_b - z_b.mean(dim=0)
+        cov_z_a = (z_a.T @ z_a) / (N - 1)
+        cov_z_b = (z_b.T @ z_b) / (N - 1)
+        cov_loss = off_diagonal(cov_z_a).pow_(2).sum() / D + off_diagonal(cov_z_b).pow_(2).sum() / D
+        return self.lam * sim_loss + self.mu * std_loss + self.nu * cov_loss
+
+
+class NNCLR(nn.Module):
+    """Dwibedi et al. 2021, the paper's pseudo-code (NN lookup, loss, support-set update) with
+    solo-learn's modules: projector Sequential(Linear, BN, ReLU, Linear, BN, ReLU, Linear, BN),
+    predictor Sequential(Linear, BN, ReLU, Linear), buffers queue (rows normalized) and queue_ptr."""
+
+    def __init__(self, backbone, f, proj_hidden_dim, proj_output_dim, pred_hidden_dim, queue_size, temperature):
+        super().__init__()
+        self.temperature = temperature
+        self.backbone = backbone
+        H, P, Q = proj_hidden_dim, proj_output_dim, pred_hidden_dim
+        self.projector = seq(nn.Linear(f, H), nn.BatchNorm1d(H), nn.ReLU(), nn.Linear(H, H), nn.BatchNorm1d(H),
+                             nn.ReLU(), nn.Linear(H, P), nn.BatchNorm1d(P))
+        self.predictor = seq(nn.Linear(P, Q), nn.BatchNorm1d(Q), nn.ReLU(), nn.Linear(Q, P))
+        self.register_buffer("queue", F.normalize(torch.randn(queue_size, P), dim=1))
+        self.register_buffer("queue_ptr", torch.zeros(1, dtype=torch.long))
+
+    def NN(self, z, Q):  # top-1 nearest neighbour by cosine similarity (z and Q's rows normalized)
+        return Q[(z @ Q.T).argmax(dim=1)]
+
+    def L(self, nn_, p):
+        nn_ = F.normalize(nn_, dim=1)
+        p = F.normalize(p, dim=1)
+        logits = nn_ @ p.T / self.temperature
+        return F.cross_entropy(logits, torch.arange(p.shape[0]))
+
+    def forward(self, x1, x2, y=None):
+        z1, z2 = self.projector(self.backbone(x1)), self.projector(self.backbone(x2))
+        p1, p2 = self.predictor(z1), self.predictor(z2)
+        z1, z2 = F.normalize(z1, dim=1), F.normalize(z2, dim=1)
+        with torch.no_grad():
+            nn1, nn2 = self.NN(z1, self.queue), self.NN(z2, self.queue)
+        loss = self.L(nn1, p2) / 2 + self.L(nn2, p1) / 2
+        with torch.no_grad():  # update_queue(Q, z1)
+            ptr, n = int(self.queue_ptr), z1.shape[0]
+            self.queue[ptr:ptr + n] = z1
+            self.queue_ptr[0] = (ptr + n) % self.queue.shape[0]
+        return loss
+
+
 # option name -> (type, default); the test passes small dims through --set
 METHODS = {
     "barlow_twins": (BarlowTwins, {"projection_dim": (int, 8192), "hidden_dim": (int, 8192), "lamda": (float, 0.005)}),
@@ -241,6 +313,10 @@ METHODS = {
     "simclrv2": (SimCLRv2, {"projection_dim": (int, 128), "temperature": (float, 0.5)}),
     "supcon": (SupCon, {"projection_dim": (int, 128), "temperature": (float, 0.07),
                         "normalize": (lambda s: s.lower() in ("1", "true"), True)}),
+    "vicreg": (VICReg, {"projection_dim": (int, 8192), "hidden_dim": (int, 8192), "sim_coeff": (float, 25.0),
+                        "std_coeff": (float, 25.0), "cov_coeff": (float, 1.0)}),
+    "nnclr": (NNCLR, {"proj_hidden_dim": (int, 2048), "proj_output_dim": (int, 256), "pred_hidden_dim": (int, 4096),
+                          "queue_size": (int, 98304), "temperature": (float, 0.1)}),
 }
 ALIASES = ("encoder.", "online_encoder.")  # PySSL's second names for backbone/projector
 

@@ -1,5 +1,5 @@
 # Sourced by the CLI tests that run every method: small method options (heads, queues,
-# prototypes) so that all eleven plans train in seconds. Not a test itself.
+# prototypes) so that every plan train in seconds. Not a test itself.
 declare -A opts=(
   [barlow_twins]="projection_dim=32 hidden_dim=32"
   [byol]="projection_dim=16 hidden_dim=32"
@@ -12,4 +12,6 @@ declare -A opts=(
   [simsiam]="projection_dim=16 hidden_dim_proj=16 hidden_dim_pred=8"
   [supcon]="projection_dim=16"
   [swav]="projection_dim=16 hidden_dim=32 num_prototypes=32 num_crops=2"
+  [vicreg]="projection_dim=16 hidden_dim=32"
+  [nnclr]="queue_size=64 proj_hidden_dim=32 proj_output_dim=16 pred_hidden_dim=32"
 )
