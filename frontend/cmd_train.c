@@ -487,7 +487,12 @@ int cmd_train(int argc, char **argv) {
         if (o.seed < 0) o.seed = (int64_t)a.seed;
         int64_t src_h = a.source_h ? a.source_h : a.spec.backbone.image_size;
         int64_t src_w = a.source_w ? a.source_w : a.spec.backbone.image_size;
-        if (!df.resizable && strcmp(a.augment, "none") && (src_h != df.h || src_w != df.w)) {
+        if (!df.resizable && augmented && !have_src && (src_h != df.h || src_w != df.w)) {
+            /* the data's own size is the source: the random crop resizes it to --image-size */
+            a.source_h = df.h, a.source_w = df.w;
+            src_h = df.h, src_w = df.w;
+        }
+        if (!df.resizable && augmented && (src_h != df.h || src_w != df.w)) {
             rc = cli_error("%s has %dx%d images (HxW), the plan would take %lldx%lld: give --source-size %dx%d (the plan "
                            "then resizes them to --image-size)",
                            df.what, df.h, df.w, (long long)src_h, (long long)src_w, df.h, df.w);
