@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "../runtime/dataset.h"
+#include "../runtime/fileio.h"
 #include "cli.h"
 #include "job.h"
 #include "driver.h"
@@ -127,6 +128,9 @@ static int parse_online_knn(const char *v, int64_t *ntrain, int64_t *ntest) {
                : 0;
 }
 
+/* fake:N without CxHxW takes the plan's image shape */
+static int shapeless_fake(const char *spec) { return !strncmp(spec, "fake:", 5) && !strchr(spec + 5, ':'); }
+
 /* What `sslc train` learns from its data before compiling: the image size and channels (the
  * defaults of --image-size / --channels), the train split's size, whether it has labels. */
 typedef struct {
@@ -144,8 +148,7 @@ static int data_facts_get(const char *spec, int h, int w, data_facts *d, char *e
     if (ds_open(&ds, spec, DS_TRAIN, &o, err)) return -1;
     const ds_info *in = ds_get_info(ds);
     d->c = in->c, d->h = in->h, d->w = in->w, d->n = in->n, d->has_labels = in->has_labels;
-    /* fake:N without CxHxW takes the plan's image shape */
-    d->resizable = !strncmp(spec, "folder:", 7) || (!strncmp(spec, "fake:", 5) && !strchr(spec + 5, ':'));
+    d->resizable = !strncmp(spec, "folder:", 7) || shapeless_fake(spec);
     snprintf(d->what, sizeof d->what, "%s", in->what);
     ds_close(ds);
     return 0;
@@ -179,13 +182,7 @@ static int data_has_labels(const char *spec, char *err) {
     return has;
 }
 
-/* fake:N without CxHxW takes the plan's image shape */
-static int shapeless_fake(const char *spec) { return !strncmp(spec, "fake:", 5) && !strchr(spec + 5, ':'); }
 
-static int is_dir(const char *path) {
-    struct stat st;
-    return !stat(path, &st) && S_ISDIR(st.st_mode);
-}
 
 /* --resume without a directory: never guess which run (runs/METHOD may be an older, finished
  * one); name the runs of the method that are here instead */
@@ -263,7 +260,7 @@ int cmd_train(int argc, char **argv) {
             o.resume = 1;
             if (argv[i][8] == '=')
                 resume_dir = argv[i] + 9;
-            else if (i + 1 < argc && argv[i + 1][0] != '-' && (is_dir(argv[i + 1]) || !method_find(argv[i + 1])))
+            else if (i + 1 < argc && argv[i + 1][0] != '-' && (sslc_is_dir(argv[i + 1]) || !method_find(argv[i + 1])))
                 resume_dir = argv[++i];
             continue;
         }
@@ -524,7 +521,7 @@ int cmd_train(int argc, char **argv) {
                 goto out;
             }
         } else if (comm.rank == 0)
-            made_dir = !is_dir(o.out_dir);
+            made_dir = !sslc_is_dir(o.out_dir);
         /* held through compile, run and evaluation: no other run may use the directory meanwhile
          * (rank 0 holds it for the job) */
         if (comm.rank == 0 && rundir_lock(o.out_dir, 1, NULL, &lock_fd, err)) {

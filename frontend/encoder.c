@@ -9,13 +9,10 @@
 #include <zlib.h>
 
 #include "../runtime/checkpoint.h"
+#include "../runtime/fileio.h"
 #include "../runtime/init.h"
 #include "../runtime/safetensors.h"
 
-static int is_dir(const char *p) {
-    struct stat st;
-    return stat(p, &st) == 0 && S_ISDIR(st.st_mode);
-}
 static int exists(const char *p) {
     struct stat st;
     return stat(p, &st) == 0;
@@ -115,7 +112,7 @@ static int read_options(encoder_source *s, char *err) {
 int encoder_open(encoder_source *s, const char *source, const char *params, char *err) {
     memset(s, 0, sizeof *s);
     plan_init(&s->plan);
-    if (is_dir(source)) {
+    if (sslc_is_dir(source)) {
         snprintf(s->plan_path, sizeof s->plan_path, "%s/%s", source, ENCODER_PLAN_IN_DIR);
         if (!exists(s->plan_path)) {
             ir_errf(err, "%.300s: no %s in this directory (a run directory holds %s and %s)", source,

@@ -44,10 +44,6 @@ static int check_labels(const feat_set *f, int classes, char *err) {
     return 0;
 }
 
-static int is_dir(const char *p) {
-    struct stat st;
-    return stat(p, &st) == 0 && S_ISDIR(st.st_mode);
-}
 
 int eval_run(const eval_opts *o, eval_result *r, char *err) {
     memset(r, 0, sizeof *r);
@@ -108,7 +104,7 @@ int eval_run(const eval_opts *o, eval_result *r, char *err) {
         r->seconds_knn = now() - t;
     }
     r->seconds = now() - t0;
-    if (o->write_json && is_dir(o->source)) {
+    if (o->write_json && sslc_is_dir(o->source)) {
         char js[8192];
         snprintf(r->json_path, sizeof r->json_path, "%s/%s", o->source, EVAL_JSON_FILE);
         int len = eval_json(o, r, js, sizeof js - 1);

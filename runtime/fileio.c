@@ -190,3 +190,8 @@ int sslc_read_file(const char *path, size_t max, unsigned char **buf, size_t *le
     *len = got;
     return 0;
 }
+
+int sslc_is_dir(const char *path) {
+    struct stat st;
+    return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
+}

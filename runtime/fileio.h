@@ -18,6 +18,9 @@ void sslc_write_atomic_abandon(void);
  * descriptor (O_CLOEXEC), or -1 with one line in err ("PATH is not a regular file", ...). */
 int sslc_open_input(const char *path, char *err);
 
+/* path names a directory (following links) */
+int sslc_is_dir(const char *path);
+
 /* Reads a whole regular file of at most `max` bytes into a malloc'd buffer (*buf, *len; the
  * buffer has one extra NUL byte). Returns 0, or -1 with one line in err. */
 int sslc_read_file(const char *path, size_t max, unsigned char **buf, size_t *len, char *err);
