@@ -7,13 +7,15 @@
 #include "train_recipe.h"
 
 /* the defaults of both commands, which differ (tset: the method option train sets, or NULL) */
-static void print_defaults(const char *tset) {
+static void print_defaults(const char *const *tset) {
+    char sets[256] = "";
+    for (size_t k = 0; *tset; tset++) k += (size_t)snprintf(sets + k, k < sizeof sets ? sizeof sets - k : 0, " --set %s", *tset);
     printf("  defaults: sslc compile --backbone resnet18 --width 1 --image-size 32 --channels 3 --batch 256\n"
            "                        --optimizer sgd --lr 0.05 --weight-decay 0 --lr-schedule cosine\n"
            "            sslc train  --width " TRAIN_DEFAULT_WIDTH " --optimizer " TRAIN_DEFAULT_OPTIMIZER " --lr " TRAIN_DEFAULT_LR
-           " --weight-decay " TRAIN_DEFAULT_WD "%s%s,\n"
+           " --weight-decay " TRAIN_DEFAULT_WD "%s,\n"
            "                        image size and channels of --data (" TRAIN_DEFAULT_DATA "), %d epochs\n",
-           tset ? " --set " : "", tset ? tset : "", TRAIN_DEFAULT_EPOCHS);
+           sets, TRAIN_DEFAULT_EPOCHS);
 }
 
 int cmd_methods(int argc, char **argv) {
@@ -34,18 +36,20 @@ int cmd_methods(int argc, char **argv) {
         if (one && one != d) continue;
         printf("%s\n  %s\n", d->name, d->summary);
         if (d->notes) printf("  note: %s\n", d->notes);
-        const char *tset = train_default_set(d); /* NAME=VALUE or NULL */
+        const char *const *tset = train_default_sets(d); /* NAME=VALUE strings */
         for (int i = 0; i < d->nopts; i++) {
             char v[32], t[48] = "";
             method_format_value(&d->opts[i], d->opts[i].def, v, sizeof v);
             size_t n = strlen(d->opts[i].name);
-            if (tset && !strncmp(tset, d->opts[i].name, n) && tset[n] == '=') snprintf(t, sizeof t, " (sslc train: %s)", tset + n + 1);
+            for (const char *const *s = tset; *s; s++)
+                if (!strncmp(*s, d->opts[i].name, n) && (*s)[n] == '=') snprintf(t, sizeof t, " (sslc train: %s)", *s + n + 1);
             printf("    --set %-26s default %-8s %s%s\n", d->opts[i].name, v, d->opts[i].help, t);
         }
         if (one) print_defaults(tset);
         printf("\n");
     }
-    if (!one) print_defaults(NULL);
+    static const char *const no_sets[] = {NULL};
+    if (!one) print_defaults(no_sets);
     printf("backbones: %s\n", backbone_choices());
     return 0;
 }

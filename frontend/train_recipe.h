@@ -18,9 +18,10 @@
 #define TRAIN_DEFAULT_LR "1e-3"
 #define TRAIN_DEFAULT_WD "1e-6"
 
-/* The method option `sslc train` sets unlike PySSL's default, as NAME=VALUE (simclr,
- * simclrv2: temperature=0.2), or NULL. */
-const char *train_default_set(const method_def *m);
+/* The method options `sslc train` sets unlike PySSL's defaults, as NAME=VALUE strings ending
+ * with NULL (simclr, simclrv2: temperature=0.2; vicreg: a 2048-wide expander; nnclr: a support
+ * set that fills within the first epoch); never NULL itself. */
+const char *const *train_default_sets(const method_def *m);
 
 /* One line "recipe: method ..., backbone ..., ..." on stdout from the options a plan records
  * (p: a compiled plan, or compile_args_options' result); data and the run's length as given

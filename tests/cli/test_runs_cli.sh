@@ -45,6 +45,13 @@ expect_error "nothing near: the choices only" "unknown method 'zzzzzz' (choose o
 grep -q "temperature .*default 0.5 .*(sslc train: 0.2)" m.txt && grep -q "sslc compile .*--width 1" m.txt &&
     grep -q "sslc train  --width 0.25 --optimizer adamw" m.txt && ok "methods simclr: train's defaults beside compile's" \
     || bad "methods simclr: $(cat m.txt)"
+"$sslc" methods vicreg >m.txt
+grep -q "hidden_dim .*default 8192 .*(sslc train: 2048)" m.txt && grep -q "projection_dim .*default 8192 .*(sslc train: 2048)" m.txt &&
+    grep -q "sslc train .*--set hidden_dim=2048 --set projection_dim=2048" m.txt \
+    && ok "methods vicreg: both of train's --set defaults shown" || bad "methods vicreg: $(cat m.txt)"
+"$sslc" train vicreg --data fake:256:1x28x28 --steps 1 --no-eval --online-knn off --set hidden_dim=64 --out v1 >v.txt 2>&1 &&
+    grep -q "recipe: .*projection_dim 2048, hidden_dim 64," v.txt \
+    && ok "train vicreg: its defaults applied, a --set given overrides one" || bad "train vicreg: $(head -c 600 v.txt)"
 "$sslc" compile simclr "${tiny[@]}" -o p.plan >/dev/null || bad "compile"
 "$sslc" run p.plan --steps 1 >r.txt 2>&1 && grep -q "no --data: training on fake:512" r.txt \
     && ok "run without --data says it trains on fake data" || bad "run without --data: $(cat r.txt)"
