@@ -101,6 +101,12 @@ int ir_value_new(ir_graph *g, ir_kind kind, ir_dtype dt, ir_shape shape, const c
     return g->nvals++;
 }
 
+int ir_forward_loss(const ir_graph *g) {
+    for (int v = g->nvals - 1; v >= 0; v--)
+        if (g->vals[v].flags & VF_FORWARD_LOSS) return v;
+    return -1;
+}
+
 int ir_find_value(const ir_graph *g, const char *name) {
     for (int i = 0; i < g->nvals; i++)
         if (g->vals[i].name && strcmp(g->vals[i].name, name) == 0) return i;

@@ -21,6 +21,9 @@ typedef enum { VK_INPUT, VK_PARAM, VK_STATE, VK_CONST, VK_INTER, VK__COUNT } ir_
 enum {
     VF_NO_DECAY = 1 << 0, /* bias / norm parameter: no weight decay, no LARS adaptation */
     VF_FROZEN = 1 << 1,   /* parameter that receives no gradient (e.g. EMA teacher) */
+    /* the loss autodiff derived the backward pass from: its producer ends the forward pass
+     * (remat, fusion and the bf16 pass split there); rewrites carry it to the copy */
+    VF_FORWARD_LOSS = 1 << 2,
 };
 
 typedef struct {
@@ -183,6 +186,8 @@ void ir_shape_str(const ir_shape *s, char *buf, size_t n);
 
 int ir_value_new(ir_graph *g, ir_kind kind, ir_dtype dt, ir_shape shape, const char *name);
 int ir_find_value(const ir_graph *g, const char *name); /* -1 if none */
+/* the value flagged VF_FORWARD_LOSS (the last one, if autodiff ran more than once); -1 if none */
+int ir_forward_loss(const ir_graph *g);
 void ir_set_name(ir_graph *g, int v, const char *name);
 void ir_add_output(ir_graph *g, int v);
 void ir_add_update(ir_graph *g, int dst, int src);

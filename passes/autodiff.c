@@ -32,6 +32,7 @@ int autodiff(ir_graph *g, int loss, const int *params, int nparams, int *grads) 
     if (g->failed) return -1;
     if (loss < 0 || loss >= g->nvals) return ir_fail(g, "autodiff: invalid loss value");
     if (!ir_dtype_is_float(g->vals[loss].dtype)) return ir_fail(g, "autodiff: the loss is not a float tensor");
+    g->vals[loss].flags |= VF_FORWARD_LOSS;
     int nfwd = g->nnodes, nv = g->nvals;
     unsigned char *req = calloc((size_t)nv, 1), *need = calloc((size_t)nv, 1);
     int *gacc = malloc((size_t)nv * sizeof(int));

@@ -11,11 +11,6 @@ static int is_collective(int op) {
     return op == OP_AllReduce || op == OP_AllGather || op == OP_ReduceScatter || op == OP_Broadcast || op == OP_Reduce;
 }
 
-int dp_forward_loss(const ir_graph *g) {
-    int v = ir_find_value(g, "loss.local");
-    return v >= 0 ? v : ir_find_value(g, "loss");
-}
-
 int dp_graph_ranks(const ir_graph *g) {
     int ranks = 1, seen = 0;
     for (int i = 0; i < g->nnodes; i++) {

@@ -23,11 +23,6 @@
 int dp_allreduce_grads(ir_graph *g, int *loss, int *grads, int np, int ranks, int64_t bucket_elems,
                        int *nbuckets);
 
-/* The value whose producer ends the forward pass (remat and fusion split there): the rank's
- * own loss, "loss.local" in a data-parallel graph (its "loss" is the mean over ranks, made
- * after the backward pass), else "loss"; -1 if neither. */
-int dp_forward_loss(const ir_graph *g);
-
 /* the rank count a graph was built for: the `ranks` of its collectives (1 without any); -1 if
  * two collectives disagree */
 int dp_graph_ranks(const ir_graph *g);

@@ -1,5 +1,4 @@
 #include "fusion.h"
-#include "data_parallel.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -52,7 +51,7 @@ typedef struct {
     int *ehead, *enext, *eto, nedges, cap_edges;
     int *mark, stamp, *stack;
     unsigned char *live; /* node is needed by an output or update */
-    int boundary;        /* producer of the rank's loss (dp_forward_loss): nodes after it are the backward pass */
+    int boundary;        /* producer of the loss autodiff started from (ir_forward_loss): nodes after it are the backward pass */
 } fstate;
 
 /* Forward and backward nodes never share a kernel: a backward node inside a forward kernel is
@@ -613,7 +612,7 @@ int fuse(const ir_graph *g, fused_plan *fp, char *err) {
         snprintf(err, IR_ERRLEN, "fusion: out of memory");
         goto out;
     }
-    int loss = dp_forward_loss(g);
+    int loss = ir_forward_loss(g);
     st.boundary = loss >= 0 && g->vals[loss].kind == VK_INTER ? g->vals[loss].producer : g->nnodes;
     liveness(&st);
     partition(&st);

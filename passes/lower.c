@@ -221,6 +221,9 @@ int lower_graph(const ir_graph *in, ir_graph *out, char *err) {
             if (out->vals[o].kind != VK_INTER || out->vals[o].name) o = map[n->out[k]] = ir_identity(out, o);
             ir_set_name(out, o, nm);
         }
+        for (int k = 0; k < n->nout && !out->failed; k++)
+            if ((in->vals[n->out[k]].flags & VF_FORWARD_LOSS) && map[n->out[k]] >= 0)
+                out->vals[map[n->out[k]]].flags |= VF_FORWARD_LOSS;
     }
     int rc = out->failed ? -1 : rw_finish(in, map, out);
     if (rc) snprintf(err, IR_ERRLEN, "lowering: %.400s", out->err);

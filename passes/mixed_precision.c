@@ -50,7 +50,7 @@ static int is_layer_product(const ir_graph *g, const ir_node *n, const unsigned 
 int bf16_graph(const ir_graph *in, int share_activations, ir_graph *out, bf16_stats *st, char *err) {
     ir_graph_init(out);
     bf16_stats s = {0, 0};
-    int loss = ir_find_value(in, "loss");
+    int loss = ir_forward_loss(in);
     int boundary = loss >= 0 ? in->vals[loss].producer : -1;
     size_t nv = (size_t)in->nvals + 1;
     /* map: old id -> new id; cast[side][new id]: the bf16 copy made on that side, or -1 */

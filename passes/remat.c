@@ -1,5 +1,4 @@
 #include "remat.h"
-#include "data_parallel.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -94,7 +93,7 @@ int remat_graph(const ir_graph *in, ir_graph *out, remat_stats *st, char *err) {
     ir_graph_init(out);
     if (st) memset(st, 0, sizeof *st);
     rstate s = {.g = g, .loss_node = -1};
-    int loss = dp_forward_loss(g);
+    int loss = ir_forward_loss(g);
     if (loss >= 0 && g->vals[loss].kind == VK_INTER) s.loss_node = g->vals[loss].producer;
     size_t nv = (size_t)g->nvals + 1;
     int *map = malloc(nv * sizeof(int)), *cm = malloc(nv * sizeof(int));

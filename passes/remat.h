@@ -12,9 +12,9 @@
  * same inputs, so results are unchanged. Per conv-BN-ReLU layer of a ResNet this keeps one
  * tensor across the step instead of two.
  *
- * The forward/backward boundary is the producer of the value named "loss" ("loss.local" in a
- * data-parallel graph, passes/data_parallel.h); a graph without one
- * is copied unchanged. */
+ * The forward/backward boundary is the producer of the loss autodiff started from (the value
+ * flagged VF_FORWARD_LOSS: in a data-parallel graph the rank's own loss, not the mean over ranks
+ * made after the backward pass); a graph without one is copied unchanged. */
 #ifndef SSLC_REMAT_H
 #define SSLC_REMAT_H
 #include "../ir/ir.h"

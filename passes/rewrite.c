@@ -39,6 +39,7 @@ int rw_copy_node(const ir_graph *src, const ir_node *n, int *map, ir_graph *dst)
         int o = dst->nodes[node].out[k];
         map[n->out[k]] = o;
         if (src->vals[n->out[k]].name) ir_set_name(dst, o, src->vals[n->out[k]].name);
+        dst->vals[o].flags |= src->vals[n->out[k]].flags & VF_FORWARD_LOSS;
     }
     return 0;
 }

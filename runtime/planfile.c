@@ -468,6 +468,8 @@ static int check_value(const dctx *c, const Sslc__Value *pv, size_t i, size_t nv
                          *kind == VK_CONST ? "constant" : "data-initialized", i, pv->const_data.len, want);
         return dfail(c, "value %zu is not a constant but carries %zu data bytes", i, pv->const_data.len);
     }
+    if (pv->flags & ~(uint32_t)(VF_NO_DECAY | VF_FROZEN | VF_FORWARD_LOSS))
+        return dfail(c, "value %zu has unknown flags 0x%x", i, (unsigned)pv->flags);
     if (pv->init) {
         ir_init_kind ik;
         if (init_from_pb(enum_int(&pv->init->kind), &ik) != 0)
