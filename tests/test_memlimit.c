@@ -10,15 +10,8 @@
 #include <unistd.h>
 
 #include "../runtime/memlimit.h"
+#include "expect.h"
 
-static int fails;
-#define CHECK(c)                                                                                                       \
-    do {                                                                                                               \
-        if (!(c)) {                                                                                                    \
-            fprintf(stderr, "%s:%d: %s\n", __FILE__, __LINE__, #c);                                                   \
-            fails++;                                                                                                   \
-        }                                                                                                              \
-    } while (0)
 
 static void put(const char *dir, const char *name, const char *text) {
     char p[512];
@@ -39,8 +32,8 @@ int main(void) {
 
     /* free memory alone */
     memlimit_read_from(&m, meminfo, NULL, NULL);
-    CHECK(m.avail == 2000000ll * 1024 && m.as_left == -1 && m.cg_left == -1);
-    CHECK(memlimit_smallest(&m, &name) == 2000000ll * 1024 && !strcmp(name, "MemAvailable"));
+    EXPECT(m.avail == 2000000ll * 1024 && m.as_left == -1 && m.cg_left == -1);
+    EXPECT(memlimit_smallest(&m, &name) == 2000000ll * 1024 && !strcmp(name, "MemAvailable"));
 
     /* cgroup v2: memory.max minus memory.current, smaller than free memory */
     snprintf(cg, sizeof cg, "%s/v2", dir);
@@ -48,12 +41,12 @@ int main(void) {
     put(cg, "memory.max", "1073741824\n");
     put(cg, "memory.current", "73741824\n");
     memlimit_read_from(&m, meminfo, NULL, cg);
-    CHECK(m.cg_left == 1000000000 && !strcmp(m.cg_name, "cgroup memory.max"));
-    CHECK(memlimit_smallest(&m, &name) == 1000000000 && !strcmp(name, "cgroup memory.max"));
+    EXPECT(m.cg_left == 1000000000 && !strcmp(m.cg_name, "cgroup memory.max"));
+    EXPECT(memlimit_smallest(&m, &name) == 1000000000 && !strcmp(name, "cgroup memory.max"));
     /* "max" is no limit */
     put(cg, "memory.max", "max\n");
     memlimit_read_from(&m, meminfo, NULL, cg);
-    CHECK(m.cg_left == -1 && !strcmp((memlimit_smallest(&m, &name), name), "MemAvailable"));
+    EXPECT(m.cg_left == -1 && !strcmp((memlimit_smallest(&m, &name), name), "MemAvailable"));
 
     /* cgroup v1 */
     snprintf(cg, sizeof cg, "%s/v1", dir);
@@ -61,11 +54,11 @@ int main(void) {
     put(cg, "memory.limit_in_bytes", "536870912\n");
     put(cg, "memory.usage_in_bytes", "600000000\n");
     memlimit_read_from(&m, meminfo, NULL, cg);
-    CHECK(m.cg_left == 0 && !strcmp(m.cg_name, "cgroup memory.limit_in_bytes"));
+    EXPECT(m.cg_left == 0 && !strcmp(m.cg_name, "cgroup memory.limit_in_bytes"));
 
     /* nothing known */
     memlimit_read_from(&m, NULL, NULL, NULL);
-    CHECK(memlimit_smallest(&m, &name) == -1 && !strcmp(name, "none"));
+    EXPECT(memlimit_smallest(&m, &name) == -1 && !strcmp(name, "none"));
 
     /* RLIMIT_AS in a child: VmSize + 300 MiB as the limit leaves about 300 MiB, and it is the
      * smallest limit when free memory is larger */
@@ -90,12 +83,12 @@ int main(void) {
     }
     int st = 0;
     waitpid(pid, &st, 0);
-    CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+    EXPECT(WIFEXITED(st) && WEXITSTATUS(st) == 0);
     if (!WIFEXITED(st) || WEXITSTATUS(st)) fprintf(stderr, "child status %d\n", WEXITSTATUS(st));
 
     snprintf(p, sizeof p, "rm -rf '%s'", dir);
     if (system(p)) fprintf(stderr, "could not remove %s\n", dir);
-    if (fails) return 1;
+    if (expect_fails) return 1;
     printf("test_memlimit: ok\n");
     return 0;
 }
