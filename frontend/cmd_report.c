@@ -35,9 +35,9 @@ static const char *help =
     "  (eval.json), a retrieval grid (8 test images, each with its 8 nearest of %d seeded training\n"
     "  images; green frame: same class, red: another) and a PCA map of %d seeded test embeddings\n"
     "  coloured by class. The embeddings come from RUN's checkpoint, on the data it trained on.\n"
-    "  -o FILE        where the page goes\n"
-    "  --data SPEC    another labelled dataset with the plan's image size\n"
-    "  --device D     the engine that computes the embeddings (default cpu)\n";
+    "  -o, --output FILE  where the page goes\n"
+    "  --data SPEC        another labelled dataset with the plan's image size\n"
+    "  --device D         the engine that computes the embeddings (default cpu)\n";
 
 typedef struct {
     series loss, lr, ips, knn;
