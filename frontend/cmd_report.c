@@ -295,7 +295,7 @@ int cmd_report(int argc, char **argv) {
                "L2-normalized encoder features projected on their first two principal components (PCA); "
                "colour: the image's class.</p>\n",
             (long long)te.n);
-    svg_scatter(f, xy, te.y, te.n, te.classes);
+    svg_scatter(f, xy, te.y, te.n, te.classes, te.class_names);
     fprintf(f, "</section>\n<p class=\"tick\">written by sslc report</p>\n</body></html>\n");
     if (fclose(f)) {
         f = NULL;

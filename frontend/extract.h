@@ -21,7 +21,7 @@ typedef struct {
     int64_t n, dim;
     int classes; /* the dataset's (0: unlabelled) */
     char **paths;       /* [n] the image files (folder: data), else NULL */
-    char **class_names; /* [classes] (folder: data with classes), else NULL */
+    char **class_names; /* [classes] when the dataset names its classes (ds_class_name), else NULL */
     char what[96]; /* e.g. "fashion-mnist train" */
 } feat_set;
 void feat_set_free(feat_set *f);

@@ -67,7 +67,8 @@ const ds_info *ds_get_info(const sslc_dataset *ds);
 int ds_read(const sslc_dataset *ds, int64_t i, uint8_t *img, ds_layout layout, int32_t *label, char *err);
 void ds_close(sslc_dataset *ds);
 /* The file of sample i (folder: data; NULL for the others) and the name of class k (NULL when
- * the dataset has no names). */
+ * the dataset has no names: folder: names its class sub-folders, fashion-mnist and cifar10 their
+ * published class names, fake: none). */
 const char *ds_path(const sslc_dataset *ds, int64_t i);
 const char *ds_class_name(const sslc_dataset *ds, int k);
 const char *ds_split_name(ds_split s);

@@ -153,6 +153,9 @@ static int test_idx(void) {
             const ds_info *in = ds_get_info(ds);
             CHECK(in->n == (split ? 3 : 9) && in->c == 1 && in->h == 5 && in->w == 4 && in->num_classes == 10,
                   "IDX info");
+            CHECK(!strcmp(ds_class_name(ds, 0), "T-shirt/top") && !strcmp(ds_class_name(ds, 9), "Ankle boot") &&
+                      !ds_class_name(ds, 10) && !ds_class_name(ds, -1),
+                  "Fashion-MNIST class names");
             for (int i = 0; i < in->n; i++) {
                 uint8_t x[20];
                 int32_t lab;
@@ -280,6 +283,8 @@ static int test_cifar(void) {
     CHECK(ds_open(&ds, spec, DS_TRAIN, NULL, err) == 0, "%s", err);
     const ds_info *in = ds_get_info(ds);
     CHECK(in->n == 15 && in->c == 3 && in->h == 32 && in->w == 32 && in->num_classes == 10, "CIFAR info");
+    CHECK(!strcmp(ds_class_name(ds, 0), "airplane") && !strcmp(ds_class_name(ds, 9), "truck") && !ds_class_name(ds, 10),
+          "CIFAR-10 class names");
     uint8_t x[3072], hwc[3072];
     int32_t lab;
     CHECK(ds_read(ds, 4, x, DS_CHW, &lab, err) == 0 && ds_read(ds, 4, hwc, DS_HWC, NULL, err) == 0, "%s", err);
