@@ -9,7 +9,16 @@
 #include "../runtime/loader.h"
 #include "../runtime/rng.h"
 
+/* a split's selected samples, read once (extract_opts.keep_pixels) */
+typedef struct {
+    uint8_t *pixels;   /* [n, c, h, w] */
+    int64_t *y, *idx;  /* [n] labels (-1: none) and sample indices */
+    int64_t n;
+    ds_info info;      /* the split's, as opened */
+} kept_split;
+
 struct extractor {
+    kept_split kept[2]; /* by ds_split */
     const encoder_source *s;
     extract_opts o;
     int64_t batch;
@@ -59,6 +68,7 @@ int extractor_open(extractor **out, const encoder_source *s, const extract_opts 
 
 void extractor_close(extractor *x) {
     if (!x) return;
+    for (int s = 0; s < 2; s++) free(x->kept[s].pixels), free(x->kept[s].y), free(x->kept[s].idx);
     engine_free(x->e);
     ir_graph_free(&x->g);
     free(x);
@@ -193,9 +203,10 @@ static int forward(extractor *x, const uint8_t *img, size_t img_bytes, float *bu
                : 0;
 }
 
-/* the samples out->idx[0..n) read one by one (a subset: no loader threads needed) */
-static int run_subset(extractor *x, const sslc_dataset *ds, feat_set *out, float *buf, char *err) {
-    const ds_info *in = ds_get_info(ds);
+/* the samples out->idx[0..n) read one by one (a subset: no loader threads needed), from the
+ * dataset or, when ds is NULL, from the kept split k (its rows 0..n) */
+static int run_subset(extractor *x, const sslc_dataset *ds, const kept_split *k, feat_set *out, float *buf, char *err) {
+    const ds_info *in = ds ? ds_get_info(ds) : &k->info;
     size_t one = (size_t)in->c * (size_t)in->h * (size_t)in->w, img_bytes = (size_t)x->batch * one;
     uint8_t *img = calloc(img_bytes, 1);
     if (!img) {
@@ -212,7 +223,10 @@ static int run_subset(extractor *x, const sslc_dataset *ds, feat_set *out, float
         int64_t nb = out->n - done < x->batch ? out->n - done : x->batch;
         for (int64_t i = 0; i < nb && !rc; i++) {
             int32_t lab;
-            rc = ds_read(ds, out->idx[done + i], img + (size_t)i * one, DS_CHW, &lab, err);
+            if (ds)
+                rc = ds_read(ds, out->idx[done + i], img + (size_t)i * one, DS_CHW, &lab, err);
+            else
+                memcpy(img + (size_t)i * one, k->pixels + (size_t)(done + i) * one, one), lab = (int32_t)k->y[done + i];
             out->y[done + i] = in->has_labels ? lab : -1;
         }
         if (rc || forward(x, img, img_bytes, buf, err)) {
@@ -227,8 +241,63 @@ static int run_subset(extractor *x, const sslc_dataset *ds, feat_set *out, float
     return rc;
 }
 
+/* reads the selected samples idx[0..n) of ds into k */
+static int keep_split(const sslc_dataset *ds, const int64_t *idx, int64_t n, kept_split *k, char *err) {
+    const ds_info *in = ds_get_info(ds);
+    size_t one = (size_t)in->c * (size_t)in->h * (size_t)in->w;
+    k->pixels = malloc((size_t)n * one);
+    k->y = malloc((size_t)n * sizeof *k->y);
+    k->idx = malloc((size_t)n * sizeof *k->idx);
+    if (!k->pixels || !k->y || !k->idx) {
+        snprintf(err, IR_ERRLEN, "out of memory keeping %lld images of %s", (long long)n, in->what);
+        goto fail;
+    }
+    for (int64_t i = 0; i < n; i++) {
+        int32_t lab;
+        if (ds_read(ds, idx[i], k->pixels + (size_t)i * one, DS_CHW, &lab, err)) goto fail;
+        k->y[i] = in->has_labels ? lab : -1;
+    }
+    memcpy(k->idx, idx, (size_t)n * sizeof *idx);
+    k->n = n;
+    k->info = *in;
+    return 0;
+fail:
+    free(k->pixels), free(k->y), free(k->idx);
+    memset(k, 0, sizeof *k);
+    return -1;
+}
+
+/* the features of a kept split */
+static int run_kept(extractor *x, const kept_split *k, feat_set *out, char *err) {
+    float *buf = NULL;
+    int rc = -1;
+    if (compile_for(x, k->info.h, k->info.w, err)) goto done;
+    if (x->o.weights_from && copy_weights(x, err)) goto done;
+    const ir_value *ov = &engine_graph(x->e)->vals[x->out];
+    out->n = k->n;
+    out->dim = ir_numel(&ov->shape) / x->batch;
+    out->classes = k->info.has_labels ? k->info.num_classes : 0;
+    snprintf(out->what, sizeof out->what, "%s", k->info.what);
+    out->x = malloc((size_t)out->n * (size_t)out->dim * sizeof *out->x);
+    out->y = malloc((size_t)out->n * sizeof *out->y);
+    out->idx = malloc((size_t)out->n * sizeof *out->idx);
+    buf = malloc((size_t)x->batch * (size_t)out->dim * sizeof *buf);
+    if (!out->x || !out->y || !out->idx || !buf) {
+        snprintf(err, IR_ERRLEN, "out of memory for %lld x %lld features", (long long)out->n, (long long)out->dim);
+        goto done;
+    }
+    memcpy(out->idx, k->idx, (size_t)k->n * sizeof *k->idx);
+    rc = run_subset(x, NULL, k, out, buf, err);
+done:
+    if (rc) feat_set_free(out);
+    free(buf);
+    return rc;
+}
+
 int extractor_run(extractor *x, ds_split split, feat_set *out, char *err) {
     memset(out, 0, sizeof *out);
+    kept_split *kept = x->o.keep_pixels ? &x->kept[split == DS_TEST] : NULL;
+    if (kept && kept->pixels) return run_kept(x, kept, out, err);
     sslc_dataset *ds = NULL;
     sslc_loader *l = NULL;
     float *buf = NULL;
@@ -264,8 +333,15 @@ int extractor_run(extractor *x, ds_split split, feat_set *out, char *err) {
         for (int k = 0; k < out->classes; k++)
             if (!(out->class_names[k] = strdup(ds_class_name(ds, k)))) goto oom;
     }
+    if (kept) { /* the dataset is read here once; every run embeds the kept pixels */
+        if (keep_split(ds, out->idx, n, kept, err)) goto done;
+        ds_close(ds), ds = NULL;
+        free(buf), buf = NULL;
+        feat_set_free(out);
+        return run_kept(x, kept, out, err);
+    }
     if (n < in->n) {
-        rc = run_subset(x, ds, out, buf, err);
+        rc = run_subset(x, ds, NULL, out, buf, err);
         goto done;
     }
     loader_cfg c = loader_defaults((int)x->batch);
