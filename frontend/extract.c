@@ -156,14 +156,15 @@ void extract_subset(int64_t n, int64_t k, uint64_t seed, ds_split split, int64_t
         if (k >= n || rng_uniform(&r) * (double)(n - i) < (double)(k - m)) idx[m++] = i;
 }
 
-/* opens the split with the plan's channels; fake data at the training images' size */
-static int open_split(extractor *x, ds_split split, sslc_dataset **ds, char *err) {
+/* opens the split with the plan's channels; fake data at the training images' size; sel: a
+ * folder: dataset decodes only the samples it selects (NULL: all) */
+static int open_split(extractor *x, ds_split split, sslc_dataset **ds, ds_options *sel, char *err) {
     const backbone_cfg *bb = &x->s->backbone;
     int64_t th, tw;
     encoder_source_size(x->s, &th, &tw);
     /* fake: and folder: data come at the size the plan trained on (folder: resized) */
     ds_options o = {.channels = bb->channels, .seed = x->o.seed, .height = (int)th, .width = (int)tw,
-                    .quiet = !x->o.verbose};
+                    .quiet = !x->o.verbose, .select = sel ? sel->select : NULL, .select_ctx = sel ? sel->select_ctx : NULL};
     if (ds_open(ds, x->o.data, split, &o, err)) return -1;
     const ds_info *in = ds_get_info(*ds);
     if (x->o.verbose && in->note[0] && split == DS_TEST) fprintf(stderr, "note: %s\n", in->note);
@@ -241,8 +242,9 @@ static int run_subset(extractor *x, const sslc_dataset *ds, const kept_split *k,
     return rc;
 }
 
-/* reads the selected samples idx[0..n) of ds into k */
-static int keep_split(const sslc_dataset *ds, const int64_t *idx, int64_t n, kept_split *k, char *err) {
+/* reads rows[0..n) of ds (NULL: its rows 0..n), the split's samples idx[0..n), into k */
+static int keep_split(const sslc_dataset *ds, const int64_t *rows, const int64_t *idx, int64_t n, kept_split *k,
+                      char *err) {
     const ds_info *in = ds_get_info(ds);
     size_t one = (size_t)in->c * (size_t)in->h * (size_t)in->w;
     k->pixels = malloc((size_t)n * one);
@@ -254,7 +256,7 @@ static int keep_split(const sslc_dataset *ds, const int64_t *idx, int64_t n, kep
     }
     for (int64_t i = 0; i < n; i++) {
         int32_t lab;
-        if (ds_read(ds, idx[i], k->pixels + (size_t)i * one, DS_CHW, &lab, err)) goto fail;
+        if (ds_read(ds, rows ? rows[i] : i, k->pixels + (size_t)i * one, DS_CHW, &lab, err)) goto fail;
         k->y[i] = in->has_labels ? lab : -1;
     }
     memcpy(k->idx, idx, (size_t)n * sizeof *idx);
@@ -265,6 +267,56 @@ fail:
     free(k->pixels), free(k->y), free(k->idx);
     memset(k, 0, sizeof *k);
     return -1;
+}
+
+/* the subset extract_opts.limit selects, for ds_options.select */
+typedef struct {
+    int64_t limit;
+    uint64_t seed;
+    ds_split split;
+    int64_t *idx, n; /* what was selected (NULL: select was not called) */
+} subset_sel;
+static int64_t select_subset(int64_t n, int64_t *idx, void *ctx) {
+    subset_sel *s = ctx;
+    int64_t k = s->limit > 0 && s->limit < n ? s->limit : n;
+    extract_subset(n, k, s->seed, s->split, idx);
+    free(s->idx);
+    if ((s->idx = malloc((size_t)k * sizeof *s->idx))) memcpy(s->idx, idx, (size_t)k * sizeof *idx);
+    s->n = k;
+    return s->idx ? k : 0; /* 0: refused (out of memory) */
+}
+
+/* The split's selected samples read once into k: a folder: dataset decodes only those (the
+ * selection), the other formats load at open and are read at the selected rows. */
+static int read_kept(extractor *x, ds_split split, kept_split *k, char *err) {
+    subset_sel s = {.limit = split == DS_TRAIN ? x->o.limit_train : x->o.limit_test, .seed = x->o.subset_seed,
+                    .split = split};
+    ds_options sel = {.select = select_subset, .select_ctx = &s};
+    sslc_dataset *ds = NULL;
+    int64_t *rows = NULL;
+    int rc = -1;
+    if (open_split(x, split, &ds, &sel, err)) goto done;
+    const ds_info *in = ds_get_info(ds);
+    if (s.idx) { /* the dataset holds the selected samples only, in order */
+        if (s.n != in->n) {
+            snprintf(err, IR_ERRLEN, "%s: holds %lld images, %lld selected", in->what, (long long)in->n, (long long)s.n);
+            goto done;
+        }
+        rc = keep_split(ds, NULL, s.idx, s.n, k, err);
+    } else {
+        int64_t n = s.limit > 0 && s.limit < in->n ? s.limit : in->n;
+        if (!(rows = malloc((size_t)n * sizeof *rows))) {
+            snprintf(err, IR_ERRLEN, "out of memory");
+            goto done;
+        }
+        extract_subset(in->n, n, s.seed, split, rows);
+        rc = keep_split(ds, rows, rows, n, k, err);
+    }
+done:
+    free(rows);
+    free(s.idx);
+    ds_close(ds);
+    return rc;
 }
 
 /* the features of a kept split */
@@ -296,13 +348,16 @@ done:
 
 int extractor_run(extractor *x, ds_split split, feat_set *out, char *err) {
     memset(out, 0, sizeof *out);
-    kept_split *kept = x->o.keep_pixels ? &x->kept[split == DS_TEST] : NULL;
-    if (kept && kept->pixels) return run_kept(x, kept, out, err);
+    if (x->o.keep_pixels) {
+        kept_split *kept = &x->kept[split == DS_TEST];
+        if (!kept->pixels && read_kept(x, split, kept, err)) return -1;
+        return run_kept(x, kept, out, err);
+    }
     sslc_dataset *ds = NULL;
     sslc_loader *l = NULL;
     float *buf = NULL;
     int rc = -1;
-    if (open_split(x, split, &ds, err)) goto done;
+    if (open_split(x, split, &ds, NULL, err)) goto done;
     const ds_info *in = ds_get_info(ds);
     if (compile_for(x, in->h, in->w, err)) goto done;
     if (x->o.weights_from && copy_weights(x, err)) goto done;
@@ -332,13 +387,6 @@ int extractor_run(extractor *x, ds_split split, feat_set *out, char *err) {
         if (!(out->class_names = calloc((size_t)out->classes, sizeof *out->class_names))) goto oom;
         for (int k = 0; k < out->classes; k++)
             if (!(out->class_names[k] = strdup(ds_class_name(ds, k)))) goto oom;
-    }
-    if (kept) { /* the dataset is read here once; every run embeds the kept pixels */
-        if (keep_split(ds, out->idx, n, kept, err)) goto done;
-        ds_close(ds), ds = NULL;
-        free(buf), buf = NULL;
-        feat_set_free(out);
-        return run_kept(x, kept, out, err);
     }
     if (n < in->n) {
         rc = run_subset(x, ds, NULL, out, buf, err);

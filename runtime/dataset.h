@@ -55,6 +55,11 @@ typedef struct {
     uint64_t seed;     /* fake: generator seed */
     int shape_only;    /* folder: list and read headers only (info, paths); ds_read then fails */
     int quiet;         /* folder: no progress line while decoding */
+    /* folder: decode only some samples: select(n, idx, ctx) gets the split's size n and writes
+     * the sample indices to keep, increasing, into idx[0..n), returning how many (>= 1); the
+     * dataset then holds those samples only, in that order (NULL: all; other formats: ignored) */
+    int64_t (*select)(int64_t n, int64_t *idx, void *ctx);
+    void *select_ctx;
 } ds_options;
 
 typedef struct sslc_dataset sslc_dataset;
