@@ -40,6 +40,7 @@ static const char *embed_help =
     "  NumPy array float32 [N, F]; --labels writes the labels as int64 [N] (-1: unlabelled).\n"
     "  Images are preprocessed as the training views are at their core: u8 / 255, resized (bilinear)\n"
     "  when the plan trained on another size, normalized with the plan's mean and std.\n"
+    "  -o, --output FILE  the .npy file to write\n"
     "  --with-projector   the method's projection instead of the backbone features\n"
     "  --features pixels  the normalized pixels [N, C*H*W] (what the encoder sees)\n"
     "  With folder:DIR data it also writes F.paths.txt (the image file of each row) and, when DIR has\n"

@@ -21,6 +21,7 @@ static const char *export_help =
     "usage: sslc export SOURCE -o encoder.onnx [--params P.safetensors] [--with-projector] [--opset N] [--fold-bn]\n"
     "                   [--raw-input]\n"
     "  SOURCE             a plan file, or a run directory holding plan.plan and checkpoint.safetensors\n"
+    "  -o, --output FILE  the ONNX model to write\n"
     "  --params P         trained weights (safetensors, named as in `sslc inspect --params`);\n"
     "                     without: the checkpoint of a run directory, or the plan's initial weights\n"
     "  --with-projector   add the method's projection head: output `projection` beside `features`\n"
@@ -34,7 +35,8 @@ static const char *export_help =
 static const char *features_help =
     "usage: sslc features SOURCE --inputs X.safetensors -o F.safetensors [--params P] [--with-projector]\n"
     "  runs the eval-mode encoder (as `sslc export` writes it) in the reference interpreter on the\n"
-    "  tensor `images` [N, C, H, W] float32 of X; writes `features` (and `projection`)\n";
+    "  tensor `images` [N, C, H, W] float32 of X; writes `features` (and `projection`)\n"
+    "  -o, --output FILE  the safetensors file to write\n";
 
 static int parse(int argc, char **argv, export_args *a, int features) {
     static const struct option longopts[] = {

@@ -35,9 +35,9 @@ static const char *help =
     "  (eval.json), a retrieval grid (8 test images, each with its 8 nearest of %d seeded training\n"
     "  images; green frame: same class, red: another) and a PCA map of %d seeded test embeddings\n"
     "  coloured by class. The embeddings come from RUN's checkpoint, on the data it trained on.\n"
-    "  -o FILE        where the page goes\n"
-    "  --data SPEC    another labelled dataset with the plan's image size\n"
-    "  --device D     the engine that computes the embeddings (default cpu)\n";
+    "  -o, --output FILE  where the page goes\n"
+    "  --data SPEC        another labelled dataset with the plan's image size\n"
+    "  --device D         the engine that computes the embeddings (default cpu)\n";
 
 typedef struct {
     series loss, lr, ips, knn;
@@ -295,7 +295,7 @@ int cmd_report(int argc, char **argv) {
                "L2-normalized encoder features projected on their first two principal components (PCA); "
                "colour: the image's class.</p>\n",
             (long long)te.n);
-    svg_scatter(f, xy, te.y, te.n, te.classes);
+    svg_scatter(f, xy, te.y, te.n, te.classes, te.class_names);
     fprintf(f, "</section>\n<p class=\"tick\">written by sslc report</p>\n</body></html>\n");
     if (fclose(f)) {
         f = NULL;

@@ -66,7 +66,7 @@ int cmd_run(int argc, char **argv) {
                    "  --resume: continue the run in DIR from its checkpoint, bit-exactly on the cpu\n"
                    "  --stop-after K: stop after K steps of this invocation, with a checkpoint\n"
                    "  mpirun -np N sslc run ...: N data-parallel ranks of a plan compiled with --ranks N\n"
-                   "          (global batch N x batch; rank 0 writes DIR; README \"Many processes\")\n"
+                   "          (global batch N x batch; rank 0 writes DIR; README \"Data-parallel training\")\n"
                    "  --device: cpu (fused JIT kernels, oneDNN), cuda (GPU 0: NVRTC kernels, cuBLAS,\n"
                    "          cuDNN, one CUDA Graph per step), ref (the reference interpreter)\n"
                    "  --precision: f32 (default), tf32 (cuda: TF32 tensor cores in cuBLAS/cuDNN)\n");

@@ -9,7 +9,16 @@
 #include "../runtime/loader.h"
 #include "../runtime/rng.h"
 
+/* a split's selected samples, read once (extract_opts.keep_pixels) */
+typedef struct {
+    uint8_t *pixels;   /* [n, c, h, w] */
+    int64_t *y, *idx;  /* [n] labels (-1: none) and sample indices */
+    int64_t n;
+    ds_info info;      /* the split's, as opened */
+} kept_split;
+
 struct extractor {
+    kept_split kept[2]; /* by ds_split */
     const encoder_source *s;
     extract_opts o;
     int64_t batch;
@@ -59,6 +68,7 @@ int extractor_open(extractor **out, const encoder_source *s, const extract_opts 
 
 void extractor_close(extractor *x) {
     if (!x) return;
+    for (int s = 0; s < 2; s++) free(x->kept[s].pixels), free(x->kept[s].y), free(x->kept[s].idx);
     engine_free(x->e);
     ir_graph_free(&x->g);
     free(x);
@@ -146,14 +156,15 @@ void extract_subset(int64_t n, int64_t k, uint64_t seed, ds_split split, int64_t
         if (k >= n || rng_uniform(&r) * (double)(n - i) < (double)(k - m)) idx[m++] = i;
 }
 
-/* opens the split with the plan's channels; fake data at the training images' size */
-static int open_split(extractor *x, ds_split split, sslc_dataset **ds, char *err) {
+/* opens the split with the plan's channels; fake data at the training images' size; sel: a
+ * folder: dataset decodes only the samples it selects (NULL: all) */
+static int open_split(extractor *x, ds_split split, sslc_dataset **ds, ds_options *sel, char *err) {
     const backbone_cfg *bb = &x->s->backbone;
     int64_t th, tw;
     encoder_source_size(x->s, &th, &tw);
     /* fake: and folder: data come at the size the plan trained on (folder: resized) */
     ds_options o = {.channels = bb->channels, .seed = x->o.seed, .height = (int)th, .width = (int)tw,
-                    .quiet = !x->o.verbose};
+                    .quiet = !x->o.verbose, .select = sel ? sel->select : NULL, .select_ctx = sel ? sel->select_ctx : NULL};
     if (ds_open(ds, x->o.data, split, &o, err)) return -1;
     const ds_info *in = ds_get_info(*ds);
     if (x->o.verbose && in->note[0] && split == DS_TEST) fprintf(stderr, "note: %s\n", in->note);
@@ -193,9 +204,10 @@ static int forward(extractor *x, const uint8_t *img, size_t img_bytes, float *bu
                : 0;
 }
 
-/* the samples out->idx[0..n) read one by one (a subset: no loader threads needed) */
-static int run_subset(extractor *x, const sslc_dataset *ds, feat_set *out, float *buf, char *err) {
-    const ds_info *in = ds_get_info(ds);
+/* the samples out->idx[0..n) read one by one (a subset: no loader threads needed), from the
+ * dataset or, when ds is NULL, from the kept split k (its rows 0..n) */
+static int run_subset(extractor *x, const sslc_dataset *ds, const kept_split *k, feat_set *out, float *buf, char *err) {
+    const ds_info *in = ds ? ds_get_info(ds) : &k->info;
     size_t one = (size_t)in->c * (size_t)in->h * (size_t)in->w, img_bytes = (size_t)x->batch * one;
     uint8_t *img = calloc(img_bytes, 1);
     if (!img) {
@@ -212,7 +224,10 @@ static int run_subset(extractor *x, const sslc_dataset *ds, feat_set *out, float
         int64_t nb = out->n - done < x->batch ? out->n - done : x->batch;
         for (int64_t i = 0; i < nb && !rc; i++) {
             int32_t lab;
-            rc = ds_read(ds, out->idx[done + i], img + (size_t)i * one, DS_CHW, &lab, err);
+            if (ds)
+                rc = ds_read(ds, out->idx[done + i], img + (size_t)i * one, DS_CHW, &lab, err);
+            else
+                memcpy(img + (size_t)i * one, k->pixels + (size_t)(done + i) * one, one), lab = (int32_t)k->y[done + i];
             out->y[done + i] = in->has_labels ? lab : -1;
         }
         if (rc || forward(x, img, img_bytes, buf, err)) {
@@ -227,13 +242,122 @@ static int run_subset(extractor *x, const sslc_dataset *ds, feat_set *out, float
     return rc;
 }
 
+/* reads rows[0..n) of ds (NULL: its rows 0..n), the split's samples idx[0..n), into k */
+static int keep_split(const sslc_dataset *ds, const int64_t *rows, const int64_t *idx, int64_t n, kept_split *k,
+                      char *err) {
+    const ds_info *in = ds_get_info(ds);
+    size_t one = (size_t)in->c * (size_t)in->h * (size_t)in->w;
+    k->pixels = malloc((size_t)n * one);
+    k->y = malloc((size_t)n * sizeof *k->y);
+    k->idx = malloc((size_t)n * sizeof *k->idx);
+    if (!k->pixels || !k->y || !k->idx) {
+        snprintf(err, IR_ERRLEN, "out of memory keeping %lld images of %s", (long long)n, in->what);
+        goto fail;
+    }
+    for (int64_t i = 0; i < n; i++) {
+        int32_t lab;
+        if (ds_read(ds, rows ? rows[i] : i, k->pixels + (size_t)i * one, DS_CHW, &lab, err)) goto fail;
+        k->y[i] = in->has_labels ? lab : -1;
+    }
+    memcpy(k->idx, idx, (size_t)n * sizeof *idx);
+    k->n = n;
+    k->info = *in;
+    return 0;
+fail:
+    free(k->pixels), free(k->y), free(k->idx);
+    memset(k, 0, sizeof *k);
+    return -1;
+}
+
+/* the subset extract_opts.limit selects, for ds_options.select */
+typedef struct {
+    int64_t limit;
+    uint64_t seed;
+    ds_split split;
+    int64_t *idx, n; /* what was selected (NULL: select was not called) */
+} subset_sel;
+static int64_t select_subset(int64_t n, int64_t *idx, void *ctx) {
+    subset_sel *s = ctx;
+    int64_t k = s->limit > 0 && s->limit < n ? s->limit : n;
+    extract_subset(n, k, s->seed, s->split, idx);
+    free(s->idx);
+    if ((s->idx = malloc((size_t)k * sizeof *s->idx))) memcpy(s->idx, idx, (size_t)k * sizeof *idx);
+    s->n = k;
+    return s->idx ? k : 0; /* 0: refused (out of memory) */
+}
+
+/* The split's selected samples read once into k: a folder: dataset decodes only those (the
+ * selection), the other formats load at open and are read at the selected rows. */
+static int read_kept(extractor *x, ds_split split, kept_split *k, char *err) {
+    subset_sel s = {.limit = split == DS_TRAIN ? x->o.limit_train : x->o.limit_test, .seed = x->o.subset_seed,
+                    .split = split};
+    ds_options sel = {.select = select_subset, .select_ctx = &s};
+    sslc_dataset *ds = NULL;
+    int64_t *rows = NULL;
+    int rc = -1;
+    if (open_split(x, split, &ds, &sel, err)) goto done;
+    const ds_info *in = ds_get_info(ds);
+    if (s.idx) { /* the dataset holds the selected samples only, in order */
+        if (s.n != in->n) {
+            snprintf(err, IR_ERRLEN, "%s: holds %lld images, %lld selected", in->what, (long long)in->n, (long long)s.n);
+            goto done;
+        }
+        rc = keep_split(ds, NULL, s.idx, s.n, k, err);
+    } else {
+        int64_t n = s.limit > 0 && s.limit < in->n ? s.limit : in->n;
+        if (!(rows = malloc((size_t)n * sizeof *rows))) {
+            snprintf(err, IR_ERRLEN, "out of memory");
+            goto done;
+        }
+        extract_subset(in->n, n, s.seed, split, rows);
+        rc = keep_split(ds, rows, rows, n, k, err);
+    }
+done:
+    free(rows);
+    free(s.idx);
+    ds_close(ds);
+    return rc;
+}
+
+/* the features of a kept split */
+static int run_kept(extractor *x, const kept_split *k, feat_set *out, char *err) {
+    float *buf = NULL;
+    int rc = -1;
+    if (compile_for(x, k->info.h, k->info.w, err)) goto done;
+    if (x->o.weights_from && copy_weights(x, err)) goto done;
+    const ir_value *ov = &engine_graph(x->e)->vals[x->out];
+    out->n = k->n;
+    out->dim = ir_numel(&ov->shape) / x->batch;
+    out->classes = k->info.has_labels ? k->info.num_classes : 0;
+    snprintf(out->what, sizeof out->what, "%s", k->info.what);
+    out->x = malloc((size_t)out->n * (size_t)out->dim * sizeof *out->x);
+    out->y = malloc((size_t)out->n * sizeof *out->y);
+    out->idx = malloc((size_t)out->n * sizeof *out->idx);
+    buf = malloc((size_t)x->batch * (size_t)out->dim * sizeof *buf);
+    if (!out->x || !out->y || !out->idx || !buf) {
+        snprintf(err, IR_ERRLEN, "out of memory for %lld x %lld features", (long long)out->n, (long long)out->dim);
+        goto done;
+    }
+    memcpy(out->idx, k->idx, (size_t)k->n * sizeof *k->idx);
+    rc = run_subset(x, NULL, k, out, buf, err);
+done:
+    if (rc) feat_set_free(out);
+    free(buf);
+    return rc;
+}
+
 int extractor_run(extractor *x, ds_split split, feat_set *out, char *err) {
     memset(out, 0, sizeof *out);
+    if (x->o.keep_pixels) {
+        kept_split *kept = &x->kept[split == DS_TEST];
+        if (!kept->pixels && read_kept(x, split, kept, err)) return -1;
+        return run_kept(x, kept, out, err);
+    }
     sslc_dataset *ds = NULL;
     sslc_loader *l = NULL;
     float *buf = NULL;
     int rc = -1;
-    if (open_split(x, split, &ds, err)) goto done;
+    if (open_split(x, split, &ds, NULL, err)) goto done;
     const ds_info *in = ds_get_info(ds);
     if (compile_for(x, in->h, in->w, err)) goto done;
     if (x->o.weights_from && copy_weights(x, err)) goto done;
@@ -265,7 +389,7 @@ int extractor_run(extractor *x, ds_split split, feat_set *out, char *err) {
             if (!(out->class_names[k] = strdup(ds_class_name(ds, k)))) goto oom;
     }
     if (n < in->n) {
-        rc = run_subset(x, ds, out, buf, err);
+        rc = run_subset(x, ds, NULL, out, buf, err);
         goto done;
     }
     loader_cfg c = loader_defaults((int)x->batch);

@@ -21,7 +21,7 @@ typedef struct {
     int64_t n, dim;
     int classes; /* the dataset's (0: unlabelled) */
     char **paths;       /* [n] the image files (folder: data), else NULL */
-    char **class_names; /* [classes] (folder: data with classes), else NULL */
+    char **class_names; /* [classes] when the dataset names its classes (ds_class_name), else NULL */
     char what[96]; /* e.g. "fashion-mnist train" */
 } feat_set;
 void feat_set_free(feat_set *f);
@@ -42,6 +42,11 @@ typedef struct {
     /* not NULL: checked between batches; once non-zero, extractor_run stops and returns 1 (a
      * run's stop signal: the online evaluation must not hold up its checkpoint) */
     const volatile sig_atomic_t *cancel;
+    /* read each split's selected samples from the dataset once, at its first extractor_run, and
+     * keep their pixels and labels: later runs embed the kept pixels without reopening (and, for
+     * folder: data, decoding) the dataset; they leave feat_set's paths and class_names NULL.
+     * Memory: the selected samples' C x H x W bytes (online evaluation during training). */
+    int keep_pixels;
 } extract_opts;
 
 typedef struct extractor extractor;

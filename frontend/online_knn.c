@@ -74,7 +74,8 @@ int online_knn_open(online_knn **out, const char *plan_path, const char *data, u
     }
     ok->k = k, ok->classes = classes;
     extract_opts xo = {.data = data, .what = ENCODER_FEATURES, .device = device, .seed = seed, .limit_train = n_train,
-                       .limit_test = n_test, .subset_seed = seed, .weights_from = train, .cancel = cancel};
+                       .limit_test = n_test, .subset_seed = seed, .weights_from = train, .cancel = cancel,
+                       .keep_pixels = 1}; /* the subsets are read once: no re-decoding every epoch */
     if (extractor_open(&ok->x, &ok->s, &xo, err)) {
         online_knn_close(ok);
         return -1;

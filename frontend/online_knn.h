@@ -2,7 +2,8 @@
  * training engine's current weights, embeds a seeded subset of the train and test splits, and
  * kNN (runtime/knn.h) on those scores the test subset. It only reads the training engine (its
  * own engine and dataset handles; no random numbers of the run are drawn), so a run trains the
- * same with it on or off, and resumes bit-exactly either way. */
+ * same with it on or off, and resumes bit-exactly either way. The subsets' pixels are read from
+ * the data at the first measurement and kept for the run (folder: data is decoded once). */
 #ifndef SSLC_ONLINE_KNN_H
 #define SSLC_ONLINE_KNN_H
 #include <signal.h>

@@ -8,7 +8,7 @@
  * that adds its nodes to a method graph: initializers become trainable parameters named after
  * them (under the scope the method pushes, "backbone."), BatchNorm running statistics become
  * state, and BatchNorm runs in training or eval mode as the graph being built asks. The
- * supported op set is in the table of onnx_import.c and in README.md. Every failure is one line
+ * supported op set is in the table of onnx_import.c and in docs/ONNX.md. Every failure is one line
  * in err (IR_ERRLEN bytes), never a crash. */
 #ifndef SSLC_ONNX_H
 #define SSLC_ONNX_H

@@ -1666,7 +1666,7 @@ static int load_graph(onnx_model *m, const char *output, char *err) {
         const imp_op *op = std_domain ? find_op(nd->op_type) : NULL;
         if (!op && std_domain && !strcmp(nd->op_type, "Erf") && nd->n_attribute == 0) continue; /* GELU? below */
         if (!op)
-            return lfail(err, m, "unsupported op '%s%s%.60s' in node %s (supported ops are listed in README.md)",
+            return lfail(err, m, "unsupported op '%s%s%.60s' in node %s (supported ops are listed in docs/ONNX.md)",
                          std_domain ? "" : nd->domain, std_domain ? "" : "::", nd->op_type, lab);
         m->node_op[i] = op;
         for (size_t k = 0; k < nd->n_attribute; k++) {

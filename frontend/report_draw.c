@@ -86,9 +86,22 @@ void svg_line_chart(FILE *f, const char *title, const series *s) {
     fprintf(f, "</svg>\n");
 }
 
-enum { SW = 560, SH = 480, SM = 20, LEGEND_W = 110 };
+enum { SW = 560, SH = 480, SM = 20, LEGEND_W = 160 };
 
-void svg_scatter(FILE *f, const float *xy, const int64_t *cls, int64_t n, int classes) {
+/* s cut to at most max bytes on a UTF-8 character boundary, "..." added when cut */
+static void legend_name(FILE *f, const char *s, size_t max) {
+    size_t n = strlen(s);
+    if (n <= max) {
+        html_text(f, s);
+        return;
+    }
+    while (max > 0 && ((unsigned char)s[max] & 0xC0) == 0x80) max--;
+    char buf[64];
+    snprintf(buf, sizeof buf, "%.*s...", (int)max, s);
+    html_text(f, buf);
+}
+
+void svg_scatter(FILE *f, const float *xy, const int64_t *cls, int64_t n, int classes, char *const *names) {
     int W = SW + LEGEND_W;
     fprintf(f, "<svg class=\"map\" width=\"%d\" height=\"%d\" viewBox=\"0 0 %d %d\" role=\"img\">\n", W, SH, W, SH);
     fprintf(f, "<rect x=\"0\" y=\"0\" width=\"%d\" height=\"%d\" class=\"frame\"/>\n", SW, SH);
@@ -111,8 +124,16 @@ void svg_scatter(FILE *f, const float *xy, const int64_t *cls, int64_t n, int cl
     }
     for (int c = 0; c < classes && c < 40; c++) {
         int y = 20 + 18 * c;
-        fprintf(f, "<circle cx=\"%d\" cy=\"%d\" r=\"5\" fill=\"%s\"/><text x=\"%d\" y=\"%d\" class=\"tick\">class %d</text>\n",
-                SW + 16, y, palette[c % NPALETTE], SW + 26, y + 4, c);
+        fprintf(f, "<circle cx=\"%d\" cy=\"%d\" r=\"5\" fill=\"%s\"/><text x=\"%d\" y=\"%d\" class=\"tick\">", SW + 16,
+                y, palette[c % NPALETTE], SW + 26, y + 4);
+        if (names && names[c]) {
+            fputs("<title>", f);
+            html_text(f, names[c]);
+            fputs("</title>", f);
+            legend_name(f, names[c], 20);
+        } else
+            fprintf(f, "class %d", c);
+        fputs("</text>\n", f);
     }
     fprintf(f, "</svg>\n");
 }

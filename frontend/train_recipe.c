@@ -9,7 +9,7 @@
 
 const char *const *train_default_sets(const method_def *m) {
     /* PySSL's 0.5 learns slower in a few epochs: 4 epochs of the main job, 86.2 % linear against
-     * 84.9 % (README "Training runs") */
+     * 84.9 % (docs/PERFORMANCE.md, "The main job") */
     static const char *const simclr[] = {"temperature=0.2", NULL};
     /* the 3 x 8192 expander of the paper is 134 M parameters, about 2 s a step on 2 cores at
      * batch 256; solo-learn's CIFAR recipe uses 2048 for both sizes */

@@ -10,7 +10,7 @@
 
 /* A CPU-sized backbone (ResNet-18 at a quarter width: 16 base channels), the dataset's image
  * size and channels, and a schedule that learns within a few epochs: AdamW at PySSL's example
- * rate 1e-3 (measured on the main job, README "Training runs"). */
+ * rate 1e-3 (measured on the main job, docs/PERFORMANCE.md). */
 #define TRAIN_DEFAULT_DATA "fashion-mnist"
 #define TRAIN_DEFAULT_EPOCHS 4
 #define TRAIN_DEFAULT_WIDTH "0.25"

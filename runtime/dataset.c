@@ -37,6 +37,7 @@ const char *ds_path(const sslc_dataset *ds, int64_t i) {
 }
 
 const char *ds_class_name(const sslc_dataset *ds, int k) {
+    if (ds->fixed_class_names) return k >= 0 && k < ds->info.num_classes ? ds->fixed_class_names[k] : NULL;
     return ds->class_names && k >= 0 && k < ds->nclass_names ? ds->class_names[k] : NULL;
 }
 

@@ -55,6 +55,11 @@ typedef struct {
     uint64_t seed;     /* fake: generator seed */
     int shape_only;    /* folder: list and read headers only (info, paths); ds_read then fails */
     int quiet;         /* folder: no progress line while decoding */
+    /* folder: decode only some samples: select(n, idx, ctx) gets the split's size n and writes
+     * the sample indices to keep, increasing, into idx[0..n), returning how many (>= 1); the
+     * dataset then holds those samples only, in that order (NULL: all; other formats: ignored) */
+    int64_t (*select)(int64_t n, int64_t *idx, void *ctx);
+    void *select_ctx;
 } ds_options;
 
 typedef struct sslc_dataset sslc_dataset;
@@ -67,7 +72,8 @@ const ds_info *ds_get_info(const sslc_dataset *ds);
 int ds_read(const sslc_dataset *ds, int64_t i, uint8_t *img, ds_layout layout, int32_t *label, char *err);
 void ds_close(sslc_dataset *ds);
 /* The file of sample i (folder: data; NULL for the others) and the name of class k (NULL when
- * the dataset has no names). */
+ * the dataset has no names: folder: names its class sub-folders, fashion-mnist and cifar10 their
+ * published class names, fake: none). */
 const char *ds_path(const sslc_dataset *ds, int64_t i);
 const char *ds_class_name(const sslc_dataset *ds, int k);
 const char *ds_split_name(ds_split s);

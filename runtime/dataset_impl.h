@@ -18,6 +18,7 @@ struct sslc_dataset {
     char **paths;       /* info.n image paths, in sample order (folder:; else NULL); freed by ds_close */
     char **class_names; /* nclass_names, in label order (or NULL); freed by ds_close */
     int nclass_names;
+    const char *const *fixed_class_names; /* info.num_classes static names of a known dataset (or NULL) */
     void *impl;
 };
 

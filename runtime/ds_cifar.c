@@ -58,5 +58,9 @@ int ds_open_cifar10(sslc_dataset *ds, const char *dir, ds_split split, char *err
     ds->info.h = ds->info.w = 32;
     ds->info.num_classes = 10;
     ds->info.has_labels = 1;
+    /* batches.meta.txt of the binary version, in label order */
+    static const char *const names[10] = {"airplane", "automobile", "bird",  "cat",  "deer",
+                                          "dog",      "frog",       "horse", "ship", "truck"};
+    ds->fixed_class_names = names;
     return 0;
 }

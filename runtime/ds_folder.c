@@ -384,6 +384,26 @@ static void list_free(file_list *f) {
     memset(f, 0, sizeof *f);
 }
 
+/* keeps the samples opt->select picks, in order, and frees the other paths */
+static int select_files(file_list *f, const ds_options *opt, const char *what, char *err) {
+    int64_t *idx = malloc((size_t)f->n * sizeof *idx);
+    if (!idx) return ds_fail(err, "%s: out of memory", what);
+    int64_t k = opt->select(f->n, idx, opt->select_ctx), j = 0;
+    for (int64_t i = 0; i < f->n; i++)
+        if (j < k && idx[j] == i) {
+            f->path[j] = f->path[i];
+            if (f->label) f->label[j] = f->label[i];
+            j++;
+        } else
+            free(f->path[i]);
+    int64_t n = f->n;
+    f->n = j;
+    free(idx);
+    if (k < 1 || j != k) return ds_fail(err, "%s: the selection of %lld of %lld images is not increasing indices", what,
+                                        (long long)k, (long long)n);
+    return 0;
+}
+
 int ds_open_folder(sslc_dataset *ds, const char *dir, ds_split split, const ds_options *opt, char *err) {
     snprintf(ds->info.what, sizeof ds->info.what, "folder:%.60s %s", dir, ds_split_name(split));
     const char *what = ds->info.what;
@@ -408,6 +428,7 @@ int ds_open_folder(sslc_dataset *ds, const char *dir, ds_split split, const ds_o
     }
     total = f.n;
     if (held_out && carve(&f, root, split, &held, what, err)) goto fail;
+    if (opt->select && select_files(&f, opt, what, err)) goto fail;
     /* the size: the one asked for, else the images' own when they all have one */
     int H = opt->height, W = opt->width, C = 0;
     if ((W > 0) != (H > 0)) {

@@ -215,5 +215,9 @@ int ds_open_idx(sslc_dataset *ds, const char *dir, ds_split split, char *err) {
     ds->info.w = (int)idim[2];
     ds->info.num_classes = 10;
     ds->info.has_labels = 1;
+    /* the dataset's own names (Zalando's README), in label order */
+    static const char *const names[10] = {"T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
+                                          "Sandal",      "Shirt",   "Sneaker",  "Bag",   "Ankle boot"};
+    ds->fixed_class_names = names;
     return 0;
 }

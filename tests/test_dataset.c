@@ -153,6 +153,9 @@ static int test_idx(void) {
             const ds_info *in = ds_get_info(ds);
             CHECK(in->n == (split ? 3 : 9) && in->c == 1 && in->h == 5 && in->w == 4 && in->num_classes == 10,
                   "IDX info");
+            CHECK(!strcmp(ds_class_name(ds, 0), "T-shirt/top") && !strcmp(ds_class_name(ds, 9), "Ankle boot") &&
+                      !ds_class_name(ds, 10) && !ds_class_name(ds, -1),
+                  "Fashion-MNIST class names");
             for (int i = 0; i < in->n; i++) {
                 uint8_t x[20];
                 int32_t lab;
@@ -280,6 +283,8 @@ static int test_cifar(void) {
     CHECK(ds_open(&ds, spec, DS_TRAIN, NULL, err) == 0, "%s", err);
     const ds_info *in = ds_get_info(ds);
     CHECK(in->n == 15 && in->c == 3 && in->h == 32 && in->w == 32 && in->num_classes == 10, "CIFAR info");
+    CHECK(!strcmp(ds_class_name(ds, 0), "airplane") && !strcmp(ds_class_name(ds, 9), "truck") && !ds_class_name(ds, 10),
+          "CIFAR-10 class names");
     uint8_t x[3072], hwc[3072];
     int32_t lab;
     CHECK(ds_read(ds, 4, x, DS_CHW, &lab, err) == 0 && ds_read(ds, 4, hwc, DS_HWC, NULL, err) == 0, "%s", err);
@@ -327,6 +332,18 @@ static void split_paths(sslc_dataset *ds, char *out, size_t n) {
     }
 }
 
+/* ds_options.select: samples 0 and 2 of 3 */
+static int64_t pick_0_2(int64_t n, int64_t *idx, void *ctx) {
+    *(int64_t *)ctx = n;
+    idx[0] = 0, idx[1] = 2;
+    return 2;
+}
+static int64_t pick_backwards(int64_t n, int64_t *idx, void *ctx) {
+    (void)ctx;
+    idx[0] = n - 1, idx[1] = 0;
+    return 2;
+}
+
 static int test_folder(void) {
     char err[IR_ERRLEN], spec[600];
     /* class folders with train/ and test/ splits: sorted, labelled, pixels as stored */
@@ -362,6 +379,18 @@ static int test_folder(void) {
     CHECK(ds_read(ds, 2, x, DS_CHW, &lab, err) == 0 && lab == 1, "%s", err);
     for (int i = 0; i < 30; i++) CHECK(x[i] == (uint8_t)(3 + i * 5) && x[30 + i] == x[i] && x[60 + i] == x[i], "gray -> RGB");
     ds_close(ds);
+    /* a selection: only samples 0 and 2 are decoded, and the dataset holds them in order */
+    int64_t seen = 0;
+    ds_options pick = {.select = pick_0_2, .select_ctx = &seen};
+    CHECK(ds_open(&ds, spec, DS_TRAIN, &pick, err) == 0, "%s", err);
+    CHECK(seen == 3 && ds_get_info(ds)->n == 2 && ds_get_info(ds)->num_classes == 2, "selection: n %lld of %lld",
+          (long long)ds_get_info(ds)->n, (long long)seen);
+    CHECK(strstr(ds_path(ds, 1), "imgs/train/dog/c.PNG") != NULL, "selected path 1: %s", ds_path(ds, 1));
+    CHECK(ds_read(ds, 1, x, DS_CHW, &lab, err) == 0 && lab == 1 && x[0] == 3 && x[30] == 3, "selected sample 1: %s", err);
+    CHECK(ds_read(ds, 0, x, DS_CHW, &lab, err) == 0 && lab == 0 && x[0] == 1, "selected sample 0: %s", err);
+    ds_close(ds);
+    pick.select = pick_backwards;
+    CHECK(expect_open_error(spec, DS_TRAIN, &pick, "not increasing") == 0, "a selection out of order is refused");
     ds_options g = {.channels = 1};
     CHECK(ds_open(&ds, spec, DS_TRAIN, &g, err) == 0 && ds_read(ds, 0, x, DS_CHW, &lab, err) == 0, "%s", err);
     CHECK(ds_get_info(ds)->c == 1 && x[0] == ds_luma(1, 1 + 30 * 5, (uint8_t)(1 + 60 * 5)), "RGB -> L");

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "frontend/extract.h"
+#include "frontend/report_draw.h"
 #include "frontend/report_embed.h"
 #include "optest.h"
 #include "runtime/rng.h"
@@ -85,8 +86,37 @@ static int test_nearest(void) {
     return 0;
 }
 
+/* the map's legend names the classes when the dataset does (escaped, long names shortened on a
+ * character boundary and whole in a tooltip), and numbers them when it does not */
+static int test_legend(void) {
+    float xy[6] = {0, 0, 1, 1, 2, 0.5f};
+    int64_t cls[3] = {0, 1, 2};
+    char a[] = "T-shirt/top", b[] = "<b>&amp", c[] = "\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9x";
+    char *names[3] = {a, b, c};
+    char *svg = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&svg, &len);
+    CHECK(f, "open_memstream");
+    svg_scatter(f, xy, cls, 3, 3, names);
+    fclose(f);
+    CHECK(strstr(svg, ">T-shirt/top</text>") && strstr(svg, "<title>T-shirt/top</title>"), "legend: no 'T-shirt/top' in %s", svg);
+    CHECK(strstr(svg, ">&lt;b&gt;&amp;amp</text>"), "legend: a name is not escaped in %s", svg);
+    /* 23 bytes: cut to 20 = 10 two-byte characters, never inside one */
+    CHECK(strstr(svg, ">\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9...</text>"), "legend: long name not shortened on a character boundary in %s", svg);
+    CHECK(!strstr(svg, ">class "), "legend: class numbers beside the names in %s", svg);
+    free(svg);
+    svg = NULL;
+    CHECK((f = open_memstream(&svg, &len)), "open_memstream");
+    svg_scatter(f, xy, cls, 3, 3, NULL);
+    fclose(f);
+    CHECK(strstr(svg, ">class 0</text>") && strstr(svg, ">class 2</text>") && !strstr(svg, "<title>"),
+          "legend without names: no 'class 0'..'class 2' in %s", svg);
+    free(svg);
+    return 0;
+}
+
 int main(void) {
-    int fails = test_subset() + test_pca() + test_nearest();
-    printf("%d passed, %d failed\n", 3 - fails, fails);
+    int fails = test_subset() + test_pca() + test_nearest() + test_legend();
+    printf("%d passed, %d failed\n", 4 - fails, fails);
     return fails != 0;
 }

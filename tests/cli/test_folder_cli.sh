@@ -142,6 +142,27 @@ grep -q '"n_test": *7\|"test": *7' "$work/run/eval.json" && ok "eval.json: 7 tes
   paste "$work/pets.paths.txt" "$work/pets.classes.txt" | awk -F'\t' '{ n = split($1, p, "/"); if (p[n-1] != $2) exit 1 }' &&
   ok "embed: classes.txt names each row's class folder" || bad "embed classes: $(cat "$work/err")"
 
+# online kNN decodes its seeded subsets once: after the first measurement the folder is moved away
+# (the run held stopped meanwhile), and the second measurement still runs, on the kept pixels; it
+# scores what `sslc eval --limit` scores on the same subsets with the final weights
+cp -r "$work/pets" "$work/gone"
+"$sslc" train simclr --data "folder:$work/gone" --backbone convnet --image-size 16 --batch 8 --width 0.25 \
+  --steps 200 --online-knn 20:20 --online-knn-every 100 --knn 5 --log-every 100 --no-eval --out "$work/run3" \
+  >"$work/out" 2>"$work/err" &
+pid=$!
+for i in $(seq 1 1200); do grep -q "online knn-5 top-1" "$work/out" && break; sleep 0.05; done
+kill -STOP $pid; mv "$work/gone" "$work/moved"; kill -CONT $pid
+wait $pid; rc=$?
+[ $rc -eq 0 ] && [ "$(grep -c "online knn-5 top-1" "$work/out")" -eq 2 ] && grep -q "step 200 .*online knn-5" "$work/out" &&
+  ok "online kNN on folder data: read once, measured again after the folder is gone" ||
+  bad "online kNN after the folder is gone (rc $rc): $(grep -i knn "$work/out" | tail -3) $(tail -2 "$work/err")"
+online=$(sed -n 's/^step 200 .*online knn-5 top-1 \([0-9.]*\) %.*/\1/p' "$work/out")
+"$sslc" eval "$work/run3" --data "folder:$work/moved" --knn 5 --limit 20 --seed 0 --json --quiet >"$work/ev.json" &&
+  evaluated=$(sed -n 's/.*"knn_top1": \([0-9.]*\),.*/\1/p' "$work/ev.json") &&
+  [ -n "$online" ] && [ -n "$evaluated" ] && awk -v a="$online" -v b="$evaluated" 'BEGIN { exit !(a - b < 0.01 && b - a < 0.01) }' &&
+  ok "online kNN's kept subsets score as sslc eval --limit on the same images" ||
+  bad "online kNN $online %, sslc eval --limit: $(cat "$work/ev.json")"
+
 # an unlabelled folder trains and says why it is not evaluated
 "$sslc" train simclr --data "folder:$work/flat" --image-size 16 --batch 8 --width 0.125 --steps 1 --out "$work/run2" \
   >"$work/out" 2>"$work/err" && grep -q "no evaluation: .*has no labels" "$work/out" &&

@@ -85,6 +85,20 @@ if grep -Eiq '(src|href|xlink:href)="(https?:)?//|url\(|@import' "$page"; then
     grep -Eio '(src|href|xlink:href)="(https?:)?//[^"]*|url\([^)]*\)|@import' "$page" | head -3
     fail "the report refers to something outside the page"
 fi
+# --- the map's legend names the classes of data that has names (folder: its class sub-folders)
+/usr/bin/python3 - "$work/pics" <<'PY'
+import os, sys
+from PIL import Image
+for k, cls in enumerate(["ankle boot", "cat <&>"]):
+    os.makedirs(f"{sys.argv[1]}/{cls}", exist_ok=True)
+    for i in range(12):
+        Image.new("L", (16, 16), 40 + 150 * k + i).save(f"{sys.argv[1]}/{cls}/{i}.png")
+PY
+"$sslc" report "$work/full" --data "folder:$work/pics" -o "$work/named.html" >/dev/null 2>&1 || fail "report on folder data"
+grep -q '>ankle boot</text>' "$work/named.html" && grep -q '>cat &lt;&amp;&gt;</text>' "$work/named.html" ||
+    fail "the map's legend does not name the folder's classes"
+grep -q '>class [0-9]' "$work/named.html" && fail "the map's legend numbers classes that have names"
+grep -q '>class 0</text>' "$page" || fail "the map's legend of unnamed (fake:) classes does not number them"
 if ! command -v chromium >/dev/null; then echo "chromium is not installed: the rendering check is skipped"; exit 77; fi
 # Each section alone (the others hidden), and the whole page, with name resolution off: what
 # renders comes from the page itself.
