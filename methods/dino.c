@@ -33,7 +33,7 @@ static const method_opt dino_opts[] = {
     {"temp_t", MO_FLOAT, 0.5, "teacher temperature (sched.temp_t; after the warm-up)"},
     {"m", MO_FLOAT, 0.5, "center momentum (sched.m)"},
     {"lamda", MO_FLOAT, 0.996, "teacher EMA momentum (sched.lamda)"},
-    {"num_crops", MO_INT, 6, "local crops per image, at round(3/7 * image size)"},
+    {"num_crops", MO_INT, 6, "local crops per image, at round(3/7 * image size) (ViTs: to whole patches)"},
     {"warmup_teacher_temp", MO_FLOAT, 0.04, "teacher temperature at the start of the warm-up (reference DINO)"},
     {"warmup_teacher_temp_epochs", MO_INT, 0, "epochs of linear teacher-temperature warm-up; 0: none (PySSL)"},
     {"freeze_last_layer", MO_INT, 0, "epochs without last-layer gradient (reference default 1; 0: PySSL)"},

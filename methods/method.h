@@ -89,15 +89,19 @@ void method_format_value(const method_opt *o, double v, char *buf, size_t n);
 int method_sched_input(method_ctx *ctx, const char *name, double base);
 
 /* Multi-crop (DINO, SwAV): `num_crops` is validated with method_check_num_crops (0 ..
- * METHOD_MAX_VIEWS - 2, local crops of at least 4x4, none with a ViT backbone: its position
- * embedding would need interpolation to the local size); method_multicrop_views creates the
- * graph inputs views.0 and views.1 at the image size (global views) and views.2 .. views.
- * (1+num_crops) at the local size (local crops), and sets ctx->nviews/views. The local size is
- * round(3/7 * image_size), rounding halves up (method_local_size): 224 -> 96, 32 -> 14,
- * 16 -> 7. PySSL's int(image_size*3/7) truncates instead (32 -> 13); both agree whenever
- * 3/7 * image_size is within 0.5 below an integer, e.g. for 224. The backbone built on both
- * shapes shares its parameters by name (mb_param). */
+ * METHOD_MAX_VIEWS - 2, local crops of at least 4x4, and for a ViT at least one patch);
+ * method_multicrop_views creates the graph inputs views.0 and views.1 at the image size (global
+ * views) and views.2 .. views.(1+num_crops) at the local size (local crops), and sets
+ * ctx->nviews/views. The local size is round(3/7 * image_size), rounding halves up
+ * (method_local_size): 224 -> 96, 32 -> 14, 16 -> 7. PySSL's int(image_size*3/7) truncates
+ * instead (32 -> 13); both agree whenever 3/7 * image_size is within 0.5 below an integer, e.g.
+ * for 224. A ViT needs whole patches, so for it the local size is 3/7 * image_size rounded to the
+ * nearest multiple of the patch size P, halves up (method_local_crop_size): 224/16 -> 96 as
+ * DINO's, 32/4 -> 12, 32/8 -> 16; its position embedding is resized to the local patch grid
+ * (methods/backbones/vit.c). The backbone built on both shapes shares its parameters by name
+ * (mb_param). */
 int method_local_size(int image_size);
+int method_local_crop_size(const backbone_cfg *backbone);
 int method_check_num_crops(const method_ctx *ctx, char *err);
 int method_multicrop_views(method_ctx *ctx, int64_t num_crops);
 

@@ -8,13 +8,27 @@
 
 int method_local_size(int image_size) { return (int)floor(3.0 * image_size / 7.0 + 0.5); }
 
+int method_local_crop_size(const backbone_cfg *backbone) {
+    int p = backbone_patch_size(backbone);
+    if (p <= 0) return method_local_size(backbone->image_size);
+    return p * (int)floor(3.0 * backbone->image_size / (7.0 * p) + 0.5);
+}
+
 int method_check_num_crops(const method_ctx *ctx, char *err) {
     double v = mopt(ctx, "num_crops");
     if (v < 0 || v > METHOD_MAX_VIEWS - 2) {
         snprintf(err, IR_ERRLEN, "num_crops must be in [0, %d], got %g", METHOD_MAX_VIEWS - 2, v);
         return -1;
     }
-    int local = method_local_size(ctx->backbone.image_size);
+    int local = method_local_crop_size(&ctx->backbone), patch = backbone_patch_size(&ctx->backbone);
+    if (v > 0 && patch > 0 && local < patch) {
+        snprintf(err, IR_ERRLEN,
+                 "num_crops = %g needs local crops of at least one %dx%d patch, but --image-size %d gives %dx%d "
+                 "(3/7 * image size rounded to whole patches); use a smaller --patch-size, a larger image or "
+                 "num_crops=0",
+                 v, patch, patch, ctx->backbone.image_size, local, local);
+        return -1;
+    }
     if (v > 0 && local < 4) {
         snprintf(err, IR_ERRLEN,
                  "num_crops = %g needs local crops of at least 4x4, but --image-size %d gives %dx%d "
@@ -22,21 +36,13 @@ int method_check_num_crops(const method_ctx *ctx, char *err) {
                  v, ctx->backbone.image_size, local, local);
         return -1;
     }
-    if (v > 0 && !strncmp(ctx->backbone.name, "vit", 3)) {
-        /* the ViT's position embedding is sized for the global views; the reference DINO
-         * interpolates it (bicubic) for local crops, which sslc does not do yet */
-        snprintf(err, IR_ERRLEN,
-                 "num_crops = %g: local crops through a ViT backbone need position-embedding interpolation, "
-                 "which sslc does not have yet; use num_crops=0 with %s",
-                 v, ctx->backbone.name);
-        return -1;
-    }
     return 0;
 }
 
 int method_multicrop_views(method_ctx *ctx, int64_t num_crops) {
     ir_graph *g = ctx->g;
-    int64_t b = ctx->batch, c = ctx->backbone.channels, s = ctx->backbone.image_size, l = method_local_size((int)s);
+    int64_t b = ctx->batch, c = ctx->backbone.channels, s = ctx->backbone.image_size,
+            l = method_local_crop_size(&ctx->backbone);
     if (num_crops < 0 || num_crops > METHOD_MAX_VIEWS - 2)
         return ir_fail(g, "num_crops must be in [0, %d], got %lld", METHOD_MAX_VIEWS - 2, (long long)num_crops);
     ctx->nviews = (int)(2 + num_crops);

@@ -41,7 +41,7 @@ static const method_opt swav_opts[] = {
     {"num_prototypes", MO_INT, 3000, "number of prototypes"},
     {"queue_length", MO_INT, 64, "queue rows per global view, rounded down to a multiple of the batch"},
     {"use_the_queue", MO_BOOL, 1, "keep a queue of past embeddings for Sinkhorn (used once full)"},
-    {"num_crops", MO_INT, 6, "local crops per image, at round(3/7 * image size)"},
+    {"num_crops", MO_INT, 6, "local crops per image, at round(3/7 * image size) (ViTs: to whole patches)"},
     {"freeze_prototypes_niters", MO_INT, 0, "steps without prototype gradient (reference 313; 0: PySSL)"},
 };
 

@@ -580,6 +580,18 @@ static int test_multicrop(void) {
     for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++)
         CHECK(method_local_size(sizes[i][0]) == sizes[i][1], "local size of %d: %d, want %d", sizes[i][0],
               method_local_size(sizes[i][0]), sizes[i][1]);
+    /* ViTs: 3/7 of the image rounded to whole patches (DINO's 96 of 224 with patch 16); others as above */
+    static const struct {
+        const char *name;
+        int image, patch, want;
+    } crops[] = {{"vit-small", 224, 16, 96}, {"vit-tiny", 32, 4, 12}, {"vit-tiny", 32, 8, 16}, {"vit-tiny", 32, 16, 16},
+                 {"vit-small", 64, 0, 28},   {"vit-tiny", 8, 8, 0},   {"convnet", 32, 0, 14}, {"resnet18", 224, 0, 96}};
+    for (size_t i = 0; i < sizeof crops / sizeof crops[0]; i++) {
+        backbone_cfg b = {.width = 1, .image_size = crops[i].image, .channels = 3, .patch_size = crops[i].patch};
+        snprintf(b.name, sizeof b.name, "%s", crops[i].name);
+        CHECK(method_local_crop_size(&b) == crops[i].want, "%s local crop of %d (patch %d): %d, want %d", crops[i].name,
+              crops[i].image, crops[i].patch, method_local_crop_size(&b), crops[i].want);
+    }
     const char *methods[] = {"dino", "swav"};
     for (int m = 0; m < 2; m++) {
         ir_graph g;

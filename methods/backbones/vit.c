@@ -19,9 +19,17 @@
  *
  * Options: patch size (0 = 4 for images <= 64, else 16; must divide the image size), depth
  * (0 = 12) and the width multiplier, which scales the embedding dim to llround(D * width); the
- * head count stays, so it must divide the scaled dim. */
+ * head count stays, so it must divide the scaled dim.
+ *
+ * Inputs of another (square, whole-patch) size than the image size, the multi-crop local views,
+ * get pos_embed's patch-grid part resized as DINO's interpolate_pos_encoding does (bicubic,
+ * torch's interpolate with scale_factor (side' + 0.1) / side); the class token's row is kept.
+ * Bicubic resizing is linear in the grid, so it is a constant [L', L] matrix (the Kronecker
+ * product of the 1-D row and column matrices) times pos_embed's patch rows: a MatMul, whose
+ * gradient and kernels every backend already has. */
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "backbone.h"
@@ -29,7 +37,7 @@
 #define VIT_LN_EPS 1e-6
 
 typedef struct {
-    int64_t embed, heads, depth, patch, tokens; /* tokens = patches + 1 */
+    int64_t embed, heads, depth, patch, tokens; /* tokens = patches + 1 of the input being built */
 } vit_dims;
 
 static int is_small(const backbone_cfg *cfg) { return strcmp(cfg->name, "vit-small") == 0; }
@@ -124,6 +132,53 @@ static int mlp(mbuild *mb, int h, const vit_dims *d) {
     return h;
 }
 
+/* torch's upsample_bicubic2d convolution kernel (Keys, A = -0.75) */
+#define BICUBIC_A (-0.75)
+static double cubic_near(double x) { return ((BICUBIC_A + 2) * x - (BICUBIC_A + 3)) * x * x + 1; } /* |x| <= 1 */
+static double cubic_far(double x) { /* 1 < |x| < 2 */
+    return ((BICUBIC_A * x - 5 * BICUBIC_A) * x + 8 * BICUBIC_A) * x - 4 * BICUBIC_A;
+}
+
+/* w [out, in]: the 1-D bicubic resize of `in` samples to `out`, as
+ * torch.nn.functional.interpolate(mode='bicubic', align_corners=False, scale_factor=sf) with
+ * sf = (out + 0.1) / in (DINO's offset against the floor of in * sf landing below `out`): source
+ * coordinate (dst + 0.5) / sf - 0.5, four taps clamped to the border. */
+static void bicubic_matrix_1d(int64_t out, int64_t in, double *w) {
+    double sf = ((double)out + 0.1) / (double)in, scale = 1.0 / sf;
+    memset(w, 0, sizeof *w * (size_t)(out * in));
+    for (int64_t o = 0; o < out; o++) {
+        double src = scale * ((double)o + 0.5) - 0.5, f = floor(src), t = src - f;
+        double taps[4] = {cubic_far(t + 1), cubic_near(t), cubic_near(1 - t), cubic_far(2 - t)};
+        for (int k = 0; k < 4; k++) {
+            int64_t i = (int64_t)f - 1 + k;
+            i = i < 0 ? 0 : i > in - 1 ? in - 1 : i;
+            w[o * in + i] += taps[k];
+        }
+    }
+}
+
+/* pos [1, side^2 + 1, D] -> [1, out_side^2 + 1, D]: the class token's row, then the bicubically
+ * resized patch grid (row-major, as the patch tokens) */
+static int vit_resize_pos_embed(ir_graph *g, int pos, int64_t side, int64_t out_side, int64_t D) {
+    if (out_side == side) return pos;
+    int64_t L = side * side, Lo = out_side * out_side;
+    double *w1 = malloc(sizeof *w1 * (size_t)(out_side * side));
+    float *m = malloc(sizeof *m * (size_t)(Lo * L));
+    if (!w1 || !m) {
+        free(w1), free(m);
+        return ir_fail(g, "vit: out of memory for the %lldx%lld position-embedding resize", (long long)Lo, (long long)L);
+    }
+    bicubic_matrix_1d(out_side, side, w1);
+    for (int64_t r = 0; r < Lo; r++) /* kron(w1, w1): rows and columns resize alike */
+        for (int64_t c = 0; c < L; c++)
+            m[r * L + c] = (float)(w1[(r / out_side) * side + c / side] * w1[(r % out_side) * side + c % side]);
+    int resize = ir_const(g, DT_F32, IR_SHAPE(Lo, L), m);
+    free(w1), free(m);
+    int grid = ir_reshape(g, ir_slice(g, pos, 1, 1, L + 1), IR_SHAPE(L, D));
+    int resized = ir_reshape(g, ir_matmul(g, resize, grid), IR_SHAPE(1, Lo, D));
+    return ir_concat(g, (int[]){ir_slice(g, pos, 1, 0, 1), resized}, 2, 1);
+}
+
 int vit_build(mbuild *mb, const backbone_cfg *cfg, int x) {
     ir_graph *g = mb->g;
     char err[IR_ERRLEN];
@@ -131,7 +186,12 @@ int vit_build(mbuild *mb, const backbone_cfg *cfg, int x) {
     if (vit_check(cfg, err)) return ir_fail(g, "%s", err);
     if (x < 0 || g->vals[x].shape.ndim != 4) return ir_fail(g, "%s: input must be [N, C, H, W]", cfg->name);
     vit_dims d = dims_of(cfg);
-    int64_t N = g->vals[x].shape.d[0], D = d.embed, T = d.tokens, L = T - 1, C = cfg->channels, P = d.patch;
+    int64_t hw = g->vals[x].shape.d[2], P = d.patch, global_side = cfg->image_size / P;
+    if (g->vals[x].shape.d[3] != hw || hw % P != 0)
+        return ir_fail(g, "%s: a %lldx%lld input is not square whole %lldx%lld patches", cfg->name, (long long)hw,
+                       (long long)g->vals[x].shape.d[3], (long long)P, (long long)P);
+    d.tokens = (hw / P) * (hw / P) + 1;
+    int64_t N = g->vals[x].shape.d[0], D = d.embed, T = d.tokens, L = T - 1, C = cfg->channels;
 
     /* patch embedding: Conv2d default init, U(+-1/sqrt(C P P)) for weight and bias */
     double bound = 1.0 / sqrt((double)(C * P * P));
@@ -145,7 +205,8 @@ int vit_build(mbuild *mb, const backbone_cfg *cfg, int x) {
     t = ir_transpose(g, ir_reshape(g, t, IR_SHAPE(N, D, L)), (int64_t[]){0, 2, 1}, 3); /* [N, L, D] */
 
     int cls = mb_param(mb, "cls_token", IR_SHAPE(1, 1, D), ir_init_normal(0, 1e-6), VF_NO_DECAY);
-    int pos = mb_param(mb, "pos_embed", IR_SHAPE(1, T, D), trunc_normal(0.02), VF_NO_DECAY);
+    int pos = mb_param(mb, "pos_embed", IR_SHAPE(1, global_side * global_side + 1, D), trunc_normal(0.02), VF_NO_DECAY);
+    pos = vit_resize_pos_embed(g, pos, global_side, hw / P, D);
     t = ir_concat(g, (int[]){ir_expand(g, cls, IR_SHAPE(N, 1, D)), t}, 2, 1);
     t = ir_reshape(g, ir_add(g, t, pos), IR_SHAPE(N * T, D)); /* tokens as rows */
 

@@ -1,7 +1,8 @@
 """PyTorch twins of sslc's backbones, with sslc's (torchvision's) parameter names, for the
 method oracles: `convnet` (methods/backbones/convnet.c) and ResNet-18 with a width multiplier
 (methods/backbones/resnet.c: torchvision's BasicBlock, base width round(64*width), CIFAR stem
-for images up to 64 pixels)."""
+for images up to 64 pixels), and the ViTs of vit_oracle.py (with DINO's position-embedding
+interpolation for local crops)."""
 import math
 
 import torch.nn as nn
@@ -58,11 +59,15 @@ class ResNet18(nn.Module):
         return F.adaptive_avg_pool2d(x, 1).flatten(1)
 
 
-def make(name, width, channels, image_size):
+def make(name, width, channels, image_size, depth=2, patch_size=4):
+    """depth and patch_size: ViTs only (vit_oracle.make_vit)"""
     if name == "convnet":
         return ConvNet(width, channels)
     if name == "resnet18":
         return ResNet18(width, channels, image_size)
+    if name in ("vit-tiny", "vit-small"):
+        from vit_oracle import make_vit
+        return make_vit(name, width, channels, image_size, depth, patch_size)
     raise SystemExit(f"oracle: unsupported backbone {name}")
 
 
@@ -79,6 +84,14 @@ def randomize_bn(model, gen=None):
                 m.bias.uniform_(-0.2, 0.2, generator=gen)
 
 
-def local_size(image_size):
-    """sslc's local crop size: round(3/7 * image size), halves up"""
+def local_size(image_size, patch_size=0):
+    """sslc's local crop size: round(3/7 * image size), halves up; for a ViT (patch_size > 0)
+    3/7 * image size rounded to the nearest multiple of the patch size, halves up"""
+    if patch_size > 0:
+        return patch_size * int(math.floor(3.0 * image_size / (7.0 * patch_size) + 0.5))
     return int(math.floor(3.0 * image_size / 7.0 + 0.5))
+
+
+def vit_args(name, depth, patch_size):
+    """the sslc compile options that vit_oracle.make_vit's arguments correspond to"""
+    return ["--depth", str(depth), "--patch-size", str(patch_size)] if name.startswith("vit") else []

@@ -96,6 +96,8 @@ def main():
     ap.add_argument("--backbone", default="convnet")
     ap.add_argument("--width", type=float, default=0.5)
     ap.add_argument("--num-crops", type=int, default=2)
+    ap.add_argument("--depth", type=int, default=2, help="ViT blocks")
+    ap.add_argument("--patch-size", type=int, default=4, help="ViT patch side")
     ap.add_argument("--tol", type=float, default=1e-4)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--lr", type=float, default=0.01)
@@ -112,7 +114,7 @@ def main():
     llg = [0.0 if (a.freeze and s == 0) else 1.0 for s in range(a.steps)]
     momentum, wd, a.lr = f32(0.9), f32(1e-4), f32(a.lr)  # sslc feeds these as float32
 
-    bb = backbones.make(a.backbone, a.width, 3, a.image_size)
+    bb = backbones.make(a.backbone, a.width, 3, a.image_size, a.depth, a.patch_size)
     model = DINO(bb, P, H, BN)
     backbones.randomize_bn(model)
     with torch.no_grad():  # the teacher differs from the student; a non-zero center
@@ -123,7 +125,7 @@ def main():
     sd = dict(model.named_parameters())
     sd.update(dict(model.named_buffers()))
     params = {k: v.detach().numpy().copy() for k, v in sd.items()}
-    ls = backbones.local_size(a.image_size)
+    ls = backbones.local_size(a.image_size, a.patch_size if a.backbone.startswith("vit") else 0)
     views = [torch.randn(a.batch, 3, a.image_size, a.image_size) for _ in range(2)]
     views += [torch.randn(a.batch, 3, ls, ls) for _ in range(a.num_crops)]
     inputs = {f"views.{i}": v.numpy() for i, v in enumerate(views)}
@@ -135,7 +137,7 @@ def main():
         inputs["sched.last_layer_grad"] = np.array(llg, np.float32)
     cargs = ["dino", "--backbone", a.backbone, "--width", str(a.width), "--image-size", str(a.image_size),
              "--channels", "3", "--batch", str(a.batch), "--optimizer", "sgd", "--lr", str(a.lr), "--momentum",
-             str(momentum), "--weight-decay", str(wd)]
+             str(momentum), "--weight-decay", str(wd)] + backbones.vit_args(a.backbone, a.depth, a.patch_size)
     for s in sets:
         cargs += ["--set", s]
     got = compare.run_sslc(a.sslc, a.workdir, cargs, params, inputs, a.steps, a.f64, a.device)

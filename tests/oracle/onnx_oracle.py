@@ -1,6 +1,6 @@
 """ONNX export/import checks against onnx's checker and ONNX Runtime.
 
-usage: onnx_oracle.py SSLC WORKDIR {export,import,resnet50,vit,badfiles,rundir}
+usage: onnx_oracle.py SSLC WORKDIR {export,import,resnet50,vit,vitcrop,badfiles,rundir}
 
   export    sslc-built encoders (ConvNet, ResNet-18 at small width, CIFAR and ImageNet stems) with
             random weights and BatchNorm statistics, and a graph with every op of the exporter's
@@ -22,6 +22,10 @@ usage: onnx_oracle.py SSLC WORKDIR {export,import,resnet50,vit,badfiles,rundir}
             export gives the same outputs; LayerNorm arithmetic fused or not; Split in each
             opset's form and Gelu; a token-sequence output is refused with one line; the
             importer's fuzzer runs with the torch exports among its seeds
+  vitcrop   DINO (vit-tiny) and SwAV (vit-small) trained 3 steps with 6 local crops (position
+            embedding resized to the local grid) export at the global size: the checker accepts
+            the model (--raw-input), its input is [N, 3, 32, 32], and ONNX Runtime equals `sslc
+            features` on the run directory
   badfiles  malformed files and sources: one line on stderr, non-zero exit, never a crash
   rundir    a run directory trained (2 steps) on an imported backbone: eval, export and embed give
             the same JSON, bytes and array after the .onnx moved and after it was deleted (the plan
@@ -912,18 +916,39 @@ def cmd_badfiles():
     print("badfiles: every case ended in one line")
 
 
+# ---- ViT multi-crop runs ----
+
+def cmd_vitcrop():
+    rng = np.random.default_rng(5)
+    x = rng.normal(0, 1, (5, 3, 32, 32)).astype(np.float32)  # normalized images: `sslc features` takes those
+    worst = 0.0
+    for method, backbone in (("dino", "vit-tiny"), ("swav", "vit-small")):
+        run = path(f"{method}-run")
+        sslc("train", method, "--backbone", backbone, "--width", "0.125", "--depth", "2", "--image-size", "32",
+             "--batch", "4", "--set", "num_crops=6", "--data", "fake:16:3x32x32", "--steps", "3", "--no-eval",
+             "--device", "ref", "--out", run)
+        onnx_file = path(f"{method}.onnx")
+        sslc("export", run, "--raw-input", "-o", onnx_file)
+        m = check_model(onnx_file)
+        dims = [d.dim_value or d.dim_param for d in m.graph.input[0].type.tensor_type.shape.dim]
+        assert dims[1:] == [3, 32, 32], f"{method}: exported input {dims}, want [N, 3, 32, 32]"
+        worst = max(worst, compare(f"{method} {backbone} after 6-crop training: ONNX Runtime vs sslc features",
+                                   run_ort(onnx_file, x)["features"], sslc_features(run, x)["features"]))
+    print(f"vitcrop: ViT multi-crop runs export at the global size, max abs diff {worst:.3g}")
+
+
 def main():
     global SSLC, WORK, TOL
     ap = argparse.ArgumentParser()
     ap.add_argument("sslc")
     ap.add_argument("workdir")
-    ap.add_argument("what", choices=["export", "import", "resnet50", "vit", "badfiles", "rundir"])
+    ap.add_argument("what", choices=["export", "import", "resnet50", "vit", "vitcrop", "badfiles", "rundir"])
     ap.add_argument("--tol", type=float, default=TOL)
     a = ap.parse_args()
     SSLC, WORK, TOL = a.sslc, a.workdir, a.tol
     os.makedirs(WORK, exist_ok=True)
     print(f"onnx {onnx.__version__}, onnxruntime {ort.__version__}, numpy {np.__version__}")
-    {"export": cmd_export, "import": cmd_import, "resnet50": cmd_resnet50, "vit": cmd_vit,
+    {"export": cmd_export, "import": cmd_import, "resnet50": cmd_resnet50, "vit": cmd_vit, "vitcrop": cmd_vitcrop,
      "badfiles": cmd_badfiles, "rundir": cmd_rundir}[a.what]()
 
 

@@ -95,6 +95,8 @@ def main():
     ap.add_argument("--backbone", default="convnet")
     ap.add_argument("--width", type=float, default=0.5)
     ap.add_argument("--num-crops", type=int, default=2)
+    ap.add_argument("--depth", type=int, default=2, help="ViT blocks")
+    ap.add_argument("--patch-size", type=int, default=4, help="ViT patch side")
     ap.add_argument("--queue-batches", type=int, default=2, help="queue_length in batches (0: no queue)")
     ap.add_argument("--tol", type=float, default=1e-4)
     ap.add_argument("--seed", type=int, default=0)
@@ -116,14 +118,14 @@ def main():
     mask = [0.0 if (a.freeze and s == 0) else 1.0 for s in range(a.steps)]
     momentum, wd, a.lr = f32(0.9), f32(1e-4), f32(a.lr)  # sslc feeds these as float32
 
-    model = SwAV(backbones.make(a.backbone, a.width, 3, a.image_size), P, H, K, L)
+    model = SwAV(backbones.make(a.backbone, a.width, 3, a.image_size, a.depth, a.patch_size), P, H, K, L)
     backbones.randomize_bn(model)
     with torch.no_grad():  # off the unit sphere, so the normalization is checked
         model.prototypes.weight.mul_(torch.empty(K, 1).uniform_(0.5, 2.0))
     sd = dict(model.named_parameters())
     sd.update(dict(model.named_buffers()))
     params = {k: v.detach().numpy().copy() for k, v in sd.items()}
-    ls = backbones.local_size(a.image_size)
+    ls = backbones.local_size(a.image_size, a.patch_size if a.backbone.startswith("vit") else 0)
     views = [torch.randn(a.batch, 3, a.image_size, a.image_size) for _ in range(2)]
     views += [torch.randn(a.batch, 3, ls, ls) for _ in range(a.num_crops)]
     inputs = {f"views.{i}": v.numpy() for i, v in enumerate(views)}
@@ -135,7 +137,7 @@ def main():
         inputs["sched.prototypes_grad"] = np.array(mask, np.float32)
     cargs = ["swav", "--backbone", a.backbone, "--width", str(a.width), "--image-size", str(a.image_size),
              "--channels", "3", "--batch", str(a.batch), "--optimizer", "sgd", "--lr", str(a.lr), "--momentum",
-             str(momentum), "--weight-decay", str(wd)]
+             str(momentum), "--weight-decay", str(wd)] + backbones.vit_args(a.backbone, a.depth, a.patch_size)
     for s in sets:
         cargs += ["--set", s]
     got = compare.run_sslc(a.sslc, a.workdir, cargs, params, inputs, a.steps, a.f64, a.device)
@@ -175,8 +177,12 @@ def main():
         opt.step()
 
     ck = compare.Checker(got, a.tol)
-    # BatchNorm follows the first projector layer: its bias gradient is zero up to rounding
-    ck.check_run(losses, grads, model, a.f64, zero={"projector.layer1.0.bias": "projector.layer1.0.weight"})
+    # BatchNorm follows the first projector layer: its bias gradient is zero up to rounding, and so
+    # is a ViT's final LayerNorm bias, which reaches BatchNorm only through that Linear layer
+    zero = {"projector.layer1.0.bias": "projector.layer1.0.weight"}
+    if a.backbone.startswith("vit"):
+        zero["backbone.norm.bias"] = "backbone.norm.weight"
+    ck.check_run(losses, grads, model, a.f64, zero=zero)
     if a.freeze and np.any(got.get("grad.prototypes.weight", 1) != 0):
         ck.fail("freeze: the prototypes got a gradient on step 1")
     print(f"swav losses {[round(x, 6) for x in losses]}")

@@ -7,6 +7,7 @@ parameter's change over the run (so the comparison is not dominated by the initi
 usage: vit_oracle.py SSLC WORKDIR [--backbone vit-tiny] [--width 0.125] [--depth 2]
                      [--optimizer adamw|sgd] [--steps 3] [--f64 --tol 1e-6]"""
 import argparse
+import math
 import os
 import subprocess
 import sys
@@ -14,6 +15,7 @@ import sys
 import numpy as np
 import torch
 import torch.nn as nn
+import torch.nn.functional as F
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import st  # noqa: E402
@@ -76,11 +78,13 @@ class Block(nn.Module):
 
 
 class VisionTransformer(nn.Module):
-    """timm.models.vision_transformer.VisionTransformer(num_classes=0, global_pool='token')."""
+    """timm.models.vision_transformer.VisionTransformer(num_classes=0, global_pool='token'), with
+    DINO's interpolate_pos_encoding for inputs of another size (multi-crop local views)."""
 
     def __init__(self, img_size, patch_size, in_chans, embed_dim, depth, num_heads):
         super().__init__()
         L = (img_size // patch_size) ** 2
+        self.patch_size, self.feat_dim = patch_size, embed_dim
         self.cls_token = nn.Parameter(torch.zeros(1, 1, embed_dim))
         self.pos_embed = nn.Parameter(torch.zeros(1, L + 1, embed_dim))
         self.patch_embed = PatchEmbed(patch_size, in_chans, embed_dim)
@@ -95,11 +99,50 @@ class VisionTransformer(nn.Module):
                 nn.init.trunc_normal_(m.weight, std=0.02)
                 nn.init.zeros_(m.bias)
 
+    def interpolate_pos_encoding(self, x, w, h):
+        """as facebookresearch/dino's vision_transformer.py: x holds the tokens (class token first)
+        of a w x h input; the patch part of pos_embed is resized bicubically to its grid, with
+        scale factors offset by 0.1 (dino issue 8), the class token's embedding kept"""
+        npatch, N = x.shape[1] - 1, self.pos_embed.shape[1] - 1
+        if npatch == N and w == h:
+            return self.pos_embed
+        class_pos, patch_pos = self.pos_embed[:, 0], self.pos_embed[:, 1:]
+        dim, side = x.shape[-1], int(math.sqrt(N))
+        w0, h0 = w // self.patch_size + 0.1, h // self.patch_size + 0.1
+        patch_pos = F.interpolate(patch_pos.reshape(1, side, side, dim).permute(0, 3, 1, 2),
+                                  scale_factor=(w0 / math.sqrt(N), h0 / math.sqrt(N)), mode="bicubic")
+        assert int(w0) == patch_pos.shape[-2] and int(h0) == patch_pos.shape[-1]
+        patch_pos = patch_pos.permute(0, 2, 3, 1).view(1, -1, dim)
+        return torch.cat((class_pos.unsqueeze(0), patch_pos), dim=1)
+
     def forward(self, x):
+        w, h = x.shape[2], x.shape[3]  # DINO's names: B, nc, w, h = x.shape
         x = self.patch_embed(x)
-        x = torch.cat([self.cls_token.expand(x.shape[0], -1, -1), x], dim=1) + self.pos_embed
+        x = torch.cat([self.cls_token.expand(x.shape[0], -1, -1), x], dim=1)
+        x = x + self.interpolate_pos_encoding(x, w, h)
         x = self.norm(self.blocks(x))
         return x[:, 0]
+
+
+def make_vit(name, width, channels, image_size, depth, patch_size, init_std=0.1):
+    """a small ViT as sslc's --backbone NAME --width --depth --patch-size builds it, with
+    non-trivial LayerNorm affine parameters and biases; init_std > 0 replaces timm's std .02 for
+    the Linear weights, pos_embed and cls_token (see --init-std in main)"""
+    base, heads = (192, 3) if name == "vit-tiny" else (384, 6)
+    vit = VisionTransformer(image_size, patch_size, channels, int(round(base * width)), depth, heads)
+    with torch.no_grad():
+        for m in vit.modules():
+            if isinstance(m, nn.LayerNorm):
+                m.weight.uniform_(0.5, 1.5)
+                m.bias.uniform_(-0.2, 0.2)
+            elif isinstance(m, nn.Linear):
+                m.bias.uniform_(-0.05, 0.05)
+                if init_std > 0:
+                    nn.init.trunc_normal_(m.weight, std=init_std, a=-2 * init_std, b=2 * init_std)
+        if init_std > 0:
+            nn.init.trunc_normal_(vit.pos_embed, std=init_std, a=-2 * init_std, b=2 * init_std)
+            nn.init.normal_(vit.cls_token, std=init_std)
+    return vit
 
 
 class SimCLR(nn.Module):
@@ -178,22 +221,15 @@ def main():
     lr = a.lr if a.lr is not None else lr
     delta_tol = a.delta_tol if a.delta_tol is not None else 10 * a.tol
 
-    base, heads = (192, 3) if a.backbone == "vit-tiny" else (384, 6)
-    D = int(round(base * a.width))
-    vit = VisionTransformer(a.image_size, a.patch_size, a.channels, D, a.depth, heads)
+    vit = make_vit(a.backbone, a.width, a.channels, a.image_size, a.depth, a.patch_size, a.init_std)
+    D = vit.feat_dim
     model = SimCLR(vit, D, a.projection_dim, 0.5)
-    with torch.no_grad():  # non-trivial norm affine parameters and biases, so their forward use is checked
-        for m in model.modules():
-            if isinstance(m, nn.LayerNorm):
-                m.weight.uniform_(0.5, 1.5)
-                m.bias.uniform_(-0.2, 0.2)
-            elif isinstance(m, nn.Linear):
+    with torch.no_grad():  # the projector like the ViT's Linears
+        for m in model.projector.modules():
+            if isinstance(m, nn.Linear):
                 m.bias.uniform_(-0.05, 0.05)
                 if a.init_std > 0:
                     nn.init.trunc_normal_(m.weight, std=a.init_std, a=-2 * a.init_std, b=2 * a.init_std)
-        if a.init_std > 0:
-            nn.init.trunc_normal_(vit.pos_embed, std=a.init_std, a=-2 * a.init_std, b=2 * a.init_std)
-            nn.init.normal_(vit.cls_token, std=a.init_std)
     sd0 = {k: v.detach().numpy().copy() for k, v in model.state_dict().items()}
     v0 = torch.randn(a.batch, a.channels, a.image_size, a.image_size)
     v1 = torch.randn(a.batch, a.channels, a.image_size, a.image_size)
