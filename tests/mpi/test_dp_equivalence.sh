@@ -1,7 +1,7 @@
 #!/bin/bash
-# Data-parallel equivalence (tests/mpi/dp_equiv.py) of all eleven methods: SimSiam, BYOL, SimCLR,
+# Data-parallel equivalence (tests/mpi/dp_equiv.py) of all thirteen methods: SimSiam, BYOL, SimCLR,
 # SimCLRv2, Barlow Twins, MoCo v1/v2/v3, DINO and SwAV (two multi-crop local views; SwAV's queue
-# full at step 3) and SupCon. 2 ranks x batch 4 (mpirun -np 2, --ranks 2 --sync-bn) against
+# full at step 3), SupCon, VICReg and NNCLR (support set of 16 replaced in full by step 3). 2 ranks x batch 4 (mpirun -np 2, --ranks 2 --sync-bn) against
 # 1 rank x batch 8 (--sync-bn: the same BatchNorm formulation) on the same views from the same
 # initialization, 3 SGD-momentum steps: every loss, gradient, parameter, BatchNorm buffer,
 # method state and momentum buffer. float64 within 1e-9 (per tensor) for every method; float32
@@ -27,8 +27,10 @@ declare -A opts=(
   [dino]="--set projection_dim=32 --set hidden_dim=32 --set bottleneck_dim=16 --set num_crops=2"
   [swav]="--set projection_dim=16 --set hidden_dim=32 --set num_prototypes=32 --set num_crops=2 --set queue_length=16"
   [supcon]="--set projection_dim=16"
+  [vicreg]="--set projection_dim=16 --set hidden_dim=32"
+  [nnclr]="--set proj_output_dim=16 --set proj_hidden_dim=32 --set pred_hidden_dim=32 --set queue_size=16"
 )
-for m in simsiam byol simclr simclrv2 barlow_twins moco mocov2 mocov3 dino swav supcon; do
+for m in simsiam byol simclr simclrv2 barlow_twins moco mocov2 mocov3 dino swav supcon vicreg nnclr; do
   # shellcheck disable=SC2086
   eq $m ${opts[$m]} --f64 --tol 1e-9
 done
