@@ -110,8 +110,9 @@ const method_def method_nnclr = {
     .notes = "solo-learn's queue_y buffer (labels of the support set, for its nearest-neighbour accuracy "
              "metric) is left out: sslc trains without labels; data-parallel: every rank gathers all ranks' projections and "
              "predictions (AllGather): the support set takes every rank's projections in rank order and the "
-             "NT-Xent negatives span the global batch, as one device over it (queue_size must divide by the "
-             "global batch)",
+             "NT-Xent negatives span the global batch, as one device over it (solo-learn gathers z for its queue "
+             "and p for its negatives and computes only its own rows: the same mean); queue_size must divide "
+             "by the global batch",
     .data_parallel = 1,
     .opts = nnclr_opts,
     .nopts = (int)(sizeof nnclr_opts / sizeof nnclr_opts[0]),
