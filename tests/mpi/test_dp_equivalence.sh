@@ -8,7 +8,8 @@
 # float64 within 1e-9 (per tensor) for every method; float32 within 1e-5 per tensor for the
 # methods without exactly-zero tensors and within 5e-5 of each group's scale for the others (see
 # below), on the reference interpreter and the cpu backend. Then SimCLR with AllGather's gradient
-# broken as lightly issue 1528 had it (SSLC_BREAK_ALLGATHER_GRAD=1) must fail the check.
+# broken as lightly issue 1528 had it (SSLC_BREAK_ALLGATHER_GRAD=1) must fail the check, and so
+# must VICReg and NNCLR.
 # Args: SSLC_BINARY SOURCE_DIR MPIRUN...
 set -e
 sslc=$1; src=$2; shift 2
@@ -57,4 +58,9 @@ for m in simsiam byol barlow_twins vicreg nnclr; do
 done
 # shellcheck disable=SC2086
 SSLC_BREAK_ALLGATHER_GRAD=1 eq simclr ${opts[simclr]} --f64 --tol 1e-9 --expect-fail
+# and VICReg's and NNCLR's gathers, new over ranks, are checked by the same test
+for m in vicreg nnclr; do
+  # shellcheck disable=SC2086
+  SSLC_BREAK_ALLGATHER_GRAD=1 eq $m ${opts[$m]} --f64 --tol 1e-9 --expect-fail
+done
 echo "data-parallel equivalence: ok"
