@@ -34,7 +34,7 @@ typedef struct {
     int (*projector)(struct method_ctx *ctx, int features);
     /* builds for several data-parallel ranks (--ranks N) with its global-batch terms across
      * ranks (gathers, all-reduced statistics) and is proven equal to one rank over the global
-     * batch (tests/mpi/test_dp_equivalence.sh); the other methods refuse --ranks > 1 */
+     * batch (tests/mpi/test_dp_equivalence.sh); a method without it refuses --ranks > 1 */
     int data_parallel;
 } method_def;
 

@@ -31,9 +31,9 @@ static int nnclr_validate(const method_ctx *ctx, char *err) {
         snprintf(err, IR_ERRLEN, "nnclr: queue_size must be in [1, 2^30], got %lld", (long long)K);
         return -1;
     }
-    if (K % ctx->batch != 0) {
-        snprintf(err, IR_ERRLEN, "nnclr: queue_size %lld must be divisible by the batch size %lld", (long long)K,
-                 (long long)ctx->batch);
+    if (K % (ctx->batch * ctx->ranks) != 0) {
+        snprintf(err, IR_ERRLEN, "nnclr: queue_size %lld must be divisible by the %sbatch size %lld", (long long)K,
+                 ctx->ranks > 1 ? "global " : "", (long long)(ctx->batch * ctx->ranks));
         return -1;
     }
     return 0;
@@ -79,6 +79,15 @@ static int nnclr_build(method_ctx *ctx) {
     int z2 = nnclr_encoder(ctx, ctx->views[1]);
     int p1 = nnclr_predictor(ctx, z1);
     int p2 = nnclr_predictor(ctx, z2);
+    /* over ranks: every rank gathers all ranks' projections and predictions (AllGather, whose
+     * gradient sums the ranks' gradients of its own rows), looks up the global batch's
+     * neighbours, computes its NT-Xent with negatives from every rank as SimCLR's, and feeds the
+     * support set with every rank's z1 in rank order, so the queues stay identical */
+    if (ctx->ranks > 1) {
+        int R = ctx->ranks;
+        z1 = ir_all_gather(g, z1, R), z2 = ir_all_gather(g, z2, R);
+        p1 = ir_all_gather(g, p1, R), p2 = ir_all_gather(g, p2, R);
+    }
     /* queue: torch.randn(queue_size, proj_output_dim) normalized along dim 1, as solo-learn */
     int queue = mb_state(mb, "queue", DT_F32, IR_SHAPE(K, D), ir_init_normal_l2_rows(0, 1));
     int ptr = mb_state(mb, "queue_ptr", DT_I64, IR_SHAPE(1), ir_init_const(0));
@@ -99,7 +108,12 @@ const method_def method_nnclr = {
     .summary = "NNCLR: NT-Xent of each view's nearest neighbour in a support set of past projections against "
                "the other view's predictions",
     .notes = "solo-learn's queue_y buffer (labels of the support set, for its nearest-neighbour accuracy "
-             "metric) is left out: sslc trains without labels",
+             "metric) is left out: sslc trains without labels; data-parallel: every rank gathers all ranks' projections and "
+             "predictions (AllGather): the support set takes every rank's projections in rank order and the "
+             "NT-Xent negatives span the global batch, as one device over it (solo-learn gathers z for its queue "
+             "and p for its negatives and computes only its own rows: the same mean); queue_size must divide "
+             "by the global batch",
+    .data_parallel = 1,
     .opts = nnclr_opts,
     .nopts = (int)(sizeof nnclr_opts / sizeof nnclr_opts[0]),
     .validate = nnclr_validate,

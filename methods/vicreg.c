@@ -50,6 +50,11 @@ static int vicreg_build(method_ctx *ctx) {
     /* each view through the encoder separately: BatchNorm statistics are per view */
     int z1 = vicreg_encoder(ctx, ctx->views[0]);
     int z2 = vicreg_encoder(ctx, ctx->views[1]);
+    /* over ranks every term is the global batch's, as one device over it: the reference gathers
+     * the embeddings (FullGatherLayer, whose backward sums the ranks' gradients of their rows) for
+     * the variance and covariance; gathering them for the invariance term too gives the global
+     * mean that DDP's gradient averaging gives the reference's local one */
+    if (ctx->ranks > 1) z1 = ir_all_gather(g, z1, ctx->ranks), z2 = ir_all_gather(g, z2, ctx->ranks);
     return vicreg_loss(g, z1, z2, mopt(ctx, "sim_coeff"), mopt(ctx, "std_coeff"), mopt(ctx, "cov_coeff"));
 }
 
@@ -58,7 +63,10 @@ const method_def method_vicreg = {
     .summary = "VICReg: invariance (MSE) between two views' expander outputs, each dimension's std kept above 1 "
                "(variance), off-diagonal covariances pushed to 0 (covariance)",
     .notes = "the variance term as the paper's Algorithm 1 and solo-learn (sum over the two views); the "
-             "facebookresearch/vicreg code halves it, which --set std_coeff=12.5 reproduces",
+             "facebookresearch/vicreg code halves it, which --set std_coeff=12.5 reproduces; data-parallel: "
+             "every rank gathers all ranks' embeddings (AllGather) and computes the global batch's loss, as the "
+             "reference's FullGatherLayer for the variance and covariance terms",
+    .data_parallel = 1,
     .opts = vicreg_opts,
     .nopts = (int)(sizeof vicreg_opts / sizeof vicreg_opts[0]),
     .validate = vicreg_validate,

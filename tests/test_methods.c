@@ -188,21 +188,12 @@ static int test_bad_options(void) {
     s.nset = 0;
     snprintf(s.backbone.name, sizeof s.backbone.name, "vgg");
     CHECK(method_build(method_find("simclr"), &s, &g, err) < 0 && strstr(err, "resnet18"), "bad backbone: %s", err);
-    /* PySSL's eleven run over several ranks (tests/mpi/test_dp_equivalence.sh proves each);
-     * VICReg and NNCLR do not yet and refuse --ranks 2 in one line */
+    /* every method runs over several ranks (tests/mpi/test_dp_equivalence.sh proves each); one
+     * without data_parallel refuses --ranks 2 in one line */
     s = spec_of("convnet", 0.25, 16, 3, 4);
     s.ranks = 2;
-    for (int i = 0; i < method_count(); i++) {
-        const method_def *md = method_at(i);
-        int later = !strcmp(md->name, "vicreg") || !strcmp(md->name, "nnclr");
-        CHECK(md->data_parallel == !later, "%s: data_parallel %d", md->name, md->data_parallel);
-        if (later) {
-            char want[96];
-            snprintf(want, sizeof want, "--ranks 2: %s does not run over several ranks", md->name);
-            CHECK(method_build(md, &s, &g, err) < 0 && strstr(err, want), "%s built for 2 ranks: %s", md->name, err);
-            ir_graph_free(&g);
-        }
-    }
+    for (int i = 0; i < method_count(); i++)
+        CHECK(method_at(i)->data_parallel, "%s: not data-parallel", method_at(i)->name);
     method_def local = *method_find("simclr");
     local.data_parallel = 0;
     CHECK(method_build(&local, &s, &g, err) < 0 && strstr(err, "--ranks 2: simclr does not run over several ranks"),
