@@ -59,6 +59,9 @@ static void *watch_loop(void *arg) {
     long long tick = (long long)(w->timeout * 1000 / 4);
     if (tick > 1000) tick = 1000;
     if (tick < 10) tick = 10;
+    /* the wait is counted in ticks this thread saw, not from the clock: a rank that was itself
+     * stopped (and is resumed while mpirun ends the job) must not blame the others */
+    long long seen_t0 = 0, waited = 0, last = now_ms();
     pthread_mutex_lock(&w->mu);
     while (!w->stop) {
         struct timespec until;
@@ -66,8 +69,11 @@ static void *watch_loop(void *arg) {
         until.tv_sec += tick / 1000, until.tv_nsec += (tick % 1000) * 1000000;
         if (until.tv_nsec >= 1000000000) until.tv_sec++, until.tv_nsec -= 1000000000;
         pthread_cond_timedwait(&w->cv, &w->mu, &until);
-        long long t0 = atomic_load(&w->entered_ms);
-        if (w->stop || !t0 || now_ms() - t0 < (long long)(w->timeout * 1000)) continue;
+        long long t0 = atomic_load(&w->entered_ms), now = now_ms(), gap = now - last;
+        last = now;
+        if (t0 != seen_t0) seen_t0 = t0, waited = t0 && now - t0 < tick ? now - t0 : t0 ? tick : 0;
+        else if (t0) waited += gap < 2 * tick ? gap : tick;
+        if (w->stop || !t0 || waited < (long long)(w->timeout * 1000)) continue;
         const ir_comm *c = w->c;
         char others[64];
         if (c->size == 2)

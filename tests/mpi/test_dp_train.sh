@@ -74,6 +74,7 @@ job=
 dt=$(( $(date +%s) - t0 ))
 grep -q "sslc: rank $((1 - vrank)): .* waited 3 s for rank $vrank, which hangs" hung.log ||
   fail "no message naming the stopped rank $vrank: $(grep sslc: hung.log)"
+if grep -q "sslc: rank $vrank: .* which hangs" hung.log; then fail "the stopped rank blamed another: $(grep sslc: hung.log)"; fi
 echo "ok   a stopped rank ends the job in ${dt} s: $(grep 'which hangs' hung.log)"
 "${mpirun[@]}" "$sslc" run --resume hung --stop-after 2 >hresume.log || fail "the last checkpoint after a hang does not resume"
 echo "ok   the last checkpoint after a hang resumes"
