@@ -7,6 +7,7 @@
 #include <time.h>
 
 #include "../passes/steps.h"
+#include "trace.h"
 
 /* SSLC_PROFILE=1: seconds per op type (library steps) and for fused kernels, on stderr, every
  * second run; SSLC_PROFILE=cpu: CPU seconds of the process instead of wall time (steadier on a
@@ -112,6 +113,7 @@ void arena_exec_free(arena_exec *ax) {
     free(ax->t);
     free(ax->owned);
     profile_free(ax->prof);
+    trace_close(ax->trace);
     memset(ax, 0, sizeof *ax);
 }
 
@@ -288,8 +290,46 @@ int arena_exec_step(arena_exec *ax, int s, char *err) {
     return -1;
 }
 
+static int is_collective(int op) {
+    return op == OP_AllReduce || op == OP_AllGather || op == OP_ReduceScatter || op == OP_Broadcast || op == OP_Reduce;
+}
+
+/* step s as a trace span: fused kernels by number, library and reference ops by op name */
+static void trace_step(const arena_exec *ax, int s, double t0, double t1) {
+    const exec_step *st = &ax->steps[s];
+    if (st->kind == STEP_KERNEL) {
+        char name[32];
+        snprintf(name, sizeof name, "kernel %d", st->kernel);
+        trace_span(ax->trace, name, "kernel", t0, t1, s, ax->trace_runs);
+        return;
+    }
+    int op = ax->g->nodes[st->node].op;
+    const char *cat = is_collective(op) ? "collective" : ax->lib.op[op] ? "library" : "ref";
+    trace_span(ax->trace, ir_optable[op]->name, cat, t0, t1, s, ax->trace_runs);
+}
+
+/* the step loop with a span per step (kept apart so the untraced loop has one test per run) */
+static int run_traced(arena_exec *ax, char *err) {
+    double start = trace_now_us();
+    for (int s = 0; s < ax->nsteps; s++) {
+        double t0 = trace_now_us();
+        if (arena_exec_step(ax, s, err)) return -1;
+        trace_step(ax, s, t0, trace_now_us());
+    }
+    double t0 = trace_now_us();
+    int rc = updates_apply(ax->g, ax->t, &ax->stage, err);
+    double t1 = trace_now_us();
+    trace_span(ax->trace, "updates", "ref", t0, t1, ax->nsteps, ax->trace_runs);
+    char name[48];
+    snprintf(name, sizeof name, "train step %d", ax->trace_runs);
+    trace_span(ax->trace, name, "step", start, t1, -1, ax->trace_runs);
+    ax->trace_runs++;
+    return rc;
+}
+
 int arena_exec_run(arena_exec *ax, char *err) {
     if (ax->poison && !ax->mem && ax->mp && ax->mp->arena_bytes) memset(ax->arena, 0xFF, (size_t)ax->mp->arena_bytes);
+    if (ax->trace) return run_traced(ax, err);
     struct exec_profile *p = ax->prof;
     for (int s = 0; s < ax->nsteps; s++) {
         double t0 = p ? tnow(p->clock) : 0;

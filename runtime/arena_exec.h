@@ -48,6 +48,8 @@ struct arena_exec {
     libop_table lib;
     updates_stage stage;
     struct exec_profile *prof; /* SSLC_PROFILE */
+    struct exec_trace *trace;  /* SSLC_TRACE (runtime/trace.h): owned, closed by arena_exec_free; NULL: untraced */
+    int trace_runs;            /* training steps traced so far */
     int poison; /* fill the arena with 0xFF (NaN) before each run: stale or unwritten reads show */
 };
 

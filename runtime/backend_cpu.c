@@ -10,10 +10,12 @@
 
 #include "../codegen/compiled_step.h"
 #include "../codegen/jit.h"
+#include "../ir/comm.h"
 #include "../passes/pipeline.h"
 #include "backend.h"
 #include "cpu_exec.h"
 #include "memlimit.h"
+#include "trace.h"
 
 typedef struct {
     exec_plan ep;         /* the step built here (empty when the plan holds one) */
@@ -139,6 +141,14 @@ static int start(cpu_backend *c, const exec_plan *ep, const char *src, const bac
     }
     c->cx.comm = a->comm;
     if (fits(&c->cx, err) || cpu_exec_place(&c->cx, err)) {
+        cpu_exec_free(&c->cx);
+        jit_c_unload(&c->jm);
+        return -1;
+    }
+    /* the training step of a plan is what SSLC_TRACE records (not probes or feature passes) */
+    int failed = 0;
+    if (a->plan) c->cx.core.trace = trace_open_env(a->comm ? a->comm->rank : 0, &failed, err);
+    if (failed) {
         cpu_exec_free(&c->cx);
         jit_c_unload(&c->jm);
         return -1;

@@ -5,6 +5,8 @@
 # - the run directory holds one plan, one checkpoint, one metrics file (rank 0 writes);
 # - a rank killed with SIGKILL ends the job in < 60 s with a message naming the rank, and the
 #   last checkpoint stays loadable (a resume from it runs);
+# - a rank stopped with SIGSTOP (hanging, not dead) ends the job after SSLC_COMM_TIMEOUT=3 s with a
+#   message naming it, the last checkpoint resumes; a malformed SSLC_COMM_TIMEOUT is refused;
 # - sslc train under mpirun compiles for the job's size (ranks 2 in the plan);
 # - --ranks 0 is refused in one line;
 # - sslc inspect's bytes per step match what the communicator counts in sslc step.
@@ -53,6 +55,34 @@ echo "ok   a killed rank ends the job in ${dt} s: $(grep 'signal 9' killed.log |
 "${mpirun[@]}" "$sslc" run --resume killed --stop-after 2 >resume.log || fail "the last checkpoint does not resume"
 grep -q "resuming killed at step" resume.log || fail "resume: $(cat resume.log)"
 echo "ok   the last checkpoint resumes: $(grep 'resuming' resume.log)"
+
+# a rank that hangs without dying (SIGSTOP): the other ends the job after SSLC_COMM_TIMEOUT
+SSLC_COMM_TIMEOUT=3 "${mpirun[@]}" "$sslc" run sc2.plan --data fake:64 --steps 1000000 --out hung --checkpoint-every 8 \
+  --log-every 100000 >hung.log 2>&1 &
+job=$!
+for _ in $(seq 100); do [ -f hung/checkpoint.safetensors ] && break; sleep 0.1; done
+[ -f hung/checkpoint.safetensors ] || fail "no checkpoint before the stop: $(cat hung.log)"
+victim=$(pgrep -P "$job" -f "sslc run sc2.plan" | tail -1)
+[ -n "$victim" ] || fail "no rank process under mpirun"
+vrank=$(tr '\0' '\n' <"/proc/$victim/environ" | sed -n 's/^OMPI_COMM_WORLD_RANK=//p')
+t0=$(date +%s)
+kill -STOP "$victim"
+for _ in $(seq 300); do kill -0 $job 2>/dev/null || break; sleep 0.1; done
+if kill -0 $job 2>/dev/null; then kill -CONT "$victim"; fail "the job still runs 30 s after a rank stopped (timeout 3 s)"; fi
+wait $job && fail "the job ended with status 0 after a rank hung" || true
+job=
+dt=$(( $(date +%s) - t0 ))
+grep -q "sslc: rank $((1 - vrank)): .* waited 3 s for rank $vrank, which hangs" hung.log ||
+  fail "no message naming the stopped rank $vrank: $(grep sslc: hung.log)"
+if grep -q "sslc: rank $vrank: .* which hangs" hung.log; then fail "the stopped rank blamed another: $(grep sslc: hung.log)"; fi
+echo "ok   a stopped rank ends the job in ${dt} s: $(grep 'which hangs' hung.log)"
+"${mpirun[@]}" "$sslc" run --resume hung --stop-after 2 >hresume.log || fail "the last checkpoint after a hang does not resume"
+echo "ok   the last checkpoint after a hang resumes"
+if SSLC_COMM_TIMEOUT=soon "${mpirun[@]}" "$sslc" run sc2.plan --data fake:64 --steps 1 --out badto >badto.log 2>&1; then
+  fail "SSLC_COMM_TIMEOUT=soon accepted"
+fi
+grep -q "SSLC_COMM_TIMEOUT=soon is not a number of seconds" badto.log || fail "bad timeout: $(cat badto.log)"
+echo "ok   a bad SSLC_COMM_TIMEOUT is refused"
 
 "${mpirun[@]}" "$sslc" train simsiam --backbone convnet --width 0.125 --data fake:32 --steps 2 --batch 4 \
   --set projection_dim=16 --set hidden_dim_proj=16 --set hidden_dim_pred=8 --no-eval --out tr >train.log
