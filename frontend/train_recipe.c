@@ -66,6 +66,7 @@ static const option_key option_keys[] = {
     {"lr", "lr"},                   {"momentum", "momentum"},
     {"nesterov", "nesterov"},       {"weight-decay", "weight_decay"},
     {"adam-eps", "eps"},            {"lars-eta", "eta"},
+    {"adam-beta2", "beta2"},
     {"lr-schedule", "lr_schedule"}, {"warmup-epochs", "warmup_epochs"},
     {"exclude-bias-norm", "exclude_bias_norm"}, {"mean", "aug.mean"},
     {"std", "aug.std"},
