@@ -63,7 +63,7 @@ static int feed_step(const sslc_plan *p, engine *e, sslc_loader *l, aug_binding 
     if (engine_upload(e, v, b.images, engine_value_bytes(e, v), err)) return -1;
     for (int i = 0; i < ab->ninputs; i++) {
         int a = engine_find(e, ab->in[i].name);
-        if (a >= 0 && engine_upload(e, a, ab->in[i].data, (size_t)ab->in[i].numel * 4, err)) return -1;
+        if (a >= 0 && engine_upload(e, a, ab->in[i].data, aug_input_bytes(&ab->in[i]), err)) return -1;
     }
     return 0;
 }

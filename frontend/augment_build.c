@@ -65,6 +65,10 @@ static const aug_pipeline vicreg_view0 =
 static const aug_pipeline vicreg_view1 =
     PIPE(CROP(0.08, 1.0, 1), FLIP(0.5), JITTER(0.8, 0.4, 0.4, 0.2, 0.1), GRAY(0.2), BLUR(0.1), SOLARIZE(0.2));
 
+/* MAE (facebookresearch/mae main_pretrain.py): RandomResizedCrop(scale=(0.2, 1.0), bicubic), flip;
+ * one view */
+static const aug_pipeline mae_view = PIPE(CROP(0.2, 1.0, 1), FLIP(0.5));
+
 static const aug_recipe recipes[] = {
     {"barlow_twins", &barlow_view0, &barlow_view1, NULL},
     {"byol", &byol_view0, &byol_view1, NULL},
@@ -80,6 +84,7 @@ static const aug_recipe recipes[] = {
     {"vicreg", &vicreg_view0, &vicreg_view1, NULL},
     /* NNCLR: "the same augmentations as BYOL" (the paper), solo-learn's asymmetric ones */
     {"nnclr", &vicreg_view0, &vicreg_view1, NULL},
+    {"mae", &mae_view, &mae_view, NULL},
 };
 #define NRECIPES (int)(sizeof recipes / sizeof recipes[0])
 

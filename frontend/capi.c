@@ -126,7 +126,7 @@ int sslc_step(sslc_session *s, int64_t step, float *loss, char *err, size_t errl
         for (int i = 0; i < s->aug.ninputs; i++) {
             const aug_input *in = &s->aug.in[i];
             int v = engine_find(s->e, in->name);
-            if (v >= 0 && engine_upload(s->e, v, in->data, (size_t)in->numel * 4, e)) return seterr(err, errlen, e), -1;
+            if (v >= 0 && engine_upload(s->e, v, in->data, aug_input_bytes(in), e)) return seterr(err, errlen, e), -1;
         }
     }
     int lv = engine_find(s->e, "loss");

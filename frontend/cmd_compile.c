@@ -43,6 +43,7 @@ static void compile_usage(FILE *f) {
             "  --nesterov           Nesterov momentum (SGD)\n"
             "  --weight-decay X     (default: sgd 0, adamw 0.01, lars 1e-6)\n"
             "  --adam-eps X         AdamW epsilon (default 1e-8)\n"
+            "  --adam-beta2 X       AdamW second-moment decay (default 0.999; MAE's reference uses 0.95)\n"
             "  --lars-eta X         LARS trust coefficient (default 0.001)\n"
             "  --lr-schedule cosine|constant  per-step learning rate fed by the runtime (default cosine:\n"
             "                       linear warm-up from 0, then half a cosine to 0 at the run's last step)\n"
@@ -88,7 +89,8 @@ static const struct option longopts[] = {
     {"warmup-epochs", required_argument, 0, 'W'}, {"exclude-bias-norm", required_argument, 0, 'x'},
     {"targets", required_argument, 0, 'G'},   {"cuda-arch", required_argument, 0, 'A'},
     {"precision", required_argument, 0, 'Q'}, {"ranks", required_argument, 0, 'r'},
-    {"sync-bn", no_argument, 0, 'Y'},         {0, 0, 0, 0}};
+    {"sync-bn", no_argument, 0, 'Y'},         {"adam-beta2", required_argument, 0, 'K'},
+    {0, 0, 0, 0}};
 
 const struct option *compile_options(void) { return longopts; }
 
@@ -127,7 +129,8 @@ int parse_compile_args(int argc, char **argv, compile_args *a, const char **out,
     double lr = -1, wd = 0, mom = 0, width = 1;
     const char *shape_opt = NULL; /* --width / --cifar-stem: built-in backbones only */
     double eps = 0, eta = 0;
-    int have_wd = 0, have_mom = 0, have_eps = 0, have_eta = 0;
+    int have_wd = 0, have_mom = 0, have_eps = 0, have_eta = 0, have_beta2 = 0;
+    double beta2 = 0;
     int64_t v;
     int nesterov = 0;
     char err[IR_ERRLEN];
@@ -221,6 +224,10 @@ int parse_compile_args(int argc, char **argv, compile_args *a, const char **out,
         case 'd':
             if (cli_parse_double_e("--weight-decay", optarg, &wd, perr)) return CLI_USAGE_ERROR;
             have_wd = 1;
+            break;
+        case 'K':
+            if (cli_parse_double_e("--adam-beta2", optarg, &beta2, perr)) return CLI_USAGE_ERROR;
+            have_beta2 = 1;
             break;
         case 'e':
             if (cli_parse_double_e("--adam-eps", optarg, &eps, perr)) return CLI_USAGE_ERROR;
@@ -332,6 +339,7 @@ int parse_compile_args(int argc, char **argv, compile_args *a, const char **out,
     a->opt.nesterov = nesterov;
     if (have_wd) a->opt.weight_decay = wd;
     if (have_eps) a->opt.eps = eps;
+    if (have_beta2) a->opt.beta2 = beta2;
     if (have_eta) a->opt.eta = eta;
     if (exclude >= 0) a->opt.exclude_no_decay = exclude;
     a->lr = lr >= 0 ? lr : kind == OPT_ADAMW ? 1e-3 : kind == OPT_LARS ? 0.3 : 0.05;

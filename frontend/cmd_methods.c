@@ -7,9 +7,11 @@
 #include "train_recipe.h"
 
 /* the defaults of both commands, which differ (tset: the method option train sets, or NULL) */
-static void print_defaults(const char *const *tset) {
+static void print_defaults(const char *const *tset, const char *const *targs) {
     char sets[256] = "";
-    for (size_t k = 0; *tset; tset++) k += (size_t)snprintf(sets + k, k < sizeof sets ? sizeof sets - k : 0, " --set %s", *tset);
+    size_t k = 0;
+    for (; *targs; targs++) k += (size_t)snprintf(sets + k, k < sizeof sets ? sizeof sets - k : 0, " %s", *targs);
+    for (; *tset; tset++) k += (size_t)snprintf(sets + k, k < sizeof sets ? sizeof sets - k : 0, " --set %s", *tset);
     printf("  defaults: sslc compile --backbone resnet18 --width 1 --image-size 32 --channels 3 --batch 256\n"
            "                        --optimizer sgd --lr 0.05 --weight-decay 0 --lr-schedule cosine\n"
            "            sslc train  --width " TRAIN_DEFAULT_WIDTH " --optimizer " TRAIN_DEFAULT_OPTIMIZER " --lr " TRAIN_DEFAULT_LR
@@ -45,11 +47,11 @@ int cmd_methods(int argc, char **argv) {
                 if (!strncmp(*s, d->opts[i].name, n) && (*s)[n] == '=') snprintf(t, sizeof t, " (sslc train: %s)", *s + n + 1);
             printf("    --set %-26s default %-8s %s%s\n", d->opts[i].name, v, d->opts[i].help, t);
         }
-        if (one) print_defaults(tset);
+        if (one) print_defaults(tset, train_default_args(d, 0));
         printf("\n");
     }
     static const char *const no_sets[] = {NULL};
-    if (!one) print_defaults(no_sets);
+    if (!one) print_defaults(no_sets, no_sets);
     printf("backbones: %s\n", backbone_choices());
     return 0;
 }

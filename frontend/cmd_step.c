@@ -189,7 +189,7 @@ static int feed_aug(engine *it, aug_binding *ab, uint64_t seed, int64_t step, ch
     for (int i = 0; i < ab->ninputs; i++) {
         const aug_input *in = &ab->in[i];
         int v = engine_find(it, in->name);
-        if (v >= 0 && engine_upload(it, v, in->data, (size_t)in->numel * 4, err)) return -1;
+        if (v >= 0 && engine_upload(it, v, in->data, aug_input_bytes(in), err)) return -1;
     }
     return 0;
 }
@@ -241,6 +241,11 @@ static int run_steps(sslc_plan *p, const char *params, const char *inputs, int64
         char name[64];
         snprintf(name, sizeof name, "loss.%lld", (long long)(s - 1));
         rc = add_value(&out, it, loss, name, err);
+        for (int i = 0; i < ab.ninputs && !rc && !aug_given; i++) /* the drawn shuffles: oracles replay them */
+            if (ab.in[i].view < 0) {
+                snprintf(name, sizeof name, "%s.%lld", ab.in[i].name, (long long)(s - 1));
+                rc = add_value(&out, it, ab.in[i].value, name, err);
+            }
         if (s == 1)
             for (int k = 0; k < g->noutputs && !rc; k++) {
                 const char *n = g->vals[g->outputs[k]].name;
@@ -285,7 +290,8 @@ int cmd_step(int argc, char **argv) {
             printf("usage: sslc step FILE [--params P.safetensors] --inputs X.safetensors [--steps N] "
                    "--dump OUT.safetensors [--device ref|cpu|cuda] [--f64]\n"
                    "  inputs: the plan's graph inputs by name (views.0, ... or, with augmentation, images);\n"
-                   "  aug.* inputs are drawn each step from the plan's seed unless the file gives all of them\n"
+                   "  aug.* inputs are drawn each step from the plan's seed unless the file gives all of them;\n"
+                   "  the dump holds each step's drawn shuffles (MAE's masks) as aug.shuffle.NAME.STEP (from 0)\n"
                    "  --device  ref: the reference interpreter (default); cpu: fused JIT kernels; cuda: GPU 0\n"
                    "  --f64     run the reference interpreter in float64 (oracle diagnostics)\n"
                    "  method schedule inputs (sched.NAME, see sslc inspect) take the base value recorded in\n"

@@ -91,7 +91,8 @@ static void usage(void) {
            "  --optimizer " TRAIN_DEFAULT_OPTIMIZER " --lr " TRAIN_DEFAULT_LR " --weight-decay " TRAIN_DEFAULT_WD
            " (unless --optimizer is given),\n"
            "  for simclr/simclrv2 --set temperature=0.2, for vicreg --set hidden_dim=2048 --set projection_dim=2048,\n"
-           "  for nnclr --set queue_size=16384 (`sslc methods METHOD` shows both commands' defaults), --knn 20.\n"
+           "  for nnclr --set queue_size=16384, for mae --backbone vit-tiny --adam-beta2 0.95 --weight-decay 0.05\n"
+           "  (`sslc methods METHOD` shows both commands' defaults), --knn 20.\n"
            "  --log-every K: a progress line every K steps (default about 20 a run)\n"
            "  --checkpoint-every K: also checkpoint every K steps (default once an epoch, at the end, on Ctrl-C)\n"
            "  --stop-after K: stop after K steps of this invocation, with a checkpoint\n"
@@ -451,6 +452,8 @@ int cmd_train(int argc, char **argv) {
             full[n++] = "--optimizer", full[n++] = TRAIN_DEFAULT_OPTIMIZER;
             if (!has_opt(cargc, cargv, "--weight-decay")) full[n++] = "--weight-decay", full[n++] = TRAIN_DEFAULT_WD;
         }
+        for (const char *const *t = train_default_args(m, has_opt(cargc, cargv, "--optimizer")); *t; t++)
+            full[n++] = (char *)*t;
         for (const char *const *t = train_default_sets(m); *t; t++) full[n++] = "--set", full[n++] = (char *)*t;
         for (int i = 1; i < cargc; i++) full[n++] = cargv[i];
         if (bf16) full[n++] = "--precision", full[n++] = "bf16";

@@ -170,7 +170,7 @@ static int trim_metrics(const char *path, int64_t step, char *err) {
 
 /* ---- feeding the step ---- */
 
-static int feed_images(engine *e, sslc_loader *l, aug_binding *ab, int64_t step, uint64_t seed, char *err) {
+static int feed_images(engine *e, sslc_loader *l, char *err) {
     loader_batch b;
     if (loader_next(l, &b, err)) return -1;
     int v = engine_find(e, "images");
@@ -190,10 +190,16 @@ static int feed_images(engine *e, sslc_loader *l, aug_binding *ab, int64_t step,
         free(y);
         if (rc) return -1;
     }
+    return 0;
+}
+
+/* the step's host-drawn aug.* inputs (augmentation parameters, shuffles), with or without a loader */
+static int feed_aug(engine *e, aug_binding *ab, int64_t step, uint64_t seed, char *err) {
+    if (!ab->ninputs) return 0;
     if (aug_draw(ab, seed, step, err)) return -1;
     for (int i = 0; i < ab->ninputs; i++) {
         int a = engine_find(e, ab->in[i].name);
-        if (a >= 0 && engine_upload(e, a, ab->in[i].data, (size_t)ab->in[i].numel * 4, err)) return -1;
+        if (a >= 0 && engine_upload(e, a, ab->in[i].data, aug_input_bytes(&ab->in[i]), err)) return -1;
     }
     return 0;
 }
@@ -460,7 +466,7 @@ static int run_steps(run_state *r, train_result *res, char *err) {
             int v = engine_find(r->e, sc[k].name);
             if (v >= 0) rc = engine_set_f32(r->e, v, &sc[k].value, err);
         }
-        if (rc || (r->ld && feed_images(r->e, r->ld, &r->ab, s - 1, rank_seed(r), err)) ||
+        if (rc || (r->ld && feed_images(r->e, r->ld, err)) || feed_aug(r->e, &r->ab, s - 1, rank_seed(r), err) ||
             feed_sched_step(r->e, &r->p, s, total, r->per_epoch, err) || feed_fake(r->e, s, rank_seed(r), 10, err) ||
             engine_run(r->e, err)) {
             rc = -1;

@@ -24,6 +24,14 @@ const char *const *train_default_sets(const method_def *m) {
     return none;
 }
 
+const char *const *train_default_args(const method_def *m, int optimizer_given) {
+    static const char *const mae[] = {"--backbone", "vit-tiny", "--adam-beta2", "0.95", "--weight-decay", "0.05", NULL};
+    static const char *const mae_own_optimizer[] = {"--backbone", "vit-tiny", NULL};
+    static const char *const none[] = {NULL};
+    if (!strcmp(m->name, "mae")) return optimizer_given ? mae_own_optimizer : mae;
+    return none;
+}
+
 static const char *opt_or(const sslc_plan *p, const char *key, const char *dflt) {
     const char *v = plan_get_option(p, key);
     return v ? v : dflt;
@@ -66,6 +74,7 @@ static const option_key option_keys[] = {
     {"lr", "lr"},                   {"momentum", "momentum"},
     {"nesterov", "nesterov"},       {"weight-decay", "weight_decay"},
     {"adam-eps", "eps"},            {"lars-eta", "eta"},
+    {"adam-beta2", "beta2"},
     {"lr-schedule", "lr_schedule"}, {"warmup-epochs", "warmup_epochs"},
     {"exclude-bias-norm", "exclude_bias_norm"}, {"mean", "aug.mean"},
     {"std", "aug.std"},

@@ -22,6 +22,11 @@
  * with NULL (simclr, simclrv2: temperature=0.2; vicreg: a 2048-wide expander; nnclr: a support
  * set that fills within the first epoch); never NULL itself. */
 const char *const *train_default_sets(const method_def *m);
+/* The compile options `sslc train` adds for a method before the user's (which override them), as
+ * an argv fragment ending with NULL; never NULL itself. mae: --backbone vit-tiny, and with
+ * train's default AdamW (no --optimizer given) the reference's --adam-beta2 0.95
+ * --weight-decay 0.05. */
+const char *const *train_default_args(const method_def *m, int optimizer_given);
 
 /* One line "recipe: method ..., backbone ..., ..." on stdout from the options a plan records
  * (p: a compiled plan, or compile_args_options' result); data and the run's length as given

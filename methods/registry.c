@@ -10,7 +10,7 @@
 
 /* Weak references: a method whose file is not linked in is simply absent from the list. */
 #define METHODS(X)                                                                                                 \
-    X(barlow_twins) X(byol) X(dino) X(moco) X(mocov2) X(mocov3) X(simclr) X(simclrv2) X(simsiam) X(supcon) X(swav) X(vicreg) X(nnclr)
+    X(barlow_twins) X(byol) X(dino) X(moco) X(mocov2) X(mocov3) X(simclr) X(simclrv2) X(simsiam) X(supcon) X(swav) X(vicreg) X(nnclr) X(mae)
 #define DECL(m) extern const method_def method_##m __attribute__((weak));
 METHODS(DECL)
 #define ADDR(m) &method_##m,

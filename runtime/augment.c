@@ -19,6 +19,68 @@ static int kind_params(aug_kind k, aug_param *out) {
     }
 }
 
+size_t aug_input_bytes(const aug_input *in) {
+    return (size_t)in->numel * (in->dtype == DT_I64 ? sizeof(int64_t) : 4);
+}
+
+static int bind_shuffles(aug_binding *b, const ir_graph *g, char *err) {
+    size_t np = strlen(AUG_SHUFFLE_PREFIX);
+    int k = 0;
+    for (int v = 0; v < g->nvals; v++) {
+        const ir_value *val = &g->vals[v];
+        if (val->kind != VK_INPUT || !val->name || strncmp(val->name, AUG_SHUFFLE_PREFIX, np)) continue;
+        if (k == AUG_MAX_SHUFFLES || strlen(val->name) >= sizeof b->in[0].name) {
+            snprintf(err, IR_ERRLEN, "augmentation: more than %d shuffle inputs, or the name %.60s is too long",
+                     AUG_MAX_SHUFFLES, val->name);
+            return -1;
+        }
+        if (val->dtype != DT_I64 || val->shape.ndim != 2 || val->shape.d[0] < 1 || val->shape.d[1] < 1) {
+            snprintf(err, IR_ERRLEN, "augmentation: shuffle input %s must be i64 [N, L]", val->name);
+            return -1;
+        }
+        aug_input *in = &b->in[b->ninputs];
+        snprintf(in->name, sizeof in->name, "%s", val->name);
+        in->value = v, in->view = -1, in->param = (aug_param)k, in->dtype = DT_I64;
+        in->numel = ir_numel(&val->shape), in->cols = val->shape.d[1];
+        in->data = calloc((size_t)in->numel, sizeof(int64_t));
+        if (!in->data) {
+            snprintf(err, IR_ERRLEN, "augmentation: out of memory");
+            return -1;
+        }
+        b->ninputs++, k++;
+    }
+    return 0;
+}
+
+typedef struct {
+    double u;
+    int64_t i;
+} noise_index;
+
+static int by_noise(const void *pa, const void *pb) {
+    const noise_index *a = pa, *b = pb;
+    return a->u < b->u ? -1 : a->u > b->u ? 1 : (a->i > b->i) - (a->i < b->i);
+}
+
+/* row b of shuffle input k: the argsort of L uniform draws */
+static int draw_shuffle(aug_input *in, uint64_t seed, int64_t step, char *err) {
+    int64_t L = in->cols, rows = in->numel / L;
+    noise_index *t = malloc((size_t)L * sizeof *t);
+    if (!t) {
+        snprintf(err, IR_ERRLEN, "augmentation: out of memory");
+        return -1;
+    }
+    for (int64_t b = 0; b < rows; b++) {
+        sslc_rng r;
+        aug_rng(&r, seed, step, AUG_MAX_VIEWS + (int)in->param, b);
+        for (int64_t l = 0; l < L; l++) t[l].u = rng_uniform(&r), t[l].i = l;
+        qsort(t, (size_t)L, sizeof *t, by_noise);
+        for (int64_t l = 0; l < L; l++) ((int64_t *)in->data)[b * L + l] = t[l].i;
+    }
+    free(t);
+    return 0;
+}
+
 void aug_unbind(aug_binding *b) {
     for (int i = 0; i < b->ninputs; i++) free(b->in[i].data);
     memset(b, 0, sizeof *b);
@@ -83,6 +145,10 @@ int aug_bind(aug_binding *b, const ir_graph *g, const aug_pipeline *const *pipes
                 b->slot[i][ps[q]] = b->ninputs++;
             }
         }
+    }
+    if (bind_shuffles(b, g, err)) {
+        aug_unbind(b);
+        return -1;
     }
     /* every aug.* input of the graph must be fed */
     for (int v = 0; v < g->nvals; v++) {
@@ -235,7 +301,8 @@ void aug_sample(sslc_rng *r, const aug_pipeline *p, int64_t H, int64_t W, int32_
 }
 
 int aug_draw(aug_binding *b, uint64_t seed, int64_t step, char *err) {
-    (void)err;
+    for (int i = 0; i < b->ninputs; i++)
+        if (b->in[i].view < 0 && draw_shuffle(&b->in[i], seed, step, err)) return -1;
     for (int i = 0; i < b->nviews; i++) {
         const int *sl = b->slot[i];
 #define PTR(k, T, cols) (sl[k] >= 0 ? (T *)b->in[sl[k]].data + (cols) * s : NULL)
@@ -262,7 +329,7 @@ int aug_feed_interp(const aug_binding *b, interp *it, char *err) {
                 snprintf(err, IR_ERRLEN, "augmentation: input %s is not materialized", in->name);
                 return -1;
             }
-            memcpy(d, in->data, (size_t)in->numel * 4);
+            memcpy(d, in->data, aug_input_bytes(in));
         }
     }
     return 0;

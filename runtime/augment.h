@@ -6,7 +6,13 @@
  * stream seeded from (seed, s, V, b), so a step's augmentation is a pure function of the seed
  * and step, independent of threads and batch order. Draws follow torchvision's algorithms
  * (10 attempts then the central-crop fallback, Python's round-half-even, factor ranges
- * [max(0, 1-x), 1+x] and [-h, h], RandomApply's `p < rand` test), not its random stream. */
+ * [max(0, 1-x), 1+x] and [-h, h], RandomApply's `p < rand` test), not its random stream.
+ *
+ * Per-sample random permutations (MAE's patch masking) are host-drawn inputs of the same kind:
+ * a graph input aug.shuffle.<name>, i64 [N, L], gets in row b the argsort of L uniform draws
+ * (torch.argsort(torch.rand(N, L)), ties to the lower index) from the stream (seed, step,
+ * AUG_MAX_VIEWS + k, b), k its index among the graph's shuffle inputs. They need no `images`
+ * input and no pipeline, so a plan compiled with --augment none draws them too. */
 #ifndef SSLC_AUGMENT_H
 #define SSLC_AUGMENT_H
 #include <stdint.h>
@@ -17,14 +23,18 @@
 #include "planfile.h"
 #include "rng.h"
 
+#define AUG_SHUFFLE_PREFIX "aug.shuffle."
+#define AUG_MAX_SHUFFLES 4
+
 typedef struct {
-    char name[40];  /* aug.<view>.<param> */
+    char name[40];  /* aug.<view>.<param>, or aug.shuffle.<name> */
     int value;      /* graph value id */
-    int view;       /* index into the binding's views */
+    int view;       /* index into the binding's views; -1: a shuffle input */
     aug_param param;
-    ir_dtype dtype; /* DT_I32 or DT_F32 */
+    ir_dtype dtype; /* DT_I32 or DT_F32; DT_I64 for a shuffle input */
     int64_t numel;
-    void *data;     /* host buffer (int32_t or float), filled by aug_draw */
+    int64_t cols;   /* a shuffle input's row length L */
+    void *data;     /* host buffer (int32_t, float or int64_t), filled by aug_draw */
 } aug_input;
 
 typedef struct {
@@ -35,11 +45,14 @@ typedef struct {
     int images;                         /* value id of `images` */
     int slot[AUG_MAX_VIEWS][AP__COUNT]; /* index into in[] of each view's parameter, -1 if none */
     int ninputs;
-    aug_input in[AUG_MAX_VIEWS * AP__COUNT];
+    aug_input in[AUG_MAX_VIEWS * AP__COUNT + AUG_MAX_SHUFFLES];
 } aug_binding;
 
-/* Binds the aug.* inputs of g to pipelines (view_ids[i] uses pipes[i]); every aug.* input
- * must belong to a given view and every step's inputs must exist with the right shape. */
+size_t aug_input_bytes(const aug_input *in); /* of its host buffer */
+
+/* Binds the aug.* inputs of g to pipelines (view_ids[i] uses pipes[i]) and its shuffle inputs;
+ * every other aug.* input must belong to a given view and every step's inputs must exist with
+ * the right shape. */
 int aug_bind(aug_binding *b, const ir_graph *g, const aug_pipeline *const *pipes, const int *view_ids, int n,
              char *err);
 /* Same for the plan's train graph, with the pipelines of its options aug.view.<k>; a graph

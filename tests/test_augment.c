@@ -15,7 +15,7 @@
 static int test_recipes(void) {
     char err[IR_ERRLEN], text[AUG_TEXTLEN];
     static const char *methods[] = {"barlow_twins", "byol", "dino", "moco", "mocov2", "mocov3",
-                                    "simclr", "simclrv2", "simsiam", "supcon", "swav", "vicreg", "nnclr"};
+                                    "simclr", "simclrv2", "simsiam", "supcon", "swav", "vicreg", "nnclr", "mae"};
     const int nm = (int)(sizeof methods / sizeof methods[0]);
     CHECK(aug_recipe_count() == nm, "%d recipes", aug_recipe_count());
     for (int i = 0; i < nm; i++) {

@@ -739,6 +739,8 @@ static int library_steps_covered(void) {
         {"simsiam", "--backbone", "convnet", "--image-size", "16"},
         {"vicreg", "--backbone", "convnet", "--image-size", "16", "--set", "projection_dim=32", "--set", "hidden_dim=32"},
         {"nnclr", "--backbone", "convnet", "--image-size", "16", "--set", "queue_size=32", "--set", "proj_hidden_dim=32"},
+        {"mae", "--backbone", "vit-tiny", "--width", "0.125", "--depth", "1", "--image-size", "16", "--set",
+         "decoder_embed_dim=16", "--set", "decoder_num_heads=2", "--set", "decoder_depth=1"},
         {"simclr", "--backbone", "convnet", "--image-size", "16", "--augment", "simclr"},
     };
     unsigned char gpu_library[OP__COUNT] = {0}, pending[OP__COUNT] = {0};

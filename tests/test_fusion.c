@@ -51,13 +51,19 @@ static int build_train(ir_graph *g, const method_cfg *m, const char *backbone, d
     return 0;
 }
 
-/* feeds inputs by name: views random, opt.* scalars, sched.* at their base value, labels */
+/* feeds inputs by name: views random, opt.* scalars, sched.* at their base value, labels,
+ * permutations */
 static void fill_inputs(const ir_graph *g, void (*set)(void *, int, const float *), void *(*data)(void *, int), void *ctx,
                         int step, float sgd_lr) {
     for (int v = 0; v < g->nvals; v++) {
         const ir_value *x = &g->vals[v];
         if (x->kind != VK_INPUT) continue;
         int64_t n = ir_numel(&x->shape);
+        if (x->dtype == DT_I64 && !strncmp(x->name, "aug.shuffle.", 12)) { /* MAE's masks: a rotation per row */
+            int64_t *d = data(ctx, v), L = x->shape.d[1];
+            for (int64_t i = 0; d && i < n; i++) d[i] = (i % L + i / L + step) % L;
+            continue;
+        }
         if (x->dtype == DT_I64) { /* SupCon's labels: a few classes, each present */
             int64_t *d = data(ctx, v);
             for (int64_t i = 0; d && i < n; i++) d[i] = (i + step) % 3;
@@ -409,6 +415,9 @@ int main(void) {
     run_config(&simclr, "convnet", 0.25, 16, 4, OPT_SGD) ? failed++ : passed++;
     run_config(&simclr, "resnet18", 0.25, 16, 4, OPT_ADAMW) ? failed++ : passed++;
     run_config(&simclr, "vit-tiny", 0.125, 8, 4, OPT_ADAMW) ? failed++ : passed++;
+    /* MAE: the one-hot permutation products (batched MatMul) and the masked loss, on a ViT */
+    static const method_cfg mae = {"mae", {"decoder_embed_dim=16", "decoder_depth=1", "decoder_num_heads=2"}, 0.05f};
+    run_config(&mae, "vit-tiny", 0.125, 16, 4, OPT_ADAMW) ? failed++ : passed++;
     const char *only = getenv("SSLC_TEST_FUSION_ONLY"); /* debugging: "byol,simsiam" */
     for (size_t i = 0; i < sizeof every / sizeof every[0]; i++)
         if (!only || strstr(only, every[i].method)) run_config(&every[i], "convnet", 0.25, 16, 16, OPT_SGD) ? failed++ : passed++;

@@ -188,12 +188,21 @@ static int test_bad_options(void) {
     s.nset = 0;
     snprintf(s.backbone.name, sizeof s.backbone.name, "vgg");
     CHECK(method_build(method_find("simclr"), &s, &g, err) < 0 && strstr(err, "resnet18"), "bad backbone: %s", err);
-    /* every method runs over several ranks (tests/mpi/test_dp_equivalence.sh proves each); one
-     * without data_parallel refuses --ranks 2 in one line */
+    /* every method but MAE runs over several ranks (tests/mpi/test_dp_equivalence.sh proves
+     * each); MAE does not yet and refuses --ranks 2 in one line */
     s = spec_of("convnet", 0.25, 16, 3, 4);
     s.ranks = 2;
-    for (int i = 0; i < method_count(); i++)
-        CHECK(method_at(i)->data_parallel, "%s: not data-parallel", method_at(i)->name);
+    for (int i = 0; i < method_count(); i++) {
+        const method_def *md = method_at(i);
+        int later = !strcmp(md->name, "mae");
+        CHECK(md->data_parallel == !later, "%s: data_parallel %d", md->name, md->data_parallel);
+        if (later) {
+            char want[96];
+            snprintf(want, sizeof want, "--ranks 2: %s does not run over several ranks", md->name);
+            CHECK(method_build(md, &s, &g, err) < 0 && strstr(err, want), "%s built for 2 ranks: %s", md->name, err);
+            ir_graph_free(&g);
+        }
+    }
     method_def local = *method_find("simclr");
     local.data_parallel = 0;
     CHECK(method_build(&local, &s, &g, err) < 0 && strstr(err, "--ranks 2: simclr does not run over several ranks"),
@@ -1034,13 +1043,68 @@ static int test_moco_bad_options(void) {
     return 0;
 }
 
+/* MAE: the reference's module names, one view, the host-drawn permutation input, no projector;
+ * non-ViT backbones and options that mask nothing or everything refused in one line */
+static int test_mae_graph(void) {
+    ir_graph g;
+    ir_graph_init(&g);
+    method_spec s = spec_of("vit-tiny", 0.125, 16, 3, 4);
+    s.backbone.depth = 1;
+    const char *sets[] = {"decoder_embed_dim=16", "decoder_depth=1", "decoder_num_heads=2"};
+    for (int i = 0; i < 3; i++) s.set[s.nset++] = sets[i];
+    char err[IR_ERRLEN];
+    CHECK(method_build(method_find("mae"), &s, &g, err) >= 0, "mae: %s", err);
+    static const char *params[] = {"backbone.patch_embed.proj.weight", "backbone.cls_token", "backbone.pos_embed",
+                                   "backbone.blocks.0.attn.qkv.weight", "backbone.norm.weight", "decoder_embed.weight",
+                                   "mask_token", "decoder_pos_embed", "decoder_blocks.0.mlp.fc2.bias",
+                                   "decoder_norm.bias", "decoder_pred.weight"};
+    for (size_t i = 0; i < sizeof params / sizeof params[0]; i++)
+        CHECK(has(&g, params[i], VK_PARAM), "mae: no parameter %s", params[i]);
+    /* 16x16 images in 4x4 patches: L = 16; the prediction is 4*4*3 pixels a patch */
+    int pred = ir_find_value(&g, "decoder_pred.weight"), dpos = ir_find_value(&g, "decoder_pos_embed");
+    CHECK(g.vals[pred].shape.d[0] == 48 && g.vals[pred].shape.d[1] == 16, "mae: decoder_pred.weight shape");
+    CHECK(g.vals[dpos].shape.d[1] == 17 && g.vals[dpos].shape.d[2] == 16, "mae: decoder_pos_embed shape");
+    int m = ir_find_value(&g, "aug.shuffle.mask");
+    CHECK(m >= 0 && g.vals[m].kind == VK_INPUT && g.vals[m].dtype == DT_I64 && g.vals[m].shape.ndim == 2 &&
+              g.vals[m].shape.d[0] == 4 && g.vals[m].shape.d[1] == 16,
+          "mae: aug.shuffle.mask must be an i64 [batch, patches] input");
+    CHECK(has(&g, "views.0", VK_INPUT) && ir_find_value(&g, "views.1") < 0, "mae: one view");
+    CHECK(count_kind(&g, VK_STATE) == 0 && method_find("mae")->projector == NULL, "mae: no state, no projector");
+    ir_graph_free(&g);
+    static const struct {
+        const char *backbone, *set, *want;
+    } bad[] = {
+        {"resnet18", NULL, "mae: reconstructs masked patches of a Vision Transformer, not resnet18: use --backbone vit-tiny"},
+        {"convnet", NULL, "use --backbone vit-tiny"},
+        {"vit-tiny", "mask_ratio=0.99", "keeps 0 of the 16 patches"},
+        {"vit-tiny", "mask_ratio=0", "keeps 16 of the 16 patches"},
+        {"vit-tiny", "mask_ratio=1.5", "mask_ratio must be in [0, 1]"},
+        {"vit-tiny", "decoder_num_heads=3", "decoder_num_heads 3 must divide decoder_embed_dim 16"},
+        {"vit-tiny", "decoder_depth=0", "decoder_depth must be in [1, 64]"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        method_spec b = spec_of(bad[i].backbone, 0.125, 16, 3, 4);
+        b.backbone.depth = strncmp(bad[i].backbone, "vit", 3) ? 0 : 1;
+        b.set[b.nset++] = "decoder_embed_dim=16";
+        b.set[b.nset++] = "decoder_num_heads=2";
+        if (bad[i].set) b.set[b.nset++] = bad[i].set;
+        ir_graph_init(&g);
+        err[0] = 0;
+        CHECK(method_build(method_find("mae"), &b, &g, err) < 0 && strstr(err, bad[i].want) && !strchr(err, '\n'),
+              "mae on %s --set %s: got '%s', want '%s'", bad[i].backbone, bad[i].set ? bad[i].set : "-", err, bad[i].want);
+        ir_graph_free(&g);
+    }
+    printf("ok   mae graph: reference module names, aug.shuffle.mask input, one-line refusals\n");
+    return 0;
+}
+
 int main(void) {
     int failed = 0, passed = 0;
     int (*tests[])(void) = {test_resnet_names,   test_vit,           test_bad_options,     test_bn_threading,
                             test_simclr_fd,      test_method_names,  test_byol_ema_step,   test_new_bad_options,
                             test_new_methods_fd, test_moco_graphs,   test_moco_steps,      test_mocov3_bn,
                             test_moco_bad_options, test_multicrop,   test_dino_graph,      test_swav_graph,
-                            test_bad_multicrop_options, test_nnclr_queue_step};
+                            test_bad_multicrop_options, test_nnclr_queue_step, test_mae_graph};
     for (size_t i = 0; i < sizeof tests / sizeof tests[0]; i++) tests[i]() ? failed++ : passed++;
     printf("%d passed, %d failed\n", passed, failed);
     return failed != 0;

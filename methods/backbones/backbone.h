@@ -51,5 +51,16 @@ int vit_build(mbuild *mb, const backbone_cfg *cfg, int x);
 int64_t vit_feat_dim(const backbone_cfg *cfg);
 int vit_check(const backbone_cfg *cfg, char *err); /* patch size, depth, heads | embed dim */
 int vit_patch_size(const backbone_cfg *cfg);
+/* Pieces of the ViT for methods that run its layers on their own token sets (MAE's encoder on the
+ * visible patches and its decoder), with timm's names and initialization:
+ * vit_blocks: `scope`.0 .. `scope`.(depth-1) timm Blocks (MLP ratio 4) on tokens as rows t [N*T, D];
+ * vit_linear: Linear `name` on rows [R, in] -> [R, out]; vit_layernorm: LayerNorm eps 1e-6. */
+int vit_blocks(mbuild *mb, const char *scope, int t, int64_t N, int64_t T, int64_t D, int64_t heads, int64_t depth);
+int vit_linear(mbuild *mb, const char *name, int x, int64_t in, int64_t out);
+int vit_layernorm(mbuild *mb, const char *name, int x, int64_t dim);
+/* patch_embed.proj on images [N, C, S, S] -> patch tokens [N, L, D] (no class token, no position) */
+int vit_patch_tokens(mbuild *mb, const backbone_cfg *cfg, int x);
+/* the parameters cls_token [1, 1, D] and pos_embed [1, L+1, D] (class token's row first) */
+void vit_token_params(mbuild *mb, const backbone_cfg *cfg, int *cls, int *pos);
 
 #endif

@@ -87,7 +87,7 @@ static ir_init trunc_normal(double std) {
 }
 
 /* timm Linear on a [rows, in] matrix: trunc_normal(.02) weight [out, in], zero bias */
-static int linear(mbuild *mb, const char *name, int x, int64_t in, int64_t out) {
+int vit_linear(mbuild *mb, const char *name, int x, int64_t in, int64_t out) {
     ir_graph *g = mb->g;
     ir_scope_push(g, name);
     int w = mb_param(mb, "weight", IR_SHAPE(out, in), trunc_normal(0.02), 0);
@@ -96,7 +96,7 @@ static int linear(mbuild *mb, const char *name, int x, int64_t in, int64_t out) 
     return ir_gemm(g, x, w, b, 0, 1, 1.0, 1.0);
 }
 
-static int layernorm(mbuild *mb, const char *name, int x, int64_t dim) {
+int vit_layernorm(mbuild *mb, const char *name, int x, int64_t dim) {
     ir_graph *g = mb->g;
     ir_scope_push(g, name);
     int w = mb_param(mb, "weight", IR_SHAPE(dim), ir_init_const(1), VF_NO_DECAY);
@@ -111,7 +111,7 @@ static int attention(mbuild *mb, int h, int64_t N, const vit_dims *d) {
     ir_graph *g = mb->g;
     int64_t T = d->tokens, D = d->embed, H = d->heads, hd = D / H;
     ir_scope_push(g, "attn");
-    int qkv = linear(mb, "qkv", h, D, 3 * D);
+    int qkv = vit_linear(mb, "qkv", h, D, 3 * D);
     qkv = ir_transpose(g, ir_reshape(g, qkv, IR_SHAPE(N, T, 3, H, hd)), (int64_t[]){2, 0, 3, 1, 4}, 5);
     int q = ir_reshape(g, ir_slice(g, qkv, 0, 0, 1), IR_SHAPE(N, H, T, hd));
     int k = ir_reshape(g, ir_slice(g, qkv, 0, 1, 2), IR_SHAPE(N, H, T, hd));
@@ -119,7 +119,7 @@ static int attention(mbuild *mb, int h, int64_t N, const vit_dims *d) {
     int kt = ir_transpose(g, k, (int64_t[]){0, 1, 3, 2}, 4);
     int att = ir_softmax(g, ir_matmul(g, ir_mul_scalar(g, q, 1.0 / sqrt((double)hd)), kt), -1);
     int o = ir_transpose(g, ir_matmul(g, att, v), (int64_t[]){0, 2, 1, 3}, 4); /* [N, T, H, hd] */
-    o = linear(mb, "proj", ir_reshape(g, o, IR_SHAPE(N * T, D)), D, D);
+    o = vit_linear(mb, "proj", ir_reshape(g, o, IR_SHAPE(N * T, D)), D, D);
     ir_scope_pop(g);
     return o;
 }
@@ -127,7 +127,7 @@ static int attention(mbuild *mb, int h, int64_t N, const vit_dims *d) {
 static int mlp(mbuild *mb, int h, const vit_dims *d) {
     ir_graph *g = mb->g;
     ir_scope_push(g, "mlp");
-    h = linear(mb, "fc2", ir_gelu(g, linear(mb, "fc1", h, d->embed, 4 * d->embed)), 4 * d->embed, d->embed);
+    h = vit_linear(mb, "fc2", ir_gelu(g, vit_linear(mb, "fc1", h, d->embed, 4 * d->embed)), 4 * d->embed, d->embed);
     ir_scope_pop(g);
     return h;
 }
@@ -179,6 +179,46 @@ static int vit_resize_pos_embed(ir_graph *g, int pos, int64_t side, int64_t out_
     return ir_concat(g, (int[]){ir_slice(g, pos, 1, 0, 1), resized}, 2, 1);
 }
 
+int vit_blocks(mbuild *mb, const char *scope, int t, int64_t N, int64_t T, int64_t D, int64_t heads, int64_t depth) {
+    ir_graph *g = mb->g;
+    vit_dims d = {.embed = D, .heads = heads, .depth = depth, .patch = 0, .tokens = T};
+    ir_scope_push(g, scope);
+    for (int64_t i = 0; i < depth; i++) {
+        char bname[24];
+        snprintf(bname, sizeof bname, "%lld", (long long)i);
+        ir_scope_push(g, bname);
+        t = ir_add(g, t, attention(mb, vit_layernorm(mb, "norm1", t, D), N, &d));
+        t = ir_add(g, t, mlp(mb, vit_layernorm(mb, "norm2", t, D), &d));
+        ir_scope_pop(g);
+    }
+    ir_scope_pop(g);
+    return t;
+}
+
+int vit_patch_tokens(mbuild *mb, const backbone_cfg *cfg, int x) {
+    ir_graph *g = mb->g;
+    if (g->failed || x < 0) return -1;
+    vit_dims d = dims_of(cfg);
+    int64_t N = g->vals[x].shape.d[0], D = d.embed, C = cfg->channels, P = d.patch;
+    int64_t L = (g->vals[x].shape.d[2] / P) * (g->vals[x].shape.d[3] / P); /* this input's grid, local crops too */
+    /* patch embedding: Conv2d default init, U(+-1/sqrt(C P P)) for weight and bias */
+    double bound = 1.0 / sqrt((double)(C * P * P));
+    ir_scope_push(g, "patch_embed");
+    ir_scope_push(g, "proj");
+    int pw = mb_param(mb, "weight", IR_SHAPE(D, C, P, P), ir_init_uniform(-bound, bound), 0);
+    int pb = mb_param(mb, "bias", IR_SHAPE(D), ir_init_uniform(-bound, bound), VF_NO_DECAY);
+    ir_scope_pop(g);
+    ir_scope_pop(g);
+    int t = ir_conv(g, x, pw, pb, (int)P, 0, 1);                                    /* [N, D, S/P, S/P] */
+    return ir_transpose(g, ir_reshape(g, t, IR_SHAPE(N, D, L)), (int64_t[]){0, 2, 1}, 3); /* [N, L, D] */
+}
+
+void vit_token_params(mbuild *mb, const backbone_cfg *cfg, int *cls, int *pos) {
+    vit_dims d = dims_of(cfg);
+    *cls = mb_param(mb, "cls_token", IR_SHAPE(1, 1, d.embed), ir_init_normal(0, 1e-6), VF_NO_DECAY);
+    *pos = mb_param(mb, "pos_embed", IR_SHAPE(1, d.tokens, d.embed), trunc_normal(0.02), VF_NO_DECAY);
+}
+
 int vit_build(mbuild *mb, const backbone_cfg *cfg, int x) {
     ir_graph *g = mb->g;
     char err[IR_ERRLEN];
@@ -191,36 +231,16 @@ int vit_build(mbuild *mb, const backbone_cfg *cfg, int x) {
         return ir_fail(g, "%s: a %lldx%lld input is not square whole %lldx%lld patches", cfg->name, (long long)hw,
                        (long long)g->vals[x].shape.d[3], (long long)P, (long long)P);
     d.tokens = (hw / P) * (hw / P) + 1;
-    int64_t N = g->vals[x].shape.d[0], D = d.embed, T = d.tokens, L = T - 1, C = cfg->channels;
+    int64_t N = g->vals[x].shape.d[0], D = d.embed, T = d.tokens;
 
-    /* patch embedding: Conv2d default init, U(+-1/sqrt(C P P)) for weight and bias */
-    double bound = 1.0 / sqrt((double)(C * P * P));
-    ir_scope_push(g, "patch_embed");
-    ir_scope_push(g, "proj");
-    int pw = mb_param(mb, "weight", IR_SHAPE(D, C, P, P), ir_init_uniform(-bound, bound), 0);
-    int pb = mb_param(mb, "bias", IR_SHAPE(D), ir_init_uniform(-bound, bound), VF_NO_DECAY);
-    ir_scope_pop(g);
-    ir_scope_pop(g);
-    int t = ir_conv(g, x, pw, pb, (int)P, 0, 1);                                      /* [N, D, S/P, S/P] */
-    t = ir_transpose(g, ir_reshape(g, t, IR_SHAPE(N, D, L)), (int64_t[]){0, 2, 1}, 3); /* [N, L, D] */
-
-    int cls = mb_param(mb, "cls_token", IR_SHAPE(1, 1, D), ir_init_normal(0, 1e-6), VF_NO_DECAY);
-    int pos = mb_param(mb, "pos_embed", IR_SHAPE(1, global_side * global_side + 1, D), trunc_normal(0.02), VF_NO_DECAY);
+    int t = vit_patch_tokens(mb, cfg, x), cls, pos;
+    vit_token_params(mb, cfg, &cls, &pos); /* pos_embed at the global grid's size */
     pos = vit_resize_pos_embed(g, pos, global_side, hw / P, D);
     t = ir_concat(g, (int[]){ir_expand(g, cls, IR_SHAPE(N, 1, D)), t}, 2, 1);
     t = ir_reshape(g, ir_add(g, t, pos), IR_SHAPE(N * T, D)); /* tokens as rows */
 
-    ir_scope_push(g, "blocks");
-    for (int64_t i = 0; i < d.depth; i++) {
-        char bname[24];
-        snprintf(bname, sizeof bname, "%lld", (long long)i);
-        ir_scope_push(g, bname);
-        t = ir_add(g, t, attention(mb, layernorm(mb, "norm1", t, D), N, &d));
-        t = ir_add(g, t, mlp(mb, layernorm(mb, "norm2", t, D), &d));
-        ir_scope_pop(g);
-    }
-    ir_scope_pop(g);
+    t = vit_blocks(mb, "blocks", t, N, T, D, d.heads, d.depth);
 
     int c0 = ir_reshape(g, ir_slice(g, ir_reshape(g, t, IR_SHAPE(N, T, D)), 1, 0, 1), IR_SHAPE(N, D));
-    return layernorm(mb, "norm", c0, D);
+    return vit_layernorm(mb, "norm", c0, D);
 }

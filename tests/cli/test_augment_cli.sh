@@ -69,8 +69,10 @@ echo "$err" | grep -q "compile with --source-size 28x28" || fail "$err"
 err=$("$sslc" run "$work/n.plan" --data fashion-mnist --steps 1 2>&1) && fail "real data for a plan without augmentation accepted"
 echo "$err" | grep -q "only fake:N" || fail "$err"
 # every registered method compiles with its own recipe and trains a step from images
+# (MAE, ViT-only, on a one-block vit-tiny)
 for m in $("$sslc" methods | grep -o '^[a-z_0-9]*$'); do
-  "$sslc" compile "$m" --backbone convnet --width 0.25 --image-size 16 --batch 8 -o "$work/$m.plan" >/dev/null ||
+  bb=(--backbone convnet --width 0.25); [ "$m" = mae ] && bb=(--backbone vit-tiny --width 0.125 --depth 1)
+  "$sslc" compile "$m" "${bb[@]}" --image-size 16 --batch 8 -o "$work/$m.plan" >/dev/null ||
     fail "compile $m with its recipe"
   "$sslc" run "$work/$m.plan" --data fake:32 --steps 1 --device ref >/dev/null || fail "run $m (ref)"
 done

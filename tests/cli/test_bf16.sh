@@ -29,9 +29,10 @@ fi
 # on resnet18 (residual blocks, strided 1x1 downsampling convolutions)
 for mb in $(printf '%s:convnet\n' "${!opts[@]}" | sort) simclr:resnet18; do
   m=${mb%:*} bb=${mb#*:}
+  [ -n "${vit_only[$m]:-}" ] && bb=vit-tiny mb=$m:vit-tiny # its own backbone, through ${vit_only[$m]}
   sets=(); for o in ${opts[$m]}; do sets+=(--set "$o"); done
   for p in f32 bf16; do
-    "$sslc" compile "$m" --backbone $bb --width 0.125 --image-size 16 ${size[$m]:---batch 16 --lr ${BF16_LR:-1e-4}} "${sets[@]}" --precision $p -o "$work/$m-$p.plan" >"$work/log-$p" 2>&1 &&
+    "$sslc" compile "$m" ${vit_only[$m]:---backbone $bb} --width 0.125 --image-size 16 ${size[$m]:---batch 16 --lr ${BF16_LR:-1e-4}} "${sets[@]}" --precision $p -o "$work/$m-$p.plan" >"$work/log-$p" 2>&1 &&
       "$sslc" run "$work/$m-$p.plan" --data fake:512 --steps 5 --log-every 1 --out "$work/run-$mb-$p" >>"$work/log-$p" 2>&1 ||
       { bad "$mb $p: $(tail -1 "$work/log-$p")"; continue 2; }
   done

@@ -27,7 +27,7 @@ steps=5
 for m in $(printf '%s\n' "${!opts[@]}" | sort); do
   sets=(); for o in ${opts[$m]}; do sets+=(--set "$o"); done
   plan=$work/$m.plan
-  if ! "$sslc" compile "$m" --backbone resnet18 --width 0.125 --image-size 16 --batch 4 "${sets[@]}" \
+  if ! "$sslc" compile "$m" ${vit_only[$m]:---backbone resnet18} --width 0.125 --image-size 16 --batch 4 "${sets[@]}" \
        --targets cpu,cuda --cuda-arch sm_90 -o "$plan" >"$work/log" 2>&1; then
     bad "$m: compile: $(tail -1 "$work/log")"; continue
   fi

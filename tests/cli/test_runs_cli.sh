@@ -52,6 +52,18 @@ grep -q "hidden_dim .*default 8192 .*(sslc train: 2048)" m.txt && grep -q "proje
 "$sslc" train vicreg --data fake:256:1x28x28 --steps 1 --no-eval --online-knn off --set hidden_dim=64 --out v1 >v.txt 2>&1 &&
     grep -q "recipe: .*projection_dim 2048, hidden_dim 64," v.txt \
     && ok "train vicreg: its defaults applied, a --set given overrides one" || bad "train vicreg: $(head -c 600 v.txt)"
+# MAE: train picks a ViT and the reference's AdamW (beta2 0.95, weight decay 0.05); with
+# --optimizer given only the backbone
+"$sslc" methods mae >m.txt
+grep -q "sslc train .*--backbone vit-tiny --adam-beta2 0.95 --weight-decay 0.05" m.txt \
+    && ok "methods mae: train's backbone and optimizer defaults shown" || bad "methods mae: $(cat m.txt)"
+"$sslc" train mae --data fake:64:1x16x16 --batch 8 --depth 1 --set decoder_depth=1 --steps 1 --no-eval --online-knn off \
+    --out a1 >v.txt 2>&1 && grep -q "recipe: method mae, backbone vit-tiny, .*optimizer adamw, lr 0.001, weight decay 0.05," v.txt &&
+    "$sslc" inspect a1/plan.plan 2>&1 | grep -q "beta2.*0.95" \
+    && ok "train mae: vit-tiny, AdamW beta2 0.95, weight decay 0.05" || bad "train mae: $(head -c 600 v.txt)"
+"$sslc" train mae --data fake:64:1x16x16 --batch 8 --depth 1 --set decoder_depth=1 --steps 1 --no-eval --online-knn off \
+    --optimizer sgd --out a2 >v.txt 2>&1 && grep -q "recipe: method mae, backbone vit-tiny, .*optimizer sgd, lr 0.05, weight decay 0," v.txt \
+    && ok "train mae --optimizer sgd: the backbone default alone" || bad "train mae --optimizer sgd: $(head -c 600 v.txt)"
 "$sslc" compile simclr "${tiny[@]}" -o p.plan >/dev/null || bad "compile"
 "$sslc" run p.plan --steps 1 >r.txt 2>&1 && grep -q "no --data: training on fake:512" r.txt \
     && ok "run without --data says it trains on fake data" || bad "run without --data: $(cat r.txt)"

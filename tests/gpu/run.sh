@@ -58,12 +58,14 @@ declare -A opts=(
   [supcon]="projection_dim=32" [swav]="projection_dim=32 hidden_dim=64 num_prototypes=64 num_crops=2"
   [vicreg]="projection_dim=64 hidden_dim=64"
   [nnclr]="queue_size=256 proj_hidden_dim=64 proj_output_dim=32 pred_hidden_dim=64"
+  [mae]="decoder_embed_dim=32 decoder_depth=1 decoder_num_heads=2"
 )
 for m in $(printf '%s\n' "${!opts[@]}" | sort); do
   sets=(); for o in ${opts[$m]}; do sets+=(--set "$o"); done
   plan=$OUT/$m.plan
   log=$OUT/$m.log
-  if ! "$sslc" compile "$m" --backbone resnet18 --width 0.25 --image-size 32 --batch 32 "${sets[@]}" \
+  bb=(--backbone resnet18 --width 0.25); [ "$m" = mae ] && bb=(--backbone vit-tiny --width 0.25 --depth 2) # ViT-only
+  if ! "$sslc" compile "$m" "${bb[@]}" --image-size 32 --batch 32 "${sets[@]}" \
        --targets cpu,cuda -o "$plan" >"$log" 2>&1; then
     row "$m: cuda vs cpu, 5 steps" FAIL "compile: $(tail -1 "$log")"; continue
   fi

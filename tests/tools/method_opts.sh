@@ -14,4 +14,8 @@ declare -A opts=(
   [swav]="projection_dim=16 hidden_dim=32 num_prototypes=32 num_crops=2"
   [vicreg]="projection_dim=16 hidden_dim=32"
   [nnclr]="queue_size=64 proj_hidden_dim=32 proj_output_dim=16 pred_hidden_dim=32"
+  [mae]="decoder_embed_dim=16 decoder_depth=1 decoder_num_heads=2"
 )
+# methods bound to a kind of backbone (MAE reconstructs a ViT's patches): the backbone arguments
+# the tests use for them in place of their ResNet or convnet
+declare -A vit_only=([mae]="--backbone vit-tiny --depth 1")
