@@ -174,18 +174,6 @@ static void requested_size(int argc, char **argv, int *h, int *w) {
         *h = *w = 0;
 }
 
-/* the data has labels to evaluate with (folder: data without class sub-folders has none) */
-static int data_has_labels(const char *spec, char *err) {
-    sslc_dataset *ds;
-    ds_options o = {.shape_only = 1, .height = 1, .width = 1};
-    if (ds_open(&ds, spec, DS_TRAIN, &o, err)) return -1;
-    int has = ds_get_info(ds)->has_labels;
-    ds_close(ds);
-    return has;
-}
-
-
-
 /* --resume without a directory: never guess which run (runs/METHOD may be an older, finished
  * one); name the runs of the method that are here instead */
 static int which_run(const method_def *m) {
@@ -567,14 +555,9 @@ int cmd_train(int argc, char **argv) {
     made_dir = 0; /* trained: the directory is the user's now */
     rc = r.signal ? 128 + r.signal : 0;
     if (r.interrupted || no_eval || comm.rank != 0) goto out; /* rank 0 evaluates */
-    int labelled = data_has_labels(r.data, err);
-    if (labelled <= 0) {
-        if (labelled < 0)
-            fprintf(stderr, "sslc: %s\n", err);
-        else
-            printf("no evaluation: %s has no labels (no class sub-folders); sslc embed %s --data %s -o F.npy writes "
-                   "the features\n", r.data, o.out_dir, r.data);
-        if (labelled < 0) rc = CLI_RUN_ERROR;
+    if (!r.has_labels) {
+        printf("no evaluation: %s has no labels (no class sub-folders); sslc embed %s --data %s -o F.npy writes "
+               "the features\n", r.data, o.out_dir, r.data);
         goto out;
     }
     if (evaluate(o.out_dir, r.data, (int)knn, eval_limit, o.device, err)) {

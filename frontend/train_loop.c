@@ -616,6 +616,7 @@ int train_run(const train_opts *o, train_result *res, char *err) {
     if (engine_broadcast_persistent(r.e, o->comm, 0, err)) goto out;
     snprintf(res->data, sizeof res->data, "%s", r.meta.data);
     if (open_data(&r, r.meta.data, err)) goto out;
+    res->has_labels = r.ds ? ds_get_info(r.ds)->has_labels : 1;
     r.total = o->steps > 0 ? o->steps : o->epochs > 0 ? o->epochs * r.per_epoch : o->resume ? r.meta.total : r.per_epoch;
     if (o->resume && r.total != r.meta.total)
         printf("note: the run was planned for %lld steps, now %lld: the learning-rate schedule changes from here\n",

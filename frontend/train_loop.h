@@ -65,6 +65,7 @@ typedef struct {
     int interrupted; /* stopped by a signal or stop_after, with a checkpoint */
     int signal;      /* the signal that stopped it (SIGINT, SIGTERM), 0 if none */
     char data[1024]; /* the dataset spec the run trained on */
+    int has_labels;  /* that data has labels to evaluate with (fake: and --augment none: yes) */
 } train_result;
 
 /* mkdir -p DIR; 0 or -1 with err */
