@@ -49,6 +49,20 @@ int cli_parse_int_e(const char *opt, const char *s, int64_t lo, int64_t hi, int6
     return 0;
 }
 
+int cli_parse_hw_e(const char *opt, const char *s, int64_t *h, int64_t *w, char *err) {
+    const char *x = strchr(s, 'x');
+    if (!x) {
+        if (cli_parse_int_e(opt, s, 1, 65536, h, err)) return -1;
+        *w = *h;
+        return 0;
+    }
+    char hs[32];
+    if ((size_t)(x - s) >= sizeof hs) return cli_fail(err, "%s expects N or HxW, got '%s'", opt, s), -1;
+    memcpy(hs, s, (size_t)(x - s));
+    hs[x - s] = 0;
+    return cli_parse_int_e(opt, hs, 1, 65536, h, err) || cli_parse_int_e(opt, x + 1, 1, 65536, w, err) ? -1 : 0;
+}
+
 int cli_parse_double(const char *opt, const char *s, double *out) {
     char err[CLI_ERRLEN];
     if (cli_parse_double_e(opt, s, out, err)) return cli_error("%s", err), -1;

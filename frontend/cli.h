@@ -17,6 +17,8 @@ int cli_parse_double_e(const char *opt, const char *s, double *out, char *err);
 int cli_parse_int_e(const char *opt, const char *s, int64_t lo, int64_t hi, int64_t *out, char *err);
 int cli_parse_double(const char *opt, const char *s, double *out);
 int cli_parse_int(const char *opt, const char *s, int64_t lo, int64_t hi, int64_t *out);
+/* N (square) or HxW, each in [1, 65536] */
+int cli_parse_hw_e(const char *opt, const char *s, int64_t *h, int64_t *w, char *err);
 
 /* The one line for an option getopt_long did not know (arg as given: --name, --name=V or -x),
  * naming the nearest option of the tables a and b (getopt_long arrays; b may be NULL) when one

@@ -244,16 +244,7 @@ int parse_compile_args(int argc, char **argv, compile_args *a, const char **out,
             break;
         case 'z': {
             int64_t h, w;
-            char *x = strchr(optarg, 'x');
-            if (x) {
-                *x = 0;
-                int bad = cli_parse_int_e("--source-size", optarg, 1, 65536, &h, perr);
-                *x = 'x';
-                if (bad || cli_parse_int_e("--source-size", x + 1, 1, 65536, &w, perr)) return CLI_USAGE_ERROR;
-            } else {
-                if (cli_parse_int_e("--source-size", optarg, 1, 65536, &h, perr)) return CLI_USAGE_ERROR;
-                w = h;
-            }
+            if (cli_parse_hw_e("--source-size", optarg, &h, &w, perr)) return CLI_USAGE_ERROR;
             a->source_h = h, a->source_w = w;
             break;
         }

@@ -159,19 +159,15 @@ static int data_facts_get(const char *spec, int h, int w, data_facts *d, char *e
 /* --source-size N|HxW, else --image-size N, as given (0 x 0 when absent or unreadable: the
  * compiler's parser reports a bad value) */
 static void requested_size(int argc, char **argv, int *h, int *w) {
-    const char *v = opt_value(argc, argv, "--source-size");
-    *h = *w = 0;
-    if (v) {
-        if (sscanf(v, "%dx%d", h, w) == 2 || (sscanf(v, "%d", h) == 1 && (*w = *h)))
-            if (*h > 0 && *w > 0) return;
-        *h = *w = 0;
-        return;
-    }
-    v = opt_value(argc, argv, "--image-size");
-    if (v && sscanf(v, "%d", h) == 1 && *h > 0)
-        *w = *h;
-    else
-        *h = *w = 0;
+    const char *src = opt_value(argc, argv, "--source-size"), *size = opt_value(argc, argv, "--image-size");
+    int64_t hh = 0, ww = 0;
+    char ignored[CLI_ERRLEN];
+    if (src ? cli_parse_hw_e("--source-size", src, &hh, &ww, ignored)
+            : !size || cli_parse_int_e("--image-size", size, 1, 65536, &hh, ignored))
+        hh = ww = 0;
+    else if (!src)
+        ww = hh;
+    *h = (int)hh, *w = (int)ww;
 }
 
 /* --resume without a directory: never guess which run (runs/METHOD may be an older, finished
