@@ -201,6 +201,7 @@ static int run_steps(sslc_plan *p, const char *params, const char *inputs, int64
     if (plan_opt_config(p, &cfg, &lr, &wd, err)) return -1;
     aug_binding ab;
     if (aug_bind_plan(&ab, p, err)) return -1;
+    aug_shuffles_for_rank(&ab, p->seed, comm->rank); /* rank r draws the global rows it holds */
     engine *it = engine_new_plan_comm(kind, flags, p, comm, NULL, 0, err);
     if (!it) {
         aug_unbind(&ab);

@@ -62,9 +62,9 @@ static int by_noise(const void *pa, const void *pb) {
     return a->u < b->u ? -1 : a->u > b->u ? 1 : (a->i > b->i) - (a->i < b->i);
 }
 
-/* row b of shuffle input k: the argsort of L uniform draws */
-static int draw_shuffle(aug_input *in, uint64_t seed, int64_t step, char *err) {
-    int64_t L = in->cols, rows = in->numel / L;
+/* row b of shuffle input k: the argsort of L uniform draws, keyed by the row's global index */
+static int draw_shuffle(aug_input *in, uint64_t seed, int64_t step, int rank, char *err) {
+    int64_t L = in->cols, rows = in->numel / L, row0 = (int64_t)rank * rows;
     noise_index *t = malloc((size_t)L * sizeof *t);
     if (!t) {
         snprintf(err, IR_ERRLEN, "augmentation: out of memory");
@@ -72,7 +72,7 @@ static int draw_shuffle(aug_input *in, uint64_t seed, int64_t step, char *err) {
     }
     for (int64_t b = 0; b < rows; b++) {
         sslc_rng r;
-        aug_rng(&r, seed, step, AUG_MAX_VIEWS + (int)in->param, b);
+        aug_rng(&r, seed, step, AUG_MAX_VIEWS + (int)in->param, row0 + b);
         for (int64_t l = 0; l < L; l++) t[l].u = rng_uniform(&r), t[l].i = l;
         qsort(t, (size_t)L, sizeof *t, by_noise);
         for (int64_t l = 0; l < L; l++) ((int64_t *)in->data)[b * L + l] = t[l].i;
@@ -300,9 +300,14 @@ void aug_sample(sslc_rng *r, const aug_pipeline *p, int64_t H, int64_t W, int32_
     }
 }
 
+void aug_shuffles_for_rank(aug_binding *b, uint64_t run_seed, int rank) {
+    b->shuffle_rank = rank, b->shuffle_own_seed = 1, b->shuffle_seed = run_seed;
+}
+
 int aug_draw(aug_binding *b, uint64_t seed, int64_t step, char *err) {
+    uint64_t shuffle_seed = b->shuffle_own_seed ? b->shuffle_seed : seed;
     for (int i = 0; i < b->ninputs; i++)
-        if (b->in[i].view < 0 && draw_shuffle(&b->in[i], seed, step, err)) return -1;
+        if (b->in[i].view < 0 && draw_shuffle(&b->in[i], shuffle_seed, step, b->shuffle_rank, err)) return -1;
     for (int i = 0; i < b->nviews; i++) {
         const int *sl = b->slot[i];
 #define PTR(k, T, cols) (sl[k] >= 0 ? (T *)b->in[sl[k]].data + (cols) * s : NULL)

@@ -12,7 +12,10 @@
  * a graph input aug.shuffle.<name>, i64 [N, L], gets in row b the argsort of L uniform draws
  * (torch.argsort(torch.rand(N, L)), ties to the lower index) from the stream (seed, step,
  * AUG_MAX_VIEWS + k, b), k its index among the graph's shuffle inputs. They need no `images`
- * input and no pipeline, so a plan compiled with --augment none draws them too. */
+ * input and no pipeline, so a plan compiled with --augment none draws them too. In a
+ * data-parallel job b is the row's global index (rank × batch + row) and the seed is the run's,
+ * not the rank's (aug_shuffles_for_rank), so N ranks × batch B/N draw the rows one rank × B
+ * draws and the job computes what one process would. */
 #ifndef SSLC_AUGMENT_H
 #define SSLC_AUGMENT_H
 #include <stdint.h>
@@ -46,6 +49,9 @@ typedef struct {
     int slot[AUG_MAX_VIEWS][AP__COUNT]; /* index into in[] of each view's parameter, -1 if none */
     int ninputs;
     aug_input in[AUG_MAX_VIEWS * AP__COUNT + AUG_MAX_SHUFFLES];
+    int shuffle_rank;       /* this process's rank: its shuffle rows start at rank × rows */
+    int shuffle_own_seed;   /* 1: shuffles drawn from shuffle_seed, not aug_draw's seed */
+    uint64_t shuffle_seed;
 } aug_binding;
 
 size_t aug_input_bytes(const aug_input *in); /* of its host buffer */
@@ -59,6 +65,10 @@ int aug_bind(aug_binding *b, const ir_graph *g, const aug_pipeline *const *pipes
  * without aug.* inputs binds to nothing (b->nviews = 0). */
 int aug_bind_plan(aug_binding *b, const sslc_plan *p, char *err);
 void aug_unbind(aug_binding *b);
+/* A data-parallel job's rank `rank`: its shuffle rows are the global rows rank × rows ..., drawn
+ * from the run's seed `run_seed` whatever seed aug_draw gets (the views' seed is mixed with the
+ * rank). Without this call a binding draws rows 0 ... from aug_draw's seed (one rank). */
+void aug_shuffles_for_rank(aug_binding *b, uint64_t run_seed, int rank);
 /* Draws every bound input for (seed, step) into its host buffer. */
 int aug_draw(aug_binding *b, uint64_t seed, int64_t step, char *err);
 /* Copies the host buffers into the interpreter's inputs. */
