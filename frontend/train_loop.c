@@ -454,7 +454,7 @@ static int run_steps(run_state *r, train_result *res, char *err) {
     int rc = 0;
     int64_t s;
     /* per-sample shuffles (MAE's masks) follow the global sample, so N ranks mask as one does */
-    aug_shuffles_for_rank(&r->ab, r->meta.seed, r->rank);
+    aug_set_rank(&r->ab, r->meta.seed, r->rank, r->ranks);
     for (s = start + 1; s <= total; s++) {
         if (stop_signal) { /* arrived while the run was being prepared: checkpoint where it stands */
             res->interrupted = 1;

@@ -72,4 +72,20 @@ eq mae "${mae_opts[@]}" --f64 --tol 1e-9
 for d in ref cpu; do
   eq mae "${mae_opts[@]}" --tol 1e-5 --floor 0 --device $d
 done
+# MoCo v1/v2 shuffle-BN (shuffle_bn=1, no --sync-bn: each rank's key encoder normalizes its block
+# of a permutation of the global batch) against one rank x 8 computing the same: the same
+# host-drawn permutation, every BatchNorm over two splits of 4 rows (bn_splits=2, running
+# statistics from the first split, as rank 0's); float64 1e-9 per tensor (queue and the key
+# encoder's BatchNorm buffers included; measured <= 3e-15) and float32 1e-5 on the cpu backend.
+# bn_splits alone is the one-rank equivalent of per-rank BatchNorm; without it the check must fail.
+for m in moco mocov2; do
+  # shellcheck disable=SC2086
+  eq $m ${opts[$m]} --set shuffle_bn=1 --one-set bn_splits=2 --no-sync-bn --f64 --tol 1e-9
+done
+# shellcheck disable=SC2086
+eq moco ${opts[moco]} --set shuffle_bn=1 --one-set bn_splits=2 --no-sync-bn --tol 1e-5 --floor 0 --device cpu
+# shellcheck disable=SC2086
+eq moco ${opts[moco]} --one-set bn_splits=2 --no-sync-bn --f64 --tol 1e-9
+# shellcheck disable=SC2086
+eq moco ${opts[moco]} --set shuffle_bn=1 --no-sync-bn --f64 --tol 1e-9 --expect-fail
 echo "data-parallel equivalence: ok"
