@@ -201,6 +201,7 @@ static int run_steps(sslc_plan *p, const char *params, const char *inputs, int64
     if (plan_opt_config(p, &cfg, &lr, &wd, err)) return -1;
     aug_binding ab;
     if (aug_bind_plan(&ab, p, err)) return -1;
+    aug_set_rank(&ab, p->seed, comm->rank, comm->size); /* rank r draws the global rows it holds */
     engine *it = engine_new_plan_comm(kind, flags, p, comm, NULL, 0, err);
     if (!it) {
         aug_unbind(&ab);
@@ -242,9 +243,15 @@ static int run_steps(sslc_plan *p, const char *params, const char *inputs, int64
         snprintf(name, sizeof name, "loss.%lld", (long long)(s - 1));
         rc = add_value(&out, it, loss, name, err);
         for (int i = 0; i < ab.ninputs && !rc && !aug_given; i++) /* the drawn shuffles: oracles replay them */
-            if (ab.in[i].view < 0) {
+            if (ab.in[i].view < 0) { /* by name: the binding's ids are the plan graph's, not the engine's */
+                int v = engine_find(it, ab.in[i].name);
                 snprintf(name, sizeof name, "%s.%lld", ab.in[i].name, (long long)(s - 1));
-                rc = add_value(&out, it, ab.in[i].value, name, err);
+                if (v < 0) {
+                    snprintf(err, IR_ERRLEN, "the engine has no input %s", ab.in[i].name);
+                    rc = -1;
+                } else {
+                    rc = add_value(&out, it, v, name, err);
+                }
             }
         if (s == 1)
             for (int k = 0; k < g->noutputs && !rc; k++) {
@@ -291,7 +298,8 @@ int cmd_step(int argc, char **argv) {
                    "--dump OUT.safetensors [--device ref|cpu|cuda] [--f64]\n"
                    "  inputs: the plan's graph inputs by name (views.0, ... or, with augmentation, images);\n"
                    "  aug.* inputs are drawn each step from the plan's seed unless the file gives all of them;\n"
-                   "  the dump holds each step's drawn shuffles (MAE's masks) as aug.shuffle.NAME.STEP (from 0)\n"
+                   "  the dump holds each step's drawn shuffles (MAE's masks, MoCo's shuffle-BN permutation) as\n"
+                   "  aug.shuffle.NAME.STEP and aug.batchperm.NAME.STEP (from 0; under mpirun rank 0's rows)\n"
                    "  --device  ref: the reference interpreter (default); cpu: fused JIT kernels; cuda: GPU 0\n"
                    "  --f64     run the reference interpreter in float64 (oracle diagnostics)\n"
                    "  method schedule inputs (sched.NAME, see sslc inspect) take the base value recorded in\n"

@@ -453,6 +453,8 @@ static int run_steps(run_state *r, train_result *res, char *err) {
     int64_t last_step = start, nsum = 0;
     int rc = 0;
     int64_t s;
+    /* per-sample shuffles (MAE's masks) follow the global sample, so N ranks mask as one does */
+    aug_set_rank(&r->ab, r->meta.seed, r->rank, r->ranks);
     for (s = start + 1; s <= total; s++) {
         if (stop_signal) { /* arrived while the run was being prepared: checkpoint where it stands */
             res->interrupted = 1;

@@ -161,7 +161,10 @@ const method_def method_mae = {
     .name = "mae",
     .summary = "MAE: a ViT encoder sees a random 25 % of the patches, a light Transformer decoder reconstructs the "
                "pixels of the masked ones",
-    .notes = "needs a ViT backbone; the position embeddings are sslc's learnable ViT ones (the decoder's too, "
+    .data_parallel = 1,
+    .notes = "needs a ViT backbone; data-parallel: each rank's masks are those one device draws for the same "
+             "global samples (the host draw is keyed by the global sample index), and every sample masks the same "
+             "number of patches, so the mean of the ranks' losses is the global batch's loss; the position embeddings are sslc's learnable ViT ones (the decoder's too, "
              "trunc_normal .02) where the reference fixes both to 2-D sin-cos tables; decoder Linear layers use "
              "timm's trunc_normal(.02) init where the reference uses xavier_uniform; the reference's decoder is "
              "512 wide, 8 deep, 16 heads (for 224-pixel images)",

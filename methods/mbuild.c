@@ -172,6 +172,23 @@ static int sync_batchnorm(mbuild *mb, int x, int scale, int bias, int rm, int rv
     return y;
 }
 
+/* Training-mode BatchNorm over each of `splits` consecutive row blocks of x, concatenated back;
+ * the running statistics from the first block's op (the other blocks' are not kept) */
+static int split_batchnorm(mbuild *mb, int x, int splits, int scale, int bias, int rm, int rv, int *nm, int *nv) {
+    ir_graph *g = mb->g;
+    int64_t n = g->vals[x].shape.d[0];
+    if (n % splits != 0) return ir_fail(g, "bn_splits %d does not divide the BatchNorm's %lld rows", splits, (long long)n);
+    int parts[64];
+    if (splits > (int)(sizeof parts / sizeof parts[0])) return ir_fail(g, "bn_splits %d: at most 64", splits);
+    int64_t rows = n / splits;
+    for (int s = 0; s < splits; s++) {
+        int m = -1, v = -1;
+        parts[s] = ir_batchnorm(g, ir_slice(g, x, 0, s * rows, (s + 1) * rows), scale, bias, rm, rv, 1e-5, 0.1, 1, &m, &v);
+        if (s == 0) *nm = m, *nv = v;
+    }
+    return ir_concat(g, parts, splits, 0);
+}
+
 int mb_batchnorm(mbuild *mb, const char *name, int x, int64_t c, int affine) {
     ir_graph *g = mb->g;
     ir_scope_push(g, name);
@@ -185,6 +202,8 @@ int mb_batchnorm(mbuild *mb, const char *name, int x, int64_t c, int affine) {
     int nm = -1, nv = -1;
     int y = mb->training && mb->sync_ranks > 0
                 ? sync_batchnorm(mb, x, scale, bias, mb_cur(mb, rm), mb_cur(mb, rv), 1e-5, 0.1, &nm, &nv)
+            : mb->training && mb->bn_splits > 1
+                ? split_batchnorm(mb, x, mb->bn_splits, scale, bias, mb_cur(mb, rm), mb_cur(mb, rv), &nm, &nv)
                 : ir_batchnorm(g, x, scale, bias, mb_cur(mb, rm), mb_cur(mb, rv), 1e-5, 0.1, mb->training, &nm, &nv);
     if (mb->training) {
         mb_advance(mb, rm, nm);

@@ -15,6 +15,11 @@ typedef struct {
      * from plain ops and AllReduce; 1 gives a one-rank run the same formulation (the reference
      * an N-rank run is compared with) */
     int sync_ranks;
+    /* > 1: training-mode BatchNorm normalizes each of that many consecutive splits of the batch on
+     * its own, with the op one rank runs, as that many ranks without --sync-bn do; the running
+     * statistics follow the first split, as rank 0 keeps its own (MoCo's bn_splits: one process
+     * computing what a shuffle-BN job computes). 0 or 1: the whole batch */
+    int bn_splits;
     /* EMA mode (teacher / momentum encoders), see mb_ema_begin */
     char ema_target[128], ema_online[128];
     int ema_momentum; /* value id of the momentum scalar, -1 when inactive */

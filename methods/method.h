@@ -55,6 +55,7 @@ typedef struct method_ctx {
     backbone_cfg backbone;
     int64_t batch; /* per rank */
     int ranks;     /* data-parallel ranks (1: one process); losses over the global batch gather across them */
+    int sync_bn;   /* --sync-bn: BatchNorm statistics over the global batch */
     double val[METHOD_MAX_OPTS]; /* option values, indexed like def->opts */
     int nviews;
     int views[METHOD_MAX_VIEWS]; /* graph inputs views.0 ... (float32 NCHW, normalized) */

@@ -30,6 +30,17 @@ int moco_queue_validate(const method_ctx *ctx, char *err) {
         snprintf(err, IR_ERRLEN, "K (queue length) must be in [1, 2^30], got %lld", (long long)K);
         return -1;
     }
+    int64_t splits = mopt_int(ctx, "bn_splits");
+    if (splits < 1 || splits > 64 || ctx->batch % splits != 0) {
+        snprintf(err, IR_ERRLEN, "bn_splits must be in [1, 64] and divide the batch %lld, got %lld",
+                 (long long)ctx->batch, (long long)splits);
+        return -1;
+    }
+    if (ctx->sync_bn && (splits > 1 || mopt(ctx, "shuffle_bn") != 0)) {
+        snprintf(err, IR_ERRLEN, "%s with --sync-bn: BatchNorm over the global batch leaves nothing to %s; drop one",
+                 splits > 1 ? "bn_splits" : "shuffle_bn=1", splits > 1 ? "split" : "shuffle");
+        return -1;
+    }
     if (K % (ctx->batch * ctx->ranks) != 0) {
         snprintf(err, IR_ERRLEN, "K (queue length) %lld must be divisible by the %sbatch size %lld", (long long)K,
                  ctx->ranks > 1 ? "global " : "", (long long)(ctx->batch * ctx->ranks));
@@ -64,6 +75,24 @@ int moco_key_encoder(method_ctx *ctx, int x, int m, moco_projector_fn projector)
     return ir_stop_gradient(g, k);
 }
 
+/* shuffle-BN, the reference's _batch_shuffle_ddp: the key view of every rank gathered (rank
+ * order), rows P[rank·b ...] of it taken (P the step's permutation of the global batch, drawn on
+ * the host: aug.batchperm.key row 0, runtime/augment.h), so each rank's key encoder normalizes a
+ * random block of the global batch */
+static int shuffle_keys_in(method_ctx *ctx, int x, int perm) {
+    ir_graph *g = ctx->g;
+    int rows = ir_reshape(g, ir_slice(g, perm, 0, 0, 1), IR_SHAPE(ctx->batch));
+    return ir_gather(g, ctx->ranks > 1 ? ir_all_gather(g, x, ctx->ranks) : x, rows);
+}
+
+/* _batch_unshuffle_ddp: every rank's keys gathered, rows P⁻¹[rank·b ...] (row 1) taken: this
+ * rank's own samples' keys, in its order */
+static int unshuffle_keys(method_ctx *ctx, int k, int perm) {
+    ir_graph *g = ctx->g;
+    int rows = ir_reshape(g, ir_slice(g, perm, 0, 1, 2), IR_SHAPE(ctx->batch));
+    return ir_gather(g, ctx->ranks > 1 ? ir_all_gather(g, k, ctx->ranks) : k, rows);
+}
+
 int moco_queue_build(method_ctx *ctx, moco_projector_fn projector) {
     ir_graph *g = ctx->g;
     mbuild *mb = &ctx->mb;
@@ -73,10 +102,15 @@ int moco_queue_build(method_ctx *ctx, moco_projector_fn projector) {
     ctx->nviews = 2;
     ctx->views[0] = ir_input(g, "views.0", DT_F32, vs); /* query view */
     ctx->views[1] = ir_input(g, "views.1", DT_F32, vs); /* key view */
+    ctx->mb.bn_splits = (int)mopt_int(ctx, "bn_splits");
     int q = l2_normalize(g, encoder(ctx, "backbone", "projector", ctx->views[0], projector));
     /* the EMA happens before the key forward, on the parameters the query forward used */
     int m = method_sched_input(ctx, "m", mopt(ctx, "m"));
-    int k = l2_normalize(g, moco_key_encoder(ctx, ctx->views[1], m, projector));
+    int shuffle = mopt(ctx, "shuffle_bn") != 0;
+    int perm = shuffle ? ir_input(g, "aug.batchperm.key", DT_I64, IR_SHAPE(2, ctx->batch)) : -1;
+    int xk = shuffle ? shuffle_keys_in(ctx, ctx->views[1], perm) : ctx->views[1];
+    int k = l2_normalize(g, moco_key_encoder(ctx, xk, m, projector));
+    if (shuffle) k = unshuffle_keys(ctx, k, perm);
     /* queue [projection_dim, K]: torch.randn normalized along dim 0, as PySSL */
     int queue = mb_state(mb, "queue", DT_F32, IR_SHAPE(p, K), ir_init_normal_l2(0, 1));
     int ptr = mb_state(mb, "queue_ptr", DT_I64, IR_SHAPE(1), ir_init_const(0));
@@ -107,10 +141,7 @@ const method_def method_moco = {
     .name = "moco",
     .summary = "MoCo: InfoNCE of queries against EMA-encoder keys and a queue of K past keys; Linear projector",
     .data_parallel = 1,
-    .notes = "no batch shuffle for the key encoder: on one device it does not change BatchNorm's batch "
-             "statistics (PySSL's shuffle is undone before the loss); data-parallel: the queue takes every rank's "
-             "keys in rank order (AllGather), as the reference's concat_all_gather; K must divide by the global "
-             "batch; no shuffle-BN across ranks (use --sync-bn)",
+    .notes = MOCO_QUEUE_NOTES,
     .opts = moco_opts,
     .nopts = (int)(sizeof moco_opts / sizeof moco_opts[0]),
     .validate = moco_queue_validate,

@@ -24,10 +24,7 @@ const method_def method_mocov2 = {
     .name = "mocov2",
     .summary = "MoCo v2: MoCo with an MLP projector Linear(f,f)-ReLU-Linear(f,projection_dim)",
     .data_parallel = 1,
-    .notes = "no batch shuffle for the key encoder: on one device it does not change BatchNorm's batch "
-             "statistics (PySSL's shuffle is undone before the loss); data-parallel: the queue takes every rank's "
-             "keys in rank order (AllGather), as the reference's concat_all_gather; K must divide by the global "
-             "batch; no shuffle-BN across ranks (use --sync-bn)",
+    .notes = MOCO_QUEUE_NOTES,
     .opts = mocov2_opts,
     .nopts = (int)(sizeof mocov2_opts / sizeof mocov2_opts[0]),
     .validate = moco_queue_validate,

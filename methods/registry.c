@@ -159,6 +159,7 @@ int method_build(const method_def *def, const method_spec *spec, ir_graph *g, ch
     ctx.backbone = spec->backbone;
     ctx.batch = spec->batch;
     ctx.ranks = spec->ranks > 1 ? spec->ranks : 1;
+    ctx.sync_bn = spec->sync_bn != 0;
     if (spec->batch < 2 || spec->batch > 65536) {
         snprintf(err, IR_ERRLEN, "--batch must be in [2, 65536], got %lld", (long long)spec->batch);
         return -1;

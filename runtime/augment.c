@@ -23,31 +23,36 @@ size_t aug_input_bytes(const aug_input *in) {
     return (size_t)in->numel * (in->dtype == DT_I64 ? sizeof(int64_t) : 4);
 }
 
+/* the host-drawn permutation inputs: aug.shuffle.* [N, L] and aug.batchperm.* [2, b] */
 static int bind_shuffles(aug_binding *b, const ir_graph *g, char *err) {
-    size_t np = strlen(AUG_SHUFFLE_PREFIX);
-    int k = 0;
+    size_t ns = strlen(AUG_SHUFFLE_PREFIX), nb = strlen(AUG_BATCHPERM_PREFIX);
+    int count[2] = {0, 0};
     for (int v = 0; v < g->nvals; v++) {
         const ir_value *val = &g->vals[v];
-        if (val->kind != VK_INPUT || !val->name || strncmp(val->name, AUG_SHUFFLE_PREFIX, np)) continue;
-        if (k == AUG_MAX_SHUFFLES || strlen(val->name) >= sizeof b->in[0].name) {
-            snprintf(err, IR_ERRLEN, "augmentation: more than %d shuffle inputs, or the name %.60s is too long",
-                     AUG_MAX_SHUFFLES, val->name);
+        if (val->kind != VK_INPUT || !val->name) continue;
+        int bp = !strncmp(val->name, AUG_BATCHPERM_PREFIX, nb);
+        if (!bp && strncmp(val->name, AUG_SHUFFLE_PREFIX, ns)) continue;
+        if (count[bp] == AUG_MAX_SHUFFLES || strlen(val->name) >= sizeof b->in[0].name) {
+            snprintf(err, IR_ERRLEN, "augmentation: more than %d %s inputs, or the name %.60s is too long",
+                     AUG_MAX_SHUFFLES, bp ? "batch-permutation" : "shuffle", val->name);
             return -1;
         }
-        if (val->dtype != DT_I64 || val->shape.ndim != 2 || val->shape.d[0] < 1 || val->shape.d[1] < 1) {
-            snprintf(err, IR_ERRLEN, "augmentation: shuffle input %s must be i64 [N, L]", val->name);
+        const ir_shape *sh = &val->shape;
+        if (val->dtype != DT_I64 || sh->ndim != 2 || sh->d[0] < 1 || sh->d[1] < 1 || (bp && sh->d[0] != 2)) {
+            snprintf(err, IR_ERRLEN, "augmentation: %s input %s must be i64 %s", bp ? "batch-permutation" : "shuffle",
+                     val->name, bp ? "[2, batch]" : "[N, L]");
             return -1;
         }
         aug_input *in = &b->in[b->ninputs];
         snprintf(in->name, sizeof in->name, "%s", val->name);
-        in->value = v, in->view = -1, in->param = (aug_param)k, in->dtype = DT_I64;
-        in->numel = ir_numel(&val->shape), in->cols = val->shape.d[1];
+        in->value = v, in->view = -1, in->batch_perm = bp, in->param = (aug_param)count[bp], in->dtype = DT_I64;
+        in->numel = ir_numel(sh), in->cols = sh->d[1];
         in->data = calloc((size_t)in->numel, sizeof(int64_t));
         if (!in->data) {
             snprintf(err, IR_ERRLEN, "augmentation: out of memory");
             return -1;
         }
-        b->ninputs++, k++;
+        b->ninputs++, count[bp]++;
     }
     return 0;
 }
@@ -62,9 +67,16 @@ static int by_noise(const void *pa, const void *pb) {
     return a->u < b->u ? -1 : a->u > b->u ? 1 : (a->i > b->i) - (a->i < b->i);
 }
 
-/* row b of shuffle input k: the argsort of L uniform draws */
-static int draw_shuffle(aug_input *in, uint64_t seed, int64_t step, char *err) {
-    int64_t L = in->cols, rows = in->numel / L;
+/* out = argsort of n uniform draws of r (ties to the lower index); t: n scratch entries */
+static void argsort_uniform(sslc_rng *r, noise_index *t, int64_t n, int64_t *out) {
+    for (int64_t l = 0; l < n; l++) t[l].u = rng_uniform(r), t[l].i = l;
+    qsort(t, (size_t)n, sizeof *t, by_noise);
+    for (int64_t l = 0; l < n; l++) out[l] = t[l].i;
+}
+
+/* row b of shuffle input k: the argsort of L uniform draws, keyed by the row's global index */
+static int draw_shuffle(aug_input *in, uint64_t seed, int64_t step, int rank, char *err) {
+    int64_t L = in->cols, rows = in->numel / L, row0 = (int64_t)rank * rows;
     noise_index *t = malloc((size_t)L * sizeof *t);
     if (!t) {
         snprintf(err, IR_ERRLEN, "augmentation: out of memory");
@@ -72,12 +84,31 @@ static int draw_shuffle(aug_input *in, uint64_t seed, int64_t step, char *err) {
     }
     for (int64_t b = 0; b < rows; b++) {
         sslc_rng r;
-        aug_rng(&r, seed, step, AUG_MAX_VIEWS + (int)in->param, b);
-        for (int64_t l = 0; l < L; l++) t[l].u = rng_uniform(&r), t[l].i = l;
-        qsort(t, (size_t)L, sizeof *t, by_noise);
-        for (int64_t l = 0; l < L; l++) ((int64_t *)in->data)[b * L + l] = t[l].i;
+        aug_rng(&r, seed, step, AUG_MAX_VIEWS + (int)in->param, row0 + b);
+        argsort_uniform(&r, t, L, (int64_t *)in->data + b * L);
     }
     free(t);
+    return 0;
+}
+
+/* batch permutation k: this rank's blocks of P and P^-1, P the global batch's permutation */
+static int draw_batch_perm(aug_input *in, uint64_t seed, int64_t step, int rank, int ranks, char *err) {
+    int64_t b = in->cols, G = b * ranks;
+    noise_index *t = malloc((size_t)G * sizeof *t);
+    int64_t *p = malloc((size_t)G * 2 * sizeof *p);
+    if (!t || !p) {
+        free(t), free(p);
+        snprintf(err, IR_ERRLEN, "augmentation: out of memory");
+        return -1;
+    }
+    sslc_rng r;
+    aug_rng(&r, seed, step, AUG_MAX_VIEWS + AUG_MAX_SHUFFLES + (int)in->param, 0);
+    argsort_uniform(&r, t, G, p);
+    for (int64_t i = 0; i < G; i++) p[G + p[i]] = i; /* the inverse */
+    int64_t *out = in->data;
+    memcpy(out, p + (int64_t)rank * b, (size_t)b * sizeof *p);
+    memcpy(out + b, p + G + (int64_t)rank * b, (size_t)b * sizeof *p);
+    free(t), free(p);
     return 0;
 }
 
@@ -89,6 +120,7 @@ void aug_unbind(aug_binding *b) {
 int aug_bind(aug_binding *b, const ir_graph *g, const aug_pipeline *const *pipes, const int *view_ids, int n, char *err) {
     memset(b, 0, sizeof *b);
     b->images = -1;
+    b->ranks = 1;
     if (n < 0 || n > AUG_MAX_VIEWS) {
         snprintf(err, IR_ERRLEN, "augmentation: %d views (at most %d)", n, AUG_MAX_VIEWS);
         return -1;
@@ -300,9 +332,18 @@ void aug_sample(sslc_rng *r, const aug_pipeline *p, int64_t H, int64_t W, int32_
     }
 }
 
+void aug_set_rank(aug_binding *b, uint64_t run_seed, int rank, int ranks) {
+    b->rank = rank, b->ranks = ranks, b->shuffle_own_seed = 1, b->shuffle_seed = run_seed;
+}
+
 int aug_draw(aug_binding *b, uint64_t seed, int64_t step, char *err) {
-    for (int i = 0; i < b->ninputs; i++)
-        if (b->in[i].view < 0 && draw_shuffle(&b->in[i], seed, step, err)) return -1;
+    uint64_t pseed = b->shuffle_own_seed ? b->shuffle_seed : seed;
+    for (int i = 0; i < b->ninputs; i++) {
+        aug_input *in = &b->in[i];
+        if (in->view < 0 && (in->batch_perm ? draw_batch_perm(in, pseed, step, b->rank, b->ranks, err)
+                                            : draw_shuffle(in, pseed, step, b->rank, err)))
+            return -1;
+    }
     for (int i = 0; i < b->nviews; i++) {
         const int *sl = b->slot[i];
 #define PTR(k, T, cols) (sl[k] >= 0 ? (T *)b->in[sl[k]].data + (cols) * s : NULL)

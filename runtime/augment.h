@@ -12,7 +12,18 @@
  * a graph input aug.shuffle.<name>, i64 [N, L], gets in row b the argsort of L uniform draws
  * (torch.argsort(torch.rand(N, L)), ties to the lower index) from the stream (seed, step,
  * AUG_MAX_VIEWS + k, b), k its index among the graph's shuffle inputs. They need no `images`
- * input and no pipeline, so a plan compiled with --augment none draws them too. */
+ * input and no pipeline, so a plan compiled with --augment none draws them too. In a
+ * data-parallel job b is the row's global index (rank × batch + row) and the seed is the run's,
+ * not the rank's (aug_shuffles_for_rank), so N ranks × batch B/N draw the rows one rank × B
+ * draws and the job computes what one process would (aug_set_rank).
+ *
+ * A batch permutation (MoCo's shuffle-BN), graph input aug.batchperm.<name>, i64 [2, b]: the host
+ * draws one permutation P of the global batch G = ranks × b per step (the argsort of G uniform
+ * draws from the stream (seed, step, AUG_MAX_VIEWS + AUG_MAX_SHUFFLES + k, 0), the run's seed, so
+ * every rank draws the same P and G samples permute alike on one rank or N); row 0 holds this
+ * rank's block of P (P[rank·b ... rank·b + b − 1]), row 1 the same block of P⁻¹. The graph
+ * gathers the global batch, takes rows P of it for its slice, and rows P⁻¹ of the gathered
+ * results to undo the permutation: an input per rank, so no op needs to know its rank. */
 #ifndef SSLC_AUGMENT_H
 #define SSLC_AUGMENT_H
 #include <stdint.h>
@@ -24,16 +35,18 @@
 #include "rng.h"
 
 #define AUG_SHUFFLE_PREFIX "aug.shuffle."
-#define AUG_MAX_SHUFFLES 4
+#define AUG_BATCHPERM_PREFIX "aug.batchperm."
+#define AUG_MAX_SHUFFLES 4 /* of each kind: aug.shuffle.*, aug.batchperm.* */
 
 typedef struct {
     char name[40];  /* aug.<view>.<param>, or aug.shuffle.<name> */
     int value;      /* graph value id */
-    int view;       /* index into the binding's views; -1: a shuffle input */
+    int view;       /* index into the binding's views; -1: a shuffle or batch-permutation input */
+    int batch_perm; /* 1: aug.batchperm.*, 0: aug.shuffle.* (when view is -1) */
     aug_param param;
     ir_dtype dtype; /* DT_I32 or DT_F32; DT_I64 for a shuffle input */
     int64_t numel;
-    int64_t cols;   /* a shuffle input's row length L */
+    int64_t cols;   /* a shuffle input's row length L; a batch permutation's per-rank batch b */
     void *data;     /* host buffer (int32_t, float or int64_t), filled by aug_draw */
 } aug_input;
 
@@ -46,6 +59,9 @@ typedef struct {
     int slot[AUG_MAX_VIEWS][AP__COUNT]; /* index into in[] of each view's parameter, -1 if none */
     int ninputs;
     aug_input in[AUG_MAX_VIEWS * AP__COUNT + AUG_MAX_SHUFFLES];
+    int rank, ranks;      /* this process in its data-parallel job (0 of 1 unless aug_set_rank) */
+    int shuffle_own_seed; /* 1: shuffles and batch permutations drawn from shuffle_seed, not aug_draw's seed */
+    uint64_t shuffle_seed;
 } aug_binding;
 
 size_t aug_input_bytes(const aug_input *in); /* of its host buffer */
@@ -59,6 +75,11 @@ int aug_bind(aug_binding *b, const ir_graph *g, const aug_pipeline *const *pipes
  * without aug.* inputs binds to nothing (b->nviews = 0). */
 int aug_bind_plan(aug_binding *b, const sslc_plan *p, char *err);
 void aug_unbind(aug_binding *b);
+/* Rank `rank` of a job of `ranks`: its shuffle rows are the global rows rank × rows ..., and its
+ * batch permutations blocks of one permutation of the global batch, drawn from the run's seed
+ * `run_seed` whatever seed aug_draw gets (the views' seed is mixed with the rank). Without this
+ * call a binding is rank 0 of 1 and draws from aug_draw's seed. */
+void aug_set_rank(aug_binding *b, uint64_t run_seed, int rank, int ranks);
 /* Draws every bound input for (seed, step) into its host buffer. */
 int aug_draw(aug_binding *b, uint64_t seed, int64_t step, char *err);
 /* Copies the host buffers into the interpreter's inputs. */

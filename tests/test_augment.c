@@ -250,6 +250,61 @@ static int test_compiled_step(void) {
     return 0;
 }
 
+/* the host-drawn permutations of a graph of `rows` samples: MAE-like shuffles [rows, 10] and a
+ * batch permutation [2, rows] */
+static int bind_perms(aug_binding *b, ir_graph *g, int64_t rows, char *err) {
+    ir_graph_init(g);
+    ir_input(g, "aug.shuffle.m", DT_I64, IR_SHAPE(rows, 10));
+    ir_input(g, "aug.batchperm.k", DT_I64, IR_SHAPE(2, rows));
+    return aug_bind(b, g, NULL, NULL, 0, err);
+}
+
+/* N ranks draw what one rank draws: rank r's shuffle rows are the one-rank run's rows r*b ...
+ * whatever seed the views get, and its batch-permutation rows are its blocks of one permutation
+ * of the global batch and of its inverse */
+static int test_rank_permutations(void) {
+    char err[IR_ERRLEN];
+    enum { G = 8, R = 2, B = G / R, L = 10 };
+    ir_graph g1, gr;
+    aug_binding one, ranked;
+    CHECK(bind_perms(&one, &g1, G, err) == 0, "%s", err);
+    CHECK(one.ninputs == 2 && one.in[0].batch_perm == 0 && one.in[1].batch_perm == 1, "binding: %d inputs", one.ninputs);
+    int changed = 0;
+    int64_t first[G];
+    for (int64_t step = 0; step < 6; step++) {
+        CHECK(aug_draw(&one, 5, step, err) == 0, "%s", err);
+        const int64_t *sh = one.in[0].data, *bp = one.in[1].data;
+        int seen[G] = {0};
+        for (int i = 0; i < G; i++) {
+            CHECK(bp[i] >= 0 && bp[i] < G && !seen[bp[i]]++, "step %lld: row 0 is not a permutation", (long long)step);
+            CHECK(bp[G + bp[i]] == i, "step %lld: row 1 is not the inverse of row 0", (long long)step);
+        }
+        if (step == 0) memcpy(first, bp, sizeof first);
+        changed |= memcmp(first, bp, sizeof first) != 0;
+        for (int r = 0; r < R; r++) {
+            CHECK(bind_perms(&ranked, &gr, B, err) == 0, "%s", err);
+            aug_set_rank(&ranked, 5, r, R);
+            CHECK(aug_draw(&ranked, 5 + 1000 * (uint64_t)r, step, err) == 0, "%s", err); /* a rank's views seed */
+            const int64_t *rsh = ranked.in[0].data, *rbp = ranked.in[1].data;
+            CHECK(!memcmp(rsh, sh + (int64_t)r * B * L, B * L * sizeof *rsh), "rank %d: shuffle rows differ", r);
+            CHECK(!memcmp(rbp, bp + r * B, B * sizeof *rbp) && !memcmp(rbp + B, bp + G + r * B, B * sizeof *rbp),
+                  "rank %d step %lld: not its blocks of the global permutation", r, (long long)step);
+            aug_unbind(&ranked);
+            ir_graph_free(&gr);
+        }
+    }
+    CHECK(changed, "the batch permutation is the same at every step");
+    aug_unbind(&one);
+    ir_graph_free(&g1);
+    /* a batch permutation of another shape is refused */
+    ir_graph_init(&gr);
+    ir_input(&gr, "aug.batchperm.k", DT_I64, IR_SHAPE(3, 4));
+    CHECK(aug_bind(&ranked, &gr, NULL, NULL, 0, err) < 0 && strstr(err, "aug.batchperm.k must be i64 [2, batch]"),
+          "[3, 4] batch permutation: %s", err);
+    ir_graph_free(&gr);
+    return 0;
+}
+
 int main(void) {
     int failed = 0;
     struct {
@@ -257,7 +312,8 @@ int main(void) {
         int (*fn)(void);
     } tests[] = {{"recipes and text form", test_recipes},
                  {"sampling as torchvision's get_params", test_sampling},
-                 {"compiled step with augmentation", test_compiled_step}};
+                 {"compiled step with augmentation", test_compiled_step},
+                 {"ranks draw the one-rank run's permutations", test_rank_permutations}};
     for (size_t i = 0; i < sizeof tests / sizeof tests[0]; i++) {
         int r = tests[i].fn();
         printf("%s %s\n", r ? "FAIL" : "ok  ", tests[i].name);

@@ -188,20 +188,51 @@ static int test_bad_options(void) {
     s.nset = 0;
     snprintf(s.backbone.name, sizeof s.backbone.name, "vgg");
     CHECK(method_build(method_find("simclr"), &s, &g, err) < 0 && strstr(err, "resnet18"), "bad backbone: %s", err);
-    /* every method but MAE runs over several ranks (tests/mpi/test_dp_equivalence.sh proves
-     * each); MAE does not yet and refuses --ranks 2 in one line */
+    /* every method runs over several ranks (tests/mpi/test_dp_equivalence.sh proves each) */
     s = spec_of("convnet", 0.25, 16, 3, 4);
     s.ranks = 2;
-    for (int i = 0; i < method_count(); i++) {
-        const method_def *md = method_at(i);
-        int later = !strcmp(md->name, "mae");
-        CHECK(md->data_parallel == !later, "%s: data_parallel %d", md->name, md->data_parallel);
-        if (later) {
-            char want[96];
-            snprintf(want, sizeof want, "--ranks 2: %s does not run over several ranks", md->name);
-            CHECK(method_build(md, &s, &g, err) < 0 && strstr(err, want), "%s built for 2 ranks: %s", md->name, err);
+    for (int i = 0; i < method_count(); i++)
+        CHECK(method_at(i)->data_parallel, "%s: data_parallel %d", method_at(i)->name, method_at(i)->data_parallel);
+    /* MAE, the last to join, builds for 2 ranks (it refused them before) */
+    {
+        method_spec v = spec_of("vit-tiny", 0.125, 16, 3, 4);
+        v.backbone.depth = 1;
+        v.ranks = 2;
+        CHECK(method_build(method_find("mae"), &v, &g, err) >= 0, "mae built for 2 ranks: %s", err);
+        ir_graph_free(&g);
+    }
+    /* MoCo's shuffle-BN and bn_splits: refused in one line where they cannot mean anything */
+    {
+        static const struct {
+            const char *set;
+            int sync_bn;
+            const char *want;
+        } bad[] = {{"shuffle_bn=1", 1, "shuffle_bn=1 with --sync-bn: BatchNorm over the global batch leaves nothing to shuffle"},
+                   {"bn_splits=2", 1, "bn_splits with --sync-bn"},
+                   {"bn_splits=3", 0, "bn_splits must be in [1, 64] and divide the batch 4, got 3"},
+                   {"bn_splits=0", 0, "bn_splits must be in [1, 64]"}};
+        for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+            method_spec v = spec_of("convnet", 0.25, 16, 3, 4);
+            v.ranks = 2, v.sync_bn = bad[i].sync_bn;
+            v.set[v.nset++] = "K=64";
+            v.set[v.nset++] = bad[i].set;
+            CHECK(method_build(method_find("mocov2"), &v, &g, err) < 0 && strstr(err, bad[i].want) && !strchr(err, '\n'),
+                  "mocov2 %s%s: %s", bad[i].set, bad[i].sync_bn ? " --sync-bn" : "", err);
             ir_graph_free(&g);
         }
+        /* and built: the key view permuted and put back with Gather, the permutation a host input */
+        method_spec v = spec_of("convnet", 0.25, 16, 3, 4);
+        v.ranks = 2;
+        v.set[v.nset++] = "K=64";
+        v.set[v.nset++] = "shuffle_bn=1";
+        CHECK(method_build(method_find("moco"), &v, &g, err) >= 0, "moco shuffle_bn=1 on 2 ranks: %s", err);
+        int perm = ir_find_value(&g, "aug.batchperm.key"), gathers = 0, allgathers = 0;
+        CHECK(perm >= 0 && g.vals[perm].kind == VK_INPUT && g.vals[perm].shape.d[0] == 2 && g.vals[perm].shape.d[1] == 4,
+              "moco shuffle_bn=1: aug.batchperm.key must be an i64 [2, batch] input");
+        for (int n = 0; n < g.nnodes; n++) gathers += g.nodes[n].op == OP_Gather, allgathers += g.nodes[n].op == OP_AllGather;
+        CHECK(gathers == 2 && allgathers == 3, "moco shuffle_bn=1: %d Gather (2: in, out), %d AllGather (3: images, keys, queue)",
+              gathers, allgathers);
+        ir_graph_free(&g);
     }
     method_def local = *method_find("simclr");
     local.data_parallel = 0;

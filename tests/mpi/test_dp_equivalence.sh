@@ -1,5 +1,5 @@
 #!/bin/bash
-# Data-parallel equivalence (tests/mpi/dp_equiv.py) of all thirteen methods: SimSiam, BYOL,
+# Data-parallel equivalence (tests/mpi/dp_equiv.py) of all fourteen methods (MAE at the end): SimSiam, BYOL,
 # SimCLR, SimCLRv2, Barlow Twins, MoCo v1/v2/v3, DINO and SwAV (two multi-crop local views; SwAV's
 # queue full at step 3), SupCon, VICReg and NNCLR (support set of 16 replaced in full by step 3).
 # 2 ranks x batch 4 (mpirun -np 2, --ranks 2 --sync-bn) against 1 rank x batch 8 (--sync-bn: the
@@ -63,4 +63,29 @@ for m in vicreg nnclr; do
   # shellcheck disable=SC2086
   SSLC_BREAK_ALLGATHER_GRAD=1 eq $m ${opts[$m]} --f64 --tol 1e-9 --expect-fail
 done
+# MAE on a one-block ViT: each rank masks its samples as one rank masks the same global samples
+# (host draw keyed by the global sample index; rank 0's dumped masks are the first rows of the
+# one-rank run's), float64 1e-9 and float32 1e-5 per tensor (measured <= 8e-7) on both backends
+mae_opts=(--backbone "vit-tiny --width 0.125 --depth 1" --set decoder_embed_dim=16 --set decoder_depth=1
+          --set decoder_num_heads=2)
+eq mae "${mae_opts[@]}" --f64 --tol 1e-9
+for d in ref cpu; do
+  eq mae "${mae_opts[@]}" --tol 1e-5 --floor 0 --device $d
+done
+# MoCo v1/v2 shuffle-BN (shuffle_bn=1, no --sync-bn: each rank's key encoder normalizes its block
+# of a permutation of the global batch) against one rank x 8 computing the same: the same
+# host-drawn permutation, every BatchNorm over two splits of 4 rows (bn_splits=2, running
+# statistics from the first split, as rank 0's); float64 1e-9 per tensor (queue and the key
+# encoder's BatchNorm buffers included; measured <= 3e-15) and float32 1e-5 on the cpu backend.
+# bn_splits alone is the one-rank equivalent of per-rank BatchNorm; without it the check must fail.
+for m in moco mocov2; do
+  # shellcheck disable=SC2086
+  eq $m ${opts[$m]} --set shuffle_bn=1 --one-set bn_splits=2 --no-sync-bn --f64 --tol 1e-9
+done
+# shellcheck disable=SC2086
+eq moco ${opts[moco]} --set shuffle_bn=1 --one-set bn_splits=2 --no-sync-bn --tol 1e-5 --floor 0 --device cpu
+# shellcheck disable=SC2086
+eq moco ${opts[moco]} --one-set bn_splits=2 --no-sync-bn --f64 --tol 1e-9
+# shellcheck disable=SC2086
+eq moco ${opts[moco]} --set shuffle_bn=1 --no-sync-bn --f64 --tol 1e-9 --expect-fail
 echo "data-parallel equivalence: ok"

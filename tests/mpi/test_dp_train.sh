@@ -105,3 +105,19 @@ planned=$(sed -n 's/.*: \([0-9.]*\) MiB sent by.*/\1/p' comm.txt)
 /usr/bin/python3 -c "import sys; m, p = $measured / 1048576, $planned; sys.exit(0 if abs(m - p) < 0.0006 else 1)" ||
   fail "measured $measured bytes per step, sslc inspect plans $planned MiB"
 echo "ok   bytes sent per step: measured $measured, planned $planned MiB ($(cat comm.txt | cut -c1-80)...)"
+
+# MoCo with shuffle-BN (each step's permutation of the global batch drawn on the host from the
+# run's seed and the step) and MAE (masks keyed by the global sample index) on 2 ranks: a run
+# stopped after 3 steps and resumed ends bit-identical to one run of 6 (queue, EMA encoder too)
+"$sslc" compile moco --backbone convnet --width 0.25 --image-size 16 --batch 4 --ranks 2 --set K=16 \
+  --set projection_dim=16 --set shuffle_bn=1 -o moco2.plan >/dev/null
+"$sslc" compile mae --backbone vit-tiny --width 0.125 --depth 1 --image-size 16 --batch 4 --ranks 2 \
+  --set decoder_embed_dim=16 --set decoder_depth=1 --set decoder_num_heads=2 -o mae2.plan >/dev/null
+for m in moco mae; do
+  "${mpirun[@]}" "$sslc" run $m"2.plan" --data fake:64 --steps 6 --out $m-whole >/dev/null
+  "${mpirun[@]}" "$sslc" run $m"2.plan" --data fake:64 --steps 6 --out $m-split --stop-after 3 >/dev/null
+  "${mpirun[@]}" "$sslc" run --resume $m-split >/dev/null
+  cmp $m-whole/checkpoint.safetensors $m-split/checkpoint.safetensors ||
+    fail "$m: stop + resume on 2 ranks is not bit-identical"
+done
+echo "ok   2-rank MoCo shuffle-BN and MAE: stop + resume is bit-identical"
