@@ -23,9 +23,10 @@ typedef struct {
     int64_t c_bytes, cuda_bytes;
     int ncubins, cubin_arch[STEP_MAX_ARCHS];
     int64_t cubin_bytes[STEP_MAX_ARCHS];
-    /* data-parallel plans: the launches (1-based) that issue the gradient buckets' AllReduce,
-     * and the last launch that computes a gradient (the end of the backward pass) */
-    int nbucket, bucket_launch[16], last_grad_launch;
+    /* data-parallel plans: the launches (1-based) that issue the gradient buckets' AllReduce
+     * (blocking) or their AllReduceStart and AllReduceWait (overlapped), and the last launch
+     * that computes a gradient (the end of the backward pass) */
+    int nbucket, bucket_launch[16], nstart, start_launch[16], nwait, wait_launch[16], last_grad_launch;
 } plan_stats;
 
 static plan_stats stats_of(const ir_graph *g) {
@@ -46,16 +47,20 @@ static plan_stats stats_of(const ir_graph *g) {
  * could overlap it */
 static void bucket_stats(const exec_plan *ep, plan_stats *s) {
     const ir_graph *g = &ep->lowered;
-    s->nbucket = 0, s->last_grad_launch = 0;
+    s->nbucket = s->nstart = s->nwait = 0, s->last_grad_launch = 0;
     for (int i = 0; i < ep->fp.nsteps; i++) {
         const exec_step *st = &ep->fp.steps[i];
         for (int k = 0; k < st->nout; k++) {
             const char *n = g->vals[st->out[k]].name;
             if (n && !strncmp(n, "grad.", 5) && strstr(n, ".local")) s->last_grad_launch = i + 1;
         }
-        if (st->kind != STEP_NODE || g->nodes[st->node].op != OP_AllReduce) continue;
+        if (st->kind != STEP_NODE) continue;
+        int op = g->nodes[st->node].op;
         const char *n = g->vals[g->nodes[st->node].out[0]].name;
-        if (n && !strncmp(n, "dp.bucket.", 10) && s->nbucket < 16) s->bucket_launch[s->nbucket++] = i + 1;
+        if (!n || strncmp(n, "dp.bucket.", 10)) continue;
+        if (op == OP_AllReduce && s->nbucket < 16) s->bucket_launch[s->nbucket++] = i + 1;
+        if (op == OP_AllReduceStart && s->nstart < 16) s->start_launch[s->nstart++] = i + 1;
+        if (op == OP_AllReduceWait && s->nwait < 16) s->wait_launch[s->nwait++] = i + 1;
     }
 }
 
@@ -99,10 +104,23 @@ static void print_comm(const ir_graph *g, const plan_stats *s) {
            "MiB (%.2f x the bound), the other collectives (BatchNorm statistics, gathers, loss) %.3f MiB\n",
            ranks, sent / mib, ncoll, grad_bytes / mib, bound / mib, nbuckets, bucket_sent / mib,
            bound > 0 ? bucket_sent / bound : 0.0, (sent - bucket_sent) / mib);
-    if (!s->nbucket) return;
-    printf("gradient buckets issued at launch");
-    for (int i = 0; i < s->nbucket; i++) printf("%s %d", i ? "," : "", s->bucket_launch[i]);
-    printf(" of %d; the last local gradient is computed at launch %d\n", s->launches, s->last_grad_launch);
+    if (s->nbucket) {
+        printf("gradient buckets issued at launch");
+        for (int i = 0; i < s->nbucket; i++) printf("%s %d", i ? "," : "", s->bucket_launch[i]);
+        printf(" of %d (blocking); the last local gradient is computed at launch %d\n", s->launches,
+               s->last_grad_launch);
+    }
+    if (!s->nstart) return;
+    int early = 0;
+    printf("gradient buckets started at launch");
+    for (int i = 0; i < s->nstart; i++) {
+        printf("%s %d", i ? "," : "", s->start_launch[i]);
+        early += s->start_launch[i] < s->last_grad_launch;
+    }
+    printf(" and waited for at launch");
+    for (int i = 0; i < s->nwait; i++) printf("%s %d", i ? "," : "", s->wait_launch[i]);
+    printf(" of %d; the last local gradient is computed at launch %d: %d of %d buckets overlap the backward pass\n",
+           s->launches, s->last_grad_launch, early, s->nstart);
 }
 
 /* the stored step as it is; without one, the step the runtime would build */

@@ -33,7 +33,24 @@ static int build_forward(const compile_args *a, ir_graph *g, char *err) {
     return loss;
 }
 
+/* SSLC_DP_OVERLAP: 1 (default) splits each gradient bucket's AllReduce into a start and a wait
+ * the scheduler spreads over the backward pass; 0 keeps one blocking AllReduce per bucket (the
+ * same sums: the test compares the two bit for bit) */
+static int dp_overlap(int *on, char *err) {
+    const char *s = getenv("SSLC_DP_OVERLAP");
+    *on = 1;
+    if (!s) return 0;
+    if (strcmp(s, "0") && strcmp(s, "1")) {
+        snprintf(err, IR_ERRLEN, "SSLC_DP_OVERLAP=%.40s: set it to 1 (overlap gradient buckets, the default) or 0", s);
+        return -1;
+    }
+    *on = s[0] == '1';
+    return 0;
+}
+
 int driver_build_train(const compile_args *a, ir_graph *g, char *err) {
+    int overlap;
+    if (dp_overlap(&overlap, err)) return -1;
     int loss = build_forward(a, g, err);
     if (loss < 0) return -1;
     int *params = NULL;
@@ -53,7 +70,7 @@ int driver_build_train(const compile_args *a, ir_graph *g, char *err) {
         goto out;
     }
     int nbuckets = 0;
-    if (dp_allreduce_grads(g, &loss, grads, np, a->spec.ranks, DP_BUCKET_ELEMS_DEFAULT, &nbuckets)) {
+    if (dp_allreduce_grads(g, &loss, grads, np, a->spec.ranks, DP_BUCKET_ELEMS_DEFAULT, overlap, &nbuckets)) {
         snprintf(err, IR_ERRLEN, "data-parallel pass: %.400s", g->err);
         goto out;
     }

@@ -103,6 +103,9 @@ int ir_queue_write(ir_graph *g, int queue, int keys, int ptr, int axis, int *new
 
 /* collectives (ir/ops/collective.c) over a job of `ranks` ranks, along axis 0 where they split */
 int ir_all_reduce(ir_graph *g, int x, int ranks, int mean); /* sum, or mean over ranks */
+/* an AllReduce in two: the start begins the sum, the wait (reading the start's output) finishes it */
+int ir_all_reduce_start(ir_graph *g, int x, int ranks);
+int ir_all_reduce_wait(ir_graph *g, int started, int ranks, int mean);
 int ir_all_gather(ir_graph *g, int x, int ranks);           /* [n,...] -> [ranks*n,...] */
 int ir_reduce_scatter(ir_graph *g, int x, int ranks);       /* [ranks*n,...] -> [n,...], summed */
 int ir_broadcast(ir_graph *g, int x, int ranks, int root);

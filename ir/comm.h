@@ -29,6 +29,18 @@ typedef struct ir_comm_ops {
     int (*broadcast)(void *self, void *buf, int64_t n, ir_dtype dt, int root, char *err);
     /* waits until every rank arrives (start of a job, before rank 0's checkpoint is read) */
     int (*barrier)(void *self, char *err);
+    /* Nonblocking all-reduce, so a gradient bucket's communication overlaps the rest of the
+     * backward pass (AllReduceStart / AllReduceWait, ir/ops/collective.c): start begins
+     * buf <- sum over ranks of buf (in place: only buf is read and written) and returns at once;
+     * buf must stay alive and untouched until wait(buf) returns, which the memory plan ensures
+     * (the Wait reads the Start's output). Several may be pending; each is waited for once, and
+     * the sums equal allreduce_sum's. progress lets pending ones advance between steps (MPI
+     * moves nonblocking collectives only inside MPI calls); the executor calls it after every
+     * step while some are pending. A transport without them leaves all three NULL: the start
+     * then runs allreduce_sum (blocking) and the wait has nothing to do. */
+    int (*allreduce_start)(void *self, void *buf, int64_t n, ir_dtype dt, char *err);
+    int (*allreduce_wait)(void *self, void *buf, char *err);
+    int (*progress)(void *self, char *err);
 } ir_comm_ops;
 
 typedef struct ir_comm {
@@ -36,6 +48,7 @@ typedef struct ir_comm {
     void *self;
     int rank, size;
     uint64_t bytes_sent; /* payload bytes this rank handed to the transport, as a ring moves them */
+    int pending;         /* nonblocking collectives started and not yet waited for */
 } ir_comm;
 
 #endif

@@ -8,7 +8,8 @@
 #include "../ir/builder.h"
 
 static int is_collective(int op) {
-    return op == OP_AllReduce || op == OP_AllGather || op == OP_ReduceScatter || op == OP_Broadcast || op == OP_Reduce;
+    return op == OP_AllReduce || op == OP_AllGather || op == OP_ReduceScatter || op == OP_Broadcast || op == OP_Reduce ||
+           op == OP_AllReduceStart || op == OP_AllReduceWait;
 }
 
 int dp_graph_ranks(const ir_graph *g) {
@@ -37,7 +38,7 @@ static void rename_local(ir_graph *g, int v) {
     ir_set_name(g, v, name);
 }
 
-int dp_allreduce_grads(ir_graph *g, int *loss, int *grads, int np, int ranks, int64_t bucket_elems,
+int dp_allreduce_grads(ir_graph *g, int *loss, int *grads, int np, int ranks, int64_t bucket_elems, int overlap,
                        int *nbuckets) {
     *nbuckets = 0;
     if (ranks <= 1) return 0;
@@ -63,8 +64,16 @@ int dp_allreduce_grads(ir_graph *g, int *loss, int *grads, int np, int ranks, in
         int flat[IR_MAX_IN];
         for (int k = b0; k < b1; k++) flat[k - b0] = ir_reshape(g, s[k].grad, IR_SHAPE(ir_numel(&g->vals[s[k].grad].shape)));
         int cat = b1 - b0 == 1 ? flat[0] : ir_concat(g, flat, b1 - b0, 0);
-        int red = ir_all_reduce(g, cat, ranks, 1);
-        char bname[32];
+        char bname[48];
+        int red = cat;
+        if (overlap) {
+            /* the buffer in flight between start and wait: dp.bucket.k.sending */
+            int started = ir_all_reduce_start(g, cat, ranks);
+            snprintf(bname, sizeof bname, "dp.bucket.%d.sending", *nbuckets);
+            if (started >= 0) ir_set_name(g, started, bname);
+            red = ir_all_reduce_wait(g, started, ranks, 1);
+        } else
+            red = ir_all_reduce(g, cat, ranks, 1);
         snprintf(bname, sizeof bname, "dp.bucket.%d", *nbuckets);
         if (red >= 0) ir_set_name(g, red, bname);
         int64_t off = 0;

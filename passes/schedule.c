@@ -302,6 +302,72 @@ int64_t schedule_peak_bytes_ex(const ir_graph *g, const exec_step *steps, int ns
     return p;
 }
 
+static int sg_op(const sgraph *sg, int s) {
+    return sg->st[s].kind == STEP_NODE ? sg->g->nodes[sg->st[s].node].op : -1;
+}
+
+/* moves the step at index from to index to of perm, keeping the others' order; pos follows */
+static void perm_move(int *perm, int *pos, int from, int to) {
+    int s = perm[from];
+    if (from > to)
+        memmove(&perm[to + 1], &perm[to], (size_t)(from - to) * sizeof *perm);
+    else
+        memmove(&perm[from], &perm[from + 1], (size_t)(to - from) * sizeof *perm);
+    perm[to] = s;
+    int lo = from < to ? from : to, hi = from < to ? to : from;
+    for (int i = lo; i <= hi; i++) pos[perm[i]] = i;
+}
+
+/* Moves step s to just after the last step it reads from, first moving there the steps that
+ * exist only to feed it (every successor already in `mine`: a bucket's Concat kernel). */
+static void hoist(const sgraph *sg, int *perm, int *pos, unsigned char *mine, int s) {
+    mine[s] = 1;
+    for (int j = sg->in_off[s]; j < sg->in_off[s + 1]; j++) {
+        int p = sg->prod[sg->ins[j]], only = 1;
+        if (p == s || mine[p]) continue;
+        for (int k = sg->succ_off[p]; k < sg->succ_off[p + 1] && only; k++) only = mine[sg->succ[k]];
+        if (only && !sg->keep[sg->ins[j]]) hoist(sg, perm, pos, mine, p);
+    }
+    int after = -1;
+    for (int j = sg->in_off[s]; j < sg->in_off[s + 1]; j++) {
+        int p = sg->prod[sg->ins[j]];
+        if (p != s && pos[p] > after) after = pos[p];
+    }
+    if (after + 1 < pos[s]) perm_move(perm, pos, pos[s], after + 1);
+}
+
+/* Overlap of the split AllReduces (AllReduceStart / AllReduceWait): each start as soon as its
+ * input exists, each wait just before the first step that reads its result (at the end if
+ * none does), so the communication runs while the steps between them compute. Both moves keep
+ * every dependency; the memory plan then keeps the buffer alive from start to wait (the wait
+ * reads it). -1 when out of memory. */
+static int sg_overlap(const sgraph *sg, int *perm) {
+    int n = sg->n;
+    int *pos = malloc(((size_t)n + 1) * sizeof *pos);
+    unsigned char *mine = malloc((size_t)n + 1);
+    if (!pos || !mine) {
+        free(pos), free(mine);
+        return -1;
+    }
+    for (int i = 0; i < n; i++) pos[perm[i]] = i;
+    for (int i = 0; i < n; i++) {
+        int s = perm[i];
+        if (sg_op(sg, s) != OP_AllReduceStart) continue;
+        memset(mine, 0, (size_t)n);
+        hoist(sg, perm, pos, mine, s);
+    }
+    for (int i = n - 1; i >= 0; i--) {
+        int s = perm[i];
+        if (sg_op(sg, s) != OP_AllReduceWait) continue;
+        int before = n;
+        for (int k = sg->succ_off[s]; k < sg->succ_off[s + 1]; k++)
+            if (pos[sg->succ[k]] < before) before = pos[sg->succ[k]];
+        if (before - 1 > pos[s]) perm_move(perm, pos, pos[s], before - 1);
+    }
+    free(pos), free(mine);
+    return 0;
+}
+
 int schedule_steps(const ir_graph *g, exec_step *steps, int nsteps, schedule_stats *st, char *err) {
     return schedule_steps_ex(g, steps, nsteps, NULL, st, err);
 }
@@ -334,6 +400,9 @@ int schedule_steps_ex(const ir_graph *g, exec_step *steps, int nsteps, const int
         snprintf(err, IR_ERRLEN, "schedule: the steps have a dependency cycle");
         goto out;
     }
+    for (int c = 0; c < SCHED_NCAND; c++)
+        if (ok[c] && sg_overlap(&sg, perm[c])) goto oom;
+    if (ok[0]) st->peak_cand[0] = sg_peak(&sg, perm[0]);
     if (!(copy = malloc(((size_t)n + 1) * sizeof(exec_step)))) goto oom;
     int best = -1;
     for (int c = 0; c < SCHED_NCAND; c++) {

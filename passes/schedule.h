@@ -7,6 +7,12 @@
  * sources stay to the end; an output offered in place over an input that dies at the same step
  * (equal size) takes that input's storage. Persistent values are not counted.
  *
+ * Split AllReduces (AllReduceStart / AllReduceWait, the data-parallel pass's gradient buckets):
+ * in every candidate each start is moved to just after the step writing its input (first moving
+ * there the steps that exist only to feed it) and each wait to just before its first reader, so
+ * the communication overlaps the steps between them. "input" below is the given order with
+ * these moves.
+ *
  * Several candidate orders are built; the one whose memory plan (memplan_build) needs the
  * smallest arena wins, then the lowest simulated peak, then the input order, so scheduling
  * never makes the arena larger:

@@ -1,6 +1,8 @@
 /* Executor core of the arena backends (see arena_exec.h). */
 #include "arena_exec.h"
 
+#include "../ir/comm.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -291,7 +293,29 @@ int arena_exec_step(arena_exec *ax, int s, char *err) {
 }
 
 static int is_collective(int op) {
-    return op == OP_AllReduce || op == OP_AllGather || op == OP_ReduceScatter || op == OP_Broadcast || op == OP_Reduce;
+    return op == OP_AllReduce || op == OP_AllGather || op == OP_ReduceScatter || op == OP_Broadcast || op == OP_Reduce ||
+           op == OP_AllReduceStart || op == OP_AllReduceWait;
+}
+
+/* MPI moves a started AllReduce only inside MPI calls: one progress call after every step
+ * while buckets are in flight is what lets them cross during the backward pass, not at the wait */
+static int progress(const arena_exec *ax, char *err) {
+    const ir_comm *c = ax->comm;
+    if (!c || !c->pending || !c->ops->progress) return 0;
+    return c->ops->progress(c->self, err);
+}
+
+static int step_op(const arena_exec *ax, int s) {
+    const exec_step *st = &ax->steps[s];
+    return st->kind == STEP_NODE ? ax->g->nodes[st->node].op : -1;
+}
+
+/* the step that started the AllReduce AllReduceWait step s finishes (-1: none before it) */
+static int start_of(const arena_exec *ax, int s) {
+    int v = ax->g->nodes[ax->steps[s].node].in[0];
+    for (int p = s - 1; p >= 0; p--)
+        if (step_op(ax, p) == OP_AllReduceStart && ax->g->nodes[ax->steps[p].node].out[0] == v) return p;
+    return -1;
 }
 
 /* step s as a trace span: fused kernels by number, library and reference ops by op name */
@@ -311,11 +335,26 @@ static void trace_step(const arena_exec *ax, int s, double t0, double t1) {
 /* the step loop with a span per step (kept apart so the untraced loop has one test per run) */
 static int run_traced(arena_exec *ax, char *err) {
     double start = trace_now_us();
+    double *began = malloc(((size_t)ax->nsteps + 1) * sizeof *began);
+    if (!began) {
+        snprintf(err, IR_ERRLEN, "out of memory tracing a step");
+        return -1;
+    }
     for (int s = 0; s < ax->nsteps; s++) {
         double t0 = trace_now_us();
-        if (arena_exec_step(ax, s, err)) return -1;
-        trace_step(ax, s, t0, trace_now_us());
+        if (arena_exec_step(ax, s, err) || progress(ax, err)) {
+            free(began);
+            return -1;
+        }
+        double t1 = trace_now_us();
+        began[s] = t0;
+        trace_step(ax, s, t0, t1);
+        /* a split AllReduce also as one span from its start to the end of its wait, on its own
+         * row: what overlaps the kernels between them */
+        int from = step_op(ax, s) == OP_AllReduceWait ? start_of(ax, s) : -1;
+        if (from >= 0) trace_span(ax->trace, "AllReduce in flight", "in flight", began[from], t1, from, ax->trace_runs);
     }
+    free(began);
     double t0 = trace_now_us();
     int rc = updates_apply(ax->g, ax->t, &ax->stage, err);
     double t1 = trace_now_us();
@@ -333,7 +372,7 @@ int arena_exec_run(arena_exec *ax, char *err) {
     struct exec_profile *p = ax->prof;
     for (int s = 0; s < ax->nsteps; s++) {
         double t0 = p ? tnow(p->clock) : 0;
-        if (arena_exec_step(ax, s, err)) return -1;
+        if (arena_exec_step(ax, s, err) || progress(ax, err)) return -1;
         if (p) {
             double dt = tnow(p->clock) - t0;
             const exec_step *st = &ax->steps[s];

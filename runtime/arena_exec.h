@@ -50,6 +50,9 @@ struct arena_exec {
     struct exec_profile *prof; /* SSLC_PROFILE */
     struct exec_trace *trace;  /* SSLC_TRACE (runtime/trace.h): owned, closed by arena_exec_free; NULL: untraced */
     int trace_runs;            /* training steps traced so far */
+    /* the communicator whose nonblocking collectives (AllReduceStart) the step loop lets advance
+     * after every step while some are pending (ir/comm.h: progress); NULL: none */
+    const struct ir_comm *comm;
     int poison; /* fill the arena with 0xFF (NaN) before each run: stale or unwritten reads show */
 };
 

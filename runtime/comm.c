@@ -46,6 +46,13 @@ struct comm_watch {
     pthread_mutex_t mu;
     pthread_cond_t cv;
     int stop, running;
+    /* the nonblocking all-reduces started and not yet waited for, in start order; the buffer
+     * names one (the Wait op holds the Start's output, the same storage) */
+    struct pending_reduce {
+        void *buf;
+        MPI_Request req; /* MPI_REQUEST_NULL once a progress call saw it complete */
+    } *pend;
+    int npend, cap;
 };
 
 static long long now_ms(void) {
@@ -176,7 +183,65 @@ static int mpi_barrier(void *self, char *err) {
     return leave(self, MPI_Barrier(MPI_COMM_WORLD), "Barrier", err);
 }
 
-static const ir_comm_ops mpi_ops = {"mpi", mpi_allreduce, mpi_allgather, mpi_reduce_scatter, mpi_broadcast, mpi_barrier};
+/* MPI_Iallreduce, not MPI_Allreduce on a communication thread: MPI stays single-threaded
+ * (MPI_THREAD_SINGLE, as Debian's OpenMPI gives by default; a comm thread would need
+ * MPI_THREAD_MULTIPLE or every MPI call funnelled through it, the forward pass's AllGathers
+ * included), and the progress calls between steps (mpi_progress) are what moves the data */
+static int mpi_allreduce_start(void *self, void *buf, int64_t n, ir_dtype dt, char *err) {
+    struct comm_watch *w = self;
+    ir_comm *c = w->c;
+    if (w->npend == w->cap) {
+        int cap = w->cap ? 2 * w->cap : 16;
+        struct pending_reduce *p = realloc(w->pend, (size_t)cap * sizeof *p);
+        if (!p) {
+            snprintf(err, IR_ERRLEN, "out of memory starting an AllReduce");
+            return -1;
+        }
+        w->pend = p, w->cap = cap;
+    }
+    c->bytes_sent += (uint64_t)comm_ring_bytes(OP_AllReduce, (double)n * (double)elt(dt), c->size);
+    struct pending_reduce *p = &w->pend[w->npend];
+    p->buf = buf;
+    int rc = MPI_Iallreduce(MPI_IN_PLACE, buf, (int)n, mpi_type(dt), MPI_SUM, MPI_COMM_WORLD, &p->req);
+    if (rc != MPI_SUCCESS) return mpi_fail(rc, "Iallreduce", err);
+    w->npend++;
+    c->pending = w->npend;
+    return 0;
+}
+
+static int mpi_allreduce_wait(void *self, void *buf, char *err) {
+    struct comm_watch *w = self;
+    int i = 0;
+    while (i < w->npend && w->pend[i].buf != buf) i++;
+    if (i == w->npend) {
+        snprintf(err, IR_ERRLEN, "AllReduceWait on a buffer no AllReduceStart is pending for (a plan out of order)");
+        return -1;
+    }
+    int rc = MPI_SUCCESS;
+    if (w->pend[i].req != MPI_REQUEST_NULL) {
+        enter(w, "AllReduce (waiting for a gradient bucket)");
+        rc = leave(w, MPI_Wait(&w->pend[i].req, MPI_STATUS_IGNORE), "Wait (AllReduce)", err);
+    }
+    memmove(&w->pend[i], &w->pend[i + 1], (size_t)(w->npend - i - 1) * sizeof *w->pend);
+    w->c->pending = --w->npend;
+    return rc;
+}
+
+/* one MPI_Test per pending request: OpenMPI's nonblocking collectives (libnbc) advance their
+ * rounds only inside MPI calls, so without these the data moves at the wait */
+static int mpi_progress(void *self, char *err) {
+    struct comm_watch *w = self;
+    for (int i = 0; i < w->npend; i++) {
+        if (w->pend[i].req == MPI_REQUEST_NULL) continue;
+        int done = 0, rc = MPI_Test(&w->pend[i].req, &done, MPI_STATUS_IGNORE);
+        if (rc != MPI_SUCCESS) return mpi_fail(rc, "Test (AllReduce)", err);
+    }
+    return 0;
+}
+
+static const ir_comm_ops mpi_ops = {"mpi",          mpi_allreduce,       mpi_allgather,     mpi_reduce_scatter,
+                                    mpi_broadcast,  mpi_barrier,         mpi_allreduce_start, mpi_allreduce_wait,
+                                    mpi_progress};
 
 /* one rank: every collective is a copy */
 static int self_allreduce(void *self, void *buf, int64_t n, ir_dtype dt, char *err) {
@@ -199,7 +264,17 @@ static int self_barrier(void *self, char *err) {
     return 0;
 }
 
-static const ir_comm_ops self_ops = {"self", self_allreduce, self_copy, self_copy, self_broadcast, self_barrier};
+static int self_wait(void *self, void *buf, char *err) {
+    (void)self, (void)buf, (void)err;
+    return 0;
+}
+static int self_progress(void *self, char *err) {
+    (void)self, (void)err;
+    return 0;
+}
+
+static const ir_comm_ops self_ops = {"self",         self_allreduce, self_copy, self_copy, self_broadcast,
+                                     self_barrier,   self_allreduce, self_wait, self_progress};
 
 int comm_open(ir_comm *c, char *err) {
     memset(c, 0, sizeof *c);
@@ -236,8 +311,12 @@ int comm_open(ir_comm *c, char *err) {
 
 void comm_close(ir_comm *c) {
     if (c->ops == &mpi_ops) {
-        watch_stop(c->self);
-        free(c->self);
+        struct comm_watch *w = c->self;
+        watch_stop(w);
+        /* a step that failed between a Start and its Wait leaves requests pending: they are not
+         * waited for (the other ranks may be gone; MPI forbids freeing them), the job ends */
+        free(w->pend);
+        free(w);
         c->self = c;
         MPI_Finalize();
     }
@@ -252,7 +331,8 @@ double comm_ring_bytes(int op, double bytes, int ranks) {
     if (ranks < 2) return 0;
     double f = (double)(ranks - 1) / ranks;
     switch (op) {
-    case OP_AllReduce: return 2 * f * bytes;
+    case OP_AllReduce:
+    case OP_AllReduceStart: return 2 * f * bytes; /* its AllReduceWait sends nothing more */
     case OP_AllGather: return (ranks - 1) * bytes;
     case OP_ReduceScatter:
     case OP_Broadcast:

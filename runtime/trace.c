@@ -46,8 +46,9 @@ double trace_now_us(void) {
 }
 
 void trace_span(exec_trace *t, const char *name, const char *cat, double t0, double t1, int step, int run) {
-    /* training-step spans on their own row, so they do not nest oddly with the ops */
-    int tid = !strcmp(cat, "step") ? 0 : 1;
+    /* training-step spans and collectives in flight (start to wait) on rows of their own, so
+     * they do not nest oddly with the ops they overlap */
+    int tid = !strcmp(cat, "step") ? 0 : !strcmp(cat, "in flight") ? 2 : 1;
     fprintf(t->f, ",\n{\"name\":\"%s\",\"cat\":\"%s\",\"ph\":\"X\",\"ts\":%.3f,\"dur\":%.3f,\"pid\":%d,\"tid\":%d,"
             "\"args\":{\"step\":%d,\"run\":%d}}",
             name, cat, t0, t1 - t0, t->rank, tid, step, run);

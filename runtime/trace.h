@@ -14,7 +14,8 @@ typedef struct exec_trace exec_trace;
  * cannot be created (err IR_ERRLEN) */
 exec_trace *trace_open_env(int rank, int *failed, char *err);
 double trace_now_us(void);
-/* one span [t0, t1] (microseconds from trace_now_us); cat: "kernel", "library", "ref", "collective", "step" */
+/* one span [t0, t1] (microseconds from trace_now_us); cat: "kernel", "library", "ref", "collective",
+ * "step", "in flight" (a split AllReduce from its start to its wait, on a row of its own) */
 void trace_span(exec_trace *t, const char *name, const char *cat, double t0, double t1, int step, int run);
 /* ends the JSON and closes the file */
 void trace_close(exec_trace *t);

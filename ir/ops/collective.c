@@ -11,7 +11,15 @@
  *                       (lightly issue 1528 took only the local gradient's slice)
  *   ReduceScatter    -> AllGather
  *   Broadcast(root)  -> Reduce(root): the sum of every rank's gradient at the root, zero elsewhere
- *   Reduce(root)     -> Broadcast(root) */
+ *   Reduce(root)     -> Broadcast(root)
+ *
+ * AllReduceStart / AllReduceWait split an AllReduce in two so that its communication overlaps
+ * the steps scheduled between them (the data-parallel pass makes them for the gradient
+ * buckets, after autodiff): the start copies x into its output and starts the sum over ranks
+ * in place there; the wait reads that output (so the memory plan keeps the buffer alive and
+ * untouched until the wait), completes the sum and applies the mean. They have no gradient
+ * rule: they are made after differentiation, and an AllReduce is what a graph to differentiate
+ * holds. */
 #include "../comm.h"
 #include "../opkit.h"
 
@@ -109,6 +117,32 @@ int KN(ref_reduce)(const ref_call *c) {
     return 0;
 }
 
+/* starts y = sum over ranks of x, in y's storage (finished by the AllReduceWait reading y) */
+int KN(ref_all_reduce_start)(const ref_call *c) {
+    int one;
+    const ir_comm *m = KN(comm_of)(c, "AllReduceStart", &one);
+    if (!m && !one) return -1;
+    KN(copy_in)(c);
+    if (one) return 0;
+    if (!m->ops->allreduce_start) return m->ops->allreduce_sum(m->self, OUT(0), c->out[0].numel, REAL_DT, c->err);
+    return m->ops->allreduce_start(m->self, OUT(0), c->out[0].numel, REAL_DT, c->err);
+}
+
+/* y = the finished sum (or mean) of the AllReduceStart whose output is x */
+int KN(ref_all_reduce_wait)(const ref_call *c) {
+    int one;
+    const ir_comm *m = KN(comm_of)(c, "AllReduceWait", &one);
+    if (!m && !one) return -1;
+    if (!one && m->ops->allreduce_wait && m->ops->allreduce_wait(m->self, c->in[0].data, c->err)) return -1;
+    KN(copy_in)(c);
+    if (!one && ir_get_i(c->node, "mean")) {
+        real *y = OUT(0);
+        real inv = (real)1 / (real)m->size;
+        for (int64_t i = 0; i < c->out[0].numel; i++) y[i] *= inv;
+    }
+    return 0;
+}
+
 #ifndef SSLC_REF_F64
 static int check_common(ir_graph *g, const ir_node *n, const char *op) {
     const ir_value *x = &g->vals[n->in[0]];
@@ -132,6 +166,26 @@ static int all_reduce_infer(ir_graph *g, ir_node *n, ir_shape *os, ir_dtype *od)
     if (mean != 0 && mean != 1) return ir_fail(g, "AllReduce: mean must be 0 (sum) or 1, got %lld", (long long)mean);
     return same_infer(g, n, os, od, "AllReduce");
 }
+static int all_reduce_start_infer(ir_graph *g, ir_node *n, ir_shape *os, ir_dtype *od) {
+    return check_common(g, n, "AllReduceStart") ? -1 : ir_infer_same(g, n, os, od);
+}
+
+/* the input must be an AllReduceStart's output with the same rank count: the wait finishes
+ * that start's communication and nothing else */
+static int all_reduce_wait_infer(ir_graph *g, ir_node *n, ir_shape *os, ir_dtype *od) {
+    int64_t mean = ir_get_i(n, "mean");
+    if (mean != 0 && mean != 1) return ir_fail(g, "AllReduceWait: mean must be 0 (sum) or 1, got %lld", (long long)mean);
+    int x = n->in[0], start = -1;
+    for (int i = 0; i < g->nnodes && start < 0; i++)
+        if (&g->nodes[i] != n && g->nodes[i].nout == 1 && g->nodes[i].out[0] == x) start = i;
+    if (start < 0 || g->nodes[start].op != OP_AllReduceStart)
+        return ir_fail(g, "AllReduceWait: its input must be an AllReduceStart's output (the buffer it finishes)");
+    if (ir_get_i(&g->nodes[start], "ranks") != ir_get_i(n, "ranks"))
+        return ir_fail(g, "AllReduceWait: %lld ranks, its AllReduceStart %lld", (long long)ir_get_i(n, "ranks"),
+                       (long long)ir_get_i(&g->nodes[start], "ranks"));
+    return check_common(g, n, "AllReduceWait") ? -1 : ir_infer_same(g, n, os, od);
+}
+
 static int broadcast_infer(ir_graph *g, ir_node *n, ir_shape *os, ir_dtype *od) {
     return same_infer(g, n, os, od, "Broadcast");
 }
@@ -178,6 +232,11 @@ static int ir_reduce_to(ir_graph *g, int x, int ranks, int root) {
     return collective(g, OP_Reduce, x, ranks, "root", root);
 }
 
+int ir_all_reduce_start(ir_graph *g, int x, int ranks) { return collective(g, OP_AllReduceStart, x, ranks, NULL, 0); }
+int ir_all_reduce_wait(ir_graph *g, int started, int ranks, int mean) {
+    return collective(g, OP_AllReduceWait, started, ranks, "mean", mean);
+}
+
 static int ranks_of(const ir_graph *g, int node) { return (int)ir_get_i(&g->nodes[node], "ranks"); }
 
 static int all_reduce_grad(ir_graph *g, int node, const int *gy, const int *want, int *gx) {
@@ -211,6 +270,13 @@ static int all_gather_grad(ir_graph *g, int node, const int *gy, const int *want
     return 0;
 }
 
+static int split_all_reduce_grad(ir_graph *g, int node, const int *gy, const int *want, int *gx) {
+    (void)gy, (void)want, (void)gx;
+    return ir_fail(g, "%s has no gradient rule: split AllReduces are made after differentiation (differentiate an "
+                      "AllReduce)",
+                   ir_optable[g->nodes[node].op]->name);
+}
+
 static int reduce_scatter_grad(ir_graph *g, int node, const int *gy, const int *want, int *gx) {
     if (want[0]) gx[0] = ir_all_gather(g, gy[0], ranks_of(g, node));
     return 0;
@@ -236,6 +302,8 @@ REF_PROTO(ref_all_gather);
 REF_PROTO(ref_reduce_scatter);
 REF_PROTO(ref_broadcast);
 REF_PROTO(ref_reduce);
+REF_PROTO(ref_all_reduce_start);
+REF_PROTO(ref_all_reduce_wait);
 const ir_opdef op_AllReduce = {.name = "AllReduce", .min_in = 1, .max_in = 1, .nout = 1, .nattrs = 3,
                                .attrs = {{"ranks", AT_INT, 1}, {"mean", AT_INT, 0}, {"root", AT_INT, 0}},
                                .infer = all_reduce_infer, REF(ref_all_reduce), .grad = all_reduce_grad,
@@ -252,4 +320,12 @@ const ir_opdef op_Broadcast = {.name = "Broadcast", .min_in = 1, .max_in = 1, .n
 const ir_opdef op_Reduce = {.name = "Reduce", .min_in = 1, .max_in = 1, .nout = 1, .flags = OPF_GRAD_ONLY,
                             .nattrs = 2, .attrs = {{"ranks", AT_INT, 1}, {"root", AT_INT, 0}}, .infer = reduce_infer,
                             REF(ref_reduce), .grad = reduce_grad, .flops = no_flops};
+const ir_opdef op_AllReduceStart = {.name = "AllReduceStart", .min_in = 1, .max_in = 1, .nout = 1, .nattrs = 1,
+                                    .attrs = {{"ranks", AT_INT, 1}},
+                                    .infer = all_reduce_start_infer, REF(ref_all_reduce_start),
+                                    .grad = split_all_reduce_grad, .flops = no_flops};
+const ir_opdef op_AllReduceWait = {.name = "AllReduceWait", .min_in = 1, .max_in = 1, .nout = 1, .nattrs = 2,
+                                   .attrs = {{"ranks", AT_INT, 1}, {"mean", AT_INT, 0}},
+                                   .infer = all_reduce_wait_infer, REF(ref_all_reduce_wait),
+                                   .grad = split_all_reduce_grad, .flops = no_flops};
 #endif

@@ -19,6 +19,8 @@ static int apply(ir_graph *g, int op, int x, int ranks) {
     case OP_AllGather: return ir_all_gather(g, x, ranks);
     case OP_ReduceScatter: return ir_reduce_scatter(g, x, ranks);
     case OP_Broadcast: return ir_broadcast(g, x, ranks, 0);
+    case OP_AllReduceStart:
+    case OP_AllReduceWait: return ir_all_reduce_wait(g, ir_all_reduce_start(g, x, ranks), ranks, 0);
     default: return -1;
     }
 }
@@ -119,6 +121,49 @@ static int broadcast_f(void) { return fwd_one(OP_Broadcast) || grad_is(OP_Broadc
 /* Reduce is created by Broadcast's gradient rule (its one-rank run: broadcast_g's gradcheck) */
 static int reduce_f(void) { return grad_is(OP_Broadcast, 3, OP_Reduce) || grad_is(OP_AllReduce, 2, OP_AllReduce); }
 
+/* the split AllReduce: the identity on one rank, its shape kept over two; a wait on anything
+ * but a start's output, or with another rank count, is refused; it has no gradient rule
+ * (made after differentiation), and autodiff says so instead of dropping the gradient */
+static int split_f(void) {
+    if (fwd_one(OP_AllReduceStart)) return 1;
+    ir_graph g;
+    ir_graph_init(&g);
+    int x = ir_input(&g, "x", DT_F32, IR_SHAPE(6, 2));
+    int st = ir_all_reduce_start(&g, x, 2);
+    int y = ir_all_reduce_wait(&g, st, 2, 1);
+    CHECK(y >= 0 && g.vals[y].shape.ndim == 2 && g.vals[y].shape.d[0] == 6 && g.vals[st].shape.d[1] == 2,
+          "split AllReduce shapes: %s", g.err);
+    ir_graph_free(&g);
+    ir_graph_init(&g);
+    x = ir_input(&g, "x", DT_F32, IR_SHAPE(6));
+    CHECK(ir_all_reduce_wait(&g, ir_neg(&g, x), 2, 0) < 0 && strstr(g.err, "AllReduceStart's output"),
+          "a wait on a plain value accepted: %s", g.err);
+    ir_graph_free(&g);
+    ir_graph_init(&g);
+    x = ir_input(&g, "x", DT_F32, IR_SHAPE(6));
+    CHECK(ir_all_reduce_wait(&g, ir_all_reduce_start(&g, x, 2), 3, 0) < 0 && strstr(g.err, "3 ranks"),
+          "a wait over another rank count accepted: %s", g.err);
+    ir_graph_free(&g);
+    ir_graph_init(&g);
+    x = ir_input(&g, "x", DT_I64, IR_SHAPE(6));
+    CHECK(ir_all_reduce_start(&g, x, 2) < 0 && strstr(g.err, "float"), "an integer start accepted: %s", g.err);
+    ir_graph_free(&g);
+    return 0;
+}
+
+static int split_g(void) {
+    ir_graph g;
+    ir_graph_init(&g);
+    int x = ir_param(&g, "x", IR_SHAPE(4), ir_init_uniform(-1, 1), 0);
+    int y = apply(&g, OP_AllReduceStart, x, 2);
+    int loss = ir_reduce_sum(&g, ir_mul(&g, y, y), NULL, 0, 0);
+    int gx = -1;
+    CHECK(loss >= 0 && autodiff(&g, loss, &x, 1, &gx) != 0 && strstr(g.err, "AllReduceWait has no gradient rule"),
+          "autodiff through a split AllReduce: '%s'", g.err);
+    ir_graph_free(&g);
+    return 0;
+}
+
 static int grad_one(int op) {
     coll_ctx c = {op};
     char label[64];
@@ -136,5 +181,7 @@ OPTEST_FAMILY(collective) = {
     {"ReduceScatter", reduce_scatter_f, reduce_scatter_g},
     {"Broadcast", broadcast_f, broadcast_g},
     {"Reduce", reduce_f, NULL},
+    {"AllReduceStart", split_f, split_g},
+    {"AllReduceWait", split_f, split_g},
     {NULL, NULL, NULL},
 };
