@@ -75,18 +75,18 @@ int bf16_graph(const ir_graph *in, int share_activations, ir_graph *out, bf16_st
         for (int k = 0; k < nops && k < n->nin; k++) {
             int v = map[n->in[k]];
             if (v < 0 || out->vals[v].dtype != DT_F32) continue;
-            /* parameters: one copy per step whatever the side (the float32 master stays) */
-            int sd = in->vals[n->in[k]].kind == VK_PARAM ? 0 : side;
+            /* parameters too get one copy per side: a copy shared by both sides would keep every
+             * layer's bf16 weights alive through the loss, where the peak often is */
             if ((size_t)v >= cap) {
                 ir_fail(out, "bf16: value table overflow");
                 break;
             }
-            if (cast[sd][v] < 0) {
-                cast[sd][v] = ir_cast(out, v, DT_BF16);
+            if (cast[side][v] < 0) {
+                cast[side][v] = ir_cast(out, v, DT_BF16);
                 s.casts++;
             }
             saved[k] = v;
-            map[n->in[k]] = cast[sd][v];
+            map[n->in[k]] = cast[side][v];
         }
         if (nops && (saved[0] >= 0 || saved[1] >= 0)) s.products++;
         rw_copy_node(in, n, map, out);
