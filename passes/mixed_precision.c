@@ -70,23 +70,24 @@ int bf16_graph(const ir_graph *in, int share_activations, ir_graph *out, bf16_st
     for (int i = 0; i < in->nnodes && !out->failed; i++) {
         const ir_node *n = &in->nodes[i];
         int nops = is_layer_product(in, n, feeds) ? 2 : 0; /* the two multiplied operands, not a bias */
-        int side = share_activations || boundary < 0 || i <= boundary ? 0 : 1;
+        int side = boundary < 0 || i <= boundary ? 0 : 1;
         int saved[2] = {-1, -1};
         for (int k = 0; k < nops && k < n->nin; k++) {
             int v = map[n->in[k]];
             if (v < 0 || out->vals[v].dtype != DT_F32) continue;
             /* parameters too get one copy per side: a copy shared by both sides would keep every
              * layer's bf16 weights alive through the loss, where the peak often is */
+            int sd = share_activations && in->vals[n->in[k]].kind != VK_PARAM ? 0 : side;
             if ((size_t)v >= cap) {
                 ir_fail(out, "bf16: value table overflow");
                 break;
             }
-            if (cast[side][v] < 0) {
-                cast[side][v] = ir_cast(out, v, DT_BF16);
+            if (cast[sd][v] < 0) {
+                cast[sd][v] = ir_cast(out, v, DT_BF16);
                 s.casts++;
             }
             saved[k] = v;
-            map[n->in[k]] = cast[side][v];
+            map[n->in[k]] = cast[sd][v];
         }
         if (nops && (saved[0] >= 0 || saved[1] >= 0)) s.products++;
         rw_copy_node(in, n, map, out);
