@@ -6,7 +6,8 @@
  * forward/backward boundary (parameters included: a weight's bf16 copy does not live through the
  * loss). share_activations makes one cast of an activation serve both sides, keeping its bf16
  * copy alive into the backward pass; it saves nothing while the float32 original also stays for
- * BatchNorm's and ReLU's gradients (every method's arena grows 20-50 %), so sslc does not use it. Nothing
+ * the gradients of BatchNorm and the activations (every method's arena grows, by 6-50 %), so sslc
+ * does not use it. Nothing
  * else changes dtype: BatchNorm and its statistics, softmax and normalizations, losses, the
  * optimizer, parameters (the master weights) and state stay float32, so checkpoints are float32.
  * Biases stay float32 (added to the float32 accumulator). */
