@@ -91,6 +91,45 @@ static int cmp_span(const void *a, const void *b) {
     const span *x = a, *y = b;
     return x->off < y->off ? -1 : x->off > y->off;
 }
+/* the second placement order: larger footprint in time (bytes x steps) first. bf16 plans mix
+ * 2- and 4-byte copies of the same tensors, which largest-first packs loosely (BYOL 200.8 MiB
+ * against 199.2, NNCLR 369.3 against 361.9, DINO 451.7 against 444.9) */
+static int cmp_group_area(const void *a, const void *b) {
+    const group *x = a, *y = b;
+    double ax = (double)x->size * (x->end - x->start + 1), ay = (double)y->size * (y->end - y->start + 1);
+    if (ax != ay) return ax > ay ? -1 : 1;
+    return cmp_group(a, b);
+}
+#define NORDERS 2
+static int (*const orders[NORDERS])(const void *, const void *) = {cmp_group, cmp_group_area};
+
+/* Best fit of the groups in the given order among the gaps left by placed groups that overlap
+ * in time; sets G[].offset and returns the arena size. */
+static int64_t place(group *G, const group *order, int ng, int *placed, span *sp) {
+    int np = 0;
+    int64_t arena = 0;
+    for (int oi = 0; oi < ng; oi++) {
+        group *x = &G[order[oi].idx];
+        int ns = 0;
+        for (int p = 0; p < np; p++) {
+            const group *y = &G[placed[p]];
+            if (y->start <= x->end && x->start <= y->end && y->size > 0) sp[ns++] = (span){y->offset, y->offset + y->size};
+        }
+        qsort(sp, (size_t)ns, sizeof(span), cmp_span);
+        int64_t cur = 0, best = -1, best_gap = 0;
+        for (int i = 0; i < ns; i++) {
+            if (sp[i].off > cur) {
+                int64_t gap = sp[i].off - cur;
+                if (gap >= x->size && (best < 0 || gap < best_gap)) best = cur, best_gap = gap;
+            }
+            if (sp[i].end > cur) cur = sp[i].end;
+        }
+        x->offset = best >= 0 ? best : cur;
+        if (x->offset + x->size > arena) arena = x->offset + x->size;
+        placed[np++] = order[oi].idx;
+    }
+    return arena;
+}
 
 int memplan_build(const ir_graph *g, const exec_step *steps, int n, memplan *mp, char *err) {
     return memplan_build_ex(g, steps, n, NULL, mp, err);
@@ -112,6 +151,7 @@ int memplan_build_scratch(const ir_graph *g, const exec_step *raw, int n, const 
     unsigned char *taken = calloc((size_t)nv + 1, 1);
     group *G = malloc(((size_t)nv + (size_t)n + 1) * sizeof(group)); /* values, then scratch buffers */
     span *sp = NULL;
+    int64_t *off2 = NULL;
     int64_t *diff = calloc((size_t)n + 2, sizeof(int64_t));
     mp->loc = calloc((size_t)nv + 1, sizeof(exec_loc));
     mp->nvals = nv;
@@ -151,34 +191,24 @@ int memplan_build_scratch(const ir_graph *g, const exec_step *raw, int n, const 
     int nvg = ng; /* groups from here on are scratch buffers: group nvg + k is step sgrp[k] */
     for (int s = 0; scratch && s < n; s++)
         if (scratch[s] > 0) G[ng] = (group){s, s, align_up(scratch[s]), -1, nv + s, ng}, ng++;
-    /* placement: largest first, best fit among the gaps left by placed groups that overlap in time */
+    /* placement in each order; the smallest arena wins (the first order on a tie) */
     order = malloc(((size_t)ng + 1) * sizeof(group));
     placed = malloc(((size_t)ng + 1) * sizeof(int));
     sp = malloc(((size_t)ng + 1) * sizeof(span));
-    if (!order || !placed || !sp) goto oom;
-    if (ng) memcpy(order, G, (size_t)ng * sizeof(group));
-    qsort(order, (size_t)ng, sizeof(group), cmp_group);
-    int np = 0;
-    for (int oi = 0; oi < ng; oi++) {
-        group *x = &G[order[oi].idx];
-        int ns = 0;
-        for (int p = 0; p < np; p++) {
-            const group *y = &G[placed[p]];
-            if (y->start <= x->end && x->start <= y->end && y->size > 0) sp[ns++] = (span){y->offset, y->offset + y->size};
+    off2 = malloc(((size_t)ng + 1) * sizeof(int64_t));
+    if (!order || !placed || !sp || !off2) goto oom;
+    int64_t best_arena = -1;
+    for (int pass = 0; pass < NORDERS; pass++) {
+        if (ng) memcpy(order, G, (size_t)ng * sizeof(group));
+        qsort(order, (size_t)ng, sizeof(group), orders[pass]);
+        int64_t arena = place(G, order, ng, placed, sp);
+        if (best_arena < 0 || arena < best_arena) {
+            best_arena = arena;
+            for (int i = 0; i < ng; i++) off2[i] = G[i].offset;
         }
-        qsort(sp, (size_t)ns, sizeof(span), cmp_span);
-        int64_t cur = 0, best = -1, best_gap = 0;
-        for (int i = 0; i < ns; i++) {
-            if (sp[i].off > cur) {
-                int64_t gap = sp[i].off - cur;
-                if (gap >= x->size && (best < 0 || gap < best_gap)) best = cur, best_gap = gap;
-            }
-            if (sp[i].end > cur) cur = sp[i].end;
-        }
-        x->offset = best >= 0 ? best : cur;
-        if (x->offset + x->size > mp->arena_bytes) mp->arena_bytes = x->offset + x->size;
-        placed[np++] = order[oi].idx;
     }
+    for (int i = 0; i < ng; i++) G[i].offset = off2[i];
+    mp->arena_bytes = best_arena < 0 ? 0 : best_arena;
     for (int v = 0; v < nv; v++)
         if (grp[v] >= 0) mp->loc[v] = (exec_loc){LOC_ARENA, G[grp[v]].offset, exec_value_bytes(g, v)};
     for (int s = 0; scratch_off && s < n; s++) scratch_off[s] = -1;
@@ -203,7 +233,7 @@ oom:
     snprintf(err, IR_ERRLEN, "out of memory planning memory");
 out:
     if (rc) memplan_free(mp);
-    free(def), free(last), free(grp), free(order), free(placed), free(taken), free(G), free(sp), free(diff);
+    free(def), free(last), free(grp), free(order), free(placed), free(taken), free(G), free(sp), free(diff), free(off2);
     free(steps);
     return rc;
 }

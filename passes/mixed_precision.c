@@ -70,13 +70,14 @@ int bf16_graph(const ir_graph *in, int share_activations, ir_graph *out, bf16_st
     for (int i = 0; i < in->nnodes && !out->failed; i++) {
         const ir_node *n = &in->nodes[i];
         int nops = is_layer_product(in, n, feeds) ? 2 : 0; /* the two multiplied operands, not a bias */
-        int side = share_activations || boundary < 0 || i <= boundary ? 0 : 1;
+        int side = boundary < 0 || i <= boundary ? 0 : 1;
         int saved[2] = {-1, -1};
         for (int k = 0; k < nops && k < n->nin; k++) {
             int v = map[n->in[k]];
             if (v < 0 || out->vals[v].dtype != DT_F32) continue;
-            /* parameters: one copy per step whatever the side (the float32 master stays) */
-            int sd = in->vals[n->in[k]].kind == VK_PARAM ? 0 : side;
+            /* parameters too get one copy per side: a copy shared by both sides would keep every
+             * layer's bf16 weights alive through the loss, where the peak often is */
+            int sd = share_activations && in->vals[n->in[k]].kind != VK_PARAM ? 0 : side;
             if ((size_t)v >= cap) {
                 ir_fail(out, "bf16: value table overflow");
                 break;

@@ -19,7 +19,9 @@
  *   input        the order given
  *   greedy       list scheduling: the ready step with the smallest (allocated - freed) bytes
  *   frees-first  ready steps that free at least what they allocate first, else input order
- *   rpo          reverse post-order of a depth-first walk along consumers (two visit orders) */
+ *   rpo          reverse post-order of a depth-first walk along consumers (two visit orders)
+ *   greedy-casts bf16 graphs only: greedy as the float32 graph would make it, each cast step
+ *                run just before its first reader (so bf16 never needs a larger arena) */
 #ifndef SSLC_SCHEDULE_H
 #define SSLC_SCHEDULE_H
 #include <stdint.h>
@@ -27,7 +29,7 @@
 #include "exec.h"
 
 #define MEMPLAN_ALIGN 64
-#define SCHED_NCAND 5
+#define SCHED_NCAND 6
 
 typedef struct {
     int64_t peak_input, arena_input;   /* simulated peak / planned arena of the input order */
@@ -37,7 +39,7 @@ typedef struct {
     int chosen;                        /* index of the chosen candidate */
 } schedule_stats;
 
-const char *schedule_candidate_name(int i); /* "input", "greedy", "frees-first", "rpo", "rpo-rev" */
+const char *schedule_candidate_name(int i); /* "input", "greedy", "frees-first", "rpo", "rpo-rev", "greedy-casts" */
 
 /* Reorders steps[0..nsteps) in place. st may be NULL. Returns 0, or -1 with err (IR_ERRLEN)
  * for an invalid step list (see exec_steps_validate), a read of an intermediate nobody writes,
