@@ -6,18 +6,26 @@
 #include "cli.h"
 #include "train_recipe.h"
 
-/* the defaults of both commands, which differ (tset: the method option train sets, or NULL) */
+static int has_arg(const char *const *args, const char *name) {
+    for (; *args; args++)
+        if (!strcmp(*args, name)) return 1;
+    return 0;
+}
+
+/* the defaults of both commands, which differ (tset: the method options train sets; targs: the
+ * compile options train adds for the method, which replace train's general --lr/--weight-decay) */
 static void print_defaults(const char *const *tset, const char *const *targs) {
     char sets[256] = "";
     size_t k = 0;
+    const char *lr = has_arg(targs, "--lr") ? "" : " --lr " TRAIN_DEFAULT_LR;
+    const char *wd = has_arg(targs, "--weight-decay") ? "" : " --weight-decay " TRAIN_DEFAULT_WD;
     for (; *targs; targs++) k += (size_t)snprintf(sets + k, k < sizeof sets ? sizeof sets - k : 0, " %s", *targs);
     for (; *tset; tset++) k += (size_t)snprintf(sets + k, k < sizeof sets ? sizeof sets - k : 0, " --set %s", *tset);
     printf("  defaults: sslc compile --backbone resnet18 --width 1 --image-size 32 --channels 3 --batch 256\n"
            "                        --optimizer sgd --lr 0.05 --weight-decay 0 --lr-schedule cosine\n"
-           "            sslc train  --width " TRAIN_DEFAULT_WIDTH " --optimizer " TRAIN_DEFAULT_OPTIMIZER " --lr " TRAIN_DEFAULT_LR
-           " --weight-decay " TRAIN_DEFAULT_WD "%s,\n"
+           "            sslc train  --width " TRAIN_DEFAULT_WIDTH " --optimizer " TRAIN_DEFAULT_OPTIMIZER "%s%s%s,\n"
            "                        image size and channels of --data (" TRAIN_DEFAULT_DATA "), %d epochs\n",
-           sets, TRAIN_DEFAULT_EPOCHS);
+           lr, wd, sets, TRAIN_DEFAULT_EPOCHS);
 }
 
 int cmd_methods(int argc, char **argv) {

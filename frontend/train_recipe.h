@@ -19,13 +19,13 @@
 #define TRAIN_DEFAULT_WD "1e-6"
 
 /* The method options `sslc train` sets unlike PySSL's defaults, as NAME=VALUE strings ending
- * with NULL (simclr, simclrv2: temperature=0.2; vicreg: a 2048-wide expander; nnclr: a support
+ * with NULL (simclr, simclrv2: temperature=0.2; vicreg: a 1024-wide expander; nnclr: a support
  * set that fills within the first epoch); never NULL itself. */
 const char *const *train_default_sets(const method_def *m);
 /* The compile options `sslc train` adds for a method before the user's (which override them), as
  * an argv fragment ending with NULL; never NULL itself. mae: --backbone vit-tiny, and with
  * train's default AdamW (no --optimizer given) the reference's --adam-beta2 0.95
- * --weight-decay 0.05. */
+ * --weight-decay 0.05; vicreg, with train's default AdamW: --lr 3e-3 --warmup-epochs 0.5. */
 const char *const *train_default_args(const method_def *m, int optimizer_given);
 
 /* One line "recipe: method ..., backbone ..., ..." on stdout from the options a plan records

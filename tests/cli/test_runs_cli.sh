@@ -46,12 +46,16 @@ grep -q "temperature .*default 0.5 .*(sslc train: 0.2)" m.txt && grep -q "sslc c
     grep -q "sslc train  --width 0.25 --optimizer adamw" m.txt && ok "methods simclr: train's defaults beside compile's" \
     || bad "methods simclr: $(cat m.txt)"
 "$sslc" methods vicreg >m.txt
-grep -q "hidden_dim .*default 8192 .*(sslc train: 2048)" m.txt && grep -q "projection_dim .*default 8192 .*(sslc train: 2048)" m.txt &&
-    grep -q "sslc train .*--set hidden_dim=2048 --set projection_dim=2048" m.txt \
-    && ok "methods vicreg: both of train's --set defaults shown" || bad "methods vicreg: $(cat m.txt)"
+grep -q "hidden_dim .*default 8192 .*(sslc train: 1024)" m.txt && grep -q "projection_dim .*default 8192 .*(sslc train: 1024)" m.txt &&
+    grep -q "sslc train  --width 0.25 --optimizer adamw --weight-decay 1e-6 --lr 3e-3 --warmup-epochs 0.5 --set hidden_dim=1024 --set projection_dim=1024," m.txt \
+    && ok "methods vicreg: train's --set, learning rate and warm-up defaults shown" || bad "methods vicreg: $(cat m.txt)"
 "$sslc" train vicreg --data fake:256:1x28x28 --steps 1 --no-eval --online-knn off --set hidden_dim=64 --out v1 >v.txt 2>&1 &&
-    grep -q "recipe: .*projection_dim 2048, hidden_dim 64," v.txt \
+    grep -q "recipe: .*optimizer adamw, lr 0.003, .*(warm-up 0.5 epochs), projection_dim 1024, hidden_dim 64," v.txt \
     && ok "train vicreg: its defaults applied, a --set given overrides one" || bad "train vicreg: $(head -c 600 v.txt)"
+# with --optimizer given the optimizer's own rate and no warm-up, as for every method
+"$sslc" train vicreg --data fake:256:1x28x28 --steps 1 --no-eval --online-knn off --set hidden_dim=64 --set projection_dim=64 \
+    --optimizer sgd --out v2 >v.txt 2>&1 && grep -q "recipe: .*optimizer sgd, lr 0.05, .*(warm-up 0 epochs)" v.txt \
+    && ok "train vicreg --optimizer sgd: train's vicreg rate and warm-up left out" || bad "train vicreg --optimizer: $(head -c 600 v.txt)"
 # MAE: train picks a ViT and the reference's AdamW (beta2 0.95, weight decay 0.05); with
 # --optimizer given only the backbone
 "$sslc" methods mae >m.txt
