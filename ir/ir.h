@@ -119,6 +119,7 @@ enum {
     OPF_NO_GRAD = 1 << 1,   /* not differentiable by design (state/optimizer/integer ops) */
     OPF_ELEMENTWISE = 1 << 2,
     OPF_STOP = 1 << 3, /* output carries no gradient (StopGradient) */
+    OPF_COLLECTIVE = 1 << 4, /* runs over the communicator (ir/comm.h): every rank must run it */
 };
 
 typedef struct {

@@ -75,22 +75,15 @@ int moco_key_encoder(method_ctx *ctx, int x, int m, moco_projector_fn projector)
     return ir_stop_gradient(g, k);
 }
 
-/* shuffle-BN, the reference's _batch_shuffle_ddp: the key view of every rank gathered (rank
- * order), rows P[rank·b ...] of it taken (P the step's permutation of the global batch, drawn on
- * the host: aug.batchperm.key row 0, runtime/augment.h), so each rank's key encoder normalizes a
- * random block of the global batch */
-static int shuffle_keys_in(method_ctx *ctx, int x, int perm) {
+/* Shuffle-BN, the reference's _batch_shuffle_ddp / _batch_unshuffle_ddp: every rank's x
+ * gathered (rank order) and the rows of row `which` of aug.batchperm.key taken (runtime/augment.h:
+ * 0, this rank's block of P, the step's permutation of the global batch, so each rank's key
+ * encoder normalizes a random block of it; 1, the same block of P⁻¹, which brings this rank's
+ * own samples' keys back in its order). */
+static int permuted_rows(method_ctx *ctx, int x, int perm, int which) {
     ir_graph *g = ctx->g;
-    int rows = ir_reshape(g, ir_slice(g, perm, 0, 0, 1), IR_SHAPE(ctx->batch));
+    int rows = ir_reshape(g, ir_slice(g, perm, 0, which, which + 1), IR_SHAPE(ctx->batch));
     return ir_gather(g, ctx->ranks > 1 ? ir_all_gather(g, x, ctx->ranks) : x, rows);
-}
-
-/* _batch_unshuffle_ddp: every rank's keys gathered, rows P⁻¹[rank·b ...] (row 1) taken: this
- * rank's own samples' keys, in its order */
-static int unshuffle_keys(method_ctx *ctx, int k, int perm) {
-    ir_graph *g = ctx->g;
-    int rows = ir_reshape(g, ir_slice(g, perm, 0, 1, 2), IR_SHAPE(ctx->batch));
-    return ir_gather(g, ctx->ranks > 1 ? ir_all_gather(g, k, ctx->ranks) : k, rows);
 }
 
 int moco_queue_build(method_ctx *ctx, moco_projector_fn projector) {
@@ -108,9 +101,9 @@ int moco_queue_build(method_ctx *ctx, moco_projector_fn projector) {
     int m = method_sched_input(ctx, "m", mopt(ctx, "m"));
     int shuffle = mopt(ctx, "shuffle_bn") != 0;
     int perm = shuffle ? ir_input(g, "aug.batchperm.key", DT_I64, IR_SHAPE(2, ctx->batch)) : -1;
-    int xk = shuffle ? shuffle_keys_in(ctx, ctx->views[1], perm) : ctx->views[1];
+    int xk = shuffle ? permuted_rows(ctx, ctx->views[1], perm, 0) : ctx->views[1];
     int k = l2_normalize(g, moco_key_encoder(ctx, xk, m, projector));
-    if (shuffle) k = unshuffle_keys(ctx, k, perm);
+    if (shuffle) k = permuted_rows(ctx, k, perm, 1);
     /* queue [projection_dim, K]: torch.randn normalized along dim 0, as PySSL */
     int queue = mb_state(mb, "queue", DT_F32, IR_SHAPE(p, K), ir_init_normal_l2(0, 1));
     int ptr = mb_state(mb, "queue_ptr", DT_I64, IR_SHAPE(1), ir_init_const(0));

@@ -7,15 +7,10 @@
 
 #include "../ir/builder.h"
 
-static int is_collective(int op) {
-    return op == OP_AllReduce || op == OP_AllGather || op == OP_ReduceScatter || op == OP_Broadcast || op == OP_Reduce ||
-           op == OP_AllReduceStart || op == OP_AllReduceWait;
-}
-
 int dp_graph_ranks(const ir_graph *g) {
     int ranks = 1, seen = 0;
     for (int i = 0; i < g->nnodes; i++) {
-        if (!is_collective(g->nodes[i].op)) continue;
+        if (!(ir_optable[g->nodes[i].op]->flags & OPF_COLLECTIVE)) continue;
         int r = (int)ir_get_i(&g->nodes[i], "ranks");
         if (seen && r != ranks) return -1;
         ranks = r, seen = 1;

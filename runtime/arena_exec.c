@@ -292,11 +292,6 @@ int arena_exec_step(arena_exec *ax, int s, char *err) {
     return -1;
 }
 
-static int is_collective(int op) {
-    return op == OP_AllReduce || op == OP_AllGather || op == OP_ReduceScatter || op == OP_Broadcast || op == OP_Reduce ||
-           op == OP_AllReduceStart || op == OP_AllReduceWait;
-}
-
 /* MPI moves a started AllReduce only inside MPI calls: one progress call after every step
  * while buckets are in flight is what lets them cross during the backward pass, not at the wait */
 static int progress(const arena_exec *ax, char *err) {
@@ -328,7 +323,7 @@ static void trace_step(const arena_exec *ax, int s, double t0, double t1) {
         return;
     }
     int op = ax->g->nodes[st->node].op;
-    const char *cat = is_collective(op) ? "collective" : ax->lib.op[op] ? "library" : "ref";
+    const char *cat = ir_optable[op]->flags & OPF_COLLECTIVE ? "collective" : ax->lib.op[op] ? "library" : "ref";
     trace_span(ax->trace, ir_optable[op]->name, cat, t0, t1, s, ax->trace_runs);
 }
 

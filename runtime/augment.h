@@ -14,7 +14,7 @@
  * AUG_MAX_VIEWS + k, b), k its index among the graph's shuffle inputs. They need no `images`
  * input and no pipeline, so a plan compiled with --augment none draws them too. In a
  * data-parallel job b is the row's global index (rank × batch + row) and the seed is the run's,
- * not the rank's (aug_shuffles_for_rank), so N ranks × batch B/N draw the rows one rank × B
+ * not the rank's (aug_set_rank), so N ranks × batch B/N draw the rows one rank × B
  * draws and the job computes what one process would (aug_set_rank).
  *
  * A batch permutation (MoCo's shuffle-BN), graph input aug.batchperm.<name>, i64 [2, b]: the host
@@ -58,7 +58,7 @@ typedef struct {
     int images;                         /* value id of `images` */
     int slot[AUG_MAX_VIEWS][AP__COUNT]; /* index into in[] of each view's parameter, -1 if none */
     int ninputs;
-    aug_input in[AUG_MAX_VIEWS * AP__COUNT + AUG_MAX_SHUFFLES];
+    aug_input in[AUG_MAX_VIEWS * AP__COUNT + 2 * AUG_MAX_SHUFFLES]; /* views, shuffles, batch permutations */
     int rank, ranks;      /* this process in its data-parallel job (0 of 1 unless aug_set_rank) */
     int shuffle_own_seed; /* 1: shuffles and batch permutations drawn from shuffle_seed, not aug_draw's seed */
     uint64_t shuffle_seed;

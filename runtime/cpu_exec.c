@@ -206,9 +206,8 @@ int cpu_exec_place(cpu_exec *x, char *err) {
     x->core.lib.ctx = x;
     if (x->nconv)
         x->core.lib.op[OP_Conv] = x->core.lib.op[OP_ConvGradInput] = x->core.lib.op[OP_ConvGradWeight] = conv_step;
-    x->core.lib.op[OP_AllReduce] = x->core.lib.op[OP_AllGather] = x->core.lib.op[OP_ReduceScatter] =
-        x->core.lib.op[OP_Broadcast] = x->core.lib.op[OP_Reduce] = x->core.lib.op[OP_AllReduceStart] =
-            x->core.lib.op[OP_AllReduceWait] = collective_step;
+    for (int op = 0; op < OP__COUNT; op++)
+        if (ir_optable[op]->flags & OPF_COLLECTIVE) x->core.lib.op[op] = collective_step;
     x->core.comm = x->comm;
     return 0;
 }

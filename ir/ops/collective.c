@@ -304,27 +304,27 @@ REF_PROTO(ref_broadcast);
 REF_PROTO(ref_reduce);
 REF_PROTO(ref_all_reduce_start);
 REF_PROTO(ref_all_reduce_wait);
-const ir_opdef op_AllReduce = {.name = "AllReduce", .min_in = 1, .max_in = 1, .nout = 1, .nattrs = 3,
+const ir_opdef op_AllReduce = {.name = "AllReduce", .min_in = 1, .max_in = 1, .nout = 1, .flags = OPF_COLLECTIVE, .nattrs = 3,
                                .attrs = {{"ranks", AT_INT, 1}, {"mean", AT_INT, 0}, {"root", AT_INT, 0}},
                                .infer = all_reduce_infer, REF(ref_all_reduce), .grad = all_reduce_grad,
                                .flops = no_flops};
-const ir_opdef op_AllGather = {.name = "AllGather", .min_in = 1, .max_in = 1, .nout = 1, .nattrs = 1,
+const ir_opdef op_AllGather = {.name = "AllGather", .min_in = 1, .max_in = 1, .nout = 1, .flags = OPF_COLLECTIVE, .nattrs = 1,
                                .attrs = {{"ranks", AT_INT, 1}}, .infer = all_gather_infer, REF(ref_all_gather),
                                .grad = all_gather_grad, .flops = no_flops};
-const ir_opdef op_ReduceScatter = {.name = "ReduceScatter", .min_in = 1, .max_in = 1, .nout = 1, .nattrs = 1,
+const ir_opdef op_ReduceScatter = {.name = "ReduceScatter", .min_in = 1, .max_in = 1, .nout = 1, .flags = OPF_COLLECTIVE, .nattrs = 1,
                                    .attrs = {{"ranks", AT_INT, 1}}, .infer = reduce_scatter_infer,
                                    REF(ref_reduce_scatter), .grad = reduce_scatter_grad, .flops = no_flops};
-const ir_opdef op_Broadcast = {.name = "Broadcast", .min_in = 1, .max_in = 1, .nout = 1, .nattrs = 2,
+const ir_opdef op_Broadcast = {.name = "Broadcast", .min_in = 1, .max_in = 1, .nout = 1, .flags = OPF_COLLECTIVE, .nattrs = 2,
                                .attrs = {{"ranks", AT_INT, 1}, {"root", AT_INT, 0}}, .infer = broadcast_infer,
                                REF(ref_broadcast), .grad = broadcast_grad, .flops = no_flops};
-const ir_opdef op_Reduce = {.name = "Reduce", .min_in = 1, .max_in = 1, .nout = 1, .flags = OPF_GRAD_ONLY,
+const ir_opdef op_Reduce = {.name = "Reduce", .min_in = 1, .max_in = 1, .nout = 1, .flags = OPF_GRAD_ONLY | OPF_COLLECTIVE,
                             .nattrs = 2, .attrs = {{"ranks", AT_INT, 1}, {"root", AT_INT, 0}}, .infer = reduce_infer,
                             REF(ref_reduce), .grad = reduce_grad, .flops = no_flops};
-const ir_opdef op_AllReduceStart = {.name = "AllReduceStart", .min_in = 1, .max_in = 1, .nout = 1, .nattrs = 1,
+const ir_opdef op_AllReduceStart = {.name = "AllReduceStart", .min_in = 1, .max_in = 1, .nout = 1, .flags = OPF_COLLECTIVE, .nattrs = 1,
                                     .attrs = {{"ranks", AT_INT, 1}},
                                     .infer = all_reduce_start_infer, REF(ref_all_reduce_start),
                                     .grad = split_all_reduce_grad, .flops = no_flops};
-const ir_opdef op_AllReduceWait = {.name = "AllReduceWait", .min_in = 1, .max_in = 1, .nout = 1, .nattrs = 2,
+const ir_opdef op_AllReduceWait = {.name = "AllReduceWait", .min_in = 1, .max_in = 1, .nout = 1, .flags = OPF_COLLECTIVE, .nattrs = 2,
                                    .attrs = {{"ranks", AT_INT, 1}, {"mean", AT_INT, 0}},
                                    .infer = all_reduce_wait_infer, REF(ref_all_reduce_wait),
                                    .grad = split_all_reduce_grad, .flops = no_flops};
