@@ -549,7 +549,11 @@ static int run_steps(run_state *r, train_result *res, char *err) {
     if (stop_signal) res->interrupted = 1;
     res->signal = stop_signal;
     if (!rc && res->interrupted) {
-        if (stop_signal)
+        if (stop_signal && s == total) /* the signal came with the last step: nothing is left to resume */
+            printf("interrupted (%s) after the last step (%lld); the checkpoint%s%s is the finished run's\n",
+                   stop_signal == SIGINT ? "Ctrl-C" : "SIGTERM", (long long)s, o->out_dir ? " " : "",
+                   o->out_dir ? r->dir_ckpt : " (none: no --out)");
+        else if (stop_signal)
             printf("interrupted (%s) at step %lld; checkpoint written%s%s; continue with --resume\n",
                    stop_signal == SIGINT ? "Ctrl-C" : "SIGTERM", (long long)s, o->out_dir ? " to " : "",
                    o->out_dir ? r->dir_ckpt : " (none: no --out)");
