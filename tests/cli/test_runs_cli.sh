@@ -52,6 +52,9 @@ grep -q "hidden_dim .*default 8192 .*(sslc train: 1024)" m.txt && grep -q "proje
 "$sslc" train vicreg --data fake:256:1x28x28 --steps 1 --no-eval --online-knn off --set hidden_dim=64 --out v1 >v.txt 2>&1 &&
     grep -q "recipe: .*optimizer adamw, lr 0.003, .*(warm-up 0.5 epochs), projection_dim 1024, hidden_dim 64," v.txt \
     && ok "train vicreg: its defaults applied, a --set given overrides one" || bad "train vicreg: $(head -c 600 v.txt)"
+"$sslc" methods barlow_twins >m.txt
+grep -q "hidden_dim .*default 8192 .*(sslc train: 2048)" m.txt && grep -q "projection_dim .*default 8192 .*(sslc train: 2048)" m.txt \
+    && ok "methods barlow_twins: train's 2048-wide projector shown" || bad "methods barlow_twins: $(cat m.txt)"
 # with --optimizer given the optimizer's own rate and no warm-up, as for every method
 "$sslc" train vicreg --data fake:256:1x28x28 --steps 1 --no-eval --online-knn off --set hidden_dim=64 --set projection_dim=64 \
     --optimizer sgd --out v2 >v.txt 2>&1 && grep -q "recipe: .*optimizer sgd, lr 0.05, .*(warm-up 0 epochs)" v.txt \
