@@ -92,7 +92,7 @@ static void usage(void) {
            " (unless --optimizer is given),\n"
            "  for simclr/simclrv2 --set temperature=0.2, for vicreg --set hidden_dim=1024 --set projection_dim=1024\n"
            "  and (without --optimizer) --lr 3e-3 --warmup-epochs 0.5, for barlow_twins --set hidden_dim=2048\n"
-           "  --set projection_dim=2048, for dino --set temp_t=0.04 --set m=0.9,\n"
+           "  --set projection_dim=2048,\n"
            "  for nnclr --set queue_size=16384, for mae --backbone vit-tiny --adam-beta2 0.95 --weight-decay 0.05\n"
            "  (`sslc methods METHOD` shows both commands' defaults), --knn 20.\n"
            "  --log-every K: a progress line every K steps (default about 20 a run)\n"

@@ -18,10 +18,6 @@ const char *const *train_default_sets(const method_def *m) {
     /* the same holds for Barlow Twins' 3 x 8192 projector (75 img/s on one core, about an hour for
      * 4 epochs); solo-learn's CIFAR projector, 2048 wide, is the short recipe (README) */
     static const char *const barlow_twins[] = {"hidden_dim=2048", "projection_dim=2048", NULL};
-    /* PySSL's teacher temperature 0.5 is above the student's 0.1, so the teacher does not sharpen
-     * and the loss sits at ln(projection_dim) from the first epoch (online kNN 66.4 % after one,
-     * below random initialization); the reference implementation's 0.04 and center momentum 0.9 */
-    static const char *const dino[] = {"temp_t=0.04", "m=0.9", NULL};
     /* the paper's 98 304-entry support set would hold the initial random rows for most of a
      * 4-epoch Fashion-MNIST run (60 000 images); 16 384 fills in 64 steps of batch 256 */
     static const char *const nnclr[] = {"queue_size=16384", NULL};
@@ -29,7 +25,6 @@ const char *const *train_default_sets(const method_def *m) {
     if (!strcmp(m->name, "simclr") || !strcmp(m->name, "simclrv2")) return simclr;
     if (!strcmp(m->name, "vicreg")) return vicreg;
     if (!strcmp(m->name, "barlow_twins")) return barlow_twins;
-    if (!strcmp(m->name, "dino")) return dino;
     if (!strcmp(m->name, "nnclr")) return nnclr;
     return none;
 }

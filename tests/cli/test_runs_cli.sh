@@ -55,9 +55,6 @@ grep -q "hidden_dim .*default 8192 .*(sslc train: 1024)" m.txt && grep -q "proje
 "$sslc" methods barlow_twins >m.txt
 grep -q "hidden_dim .*default 8192 .*(sslc train: 2048)" m.txt && grep -q "projection_dim .*default 8192 .*(sslc train: 2048)" m.txt \
     && ok "methods barlow_twins: train's 2048-wide projector shown" || bad "methods barlow_twins: $(cat m.txt)"
-"$sslc" methods dino >m.txt
-grep -q "temp_t .*default 0.5 .*(sslc train: 0.04)" m.txt && grep -q " m  *default 0.5 .*(sslc train: 0.9)" m.txt \
-    && ok "methods dino: train's teacher temperature and center momentum shown" || bad "methods dino: $(cat m.txt)"
 # with --optimizer given the optimizer's own rate and no warm-up, as for every method
 "$sslc" train vicreg --data fake:256:1x28x28 --steps 1 --no-eval --online-knn off --set hidden_dim=64 --set projection_dim=64 \
     --optimizer sgd --out v2 >v.txt 2>&1 && grep -q "recipe: .*optimizer sgd, lr 0.05, .*(warm-up 0 epochs)" v.txt \
