@@ -92,6 +92,7 @@ typedef struct {
     char what_buf[64];
     int at_step;
     ir_comm nccl;      /* the collectives' communicator (ops NULL: none, a one-rank run) */
+    uint64_t graph_bytes; /* what the captured step's collectives send, counted again at each replay */
     char nccl_version[16];
 } cuda_backend;
 
@@ -704,8 +705,11 @@ static int cuda_run(void *self, char *err) {
     CUresult r_;
     b->at_step = -1;
     if (!b->use_graph) return arena_exec_run(&b->core, err);
-    if (!b->captured) { /* the first step records the graph; every step replays it */
+    if (b->captured) {
+        if (b->nccl.ops) comm_nccl_count(&b->nccl, b->graph_bytes);
+    } else { /* the first step records the graph; every step replays it */
         CUgraph graph = NULL;
+        uint64_t sent0 = b->nccl.bytes_sent;
         b->what = "capturing the step";
         if (CU(err, StreamBeginCapture, b->stream, CU_STREAM_CAPTURE_MODE_THREAD_LOCAL)) return -1;
         int rc = arena_exec_run(&b->core, err);
@@ -720,6 +724,7 @@ static int cuda_run(void *self, char *err) {
         b->cu.GraphDestroy(graph);
         if (r_) return cu_fail(b, r_, "cuGraphInstantiateWithFlags", err);
         b->captured = 1;
+        b->graph_bytes = b->nccl.bytes_sent - sent0;
     }
     b->what = "replaying the step";
     return CU(err, GraphLaunch, b->gexec, b->stream);

@@ -60,15 +60,20 @@ typedef struct {
     ncclComm_t comm;
     CUstream stream;
     const ir_comm *host; /* the bootstrap communicator: its barrier is this one's */
+    /* the same, counting: the bytes a rank sends are the job's (sslc step reports the job
+     * communicator's count), whichever transport carried them */
+    ir_comm *job;
     ir_comm *c;
     int failed;          /* a call failed: close aborts instead of destroying */
+    int inited;          /* ncclCommInitRank was called (NCCL then stays loaded) */
 } nccl_state;
 
 static int nccl_load(nccl_api *a, char *err) {
-    static const char *const names[] = {"libnccl.so.2", "libnccl.so", "/usr/local/cuda/lib64/libnccl.so.2"};
+    static const char *const names[] = {"libnccl.so.2", "/usr/local/cuda/lib/libnccl.so.2",
+                                        "/usr/local/cuda/lib64/libnccl.so.2"};
     return cuda_lib_load(a, sizeof *a, "NCCL (libnccl.so.2)", "SSLC_NCCL_LIB",
-                         "install it (pip install nvidia-nccl-cu12 or nvidia-nccl-cu13, then put its nvidia/nccl/lib "
-                         "on LD_LIBRARY_PATH) or the CUDA toolkit's NCCL in /usr/local/cuda/lib64",
+                         "install NCCL (pip install nvidia-nccl-cu12 or nvidia-nccl-cu13, with its nvidia/nccl/lib "
+                         "on LD_LIBRARY_PATH; or the CUDA toolkit's, in /usr/local/cuda/lib)",
                          names, (int)(sizeof names / sizeof names[0]), nccl_syms,
                          (int)(sizeof nccl_syms / sizeof nccl_syms[0]), err);
 }
@@ -100,6 +105,15 @@ static int nccl_type(nccl_state *s, ir_dtype dt, const char *call, char *err) {
     return -1;
 }
 
+static void count(nccl_state *s, double bytes) {
+    s->c->bytes_sent += (uint64_t)bytes;
+    s->job->bytes_sent += (uint64_t)bytes;
+}
+
+void comm_nccl_count(ir_comm *c, uint64_t bytes) {
+    if (c->self) count(c->self, (double)bytes);
+}
+
 #define CALL(s, call, expr) ((r_ = (expr)) ? fail(s, r_, call, err) : 0)
 
 static int nccl_allreduce(void *self, void *buf, int64_t n, ir_dtype dt, char *err) {
@@ -107,7 +121,7 @@ static int nccl_allreduce(void *self, void *buf, int64_t n, ir_dtype dt, char *e
     int t = nccl_type(s, dt, "AllReduce", err);
     ncclResult_t r_;
     if (t < 0 || healthy(s, "AllReduce", err)) return -1;
-    s->c->bytes_sent += (uint64_t)comm_ring_bytes(OP_AllReduce, (double)n * (double)elt(dt), s->c->size);
+    count(s, comm_ring_bytes(OP_AllReduce, (double)n * (double)elt(dt), s->c->size));
     return CALL(s, "AllReduce", s->nc.AllReduce(buf, buf, (size_t)n, t, NCCL_SUM, s->comm, s->stream));
 }
 
@@ -116,7 +130,7 @@ static int nccl_allgather(void *self, const void *src, void *dst, int64_t n, ir_
     int t = nccl_type(s, dt, "AllGather", err);
     ncclResult_t r_;
     if (t < 0 || healthy(s, "AllGather", err)) return -1;
-    s->c->bytes_sent += (uint64_t)comm_ring_bytes(OP_AllGather, (double)n * (double)elt(dt), s->c->size);
+    count(s, comm_ring_bytes(OP_AllGather, (double)n * (double)elt(dt), s->c->size));
     return CALL(s, "AllGather", s->nc.AllGather(src, dst, (size_t)n, t, s->comm, s->stream));
 }
 
@@ -125,8 +139,7 @@ static int nccl_reduce_scatter(void *self, const void *src, void *dst, int64_t n
     int t = nccl_type(s, dt, "ReduceScatter", err);
     ncclResult_t r_;
     if (t < 0 || healthy(s, "ReduceScatter", err)) return -1;
-    s->c->bytes_sent +=
-        (uint64_t)comm_ring_bytes(OP_ReduceScatter, (double)n * s->c->size * (double)elt(dt), s->c->size);
+    count(s, comm_ring_bytes(OP_ReduceScatter, (double)n * s->c->size * (double)elt(dt), s->c->size));
     return CALL(s, "ReduceScatter", s->nc.ReduceScatter(src, dst, (size_t)n, t, NCCL_SUM, s->comm, s->stream));
 }
 
@@ -139,7 +152,7 @@ static int nccl_broadcast(void *self, void *buf, int64_t n, ir_dtype dt, int roo
         snprintf(err, IR_ERRLEN, "NCCL Broadcast from rank %d in a job of %d ranks", root, s->c->size);
         return -1;
     }
-    s->c->bytes_sent += (uint64_t)comm_ring_bytes(OP_Broadcast, (double)n * (double)elt(dt), s->c->size);
+    count(s, comm_ring_bytes(OP_Broadcast, (double)n * (double)elt(dt), s->c->size));
     return CALL(s, "Broadcast", s->nc.Broadcast(buf, buf, (size_t)n, t, root, s->comm, s->stream));
 }
 
@@ -176,6 +189,7 @@ int comm_nccl_open(ir_comm *c, const ir_comm *host, CUstream stream, char *versi
         return -1;
     }
     s->host = host, s->stream = stream, s->c = c;
+    s->job = (ir_comm *)host; /* counted only: the engines get the job's communicator read-only */
     c->rank = host->rank, c->size = host->size, c->self = s;
     /* every rank loads first and the job agrees before the bootstrap: a rank without NCCL must
      * not leave the others waiting in the broadcast (each says why; the frontend ends the job) */
@@ -199,6 +213,7 @@ int comm_nccl_open(ir_comm *c, const ir_comm *host, CUstream stream, char *versi
     memset(&id, 0, sizeof id);
     if (c->rank == 0 && CALL(s, "GetUniqueId", s->nc.GetUniqueId(&id))) goto fail;
     if (host->ops->broadcast(host->self, &id, (int64_t)sizeof id, DT_U8, 0, err)) goto fail;
+    s->inited = 1;
     if (CALL(s, "CommInitRank", s->nc.CommInitRank(&s->comm, c->size, id, c->rank))) {
         s->comm = NULL;
         goto fail;
@@ -214,7 +229,9 @@ void comm_nccl_close(ir_comm *c) {
     nccl_state *s = c->self;
     if (!s) return;
     if (s->comm) (s->failed ? s->nc.CommAbort : s->nc.CommDestroy)(s->comm);
-    cuda_lib_unload(&s->nc, sizeof s->nc);
+    /* NCCL is not unloaded once asked for a communicator: threads it started (its proxy, a
+     * failed init's) may still run its code, and dlclose would pull that code from under them */
+    if (s->nc.dl && !s->inited) cuda_lib_unload(&s->nc, sizeof s->nc);
     free(s);
     memset(c, 0, sizeof *c);
 }

@@ -25,6 +25,9 @@ int comm_local_rank(char *err);
  * on this thread, queuing on `stream`. version: NCCL's "2.x.y" (may be NULL; 16 bytes). Every rank
  * of host calls it together. 0, or -1 with one line in err (NCCL missing: how to install it). */
 int comm_nccl_open(ir_comm *c, const ir_comm *host, CUstream stream, char *version, char *err);
+/* Counts bytes sent again without a call: a CUDA Graph replay runs the collectives its capture
+ * queued (and counted) once. Here and in the job's communicator, as every collective counts. */
+void comm_nccl_count(ir_comm *c, uint64_t bytes);
 /* the communicator and the library; after a failed collective the communicator is aborted
  * (ncclCommAbort), not destroyed, since the other ranks may never arrive */
 void comm_nccl_close(ir_comm *c);

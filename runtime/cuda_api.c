@@ -96,7 +96,11 @@ int cuda_lib_load(void *api, size_t api_bytes, const char *what, const char *env
     char why[256] = "";
     if (path && *path) {
         if (!(dl = dlopen(path, RTLD_NOW | RTLD_LOCAL))) {
-            snprintf(err, IR_ERRLEN, "%s: %s=%s cannot be loaded: %.300s", what, env, path, dlerror());
+            if (hint)
+                snprintf(err, IR_ERRLEN, "%s: %s=%s cannot be loaded (%.150s): set it to the library's path, or unset it and %s",
+                         what, env, path, dlerror(), hint);
+            else
+                snprintf(err, IR_ERRLEN, "%s: %s=%s cannot be loaded: %.300s", what, env, path, dlerror());
             return -1;
         }
     } else {
