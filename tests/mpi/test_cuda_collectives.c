@@ -7,7 +7,9 @@
  * captured CUDA Graph, then its replay on other inputs). Without NVRTC (which compiles the device
  * library ops) it skips (77), as test_cuda_standin does. The inputs are small integers, so the expected values
  * (written out in C) are exact, the means included (x 1/2). */
+#include <dlfcn.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "codegen/nvrtc.h"
@@ -107,6 +109,17 @@ int main(void) {
             failed |= !ok;
         }
     }
+    /* the stand-in counts the collectives it ran: 7 NCCL calls a step (AllReduceWait makes none;
+     * Reduce is an all-reduce), the replay's included */
+    void *dl = getenv("SSLC_NCCL_LIB") ? dlopen(getenv("SSLC_NCCL_LIB"), RTLD_NOW | RTLD_NOLOAD) : NULL;
+    long long (*calls)(void) = dl ? (long long (*)(void))dlsym(dl, "sslc_fakenccl_calls") : NULL;
+    if (calls) {
+        int ok = calls() == 14;
+        printf("%s rank %d: the stand-in ran %lld NCCL collectives (14: 7 a step, captured and replayed)\n",
+               ok ? "ok  " : "FAIL", comm.rank, calls());
+        failed |= !ok;
+    }
+    if (dl) dlclose(dl);
     goto out;
 fail:
     fprintf(stderr, "rank %d: %s\n", comm.rank, err);
