@@ -202,7 +202,8 @@ int comm_nccl_open(ir_comm *c, const ir_comm *host, CUstream stream, char *versi
         goto fail;
     }
     if (nbad > 0) {
-        snprintf(err, IR_ERRLEN, "rank %d: NCCL failed to load on %.0f other rank(s) (their lines say why)", c->rank, nbad);
+        snprintf(err, IR_ERRLEN, "rank %d: NCCL failed to load on %.0f other rank(s) (their lines say why)", c->rank,
+                 nbad);
         goto fail;
     }
     int v = 0;

@@ -97,8 +97,9 @@ int cuda_lib_load(void *api, size_t api_bytes, const char *what, const char *env
     if (path && *path) {
         if (!(dl = dlopen(path, RTLD_NOW | RTLD_LOCAL))) {
             if (hint)
-                snprintf(err, IR_ERRLEN, "%s: %s=%s cannot be loaded (%.150s): set it to the library's path, or unset it and %s",
-                         what, env, path, dlerror(), hint);
+                snprintf(err, IR_ERRLEN,
+                         "%s: %s=%s cannot be loaded (%.150s): set it to the library's path, or unset it and %s", what,
+                         env, path, dlerror(), hint);
             else
                 snprintf(err, IR_ERRLEN, "%s: %s=%s cannot be loaded: %.300s", what, env, path, dlerror());
             return -1;
@@ -140,17 +141,20 @@ _Static_assert(offsetof(cuda_driver_api, dl) == 0 && offsetof(cuda_blas_api, dl)
 #define N(a) ((int)(sizeof(a) / sizeof((a)[0])))
 int cuda_driver_load(cuda_driver_api *a, char *err) {
     static const char *const names[] = {"libcuda.so.1", "libcuda.so"};
-    return cuda_lib_load(a, sizeof *a, "the CUDA driver", "SSLC_CUDA_DRIVER", NULL, names, N(names), driver_syms, N(driver_syms), err);
+    return cuda_lib_load(a, sizeof *a, "the CUDA driver", "SSLC_CUDA_DRIVER", NULL, names, N(names), driver_syms,
+                         N(driver_syms), err);
 }
 int cuda_blas_load(cuda_blas_api *a, char *err) {
     static const char *const names[] = {"libcublas.so.13", "libcublas.so.12", "/usr/local/cuda/lib64/libcublas.so.13",
                                         "/usr/local/cuda/lib64/libcublas.so.12", "/usr/local/cuda/lib64/libcublas.so"};
-    return cuda_lib_load(a, sizeof *a, "cuBLAS", "SSLC_CUBLAS_LIB", NULL, names, N(names), blas_syms, N(blas_syms), err);
+    return cuda_lib_load(a, sizeof *a, "cuBLAS", "SSLC_CUBLAS_LIB", NULL, names, N(names), blas_syms, N(blas_syms),
+                         err);
 }
 int cuda_dnn_load(cuda_dnn_api *a, char *err) {
     static const char *const names[] = {"libcudnn.so.9", "/usr/local/cuda/lib64/libcudnn.so.9",
                                         "/usr/local/cuda/lib64/libcudnn.so"};
-    return cuda_lib_load(a, sizeof *a, "cuDNN", "SSLC_CUDNN_LIB", NULL, names, N(names), dnn_syms, N(dnn_syms), err);
+    return cuda_lib_load(a, sizeof *a, "cuDNN", "SSLC_CUDNN_LIB", NULL, names, N(names), dnn_syms, N(dnn_syms),
+                         err);
 }
 #undef N
 
