@@ -117,7 +117,8 @@ kc=$(dirname "$sslc")/cuda_kernel_check
 if [ -x "$kc" ]; then
   [ -n "$standin" ] && export SSLC_FAKECUDA_KERNELS=$(ls -t "$SSLC_CACHE_DIR"/*.kso | head -1)
   plans=("$OUT"/*.plan)
-  [ -n "$standin" ] && plans=("$OUT/swav.plan") # the stand-in has one JIT module at a time: the last plan's
+  # the stand-in has one JIT module at a time: the last method's plan's (the loop above runs them sorted)
+  [ -n "$standin" ] && plans=("$OUT/$(printf '%s\n' "${!opts[@]}" | sort | tail -1).plan")
   if "$kc" "${plans[@]}" >"$OUT/kernels.log" 2>&1; then
     row "fused kernels on the GPU vs C twins" ok "$(awk '{n += $3} END {print n " segments"}' "$OUT/kernels.log"), all <= 1e-5"
   else row "fused kernels on the GPU vs C twins" FAIL "$(grep -m1 FAIL "$OUT/kernels.log")"; fi
