@@ -68,7 +68,8 @@ int cmd_run(int argc, char **argv) {
                    "  mpirun -np N sslc run ...: N data-parallel ranks of a plan compiled with --ranks N\n"
                    "          (global batch N x batch; rank 0 writes DIR; README \"Data-parallel training\")\n"
                    "  --device: cpu (fused JIT kernels, oneDNN), cuda (GPU 0: NVRTC kernels, cuBLAS,\n"
-                   "          cuDNN, one CUDA Graph per step), ref (the reference interpreter)\n"
+                   "          cuDNN, one CUDA Graph per step; under mpirun each rank's own GPU, NCCL),\n"
+                   "          ref (the reference interpreter)\n"
                    "  --precision: f32 (default), tf32 (cuda: TF32 tensor cores in cuBLAS/cuDNN)\n");
             return 0;
         case ':': return cli_error("option %s needs a value", argv[optind - 1]);

@@ -301,6 +301,7 @@ int cmd_step(int argc, char **argv) {
                    "  the dump holds each step's drawn shuffles (MAE's masks, MoCo's shuffle-BN permutation) as\n"
                    "  aug.shuffle.NAME.STEP and aug.batchperm.NAME.STEP (from 0; under mpirun rank 0's rows)\n"
                    "  --device  ref: the reference interpreter (default); cpu: fused JIT kernels; cuda: GPU 0\n"
+                   "            (under mpirun each rank's own GPU, collectives through NCCL)\n"
                    "  --f64     run the reference interpreter in float64 (oracle diagnostics)\n"
                    "  method schedule inputs (sched.NAME, see sslc inspect) take the base value recorded in\n"
                    "  the plan unless the inputs file holds an F32 tensor sched.NAME of shape [] (every step)\n"

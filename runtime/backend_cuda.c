@@ -9,7 +9,9 @@
  * their fixed places before each replay, so nothing is captured again.
  *
  * The driver, cuBLAS and cuDNN are loaded with dlopen (runtime/cuda_api.h); CI runs all of this
- * against a stand-in of those libraries (tests/fake_cuda/). */
+ * against a stand-in of those libraries (tests/fake_cuda/). Under mpirun (a job communicator
+ * other than the one-rank one) each rank runs on the GPU of its local rank and the collectives
+ * go through NCCL (runtime/comm_nccl.h) on the step's stream. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,6 +22,7 @@
 #include "../passes/pipeline.h"
 #include "arena_exec.h"
 #include "backend.h"
+#include "comm_nccl.h"
 #include "cuda_api.h"
 #include "cuda_check.h"
 #include "devops.h"
@@ -28,7 +31,7 @@
 #define BLAS_WS_BYTES ((size_t)32 << 20) /* cuBLAS's workspace: set, so graph capture allocates nothing */
 #define CONV_WS_LIMIT ((size_t)1 << 30)  /* a convolution algorithm needing more is passed over */
 
-typedef enum { CS_NONE, CS_KERNEL, CS_GEMM, CS_MATMUL, CS_CONV, CS_DEVOP, CS_COPY } cstep_kind;
+typedef enum { CS_NONE, CS_KERNEL, CS_GEMM, CS_MATMUL, CS_CONV, CS_DEVOP, CS_COPY, CS_COLLECTIVE } cstep_kind;
 
 typedef struct {
     int ta, tb, m, n, k, lda, ldb, ldc; /* cuBLAS's column-major view of the row-major product */
@@ -88,6 +91,9 @@ typedef struct {
     const char *what;  /* the call in progress, for error lines */
     char what_buf[64];
     int at_step;
+    ir_comm nccl;      /* the collectives' communicator (ops NULL: none, a one-rank run) */
+    uint64_t graph_bytes; /* what the captured step's collectives send, counted again at each replay */
+    char nccl_version[16];
 } cuda_backend;
 
 /* ---- errors ---- */
@@ -277,6 +283,47 @@ static int lib_conv(void *ctx, int si, const ref_call *c, void *ws, char *err) {
     }
 }
 
+/* The collectives through NCCL, as the reference kernels (ir/ops/collective.c) run them over
+ * MPI: the same copies, sums and scaling, so the result is theirs wherever the sum is (one rank;
+ * the stand-in's). The mean is the sum, then x 1/ranks (cublasSscal: one float multiply per
+ * element, as the reference's loop). AllReduceStart / AllReduceWait take ir/comm.h's blocking
+ * fallback: NCCL only queues the sum on the stream, so the start does not make the host wait. */
+static int lib_collective(void *ctx, int si, const ref_call *c, void *ws, char *err) {
+    cuda_backend *b = ctx;
+    const ir_node *n = c->node;
+    const ir_comm *m = &b->nccl;
+    int r_, op = n->op, one = ir_get_i(n, "ranks") == 1;
+    CUresult cr;
+    (void)ws;
+    b->at_step = si, b->what = ir_optable[op]->name;
+    void *x = c->in[0].data, *y = c->out[0].data;
+    int64_t ny = c->out[0].numel;
+    size_t bytes = (size_t)ny * sizeof(float);
+    if (one || (op != OP_AllGather && op != OP_ReduceScatter)) { /* y <- x first, then in place */
+        if (x != y && mem_copy(b, y, x, bytes, err)) return -1;
+        if (one) return 0;
+    }
+    int rc = 0;
+    switch (op) {
+    case OP_AllReduce:
+    case OP_Reduce:
+    case OP_AllReduceStart: rc = m->ops->allreduce_sum(m->self, y, ny, DT_F32, err); break;
+    case OP_AllGather: rc = m->ops->allgather(m->self, x, y, c->in[0].numel, DT_F32, err); break;
+    case OP_ReduceScatter: rc = m->ops->reduce_scatter_sum(m->self, x, y, ny, DT_F32, err); break;
+    case OP_Broadcast: rc = m->ops->broadcast(m->self, y, ny, DT_F32, (int)ir_get_i(n, "root"), err); break;
+    case OP_AllReduceWait: break; /* the start's sum is queued before it on the same stream */
+    default: snprintf(err, IR_ERRLEN, "cuda: %s is not a collective", ir_optable[op]->name); return -1;
+    }
+    if (rc) return -1;
+    if (op == OP_Reduce && m->rank != ir_get_i(n, "root") && (cr = b->cu.MemsetD8Async(dptr(y), 0, bytes, b->stream)))
+        return cu_fail(b, cr, "cuMemsetD8Async", err);
+    if ((op == OP_AllReduce || op == OP_AllReduceWait) && ir_get_i(n, "mean")) {
+        const float inv = 1.0f / (float)m->size;
+        if (BLAS(err, Sscal, b->cublas, (int)ny, &inv, y, 1)) return -1;
+    }
+    return 0;
+}
+
 /* ---- preparing each step (shapes only: before the memory plan) ---- */
 
 static ref_call shape_call(const ir_graph *g, const ir_node *n, char *err) {
@@ -436,6 +483,29 @@ static int prep_conv(cuda_backend *b, const ref_call *c, conv_step *v, char *err
     return r_ ? dnn_fail(b, r_, "cudnnGet*WorkspaceSize", err) : 0;
 }
 
+/* a collective runs over NCCL with as many ranks as the graph was built for (one rank: copies) */
+static int prep_collective(cuda_backend *b, const ref_call *c, char *err) {
+    const char *op = ir_optable[c->node->op]->name;
+    int64_t ranks = ir_get_i(c->node, "ranks");
+    if (c->in[0].dtype != DT_F32) {
+        snprintf(err, IR_ERRLEN, "cuda: %s on %s has no kernel (float32 only)", op, ir_dtype_name(c->in[0].dtype));
+        return -1;
+    }
+    if (too_big(op, c->out[0].numel, err)) return -1;
+    if (ranks == 1) return 0;
+    if (!b->nccl.ops) {
+        snprintf(err, IR_ERRLEN, "cuda: %s over %lld ranks needs the job's ranks: run the plan under mpirun -np %lld",
+                 op, (long long)ranks, (long long)ranks);
+        return -1;
+    }
+    if (b->nccl.size != ranks) {
+        snprintf(err, IR_ERRLEN, "cuda: %s: the graph was built for %lld ranks, this job has %d", op, (long long)ranks,
+                 b->nccl.size);
+        return -1;
+    }
+    return 0;
+}
+
 static int is_copy_op(int op) { return op == OP_Identity || op == OP_StopGradient || op == OP_Reshape || op == OP_Flatten; }
 
 /* what runs each step and the workspace it needs */
@@ -499,6 +569,9 @@ static int prep_steps(cuda_backend *b, char *err) {
             cs->need = (int64_t)cs->cv.ws;
         } else if (is_copy_op(n->op)) {
             cs->kind = CS_COPY;
+        } else if (ir_optable[n->op]->flags & OPF_COLLECTIVE) {
+            cs->kind = CS_COLLECTIVE;
+            if (prep_collective(b, &c, err)) return -1;
         } else if ((d = devop_find(n->op))) {
             cs->kind = CS_DEVOP;
             cs->need = d->scratch ? d->scratch(&c) : 0;
@@ -632,8 +705,11 @@ static int cuda_run(void *self, char *err) {
     CUresult r_;
     b->at_step = -1;
     if (!b->use_graph) return arena_exec_run(&b->core, err);
-    if (!b->captured) { /* the first step records the graph; every step replays it */
+    if (b->captured) {
+        if (b->nccl.ops) comm_nccl_count(&b->nccl, b->graph_bytes);
+    } else { /* the first step records the graph; every step replays it */
         CUgraph graph = NULL;
+        uint64_t sent0 = b->nccl.bytes_sent;
         b->what = "capturing the step";
         if (CU(err, StreamBeginCapture, b->stream, CU_STREAM_CAPTURE_MODE_THREAD_LOCAL)) return -1;
         int rc = arena_exec_run(&b->core, err);
@@ -648,6 +724,7 @@ static int cuda_run(void *self, char *err) {
         b->cu.GraphDestroy(graph);
         if (r_) return cu_fail(b, r_, "cuGraphInstantiateWithFlags", err);
         b->captured = 1;
+        b->graph_bytes = b->nccl.bytes_sent - sent0;
     }
     b->what = "replaying the step";
     return CU(err, GraphLaunch, b->gexec, b->stream);
@@ -683,6 +760,7 @@ static void cuda_free(void *self) {
     if (b->bounce) b->cu.MemFreeHost(b->bounce);
     if (b->cublas) b->blas.Destroy(b->cublas);
     if (b->cudnn) b->dnn.Destroy(b->cudnn);
+    comm_nccl_close(&b->nccl);
     if (b->kmod) b->cu.ModuleUnload(b->kmod);
     if (b->dmod) b->cu.ModuleUnload(b->dmod);
     if (b->stream) b->cu.StreamDestroy(b->stream);
@@ -698,16 +776,28 @@ static const backend_ops cuda_ops = {"cuda", cuda_upload, cuda_download, cuda_do
 
 /* ---- building ---- */
 
-/* the driver, device 0 and its context; without a usable GPU the one line of cuda_check.c */
+/* whether this run is a rank of an mpirun job (its collectives then go through NCCL) */
+static int in_job(const backend_args *a) { return a->comm && a->comm->ops && strcmp(a->comm->ops->name, "self"); }
+
+/* the driver, the device (0; a job's rank: its local rank's, one process per GPU) and its
+ * context; without a usable GPU the one line of cuda_check.c */
 static int open_device(cuda_backend *b, const backend_args *a, char *err) {
     CUresult r_;
-    int n = 0;
+    int n = 0, ordinal = in_job(a) ? comm_local_rank(err) : 0;
+    if (ordinal < 0) return -1;
     if (cuda_driver_load(&b->cu, err) || b->cu.Init(0) || b->cu.DeviceGetCount(&n) || n < 1) {
         b->cu.GetErrorString = NULL; /* cuda_refuse says what is missing */
         return cuda_refuse(a->plan && a->plan->has_step ? &a->plan->step : NULL, err);
     }
+    if (ordinal >= n) {
+        snprintf(err, IR_ERRLEN,
+                 "cuda: rank %d is local rank %d on its machine, which has %d GPU(s): start at most %d rank(s) per "
+                 "machine (one process per GPU)",
+                 a->comm->rank, ordinal, n, n);
+        return -1;
+    }
     b->at_step = -1;
-    if (CU(err, DeviceGet, &b->dev, 0) ||
+    if (CU(err, DeviceGet, &b->dev, ordinal) ||
         CU(err, DeviceGetAttribute, &b->major, CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MAJOR, b->dev) ||
         CU(err, DeviceGetAttribute, &b->minor, CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MINOR, b->dev) ||
         CU(err, DeviceGetName, b->name, sizeof b->name, b->dev) ||
@@ -824,7 +914,9 @@ int backend_cuda_new(const backend_args *a, backend *out, char *err) {
     else
         b->run = &b->ep;
     b->tf32 = a->tf32;
-    if (open_libraries(b, a->tf32, err) || load_modules(b, a, err) || prep_steps(b, err) || plan_memory(b, err)) goto fail;
+    if (open_libraries(b, a->tf32, err)) goto fail;
+    if (in_job(a) && comm_nccl_open(&b->nccl, a->comm, b->stream, b->nccl_version, err)) goto fail;
+    if (load_modules(b, a, err) || prep_steps(b, err) || plan_memory(b, err)) goto fail;
     /* cuBLAS's workspace: set, so that capturing the step allocates nothing */
     CUresult r_;
     int br_;
@@ -846,16 +938,24 @@ int backend_cuda_new(const backend_args *a, backend *out, char *err) {
     b->core.lib.op[OP_Conv] = b->core.lib.op[OP_ConvGradInput] = b->core.lib.op[OP_ConvGradWeight] = lib_conv;
     b->core.lib.op[OP_Identity] = b->core.lib.op[OP_StopGradient] = lib_copy;
     b->core.lib.op[OP_Reshape] = b->core.lib.op[OP_Flatten] = lib_copy;
-    for (int si = 0; si < fp->nsteps; si++)
-        if (b->steps[si].kind == CS_DEVOP) b->core.lib.op[b->run->lowered.nodes[fp->steps[si].node].op] = lib_devop;
+    for (int si = 0; si < fp->nsteps; si++) {
+        cstep_kind k = b->steps[si].kind;
+        if (k == CS_DEVOP || k == CS_COLLECTIVE)
+            b->core.lib.op[b->run->lowered.nodes[fp->steps[si].node].op] = k == CS_DEVOP ? lib_devop : lib_collective;
+    }
     if (bind_steps(b, err)) goto fail;
     if (CU(err, StreamSynchronize, b->stream)) goto fail;
-    if (a->info)
+    if (a->info) {
+        char coll[64] = "";
+        if (b->nccl.ops) snprintf(coll, sizeof coll, ", collectives over NCCL %s (%d rank%s)", b->nccl_version,
+                     b->nccl.size, b->nccl.size == 1 ? "" : "s");
         snprintf(a->info, a->info_len,
                  "cuda: %s (sm_%d%d), %d graph nodes -> %d steps, arena %.1f MiB + %.1f MiB parameters and state, "
-                 "%s",
+                 "%s%s",
                  b->name, b->major, b->minor, a->g->nnodes, fp->nsteps, (double)b->mp.arena_bytes / 1048576.0,
-                 (double)b->mp.persistent_bytes / 1048576.0, b->use_graph ? "one CUDA Graph per step" : "plain launches");
+                 (double)b->mp.persistent_bytes / 1048576.0, b->use_graph ? "one CUDA Graph per step" : "plain launches",
+                 coll);
+    }
     *out = (backend){&cuda_ops, b, &b->run->lowered};
     return 0;
 fail:

@@ -9,11 +9,6 @@
 
 #include "../ir/ir.h" /* IR_ERRLEN: the size of err */
 
-typedef struct {
-    size_t off; /* of the function pointer in the api struct */
-    const char *name;
-} cuda_sym;
-
 #define S(type, field, name) {offsetof(type, field), name}
 static const cuda_sym driver_syms[] = {
     S(cuda_driver_api, Init, "cuInit"),
@@ -62,6 +57,7 @@ static const cuda_sym blas_syms[] = {
     S(cuda_blas_api, SetWorkspace, "cublasSetWorkspace_v2"),
     S(cuda_blas_api, Sgemm, "cublasSgemm_v2"),
     S(cuda_blas_api, SgemmStridedBatched, "cublasSgemmStridedBatched"),
+    S(cuda_blas_api, Sscal, "cublasSscal_v2"),
 };
 static const cuda_sym dnn_syms[] = {
     S(cuda_dnn_api, Create, "cudnnCreate"),
@@ -92,17 +88,20 @@ static const cuda_sym dnn_syms[] = {
 };
 #undef S
 
-/* Opens the library (env's path, else the first of names that opens) and resolves every symbol
- * into api (whose first member is the dl handle); -1 with one line in err. */
-static int load(void *api, size_t api_bytes, const char *what, const char *env, const char *const *names, int nnames,
-                const cuda_sym *syms, int nsyms, char *err) {
+int cuda_lib_load(void *api, size_t api_bytes, const char *what, const char *env, const char *hint,
+                  const char *const *names, int nnames, const cuda_sym *syms, int nsyms, char *err) {
     memset(api, 0, api_bytes);
     const char *path = getenv(env);
     void *dl = NULL;
     char why[256] = "";
     if (path && *path) {
         if (!(dl = dlopen(path, RTLD_NOW | RTLD_LOCAL))) {
-            snprintf(err, IR_ERRLEN, "%s: %s=%s cannot be loaded: %.300s", what, env, path, dlerror());
+            if (hint)
+                snprintf(err, IR_ERRLEN,
+                         "%s: %s=%s cannot be loaded (%.150s): set it to the library's path, or unset it and %s", what,
+                         env, path, dlerror(), hint);
+            else
+                snprintf(err, IR_ERRLEN, "%s: %s=%s cannot be loaded: %.300s", what, env, path, dlerror());
             return -1;
         }
     } else {
@@ -114,7 +113,10 @@ static int load(void *api, size_t api_bytes, const char *what, const char *env, 
             char tried[256] = "";
             for (int i = 0; i < nnames; i++)
                 snprintf(tried + strlen(tried), sizeof tried - strlen(tried), "%s%s", i ? ", " : "", names[i]);
-            snprintf(err, IR_ERRLEN, "%s not found (tried %s; set %s to its path): %.150s", what, tried, env, why);
+            if (hint)
+                snprintf(err, IR_ERRLEN, "%s not found (tried %s): %s, or set %s to its path", what, tried, hint, env);
+            else
+                snprintf(err, IR_ERRLEN, "%s not found (tried %s; set %s to its path): %.150s", what, tried, env, why);
             return -1;
         }
         path = names[0];
@@ -139,26 +141,29 @@ _Static_assert(offsetof(cuda_driver_api, dl) == 0 && offsetof(cuda_blas_api, dl)
 #define N(a) ((int)(sizeof(a) / sizeof((a)[0])))
 int cuda_driver_load(cuda_driver_api *a, char *err) {
     static const char *const names[] = {"libcuda.so.1", "libcuda.so"};
-    return load(a, sizeof *a, "the CUDA driver", "SSLC_CUDA_DRIVER", names, N(names), driver_syms, N(driver_syms), err);
+    return cuda_lib_load(a, sizeof *a, "the CUDA driver", "SSLC_CUDA_DRIVER", NULL, names, N(names), driver_syms,
+                         N(driver_syms), err);
 }
 int cuda_blas_load(cuda_blas_api *a, char *err) {
     static const char *const names[] = {"libcublas.so.13", "libcublas.so.12", "/usr/local/cuda/lib64/libcublas.so.13",
                                         "/usr/local/cuda/lib64/libcublas.so.12", "/usr/local/cuda/lib64/libcublas.so"};
-    return load(a, sizeof *a, "cuBLAS", "SSLC_CUBLAS_LIB", names, N(names), blas_syms, N(blas_syms), err);
+    return cuda_lib_load(a, sizeof *a, "cuBLAS", "SSLC_CUBLAS_LIB", NULL, names, N(names), blas_syms, N(blas_syms),
+                         err);
 }
 int cuda_dnn_load(cuda_dnn_api *a, char *err) {
     static const char *const names[] = {"libcudnn.so.9", "/usr/local/cuda/lib64/libcudnn.so.9",
                                         "/usr/local/cuda/lib64/libcudnn.so"};
-    return load(a, sizeof *a, "cuDNN", "SSLC_CUDNN_LIB", names, N(names), dnn_syms, N(dnn_syms), err);
+    return cuda_lib_load(a, sizeof *a, "cuDNN", "SSLC_CUDNN_LIB", NULL, names, N(names), dnn_syms, N(dnn_syms),
+                         err);
 }
 #undef N
 
-static void unload(void *api, size_t bytes) {
+void cuda_lib_unload(void *api, size_t bytes) {
     void *dl;
     memcpy(&dl, api, sizeof dl);
     if (dl) dlclose(dl);
     memset(api, 0, bytes);
 }
-void cuda_driver_unload(cuda_driver_api *a) { unload(a, sizeof *a); }
-void cuda_blas_unload(cuda_blas_api *a) { unload(a, sizeof *a); }
-void cuda_dnn_unload(cuda_dnn_api *a) { unload(a, sizeof *a); }
+void cuda_driver_unload(cuda_driver_api *a) { cuda_lib_unload(a, sizeof *a); }
+void cuda_blas_unload(cuda_blas_api *a) { cuda_lib_unload(a, sizeof *a); }
+void cuda_dnn_unload(cuda_dnn_api *a) { cuda_lib_unload(a, sizeof *a); }

@@ -96,6 +96,8 @@ typedef struct {
     cublasStatus_t (*SgemmStridedBatched)(cublasHandle_t h, int ta, int tb, int m, int n, int k, const float *alpha,
                                           const float *A, int lda, long long sa, const float *B, int ldb, long long sb,
                                           const float *beta, float *C, int ldc, long long sc, int batch);
+    /* x <- alpha x (a collective's mean: the sum over ranks, then 1/ranks) */
+    cublasStatus_t (*Sscal)(cublasHandle_t h, int n, const float *alpha, float *x, int incx);
 } cuda_blas_api;
 
 /* ---- cuDNN (libcudnn.so.9): the convolution API ---- */
@@ -182,5 +184,17 @@ int cuda_dnn_load(cuda_dnn_api *a, char *err);
 void cuda_driver_unload(cuda_driver_api *a);
 void cuda_blas_unload(cuda_blas_api *a);
 void cuda_dnn_unload(cuda_dnn_api *a);
+
+/* The loader under those three (also NCCL's, runtime/comm_nccl.c): opens env's path, else the
+ * first of names that opens, and resolves every symbol into api, a struct whose first member
+ * is the `void *dl` handle. A library not found is one line naming what was tried and hint
+ * (how to install it; NULL: the loader's reason). 0, or -1 with err. */
+typedef struct {
+    size_t off; /* of the function pointer in the api struct */
+    const char *name;
+} cuda_sym;
+int cuda_lib_load(void *api, size_t api_bytes, const char *what, const char *env, const char *hint,
+                  const char *const *names, int nnames, const cuda_sym *syms, int nsyms, char *err);
+void cuda_lib_unload(void *api, size_t api_bytes);
 
 #endif

@@ -130,3 +130,36 @@ FK_API cublasStatus_t cublasSgemmStridedBatched(cublasHandle_t h, int ta, int tb
     gemm_op g = {"cublasSgemmStridedBatched", ta, tb, m, n, k, lda, ldb, ldc, batch, 0, 0, A, B, C, sa, sb, sc};
     return gemm_submit(h, &g, alpha, beta);
 }
+
+typedef struct {
+    int n, inc;
+    float alpha;
+    float *x;
+} scal_op;
+
+static int scal_check(const void *payload) {
+    const scal_op *s = payload;
+    if (s->n < 0 || s->inc != 1) {
+        fk_say("cublasSscal_v2", "n %d, incx %d: the stand-in scales contiguous vectors (incx 1) only", s->n, s->inc);
+        return FK_BLAS_INVALID_VALUE;
+    }
+    return fk_check_dev("cublasSscal_v2", "x", s->x, (size_t)s->n * sizeof(float)) ? FK_BLAS_INVALID_VALUE : 0;
+}
+
+/* one float multiply per element, as cuBLAS's scal */
+static int scal_run(const void *payload) {
+    const scal_op *s = payload;
+    for (int i = 0; i < s->n; i++) s->x[i] *= s->alpha;
+    return 0;
+}
+
+FK_API cublasStatus_t cublasSscal_v2(cublasHandle_t h, int n, const float *alpha, float *x, int incx) {
+    if (!handle_ok("cublasSscal_v2", h)) return FK_BLAS_NOT_INITIALIZED;
+    if (!alpha) {
+        fk_say("cublasSscal_v2", "NULL alpha");
+        return FK_BLAS_INVALID_VALUE;
+    }
+    scal_op s = {n, incx, *alpha, x};
+    int r = fk_submit(h->stream, "cublasSscal_v2", scal_check, scal_run, &s, sizeof s);
+    return r == FK_BLAS_INVALID_VALUE || !r ? r : FK_BLAS_EXECUTION_FAILED;
+}

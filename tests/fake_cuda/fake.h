@@ -4,14 +4,15 @@
  * allocation; a capturing stream records its operations and a graph replays them.
  *
  * Files: memory.c (device, context, allocations, copies), stream.c (streams, events, capture,
- * graphs), module.c (modules, kernel launches), blas.c (cuBLAS), dnn.c (cuDNN). This header is
- * what they share. Every failure prints one line "fakecuda: <call>: ..." on stderr.
+ * graphs), module.c (modules, kernel launches), blas.c (cuBLAS), dnn.c (cuDNN), nccl.c (NCCL, over
+ * MPI). This header is what they share. Every failure prints one line "fakecuda: <call>: ..." on stderr.
  *
  * Environment: SSLC_FAKECUDA_MEM (device bytes, default 8 GiB), SSLC_FAKECUDA_CC ("8.0"; default
  * "9.0"), SSLC_FAKECUDA_KERNELS (the JIT .so whose k<i>_s<j> the fused segments run),
- * SSLC_FAKECUDA_CONV_WS (workspace bytes each cuDNN convolution asks for and overwrites, default
- * 256; 0: none), SSLC_FAKECUDA_POISON=0 (fresh allocations are not filled with 0xFF bytes).
- * Exported for tests: sslc_fakecuda_stats (launches = kernels executed, directly or by a graph;
+ * SSLC_FAKECUDA_DEVICES (how many devices, default 1), SSLC_FAKECUDA_CONV_WS (workspace bytes
+ * each cuDNN convolution asks for and overwrites, default 256; 0: none), SSLC_FAKECUDA_POISON=0
+ * (fresh allocations are not filled with 0xFF bytes).
+ * Exported for tests: sslc_fakenccl_calls (collectives run), sslc_fakecuda_stats (launches = kernels executed, directly or by a graph;
  * graph launches; bytes copied up and down), sslc_fakecuda_live (device allocations live, and
  * their bytes), sslc_fakecuda_recorded (operations a capturing stream has recorded). */
 #ifndef SSLC_FAKECUDA_H

@@ -42,11 +42,19 @@ static int need_init(const char *call) {
     fk_say(call, "cuInit has not been called");
     return FK_NOT_INITIALIZED;
 }
+/* SSLC_FAKECUDA_DEVICES: how many devices (default 1), so that the ranks of a job on one machine
+ * each take their own (one process per GPU). They share the one primary context: each process
+ * uses one device. */
+static int device_count(void) {
+    const char *s = getenv("SSLC_FAKECUDA_DEVICES");
+    int n = s && *s ? atoi(s) : 1;
+    return n < 1 ? 1 : n > 64 ? 64 : n;
+}
 static int need_device(const char *call, CUdevice dev) {
     int r = need_init(call);
     if (r) return r;
-    if (dev != 0) {
-        fk_say(call, "no device %d (the stand-in has one, device 0)", dev);
+    if (dev < 0 || dev >= device_count()) {
+        fk_say(call, "no device %d (the stand-in has %d; SSLC_FAKECUDA_DEVICES sets how many)", dev, device_count());
         return FK_INVALID_DEVICE;
     }
     return 0;
@@ -79,14 +87,14 @@ FK_API CUresult cuDeviceGetCount(int *count) {
     int r = need_init("cuDeviceGetCount");
     if (r) return r;
     if (!count) return FK_INVALID_VALUE;
-    *count = 1;
+    *count = device_count();
     return 0;
 }
 FK_API CUresult cuDeviceGet(CUdevice *dev, int ordinal) {
     int r = need_device("cuDeviceGet", ordinal);
     if (r) return r;
     if (!dev) return FK_INVALID_VALUE;
-    *dev = 0;
+    *dev = ordinal;
     return 0;
 }
 FK_API CUresult cuDeviceGetName(char *name, int len, CUdevice dev) {

@@ -13,6 +13,7 @@ rm -rf "$out"
 mkdir -p "$out/lib"
 cp "$build/sslc" "$out/sslc"
 cp "$build/tests/cuda_kernel_check" "$out/cuda_kernel_check"
+cp "$build/tests/test_comm_nccl" "$out/test_comm_nccl" # NCCL's collectives on the GPU, one rank
 ldd "$build/sslc" | awk '/=> \// {print $3}' | while read -r lib; do
   case $(basename "$lib") in
     libc.so*|libm.so*|libstdc++.so*|libgcc_s.so*|ld-linux*) ;; # the machine's own

@@ -4,7 +4,9 @@
 #   1. the devices sslc sees
 #   2. 5 steps of every method on cuda against cpu from the same initialization
 #      (loss <= 1e-5 relative every step, parameters and state <= 1e-4; float32, no TF32)
-#   3. CUDA Graph replay bit-identical to plain launches (SSLC_CUDA_GRAPH=0)
+#   3. CUDA Graph replay bit-identical to plain launches (SSLC_CUDA_GRAPH=0); NCCL on one GPU:
+#      every collective of the NCCL communicator on device memory (tests/mpi/test_comm_nccl.c),
+#      and SimCLR under mpirun -np 1 (NCCL opened) against the plain cuda run, bit for bit
 #   4. the SimCLR and BYOL PyTorch oracles against `sslc step --device cuda`
 #   5. compute-sanitizer memcheck over 3 steps of SimCLR, where the machine has it
 #   6. SimCLR step time and peak device memory against PyTorch eager and torch.compile
@@ -35,7 +37,7 @@ export LD_LIBRARY_PATH="$libs:/usr/local/cuda/lib64:${LD_LIBRARY_PATH:-}"
 export SSLC_CACHE_DIR=${SSLC_CACHE_DIR:-$OUT/cache} OMP_NUM_THREADS=${OMP_NUM_THREADS:-8}
 standin=${SSLC_GPU_STANDIN:-}
 if [ -n "$standin" ]; then
-  export SSLC_CUDA_DRIVER=$standin SSLC_CUBLAS_LIB=$standin SSLC_CUDNN_LIB=$standin
+  export SSLC_CUDA_DRIVER=$standin SSLC_CUBLAS_LIB=$standin SSLC_CUDNN_LIB=$standin SSLC_NCCL_LIB=$standin
 fi
 rows=()
 row() { rows+=("$(printf '%-44s %-5s %s' "$1" "$2" "$3")"); echo "$1: $2 $3" >>"$OUT/summary.log"; }
@@ -84,6 +86,28 @@ for m in $(printf '%s\n' "${!opts[@]}" | sort); do
       row "$m: graph replay == plain launches" ok "bit-identical checkpoints and losses"
     else row "$m: graph replay == plain launches" FAIL "${r:-$(tail -1 "$log")}"; fi
   fi
+  if [ "$m" = simclr ]; then
+    # NCCL on this GPU: the library, its collectives on device memory, one rank of a job
+    tn=$(dirname "$sslc")/test_comm_nccl
+    [ -x "$tn" ] || tn=$(dirname "$sslc")/tests/test_comm_nccl
+    if [ ! -x "$tn" ]; then row "NCCL: every collective on the GPU (1 rank)" FAIL "test_comm_nccl not found beside $sslc"
+    elif "$tn" >"$OUT/nccl.log" 2>&1; then
+      row "NCCL: every collective on the GPU (1 rank)" ok "$(grep -m1 'NCCL .* opened' "$OUT/nccl.log" | cut -c14-)"
+    else row "NCCL: every collective on the GPU (1 rank)" FAIL "$(grep -m1 'FAIL\|test_comm_nccl:' "$OUT/nccl.log")"; fi
+    if command -v mpirun >/dev/null; then
+      r=""
+      # --bind-to none: the plain run's threads (mpirun binds a rank to one core; the stand-in's
+      # host arithmetic depends on the thread count, a GPU's does not)
+      if OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 mpirun -np 1 --bind-to none "$sslc" run "$plan" --device cuda \
+           --data fake:256 --steps 5 --seed 3 --out "$OUT/$m-nccl" >"$OUT/$m-nccl.log" 2>&1 &&
+         grep -q "collectives over NCCL" "$OUT/$m-nccl.log" &&
+         r=$($py "$root/tests/gpu/compare_runs.py" "$OUT/$m-nccl" "$OUT/$m-cuda" --exact 2>&1 | tail -1) && [[ $r == ok* ]]; then
+        row "$m: 1 rank under mpirun (NCCL) == plain cuda" ok "bit-identical checkpoints and losses"
+      else row "$m: 1 rank under mpirun (NCCL) == plain cuda" FAIL "${r:-$(tail -1 "$OUT/$m-nccl.log")}"; fi
+    else
+      row "$m: 1 rank under mpirun (NCCL) == plain cuda" skip "no mpirun on this machine"
+    fi
+  fi
   unset SSLC_FAKECUDA_KERNELS
 done
 
@@ -93,7 +117,8 @@ kc=$(dirname "$sslc")/cuda_kernel_check
 if [ -x "$kc" ]; then
   [ -n "$standin" ] && export SSLC_FAKECUDA_KERNELS=$(ls -t "$SSLC_CACHE_DIR"/*.kso | head -1)
   plans=("$OUT"/*.plan)
-  [ -n "$standin" ] && plans=("$OUT/swav.plan") # the stand-in has one JIT module at a time: the last plan's
+  # the stand-in has one JIT module at a time: the last method's plan's (the loop above runs them sorted)
+  [ -n "$standin" ] && plans=("$OUT/$(printf '%s\n' "${!opts[@]}" | sort | tail -1).plan")
   if "$kc" "${plans[@]}" >"$OUT/kernels.log" 2>&1; then
     row "fused kernels on the GPU vs C twins" ok "$(awk '{n += $3} END {print n " segments"}' "$OUT/kernels.log"), all <= 1e-5"
   else row "fused kernels on the GPU vs C twins" FAIL "$(grep -m1 FAIL "$OUT/kernels.log")"; fi

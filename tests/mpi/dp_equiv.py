@@ -3,8 +3,11 @@
 file: each rank takes its half). Compares the loss of every step, every gradient of the first
 step and every parameter and state tensor after the last, relative to the tensor's largest
 magnitude. Exit 0 when all are within --tol, 1 otherwise (--expect-fail inverts it: the check
-must catch a broken gradient). Usage: dp_equiv.py SSLC MPIRUN WORKDIR METHOD [options]"""
+must catch a broken gradient). With --standin LIB (and --device cuda) both runs go through the CUDA
+and NCCL stand-in (tests/fake_cuda/): the 2-rank run's collectives through NCCL's entry points.
+Usage: dp_equiv.py SSLC MPIRUN WORKDIR METHOD [options]"""
 import argparse
+import glob
 import os
 import subprocess
 import sys
@@ -34,6 +37,7 @@ def main():
                     "then compute the same, e.g. MoCo's bn_splits)")
     ap.add_argument("--backbone", default="convnet --width 0.25", help="backbone options (one string)")
     ap.add_argument("--expect-fail", action="store_true")
+    ap.add_argument("--standin", help="the CUDA/NCCL stand-in library (libsslc_fakecuda.so) for --device cuda")
     a = ap.parse_args()
     os.makedirs(a.workdir, exist_ok=True)
     w = lambda n: os.path.join(a.workdir, n)  # noqa: E731
@@ -42,6 +46,8 @@ def main():
     common = [a.method, "--backbone"] + a.backbone.split() + ["--image-size", str(size), "--augment", "none",
               "--optimizer", "sgd", "--lr", "0.1", "--momentum", "0.9", "--lr-schedule", "constant"]
     common += [f"--set={s}" for s in a.set]
+    if a.device == "cuda":  # the plans carry their CUDA kernels (CUBIN for sm_80 and sm_90, the stand-in's)
+        common += ["--targets", "cpu,cuda"]
     sync = [] if a.no_sync_bn else ["--sync-bn"]
     subprocess.run([a.sslc, "compile"] + common + [f"--set={s}" for s in a.one_set] + ["--batch", str(a.batch)] + sync
                    + ["-o", w("one.plan")], check=True, stdout=subprocess.DEVNULL)
@@ -62,8 +68,27 @@ def main():
                    w("two.plan")], check=True, stdout=subprocess.DEVNULL)
     step = ["step", "--inputs", w("x.safetensors"), "--steps", str(a.steps), "--device", a.device]
     step += ["--f64"] if a.f64 else []
-    subprocess.run([a.sslc] + step + [w("one.plan"), "--dump", w("one.safetensors")], check=True)
-    subprocess.run(a.mpirun.split() + [a.sslc] + step + [w("two.plan"), "--dump", w("two.safetensors")], check=True)
+    def standin_env(plan, launch):
+        """the stand-in runs each fused kernel from the cpu backend's JIT module of the plan: one
+        cpu step of it first, in a cache directory of its own, makes that module"""
+        if not a.standin:
+            return None
+        cache = w("cache-" + plan)
+        env = dict(os.environ, SSLC_CACHE_DIR=cache)
+        subprocess.run(launch + [a.sslc, "step", "--inputs", w("x.safetensors"), "--steps", "1", "--device", "cpu",
+                                 w(plan), "--dump", w(plan + ".cpu.safetensors")], check=True, stdout=subprocess.DEVNULL, env=env)
+        kso = sorted(glob.glob(os.path.join(cache, "*.kso")), key=os.path.getmtime)
+        if not kso:
+            sys.exit(f"no kernel module in {cache} after the cpu run of {plan}")
+        env.update(SSLC_FAKECUDA_KERNELS=kso[-1], SSLC_FAKECUDA_DEVICES="2")
+        for v in ("SSLC_CUDA_DRIVER", "SSLC_CUBLAS_LIB", "SSLC_CUDNN_LIB", "SSLC_NCCL_LIB"):
+            env[v] = a.standin
+        return env
+
+    subprocess.run([a.sslc] + step + [w("one.plan"), "--dump", w("one.safetensors")], check=True,
+                   env=standin_env("one.plan", []))
+    subprocess.run(a.mpirun.split() + [a.sslc] + step + [w("two.plan"), "--dump", w("two.safetensors")], check=True,
+                   env=standin_env("two.plan", a.mpirun.split()))
     ref, got = st.load(w("one.safetensors")), st.load(w("two.safetensors"))
     names = sorted(set(ref) | set(got))
     failures, worst = [], (0.0, "")
