@@ -907,7 +907,10 @@ int backend_cuda_new(const backend_args *a, backend *out, char *err) {
     const char *gv = getenv("SSLC_CUDA_GRAPH");
     b->use_graph = !(gv && !strcmp(gv, "0"));
     if (open_device(b, a, err)) goto fail;
-    if (a->plan && a->plan->has_step && a->g == &a->plan->train)
+    /* the plan's stored step only with a CUBIN for this GPU: the stored kernels keep their C (and
+     * CUDA) source but not their expressions, so without a CUBIN the CUDA source is made again
+     * from a step built here */
+    if (a->plan && a->plan->has_step && a->g == &a->plan->train && cuda_cubin_for(&a->plan->step, b->major, b->minor))
         b->run = &a->plan->step.ep;
     else if (exec_plan_build(a->g, &b->ep, err))
         goto fail;

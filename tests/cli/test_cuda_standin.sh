@@ -53,6 +53,26 @@ for m in $(printf '%s\n' "${!opts[@]}" | sort); do
   unset SSLC_FAKECUDA_KERNELS
 done
 
+# a plan compiled without --targets cuda (what sslc train makes): no CUBIN, and its stored kernels
+# keep no expressions, so the backend builds the step again and NVRTC compiles that step's CUDA
+# source (it failed before with 'identifier "e0" is undefined'); a rebuilt step need not keep the
+# stored one's order of sums, so the losses are compared to 1e-4, not bit for bit
+plan=$work/cpu-only.plan
+if "$sslc" compile simclr --width 0.125 --image-size 16 --batch 4 -o "$plan" >"$work/log" 2>&1 &&
+   e=$(run --device cpu --out "$work/co-cpu") && [ -z "$e" ]; then
+  export SSLC_FAKECUDA_KERNELS=$(ls -t "$SSLC_CACHE_DIR"/*.kso | head -1)
+  e=$(standin run --device cuda --out "$work/co-cuda")
+  unset SSLC_FAKECUDA_KERNELS
+  if [ -z "$e" ] && /usr/bin/python3 - "$work/co-cpu/metrics.jsonl" "$work/co-cuda/metrics.jsonl" <<'PY'
+import json, sys
+a, b = ([json.loads(l)["loss"] for l in open(f) if '"loss"' in l] for f in sys.argv[1:3])
+assert len(a) == len(b) == 5, (a, b)
+assert all(abs(x - y) <= 1e-4 * abs(x) for x, y in zip(a, b)), (a, b)
+PY
+  then ok "a plan without --targets cuda runs on cuda (kernels made by NVRTC at run time), losses as cpu's"
+  else bad "plan without --targets cuda on cuda: ${e:-losses differ}"; fi
+else bad "cpu-only plan: $(tail -1 "$work/log")"; fi
+
 # checkpoints cross between the backends: 2 steps on one, the rest on the other
 export SSLC_FAKECUDA_KERNELS=$work/simclr.kso
 plan=$work/simclr.plan
