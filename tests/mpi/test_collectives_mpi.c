@@ -12,6 +12,7 @@
 
 #include "ir/builder.h"
 #include "passes/autodiff.h"
+#include "mpi_job.h"
 #include "runtime/comm.h"
 #include "runtime/interp.h"
 
@@ -123,16 +124,7 @@ out:
 
 int main(void) {
     ir_comm comm;
-    char err[IR_ERRLEN];
-    if (comm_open(&comm, err)) {
-        fprintf(stderr, "%s\n", err);
-        return 1;
-    }
-    if (comm.size != R) {
-        fprintf(stderr, "run under mpirun -np %d (this job has %d ranks)\n", R, comm.size);
-        comm_close(&comm);
-        return 1;
-    }
+    if (mpi_job_open(&comm, R)) return 1;
     int failed = 0;
     int ops[] = {OP_AllReduce, OP_AllReduce, OP_AllGather, OP_ReduceScatter, OP_Broadcast};
     for (int f64 = 0; f64 <= 1; f64++)

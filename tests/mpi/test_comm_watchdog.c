@@ -6,17 +6,15 @@
 #include <stdio.h>
 #include <unistd.h>
 
+#include "mpi_job.h"
 #include "runtime/comm.h"
 
 int main(void) {
     ir_comm c;
     char err[IR_ERRLEN];
-    if (comm_open(&c, err)) {
-        fprintf(stderr, "%s\n", err);
-        return 1;
-    }
-    if (c.size != 2 || !c.ops->allreduce_start) {
-        fprintf(stderr, "run under mpirun -np 2 (this job has %d ranks, transport %s)\n", c.size, c.ops->name);
+    if (mpi_job_open(&c, 2)) return 1;
+    if (!c.ops->allreduce_start) {
+        fprintf(stderr, "transport %s has no nonblocking all-reduce\n", c.ops->name);
         comm_close(&c);
         return 1;
     }

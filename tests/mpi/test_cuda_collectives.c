@@ -15,6 +15,7 @@
 #include "codegen/nvrtc.h"
 #include "ir/builder.h"
 #include "runtime/backend.h"
+#include "mpi_job.h"
 #include "runtime/comm.h"
 
 #define N 4 /* elements per rank */
@@ -47,15 +48,7 @@ static void expected(int rank, int k, float *y, int *n) {
 int main(void) {
     ir_comm comm;
     char err[IR_ERRLEN] = "", info[512] = "";
-    if (comm_open(&comm, err)) {
-        fprintf(stderr, "%s\n", err);
-        return 1;
-    }
-    if (comm.size != R) {
-        fprintf(stderr, "run under mpirun -np %d (this job has %d ranks)\n", R, comm.size);
-        comm_close(&comm);
-        return 1;
-    }
+    if (mpi_job_open(&comm, R)) return 1;
     int major, minor;
     if (nvrtc_available(&major, &minor, err)) {
         printf("skip: NVRTC is not installed (%s): the cuda backend compiles its device ops with it\n", err);
