@@ -14,7 +14,7 @@ static int has_arg(const char *const *args, const char *name) {
 
 /* the defaults of both commands, which differ (tset: the method options train sets; targs: the
  * compile options train adds for the method, which replace train's general --lr/--weight-decay) */
-static void print_defaults(const char *const *tset, const char *const *targs) {
+static void print_defaults(const method_def *m, const char *const *tset, const char *const *targs) {
     char sets[256] = "";
     size_t k = 0;
     const char *lr = has_arg(targs, "--lr") ? "" : " --lr " TRAIN_DEFAULT_LR;
@@ -24,8 +24,13 @@ static void print_defaults(const char *const *tset, const char *const *targs) {
     printf("  defaults: sslc compile --backbone resnet18 --width 1 --image-size 32 --channels 3 --batch 256\n"
            "                        --optimizer sgd --lr 0.05 --weight-decay 0 --lr-schedule cosine\n"
            "            sslc train  --width " TRAIN_DEFAULT_WIDTH " --optimizer " TRAIN_DEFAULT_OPTIMIZER "%s%s%s,\n"
-           "                        image size and channels of --data (" TRAIN_DEFAULT_DATA "), %d epochs\n",
-           lr, wd, sets, TRAIN_DEFAULT_EPOCHS);
+           "                        image size and channels of --data (" TRAIN_DEFAULT_DATA "), %d epochs",
+           lr, wd, sets, m ? train_default_epochs(m) : TRAIN_DEFAULT_EPOCHS);
+    if (!m)
+        printf(" (simclr: %d, in bf16 on a CPU with avx512_bf16)", TRAIN_MAIN_JOB_EPOCHS);
+    else if (train_default_bf16(m))
+        printf(", --precision bf16 on a CPU with avx512_bf16 (cpu backend)");
+    printf("\n");
 }
 
 int cmd_methods(int argc, char **argv) {
@@ -55,11 +60,11 @@ int cmd_methods(int argc, char **argv) {
                 if (!strncmp(*s, d->opts[i].name, n) && (*s)[n] == '=') snprintf(t, sizeof t, " (sslc train: %s)", *s + n + 1);
             printf("    --set %-26s default %-8s %s%s\n", d->opts[i].name, v, d->opts[i].help, t);
         }
-        if (one) print_defaults(tset, train_default_args(d, 0));
+        if (one) print_defaults(d, tset, train_default_args(d, 0));
         printf("\n");
     }
     static const char *const no_sets[] = {NULL};
-    if (!one) print_defaults(no_sets, no_sets);
+    if (!one) print_defaults(NULL, no_sets, no_sets);
     printf("backbones: %s\n", backbone_choices());
     return 0;
 }

@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "../runtime/backend.h"
 #include "../runtime/dataset.h"
 #include "../runtime/fileio.h"
 #include "cli.h"
@@ -85,7 +86,7 @@ static void usage(void) {
            "  prints the resolved recipe, trains it (as `sslc run`: checkpoints, metrics.jsonl, Ctrl-C\n"
            "  checkpoints and exits), then prints linear-probe and kNN top-1 of the encoder on the test\n"
            "  split (as `sslc eval`).\n"
-           "  Defaults: --data " TRAIN_DEFAULT_DATA ", --epochs %d, --out runs/METHOD (runs/METHOD-2, ... when\n"
+           "  Defaults: --data " TRAIN_DEFAULT_DATA ", --epochs %d (simclr: %d), --out runs/METHOD (runs/METHOD-2, ... when\n"
            "  that holds a run), --backbone resnet18 --width " TRAIN_DEFAULT_WIDTH ", image size and channels\n"
            "  of the data (--source-size: the data's when it differs from --image-size),\n"
            "  --optimizer " TRAIN_DEFAULT_OPTIMIZER " --lr " TRAIN_DEFAULT_LR " --weight-decay " TRAIN_DEFAULT_WD
@@ -101,14 +102,15 @@ static void usage(void) {
            "  --resume DIR: continue the run in DIR (or --out DIR) from its checkpoint with its own plan;\n"
            "          compile options given must match the run's (the first that differs is named), and\n"
            "          METHOD, if given, must be the run's method\n"
-           "  --precision bf16 compiles the plan in bf16 mixed precision (see sslc compile --help).\n"
+           "  --precision bf16 compiles the plan in bf16 mixed precision (see sslc compile --help); simclr on the\n"
+           "  cpu backend is bf16 by default where the CPU has avx512_bf16 (--precision f32: float32).\n"
            "  While training: kNN top-1 (k = --knn) of the current encoder on seeded subsets of %d train / %d test\n"
            "  images at each epoch's end (--online-knn-every STEPS to change; --online-knn off to skip), printed\n"
            "  and written to DIR/metrics.jsonl. --eval-limit N: the final evaluation on at most N seeded images\n"
            "  of each split (default: all). `sslc report DIR` draws the run as one HTML page.\n"
            "  --data folder:DIR trains on your own PNG/JPEG images, resized to --image-size (README \"Your own images\").\n"
            "  mpirun -np N sslc train ...: N data-parallel ranks (the plan is compiled for N; --batch per rank).\n",
-           TRAIN_DEFAULT_EPOCHS, ONLINE_KNN_DEFAULT_TRAIN, ONLINE_KNN_DEFAULT_TEST);
+           TRAIN_DEFAULT_EPOCHS, TRAIN_MAIN_JOB_EPOCHS, ONLINE_KNN_DEFAULT_TRAIN, ONLINE_KNN_DEFAULT_TEST);
 }
 
 /* --online-knn TRAIN:TEST (subset sizes) or off */
@@ -272,7 +274,7 @@ int cmd_train(int argc, char **argv) {
     const char *device = "cpu";
     int64_t knn = 20, eval_limit = 0;
     o.knn_train = ONLINE_KNN_DEFAULT_TRAIN, o.knn_test = ONLINE_KNN_DEFAULT_TEST;
-    int no_eval = 0, c, bf16 = 0;
+    int no_eval = 0, c, bf16 = 0, precision_given = 0;
     optind = 1;
     opterr = 0;
     while ((c = getopt_long(rargc, rargv, ":", longopts, NULL)) != -1) {
@@ -282,6 +284,7 @@ int cmd_train(int argc, char **argv) {
         case 'o': o.out_dir = optarg; break;
         case 'N': no_eval = 1; break;
         case 'P':
+            precision_given = 1;
             bf16 = !strcmp(optarg, "bf16"); /* a compile option: the plan's graph changes */
             if (!bf16 && engine_precision_parse(optarg, &o.engine_flags, err)) {
                 rc = cli_error("%s", err);
@@ -406,7 +409,9 @@ int cmd_train(int argc, char **argv) {
         }
         if (comm.rank == 0) train_print_recipe(&run_plan, o.data, o.epochs, o.steps);
     } else {
-        if (!o.epochs && !o.steps) o.epochs = TRAIN_DEFAULT_EPOCHS;
+        if (!o.epochs && !o.steps) o.epochs = train_default_epochs(m);
+        /* the recipe line says which precision the run got; --precision f32 keeps float32 */
+        if (!precision_given && !strcmp(device, "cpu") && train_default_bf16(m) && backend_cpu_has_bf16()) bf16 = 1;
         if (!o.data) o.data = TRAIN_DEFAULT_DATA;
         /* train's defaults go first, so that the user's options override them */
         int n = 0;

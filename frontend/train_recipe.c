@@ -7,6 +7,12 @@
 #include "../ir/ir.h"
 #include "cli.h"
 
+int train_default_epochs(const method_def *m) {
+    return !strcmp(m->name, "simclr") ? TRAIN_MAIN_JOB_EPOCHS : TRAIN_DEFAULT_EPOCHS;
+}
+
+int train_default_bf16(const method_def *m) { return !strcmp(m->name, "simclr"); }
+
 const char *const *train_default_sets(const method_def *m) {
     /* PySSL's 0.5 learns slower in a few epochs: 4 epochs of the main job, 86.2 % linear against
      * 84.9 % (docs/PERFORMANCE.md, "The main job") */
@@ -49,11 +55,11 @@ static const char *opt_or(const sslc_plan *p, const char *key, const char *dflt)
 void train_print_recipe(const sslc_plan *p, const char *data, int64_t epochs, int64_t steps) {
     char line[2048], length[64];
     int k = snprintf(line, sizeof line, "recipe: method %s, backbone %s, width %s, image %sx%sx%s, optimizer %s, lr %s, "
-                                        "weight decay %s, schedule %s (warm-up %s epochs)",
+                                        "weight decay %s, schedule %s (warm-up %s epochs), precision %s",
                      p->method, opt_or(p, "backbone", "?"), opt_or(p, "width", "?"), opt_or(p, "image_size", "?"),
                      opt_or(p, "image_size", "?"), opt_or(p, "channels", "?"), opt_or(p, "optimizer", "?"),
                      opt_or(p, "lr", "?"), opt_or(p, "weight_decay", "?"), opt_or(p, "lr_schedule", "constant"),
-                     opt_or(p, "warmup_epochs", "0"));
+                     opt_or(p, "warmup_epochs", "0"), opt_or(p, "precision", "f32"));
     for (int i = 0; i < p->nopts && k < (int)sizeof line; i++)
         if (!strncmp(p->keys[i], "method.", 7))
             k += snprintf(line + k, sizeof line - (size_t)k, ", %s %s", p->keys[i] + 7, p->vals[i]);

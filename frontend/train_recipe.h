@@ -13,10 +13,19 @@
  * rate 1e-3 (measured on the main job, docs/PERFORMANCE.md). */
 #define TRAIN_DEFAULT_DATA "fashion-mnist"
 #define TRAIN_DEFAULT_EPOCHS 4
+/* the main job's: 10 epochs in bf16 fit the 15 minutes of a 2-core machine and beat 4 in float32
+ * (docs/PERFORMANCE.md, "The 15-minute recipe") */
+#define TRAIN_MAIN_JOB_EPOCHS 10
 #define TRAIN_DEFAULT_WIDTH "0.25"
 #define TRAIN_DEFAULT_OPTIMIZER "adamw"
 #define TRAIN_DEFAULT_LR "1e-3"
 #define TRAIN_DEFAULT_WD "1e-6"
+
+/* sslc train's --epochs for METHOD when neither --epochs nor --steps is given. */
+int train_default_epochs(const method_def *m);
+/* Whether sslc train compiles METHOD in bf16 mixed precision when --precision is not given and
+ * the run is on the cpu backend of a CPU with avx512_bf16 (simclr: the main job's recipe). */
+int train_default_bf16(const method_def *m);
 
 /* The method options `sslc train` sets unlike PySSL's defaults, as NAME=VALUE strings ending
  * with NULL (simclr, simclrv2: temperature=0.2; vicreg: a 1024-wide expander; nnclr: a support

@@ -56,6 +56,9 @@ int backend_value_check(const ir_graph *g, int v, int has_storage, size_t bytes,
 /* The constructors (one per backend; each returns 0 and fills b, or -1 with err). */
 int backend_ref_new(const backend_args *a, backend *b, char *err);
 int backend_cpu_new(const backend_args *a, backend *b, char *err);
+/* Whether this CPU has the AVX-512 bf16 instructions the cpu backend's bf16 plans need
+ * (SSLC_CPU_BF16=0: pretend it has not, a test hook). */
+int backend_cpu_has_bf16(void);
 int backend_cuda_new(const backend_args *a, backend *b, char *err);
 
 /* Library ops: the STEP_NODE steps of a compiled step (Conv, Gemm, ...) that a backend runs with

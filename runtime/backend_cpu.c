@@ -165,9 +165,8 @@ static int start(cpu_backend *c, const exec_plan *ep, const char *src, const bac
     return 0;
 }
 
-/* Whether this CPU has the AVX-512 bf16 instructions the bf16 convolutions need.
- * SSLC_CPU_BF16=0 pretends it has not (a test hook: the refusal is testable on any machine). */
-static int cpu_has_bf16(void) {
+/* SSLC_CPU_BF16=0 makes the refusal (and sslc train's float32 fallback) testable on any machine */
+int backend_cpu_has_bf16(void) {
     const char *s = getenv("SSLC_CPU_BF16");
     if (s && !strcmp(s, "0")) return 0;
     __builtin_cpu_init();
@@ -175,7 +174,7 @@ static int cpu_has_bf16(void) {
 }
 
 int backend_cpu_new(const backend_args *a, backend *b, char *err) {
-    if (ir_graph_has_bf16(a->g) && !cpu_has_bf16()) {
+    if (ir_graph_has_bf16(a->g) && !backend_cpu_has_bf16()) {
         snprintf(err, IR_ERRLEN,
                  "this plan is bf16 mixed precision (--precision bf16), which the cpu backend runs on CPUs with "
                  "avx512_bf16 only; this CPU has none: compile the plan without --precision bf16");

@@ -45,12 +45,33 @@ expect_error "nothing near: the choices only" "unknown method 'zzzzzz' (choose o
 grep -q "temperature .*default 0.5 .*(sslc train: 0.2)" m.txt && grep -q "sslc compile .*--width 1" m.txt &&
     grep -q "sslc train  --width 0.25 --optimizer adamw" m.txt && ok "methods simclr: train's defaults beside compile's" \
     || bad "methods simclr: $(cat m.txt)"
+grep -q "(fashion-mnist), 10 epochs, --precision bf16 on a CPU with avx512_bf16" m.txt \
+    && ok "methods simclr: the main job's 10 epochs in bf16 shown" || bad "methods simclr: $(cat m.txt)"
+"$sslc" methods byol | grep -q "(fashion-mnist), 4 epochs$" && ok "methods byol: 4 epochs, float32" || bad "methods byol"
+
+# --- the main job's length and precision: 10 epochs, bf16 where the CPU has avx512_bf16 (the
+# cpu backend), float32 where it has not (SSLC_CPU_BF16=0 pretends so) or --precision f32 says so
+grep -qw avx512_bf16 /proc/cpuinfo && want=bf16 || want=f32
+main_recipe() { # OUT [env and options]: the recipe line of a 1-step start of the default run
+    local out=$1; shift
+    env "$@" --stop-after 1 --no-eval --online-knn off --out "$out" >"$out.txt" 2>&1 || { cat "$out.txt"; return 1; }
+    grep "^recipe:" "$out.txt"
+}
+r=$(main_recipe md "$sslc" train simclr "${tiny[@]}" "${data[@]}") && grep -q "precision $want, .*, 10 epochs," <<<"$r" \
+    && { "$sslc" inspect md/plan.plan | grep -q "^precision bf16:" && [ $want = bf16 ] || [ $want = f32 ]; } \
+    && ok "train simclr: 10 epochs in $want by default (this CPU)" || bad "train simclr default: $r"
+r=$(main_recipe mf SSLC_CPU_BF16=0 "$sslc" train simclr "${tiny[@]}" "${data[@]}") && grep -q "precision f32, .*, 10 epochs," <<<"$r" \
+    && ok "train simclr on a CPU without avx512_bf16: float32" || bad "train simclr without bf16: $r"
+r=$(main_recipe mp "$sslc" train simclr "${tiny[@]}" "${data[@]}" --precision f32) && grep -q "precision f32, " <<<"$r" \
+    && ok "train simclr --precision f32: float32" || bad "train simclr --precision f32: $r"
+r=$(main_recipe mb "$sslc" train byol "${tiny[@]}" "${data[@]}") && grep -q "precision f32, .*, 4 epochs," <<<"$r" \
+    && ok "train byol: 4 epochs in float32 by default" || bad "train byol default: $r"
 "$sslc" methods vicreg >m.txt
 grep -q "hidden_dim .*default 8192 .*(sslc train: 1024)" m.txt && grep -q "projection_dim .*default 8192 .*(sslc train: 1024)" m.txt &&
     grep -q "sslc train  --width 0.25 --optimizer adamw --weight-decay 1e-6 --lr 3e-3 --warmup-epochs 0.5 --set hidden_dim=1024 --set projection_dim=1024," m.txt \
     && ok "methods vicreg: train's --set, learning rate and warm-up defaults shown" || bad "methods vicreg: $(cat m.txt)"
 "$sslc" train vicreg --data fake:256:1x28x28 --steps 1 --no-eval --online-knn off --set hidden_dim=64 --out v1 >v.txt 2>&1 &&
-    grep -q "recipe: .*optimizer adamw, lr 0.003, .*(warm-up 0.5 epochs), projection_dim 1024, hidden_dim 64," v.txt \
+    grep -q "recipe: .*optimizer adamw, lr 0.003, .*(warm-up 0.5 epochs), precision f32, projection_dim 1024, hidden_dim 64," v.txt \
     && ok "train vicreg: its defaults applied, a --set given overrides one" || bad "train vicreg: $(head -c 600 v.txt)"
 "$sslc" methods barlow_twins >m.txt
 grep -q "hidden_dim .*default 8192 .*(sslc train: 2048)" m.txt && grep -q "projection_dim .*default 8192 .*(sslc train: 2048)" m.txt \
