@@ -23,11 +23,13 @@ static void print_defaults(const method_def *m, const char *const *tset, const c
     for (; *tset; tset++) k += (size_t)snprintf(sets + k, k < sizeof sets ? sizeof sets - k : 0, " --set %s", *tset);
     printf("  defaults: sslc compile --backbone resnet18 --width 1 --image-size 32 --channels 3 --batch 256\n"
            "                        --optimizer sgd --lr 0.05 --weight-decay 0 --lr-schedule cosine\n"
-           "            sslc train  --width " TRAIN_DEFAULT_WIDTH " --optimizer " TRAIN_DEFAULT_OPTIMIZER "%s%s%s,\n"
+           "            sslc train  --width %s --optimizer " TRAIN_DEFAULT_OPTIMIZER "%s%s%s,\n"
            "                        image size and channels of --data (" TRAIN_DEFAULT_DATA "), %d epochs",
-           lr, wd, sets, m ? train_default_epochs(m) : TRAIN_DEFAULT_EPOCHS);
+           m ? train_default_width(m) : TRAIN_DEFAULT_WIDTH, lr, wd, sets,
+           m ? train_default_epochs(m) : TRAIN_DEFAULT_EPOCHS);
     if (!m)
-        printf(" (simclr: %d, in bf16 on a CPU with avx512_bf16)", TRAIN_MAIN_JOB_EPOCHS);
+        printf(" (simclr: width " TRAIN_MAIN_JOB_WIDTH ", %d epochs, in bf16 on a CPU with avx512_bf16)",
+               TRAIN_MAIN_JOB_EPOCHS);
     else if (train_default_bf16(m))
         printf(", --precision bf16 on a CPU with avx512_bf16 (cpu backend)");
     printf("\n");

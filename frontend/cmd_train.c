@@ -87,10 +87,11 @@ static void usage(void) {
            "  checkpoints and exits), then prints linear-probe and kNN top-1 of the encoder on the test\n"
            "  split (as `sslc eval`).\n"
            "  Defaults: --data " TRAIN_DEFAULT_DATA ", --epochs %d (simclr: %d), --out runs/METHOD (runs/METHOD-2, ... when\n"
-           "  that holds a run), --backbone resnet18 --width " TRAIN_DEFAULT_WIDTH ", image size and channels\n"
-           "  of the data (--source-size: the data's when it differs from --image-size),\n"
+           "  that holds a run), --backbone resnet18 --width " TRAIN_DEFAULT_WIDTH " (simclr: " TRAIN_MAIN_JOB_WIDTH "), image size\n"
+           "  and channels of the data (--source-size: the data's when it differs from --image-size),\n"
            "  --optimizer " TRAIN_DEFAULT_OPTIMIZER " --lr " TRAIN_DEFAULT_LR " --weight-decay " TRAIN_DEFAULT_WD
            " (unless --optimizer is given),\n"
+           "  for simclr (without --optimizer) --lr " TRAIN_MAIN_JOB_LR " --warmup-epochs " TRAIN_MAIN_JOB_WARMUP ",\n"
            "  for simclr/simclrv2 --set temperature=0.2, for vicreg --set hidden_dim=1024 --set projection_dim=1024\n"
            "  and (without --optimizer) --lr 3e-3 --warmup-epochs 0.5, for barlow_twins --set hidden_dim=2048\n"
            "  --set projection_dim=2048,\n"
@@ -417,7 +418,7 @@ int cmd_train(int argc, char **argv) {
         int n = 0;
         full[n++] = argv[0];
         int imported = imported_backbone(cargc, cargv);
-        if (!imported && !has_opt(cargc, cargv, "--width")) full[n++] = "--width", full[n++] = TRAIN_DEFAULT_WIDTH;
+        if (!imported && !has_opt(cargc, cargv, "--width")) full[n++] = "--width", full[n++] = (char *)train_default_width(m);
         /* the data before compiling: its shape gives the defaults, and what it cannot do is
          * refused here, naming the option that fixes it */
         data_facts df;

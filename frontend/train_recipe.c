@@ -11,6 +11,10 @@ int train_default_epochs(const method_def *m) {
     return !strcmp(m->name, "simclr") ? TRAIN_MAIN_JOB_EPOCHS : TRAIN_DEFAULT_EPOCHS;
 }
 
+const char *train_default_width(const method_def *m) {
+    return !strcmp(m->name, "simclr") ? TRAIN_MAIN_JOB_WIDTH : TRAIN_DEFAULT_WIDTH;
+}
+
 int train_default_bf16(const method_def *m) { return !strcmp(m->name, "simclr"); }
 
 const char *const *train_default_sets(const method_def *m) {
@@ -41,7 +45,9 @@ const char *const *train_default_args(const method_def *m, int optimizer_given) 
     /* at AdamW 1e-3 from step 0 VICReg's loss spikes in the first steps and its encoder trails
      * random initialization's kNN after an epoch; 3e-3 after a half-epoch warm-up learns (README) */
     static const char *const vicreg[] = {"--lr", "3e-3", "--warmup-epochs", "0.5", NULL};
+    static const char *const simclr[] = {"--lr", TRAIN_MAIN_JOB_LR, "--warmup-epochs", TRAIN_MAIN_JOB_WARMUP, NULL};
     static const char *const none[] = {NULL};
+    if (!strcmp(m->name, "simclr") && !optimizer_given) return simclr;
     if (!strcmp(m->name, "mae")) return optimizer_given ? mae_own_optimizer : mae;
     if (!strcmp(m->name, "vicreg") && !optimizer_given) return vicreg;
     return none;

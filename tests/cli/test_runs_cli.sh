@@ -43,13 +43,14 @@ expect_error "nothing near: the choices only" "unknown method 'zzzzzz' (choose o
 # --- defaults shown, and fake data said
 "$sslc" methods simclr >m.txt
 grep -q "temperature .*default 0.5 .*(sslc train: 0.2)" m.txt && grep -q "sslc compile .*--width 1" m.txt &&
-    grep -q "sslc train  --width 0.25 --optimizer adamw" m.txt && ok "methods simclr: train's defaults beside compile's" \
+    grep -q "sslc train  --width 0.5 --optimizer adamw" m.txt && ok "methods simclr: train's defaults beside compile's" \
     || bad "methods simclr: $(cat m.txt)"
-grep -q "(fashion-mnist), 10 epochs, --precision bf16 on a CPU with avx512_bf16" m.txt \
-    && ok "methods simclr: the main job's 10 epochs in bf16 shown" || bad "methods simclr: $(cat m.txt)"
+grep -q "sslc train  --width 0.5 --optimizer adamw --weight-decay 1e-6 --lr 2e-3 --warmup-epochs 0.5 --set temperature=0.2," m.txt \
+    && grep -q "(fashion-mnist), 3 epochs, --precision bf16 on a CPU with avx512_bf16" m.txt \
+    && ok "methods simclr: the main job's width, rate, warm-up, 3 epochs in bf16 shown" || bad "methods simclr: $(cat m.txt)"
 "$sslc" methods byol | grep -q "(fashion-mnist), 4 epochs$" && ok "methods byol: 4 epochs, float32" || bad "methods byol"
 
-# --- the main job's length and precision: 10 epochs, bf16 where the CPU has avx512_bf16 (the
+# --- the main job's length and precision: 3 epochs, bf16 where the CPU has avx512_bf16 (the
 # cpu backend), float32 where it has not (SSLC_CPU_BF16=0 pretends so) or --precision f32 says so
 grep -qw avx512_bf16 /proc/cpuinfo && want=bf16 || want=f32
 main_recipe() { # OUT [env and options]: the recipe line of a 1-step start of the default run
@@ -57,13 +58,19 @@ main_recipe() { # OUT [env and options]: the recipe line of a 1-step start of th
     env "$@" --stop-after 1 --no-eval --online-knn off --out "$out" >"$out.txt" 2>&1 || { cat "$out.txt"; return 1; }
     grep "^recipe:" "$out.txt"
 }
-r=$(main_recipe md "$sslc" train simclr "${tiny[@]}" "${data[@]}") && grep -q "precision $want, .*, 10 epochs," <<<"$r" \
+r=$(main_recipe md "$sslc" train simclr "${tiny[@]}" "${data[@]}") && grep -q "precision $want, .*, 3 epochs," <<<"$r" \
     && { "$sslc" inspect md/plan.plan | grep -q "^precision bf16:" && [ $want = bf16 ] || [ $want = f32 ]; } \
-    && ok "train simclr: 10 epochs in $want by default (this CPU)" || bad "train simclr default: $r"
-r=$(main_recipe mf SSLC_CPU_BF16=0 "$sslc" train simclr "${tiny[@]}" "${data[@]}") && grep -q "precision f32, .*, 10 epochs," <<<"$r" \
+    && ok "train simclr: 3 epochs in $want by default (this CPU)" || bad "train simclr default: $r"
+r=$(main_recipe mf SSLC_CPU_BF16=0 "$sslc" train simclr "${tiny[@]}" "${data[@]}") && grep -q "precision f32, .*, 3 epochs," <<<"$r" \
     && ok "train simclr on a CPU without avx512_bf16: float32" || bad "train simclr without bf16: $r"
 r=$(main_recipe mp "$sslc" train simclr "${tiny[@]}" "${data[@]}" --precision f32) && grep -q "precision f32, " <<<"$r" \
     && ok "train simclr --precision f32: float32" || bad "train simclr --precision f32: $r"
+r=$(main_recipe mw "$sslc" train simclr --backbone convnet --image-size 16 --channels 1 --batch 8 "${data[@]}") \
+    && grep -q "width 0.5, .*optimizer adamw, lr 0.002, .*(warm-up 0.5 epochs)" <<<"$r" \
+    && ok "train simclr: width 0.5, AdamW 2e-3 after a half-epoch warm-up by default" || bad "train simclr width/lr: $r"
+r=$(main_recipe ms "$sslc" train simclr --backbone convnet --image-size 16 --channels 1 --batch 8 "${data[@]}" --optimizer sgd) \
+    && grep -q "optimizer sgd, lr 0.05, .*(warm-up 0 epochs)" <<<"$r" \
+    && ok "train simclr --optimizer sgd: train's rate and warm-up left out" || bad "train simclr --optimizer sgd: $r"
 r=$(main_recipe mb "$sslc" train byol "${tiny[@]}" "${data[@]}") && grep -q "precision f32, .*, 4 epochs," <<<"$r" \
     && ok "train byol: 4 epochs in float32 by default" || bad "train byol default: $r"
 "$sslc" methods vicreg >m.txt
@@ -113,7 +120,7 @@ expect_error "--augment none on real images" "only fake:N data, not" \
 "$sslc" train simclr "${tiny[@]}" "${data[@]}" --steps 4 --stop-after 2 --no-eval --log-every 1 --out r1 >t1.txt 2>&1 \
     || bad "train r1: $(tail -1 t1.txt)"
 recipe=$(grep '^recipe:' t1.txt)
-for part in "method simclr" "backbone convnet" "width 0.25" "image 16x16x1" "optimizer adamw" "lr 0.001" \
+for part in "method simclr" "backbone convnet" "width 0.25" "image 16x16x1" "optimizer adamw" "lr 0.002" \
     "schedule cosine" "temperature 0.2" "data fake:64:1x16x16" "4 steps" "global batch 8"; do
   [[ "$recipe" == *"$part"* ]] || { bad "recipe lacks '$part': $recipe"; continue; }
 done
