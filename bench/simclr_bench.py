@@ -1,9 +1,11 @@
 """sslc against PyTorch on one SimCLR training step, fake data, the same number of threads, in one run.
 
-Two configurations (--config cifar|main|both, default both):
+Configurations (--config: a comma-separated list of cifar, main, wide; both = main,cifar, the default):
   cifar  CIFAR ResNet-18 full width, batch 128 (2 x 128 views 3x32x32), SGD lr 0.05 momentum 0.9
-  main   the main job's model (`sslc train simclr`): ResNet-18 width 0.25 (16 base channels),
+  main   the main job's former model (issue 12's "main job"): ResNet-18 width 0.25 (16 base channels),
          batch 256 (2 x 256 views 1x28x28), AdamW lr 1e-3 weight decay 1e-6, temperature 0.2
+  wide   the main job's model since its 15-minute recipe (`sslc train simclr`): the same at width 0.5
+         (32 base channels), AdamW lr 2e-3
 Both: CIFAR stem (3x3 conv, stride 1, no max-pool), projector Linear(f,f)-ReLU-Linear(f,128),
 NT-Xent; each view through the encoder separately (BatchNorm statistics per view), as sslc.
 
@@ -13,7 +15,9 @@ Peers (--peers, comma-separated, default all three), each timed and measured in 
   pypi-compile  the same with the loss and its backward under torch.compile (inductor; needs gcc)
 
 Prints one table: seconds per step, images per second (batch / step time), peak resident memory
-of each process, and sslc's ratios to the best peer (fastest step, smallest peak memory).
+of each process, and sslc's ratios to the best peer (fastest step, smallest peak memory). On a CPU
+with avx512_bf16 sslc is also timed in bf16 mixed precision (--precision bf16), with its ratios to
+the best peer (float32) and to sslc's own float32 step.
 
 usage: /usr/bin/python3 bench/simclr_bench.py SSLC [--config both] [--steps 4] [--threads 2] [--peers ...]"""
 import argparse
@@ -34,6 +38,8 @@ CONFIGS = {
                   size=32, optimizer="sgd", lr=0.05, wd=0.0, temperature=0.5),
     "main": dict(title="main job: ResNet-18 width 0.25, batch 256, 1x28x28, AdamW", width=0.25, batch=256,
                  channels=1, size=28, optimizer="adamw", lr=1e-3, wd=1e-6, temperature=0.2),
+    "wide": dict(title="main job since the 15-minute recipe: ResNet-18 width 0.5, batch 256, 1x28x28, AdamW",
+                 width=0.5, batch=256, channels=1, size=28, optimizer="adamw", lr=2e-3, wd=1e-6, temperature=0.2),
 }
 PEERS = {  # name -> (interpreter, use torch.compile)
     "debian": ("/usr/bin/python3", False),
@@ -115,7 +121,12 @@ def torch_side(cfg, steps, threads, compiled):
     print(f"TORCH {torch.__version__} {s:.5f} {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss}")
 
 
-def sslc_side(sslc, cfg, steps, env):
+def cpu_has_bf16():
+    with open("/proc/cpuinfo") as f:
+        return re.search(r"\bavx512_bf16\b", f.read()) is not None
+
+
+def sslc_side(sslc, cfg, steps, env, precision="f32"):
     """seconds per step (the mean of the steps after the first) and peak RSS in KiB"""
     with tempfile.TemporaryDirectory() as d:
         plan = os.path.join(d, "simclr.plan")
@@ -124,7 +135,8 @@ def sslc_side(sslc, cfg, steps, env):
                         "--image-size", str(cfg["size"]), "--channels", str(cfg["channels"]), "--batch",
                         str(cfg["batch"]), "--optimizer", cfg["optimizer"], "--lr", str(cfg["lr"]),
                         "--weight-decay", str(cfg["wd"]), "--set", f"temperature={cfg['temperature']}",
-                        "--set", f"projection_dim={PROJECTION_DIM}", "--augment", "none", "-o", plan],
+                        "--set", f"projection_dim={PROJECTION_DIM}", "--augment", "none", "--precision", precision,
+                        "-o", plan],
                        check=True, env=env, stdout=subprocess.DEVNULL)
         data = f"fake:{cfg['batch']}"
         # warm the kernel cache so that compiling kernels is not counted
@@ -158,7 +170,7 @@ def peer_side(peer, config, steps, threads, env):
 def main():
     ap = argparse.ArgumentParser(description="sslc vs PyTorch (Debian 1.13, PyPI 2.x eager and torch.compile)")
     ap.add_argument("sslc", help="the sslc binary (build/sslc)")
-    ap.add_argument("--config", choices=["cifar", "main", "both"], default="both")
+    ap.add_argument("--config", default="both", help="comma-separated: cifar, main, wide (both = main,cifar)")
     ap.add_argument("--steps", type=int, default=4, help="timed steps per side (after warm-up)")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--peers", default="debian,pypi,pypi-compile", help="comma-separated subset of " +
@@ -179,12 +191,20 @@ def main():
         sys.exit("--steps and --threads must be >= 1")
     env = dict(os.environ, OMP_NUM_THREADS=str(a.threads), OPENBLAS_NUM_THREADS=str(a.threads),
                TORCHINDUCTOR_COMPILE_THREADS="1")
-    configs = ["main", "cifar"] if a.config == "both" else [a.config]
+    configs = ["main", "cifar"] if a.config == "both" else [c for c in a.config.split(",") if c]
+    for c in configs:
+        if c not in CONFIGS:
+            sys.exit(f"unknown configuration '{c}' in --config (configurations: {', '.join(CONFIGS)}, both)")
+    bf16 = cpu_has_bf16()
     print(f"SimCLR step, fake data, {a.threads} threads, {a.steps} timed steps per side after warm-up; "
           f"each side in a process of its own")
     for c in configs:
         cfg = CONFIGS[c]
         rows = [("sslc (cpu backend)",) + sslc_side(a.sslc, cfg, a.steps, env)]
+        ours = 1
+        if bf16:
+            rows.append(("sslc bf16 (cpu backend, --precision bf16)",) + sslc_side(a.sslc, cfg, a.steps, env, "bf16"))
+            ours = 2
         for p in peers:
             version, s, rss = peer_side(p, c, a.steps, a.threads, env)
             label = f"PyTorch {version} " + ("torch.compile" if PEERS[p][1] else "eager")
@@ -193,11 +213,15 @@ def main():
         print(f"  {'':52} {'s/step':>8} {'img/s':>8} {'peak RSS':>10}")
         for name, s, rss in rows:
             print(f"  {name:52} {s:8.3f} {cfg['batch'] / s:8.1f} {rss / 1024:6.0f} MiB")
-        if len(rows) > 1:
-            fast = min(rows[1:], key=lambda r: r[1])
-            small = min(rows[1:], key=lambda r: r[2])
+        if len(rows) > ours:
+            fast = min(rows[ours:], key=lambda r: r[1])
+            small = min(rows[ours:], key=lambda r: r[2])
             print(f"  sslc / fastest peer step time {rows[0][1] / fast[1]:.3f} ({fast[0]}); "
                   f"sslc / smallest peer peak RSS {rows[0][2] / small[2]:.3f} ({small[0]})")
+            if ours == 2:
+                print(f"  sslc bf16 / fastest peer step time {rows[1][1] / fast[1]:.3f}; "
+                      f"sslc bf16 / smallest peer peak RSS {rows[1][2] / small[2]:.3f}; "
+                      f"sslc bf16 / sslc float32 step time {rows[1][1] / rows[0][1]:.3f}")
 
 
 if __name__ == "__main__":

@@ -26,10 +26,9 @@ static void print_defaults(const method_def *m, const char *const *tset, const c
            "            sslc train  --width %s --optimizer " TRAIN_DEFAULT_OPTIMIZER "%s%s%s,\n"
            "                        image size and channels of --data (" TRAIN_DEFAULT_DATA "), %d epochs",
            m ? train_default_width(m) : TRAIN_DEFAULT_WIDTH, lr, wd, sets,
-           m ? train_default_epochs(m) : TRAIN_DEFAULT_EPOCHS);
+           TRAIN_DEFAULT_EPOCHS);
     if (!m)
-        printf(" (simclr: width " TRAIN_MAIN_JOB_WIDTH ", %d epochs, in bf16 on a CPU with avx512_bf16)",
-               TRAIN_MAIN_JOB_EPOCHS);
+        printf(" (simclr: width " TRAIN_MAIN_JOB_WIDTH ", in bf16 on a CPU with avx512_bf16)");
     else if (train_default_bf16(m))
         printf(", --precision bf16 on a CPU with avx512_bf16 (cpu backend)");
     printf("\n");

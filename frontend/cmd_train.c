@@ -86,7 +86,7 @@ static void usage(void) {
            "  prints the resolved recipe, trains it (as `sslc run`: checkpoints, metrics.jsonl, Ctrl-C\n"
            "  checkpoints and exits), then prints linear-probe and kNN top-1 of the encoder on the test\n"
            "  split (as `sslc eval`).\n"
-           "  Defaults: --data " TRAIN_DEFAULT_DATA ", --epochs %d (simclr: %d), --out runs/METHOD (runs/METHOD-2, ... when\n"
+           "  Defaults: --data " TRAIN_DEFAULT_DATA ", --epochs %d, --out runs/METHOD (runs/METHOD-2, ... when\n"
            "  that holds a run), --backbone resnet18 --width " TRAIN_DEFAULT_WIDTH " (simclr: " TRAIN_MAIN_JOB_WIDTH "), image size\n"
            "  and channels of the data (--source-size: the data's when it differs from --image-size),\n"
            "  --optimizer " TRAIN_DEFAULT_OPTIMIZER " --lr " TRAIN_DEFAULT_LR " --weight-decay " TRAIN_DEFAULT_WD
@@ -111,7 +111,7 @@ static void usage(void) {
            "  of each split (default: all). `sslc report DIR` draws the run as one HTML page.\n"
            "  --data folder:DIR trains on your own PNG/JPEG images, resized to --image-size (README \"Your own images\").\n"
            "  mpirun -np N sslc train ...: N data-parallel ranks (the plan is compiled for N; --batch per rank).\n",
-           TRAIN_DEFAULT_EPOCHS, TRAIN_MAIN_JOB_EPOCHS, ONLINE_KNN_DEFAULT_TRAIN, ONLINE_KNN_DEFAULT_TEST);
+           TRAIN_DEFAULT_EPOCHS, ONLINE_KNN_DEFAULT_TRAIN, ONLINE_KNN_DEFAULT_TEST);
 }
 
 /* --online-knn TRAIN:TEST (subset sizes) or off */
@@ -410,7 +410,7 @@ int cmd_train(int argc, char **argv) {
         }
         if (comm.rank == 0) train_print_recipe(&run_plan, o.data, o.epochs, o.steps);
     } else {
-        if (!o.epochs && !o.steps) o.epochs = train_default_epochs(m);
+        if (!o.epochs && !o.steps) o.epochs = TRAIN_DEFAULT_EPOCHS;
         /* the recipe line says which precision the run got; --precision f32 keeps float32 */
         if (!precision_given && !strcmp(device, "cpu") && train_default_bf16(m) && backend_cpu_has_bf16()) bf16 = 1;
         if (!o.data) o.data = TRAIN_DEFAULT_DATA;

@@ -7,10 +7,6 @@
 #include "../ir/ir.h"
 #include "cli.h"
 
-int train_default_epochs(const method_def *m) {
-    return !strcmp(m->name, "simclr") ? TRAIN_MAIN_JOB_EPOCHS : TRAIN_DEFAULT_EPOCHS;
-}
-
 const char *train_default_width(const method_def *m) {
     return !strcmp(m->name, "simclr") ? TRAIN_MAIN_JOB_WIDTH : TRAIN_DEFAULT_WIDTH;
 }

@@ -46,11 +46,11 @@ grep -q "temperature .*default 0.5 .*(sslc train: 0.2)" m.txt && grep -q "sslc c
     grep -q "sslc train  --width 0.5 --optimizer adamw" m.txt && ok "methods simclr: train's defaults beside compile's" \
     || bad "methods simclr: $(cat m.txt)"
 grep -q "sslc train  --width 0.5 --optimizer adamw --weight-decay 1e-6 --lr 2e-3 --warmup-epochs 0.5 --set temperature=0.2," m.txt \
-    && grep -q "(fashion-mnist), 3 epochs, --precision bf16 on a CPU with avx512_bf16" m.txt \
-    && ok "methods simclr: the main job's width, rate, warm-up, 3 epochs in bf16 shown" || bad "methods simclr: $(cat m.txt)"
+    && grep -q "(fashion-mnist), 4 epochs, --precision bf16 on a CPU with avx512_bf16" m.txt \
+    && ok "methods simclr: the main job's width, rate, warm-up, bf16 shown" || bad "methods simclr: $(cat m.txt)"
 "$sslc" methods byol | grep -q "(fashion-mnist), 4 epochs$" && ok "methods byol: 4 epochs, float32" || bad "methods byol"
 
-# --- the main job's length and precision: 3 epochs, bf16 where the CPU has avx512_bf16 (the
+# --- the main job's length and precision: 4 epochs, bf16 where the CPU has avx512_bf16 (the
 # cpu backend), float32 where it has not (SSLC_CPU_BF16=0 pretends so) or --precision f32 says so
 grep -qw avx512_bf16 /proc/cpuinfo && want=bf16 || want=f32
 main_recipe() { # OUT [env and options]: the recipe line of a 1-step start of the default run
@@ -58,10 +58,10 @@ main_recipe() { # OUT [env and options]: the recipe line of a 1-step start of th
     env "$@" --stop-after 1 --no-eval --online-knn off --out "$out" >"$out.txt" 2>&1 || { cat "$out.txt"; return 1; }
     grep "^recipe:" "$out.txt"
 }
-r=$(main_recipe md "$sslc" train simclr "${tiny[@]}" "${data[@]}") && grep -q "precision $want, .*, 3 epochs," <<<"$r" \
+r=$(main_recipe md "$sslc" train simclr "${tiny[@]}" "${data[@]}") && grep -q "precision $want, .*, 4 epochs," <<<"$r" \
     && { "$sslc" inspect md/plan.plan | grep -q "^precision bf16:" && [ $want = bf16 ] || [ $want = f32 ]; } \
-    && ok "train simclr: 3 epochs in $want by default (this CPU)" || bad "train simclr default: $r"
-r=$(main_recipe mf SSLC_CPU_BF16=0 "$sslc" train simclr "${tiny[@]}" "${data[@]}") && grep -q "precision f32, .*, 3 epochs," <<<"$r" \
+    && ok "train simclr: 4 epochs in $want by default (this CPU)" || bad "train simclr default: $r"
+r=$(main_recipe mf SSLC_CPU_BF16=0 "$sslc" train simclr "${tiny[@]}" "${data[@]}") && grep -q "precision f32, .*, 4 epochs," <<<"$r" \
     && ok "train simclr on a CPU without avx512_bf16: float32" || bad "train simclr without bf16: $r"
 r=$(main_recipe mp "$sslc" train simclr "${tiny[@]}" "${data[@]}" --precision f32) && grep -q "precision f32, " <<<"$r" \
     && ok "train simclr --precision f32: float32" || bad "train simclr --precision f32: $r"

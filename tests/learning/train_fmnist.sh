@@ -1,5 +1,5 @@
 #!/bin/bash
-# Learning (label `learning`, not in the default suite; about an hour on 2 cores): on
+# Learning (label `learning`, not in the default suite; about 35 minutes on 2 cores): on
 # Fashion-MNIST, with the main job's budget and backbone,
 #   - `sslc train simclr` (no options: the README's main job) reaches >= 85 % linear-probe top-1,
 #     beats the same backbone at random initialization by >= 5 points and beats the raw-pixel
