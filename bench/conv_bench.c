@@ -1,11 +1,12 @@
 /* Times every distinct convolution of a SimCLR training graph: the op table's kernel (im2col +
  * OpenBLAS) against oneDNN in each layout policy (plain: NCHW/OIHW, no reorders; weights: the
  * primitive's weight layout; any: the primitive's layout for every tensor, reorders around the
- * call; with SSLC_CONV_ALGO=auto, the default, oneDNN may pick Winograd there), weighted by how
+ * call; there Winograd where SSLC_CONV_ALGO allows it: tuned, the default, auto or direct), weighted by how
  * often the graph runs each. Wall time and process CPU time (run with
  * OMP_WAIT_POLICY=passive so that waiting threads do not count).
  *
- * usage: build/conv_bench [resnet18|resnet50] [image size] [batch] [reps] */
+ * usage: build/conv_bench [resnet18|resnet50] [image size] [batch] [reps] [width] [channels]
+ *   (the main job's model: build/conv_bench resnet18 28 256 3 0.5 1) */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,11 +32,17 @@ int main(int argc, char **argv) {
     const char *bb = argc > 1 ? argv[1] : "resnet18";
     int size = argc > 2 ? atoi(argv[2]) : 32, reps = argc > 4 ? atoi(argv[4]) : 3;
     int64_t batch = argc > 3 ? atoll(argv[3]) : 32;
+    double width = argc > 5 ? atof(argv[5]) : 1;
+    int channels = argc > 6 ? atoi(argv[6]) : 3;
+    if (width <= 0 || channels < 1) {
+        fprintf(stderr, "conv_bench: width must be > 0 and channels >= 1 (usage: conv_bench [backbone] [size] [batch] [reps] [width] [channels])\n");
+        return 1;
+    }
     compile_args a;
     memset(&a, 0, sizeof a);
     a.method = method_find("simclr");
     snprintf(a.spec.backbone.name, sizeof a.spec.backbone.name, "%s", bb);
-    a.spec.backbone.width = 1, a.spec.backbone.image_size = size, a.spec.backbone.channels = 3;
+    a.spec.backbone.width = width, a.spec.backbone.image_size = size, a.spec.backbone.channels = channels;
     a.spec.backbone.cifar_stem = -1, a.spec.batch = batch;
     a.opt = opt_defaults(OPT_SGD), a.lr = 0.05;
     char err[IR_ERRLEN];
@@ -54,8 +61,8 @@ int main(int argc, char **argv) {
     static const char *pol[4] = {"ref", "plain", "weights", "any"};
     double tot[3][4][2]; /* op x policy x (wall, cpu) */
     memset(tot, 0, sizeof tot);
-    printf("%s %dpx batch %lld, %d reps: seconds per call, wall (cpu) — ref | plain | weights | any\n", bb, size,
-           (long long)batch, reps);
+    printf("%s width %g, %d channels, %dpx batch %lld, %d reps: seconds per call, wall (cpu) — ref | plain | weights | any\n",
+           bb, width, channels, size, (long long)batch, reps);
     for (int i = 0; i < g.nnodes; i++) {
         const ir_node *n = &g.nodes[i];
         if (n->op != OP_Conv && n->op != OP_ConvGradInput && n->op != OP_ConvGradWeight) continue;

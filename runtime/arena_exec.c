@@ -69,8 +69,15 @@ static void profile_top(const arena_exec *ax) {
             if (v >= 0) ir_shape_str(&ax->g->vals[v].shape, dom, sizeof dom);
             snprintf(what, sizeof what, "%s -> %s", ir_optable[ax->g->nodes[st->node].op]->name, dom);
         }
-        fprintf(stderr, "  %7.4f  step %d  %s  [%s]\n", p->per[order[i]] / p->runs, order[i], what,
-                v >= 0 && ax->g->vals[v].name ? ax->g->vals[v].name : "");
+        /* the bytes its operands span, read or written once: against the time, how near the
+         * memory bandwidth a step runs (an upper bound for what a fused kernel could gain) */
+        double bytes = 0, t = p->per[order[i]] / p->runs;
+        for (int k = 0; k < st->nin + st->nout; k++) {
+            const ir_value *val = &ax->g->vals[k < st->nin ? st->in[k] : st->out[k - st->nin]];
+            bytes += (double)ir_numel(&val->shape) * (double)ir_dtype_size(val->dtype);
+        }
+        fprintf(stderr, "  %7.4f  step %d  %s  %.1f MB, %.1f GB/s  [%s]\n", t, order[i], what, bytes / 1e6,
+                t > 0 ? bytes / t / 1e9 : 0.0, v >= 0 && ax->g->vals[v].name ? ax->g->vals[v].name : "");
     }
     free(order);
 }

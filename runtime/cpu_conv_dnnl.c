@@ -40,6 +40,7 @@ struct cpu_conv {
     dnnl_stream_t strm;
     cpu_conv_layout layout;
     dnnl_alg_kind_t alg;
+    int tuned; /* CONV_ALGO_TUNED: alg (auto) only where cpu_conv_wino_pays */
     cc_entry *e;
     int n, cap;
     unsigned char *pool;
@@ -58,24 +59,41 @@ static int dnnl_fail(char *err, const char *what, dnnl_status_t st) {
         if (st_ != dnnl_success) return dnnl_fail(err, what, st_);                                                 \
     } while (0)
 
+/* the policies the environment asks for (-1/-1 kept for unset), or -1 with err naming the fix */
+static int env_policies(cpu_conv_layout *layout, cpu_conv_algo *algo, char *err) {
+    const char *l = getenv("SSLC_DNNL_LAYOUT"), *a = getenv("SSLC_CONV_ALGO");
+    if (l && strcmp(l, "plain") && strcmp(l, "weights") && strcmp(l, "any")) {
+        snprintf(err, IR_ERRLEN, "SSLC_DNNL_LAYOUT=%s is not a layout policy: use plain, weights or any (the default)", l);
+        return -1;
+    }
+    if (a && strcmp(a, "direct") && strcmp(a, "auto") && strcmp(a, "tuned")) {
+        snprintf(err, IR_ERRLEN, "SSLC_CONV_ALGO=%s is not an algorithm policy: use direct, auto or tuned (the default)",
+                 a);
+        return -1;
+    }
+    if (*layout == CONV_LAYOUT_DEFAULT)
+        *layout = !l || !strcmp(l, "any") ? CONV_LAYOUT_ANY : !strcmp(l, "plain") ? CONV_LAYOUT_PLAIN : CONV_LAYOUT_WEIGHTS;
+    if (*algo == CONV_ALGO_DEFAULT)
+        *algo = !a || !strcmp(a, "tuned") ? CONV_ALGO_TUNED : !strcmp(a, "direct") ? CONV_ALGO_DIRECT : CONV_ALGO_AUTO;
+    return 0;
+}
+
+int cpu_conv_env_check(char *err) {
+    cpu_conv_layout l = CONV_LAYOUT_DEFAULT;
+    cpu_conv_algo a = CONV_ALGO_DEFAULT;
+    return env_policies(&l, &a, err);
+}
+
 cpu_conv *cpu_conv_new(cpu_conv_layout layout, cpu_conv_algo algo, char *err) {
+    if (env_policies(&layout, &algo, err)) return NULL;
     cpu_conv *cc = calloc(1, sizeof *cc);
     if (!cc) {
         snprintf(err, IR_ERRLEN, "out of memory");
         return NULL;
     }
-    if (layout == CONV_LAYOUT_DEFAULT) {
-        const char *s = getenv("SSLC_DNNL_LAYOUT");
-        layout = CONV_LAYOUT_ANY;
-        if (s && !strcmp(s, "plain")) layout = CONV_LAYOUT_PLAIN;
-        if (s && !strcmp(s, "weights")) layout = CONV_LAYOUT_WEIGHTS;
-    }
     cc->layout = layout;
-    if (algo == CONV_ALGO_DEFAULT) {
-        const char *s = getenv("SSLC_CONV_ALGO");
-        algo = s && !strcmp(s, "direct") ? CONV_ALGO_DIRECT : CONV_ALGO_AUTO;
-    }
-    cc->alg = algo == CONV_ALGO_AUTO && layout == CONV_LAYOUT_ANY ? dnnl_convolution_auto : dnnl_convolution_direct;
+    cc->tuned = algo == CONV_ALGO_TUNED;
+    cc->alg = algo != CONV_ALGO_DIRECT && layout == CONV_LAYOUT_ANY ? dnnl_convolution_auto : dnnl_convolution_direct;
     dnnl_status_t st = dnnl_engine_create(&cc->eng, dnnl_cpu, 0);
     if (st == dnnl_success) {
         st = dnnl_stream_create(&cc->strm, cc->eng, dnnl_stream_default_flags);
@@ -118,6 +136,18 @@ size_t cpu_conv_pool_bytes(const cpu_conv *cc) { return cc ? cc->pool_bytes : 0;
 const char *cpu_conv_impl(const cpu_conv *cc, int h) { return cc && h >= 0 && h < cc->n ? cc->e[h].impl : ""; }
 
 /* ---- building ---- */
+
+/* Measured on ResNet-18 SimCLR graphs (conv_bench, one thread, docs/PERFORMANCE.md): Winograd
+ * F(4,3) loses to direct below 32 channels on either side (its per-channel transforms dominate)
+ * and for the weight gradient below 64; it is only defined for 3x3 stride-1 undilated ungrouped
+ * convolutions. */
+int cpu_conv_wino_pays(int op, const int64_t wdims[4], int64_t group, const int64_t strides[2],
+                       const int64_t dilations[2]) {
+    int64_t oc = wdims[0], ic = wdims[1] * group, least = oc < ic ? oc : ic;
+    if (group != 1 || wdims[2] != 3 || wdims[3] != 3) return 0;
+    if (strides[0] != 1 || strides[1] != 1 || dilations[0] != 1 || dilations[1] != 1) return 0;
+    return least >= (op == OP_ConvGradWeight ? 64 : 32);
+}
 
 /* the key of call c; -1 if it is not a 4-D convolution of float32 tensors, or of bf16 operands
  * with a float32 result */
@@ -234,7 +264,8 @@ static int build(cpu_conv *cc, cc_entry *e, char *err) {
     dnnl_dims_t strides = {e->st[0], e->st[1]}, dil = {e->dl[0] - 1, e->dl[1] - 1};
     dnnl_dims_t pl = {e->pb[0], e->pb[1]}, pr = {e->pe[0], e->pe[1]};
     dnnl_convolution_desc_t fwd_d, d;
-    dnnl_alg_kind_t alg = e->direct ? dnnl_convolution_direct : cc->alg;
+    int tuned_direct = cc->tuned && !cpu_conv_wino_pays(e->op, wd, e->group, e->st, e->dl);
+    dnnl_alg_kind_t alg = e->direct || tuned_direct ? dnnl_convolution_direct : cc->alg;
     int fwd = e->op == OP_Conv;
     DN(dnnl_dilated_convolution_forward_desc_init(&fwd_d, dnnl_forward_training, alg, fwd ? &xa : &xh,
                                                   fwd ? &wa : &wh, e->has_bias ? &bmd : NULL, fwd ? &ya : &yh,

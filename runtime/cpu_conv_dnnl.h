@@ -17,14 +17,28 @@ typedef struct cpu_conv cpu_conv;
  * around each call). SSLC_DNNL_LAYOUT=plain|weights|any overrides the default. */
 typedef enum { CONV_LAYOUT_DEFAULT = -1, CONV_LAYOUT_PLAIN, CONV_LAYOUT_WEIGHTS, CONV_LAYOUT_ANY } cpu_conv_layout;
 
-/* which algorithm oneDNN may use: direct only, or its own choice per shape (auto: Winograd
- * F(4,3) for the 3x3 stride-1 convolutions where oneDNN finds it worth it, which is about 1.6x
- * faster on ResNet-18 at batch 128; its rounding stays within the 1e-5 bound of test_conv_dnnl).
- * SSLC_CONV_ALGO=direct|auto overrides the default (auto). Winograd needs the primitive's own
- * activation layout, so with CONV_LAYOUT_PLAIN / WEIGHTS auto falls back to direct. */
-typedef enum { CONV_ALGO_DEFAULT = -1, CONV_ALGO_DIRECT, CONV_ALGO_AUTO } cpu_conv_algo;
+/* which algorithm oneDNN may use: direct only; its own choice per shape (auto: Winograd F(4,3)
+ * for the 3x3 stride-1 convolutions where oneDNN finds it worth it); or tuned, the default: the
+ * choice of auto only for the shapes where Winograd measured faster (cpu_conv_wino_pays), direct
+ * elsewhere. Winograd's transforms cost in proportion to the channels, its savings in proportion
+ * to their product: on few channels it loses (on the main job's model, 16 channels at 28x28, by
+ * 20-45 %; on the 1- or 3-channel stem by 3-9x), from 32 channels (64 for the weight gradient) it
+ * wins by up to 2.5x (docs/PERFORMANCE.md, "Convolution algorithms"). Rounding differs between
+ * the algorithms but stays within the 1e-5 bound of test_conv_dnnl, and the choice depends on
+ * the shapes alone, so a plan computes the same numbers on every run. SSLC_CONV_ALGO=
+ * direct|auto|tuned overrides the default. Winograd needs the primitive's own activation layout,
+ * so with CONV_LAYOUT_PLAIN / WEIGHTS auto and tuned fall back to direct. */
+typedef enum { CONV_ALGO_DEFAULT = -1, CONV_ALGO_DIRECT, CONV_ALGO_AUTO, CONV_ALGO_TUNED } cpu_conv_algo;
 
-/* NULL with a reason in err when oneDNN cannot make a CPU engine */
+/* Whether the tuned policy lets oneDNN use Winograd for convolution op (OP_Conv,
+ * OP_ConvGradInput, OP_ConvGradWeight) with weights [M, C/group, KH, KW], the given group,
+ * strides and dilations. */
+int cpu_conv_wino_pays(int op, const int64_t wdims[4], int64_t group, const int64_t strides[2],
+                       const int64_t dilations[2]);
+
+/* NULL with a reason in err when oneDNN cannot make a CPU engine or SSLC_DNNL_LAYOUT /
+ * SSLC_CONV_ALGO name no policy (cpu_conv_env_check: only the latter, 0 or -1 with err) */
+int cpu_conv_env_check(char *err);
 cpu_conv *cpu_conv_new(cpu_conv_layout layout, cpu_conv_algo algo, char *err);
 void cpu_conv_free(cpu_conv *cc);
 

@@ -25,20 +25,28 @@ static ref_call call_of(const cpu_exec *x, const ir_node *n, char *err) {
     return c;
 }
 
-/* SSLC_CONV=ref|dnnl, else oneDNN */
-static cpu_conv_kind conv_kind_env(void) {
+/* SSLC_CONV=ref|dnnl, else oneDNN; CPU_CONV_DEFAULT with err for any other value */
+static cpu_conv_kind conv_kind_env(char *err) {
     const char *s = getenv("SSLC_CONV");
+    if (s && strcmp(s, "ref") && strcmp(s, "dnnl")) {
+        snprintf(err, IR_ERRLEN, "SSLC_CONV=%s is not a convolution library: use dnnl (the default) or ref", s);
+        return CPU_CONV_DEFAULT;
+    }
     return s && !strcmp(s, "ref") ? CPU_CONV_REF : CPU_CONV_DNNL;
 }
 
 /* oneDNN primitives for every convolution step, built once; a step oneDNN cannot take keeps
  * the reference kernel */
 static int conv_init(cpu_exec *x, cpu_conv_kind kind, char *err) {
-    if (kind == CPU_CONV_DEFAULT) kind = conv_kind_env();
+    if (kind == CPU_CONV_DEFAULT && (kind = conv_kind_env(err)) == CPU_CONV_DEFAULT) return -1;
     x->conv_h = malloc((size_t)(x->fp->nsteps + 1) * sizeof *x->conv_h);
-    if (!x->conv_h) return -1;
+    if (!x->conv_h) {
+        snprintf(err, IR_ERRLEN, "out of memory setting up the cpu backend");
+        return -1;
+    }
     for (int s = 0; s < x->fp->nsteps; s++) x->conv_h[s] = -1;
     if (kind != CPU_CONV_DNNL) return 0;
+    if (cpu_conv_env_check(err)) return -1;
     for (int s = 0; s < x->fp->nsteps; s++) {
         const exec_step *st = &x->fp->steps[s];
         if (st->kind == STEP_KERNEL) continue;
@@ -53,7 +61,6 @@ static int conv_init(cpu_exec *x, cpu_conv_kind kind, char *err) {
         x->conv_h[s] = cpu_conv_prepare(x->conv, &c, why);
         if (x->conv_h[s] >= 0) x->nconv++;
     }
-    (void)err;
     return 0;
 }
 
@@ -175,7 +182,10 @@ int cpu_exec_prepare(cpu_exec *x, const ir_graph *g, const fused_plan *fp, const
     if (!x->ws_off) goto oom;
     for (int s = 0; s < fp->nsteps; s++) x->ws_off[s] = -1;
     /* the primitives first: their workspaces are placed in the arena */
-    if (conv_init(x, conv, err)) goto oom;
+    if (conv_init(x, conv, err)) {
+        cpu_exec_free(x);
+        return -1;
+    }
     if (mp && x->nconv) {
         char why[IR_ERRLEN];
         if (plan_workspaces(x, mp, why)) {

@@ -4,7 +4,8 @@
  * stem (32x32) and the ImageNet stem (224x224), plus stride 2, groups 2 (and depthwise),
  * dilation 2, 1x1, uneven pads and bias; in every layout policy (plain, preferred weights,
  * preferred everything) with the direct algorithm, and with oneDNN's own choice of algorithm
- * (the default: Winograd where it pays; ResNet-18 at batch 32 makes it choose Winograd). */
+ * (ResNet-18 at batch 32 makes it choose Winograd); and the tuned policy, the default, which
+ * allows Winograd only on the shapes where it measured faster. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -176,6 +177,53 @@ static int check_backbone(const char *backbone, int size, int64_t batch, cpu_con
     return 0;
 }
 
+/* The tuned policy (the default): Winograd never where cpu_conv_wino_pays says it loses, and
+ * still somewhere it pays, on every distinct convolution of ResNet-18 at batch 32 */
+static int check_tuned(void) {
+    char err[IR_ERRLEN];
+    int64_t s1[2] = {1, 1}, s2[2] = {2, 2}, d1[2] = {1, 1};
+    int64_t stem[4] = {64, 3, 3, 3}, c16[4] = {16, 16, 3, 3}, c32[4] = {32, 32, 3, 3}, c64[4] = {64, 64, 3, 3};
+    int64_t k1[4] = {64, 64, 1, 1}, dw[4] = {64, 1, 3, 3};
+    CHECK(!cpu_conv_wino_pays(OP_Conv, stem, 1, s1, d1) && !cpu_conv_wino_pays(OP_ConvGradWeight, stem, 1, s1, d1),
+          "tuned: Winograd allowed on a 3-channel stem");
+    CHECK(!cpu_conv_wino_pays(OP_Conv, c16, 1, s1, d1), "tuned: Winograd allowed on 16 channels");
+    CHECK(cpu_conv_wino_pays(OP_Conv, c32, 1, s1, d1) && cpu_conv_wino_pays(OP_ConvGradInput, c32, 1, s1, d1) &&
+              !cpu_conv_wino_pays(OP_ConvGradWeight, c32, 1, s1, d1),
+          "tuned: 32 channels: Winograd for the forward pass and the input gradient only");
+    CHECK(cpu_conv_wino_pays(OP_ConvGradWeight, c64, 1, s1, d1), "tuned: 64 channels: Winograd for the weight gradient");
+    CHECK(!cpu_conv_wino_pays(OP_Conv, c64, 1, s2, d1) && !cpu_conv_wino_pays(OP_Conv, k1, 1, s1, d1) &&
+              !cpu_conv_wino_pays(OP_Conv, dw, 64, s1, d1),
+          "tuned: Winograd allowed off 3x3 stride 1 ungrouped");
+    ir_graph g;
+    CHECK(test_simclr_graph(&g, "resnet18", 32, 32, "projection_dim=16", err) == 0, "resnet18: %s", err);
+    cpu_conv *cc = cpu_conv_new(CONV_LAYOUT_ANY, CONV_ALGO_TUNED, err);
+    CHECK(cc, "%s", err);
+    int wino = 0, direct = 0;
+    for (int i = 0; i < g.nnodes; i++) {
+        const ir_node *n = &g.nodes[i];
+        if (!is_conv(n->op)) continue;
+        ref_call c = make_call(&g, n, err, 3);
+        int h = cpu_conv_prepare(cc, &c, err);
+        CHECK(h >= 0, "tuned: %s", err);
+        const ir_shape *ws = n->op == OP_ConvGradWeight ? &g.vals[n->out[0]].shape : &g.vals[n->in[1]].shape;
+        const ir_attrval *st = ir_get(n, "strides"), *dl = ir_get(n, "dilations");
+        int64_t sv[2] = {st->n ? st->v[0] : 1, st->n ? st->v[1] : 1}, dv[2] = {dl->n ? dl->v[0] : 1, dl->n ? dl->v[1] : 1};
+        int pays = cpu_conv_wino_pays(n->op, ws->d, ir_get_i(n, "group"), sv, dv);
+        int is_wino = strstr(cpu_conv_impl(cc, h), "wino") != NULL;
+        char what[200];
+        describe(&g, n, what, sizeof what);
+        CHECK(pays || !is_wino, "tuned: %s runs Winograd (%s) where it loses", what, cpu_conv_impl(cc, h));
+        is_wino ? wino++ : direct++;
+        free_call(&c);
+    }
+    CHECK(wino > 0 && direct > 0, "tuned: %d Winograd, %d direct primitives: expected both", wino, direct);
+    printf("ok   tuned policy: %d Winograd and %d direct calls on ResNet-18 batch 32, none against the rule\n", wino,
+           direct);
+    cpu_conv_free(cc);
+    ir_graph_free(&g);
+    return 0;
+}
+
 int main(void) {
     char err[IR_ERRLEN];
     cpu_conv *cc[NPOL];
@@ -195,6 +243,7 @@ int main(void) {
     check_backbone("resnet50", 32, 2, cc) ? failed++ : passed++;
     check_backbone("resnet18", 224, 2, cc) ? failed++ : passed++;
     check_backbone("resnet50", 224, 2, cc) ? failed++ : passed++;
+    check_tuned() ? failed++ : passed++;
     printf("     %d convolutions checked, max rel err %.2e direct, %.2e Winograd (%d calls); %d/%d/%d/%d primitives "
            "(plain/weights/any/any+auto), pools %.1f/%.1f/%.1f/%.1f MiB\n",
            nchecked, worst, worst_wino, nwino, cpu_conv_count(cc[0]), cpu_conv_count(cc[1]), cpu_conv_count(cc[2]),
