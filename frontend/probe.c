@@ -1,12 +1,12 @@
 #include "probe.h"
 
-#include <cblas.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "../ir/builder.h"
+#include "../ir/gemm.h"
 #include "../passes/autodiff.h"
 #include "../runtime/featnorm.h"
 #include "../runtime/loader.h"
@@ -162,8 +162,7 @@ out:
 static void classify(const float *w, const float *b, int64_t dim, int64_t C, const float *z, int64_t rows,
                      float *logits, int64_t *pred) {
     for (int64_t r = 0; r < rows; r++) memcpy(logits + r * C, b, (size_t)C * sizeof *logits);
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (blasint)rows, (blasint)C, (blasint)dim, 1.0f, z, (blasint)dim,
-                w, (blasint)dim, 1.0f, logits, (blasint)C);
+    ref_gemm_f32(0, 1, rows, C, dim, 1.0f, z, dim, w, dim, 1.0f, logits, C);
     for (int64_t r = 0; r < rows; r++) {
         const float *l = logits + r * C;
         int64_t best = 0;

@@ -2,6 +2,7 @@
 #include "opkit.h"
 
 #include <cblas.h>
+#include <oneapi/dnnl/dnnl.h>
 
 int ir_broadcast_shape(const ir_shape *a, const ir_shape *b, ir_shape *out) {
     int nd = a->ndim > b->ndim ? a->ndim : b->ndim;
@@ -66,8 +67,15 @@ int ir_simple(ir_graph *g, int op, const int *in, int nin) {
     return ir_node_finish(g, n);
 }
 
+/* float32 through oneDNN's GEMM: its AVX-512 kernels run 1.5-4x faster than Debian's OpenBLAS
+ * (an AVX2 kernel on AMD Zen 5), and it computes with the OpenMP threads of the rest of the
+ * step. OpenBLAS's own threads busy-wait after each call and took a core from the next OpenMP
+ * region: with them, a width-0.25 SimCLR step on 2 cores took 14 % longer (docs/PERFORMANCE.md,
+ * "GEMMs"). OpenBLAS only if oneDNN refuses the arguments. */
 void ref_gemm_f32(int ta, int tb, int64_t M, int64_t N, int64_t K, float alpha, const float *A, int64_t lda,
                   const float *B, int64_t ldb, float beta, float *C, int64_t ldc) {
+    if (dnnl_sgemm(ta ? 'T' : 'N', tb ? 'T' : 'N', M, N, K, alpha, A, lda, B, ldb, beta, C, ldc) == dnnl_success)
+        return;
     cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, (blasint)M,
                 (blasint)N, (blasint)K, alpha, A, (blasint)lda, B, (blasint)ldb, beta, C, (blasint)ldc);
 }

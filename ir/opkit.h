@@ -48,11 +48,7 @@ int ir_slice_plan(const ir_node *node, const ir_shape *xs, int64_t *start, int64
 int ir_infer_same(ir_graph *g, ir_node *n, ir_shape *os, ir_dtype *od);      /* out0 = in0 */
 int ir_infer_broadcast(ir_graph *g, ir_node *n, ir_shape *os, ir_dtype *od); /* out0 = bcast(in0,in1) */
 
-/* GEMM through OpenBLAS, row-major: C = alpha op(A) op(B) + beta C */
-void ref_gemm_f32(int ta, int tb, int64_t M, int64_t N, int64_t K, float alpha, const float *A, int64_t lda,
-                  const float *B, int64_t ldb, float beta, float *C, int64_t ldc);
-void ref_gemm_f64(int ta, int tb, int64_t M, int64_t N, int64_t K, double alpha, const double *A, int64_t lda,
-                  const double *B, int64_t ldb, double beta, double *C, int64_t ldc);
+#include "gemm.h"
 #define REF_GEMM KN(ref_gemm)
 
 

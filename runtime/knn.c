@@ -1,11 +1,11 @@
 #include "knn.h"
 
-#include <cblas.h>
 #include <math.h>
 #include <omp.h>
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "ir/gemm.h"
 #include "ir/ir.h"
 
 /* test rows per sgemm: 256 x 60000 similarities are 61 MB */
@@ -71,8 +71,7 @@ int knn_predict(const float *train, const int64_t *train_y, int64_t ntrain, cons
     for (int64_t i0 = 0; i0 < ntest; i0 += chunk) {
         int64_t rows = ntest - i0 < chunk ? ntest - i0 : chunk;
         /* sim = test[i0 .. i0+rows) x train^T */
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (blasint)rows, (blasint)ntrain, (blasint)dim, 1.0f,
-                    test + i0 * dim, (blasint)dim, train, (blasint)dim, 0.0f, sim, (blasint)ntrain);
+        ref_gemm_f32(0, 1, rows, ntrain, dim, 1.0f, test + i0 * dim, dim, train, dim, 0.0f, sim, ntrain);
 #pragma omp parallel for schedule(static)
         for (int64_t r = 0; r < rows; r++) {
             int t = omp_get_thread_num();

@@ -306,7 +306,10 @@ static int check_training(const ir_graph *lg, const fused_plan *fp, const jit_mo
         cpu_exec_get_f32(&x, loss, &b, err);
         double e = fabs((double)a - b) / fabs((double)a);
         if (e > worst_loss) worst_loss = e;
-        CHECK(e <= 1e-5, "step %d: loss %.8g (reference %.8g), rel err %.3g", s, b, a, e);
+        /* rounding differences grow over the steps like the parameters' (bound 1e-4 below):
+         * Barlow Twins' loss, squares of a 16-sample cross-correlation, measured 5.1e-6 with
+         * OpenBLAS's GEMM and 1.1e-5 with oneDNN's at step 4, its parameters within 3.1e-5 */
+        CHECK(e <= 3e-5, "step %d: loss %.8g (reference %.8g), rel err %.3g", s, b, a, e);
     }
     for (int v = 0; v < lg->nvals; v++) {
         const ir_value *val = &lg->vals[v];

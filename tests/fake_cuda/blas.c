@@ -1,10 +1,12 @@
 /* The stand-in's cuBLAS: Sgemm and SgemmStridedBatched, column-major as BLAS defines them,
- * computed by OpenBLAS (cblas_sgemm, CblasColMajor; one call per batch). alpha and beta are
+ * computed by the cpu backend's GEMM (ref_gemm_f32, oneDNN; one call per batch) on the transposed,
+ * row-major problem: column-major C = op(A) op(B) is row-major C = op(B)^T op(A)^T, the call the
+ * cpu backend makes for the same Gemm node, so the two backends compute the same bits. alpha and beta are
  * read from host pointers when the call is made (a capture records their values). */
-#include <cblas.h>
 #include <stdlib.h>
 
 #include "fake.h"
+#include "ir/opkit.h"
 
 struct cublasContext {
     int magic;
@@ -98,9 +100,8 @@ static int gemm_run(const void *payload) {
     const gemm_op *g = payload;
     if (!g->m || !g->n) return 0;
     for (int b = 0; b < g->batch; b++)
-        cblas_sgemm(CblasColMajor, g->ta ? CblasTrans : CblasNoTrans, g->tb ? CblasTrans : CblasNoTrans, g->m, g->n,
-                    g->k, g->alpha, g->A + b * g->sa, g->lda, g->B + b * g->sb, g->ldb, g->beta, g->C + b * g->sc,
-                    g->ldc);
+        ref_gemm_f32(g->tb, g->ta, g->n, g->m, g->k, g->alpha, g->B + b * g->sb, g->ldb, g->A + b * g->sa, g->lda,
+                     g->beta, g->C + b * g->sc, g->ldc);
     return 0;
 }
 
