@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "../ir/ir.h"
 
@@ -53,16 +54,27 @@ static int cpu_times(const cpu_set_t *mask, unsigned long long *busy, unsigned l
     return seen ? 0 : -1;
 }
 
-/* CPUs' worth of busy time on the mask's CPUs over THREADS_SAMPLE_MS (this process is idle
- * meanwhile, so it is others' load); -1 when /proc/stat cannot tell */
+static double cpu_seconds_of_process(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+/* CPUs' worth of other processes' busy time on the mask's CPUs over THREADS_SAMPLE_MS: the
+ * CPUs' busy time less this process's own (its data loader's threads already prefetch when
+ * the count is chosen: counted as others', they made an idle 2-core machine look half busy and
+ * the step ran on one thread); -1 when /proc/stat cannot tell */
 static double sample_busy(const cpu_set_t *mask, int ncpu) {
     unsigned long long b0, t0, b1, t1;
+    double own0 = cpu_seconds_of_process();
     if (cpu_times(mask, &b0, &t0)) return -1;
     struct timespec ts = {0, THREADS_SAMPLE_MS * 1000000L};
     while (nanosleep(&ts, &ts) && errno == EINTR) {
     }
     if (cpu_times(mask, &b1, &t1) || t1 <= t0) return -1;
-    return (double)(b1 - b0) / (double)(t1 - t0) * ncpu;
+    double own = (cpu_seconds_of_process() - own0) * (double)sysconf(_SC_CLK_TCK); /* in jiffies */
+    double busy = (double)(b1 - b0) - own;
+    return busy > 0 ? busy / (double)(t1 - t0) * ncpu : 0;
 }
 
 static int parse_count(const char *name, const char *s, int *n, char *err) {
