@@ -280,6 +280,34 @@ static int emit_flat(strbuf *b, const kir *k, unsigned char *mark, char *err) {
     return 0;
 }
 
+/* The pragma over a tail loop of phase p: sums vectorize (reassociated, still in double); a max
+ * keeps its order, so a phase with one gets none (an empty strbuf) */
+static strbuf phase_simd(const kir *k, int p) {
+    strbuf simd = {0};
+    int sums = 1;
+    for (int r = 0; r < k->nreds; r++)
+        if (k->reds[r].phase == p) sums &= !k->reds[r].is_max;
+    if (sums) {
+        sb_printf(&simd, "#pragma omp simd");
+        for (int r = 0; r < k->nreds; r++)
+            if (k->reds[r].phase == p) sb_printf(&simd, " reduction(+:r%d)", r);
+        sb_printf(&simd, "\n");
+    }
+    return simd;
+}
+
+/* each reduction of phase p takes the current element (a max also takes a NaN) */
+static void emit_accumulate(strbuf *b, const kir *k, int p) {
+    for (int r = 0; r < k->nreds; r++)
+        if (k->reds[r].phase == p) {
+            int ex = k->reds[r].expr;
+            if (k->reds[r].is_max)
+                sb_printf(b, "        if (e%d > r%d || e%d != e%d) r%d = e%d;\n", ex, r, ex, ex, r, ex);
+            else
+                sb_printf(b, "        r%d += (double)e%d;\n", r, ex);
+        }
+}
+
 /* A tiled reduction, for reduced tails too short to stream (J elements: BatchNorm over 4x4 or
  * 7x7 pixels): the outer loop takes T consecutive outer indices at a time and, for each head
  * index, runs the T tails one after another, so the loads sweep T x J neighbouring elements
@@ -336,33 +364,17 @@ static int emit_reduction_tiled(strbuf *b, const kir *k, unsigned char *mark, in
                 any = 1;
             }
         if (!any) continue;
-        strbuf simd = {0};
-        int sums = 1;
-        for (int r = 0; r < k->nreds; r++)
-            if (k->reds[r].phase == p) sums &= !k->reds[r].is_max;
-        if (sums) {
-            sb_printf(&simd, "#pragma omp simd");
-            for (int r = 0; r < k->nreds; r++)
-                if (k->reds[r].phase == p) sb_printf(&simd, " reduction(+:r%d)", r);
-            sb_printf(&simd, "\n");
-        }
+        strbuf simd = phase_simd(k, p);
         sb_printf(b, "        for (int64_t ib = 0; ib < %lldLL; ib++) {\n", (long long)(I / J));
         sb_printf(b, "        const int64_t iB = ib * %lldLL;\n", (long long)J);
         tile_prologue(b, k, ready, T, p, p);
         for (int r = 0; r < k->nreds; r++)
             if (k->reds[r].phase == p) sb_printf(b, "        double r%d = R%d[t];\n", r, r);
-        open_tail_loop(b, k, mark, J, ipitch, tstep, 0, sums ? simd.s : "");
+        open_tail_loop(b, k, mark, J, ipitch, tstep, 0, simd.s ? simd.s : "");
         free(simd.s);
         for (int x = 0; x < k->nexprs; x++)
             if (mark[x] && k->exprs[x].level == LV_FULL && emit_value(b, k, x, "f", err)) return -1;
-        for (int r = 0; r < k->nreds; r++)
-            if (k->reds[r].phase == p) {
-                int ex = k->reds[r].expr;
-                if (k->reds[r].is_max)
-                    sb_printf(b, "        if (e%d > r%d || e%d != e%d) r%d = e%d;\n", ex, r, ex, ex, r, ex);
-                else
-                    sb_printf(b, "        r%d += (double)e%d;\n", r, ex);
-            }
+        emit_accumulate(b, k, p);
         sb_printf(b, "        }\n"); /* the tail */
         for (int r = 0; r < k->nreds; r++)
             if (k->reds[r].phase == p) sb_printf(b, "        R%d[t] = r%d;\n", r, r);
@@ -448,18 +460,8 @@ static int emit_reduction(strbuf *b, const kir *k, unsigned char *mark, int *rea
             sb_printf(b, "\n");
         }
         if (split) {
-            /* sums vectorize over the tail (reassociated, still in double); max keeps its order */
-            strbuf simd = {0};
-            int sums = 1;
-            for (int r = 0; r < k->nreds; r++)
-                if (k->reds[r].phase == p) sums &= !k->reds[r].is_max;
-            if (sums) {
-                sb_printf(&simd, "#pragma omp simd");
-                for (int r = 0; r < k->nreds; r++)
-                    if (k->reds[r].phase == p) sb_printf(&simd, " reduction(+:r%d)", r);
-                sb_printf(&simd, "\n");
-            }
-            open_split_loop(b, k, mark, I, J, ipitch, tstep, 0, sums ? simd.s : "");
+            strbuf simd = phase_simd(k, p);
+            open_split_loop(b, k, mark, I, J, ipitch, tstep, 0, simd.s ? simd.s : "");
             free(simd.s);
         } else {
             sb_printf(b, "        for (int64_t i = 0; i < %lldLL; i++) {\n", (long long)I);
@@ -467,14 +469,7 @@ static int emit_reduction(strbuf *b, const kir *k, unsigned char *mark, int *rea
         }
         for (int x = 0; x < k->nexprs; x++)
             if (mark[x] && k->exprs[x].level == LV_FULL && emit_value(b, k, x, "f", err)) return -1;
-        for (int r = 0; r < k->nreds; r++)
-            if (k->reds[r].phase == p) {
-                int ex = k->reds[r].expr;
-                if (k->reds[r].is_max)
-                    sb_printf(b, "        if (e%d > r%d || e%d != e%d) r%d = e%d;\n", ex, r, ex, ex, r, ex);
-                else
-                    sb_printf(b, "        r%d += (double)e%d;\n", r, ex);
-            }
+        emit_accumulate(b, k, p);
         sb_printf(b, split ? "        }\n        }\n" : "        }\n");
     }
     int full_stores = 0;
