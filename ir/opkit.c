@@ -70,7 +70,7 @@ int ir_simple(ir_graph *g, int op, const int *in, int nin) {
 /* float32 through oneDNN's GEMM: its AVX-512 kernels run 1.5-4x faster than Debian's OpenBLAS
  * (an AVX2 kernel on AMD Zen 5), and it computes with the OpenMP threads of the rest of the
  * step. OpenBLAS's own threads busy-wait after each call and took a core from the next OpenMP
- * region: with them, a width-0.25 SimCLR step on 2 cores took 14 % longer (docs/PERFORMANCE.md,
+ * region: with them, a width-0.25 SimCLR step on 2 cores took 22 % longer (docs/PERFORMANCE.md,
  * "GEMMs"). OpenBLAS only if oneDNN refuses the arguments. */
 void ref_gemm_f32(int ta, int tb, int64_t M, int64_t N, int64_t K, float alpha, const float *A, int64_t lda,
                   const float *B, int64_t ldb, float beta, float *C, int64_t ldc) {
