@@ -315,7 +315,7 @@ static void emit_accumulate(strbuf *b, const kir *k, int p) {
  * Measured 3-5 GB/s for these kernels untiled (each tail a fresh page, latency-bound). Each
  * outer index keeps its own accumulators (R<r>[t]) and its outer values (E<x>[t]), and its tails
  * run the same code in the same order as untiled, so the results are the same bits. */
-static int tile_prologue(strbuf *b, const kir *k, const int *ready, int64_t T, int reds_before, int outer_upto) {
+static void tile_prologue(strbuf *b, const kir *k, const int *ready, int64_t T, int reds_before, int outer_upto) {
     int64_t opitch[IR_MAX_DIMS] = {0}, ipitch[IR_MAX_DIMS] = {0}, contig[IR_MAX_DIMS];
     kir_pitches(k, opitch, ipitch);
     kir_contig_strides(k, contig);
@@ -326,14 +326,12 @@ static int tile_prologue(strbuf *b, const kir *k, const int *ready, int64_t T, i
         if (k->reds[r].phase < reds_before) sb_printf(b, "        const double r%d = R%d[t];\n", r, r);
     for (int x = 0; x < k->nexprs; x++)
         if (k->exprs[x].level == LV_OUTER && ready[x] <= outer_upto) sb_printf(b, "        const float e%d = E%d[t];\n", x, x);
-    return 0;
 }
 
 static int emit_reduction_tiled(strbuf *b, const kir *k, unsigned char *mark, int *ready, int64_t T, int64_t J,
                                 const int64_t *tstep, char *err) {
-    int64_t opitch[IR_MAX_DIMS] = {0}, ipitch[IR_MAX_DIMS] = {0}, contig[IR_MAX_DIMS];
+    int64_t opitch[IR_MAX_DIMS] = {0}, ipitch[IR_MAX_DIMS] = {0}; /* the tails' offsets use ipitch */
     kir_pitches(k, opitch, ipitch);
-    kir_contig_strides(k, contig);
     int64_t O = kir_outer(k), I = kir_inner(k);
     sb_printf(b, "#pragma omp parallel for schedule(static) if (%lldLL > 16384)\n", (long long)(O * I));
     sb_printf(b, "    for (int64_t ot = 0; ot < %lldLL; ot++) {\n", (long long)(O / T));

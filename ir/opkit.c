@@ -71,7 +71,8 @@ int ir_simple(ir_graph *g, int op, const int *in, int nin) {
  * (an AVX2 kernel on AMD Zen 5), and it computes with the OpenMP threads of the rest of the
  * step. OpenBLAS's own threads busy-wait after each call and took a core from the next OpenMP
  * region: with them, a width-0.25 SimCLR step on 2 cores took 22 % longer (docs/PERFORMANCE.md,
- * "GEMMs"). OpenBLAS only if oneDNN refuses the arguments. */
+ * "GEMMs"). OpenBLAS when oneDNN fails (out of memory for its packed copies; arguments oneDNN
+ * refuses, OpenBLAS refuses too, as before). */
 void ref_gemm_f32(int ta, int tb, int64_t M, int64_t N, int64_t K, float alpha, const float *A, int64_t lda,
                   const float *B, int64_t ldb, float beta, float *C, int64_t ldc) {
     if (dnnl_sgemm(ta ? 'T' : 'N', tb ? 'T' : 'N', M, N, K, alpha, A, lda, B, ldb, beta, C, ldc) == dnnl_success)

@@ -15,7 +15,7 @@
 
 #include "codegen/jit.h"
 #include "ir/builder.h"
-#include "ir/opkit.h"
+#include "ir/gemm.h"
 #include "optest.h"
 #include "passes/fusion.h"
 #include "runtime/cuda_api.h"

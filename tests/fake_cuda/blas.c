@@ -6,7 +6,7 @@
 #include <stdlib.h>
 
 #include "fake.h"
-#include "ir/opkit.h"
+#include "ir/gemm.h"
 
 struct cublasContext {
     int magic;
